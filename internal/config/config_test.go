@@ -1,0 +1,98 @@
+package config
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestParseServeDefaults(t *testing.T) {
+	c, err := ParseServe(nil, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Serve{DataDir: "./data", InboundAddr: ":9092", OutboundAddr: ":9093", HTTPAddr: ":8080",
+		AdvertisedHost: "localhost", LogLevel: "info", Backend: Backend{ConnectTimeout: 30 * time.Second}}
+	if c.DataDir != want.DataDir || c.InboundAddr != want.InboundAddr || c.OutboundAddr != want.OutboundAddr ||
+		c.HTTPAddr != want.HTTPAddr || c.AdvertisedHost != want.AdvertisedHost || c.LogLevel != want.LogLevel ||
+		!c.Backend.Embedded() || c.Backend.ConnectTimeout != want.Backend.ConnectTimeout || c.OrgID != "" || c.TLSCert != "" {
+		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestParseServeFlagBeatsEnv(t *testing.T) {
+	env := envOf(map[string]string{"SLUICE_DATA_DIR": "/env", "SLUICE_HTTP_ADDR": "127.0.0.1:9999", "SLUICE_KAFKA_BROKERS": "a:1, b:2"})
+	c, err := ParseServe([]string{"--data-dir", "/flag"}, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != "/flag" || c.HTTPAddr != "127.0.0.1:9999" || strings.Join(c.Backend.Brokers, ",") != "a:1,b:2" {
+		t.Fatalf("got %+v", c)
+	}
+}
+
+func TestEnvName(t *testing.T) {
+	for in, want := range map[string]string{"data-dir": "SLUICE_DATA_DIR", "tls-cert": "SLUICE_TLS_CERT", "kafka-sasl-mechanism": "SLUICE_KAFKA_SASL_MECHANISM"} {
+		if got := EnvName(in); got != want {
+			t.Errorf("EnvName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestParseServeErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string // substring of the one-line error
+	}{
+		{"bad inbound", []string{"--inbound-addr", "nope"}, nil, "--inbound-addr"},
+		{"bad port", []string{"--http-addr", ":70000"}, nil, "--http-addr"},
+		{"same listeners", []string{"--inbound-addr", ":1", "--outbound-addr", ":1"}, nil, "--outbound-addr"},
+		{"bad host", []string{"--advertised-host", "a b"}, nil, "--advertised-host"},
+		{"cert without key", []string{"--tls-cert", "x.pem"}, nil, "--tls-cert and --tls-key"},
+		{"org id without key", []string{"--org-id", "abc"}, nil, "--org-id and --org-key"},
+		{"org key short", []string{"--org-id", "abc", "--org-key", "short"}, nil, "--org-key"},
+		{"org id chars", []string{"--org-id", "a b", "--org-key", "0123456789abcdef0123"}, nil, "--org-id"},
+		{"broker no port", []string{"--kafka-brokers", "localhost"}, nil, "--kafka-brokers"},
+		{"broker bad port", []string{"--kafka-brokers", "h:0"}, nil, "--kafka-brokers"},
+		{"bad mechanism", []string{"--kafka-brokers", "h:1", "--kafka-sasl-mechanism", "GSSAPI", "--kafka-sasl-username", "u", "--kafka-sasl-password", "p"}, nil, "--kafka-sasl-mechanism"},
+		{"mechanism without creds", []string{"--kafka-brokers", "h:1", "--kafka-sasl-mechanism", "PLAIN"}, nil, "--kafka-sasl-username"},
+		{"creds without mechanism", []string{"--kafka-brokers", "h:1", "--kafka-sasl-username", "u"}, nil, "--kafka-sasl-mechanism"},
+		{"sasl on embedded", []string{"--kafka-sasl-mechanism", "PLAIN", "--kafka-sasl-username", "u", "--kafka-sasl-password", "p"}, nil, "--kafka-brokers"},
+		{"tls on embedded", []string{"--kafka-tls"}, nil, "--kafka-brokers"},
+		{"timeout", []string{"--kafka-connect-timeout", "soon"}, nil, "--kafka-connect-timeout"},
+		{"log level", []string{"--log-level", "loud"}, nil, "--log-level"},
+		{"unknown flag", []string{"--nope"}, nil, "nope"},
+		{"positional", []string{"extra"}, nil, "unexpected argument"},
+		{"bad env bool", nil, map[string]string{"SLUICE_DEMO": "maybe"}, "SLUICE_DEMO"},
+		{"empty data dir", []string{"--data-dir", ""}, nil, "--data-dir"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseServe(tc.args, envOf(tc.env), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error is not one line: %q", err)
+			}
+		})
+	}
+}
+
+func TestParseServeBackendOK(t *testing.T) {
+	c, err := ParseServe([]string{"--kafka-brokers", "127.0.0.1:9092", "--kafka-sasl-mechanism", "scram-sha-512",
+		"--kafka-sasl-username", "u", "--kafka-sasl-password", "p", "--kafka-tls-ca", "/ca.pem"}, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Backend.SASLMechanism != "SCRAM-SHA-512" || !c.Backend.TLS || c.Backend.Embedded() {
+		t.Fatalf("backend = %+v", c.Backend)
+	}
+}
