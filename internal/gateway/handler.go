@@ -1,0 +1,157 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/kafkaproto"
+	"github.com/sluice-io/sluice/internal/registry"
+	"github.com/sluice-io/sluice/internal/tenancy"
+)
+
+// connState is the gateway's state for one client connection.
+type connState struct {
+	p    *principal
+	home int32 // the node this listener stands for (any node on bootstrap)
+
+	mu  sync.Mutex
+	ups map[int32]*upstream
+}
+
+// Handle serves one authenticated request (kafkaproto.Handler).
+func (g *Gateway) Handle(ctx context.Context, c *kafkaproto.Conn, req kmsg.Request) (kmsg.Response, error) {
+	st, err := g.state(c)
+	if err != nil {
+		return nil, err
+	}
+	switch r := req.(type) {
+	case *kmsg.MetadataRequest:
+		return g.metadata(ctx, st, r)
+	case *kmsg.ProduceRequest:
+		if g.cfg.Role == Inbound {
+			return g.produce(ctx, st, r)
+		}
+	case *kmsg.InitProducerIDRequest:
+		if g.cfg.Role == Inbound && r.TransactionalID == nil {
+			return g.forward(ctx, st, st.home, r)
+		}
+	}
+	return g.refuse(st, req)
+}
+
+// unlisted answers requests for APIs the role does not advertise.
+func (g *Gateway) unlisted(c *kafkaproto.Conn, req kmsg.Request) kmsg.Response {
+	st, err := g.state(c)
+	if err != nil {
+		return nil
+	}
+	resp, err := g.refuse(st, req)
+	if err != nil {
+		return nil
+	}
+	return resp
+}
+
+// refuse answers a request the role does not serve like a broker whose ACLs
+// deny, or closes the connection when there is no such answer.
+func (g *Gateway) refuse(st *connState, req kmsg.Request) (kmsg.Response, error) {
+	code, msg, ok := refusalCode(g.cfg.Role, req)
+	if ok {
+		if resp, ok := Refuse(req, code, msg); ok {
+			g.cfg.Metrics.refused(g.cfg.Role, st.p.pid, kmsg.NameForKey(req.Key()))
+			return resp, nil
+		}
+	}
+	g.cfg.Metrics.refused(g.cfg.Role, st.p.pid, kmsg.NameForKey(req.Key()))
+	return nil, fmt.Errorf("%s is not served on the %s listener", kmsg.NameForKey(req.Key()), g.cfg.Role)
+}
+
+// state returns the connection's state, creating it on the first request.
+func (g *Gateway) state(c *kafkaproto.Conn) (*connState, error) {
+	if st, ok := c.Value().(*connState); ok {
+		return st, nil
+	}
+	p, ok := c.Principal().(*principal)
+	if !ok {
+		return nil, fmt.Errorf("connection has no sluice principal")
+	}
+	n, ok := g.nodeByListener(c.LocalAddr())
+	if !ok {
+		return nil, fmt.Errorf("no backend broker known")
+	}
+	st := &connState{p: p, home: n.id, ups: map[int32]*upstream{}}
+	c.SetValue(st)
+	go func() {
+		<-c.Context().Done()
+		g.live.remove(p)
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		for id, u := range st.ups {
+			u.close()
+			delete(st.ups, id)
+		}
+	}()
+	return st, nil
+}
+
+// upstream returns the connection's upstream to node id, dialing it once.
+func (g *Gateway) upstream(ctx context.Context, st *connState, id int32) (*upstream, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if u, ok := st.ups[id]; ok {
+		return u, nil
+	}
+	g.mu.Lock()
+	n, ok := g.nodes[id]
+	g.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("backend broker %d is unknown", id)
+	}
+	// The backend sees a project-tagged client id, so its logs and quotas
+	// attribute traffic per project.
+	u, err := g.dialer.dial(ctx, n.backend, "sluice-"+g.cfg.Role.String()+"-"+st.p.pid)
+	if err != nil {
+		return nil, err
+	}
+	st.ups[id] = u
+	return u, nil
+}
+
+// forward sends req to node id and returns the backend's answer. A broken
+// upstream is dropped (and the client's connection closed by the error), as
+// a broker's failure would.
+func (g *Gateway) forward(ctx context.Context, st *connState, id int32, req kmsg.Request) (kmsg.Response, error) {
+	u, err := g.upstream(ctx, st, id)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := u.do(ctx, req)
+	if err != nil {
+		g.dropUpstream(st, id, u)
+		return nil, fmt.Errorf("forwarding %s to backend broker %d: %w", kmsg.NameForKey(req.Key()), id, err)
+	}
+	return resp, nil
+}
+
+func (g *Gateway) dropUpstream(st *connState, id int32, u *upstream) {
+	u.close()
+	st.mu.Lock()
+	if st.ups[id] == u {
+		delete(st.ups, id)
+	}
+	st.mu.Unlock()
+}
+
+// autofillKeyID is the key id that routes this principal's events to its own
+// raw topics: set only for an access key with autofill, read afresh on every
+// request so a changed key takes effect at once.
+func (g *Gateway) autofillKeyID(p *principal) string {
+	cred := g.cfg.Registry.Match(p.pid, p.secret)
+	if cred.Kind != registry.KindAccess || cred.AccessKey.Options.Writes == nil || len(cred.AccessKey.Options.Writes.Autofill) == 0 {
+		return ""
+	}
+	return tenancy.KeyID(p.secret)
+}

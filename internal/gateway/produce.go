@@ -1,0 +1,186 @@
+package gateway
+
+// Produce (key 0), Inbound only, advertised v0–12 (v0–2 are advertised for
+// librdkafka's sake and refused when sent, as Kafka 4 does; v13 names
+// topics by id only).
+//
+// Checked per partition before anything is forwarded: the collection name
+// (INVALID_TOPIC_EXCEPTION), each batch's size against message.max.bytes
+// (MESSAGE_TOO_LARGE), transactional or control batches and transactional
+// requests (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), unreadable batches
+// (CORRUPT_MESSAGE). The rest is forwarded byte for byte to the node the
+// client chose; names are mapped back, KIP-951 leader hints rewritten and
+// backend names scrubbed from error texts.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/tenancy"
+)
+
+func (g *Gateway) produce(ctx context.Context, st *connState, req *kmsg.ProduceRequest) (kmsg.Response, error) {
+	pid := st.p.pid
+	if req.Version < 3 {
+		g.cfg.Metrics.refused(g.cfg.Role, pid, "produce_version")
+		return nil, fmt.Errorf("produce v%d: Kafka 4 accepts only v3 and later", req.Version)
+	}
+	if req.TransactionID != nil {
+		g.cfg.Metrics.refused(g.cfg.Role, pid, "transactional")
+		resp, _ := Refuse(req, kerr.TransactionalIDAuthorizationFailed.Code, "Kafka transactions are not supported")
+		return ackOrNothing(req, resp), nil
+	}
+	keyID := g.autofillKeyID(st.p)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	fwd := *req
+	fwd.Topics = nil
+	names := map[string]string{}
+	counts := map[string]map[int32]batchInfo{}
+	for _, t := range req.Topics {
+		rt := kmsg.ProduceResponseTopic{Topic: t.Topic}
+		refuseAll := func(code int16, reason, msg string) {
+			for _, p := range t.Partitions {
+				rt.Partitions = append(rt.Partitions, producePartitionError(p.Partition, code, msg))
+			}
+			g.cfg.Metrics.refused(g.cfg.Role, pid, reason)
+		}
+		if err := tenancy.CheckCollectionTopic(t.Topic); err != nil {
+			refuseAll(kerr.InvalidTopicException.Code, "invalid_topic", err.Error())
+			resp.Topics = append(resp.Topics, rt)
+			continue
+		}
+		raw := tenancy.RawTopic(pid, keyID, t.Topic)
+		ft := kmsg.ProduceRequestTopic{Topic: raw, UnknownTags: t.UnknownTags}
+		for _, p := range t.Partitions {
+			info, err := inspectBatches(p.Records)
+			var code int16
+			var reason, msg string
+			switch {
+			case err != nil:
+				code, reason, msg = kerr.CorruptMessage.Code, "corrupt_batch", err.Error()
+			case info.transactional:
+				code, reason, msg = kerr.TransactionalIDAuthorizationFailed.Code, "transactional", "Kafka transactions are not supported"
+			case info.largest > MaxMessageBytes:
+				code, reason = kerr.MessageTooLarge.Code, "message_too_large"
+				msg = fmt.Sprintf("a record batch of %d bytes is larger than message.max.bytes = %d", info.largest, MaxMessageBytes)
+			}
+			if code != 0 {
+				rt.Partitions = append(rt.Partitions, producePartitionError(p.Partition, code, msg))
+				g.cfg.Metrics.refused(g.cfg.Role, pid, reason)
+				continue
+			}
+			ft.Partitions = append(ft.Partitions, p)
+			if counts[raw] == nil {
+				counts[raw] = map[int32]batchInfo{}
+			}
+			counts[raw][p.Partition] = info
+		}
+		if len(ft.Partitions) > 0 {
+			names[raw] = t.Topic
+			fwd.Topics = append(fwd.Topics, ft)
+		}
+		if len(rt.Partitions) > 0 {
+			resp.Topics = append(resp.Topics, rt)
+		}
+	}
+	if len(fwd.Topics) == 0 {
+		return ackOrNothing(req, resp), nil
+	}
+	if req.Acks == 0 {
+		u, err := g.upstream(ctx, st, st.home)
+		if err != nil {
+			return nil, err
+		}
+		if err := u.sendOnly(ctx, &fwd); err != nil {
+			g.dropUpstream(st, st.home, u)
+			return nil, fmt.Errorf("forwarding Produce to backend broker %d: %w", st.home, err)
+		}
+		g.countProduced(pid, counts, nil)
+		return nil, nil
+	}
+	r, err := g.forward(ctx, st, st.home, &fwd)
+	if err != nil {
+		return nil, err
+	}
+	up := r.(*kmsg.ProduceResponse)
+	g.countProduced(pid, counts, up)
+	for _, t := range up.Topics {
+		client, ok := names[t.Topic]
+		if !ok {
+			continue // the backend never answers for a topic it was not asked about
+		}
+		for i := range t.Partitions {
+			scrubPartition(&t.Partitions[i], t.Topic, client)
+		}
+		t.Topic = client
+		resp.Topics = append(resp.Topics, t)
+	}
+	resp.ThrottleMillis = up.ThrottleMillis
+	for _, b := range up.Brokers {
+		if host, port, ok := g.endpoint(b.NodeID); ok {
+			b.Host, b.Port, b.Rack = host, port, nil
+			resp.Brokers = append(resp.Brokers, b)
+		}
+	}
+	return resp, nil
+}
+
+// ackOrNothing returns resp unless the producer asked for no answer.
+func ackOrNothing(req *kmsg.ProduceRequest, resp kmsg.Response) kmsg.Response {
+	if req.Acks == 0 {
+		return nil
+	}
+	return resp
+}
+
+func producePartitionError(partition int32, code int16, msg string) kmsg.ProduceResponseTopicPartition {
+	p := kmsg.NewProduceResponseTopicPartition()
+	p.Partition, p.ErrorCode, p.BaseOffset = partition, code, -1
+	if msg != "" {
+		p.ErrorMessage = &msg
+	}
+	return p
+}
+
+// scrubPartition replaces the backend topic name in the backend's error
+// texts with the client's, so no backend name reaches a client.
+func scrubPartition(p *kmsg.ProduceResponseTopicPartition, backendName, client string) {
+	if p.ErrorMessage != nil {
+		s := strings.ReplaceAll(*p.ErrorMessage, backendName, client)
+		p.ErrorMessage = &s
+	}
+	for i := range p.ErrorRecords {
+		if m := p.ErrorRecords[i].ErrorMessage; m != nil {
+			s := strings.ReplaceAll(*m, backendName, client)
+			p.ErrorRecords[i].ErrorMessage = &s
+		}
+	}
+}
+
+// countProduced adds the accepted records and bytes to the project's
+// metrics (all forwarded ones for acks=0, which has no answer to check).
+func (g *Gateway) countProduced(pid string, counts map[string]map[int32]batchInfo, resp *kmsg.ProduceResponse) {
+	var records, bytes int
+	if resp == nil {
+		for _, parts := range counts {
+			for _, info := range parts {
+				records += info.records
+				bytes += info.bytes
+			}
+		}
+	} else {
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if info, ok := counts[t.Topic][p.Partition]; ok && p.ErrorCode == 0 {
+					records += info.records
+					bytes += info.bytes
+				}
+			}
+		}
+	}
+	g.cfg.Metrics.produced(pid, records, bytes)
+}

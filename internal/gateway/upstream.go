@@ -1,0 +1,207 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl"
+)
+
+// maxResponseBytes bounds what an upstream response may claim to be, so a
+// corrupt size cannot make the gateway allocate without limit.
+const maxResponseBytes = 256 << 20
+
+// dialer opens authenticated connections to backend brokers.
+type dialer struct {
+	tls  *tls.Config
+	sasl sasl.Mechanism
+}
+
+// upstream is one connection to one backend broker, owned by one client
+// connection: requests are forwarded at the client's exact version and
+// never share a connection with another client (no head-of-line blocking,
+// no mixing of tenants).
+type upstream struct {
+	mu   sync.Mutex
+	nc   net.Conn
+	r    *bufio.Reader
+	fmt  *kmsg.RequestFormatter
+	corr int32
+	buf  []byte
+}
+
+func (d dialer) dial(ctx context.Context, addr, clientID string) (*upstream, error) {
+	var nd net.Dialer
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	nc, err := nd.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("dialing backend broker: %w", err)
+	}
+	if d.tls != nil {
+		cfg := d.tls.Clone()
+		if cfg.ServerName == "" {
+			host, _, _ := net.SplitHostPort(addr)
+			cfg.ServerName = host
+		}
+		tc := tls.Client(nc, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("TLS handshake with backend broker: %w", err)
+		}
+		nc = tc
+	}
+	u := &upstream{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), fmt: kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID))}
+	if d.sasl != nil {
+		if err := u.authenticate(ctx, d.sasl, addr); err != nil {
+			nc.Close()
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+func (u *upstream) authenticate(ctx context.Context, mech sasl.Mechanism, addr string) error {
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Version = 1
+	hs.Mechanism = mech.Name()
+	resp, err := u.do(ctx, hs)
+	if err != nil {
+		return fmt.Errorf("SASL handshake with backend broker: %w", err)
+	}
+	if err := kerr.ErrorForCode(resp.(*kmsg.SASLHandshakeResponse).ErrorCode); err != nil {
+		return fmt.Errorf("SASL handshake with backend broker: %w", err)
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	sess, out, err := mech.Authenticate(ctx, host)
+	if err != nil {
+		return fmt.Errorf("starting SASL %s with backend broker: %w", mech.Name(), err)
+	}
+	for {
+		req := kmsg.NewPtrSASLAuthenticateRequest()
+		req.Version = 1
+		req.SASLAuthBytes = out
+		r, err := u.do(ctx, req)
+		if err != nil {
+			return fmt.Errorf("SASL authenticate with backend broker: %w", err)
+		}
+		ar := r.(*kmsg.SASLAuthenticateResponse)
+		if err := kerr.ErrorForCode(ar.ErrorCode); err != nil {
+			return fmt.Errorf("SASL authenticate with backend broker: %w", err)
+		}
+		done, next, err := sess.Challenge(ar.SASLAuthBytes)
+		if err != nil {
+			return fmt.Errorf("SASL %s with backend broker: %w", mech.Name(), err)
+		}
+		if done {
+			return nil
+		}
+		out = next
+	}
+}
+
+// do sends req at its current version and returns the response.
+func (u *upstream) do(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	corr, err := u.send(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return u.receive(ctx, req, corr)
+}
+
+// send writes req without waiting for an answer (Produce with acks=0).
+func (u *upstream) sendOnly(ctx context.Context, req kmsg.Request) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	_, err := u.send(ctx, req)
+	return err
+}
+
+func (u *upstream) send(ctx context.Context, req kmsg.Request) (int32, error) {
+	u.corr++
+	corr := u.corr
+	u.buf = u.fmt.AppendRequest(u.buf[:0], req, corr)
+	deadline := time.Now().Add(30 * time.Second)
+	if d, ok := ctx.Deadline(); ok {
+		deadline = d
+	}
+	_ = u.nc.SetWriteDeadline(deadline)
+	if _, err := u.nc.Write(u.buf); err != nil {
+		return 0, fmt.Errorf("writing to backend broker: %w", err)
+	}
+	return corr, nil
+}
+
+func (u *upstream) receive(ctx context.Context, req kmsg.Request, corr int32) (kmsg.Response, error) {
+	deadline := time.Now().Add(responseTimeout(req))
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = u.nc.SetReadDeadline(deadline)
+	var size [4]byte
+	if _, err := io.ReadFull(u.r, size[:]); err != nil {
+		return nil, fmt.Errorf("reading from backend broker: %w", err)
+	}
+	n := int32(binary.BigEndian.Uint32(size[:]))
+	if n < 4 || n > maxResponseBytes {
+		return nil, fmt.Errorf("backend broker sent a response of %d bytes", n)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(u.r, body); err != nil {
+		return nil, fmt.Errorf("reading from backend broker: %w", err)
+	}
+	rd := kbin.Reader{Src: body}
+	if got := rd.Int32(); got != corr {
+		return nil, fmt.Errorf("backend broker answered correlation id %d, want %d", got, corr)
+	}
+	resp := req.ResponseKind()
+	resp.SetVersion(req.GetVersion())
+	// Flexible responses carry header tags, except ApiVersions (KIP-511).
+	if resp.IsFlexible() && req.Key() != 18 {
+		for n := rd.Uvarint(); n > 0; n-- {
+			rd.Uvarint()
+			rd.Span(int(rd.Uvarint()))
+		}
+	}
+	if err := rd.Complete(); err != nil {
+		return nil, fmt.Errorf("backend response header: %w", err)
+	}
+	if err := resp.ReadFrom(rd.Src); err != nil {
+		return nil, fmt.Errorf("decoding backend %s response: %w", kmsg.NameForKey(req.Key()), err)
+	}
+	return resp, nil
+}
+
+// responseTimeout allows for requests the broker may hold: fetch long polls,
+// produce waiting for acks, joins waiting for a rebalance.
+func responseTimeout(req kmsg.Request) time.Duration {
+	const overhead = 15 * time.Second
+	switch r := req.(type) {
+	case *kmsg.ProduceRequest:
+		return overhead + time.Duration(r.TimeoutMillis)*time.Millisecond
+	case *kmsg.FetchRequest:
+		return overhead + time.Duration(r.MaxWaitMillis)*time.Millisecond
+	case *kmsg.JoinGroupRequest:
+		return overhead + time.Duration(max(r.RebalanceTimeoutMillis, r.SessionTimeoutMillis))*time.Millisecond
+	case *kmsg.SyncGroupRequest:
+		return overhead + 5*time.Minute
+	}
+	return overhead + 15*time.Second
+}
+
+func (u *upstream) close() { u.nc.Close() }
+
+var errUpstreamClosed = errors.New("upstream connection closed")

@@ -1,0 +1,462 @@
+package kafkaproto
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Conn is one client connection. Its getters are safe from any goroutine.
+type Conn struct {
+	srv    *Server
+	nc     net.Conn // the TCP connection: closing it unblocks any read or write
+	rw     net.Conn // frames go through this: the TLS connection once the handshake is done
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// Owned by the serving goroutine.
+	stage        saslStage
+	authDeadline time.Time // TLS handshake and SASL must be done by then
+
+	mu        sync.Mutex
+	log       *slog.Logger
+	principal Principal
+	clientID  string
+	swName    string
+	swVersion string
+	value     any
+	busy      bool // a request is being handled or answered
+	draining  bool // close as soon as no request is in flight
+	closing   bool
+}
+
+type connKey struct{}
+
+// ConnFromContext returns the connection a Handler or Authenticator context
+// belongs to.
+func ConnFromContext(ctx context.Context) (*Conn, bool) {
+	c, ok := ctx.Value(connKey{}).(*Conn)
+	return c, ok
+}
+
+func newConn(parent context.Context, s *Server, nc net.Conn) *Conn {
+	c := &Conn{
+		srv:          s,
+		nc:           nc,
+		authDeadline: time.Now().Add(s.cfg.AuthTimeout),
+		log:          s.log.With("remote", nc.RemoteAddr().String()),
+	}
+	c.ctx, c.cancel = context.WithCancel(context.WithValue(parent, connKey{}, c))
+	// Cancelling the context is the one way to close a connection, from
+	// any goroutine; closing the socket makes blocked I/O return at once.
+	context.AfterFunc(c.ctx, func() { nc.Close() })
+	return c
+}
+
+// Principal is nil until SASL authentication succeeds.
+func (c *Conn) Principal() Principal {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.principal
+}
+
+// ClientID is the client id of the latest request header ("" when null).
+func (c *Conn) ClientID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.clientID
+}
+
+// ClientSoftware is what the client named itself in ApiVersions v3+ (KIP-511);
+// empty for older clients.
+func (c *Conn) ClientSoftware() (name, version string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.swName, c.swVersion
+}
+
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// LocalAddr is the listener address the client connected to, which tells a
+// gateway with one listener per backend node which node is meant.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// Context is cancelled when the connection closes.
+func (c *Conn) Context() context.Context { return c.ctx }
+
+// Value and SetValue hold one value for the Handler's per-connection state
+// (upstream connections, say); context.AfterFunc(c.Context(), ...) is the
+// place to release it.
+func (c *Conn) Value() any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.value
+}
+
+func (c *Conn) SetValue(v any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.value = v
+}
+
+// Close closes the connection at once, even with a request in flight.
+func (c *Conn) Close() {
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
+	c.cancel()
+}
+
+func (c *Conn) logger() *slog.Logger {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.log
+}
+
+func (c *Conn) setClientID(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.clientID = id
+}
+
+func (c *Conn) setSoftware(name, version string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.swName, c.swVersion = name, version
+}
+
+func (c *Conn) setPrincipal(p Principal) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.principal = p
+	c.log = c.log.With("user", clip(p.User()))
+}
+
+// begin marks a request in flight; false means the connection was asked to
+// close while the frame was being read, and the request is dropped unanswered.
+func (c *Conn) begin() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing || c.draining {
+		return false
+	}
+	c.busy = true
+	return true
+}
+
+// end marks the request answered; false means close now.
+func (c *Conn) end() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.busy = false
+	return !c.closing && !c.draining
+}
+
+// closeIfIdle closes the connection unless a request is in flight.
+func (c *Conn) closeIfIdle() bool {
+	c.mu.Lock()
+	if c.busy || c.closing {
+		c.mu.Unlock()
+		return false
+	}
+	c.closing = true
+	c.mu.Unlock()
+	c.cancel()
+	return true
+}
+
+// closeWhenIdle closes the connection now if idle, else after the request in
+// flight is answered (graceful shutdown).
+func (c *Conn) closeWhenIdle() {
+	c.mu.Lock()
+	c.draining = true
+	c.mu.Unlock()
+	c.closeIfIdle()
+}
+
+// refuse logs and counts why the connection is being closed because of the
+// client. The caller then returns false up to serve, which closes.
+func (c *Conn) refuse(r Refusal, msg string, args ...any) {
+	c.srv.obs.Refused(r)
+	args = append([]any{"reason", string(r), "client_id", clip(c.ClientID())}, args...)
+	c.logger().Info("kafkaproto: closing connection: "+msg, args...)
+}
+
+// serve runs the connection until it closes, whatever happens inside.
+func (c *Conn) serve() {
+	defer c.srv.connDone(c)
+	defer c.srv.obs.ConnClosed()
+	defer c.cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			c.srv.panics.Add(1)
+			c.logger().Error("kafkaproto: panic while serving connection; closing it", "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	c.srv.obs.ConnOpened()
+
+	tc, err := c.handshake()
+	if err != nil {
+		return
+	}
+	c.rw = tc
+	for c.next() {
+	}
+	c.logger().Debug("kafkaproto: connection closed")
+}
+
+func (c *Conn) handshake() (*tls.Conn, error) {
+	tc := tls.Server(c.nc, c.srv.cfg.TLS)
+	if err := tc.SetDeadline(c.authDeadline); err != nil {
+		return nil, err
+	}
+	if err := tc.HandshakeContext(c.ctx); err != nil {
+		switch {
+		case c.ctx.Err() != nil:
+		case errors.Is(err, io.EOF):
+			// Connected and left without a byte: a port probe or a TCP
+			// health check, not worth a refusal.
+			c.logger().Debug("kafkaproto: connection closed before the TLS handshake")
+		default:
+			c.refuse(RefusalTLSHandshake, "TLS handshake failed", "err", err)
+		}
+		return nil, err
+	}
+	return tc, nil
+}
+
+// next reads, handles and answers one request; false means close.
+func (c *Conn) next() bool {
+	frame, ok := c.readFrame()
+	if !ok || !c.begin() {
+		return false
+	}
+	keep := c.handle(frame)
+	return c.end() && keep
+}
+
+// readFrame reads one size-prefixed frame. Before authentication everything
+// runs against the fixed authentication deadline and frames are capped at
+// maxPreAuthBytes. After it, a connection may wait IdleTimeout for the first
+// byte, and the rest of the frame must follow within FrameTimeout.
+func (c *Conn) readFrame() ([]byte, bool) {
+	authed := c.stage == stageAuthenticated
+	limit := min(c.srv.cfg.MaxRequestBytes, maxPreAuthBytes)
+	deadline := c.authDeadline
+	if authed {
+		limit = c.srv.cfg.MaxRequestBytes
+		deadline = time.Now().Add(c.srv.cfg.IdleTimeout)
+	}
+	var prefix [4]byte
+	_ = c.rw.SetReadDeadline(deadline)
+	if _, err := io.ReadFull(c.rw, prefix[:1]); err != nil {
+		c.readFailed(err, !authed)
+		return nil, false
+	}
+	if authed {
+		_ = c.rw.SetReadDeadline(time.Now().Add(c.srv.cfg.FrameTimeout))
+	}
+	if _, err := io.ReadFull(c.rw, prefix[1:]); err != nil {
+		c.readFailed(err, true)
+		return nil, false
+	}
+	size, err := frameSize(prefix, limit)
+	if err != nil {
+		c.refuse(RefusalFrameTooLarge, "frame too large", "err", err)
+		return nil, false
+	}
+	frame := make([]byte, size)
+	if _, err := io.ReadFull(c.rw, frame); err != nil {
+		c.readFailed(err, true)
+		return nil, false
+	}
+	c.srv.obs.BytesIn(4 + int(size))
+	return frame, true
+}
+
+// readFailed sorts out why a read ended. A timeout is the client's fault
+// when authentication is pending or a frame was started; an idle timeout, a
+// client closing between requests, or our own close are not refusals.
+func (c *Conn) readFailed(err error, timeoutIsRefusal bool) {
+	switch {
+	case c.ctx.Err() != nil:
+		// Closed by us (sweep, shutdown, Close); already logged there.
+	case errors.Is(err, os.ErrDeadlineExceeded) && timeoutIsRefusal:
+		c.refuse(RefusalTimeout, "request or authentication not completed in time")
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.logger().Debug("kafkaproto: closing idle connection")
+	default:
+		c.logger().Debug("kafkaproto: read ended", "err", err)
+	}
+}
+
+// handle dispatches one frame; false means close the connection.
+func (c *Conn) handle(frame []byte) bool {
+	if c.stage == stageRawToken {
+		return c.handleRawToken(frame)
+	}
+	h, r, err := parseHeader(frame)
+	if err != nil {
+		c.refuse(RefusalMalformed, "malformed request", "err", err)
+		return false
+	}
+	c.setClientID(h.clientID)
+	if c.stage == stageAuthenticated && !c.Principal().Valid() {
+		c.refuse(RefusalRevoked, "principal no longer valid")
+		return false
+	}
+	if h.key == int16(kmsg.ApiVersions) {
+		return c.handleApiVersions(h, r)
+	}
+	req := kmsg.RequestForKey(h.key)
+	if req == nil {
+		c.refuse(RefusalUnknownKey, "unknown API key", "key", h.key)
+		return false
+	}
+	admitted, unlisted := c.admit(h, req)
+	if !admitted {
+		return false
+	}
+	req.SetVersion(h.version)
+	if err := decodeBody(req, r); err != nil {
+		c.refuse(RefusalMalformed, "malformed request", "err", err)
+		return false
+	}
+	if unlisted {
+		return c.handleUnlisted(h, req)
+	}
+	switch req := req.(type) {
+	case *kmsg.SASLHandshakeRequest:
+		return c.handleHandshake(h, req)
+	case *kmsg.SASLAuthenticateRequest:
+		return c.handleAuthenticate(h, req)
+	}
+	return c.handleRequest(h, req)
+}
+
+// admit checks a request's key and version against the SASL stage and the
+// API table, before its body is parsed: kmsg would happily parse versions
+// the listener never advertised. unlisted reports an authenticated request
+// for a key outside the table that Config.Unlisted may answer.
+func (c *Conn) admit(h header, req kmsg.Request) (admitted, unlisted bool) {
+	api := kmsg.NameForKey(h.key)
+	isSASL := h.key == int16(kmsg.SASLHandshake) || h.key == int16(kmsg.SASLAuthenticate)
+	switch {
+	case c.stage == stageBegin && h.key != int16(kmsg.SASLHandshake),
+		c.stage == stageHandshaken && h.key != int16(kmsg.SASLAuthenticate),
+		c.stage == stageAuthenticated && isSASL: // no re-authentication, see package doc
+		c.refuse(RefusalSASLState, "request not allowed at this SASL stage", "api", api, "stage", c.stage.String())
+		return false, false
+	}
+	t := c.srv.apis.Load()
+	if _, ok := t.ranges[h.key]; !ok {
+		if c.srv.cfg.Unlisted != nil && c.stage == stageAuthenticated && h.version >= 0 && h.version <= req.MaxVersion() {
+			return true, true
+		}
+		c.refuse(RefusalNotAllowed, "API not allowed on this listener", "api", api, "version", h.version)
+		return false, false
+	}
+	if !t.allows(h.key, h.version) {
+		c.refuse(RefusalVersion, "API version not supported", "api", api, "version", h.version)
+		return false, false
+	}
+	return true, false
+}
+
+// handleUnlisted lets Config.Unlisted answer a request for an API the
+// listener does not advertise (with an authorization error, say); without
+// an answer the connection closes.
+func (c *Conn) handleUnlisted(h header, req kmsg.Request) bool {
+	resp := c.srv.cfg.Unlisted(c, req)
+	if resp == nil || resp.Key() != req.Key() || resp.GetVersion() != req.GetVersion() {
+		c.refuse(RefusalNotAllowed, "API not allowed on this listener", "api", kmsg.NameForKey(h.key), "version", h.version)
+		return false
+	}
+	return c.write(h.corr, resp)
+}
+
+func (c *Conn) handleApiVersions(h header, r kbin.Reader) bool {
+	if !ownAPIs[int16(kmsg.ApiVersions)].contains(h.version) {
+		// The body of an unknown version cannot be parsed; the answer
+		// does not depend on it.
+		return c.write(h.corr, unsupportedApiVersions())
+	}
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.SetVersion(h.version)
+	if err := decodeBody(req, r); err != nil {
+		c.refuse(RefusalMalformed, "malformed request", "err", err)
+		return false
+	}
+	resp := apiVersionsResponse(req, c.srv.apis.Load())
+	if req.Version >= 3 && resp.ErrorCode == 0 {
+		c.setSoftware(req.ClientSoftwareName, req.ClientSoftwareVersion)
+	}
+	return c.write(h.corr, resp)
+}
+
+func (c *Conn) handleRequest(h header, req kmsg.Request) bool {
+	api := kmsg.NameForKey(req.Key())
+	resp, err := c.srv.cfg.Handler.Handle(c.ctx, c, req)
+	if err != nil {
+		if c.ctx.Err() == nil {
+			c.logger().Warn("kafkaproto: handler failed; closing connection", "api", api, "version", req.GetVersion(), "err", err)
+		}
+		return false
+	}
+	if p, ok := req.(*kmsg.ProduceRequest); ok && p.Acks == 0 {
+		// The client reads no response for acks=0; writing one would
+		// be taken as the answer to its next request.
+		return true
+	}
+	switch {
+	case resp == nil:
+		c.logger().Error("kafkaproto: handler returned no response for a request that needs one; closing connection", "api", api)
+		return false
+	case resp.Key() != req.Key() || resp.GetVersion() != req.GetVersion():
+		c.logger().Error("kafkaproto: handler returned a mismatched response; closing connection",
+			"api", api, "version", req.GetVersion(), "resp_api", kmsg.NameForKey(resp.Key()), "resp_version", resp.GetVersion())
+		return false
+	}
+	return c.write(h.corr, resp)
+}
+
+func (c *Conn) write(corr int32, resp kmsg.Response) bool {
+	return c.writeRaw(appendResponse(nil, corr, resp))
+}
+
+// writeRaw writes bytes that form whole frames. Once it returns true the
+// bytes are with the kernel, so closing right after does not lose them.
+func (c *Conn) writeRaw(b []byte) bool {
+	deadline := c.authDeadline
+	if c.stage == stageAuthenticated {
+		deadline = time.Now().Add(c.srv.cfg.WriteTimeout)
+	}
+	_ = c.rw.SetWriteDeadline(deadline)
+	if _, err := c.rw.Write(b); err != nil {
+		if c.ctx.Err() == nil {
+			c.logger().Debug("kafkaproto: writing response failed", "err", err)
+		}
+		return false
+	}
+	c.srv.obs.BytesOut(len(b))
+	return true
+}
+
+// clip bounds client-supplied strings before they reach a log line.
+func clip(s string) string {
+	const limit = 64
+	if len(s) <= limit {
+		return s
+	}
+	return s[:limit] + "…"
+}

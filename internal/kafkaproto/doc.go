@@ -1,0 +1,35 @@
+// Package kafkaproto is the listener side of sluice's Kafka gateway: it
+// accepts TLS connections, speaks the Kafka wire protocol, terminates
+// SASL/PLAIN and hands every authenticated request to a Handler. It knows
+// nothing about projects, topics or forwarding; both listener roles
+// (Inbound and Outbound) share it and differ only in their Config.
+//
+// Connection model. Each connection is served by one goroutine that reads a
+// frame, handles it and writes the response before reading the next one.
+// This is Kafka's own "mute while a request is in flight" rule: responses
+// leave in request order and correlation ids are echoed, so pipelining
+// clients (Java keeps five requests in flight) stay correct without a
+// reorder buffer. Produce with acks=0 gets no response at all.
+//
+// SASL states. A fresh connection may send ApiVersions and SaslHandshake
+// only. SaslHandshake v1 is followed by SaslAuthenticate requests;
+// SaslHandshake v0 (kafka-python 2.0.x) is followed by one unframed PLAIN
+// token. Anything else before authentication closes the connection, as
+// Kafka does. Re-authentication (KIP-368) is not offered: the session
+// lifetime is 0 and the server instead closes connections whose Principal
+// has become invalid.
+//
+// Refusals. Whatever the client did wrong (oversize frame, unknown key, key
+// or version outside Config.APIs, malformed request, wrong SASL stage) closes
+// the connection after logging it and telling the Observer, which is also
+// what Kafka does; the only locally produced error responses are those the
+// protocol defines for the handshake: UNSUPPORTED_VERSION and INVALID_REQUEST
+// (bad client software name) for ApiVersions, UNSUPPORTED_SASL_MECHANISM and
+// SASL_AUTHENTICATION_FAILED.
+//
+// Known hole: kmsg v1.15.0 loops over a tag count read from the wire even
+// after the input ran out, so a flexible request with a tag count near 2^32
+// burns a core for over a minute. The server checks every tag section it can
+// reach before authentication (header tags, ApiVersions, SaslAuthenticate);
+// request bodies after authentication need kmsg fixed.
+package kafkaproto

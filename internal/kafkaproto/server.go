@@ -1,0 +1,320 @@
+package kafkaproto
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Principal is an authenticated client. The server asks Valid before every
+// request and from a periodic sweep, so that revoking a key takes effect on
+// live connections: Valid must be cheap (an atomic load, not a lookup).
+type Principal interface {
+	User() string // the SASL username (project id)
+	Valid() bool  // false once the key is revoked or deleted
+}
+
+// Authenticator checks PLAIN credentials. On failure the error's text is sent
+// to the client as SaslAuthenticate's ErrorMessage, so it must not say which
+// of user or password was wrong. ctx carries the connection
+// (ConnFromContext) and the authentication deadline.
+type Authenticator interface {
+	Authenticate(ctx context.Context, user, pass string) (Principal, error)
+}
+
+// Handler answers authenticated requests other than ApiVersions and SASL.
+// Calls for one connection are serial. A nil response means "send nothing"
+// and is only valid for Produce with acks=0 (for which anything returned is
+// dropped: such a client reads no response). An error closes the connection.
+// ctx is the connection's context.
+type Handler interface {
+	Handle(ctx context.Context, c *Conn, req kmsg.Request) (kmsg.Response, error)
+}
+
+// Config configures a Server. Zero durations take the defaults noted.
+type Config struct {
+	TLS     *tls.Config // required: the listeners are SASL_SSL only
+	Auth    Authenticator
+	Handler Handler
+	// APIs is what ApiVersions advertises and what is accepted after
+	// authentication. ApiVersions, SaslHandshake and SaslAuthenticate are
+	// the server's own and are ignored here.
+	APIs map[int16]VersionRange
+
+	// Unlisted, if set, may answer an authenticated request for a key
+	// kmsg knows but APIs does not list (for example with an
+	// authorization error, as a broker whose ACLs deny would); a nil
+	// answer closes the connection, as does an unset Unlisted.
+	Unlisted func(c *Conn, req kmsg.Request) kmsg.Response
+
+	MaxRequestBytes int32        // frame cap after authentication; default 100 MiB (Kafka's socket.request.max.bytes)
+	Logger          *slog.Logger // default slog.Default()
+	Observer        Observer     // default NopObserver
+
+	// AuthFailureDelay pads every failed authentication to this duration
+	// from the moment the token arrived, so that an unknown project and a
+	// wrong key cannot be told apart by timing. Default 100 ms (Kafka's
+	// connection.failed.authentication.delay.ms); negative disables.
+	AuthFailureDelay time.Duration
+	// AuthTimeout bounds the TLS handshake plus SASL exchange. Default 10 s.
+	AuthTimeout time.Duration
+	// IdleTimeout closes a connection that starts no frame for this long.
+	// Default 10 min (Kafka's connections.max.idle.ms).
+	IdleTimeout time.Duration
+	// FrameTimeout bounds the rest of a frame once its first byte arrived,
+	// so that a slow-loris peer cannot hold a goroutine. Default 60 s.
+	FrameTimeout time.Duration
+	// WriteTimeout bounds writing one response. Default 60 s.
+	WriteTimeout time.Duration
+	// SweepInterval is how often idle connections of revoked principals
+	// are closed. Default 1 s.
+	SweepInterval time.Duration
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("kafkaproto: server closed")
+
+// Server serves the Kafka protocol on any number of listeners.
+type Server struct {
+	cfg  Config
+	apis atomic.Pointer[apiTable]
+	log  *slog.Logger
+	obs  Observer
+
+	mu        sync.Mutex
+	listeners map[*net.Listener]struct{}
+	conns     map[*Conn]struct{}
+	shutdown  bool
+	serving   int           // running Serve calls; the sweep runs while > 0
+	stopSweep chan struct{} // closed to stop the running sweep
+	connWG    sync.WaitGroup
+
+	panics atomic.Int64 // recovered panics; tests assert it stays 0
+}
+
+// New checks cfg and returns a Server that serves nothing until Serve.
+func New(cfg Config) (*Server, error) {
+	if cfg.TLS == nil {
+		return nil, errors.New("kafkaproto: Config.TLS is required (listeners are SASL_SSL only)")
+	}
+	if len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil && cfg.TLS.GetConfigForClient == nil {
+		return nil, errors.New("kafkaproto: Config.TLS has no server certificate")
+	}
+	if cfg.Auth == nil || cfg.Handler == nil {
+		return nil, errors.New("kafkaproto: Config.Auth and Config.Handler are required")
+	}
+	if cfg.MaxRequestBytes < 0 {
+		return nil, fmt.Errorf("kafkaproto: negative MaxRequestBytes %d", cfg.MaxRequestBytes)
+	}
+	setDefault(&cfg.MaxRequestBytes, 100<<20)
+	setDefault(&cfg.AuthFailureDelay, 100*time.Millisecond)
+	setDefault(&cfg.AuthTimeout, 10*time.Second)
+	setDefault(&cfg.IdleTimeout, 10*time.Minute)
+	setDefault(&cfg.FrameTimeout, 60*time.Second)
+	setDefault(&cfg.WriteTimeout, 60*time.Second)
+	setDefault(&cfg.SweepInterval, time.Second)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = NopObserver{}
+	}
+	s := &Server{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		obs:       cfg.Observer,
+		listeners: make(map[*net.Listener]struct{}),
+		conns:     make(map[*Conn]struct{}),
+	}
+	if err := s.SetAPIs(cfg.APIs); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// SetAPIs replaces the advertised and accepted API ranges, for example when
+// the backend's versions change during a rolling upgrade. Connections see
+// the new table from their next request.
+func (s *Server) SetAPIs(apis map[int16]VersionRange) error {
+	t, err := newAPITable(apis)
+	if err != nil {
+		return err
+	}
+	s.apis.Store(t)
+	return nil
+}
+
+// Serve accepts connections on ln until ctx is cancelled (ln and every
+// connection it accepted are then closed at once, and ctx.Err() is returned)
+// or Shutdown is called (ErrServerClosed). ln is closed when Serve returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if err := s.startServing(&ln); err != nil {
+		ln.Close()
+		return err
+	}
+	defer s.stopServing(&ln)
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			switch {
+			case s.isShutdown():
+				return ErrServerClosed
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case errors.Is(err, net.ErrClosed):
+				return fmt.Errorf("kafkaproto: accepting on %s: %w", ln.Addr(), err)
+			}
+			// Anything else (EMFILE, ECONNABORTED, ...) is treated as
+			// transient, with net/http's backoff.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("kafkaproto: accept failed, retrying", "addr", ln.Addr().String(), "err", err, "backoff", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		backoff = 0
+		s.startConn(ctx, nc)
+	}
+}
+
+func (s *Server) startServing(ln *net.Listener) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutdown {
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.serving++
+	if s.serving == 1 {
+		s.stopSweep = make(chan struct{})
+		go s.sweepLoop(s.stopSweep)
+	}
+	return nil
+}
+
+func (s *Server) stopServing(ln *net.Listener) {
+	(*ln).Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.listeners, ln)
+	s.serving--
+	if s.serving == 0 {
+		close(s.stopSweep)
+	}
+}
+
+func (s *Server) isShutdown() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shutdown
+}
+
+func (s *Server) startConn(ctx context.Context, nc net.Conn) {
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	c := newConn(ctx, s, nc)
+	s.conns[c] = struct{}{}
+	s.connWG.Add(1)
+	s.mu.Unlock()
+	go c.serve()
+}
+
+func (s *Server) connDone(c *Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.connWG.Done()
+}
+
+func (s *Server) snapshotConns() []*Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Shutdown stops accepting, closes idle connections, lets connections with a
+// request in flight answer it and then closes them. If ctx ends first, the
+// remaining connections are closed at once and ctx.Err() is returned.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shutdown = true
+	for ln := range s.listeners {
+		(*ln).Close()
+	}
+	s.mu.Unlock()
+
+	for _, c := range s.snapshotConns() {
+		c.closeWhenIdle()
+	}
+	done := make(chan struct{})
+	go func() {
+		s.connWG.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range s.snapshotConns() {
+			c.Close()
+		}
+		return fmt.Errorf("kafkaproto: shutdown: %w", ctx.Err())
+	}
+}
+
+// Sweep closes every idle connection whose principal is no longer valid.
+// It runs every SweepInterval; call it directly to make a revocation take
+// effect at once. Busy connections are caught before their next request.
+func (s *Server) Sweep() {
+	for _, c := range s.snapshotConns() {
+		p := c.Principal()
+		if p == nil || p.Valid() {
+			continue
+		}
+		if c.closeIfIdle() {
+			c.refuse(RefusalRevoked, "principal no longer valid")
+		}
+	}
+}
+
+func (s *Server) sweepLoop(stop <-chan struct{}) {
+	t := time.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			s.Sweep()
+		}
+	}
+}

@@ -1,0 +1,195 @@
+// Package server wires `sluice serve`: data dir, organization credentials,
+// TLS material, backend (embedded or external), registry, listeners, and an
+// orderly shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/sluice-io/sluice/internal/backend"
+	"github.com/sluice-io/sluice/internal/config"
+	"github.com/sluice-io/sluice/internal/embedded"
+	"github.com/sluice-io/sluice/internal/gateway"
+	"github.com/sluice-io/sluice/internal/httpapi"
+	"github.com/sluice-io/sluice/internal/registry"
+	"github.com/sluice-io/sluice/internal/tlsfiles"
+)
+
+// ErrBackendUnreachable is returned when the backend does not answer at start.
+var ErrBackendUnreachable = backend.ErrUnreachable
+
+// Run serves until ctx is cancelled, then shuts down in order. Human-readable
+// start-up information, ending with the one "ready" line, goes to out.
+func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logger) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data dir: %w", err)
+	}
+	org, generated, err := loadOrg(cfg)
+	if err != nil {
+		return err
+	}
+	tlsMat, err := tlsfiles.Load(filepath.Join(cfg.DataDir, "tls"), cfg.TLSCert, cfg.TLSKey, cfg.AdvertisedHost)
+	if err != nil {
+		return err
+	}
+
+	// Backend: the embedded log unless brokers are given; the same client
+	// path either way.
+	brokers := cfg.Backend.Brokers
+	var elog *embedded.Log
+	if cfg.Backend.Embedded() {
+		elog, err = embedded.Start(filepath.Join(cfg.DataDir, "kafka"), logger)
+		if err != nil {
+			return err
+		}
+		defer elog.Close()
+		brokers = elog.Addrs()
+	}
+	b, err := backend.Connect(ctx, cfg.Backend, brokers, logger)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	reg, err := registry.Open(ctx, b, logger)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+
+	// Bind every listener before announcing addresses: with port 0 the
+	// kernel picks the port and the advertised addresses must use it.
+	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listening for HTTP on %s: %w", cfg.HTTPAddr, err)
+	}
+	defer httpLn.Close()
+	inboundLn, err := net.Listen("tcp", cfg.InboundAddr)
+	if err != nil {
+		return fmt.Errorf("listening for Kafka Inbound on %s: %w", cfg.InboundAddr, err)
+	}
+	defer inboundLn.Close()
+	outboundLn, err := net.Listen("tcp", cfg.OutboundAddr)
+	if err != nil {
+		return fmt.Errorf("listening for Kafka Outbound on %s: %w", cfg.OutboundAddr, err)
+	}
+	defer outboundLn.Close()
+
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gwMetrics := gateway.NewMetrics(metrics)
+	var gateways []*gateway.Gateway
+	defer func() {
+		// Listeners stop before the registry and backend they depend on.
+		shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		for _, g := range gateways {
+			if err := g.Shutdown(shutCtx); err != nil {
+				logger.Warn("Kafka listener shutdown", "err", err)
+			}
+		}
+	}()
+	for _, l := range []struct {
+		role gateway.Role
+		ln   net.Listener
+		addr string
+	}{{gateway.Inbound, inboundLn, cfg.InboundAddr}, {gateway.Outbound, outboundLn, cfg.OutboundAddr}} {
+		g, err := gateway.New(ctx, gateway.Config{
+			Role: l.role, Listener: l.ln, NodePortStep: nodePortStep(l.addr), AdvertisedHost: cfg.AdvertisedHost,
+			TLS: tlsMat.Config, Registry: reg, Backend: b, Metrics: gwMetrics, Logger: logger,
+		})
+		if err != nil {
+			return err
+		}
+		gateways = append(gateways, g)
+		g.Serve(ctx)
+	}
+	inboundBootstrap := advertised(cfg.AdvertisedHost, inboundLn)
+	outboundBootstrap := advertised(cfg.AdvertisedHost, outboundLn)
+	api := httpapi.New(httpapi.Config{
+		Registry: reg, OrgID: org.ID, OrgKey: org.Key,
+		InboundBootstrap: inboundBootstrap, OutboundBootstrap: outboundBootstrap,
+		Metrics: metrics, Logger: logger,
+	})
+	httpSrv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- httpSrv.Serve(httpLn) }()
+
+	info := startInfo{
+		inboundNodes: gateways[0].Endpoints(), outboundNodes: gateways[1].Endpoints(),
+		cfg: cfg, org: org, orgGenerated: generated, tls: tlsMat, brokers: brokers, embedded: elog != nil,
+		httpURL: "http://" + advertised(cfg.AdvertisedHost, httpLn), inbound: inboundBootstrap, outbound: outboundBootstrap,
+	}
+	if cfg.Demo {
+		if info.demo, err = ensureDemo(ctx, reg, org.ID); err != nil {
+			return err
+		}
+	}
+	info.print(out)
+	api.SetReady()
+	fmt.Fprintln(out, "sluice is ready")
+	logger.Info("ready", "http", httpLn.Addr().String(), "inbound", inboundLn.Addr().String(), "outbound", outboundLn.Addr().String())
+
+	select {
+	case <-ctx.Done():
+	case err := <-httpDone:
+		return fmt.Errorf("HTTP server stopped: %w", err)
+	}
+	logger.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// In-flight requests are answered before the registry and backend close.
+	if err := httpSrv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger.Warn("HTTP shutdown", "err", err)
+	}
+	return nil
+}
+
+// nodePortStep spaces the per-broker listeners 100 ports above the
+// bootstrap port (9092 → 9192, 9292, …); a kernel-chosen bootstrap port
+// gets kernel-chosen node ports.
+func nodePortStep(addr string) int {
+	if _, port, _ := net.SplitHostPort(addr); port == "0" {
+		return 0
+	}
+	return 100
+}
+
+// advertised is host:port of ln as clients should dial it.
+func advertised(host string, ln net.Listener) string {
+	return net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+}
+
+// ensureDemo returns the organization's project named "demo", creating it
+// on first start.
+func ensureDemo(ctx context.Context, reg *registry.Registry, orgID string) (registry.Project, error) {
+	var found *registry.Project
+	reg.Read(func(v *registry.View) {
+		for _, p := range v.Projects(orgID) {
+			if p.Name == "demo" {
+				found = &p
+				return
+			}
+		}
+	})
+	if found != nil {
+		return *found, nil
+	}
+	p, err := reg.CreateProject(ctx, orgID, "demo")
+	if err != nil {
+		return p, fmt.Errorf("creating the demo project: %w", err)
+	}
+	return p, nil
+}
