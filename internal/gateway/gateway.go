@@ -273,4 +273,3 @@ func (g *Gateway) advertisedAPIs(ctx context.Context) (map[int16]kafkaproto.Vers
 	}
 	return out, nil
 }
-
