@@ -1,0 +1,250 @@
+// Package e2e holds black-box tests: the sluice binary, a real Apache Kafka
+// broker fetched from Maven Central, and real clients.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluice-io/sluice/internal/kafkatest"
+)
+
+// sluiceBin is the binary under test, built once by TestMain.
+var sluiceBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sluice-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	sluiceBin = filepath.Join(dir, "sluice")
+	build := exec.Command("go", "build", "-o", sluiceBin, "../cmd/sluice")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building sluice:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	stopClusters()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// Real Kafka clusters are shared by the tests of this package: a JVM broker
+// takes seconds to start and the machine has two cores.
+var (
+	clustersMu sync.Mutex
+	clusters   = map[string]*kafkatest.Cluster{}
+)
+
+// kafkaCluster returns the shared real cluster of the given shape, starting
+// it on first use.
+func kafkaCluster(t *testing.T, brokers int, sasl bool) *kafkatest.Cluster {
+	t.Helper()
+	clustersMu.Lock()
+	defer clustersMu.Unlock()
+	key := fmt.Sprintf("%d-%v", brokers, sasl)
+	if c, ok := clusters[key]; ok {
+		return c
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "sluice-kafka-"+key+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := kafkatest.Start(ctx, kafkatest.Options{Brokers: brokers, SASL: sasl, Dir: dir})
+	if err != nil {
+		t.Fatalf("starting Apache Kafka (%s): %v", key, err)
+	}
+	clusters[key] = c
+	return c
+}
+
+func stopClusters() {
+	clustersMu.Lock()
+	defer clustersMu.Unlock()
+	for _, c := range clusters {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_ = c.Stop(ctx)
+		cancel()
+		os.RemoveAll(c.Dir)
+	}
+}
+
+// proc is a running `sluice serve`.
+type proc struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	dir     string
+	stdout  *lineLog
+	stderr  *lineLog
+	exited  chan struct{}
+	exitErr error
+	HTTP    string // base URL
+}
+
+// lineLog collects a stream's lines and lets a test wait for one.
+type lineLog struct {
+	mu    sync.Mutex
+	lines []string
+	added chan struct{}
+}
+
+func newLineLog(r io.Reader) *lineLog {
+	l := &lineLog{added: make(chan struct{})}
+	go func() {
+		s := bufio.NewScanner(r)
+		s.Buffer(make([]byte, 64*1024), 1<<20)
+		for s.Scan() {
+			l.mu.Lock()
+			l.lines = append(l.lines, s.Text())
+			close(l.added)
+			l.added = make(chan struct{})
+			l.mu.Unlock()
+		}
+	}()
+	return l
+}
+
+func (l *lineLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+// wait returns the first line containing s, waiting up to d.
+func (l *lineLog) wait(s string, d time.Duration) (string, bool) {
+	deadline := time.After(d)
+	for {
+		l.mu.Lock()
+		for _, line := range l.lines {
+			if strings.Contains(line, s) {
+				l.mu.Unlock()
+				return line, true
+			}
+		}
+		added := l.added
+		l.mu.Unlock()
+		select {
+		case <-added:
+		case <-deadline:
+			return "", false
+		}
+	}
+}
+
+// startSluice runs the binary in dir with args and waits for "ready".
+func startSluice(t *testing.T, dir string, args ...string) *proc {
+	t.Helper()
+	p := launch(t, dir, args...)
+	if _, ok := p.stdout.wait("ready", 90*time.Second); !ok {
+		p.kill()
+		t.Fatalf("sluice did not print ready.\nstdout:\n%s\nstderr:\n%s", p.stdout, p.stderr)
+	}
+	if line, ok := p.stdout.wait("HTTP API:", time.Second); ok {
+		p.HTTP = strings.TrimSpace(strings.TrimPrefix(line, "HTTP API:"))
+	}
+	return p
+}
+
+// launch starts the binary without waiting for anything.
+func launch(t *testing.T, dir string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(sluiceBin, args...)
+	cmd.Dir = dir
+	cmd.Env = cleanEnv()
+	out, _ := cmd.StdoutPipe()
+	errp, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{t: t, cmd: cmd, dir: dir, stdout: newLineLog(out), stderr: newLineLog(errp), exited: make(chan struct{})}
+	go func() {
+		p.exitErr = cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(p.kill)
+	return p
+}
+
+// cleanEnv drops SLUICE_* variables so the flags in a test are the whole
+// configuration.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SLUICE_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func (p *proc) kill() {
+	select {
+	case <-p.exited:
+	default:
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+// stop sends SIGTERM and returns the exit code.
+func (p *proc) stop(d time.Duration) int {
+	p.t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(d):
+		p.kill()
+		p.t.Fatalf("sluice did not exit within %s of SIGTERM.\nstderr:\n%s", d, p.stderr)
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// freeAddr returns a loopback address nobody listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// localArgs are flags that keep a test's sluice on free loopback ports.
+func localArgs(t *testing.T) []string {
+	return []string{"--http-addr", freeAddr(t), "--inbound-addr", freeAddr(t), "--outbound-addr", freeAddr(t), "--advertised-host", "127.0.0.1"}
+}
+
+func httpDo(t *testing.T, method, url, key, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", key)
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The test command of the README: installs what the tests need (Go modules,
+# Apache Kafka jars from Maven Central), checks formatting and vet, then runs
+# every test, the end-to-end ones against a real Apache Kafka broker included.
+#
+#   scripts/test.sh [go test flags and packages]   (default: ./...)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+echo "== dependencies"
+go mod download
+scripts/kafka.sh fetch >/dev/null
+
+echo "== gofmt, go vet"
+unformatted=$(gofmt -l $(git ls-files -co --exclude-standard -- '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+
+echo "== go test"
+if [ $# -eq 0 ]; then set -- ./...; fi
+go test -count=1 -timeout 30m "$@"
