@@ -102,11 +102,13 @@ type lineLog struct {
 	mu    sync.Mutex
 	lines []string
 	added chan struct{}
+	eof   chan struct{} // closed when the stream has been read to its end
 }
 
 func newLineLog(r io.Reader) *lineLog {
-	l := &lineLog{added: make(chan struct{})}
+	l := &lineLog{added: make(chan struct{}), eof: make(chan struct{})}
 	go func() {
+		defer close(l.eof)
 		s := bufio.NewScanner(r)
 		s.Buffer(make([]byte, 64*1024), 1<<20)
 		for s.Scan() {
@@ -174,6 +176,9 @@ func launch(t *testing.T, dir string, args ...string) *proc {
 	}
 	p := &proc{t: t, cmd: cmd, dir: dir, stdout: newLineLog(out), stderr: newLineLog(errp), exited: make(chan struct{})}
 	go func() {
+		// Wait may only run once the pipes are read to their end.
+		<-p.stdout.eof
+		<-p.stderr.eof
 		p.exitErr = cmd.Wait()
 		close(p.exited)
 	}()

@@ -152,7 +152,34 @@ func (b *Backend) EnsureTopic(ctx context.Context, topic string, partitions int3
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("creating backend topic %s: %w", topic, err)
 	}
-	return nil
+	return b.waitTopicReady(ctx, topic)
+}
+
+// waitTopicReady returns once every partition of topic has a leader: a
+// cluster acknowledges creation before all brokers know the topic, and the
+// first request after it would otherwise meet UNKNOWN_TOPIC_OR_PARTITION.
+func (b *Backend) waitTopicReady(ctx context.Context, topic string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		meta, err := b.admin.Metadata(ctx, topic)
+		if err == nil {
+			if td, ok := meta.Topics[topic]; ok && td.Err == nil && len(td.Partitions) > 0 {
+				ready := true
+				for _, p := range td.Partitions {
+					ready = ready && p.Err == nil && p.Leader >= 0
+				}
+				if ready {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("backend topic %s has no leader for every partition yet: %w", topic, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Close releases the shared client.
