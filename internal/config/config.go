@@ -31,6 +31,7 @@ type Serve struct {
 	Demo           bool
 	LogLevel       string
 	GeoIPDB        string
+	DebugAddr      string
 }
 
 // Backend is how sluice reaches its Kafka cluster. Brokers empty means the
@@ -85,6 +86,7 @@ func ParseServe(args []string, env func(string) (string, bool), usageOut io.Writ
 	fs.BoolVar(&c.Demo, "demo", false, "create a project named demo if there is none and print client commands for it")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.GeoIPDB, "geoip-db", "", "MaxMind DB file for the keen:ip_to_geo add-on (empty = add-on unavailable)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's pprof profiles here, e.g. 127.0.0.1:6060 (empty = off)")
 
 	if err := applyEnv(fs, env); err != nil {
 		return c, err
@@ -148,6 +150,11 @@ func (c *Serve) validate() error {
 	} {
 		if err := checkListenAddr(a.v); err != nil {
 			return fmt.Errorf("%s: %v", a.flag, err)
+		}
+	}
+	if c.DebugAddr != "" {
+		if err := checkListenAddr(c.DebugAddr); err != nil {
+			return fmt.Errorf("--debug-addr: %v", err)
 		}
 	}
 	if c.InboundAddr == c.OutboundAddr && !strings.HasSuffix(c.InboundAddr, ":0") {
