@@ -10,6 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 echo "== dependencies"
 go mod download
 scripts/kafka.sh fetch >/dev/null
+scripts/install-clients.sh
 
 echo "== gofmt, go vet"
 unformatted=$(gofmt -l $(git ls-files -co --exclude-standard -- '*.go'))

@@ -169,8 +169,13 @@ func (b *Backend) waitTopicReady(ctx context.Context, topic string) error {
 				for _, p := range td.Partitions {
 					ready = ready && p.Err == nil && p.Leader >= 0
 				}
+				// A leader named in metadata may not serve the partition
+				// yet; listing its offsets proves it does.
 				if ready {
-					return nil
+					ends, err := b.admin.ListEndOffsets(ctx, topic)
+					if err == nil && ends.Error() == nil {
+						return nil
+					}
 				}
 			}
 		}

@@ -89,16 +89,3 @@ func (l *liveSet) revalidate(reg *registry.Registry) {
 		}
 	}
 }
-
-// watch revalidates on every registry change until ctx ends.
-func (l *liveSet) watch(ctx context.Context, reg *registry.Registry) {
-	for {
-		changed := reg.Changed()
-		select {
-		case <-ctx.Done():
-			return
-		case <-changed:
-			l.revalidate(reg)
-		}
-	}
-}

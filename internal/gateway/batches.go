@@ -28,7 +28,11 @@ type batchInfo struct {
 	transactional bool
 }
 
-var errCorruptBatch = errors.New("corrupt record batch")
+var (
+	errCorruptBatch = errors.New("corrupt record batch")
+	// errOldFormat is a batch in a message format Kafka 4 no longer takes.
+	errOldFormat = errors.New("old message format")
+)
 
 // inspectBatches walks the record batches of one partition.
 func inspectBatches(b []byte) (batchInfo, error) {
@@ -45,7 +49,7 @@ func inspectBatches(b []byte) (batchInfo, error) {
 			return info, fmt.Errorf("%w: batch length %d does not fit the %d bytes sent", errCorruptBatch, size, len(b))
 		}
 		if b[batchMagicOffset] != 2 {
-			return info, fmt.Errorf("%w: message format (magic) %d; Kafka 4 accepts only 2", errCorruptBatch, b[batchMagicOffset])
+			return info, fmt.Errorf("%w: produce requests may only contain record batches with magic version 2, not %d", errOldFormat, b[batchMagicOffset])
 		}
 		attrs := binary.BigEndian.Uint16(b[batchAttributesOffset:])
 		info.transactional = info.transactional || attrs&(attrTransactional|attrControl) != 0

@@ -85,6 +85,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err := g.refreshNodes(ctx); err != nil {
 		return nil, err
 	}
+	cfg.Registry.OnChange(func() { g.live.revalidate(cfg.Registry) })
 	apis, err := g.advertisedAPIs(ctx)
 	if err != nil {
 		g.closeNodes()
@@ -116,7 +117,6 @@ func (g *Gateway) Serve(ctx context.Context) {
 		g.serveLocked(n.ln)
 	}
 	g.mu.Unlock()
-	go g.live.watch(ctx, g.cfg.Registry)
 }
 
 func (g *Gateway) serveLocked(ln net.Listener) {
@@ -166,8 +166,8 @@ func (g *Gateway) closeNodes() {
 	}
 }
 
-// refreshNodes learns the backend brokers and binds a listener for each new
-// one. Existing nodes keep their listener (clients may hold its address).
+// refreshNodes learns the backend brokers at start and binds a listener
+// for each.
 func (g *Gateway) refreshNodes(ctx context.Context) error {
 	meta, err := g.cfg.Backend.Admin().BrokerMetadata(ctx)
 	if err != nil {
@@ -175,31 +175,42 @@ func (g *Gateway) refreshNodes(ctx context.Context) error {
 	}
 	brokers := meta.Brokers
 	slices.SortFunc(brokers, func(a, b kadm.BrokerDetail) int { return int(a.NodeID) - int(b.NodeID) })
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	host, portStr, _ := net.SplitHostPort(g.cfg.Listener.Addr().String())
-	bootPort, _ := strconv.Atoi(portStr)
 	for _, b := range brokers {
-		if _, ok := g.nodes[b.NodeID]; ok {
-			continue
+		if _, err := g.ensureNode(b.NodeID, b.Host, b.Port); err != nil {
+			return err
 		}
-		port := 0
-		if g.cfg.NodePortStep > 0 {
-			port = bootPort + g.cfg.NodePortStep*(len(g.nodes)+1)
-		}
-		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
-		if err != nil {
-			return fmt.Errorf("binding the %s listener for backend broker %d: %w", g.cfg.Role, b.NodeID, err)
-		}
-		n := &node{id: b.NodeID, backend: net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))), ln: ln,
-			port: int32(ln.Addr().(*net.TCPAddr).Port)}
-		g.nodes[b.NodeID] = n
-		if g.ctx != nil { // already serving: serve the new node at once
-			g.serveLocked(ln)
-		}
-		g.log.Info("backend broker endpoint", "node", b.NodeID, "listen", ln.Addr().String())
 	}
 	return nil
+}
+
+// ensureNode returns the node with this id, binding a listener for it
+// first if it is new (a broker that joined the cluster). Existing nodes keep
+// their listener: clients may hold its address.
+func (g *Gateway) ensureNode(id int32, host string, port int32) (*node, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if n, ok := g.nodes[id]; ok {
+		n.backend = net.JoinHostPort(host, strconv.Itoa(int(port))) // brokers may move
+		return n, nil
+	}
+	lhost, portStr, _ := net.SplitHostPort(g.cfg.Listener.Addr().String())
+	bootPort, _ := strconv.Atoi(portStr)
+	lport := 0
+	if g.cfg.NodePortStep > 0 {
+		lport = bootPort + g.cfg.NodePortStep*(len(g.nodes)+1)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(lhost, strconv.Itoa(lport)))
+	if err != nil {
+		return nil, fmt.Errorf("binding the %s listener for backend broker %d: %w", g.cfg.Role, id, err)
+	}
+	n := &node{id: id, backend: net.JoinHostPort(host, strconv.Itoa(int(port))), ln: ln,
+		port: int32(ln.Addr().(*net.TCPAddr).Port)}
+	g.nodes[id] = n
+	if g.ctx != nil { // already serving: serve the new node at once
+		g.serveLocked(ln)
+	}
+	g.log.Info("backend broker endpoint", "node", id, "listen", ln.Addr().String())
+	return n, nil
 }
 
 // nodeByListener returns the node a connection on ln forwards to: its own node, or
@@ -219,7 +230,7 @@ func (g *Gateway) nodeByListener(local net.Addr) (*node, bool) {
 	return g.nodes[ids[0]], true
 }
 
-// endpoint is the advertised address of a backend node for this role.
+// endpoint is the advertised address of a known backend node for this role.
 func (g *Gateway) endpoint(id int32) (host string, port int32, ok bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()

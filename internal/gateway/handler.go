@@ -106,13 +106,17 @@ func (g *Gateway) upstream(ctx context.Context, st *connState, id int32) (*upstr
 	}
 	g.mu.Lock()
 	n, ok := g.nodes[id]
+	var addr string
+	if ok {
+		addr = n.backend
+	}
 	g.mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("backend broker %d is unknown", id)
 	}
 	// The backend sees a project-tagged client id, so its logs and quotas
 	// attribute traffic per project.
-	u, err := g.dialer.dial(ctx, n.backend, "sluice-"+g.cfg.Role.String()+"-"+st.p.pid)
+	u, err := g.dialer.dial(ctx, addr, "sluice-"+g.cfg.Role.String()+"-"+st.p.pid)
 	if err != nil {
 		return nil, err
 	}

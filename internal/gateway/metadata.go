@@ -74,7 +74,7 @@ func (g *Gateway) metadata(ctx context.Context, st *connState, req *kmsg.Metadat
 	}
 	resp := r.(*kmsg.MetadataResponse)
 	resp.SetVersion(req.Version)
-	if err := g.rewriteBrokers(ctx, resp); err != nil {
+	if err := g.rewriteBrokers(resp); err != nil {
 		return nil, err
 	}
 	kept := resp.Topics[:0]
@@ -143,21 +143,16 @@ func metaTopicError(code int16, name *string, id [16]byte) kmsg.MetadataResponse
 
 // rewriteBrokers replaces every backend address with this role's endpoint
 // for the same node id, learning nodes it has not seen yet.
-func (g *Gateway) rewriteBrokers(ctx context.Context, resp *kmsg.MetadataResponse) error {
+func (g *Gateway) rewriteBrokers(resp *kmsg.MetadataResponse) error {
 	cid := g.cfg.Role.clusterID()
 	resp.ClusterID = &cid
 	kept := resp.Brokers[:0]
 	for _, b := range resp.Brokers {
-		host, port, ok := g.endpoint(b.NodeID)
-		if !ok {
-			if err := g.refreshNodes(ctx); err != nil {
-				return err
-			}
-			if host, port, ok = g.endpoint(b.NodeID); !ok {
-				continue
-			}
+		n, err := g.ensureNode(b.NodeID, b.Host, b.Port)
+		if err != nil {
+			return err
 		}
-		b.Host, b.Port, b.Rack = host, port, nil
+		b.Host, b.Port, b.Rack = g.cfg.AdvertisedHost, n.port, nil
 		kept = append(kept, b)
 	}
 	if len(kept) == 0 {

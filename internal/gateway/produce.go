@@ -14,6 +14,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -60,6 +61,8 @@ func (g *Gateway) produce(ctx context.Context, st *connState, req *kmsg.ProduceR
 			var code int16
 			var reason, msg string
 			switch {
+			case errors.Is(err, errOldFormat):
+				code, reason, msg = kerr.InvalidRecord.Code, "old_message_format", err.Error()
 			case err != nil:
 				code, reason, msg = kerr.CorruptMessage.Code, "corrupt_batch", err.Error()
 			case info.transactional:

@@ -54,11 +54,19 @@ func (r Role) admits(c registry.Credential) error {
 // backend. Produce starts at 0 because librdkafka before 2.11.1 disables
 // compression unless it does (v0–2 are refused when actually sent, as Kafka
 // 4 does), and stops at 12: v13 names topics by id only.
+//
+// The Inbound listener also advertises Fetch and FindCoordinator although it
+// serves neither (they are answered with authorization errors): librdkafka
+// derives broker features from them and without them falls back to the
+// old message format (Fetch v4), no zstd (Fetch v10) and no lz4
+// (FindCoordinator v0).
 var roleAPIs = map[Role]map[int16]kafkaproto.VersionRange{
 	Inbound: {
-		int16(kmsg.Metadata):       {Min: 0, Max: 12},
-		int16(kmsg.Produce):        {Min: 0, Max: 12},
-		int16(kmsg.InitProducerID): {Min: 0, Max: 5},
+		int16(kmsg.Metadata):        {Min: 0, Max: 12},
+		int16(kmsg.Produce):         {Min: 0, Max: 12},
+		int16(kmsg.InitProducerID):  {Min: 0, Max: 5},
+		int16(kmsg.Fetch):           {Min: 4, Max: 12},
+		int16(kmsg.FindCoordinator): {Min: 0, Max: 6},
 	},
 	// Consuming is being built; until then the Outbound listener
 	// authenticates and lists the project's outbound topics only.

@@ -35,6 +35,9 @@ type Registry struct {
 	// writeMu serializes this process's read-modify-write updates.
 	writeMu sync.Mutex
 
+	hooksMu sync.Mutex
+	hooks   []func()
+
 	stop chan struct{}
 	done chan struct{}
 }
@@ -111,15 +114,32 @@ func (r *Registry) follow() {
 
 func (r *Registry) apply(rec *kgo.Record) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if rec.Value != nil { // a tombstone only removes data from the log
 		if err := r.view.Apply(rec.Key, rec.Value); err != nil {
 			r.logger.Error("skipping a registry record", "offset", rec.Offset, "err", err)
 		}
 	}
+	r.mu.Unlock()
+	// Hooks run before the writer waiting for this record is released, so
+	// that when a revocation returns, live connections already know.
+	r.hooksMu.Lock()
+	for _, h := range r.hooks {
+		h()
+	}
+	r.hooksMu.Unlock()
+	r.mu.Lock()
 	r.next = rec.Offset + 1
 	close(r.changed)
 	r.changed = make(chan struct{})
+	r.mu.Unlock()
+}
+
+// OnChange registers fn to run after every change of the view, before the
+// write that caused it returns. fn may read the registry but not write it.
+func (r *Registry) OnChange(fn func()) {
+	r.hooksMu.Lock()
+	r.hooks = append(r.hooks, fn)
+	r.hooksMu.Unlock()
 }
 
 // waitApplied returns once the record at offset is in the local view.

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -91,6 +92,14 @@ func Start(t testing.TB, brokers []string) *Env {
 	return e
 }
 
+// With returns the environment bound to another (sub)test, so failures and
+// cleanups belong to it.
+func (e *Env) With(t testing.TB) *Env {
+	c := *e
+	c.T = t
+	return &c
+}
+
 // Project creates a project in the registry.
 func (e *Env) Project(name string) registry.Project {
 	e.T.Helper()
@@ -120,6 +129,8 @@ func (e *Env) Producer(user, pass string, opts ...kgo.Opt) *kgo.Client {
 		kgo.SASL(plain.Auth{User: user, Pass: pass}.AsMechanism()),
 		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
 		kgo.ProducerLinger(0),
+		// A test must fail, not retry forever, when records cannot land.
+		kgo.RecordDeliveryTimeout(30*time.Second),
 	}, opts...)...)
 	if err != nil {
 		e.T.Fatal(err)
@@ -137,6 +148,36 @@ func (e *Env) Raw(addr, user, pass string) *kraw.Conn {
 	}
 	e.T.Cleanup(func() { c.Close() })
 	return c
+}
+
+// LeaderConn opens an authenticated raw connection to the node endpoint
+// that leads partition of a client topic, as a producer would.
+func (e *Env) LeaderConn(addr, user, pass, topic string, partition int32) *kraw.Conn {
+	e.T.Helper()
+	c := e.Raw(addr, user, pass)
+	meta := kmsg.NewPtrMetadataRequest()
+	meta.Version = 9
+	meta.Topics = []kmsg.MetadataRequestTopic{{Topic: &topic}}
+	r, err := c.Do(meta)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	resp := r.(*kmsg.MetadataResponse)
+	leader := int32(-1)
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if p.Partition == partition {
+				leader = p.Leader
+			}
+		}
+	}
+	for _, b := range resp.Brokers {
+		if b.NodeID == leader {
+			return e.Raw(net.JoinHostPort("127.0.0.1", strconv.Itoa(int(b.Port))), user, pass)
+		}
+	}
+	e.T.Fatalf("no leader known for %s/%d: %+v", topic, partition, resp)
+	return nil
 }
 
 // TopicExists reports whether the backend has topic.

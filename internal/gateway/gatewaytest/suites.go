@@ -1,17 +1,138 @@
-package gateway_test
+package gatewaytest
+
+// The Inbound listener's behaviour suites, run on kfake by the gateway's
+// tests and on Apache Kafka (1 and 3 brokers) by the end-to-end tests.
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-io/sluice/internal/gateway"
-	"github.com/sluice-io/sluice/internal/gateway/gatewaytest"
+	"github.com/sluice-io/sluice/internal/kraw"
+	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/tenancy"
 )
+
+// InboundSuites are the suites by name.
+var InboundSuites = map[string]func(*testing.T, *Env){
+	"AutofillKeyWritesToItsOwnRawTopic": AutofillKeyWritesToItsOwnRawTopic,
+	"Authentication":                    Authentication,
+	"RevokedKeyClosesLiveConnection":    RevokedKeyClosesLiveConnection,
+	"ProduceRefusals":                   ProduceRefusals,
+	"OtherRolesAPIsRefused":             OtherRolesAPIsRefused,
+	"MetadataShowsOnlyOwnCollections":   MetadataShowsOnlyOwnCollections,
+	"ProduceLandsInProjectRawTopic":     ProduceLandsInProjectRawTopic,
+}
+
+// ProduceLandsInProjectRawTopic: two projects produce to the same
+// collection with franz-go (idempotent by default); each lands in its own
+// raw topic and nowhere else.
+func ProduceLandsInProjectRawTopic(t *testing.T, e *Env) {
+	staging, production := e.Project("Staging"), e.Project("Production")
+	ProduceN(t, e.Producer(staging.ID, staging.WriteKey), "purchases", 100)
+	ProduceN(t, e.Producer(production.ID, production.MasterKey), "purchases", 7)
+	if got := len(e.BackendRecords(tenancy.RawTopic(staging.ID, "", "purchases"))); got != 100 {
+		t.Errorf("staging raw topic has %d records, want 100", got)
+	}
+	if got := len(e.BackendRecords(tenancy.RawTopic(production.ID, "", "purchases"))); got != 7 {
+		t.Errorf("production raw topic has %d records, want 7", got)
+	}
+	if e.TopicExists("purchases") {
+		t.Error("a backend topic named after the client's topic exists")
+	}
+}
+
+// ProduceN produces n small JSON records to topic and waits for every ack.
+func ProduceN(t *testing.T, cl *kgo.Client, topic string, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var recs []*kgo.Record
+	for i := 0; i < n; i++ {
+		recs = append(recs, &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf(`{"n":%d}`, i))})
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatalf("producing to %s: %v", topic, err)
+	}
+}
+
+func AutofillKeyWritesToItsOwnRawTopic(t *testing.T, e *Env) {
+	p := e.Project("P")
+	plainKey := e.AccessKey(p.ID, registry.AccessKey{Name: "plain", IsActive: true, Permitted: []string{registry.PermWrites}})
+	auto := e.AccessKey(p.ID, registry.AccessKey{Name: "auto", IsActive: true, Permitted: []string{registry.PermWrites},
+		Options: registry.Options{Writes: &registry.WritesOptions{Autofill: map[string]any{"tenant": "a"}}}})
+	ProduceN(t, e.Producer(p.ID, plainKey.Key), "events", 3)
+	ProduceN(t, e.Producer(p.ID, auto.Key), "events", 5)
+	if got := len(e.BackendRecords(tenancy.RawTopic(p.ID, "", "events"))); got != 3 {
+		t.Errorf("plain raw topic: %d records, want 3", got)
+	}
+	if got := len(e.BackendRecords(tenancy.RawTopic(p.ID, tenancy.KeyID(auto.Key), "events"))); got != 5 {
+		t.Errorf("autofill raw topic: %d records, want 5", got)
+	}
+}
+
+func Authentication(t *testing.T, e *Env) {
+	p, q := e.Project("P"), e.Project("Q")
+	writer := e.AccessKey(p.ID, registry.AccessKey{Name: "w", IsActive: true, Permitted: []string{registry.PermWrites}})
+	reader := e.AccessKey(p.ID, registry.AccessKey{Name: "r", IsActive: true, Permitted: []string{registry.PermQueries}})
+	revoked := e.AccessKey(p.ID, registry.AccessKey{Name: "x", IsActive: false, Permitted: []string{registry.PermWrites}})
+
+	ok := []struct{ name, user, pass string }{
+		{"master", p.ID, p.MasterKey}, {"write", p.ID, p.WriteKey}, {"access key permitting writes", p.ID, writer.Key},
+	}
+	for _, tc := range ok {
+		if _, err := kraw.DialAuth(e.InAddr, e.TLS, tc.user, tc.pass); err != nil {
+			t.Errorf("%s refused: %v", tc.name, err)
+		}
+	}
+	bad := []struct{ name, user, pass, want string }{
+		{"wrong key", p.ID, strings.Repeat("0", 64), "invalid project id or key"},
+		{"unknown project", "ffffffffffffffffffffffff", p.MasterKey, "invalid project id or key"},
+		{"malformed project id", "staging", p.MasterKey, "invalid project id or key"},
+		{"other project's key", q.ID, p.MasterKey, "invalid project id or key"},
+		{"revoked key", p.ID, revoked.Key, "invalid project id or key"},
+		{"read key", p.ID, p.ReadKey, "may not produce"},
+		{"access key without writes", p.ID, reader.Key, "may not produce"},
+	}
+	for _, tc := range bad {
+		_, err := kraw.DialAuth(e.InAddr, e.TLS, tc.user, tc.pass)
+		ae, isAuth := err.(*kraw.AuthError)
+		if !isAuth || ae.Err != kerr.SaslAuthenticationFailed || !strings.Contains(ae.Message, tc.want) {
+			t.Errorf("%s: err = %v, want SASL_AUTHENTICATION_FAILED saying %q", tc.name, err, tc.want)
+		}
+		if isAuth && (strings.Contains(ae.Message, q.ID) || strings.Contains(ae.Message, "sluice.")) {
+			t.Errorf("%s: message leaks names: %q", tc.name, ae.Message)
+		}
+	}
+}
+
+func RevokedKeyClosesLiveConnection(t *testing.T, e *Env) {
+	p := e.Project("P")
+	k := e.AccessKey(p.ID, registry.AccessKey{Name: "w", IsActive: true, Permitted: []string{registry.PermWrites}})
+	busy := e.Raw(e.InAddr, p.ID, k.Key)
+	idle := e.Raw(e.InAddr, p.ID, k.Key)
+	meta := kmsg.NewPtrMetadataRequest()
+	meta.Version = 9
+	if _, err := busy.Do(meta); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Registry.UpdateAccessKey(context.Background(), p.ID, k.Key, func(k *registry.AccessKey) { k.IsActive = false }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := busy.Do(meta); err == nil {
+		t.Error("a revoked key's connection still gets answers")
+	}
+	if !idle.Closed(5 * time.Second) {
+		t.Error("an idle connection of a revoked key stays open")
+	}
+}
 
 func str(s string) *string { return &s }
 
@@ -44,7 +165,7 @@ func produceCode(t *testing.T, c interface {
 }
 
 // ensureTopic creates a collection through Metadata, as a producer would.
-func ensureTopic(t *testing.T, e *gatewaytest.Env, user, pass, topic string) {
+func ensureTopic(t *testing.T, e *Env, user, pass, topic string) {
 	t.Helper()
 	c := e.Raw(e.InAddr, user, pass)
 	meta := kmsg.NewPtrMetadataRequest()
@@ -63,12 +184,11 @@ func ensureTopic(t *testing.T, e *gatewaytest.Env, user, pass, topic string) {
 	t.Fatalf("collection %s never became available", topic)
 }
 
-func TestProduceRefusals(t *testing.T) {
-	e := embeddedEnv(t)
+func ProduceRefusals(t *testing.T, e *Env) {
 	p := e.Project("P")
 	ensureTopic(t, e, p.ID, p.WriteKey, "orders")
-	c := e.Raw(e.InAddr, p.ID, p.WriteKey)
-	valid := gatewaytest.JSONBatch([]byte(`{"ok":true}`))
+	c := e.LeaderConn(e.InAddr, p.ID, p.WriteKey, "orders", 0)
+	valid := JSONBatch([]byte(`{"ok":true}`))
 	raw := tenancy.RawTopic(p.ID, "", "orders")
 
 	cases := []struct {
@@ -80,8 +200,8 @@ func TestProduceRefusals(t *testing.T) {
 		{"invalid characters", produceReq(9, "bad name", valid), kerr.InvalidTopicException.Code, "not allowed"},
 		{"dlq suffix", produceReq(9, "orders-dlq", valid), kerr.InvalidTopicException.Code, "dead letter"},
 		{"too long", produceReq(9, strings.Repeat("x", 65), valid), kerr.InvalidTopicException.Code, "longer than 64"},
-		{"batch one byte too large", produceReq(9, "orders", gatewaytest.Batch(gateway.MaxMessageBytes+1, 0)), kerr.MessageTooLarge.Code, "message.max.bytes"},
-		{"transactional batch", produceReq(9, "orders", gatewaytest.Batch(200, 0x10)), kerr.TransactionalIDAuthorizationFailed.Code, "transactions"},
+		{"batch one byte too large", produceReq(9, "orders", Batch(gateway.MaxMessageBytes+1, 0)), kerr.MessageTooLarge.Code, "message.max.bytes"},
+		{"transactional batch", produceReq(9, "orders", Batch(200, 0x10)), kerr.TransactionalIDAuthorizationFailed.Code, "transactions"},
 		{"corrupt batch", produceReq(9, "orders", []byte("not a record batch at all, nowhere near it, definitely not")), kerr.CorruptMessage.Code, "corrupt"},
 	}
 	for _, tc := range cases {
@@ -105,7 +225,7 @@ func TestProduceRefusals(t *testing.T) {
 	}
 
 	t.Run("batch of exactly message.max.bytes", func(t *testing.T) {
-		if code, msg := produceCode(t, c, produceReq(9, "orders", gatewaytest.Batch(gateway.MaxMessageBytes, 0))); code != 0 {
+		if code, msg := produceCode(t, c, produceReq(9, "orders", Batch(gateway.MaxMessageBytes, 0))); code != 0 {
 			t.Fatalf("refused: %v %s", kerr.ErrorForCode(code), msg)
 		}
 		if n := len(e.BackendRecords(raw)); n != 1 {
@@ -136,7 +256,7 @@ func TestProduceRefusals(t *testing.T) {
 	})
 
 	t.Run("produce v2 closes", func(t *testing.T) {
-		c2 := e.Raw(e.InAddr, p.ID, p.WriteKey)
+		c2 := e.LeaderConn(e.InAddr, p.ID, p.WriteKey, "orders", 0)
 		if err := c2.Send(produceReq(2, "orders", valid)); err != nil {
 			t.Fatal(err)
 		}
@@ -148,8 +268,7 @@ func TestProduceRefusals(t *testing.T) {
 
 // TestOtherRolesAPIsRefused: what a producer-only listener does not serve is
 // answered like a broker whose ACLs deny, and the connection stays usable.
-func TestOtherRolesAPIsRefused(t *testing.T) {
-	e := embeddedEnv(t)
+func OtherRolesAPIsRefused(t *testing.T, e *Env) {
 	p := e.Project("P")
 	c := e.Raw(e.InAddr, p.ID, p.MasterKey)
 
@@ -202,7 +321,7 @@ func TestOtherRolesAPIsRefused(t *testing.T) {
 			if err != nil {
 				t.Fatalf("no answer: %v", err)
 			}
-			codes := gatewaytest.ErrorCodes(resp)
+			codes := ErrorCodes(resp)
 			if len(codes) == 0 {
 				t.Fatal("answer has no error code")
 			}
@@ -228,8 +347,7 @@ func TestOtherRolesAPIsRefused(t *testing.T) {
 	}
 }
 
-func TestMetadataShowsOnlyOwnCollections(t *testing.T) {
-	e := embeddedEnv(t)
+func MetadataShowsOnlyOwnCollections(t *testing.T, e *Env) {
 	p, q := e.Project("P"), e.Project("Q")
 	ensureTopic(t, e, p.ID, p.WriteKey, "purchases")
 	ensureTopic(t, e, p.ID, p.WriteKey, "signups")
