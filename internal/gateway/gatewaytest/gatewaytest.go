@@ -130,7 +130,7 @@ func (e *Env) Producer(user, pass string, opts ...kgo.Opt) *kgo.Client {
 		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
 		kgo.ProducerLinger(0),
 		// A test must fail, not retry forever, when records cannot land.
-		kgo.RecordDeliveryTimeout(30*time.Second),
+		kgo.RecordDeliveryTimeout(30 * time.Second),
 	}, opts...)...)
 	if err != nil {
 		e.T.Fatal(err)
