@@ -8,9 +8,11 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-io/sluice/internal/embedded"
 	"github.com/sluice-io/sluice/internal/gateway/gatewaytest"
+	"github.com/sluice-io/sluice/internal/kraw"
 	"github.com/sluice-io/sluice/internal/tenancy"
 )
 
@@ -82,5 +84,56 @@ func TestLeaderChangesAndNewBrokers(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no endpoint for the new broker %d: %v", node, e.Inbound.Endpoints())
+	}
+}
+
+// TestMetrics: records and bytes in, authentication failures and refusals
+// are counted per project.
+func TestMetrics(t *testing.T) {
+	e := embeddedEnv(t)
+	p := e.Project("P")
+	gatewaytest.ProduceN(t, e.Producer(p.ID, p.WriteKey), "counted", 25)
+	if _, err := kraw.DialAuth(e.InAddr, e.TLS, p.ID, strings.Repeat("0", 64)); err == nil {
+		t.Fatal("wrong key accepted")
+	}
+	if _, err := kraw.DialAuth(e.InAddr, e.TLS, "ffffffffffffffffffffffff", "x"); err == nil {
+		t.Fatal("unknown project accepted")
+	}
+	c := e.Raw(e.InAddr, p.ID, p.WriteKey)
+	meta := kmsg.NewPtrMetadataRequest()
+	meta.Version = 9
+	meta.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr("bad name")}}
+	if _, err := c.Do(meta); err != nil {
+		t.Fatal(err)
+	}
+
+	want := map[string]float64{
+		`sluice_kafka_records_in_total{project="` + p.ID + `"}`:                                         25,
+		`sluice_kafka_auth_failures_total{listener="inbound",project="` + p.ID + `"}`:                   1,
+		`sluice_kafka_auth_failures_total{listener="inbound",project="unknown"}`:                        1,
+		`sluice_kafka_refusals_total{listener="inbound",project="` + p.ID + `",reason="invalid_topic"}`: 1,
+	}
+	got := map[string]float64{}
+	mfs, err := e.Metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+`="`+l.GetValue()+`"`)
+			}
+			v := m.GetCounter().GetValue()
+			got[mf.GetName()+"{"+strings.Join(labels, ",")+"}"] = v
+		}
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	if b := got[`sluice_kafka_bytes_in_total{project="`+p.ID+`"}`]; b < 25*8 {
+		t.Errorf("bytes in = %v, too few for 25 records", b)
 	}
 }
