@@ -1,0 +1,419 @@
+package event
+
+import (
+	"bytes"
+	"strconv"
+	"unicode/utf8"
+)
+
+// maxDepth bounds nesting. Keen's Java SDK refuses events nested deeper than
+// 1000 levels; the bound also keeps a hostile 900 KB payload of "{" from
+// recursing a hundred thousand frames deep.
+const maxDepth = 1000
+
+// parser reads one event and applies Keen's structural rules as it goes
+// (validate.go), so that a refused event costs one pass and the error can name
+// the property where the problem is.
+type parser struct {
+	data  []byte
+	pos   int
+	depth int
+	path  []pathElem // where the parser is, for messages
+	ws    *workspace
+	subst substitutions
+	// inName is set while a property name is read, for UTF-8 messages.
+	inName bool
+}
+
+// substitutions are the HTTP API's dynamic placeholders: a string value that
+// is exactly "${keen.ip}" or "${keen.user_agent}" becomes the request's
+// client IP or User-Agent (keen-api.md §1). Empty = leave the text alone.
+type substitutions struct {
+	ip, userAgent []byte // already JSON-encoded
+}
+
+var (
+	placeholderIP = []byte(`"${keen.ip}"`)
+	placeholderUA = []byte(`"${keen.user_agent}"`)
+)
+
+// parseEvent parses the whole payload, which must be one JSON object. The
+// root's first member is an empty slot kept for the keen object.
+func parseEvent(data []byte, subst substitutions, ws *workspace) (value, *Error) {
+	p := parser{data: data, subst: subst, ws: ws, path: ws.path[:0]}
+	defer func() { ws.path = p.path[:0] }()
+	p.skipSpace()
+	if p.pos == len(data) {
+		return value{}, newError(ErrInvalidEvent, "the event is empty; an event must be a JSON object")
+	}
+	if c := data[p.pos]; c != '{' {
+		var what string
+		switch {
+		case c == '[':
+			what = "an array"
+		case c == '"':
+			what = "a string"
+		case c == 't' || c == 'f':
+			what = "a boolean"
+		case c == 'n':
+			what = "null"
+		case c == '-' || (c >= '0' && c <= '9'):
+			what = "a number"
+		default:
+			return value{}, p.syntax("unexpected character " + quoteChar(c))
+		}
+		return value{}, newError(ErrInvalidEvent, "an event must be a JSON object, not %s", what)
+	}
+	v, err := p.parseValue(false)
+	if err != nil {
+		return value{}, err
+	}
+	p.skipSpace()
+	if p.pos != len(data) {
+		return value{}, p.syntax("unexpected text after the event object")
+	}
+	return v, nil
+}
+
+func (p *parser) skipSpace() {
+	for p.pos < len(p.data) {
+		switch p.data[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+// parseValue reads one value. Inside the top-level "keen" object the event
+// rules do not apply (relaxed): keen.addons is a list of objects and every
+// keen key has its own rule (keen.go).
+func (p *parser) parseValue(relaxed bool) (value, *Error) {
+	p.skipSpace()
+	if p.pos >= len(p.data) {
+		return value{}, p.syntax("unexpected end of input")
+	}
+	switch c := p.data[p.pos]; {
+	case c == '{':
+		return p.parseObject(relaxed)
+	case c == '[':
+		return p.parseArray(relaxed)
+	case c == '"':
+		raw, err := p.scanString()
+		if err != nil {
+			return value{}, err
+		}
+		return value{kind: kindString, raw: p.substitute(raw)}, nil
+	case c == 't':
+		return p.literal("true", kindBool)
+	case c == 'f':
+		return p.literal("false", kindBool)
+	case c == 'n':
+		return p.literal("null", kindNull)
+	case c == '-' || (c >= '0' && c <= '9'):
+		return p.scanNumber()
+	default:
+		return value{}, p.syntax("unexpected character " + quoteChar(c))
+	}
+}
+
+func (p *parser) substitute(raw []byte) []byte {
+	if len(raw) < len(placeholderIP) || raw[1] != '$' {
+		return raw
+	}
+	if p.subst.ip != nil && bytes.Equal(raw, placeholderIP) {
+		return p.subst.ip
+	}
+	if p.subst.userAgent != nil && bytes.Equal(raw, placeholderUA) {
+		return p.subst.userAgent
+	}
+	return raw
+}
+
+func (p *parser) enter() *Error {
+	p.depth++
+	if p.depth > maxDepth {
+		return newError(ErrInvalidEvent, "the event is nested more than %d levels deep (at %s)", maxDepth, formatPath(p.path))
+	}
+	return nil
+}
+
+func (p *parser) parseObject(relaxed bool) (value, *Error) {
+	if err := p.enter(); err != nil {
+		return value{}, err
+	}
+	p.pos++ // '{'
+	first := len(p.ws.stack)
+	root := p.depth == 1
+	if root {
+		// A free first slot, where Process puts the keen object without
+		// moving every member.
+		p.ws.stack = append(p.ws.stack, member{})
+	}
+	base := len(p.ws.stack)
+	p.skipSpace()
+	if p.pos < len(p.data) && p.data[p.pos] == '}' {
+		p.pos++
+		p.depth--
+		return value{kind: kindObject, members: p.ws.pop(first)}, nil
+	}
+	var seen map[string]struct{} // only for large objects; small ones are scanned
+	for {
+		p.skipSpace()
+		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
+			return value{}, p.syntax("expected a property name in double quotes")
+		}
+		p.inName = true
+		quoted, err := p.scanString()
+		p.inName = false
+		if err != nil {
+			return value{}, err
+		}
+		name, _ := unquote(quoted)
+		if !relaxed {
+			if err := checkPropertyName(name, p.path); err != nil {
+				return value{}, err
+			}
+		}
+		if p.duplicate(p.ws.stack[base:], name, &seen) {
+			return value{}, newError(ErrInvalidEvent, "property %s appears more than once in the same object; JSON property names must be unique",
+				quotePath(p.path, name))
+		}
+		p.skipSpace()
+		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
+			return value{}, p.syntax("expected ':' after property name " + strconv.Quote(string(name)))
+		}
+		p.pos++
+		p.path = append(p.path, pathElem{name: name, index: -1})
+		// The top-level "keen" object follows its own rules (keen.go).
+		childRelaxed := relaxed || (p.depth == 1 && string(name) == "keen")
+		val, err := p.parseValue(childRelaxed)
+		if err != nil {
+			return value{}, err
+		}
+		p.path = p.path[:len(p.path)-1]
+		p.ws.stack = append(p.ws.stack, member{name: name, quoted: quoted, val: val})
+		p.skipSpace()
+		if p.pos >= len(p.data) {
+			return value{}, p.syntax("unexpected end of input inside an object")
+		}
+		switch p.data[p.pos] {
+		case ',':
+			p.pos++
+		case '}':
+			p.pos++
+			p.depth--
+			return value{kind: kindObject, members: p.ws.pop(first)}, nil
+		default:
+			return value{}, p.syntax("expected ',' or '}' after the value of " + quotePath(p.path, name))
+		}
+	}
+}
+
+// duplicate reports whether name is already a member. Small objects are
+// scanned (cheaper than hashing); from 16 members on a set is kept.
+func (p *parser) duplicate(members []member, name []byte, seen *map[string]struct{}) bool {
+	if len(members) < 16 {
+		for i := range members {
+			if bytes.Equal(members[i].name, name) {
+				return true
+			}
+		}
+		return false
+	}
+	if *seen == nil {
+		*seen = make(map[string]struct{}, 2*len(members))
+		for i := range members {
+			(*seen)[string(members[i].name)] = struct{}{}
+		}
+	}
+	if _, ok := (*seen)[string(name)]; ok {
+		return true
+	}
+	(*seen)[string(name)] = struct{}{}
+	return false
+}
+
+func (p *parser) parseArray(relaxed bool) (value, *Error) {
+	if err := p.enter(); err != nil {
+		return value{}, err
+	}
+	p.pos++ // '['
+	base := len(p.ws.stack)
+	p.skipSpace()
+	if p.pos < len(p.data) && p.data[p.pos] == ']' {
+		p.pos++
+		p.depth--
+		return value{kind: kindArray}, nil
+	}
+	for i := 0; ; i++ {
+		p.skipSpace()
+		if !relaxed && p.pos < len(p.data) && (p.data[p.pos] == '{' || p.data[p.pos] == '[') {
+			return value{}, nonPrimitiveElement(p.path, i, p.data[p.pos])
+		}
+		p.path = append(p.path, pathElem{index: i})
+		el, err := p.parseValue(relaxed)
+		if err != nil {
+			return value{}, err
+		}
+		p.path = p.path[:len(p.path)-1]
+		p.ws.stack = append(p.ws.stack, member{val: el})
+		p.skipSpace()
+		if p.pos >= len(p.data) {
+			return value{}, p.syntax("unexpected end of input inside an array")
+		}
+		switch p.data[p.pos] {
+		case ',':
+			p.pos++
+		case ']':
+			p.pos++
+			p.depth--
+			return value{kind: kindArray, members: p.ws.pop(base)}, nil
+		default:
+			return value{}, p.syntax("expected ',' or ']' after element " + strconv.Itoa(i) + " of " + formatPath(p.path))
+		}
+	}
+}
+
+func (p *parser) literal(word string, k kind) (value, *Error) {
+	end := p.pos + len(word)
+	if end > len(p.data) || string(p.data[p.pos:end]) != word {
+		return value{}, p.syntax("invalid literal (expected " + word + ")")
+	}
+	raw := p.data[p.pos:end]
+	p.pos = end
+	return value{kind: k, raw: raw}, nil
+}
+
+// scanNumber checks JSON's number grammar; the text is kept as sent.
+func (p *parser) scanNumber() (value, *Error) {
+	d, start := p.data, p.pos
+	i := start
+	if d[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case digits() == 0:
+		p.pos = i
+		return value{}, p.syntax("invalid number")
+	}
+	if i < len(d) && d[i] == '.' {
+		i++
+		if digits() == 0 {
+			p.pos = i
+			return value{}, p.syntax("invalid number: digits expected after '.'")
+		}
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			p.pos = i
+			return value{}, p.syntax("invalid number: digits expected in the exponent")
+		}
+	}
+	p.pos = i
+	return value{kind: kindNumber, raw: d[start:i]}, nil
+}
+
+// scanString checks a string token (escapes, control characters, UTF-8,
+// paired surrogates) and returns it with its quotes.
+func (p *parser) scanString() ([]byte, *Error) {
+	d, start := p.data, p.pos
+	i := start + 1
+	for i < len(d) {
+		for i < len(d) && plainByte[d[i]] {
+			i++
+		}
+		if i >= len(d) {
+			break
+		}
+		c := d[i]
+		switch {
+		case c == '"':
+			p.pos = i + 1
+			return d[start:p.pos], nil
+		case c == '\\':
+			if i+1 >= len(d) {
+				p.pos = i
+				return nil, p.syntax("unterminated string")
+			}
+			switch d[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				_, n := decodeUnicodeEscape(d[i:])
+				if n == 0 {
+					p.pos = i
+					return nil, p.utf8Error("an invalid \\u escape or an unpaired UTF-16 surrogate")
+				}
+				i += n
+			default:
+				p.pos = i
+				return nil, p.syntax("invalid escape sequence " + strconv.Quote(string(d[i:i+2])))
+			}
+		case c < 0x20:
+			p.pos = i
+			return nil, p.syntax("control character in a string (must be escaped)")
+		default: // not ASCII
+			r, size := utf8.DecodeRune(d[i:])
+			if r == utf8.RuneError && size == 1 {
+				p.pos = i
+				return nil, p.utf8Error("invalid UTF-8")
+			}
+			i += size
+		}
+	}
+	p.pos = start
+	return nil, p.syntax("unterminated string")
+}
+
+// plainByte marks the bytes a string may hold as they are: printable ASCII
+// other than '"' and '\\'. Everything else is looked at closely.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+func (p *parser) syntax(msg string) *Error {
+	where := ""
+	if len(p.path) > 0 {
+		where = " (in " + formatPath(p.path) + ")"
+	}
+	return newError(ErrInvalidEvent, "invalid JSON at byte %d%s: %s", p.pos, where, msg)
+}
+
+func (p *parser) utf8Error(what string) *Error {
+	var where string
+	switch {
+	case p.inName && len(p.path) == 0:
+		where = "a property name at the top level"
+	case p.inName:
+		where = "a property name inside " + formatPath(p.path)
+	default:
+		where = "the value of " + formatPath(p.path)
+	}
+	return newError(ErrInvalidEvent, "%s contains %s at byte %d; events must be valid UTF-8", where, what, p.pos)
+}
+
+func quoteChar(c byte) string {
+	if c >= 0x20 && c < 0x7f {
+		return strconv.QuoteRune(rune(c))
+	}
+	return "0x" + strconv.FormatUint(uint64(c), 16)
+}
