@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/sluice-io/sluice/internal/tenancy"
 )
 
 // Record kinds in the registry topic. The record key names the entity, so
@@ -52,6 +54,7 @@ type View struct {
 type projectState struct {
 	project Project
 	keys    map[string]*AccessKey
+	byKeyID map[string]*AccessKey // by tenancy.KeyID, as named in raw topics
 	streams Streams
 }
 
@@ -77,7 +80,7 @@ func (v *View) Apply(key, value []byte) error {
 		if st, ok := v.projects[p.ID]; ok {
 			st.project = *p
 		} else {
-			v.projects[p.ID] = &projectState{project: *p, keys: map[string]*AccessKey{}}
+			v.projects[p.ID] = &projectState{project: *p, keys: map[string]*AccessKey{}, byKeyID: map[string]*AccessKey{}}
 		}
 	case kindAccessKey:
 		k := r.AccessKey
@@ -90,6 +93,7 @@ func (v *View) Apply(key, value []byte) error {
 		}
 		kc := *k
 		st.keys[k.Key] = &kc
+		st.byKeyID[tenancy.KeyID(k.Key)] = &kc
 		v.byDigest[sha256.Sum256([]byte(k.Key))] = &kc
 	case kindStreams:
 		st, ok := v.projects[r.ProjectID]
@@ -158,6 +162,21 @@ func (v *View) AccessKey(pid, key string) (AccessKey, bool) {
 		return AccessKey{}, false
 	}
 	k, ok := st.keys[key]
+	if !ok {
+		return AccessKey{}, false
+	}
+	return *k, true
+}
+
+// AccessKeyByID returns an access key by the id that names it in raw topic
+// names, deleted keys included (their autofill still applies to what they
+// wrote).
+func (v *View) AccessKeyByID(pid, keyID string) (AccessKey, bool) {
+	st, ok := v.projects[pid]
+	if !ok {
+		return AccessKey{}, false
+	}
+	k, ok := st.byKeyID[keyID]
 	if !ok {
 		return AccessKey{}, false
 	}

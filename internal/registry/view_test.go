@@ -3,6 +3,8 @@ package registry
 import (
 	"strings"
 	"testing"
+
+	"github.com/sluice-io/sluice/internal/tenancy"
 )
 
 func newTestProject(name string) Project {
@@ -68,6 +70,12 @@ func TestViewMatch(t *testing.T) {
 	}
 	if k, ok := v.AccessKey(p.ID, deleted.Key); !ok || k.Options.Writes.Autofill["tenant"] != "t1" {
 		t.Fatal("deleted key's autofill lost")
+	}
+	if k, ok := v.AccessKeyByID(p.ID, tenancy.KeyID(deleted.Key)); !ok || k.Key != deleted.Key {
+		t.Fatal("deleted key not found by its key id")
+	}
+	if _, ok := v.AccessKeyByID(q.ID, tenancy.KeyID(deleted.Key)); ok {
+		t.Fatal("key found under another project")
 	}
 	if keys := v.AccessKeys(p.ID); len(keys) != 2 {
 		t.Fatalf("listed %d keys, want the 2 not deleted", len(keys))

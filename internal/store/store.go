@@ -1,0 +1,60 @@
+// Package store keeps stored Keen events and answers queries over them
+// (DESIGN decision 7). The Store interface is what the pipeline writes and
+// the query API reads; implementations live beside it.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// UniquenessWindow is how long a keen.uniqueness_token blocks later events
+// with the same token in the same collection (Keen: 31 days).
+const UniquenessWindow = 31 * 24 * time.Hour
+
+// Event is one stored event.
+type Event struct {
+	ProjectID  string
+	Collection string
+	ID         string // keen.id
+	Timestamp  time.Time
+	CreatedAt  time.Time
+	// UniquenessToken, when set, makes the event the only one with that
+	// token in its collection for UniquenessWindow.
+	UniquenessToken string
+	JSON            []byte // the whole stored event, keen object included
+}
+
+// InsertResult says what an Insert did with each event.
+type InsertResult struct {
+	Inserted   int // new events
+	Existing   int // already stored (same keen.id): re-processing
+	Duplicates int // dropped: another event holds their uniqueness token
+}
+
+// Filter is a Keen query filter on a property path.
+type Filter struct {
+	Path     []string // "customer.id" → ["customer", "id"]
+	Operator string   // eq, ne, lt, lte, gt, gte, exists, in, contains, not_contains
+	Value    any      // decoded JSON (json.Number for numbers)
+}
+
+// Query selects events of one collection.
+type Query struct {
+	ProjectID  string
+	Collection string
+	Start, End time.Time // on keen.timestamp, [Start, End); zero = unbounded
+	Filters    []Filter  // ANDed
+	Limit      int       // extraction only; 0 = no limit
+}
+
+// Store is an event store. Implementations are safe for concurrent use.
+type Store interface {
+	// Insert stores events, idempotently on (project, keen.id).
+	Insert(ctx context.Context, events []Event) (InsertResult, error)
+	Count(ctx context.Context, q Query) (int64, error)
+	// Extract returns the matching events, oldest keen.timestamp first.
+	Extract(ctx context.Context, q Query) ([]json.RawMessage, error)
+	Close() error
+}
