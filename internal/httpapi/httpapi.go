@@ -14,11 +14,13 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sluice-io/sluice/internal/registry"
+	"github.com/sluice-io/sluice/internal/store"
 )
 
 // MaxBodyBytes caps request bodies of the management endpoints.
@@ -48,6 +50,10 @@ type Config struct {
 	OutboundBootstrap string
 	Metrics           *prometheus.Registry
 	Logger            *slog.Logger
+	// Store answers queries (nil: queries answer 503).
+	Store store.Store
+	// Now is the clock of relative timeframes (time.Now when nil).
+	Now func() time.Time
 }
 
 // API is the HTTP handler.
@@ -88,6 +94,8 @@ func (a *API) routes() {
 	m.HandleFunc("DELETE /3.0/projects/{pid}/keys/{key}", a.master(a.deleteKey))
 	m.HandleFunc("GET /3.0/projects/{pid}/streams/kafka", a.master(a.getStreams))
 	m.HandleFunc("PUT /3.0/projects/{pid}/streams/kafka/outbound", a.master(a.putOutbound))
+	m.HandleFunc("GET /3.0/projects/{pid}/queries/{analysis}", a.query)
+	m.HandleFunc("POST /3.0/projects/{pid}/queries/{analysis}", a.query)
 
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "ResourceNotFoundError", "There is no resource at "+r.URL.Path+" for "+r.Method+".")
