@@ -54,7 +54,7 @@ type Gateway struct {
 	srv    *kafkaproto.Server
 	dialer dialer
 	live   *liveSet
-	topics *topicCache
+	topics *backend.TopicCache
 	log    *slog.Logger
 
 	mu    sync.Mutex
@@ -78,7 +78,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		cfg:    cfg,
 		dialer: dialer{tls: cfg.Backend.TLS, sasl: cfg.Backend.SASL},
 		live:   newLiveSet(),
-		topics: newTopicCache(cfg.Backend),
+		topics: cfg.Backend.NewTopicCache(),
 		log:    cfg.Logger.With("listener", cfg.Role.String()),
 		nodes:  map[int32]*node{},
 	}

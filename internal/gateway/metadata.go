@@ -90,7 +90,7 @@ func (g *Gateway) metadata(ctx context.Context, st *connState, req *kmsg.Metadat
 			continue
 		}
 		if t.ErrorCode == 0 {
-			g.topics.mark(*t.Topic)
+			g.topics.Mark(*t.Topic)
 		}
 		t.Topic = &client
 		t.IsInternal = false
@@ -115,7 +115,7 @@ func (g *Gateway) backendTopic(ctx context.Context, pid, keyID, name string) (st
 		return "", kerr.InvalidTopicException.Code
 	}
 	raw := tenancy.RawTopic(pid, keyID, name)
-	if err := g.topics.ensure(ctx, raw); err != nil {
+	if err := g.ensureRawTopic(ctx, raw); err != nil {
 		g.log.Error("creating a collection's raw topic", "project", pid, "collection", name, "err", err)
 		return "", kerr.LeaderNotAvailable.Code
 	}

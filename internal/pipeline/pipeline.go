@@ -48,7 +48,7 @@ type Pipeline struct {
 	cfg      Config
 	consumer *kgo.Client
 	producer *kgo.Client
-	dlq      *topicCache
+	dlq      *backend.TopicCache
 	log      *slog.Logger
 	done     chan struct{}
 	cancel   context.CancelFunc
@@ -86,7 +86,7 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	p := &Pipeline{
 		cfg: cfg, consumer: consumer, producer: producer,
-		dlq: newTopicCache(cfg.Backend), log: cfg.Logger.With("component", "pipeline"),
+		dlq: cfg.Backend.NewTopicCache(), log: cfg.Logger.With("component", "pipeline"),
 		done: make(chan struct{}), cancel: cancel,
 	}
 	go p.run(ctx)
@@ -237,7 +237,7 @@ func (p *Pipeline) processPartition(ctx context.Context, topic string, recs []*k
 
 func (p *Pipeline) writeDLQ(ctx context.Context, raw tenancy.Raw, recs []*kgo.Record) error {
 	topic := tenancy.BackendOutboundTopic(raw.ProjectID, tenancy.DLQTopicName(tenancy.OutboundTopicName(raw.Collection)))
-	if err := p.dlq.ensure(ctx, topic); err != nil {
+	if err := p.dlq.Ensure(ctx, topic, 9, outboundTopicConfigs); err != nil {
 		return err
 	}
 	for _, r := range recs {
@@ -257,30 +257,3 @@ var outboundTopicConfigs = map[string]*string{
 }
 
 func ptr(s string) *string { return &s }
-
-// topicCache remembers which outbound/DLQ topics exist.
-type topicCache struct {
-	b     *backend.Backend
-	mu    sync.Mutex
-	known map[string]bool
-}
-
-func newTopicCache(b *backend.Backend) *topicCache {
-	return &topicCache{b: b, known: map[string]bool{}}
-}
-
-func (c *topicCache) ensure(ctx context.Context, topic string) error {
-	c.mu.Lock()
-	known := c.known[topic]
-	c.mu.Unlock()
-	if known {
-		return nil
-	}
-	if err := c.b.EnsureTopic(ctx, topic, 9, outboundTopicConfigs); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.known[topic] = true
-	c.mu.Unlock()
-	return nil
-}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/google/pprof/profile"
+)
+
+// hotspot is a share of sluice's CPU profile, by what the code is doing.
+type hotspot struct {
+	What  string
+	Nanos int64
+	Share float64
+}
+
+// A rule matches a sample whose stack holds every one of all (and, if set,
+// one of any). Rules are tried in order; the first match wins.
+type rule struct {
+	what string
+	all  []string
+	any  []string
+}
+
+var hotspotRules = []rule{
+	{what: "TLS: decrypting the client's requests (AES-GCM)", all: []string{"crypto/tls.(*halfConn).decrypt"}},
+	{what: "TLS: encrypting the responses", all: []string{"crypto/tls.(*halfConn).encrypt"}},
+	{what: "reading the client's socket (read syscalls)", all: []string{"kafkaproto.(*Conn).readFrame", "internal/poll.(*FD).Read"}},
+	{what: "copying decrypted bytes out of crypto/tls into the request frame", all: []string{"kafkaproto.(*Conn).readFrame", "crypto/tls.(*Conn).Read"}},
+	{what: "allocating (and zeroing) a new buffer for every request frame", all: []string{"kafkaproto.(*Conn).readFrame"}, any: []string{"runtime.makeslice", "runtime.mallocgc"}},
+	{what: "decoding the request (kmsg ReadFrom)", all: []string{"kafkaproto.decodeBody"}},
+	{what: "re-encoding the request for the broker (kmsg AppendRequest copies every record batch)", all: []string{"gateway.(*upstream).send", "AppendRequest"}},
+	{what: "writing the request to the broker's socket (write syscalls)", all: []string{"gateway.(*upstream).send"}},
+	{what: "reading and decoding the broker's answer", all: []string{"gateway.(*upstream).receive"}},
+	{what: "walking the record batch headers (inspectBatches)", all: []string{"gateway.inspectBatches"}},
+	{what: "encoding and writing the response to the client", all: []string{"kafkaproto.(*Conn).write"}},
+	{what: "gateway bookkeeping (names, metrics, registry lookups)", all: []string{"gateway.(*Gateway).Handle"}},
+	{what: "garbage collector", any: []string{"runtime.gcBgMarkWorker", "runtime.gcAssistAlloc", "runtime.bgsweep", "runtime.bgscavenge", "runtime.gcStart"}},
+	{what: "Go scheduler and network poller", any: []string{"runtime.mcall", "runtime.schedule", "runtime.findRunnable", "runtime.netpoll", "runtime.morestack"}},
+}
+
+// hotspots reads a CPU profile and sums its samples by rule. Samples no
+// rule matches are grouped by their leaf function under "other".
+func hotspots(file string) ([]hotspot, int64, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	p, err := profile.Parse(f)
+	if err != nil {
+		return nil, 0, err
+	}
+	vi := -1
+	for i, st := range p.SampleType {
+		if st.Type == "cpu" {
+			vi = i
+		}
+	}
+	if vi < 0 {
+		return nil, 0, fmt.Errorf("%s: not a CPU profile", file)
+	}
+	sums := map[string]int64{}
+	var total int64
+	for _, s := range p.Sample {
+		v := s.Value[vi]
+		total += v
+		var names []string
+		for _, loc := range s.Location {
+			for _, ln := range loc.Line {
+				if ln.Function != nil {
+					names = append(names, ln.Function.Name)
+				}
+			}
+		}
+		sums[classify(names)] += v
+	}
+	var out []hotspot
+	for what, n := range sums {
+		out = append(out, hotspot{What: what, Nanos: n, Share: float64(n) / float64(total)})
+	}
+	slices.SortFunc(out, func(a, b hotspot) int {
+		if a.Nanos != b.Nanos {
+			if a.Nanos > b.Nanos {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.What, b.What)
+	})
+	return out, total, nil
+}
+
+func classify(stack []string) string {
+	has := func(sub string) bool {
+		for _, n := range stack {
+			if strings.Contains(n, sub) {
+				return true
+			}
+		}
+		return false
+	}
+rules:
+	for _, r := range hotspotRules {
+		for _, a := range r.all {
+			if !has(a) {
+				continue rules
+			}
+		}
+		if len(r.any) > 0 {
+			ok := false
+			for _, a := range r.any {
+				ok = ok || has(a)
+			}
+			if !ok {
+				continue
+			}
+		}
+		return r.what
+	}
+	if len(stack) == 0 {
+		return "other (no stack)"
+	}
+	return "other: " + stack[0]
+}

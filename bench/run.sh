@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# bench/run.sh — the Kafka Inbound listener's benchmark, in one command.
+#
+#   bench/run.sh [sluicebench run flags...]
+#
+# What it does (about 10 minutes on 2 cores; see bench/README.md):
+#   1. builds sluice (./cmd/sluice) and the load generator (bench/, its own
+#      Go module), fetches Apache Kafka (scripts/kafka.sh, Maven Central) and
+#      starts one broker with --sasl (PLAINTEXT + SASL_SSL PLAIN listeners)
+#      on a server JVM (G1, C2, 1 GiB heap: not the harness's quick-start C1
+#      flags), then `sluice serve --kafka-brokers <PLAINTEXT>` on a fresh data
+#      dir with loopback ports, and creates a project over HTTP;
+#   2. runs the same franz-go producer (1 KB JSON, acks=all) alternately
+#      against the broker's own SASL_SSL listener (direct) and sluice's Kafka
+#      Inbound listener: throughput as fast as possible, latency at a fixed
+#      2,000 records/s, and throughput with lz4 — a warm-up pair, then 5 A/B
+#      pairs each — sampling sluice's CPU (/proc/PID/stat) around every run
+#      and its peak RSS (VmHWM) at the end, then profiles sluice's CPU during
+#      one extra run;
+#   3. writes bench/RESULTS.md, bench/latency.png and bench/results.json;
+#   4. stops sluice and the broker and removes its work dir on any exit
+#      (a failed run keeps the logs and prints where).
+#
+# Flags are passed to `sluicebench run` (see `go run ./bench run -h` from
+# bench/), e.g. a quick smoke run that overwrites the results:
+#   bench/run.sh --pairs 1 --duration 3s --latency-duration 3s --warmup 2s --lz4=false --profile 2s
+#
+# Environment: SLUICE_CACHE (Kafka jars; default ~/.cache/sluice),
+# BENCH_KAFKA_HEAP_OPTS, BENCH_KAFKA_JVM_OPTS (override the broker JVM),
+# BENCH_KEEP=1 (keep the work dir), BENCH_NICE=N (run the broker, sluice and
+# the load generator under `nice -n N`, e.g. -10 on a machine shared with
+# other work: it takes CPU from everyone else, so it is off by default), TMPDIR.
+# Needs Go, Java 17+ and Maven (as scripts/test.sh does), git, curl-free.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+COMMAND="bench/run.sh${*:+ $*}"
+
+# Kafka's own production defaults (kafka-run-class.sh), a fixed 1 GiB heap.
+export KAFKA_HEAP_OPTS="${BENCH_KAFKA_HEAP_OPTS:--Xms1g -Xmx1g}"
+export KAFKA_JVM_OPTS="${BENCH_KAFKA_JVM_OPTS:--server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true}"
+
+log() { echo "$(date +%H:%M:%S) run.sh: $*" >&2; }
+
+NICE=()
+if [[ -n ${BENCH_NICE:-} ]]; then
+	[[ $BENCH_NICE =~ ^-?[0-9]+$ ]] || { log "BENCH_NICE must be an integer"; exit 2; }
+	NICE=(nice -n "$BENCH_NICE")
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-XXXXXX")
+SLUICE_PID=""
+KAFKA_STARTED=0
+OK=0
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [[ -n $SLUICE_PID ]] && kill -0 "$SLUICE_PID" 2>/dev/null; then
+		log "stopping sluice ($SLUICE_PID)"
+		kill -TERM "$SLUICE_PID" 2>/dev/null || true
+		for _ in $(seq 1 100); do
+			kill -0 "$SLUICE_PID" 2>/dev/null || break
+			sleep 0.2
+		done
+		if kill -0 "$SLUICE_PID" 2>/dev/null; then
+			log "sluice did not exit within 20 s of SIGTERM; killing it"
+			kill -KILL "$SLUICE_PID" 2>/dev/null || true
+		fi
+		wait "$SLUICE_PID" 2>/dev/null || true
+	fi
+	if ((KAFKA_STARTED)); then
+		log "stopping the Kafka broker"
+		"$ROOT/scripts/kafka.sh" stop --dir "$WORK/kafka" || true
+	fi
+	if ((OK)) && [[ -z ${BENCH_KEEP:-} ]]; then
+		rm -rf "$WORK"
+	else
+		# Keep the logs, not gigabytes of log segments.
+		rm -rf "$WORK"/kafka/node*/data "$WORK/sluice-data/kafka" 2>/dev/null || true
+		if ((!OK)); then
+			log "FAILED (exit $rc); logs kept in $WORK (sluice.out, sluice.err, kafka/node1/server.log)"
+		else
+			log "work dir kept: $WORK"
+		fi
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# 1. Build.
+log "building sluice and the load generator in $WORK"
+(cd "$ROOT" && go build -o "$WORK/sluice" ./cmd/sluice)
+(cd "$HERE" && go build -o "$WORK/sluicebench" .)
+
+# 2. One Apache Kafka broker with a SASL_SSL listener. The harness binds
+# BASE, BASE+1 and BASE+2; pick a free range below the ephemeral ports and
+# retry if another process takes it first.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+KAFKA_OUT=""
+for attempt in 1 2 3; do
+	while :; do
+		base=$((20000 + 10 * (RANDOM % 1200)))
+		port_in_use "$base" || port_in_use $((base + 1)) || port_in_use $((base + 2)) || break
+	done
+	log "starting Apache Kafka on 127.0.0.1:$base-$((base + 2)) (attempt $attempt)"
+	KAFKA_STARTED=1
+	if KAFKA_OUT=$(${NICE[@]+"${NICE[@]}"} "$ROOT/scripts/kafka.sh" start --dir "$WORK/kafka" --brokers 1 --port "$base" --sasl \
+		--owner-pid $$ 2>"$WORK/kafka-start.log"); then
+		break
+	fi
+	cat "$WORK/kafka-start.log" >&2
+	"$ROOT/scripts/kafka.sh" stop --dir "$WORK/kafka" || true
+	KAFKA_STARTED=0
+	if ((attempt == 3)) || ! grep -q "Address already in use" "$WORK/kafka-start.log"; then
+		log "could not start Kafka"
+		exit 1
+	fi
+	rm -rf "$WORK/kafka"
+done
+CA=$(sed -n 's/^ca=//p' <<<"$KAFKA_OUT")
+SASL=$(sed -n 's/^sasl=//p' <<<"$KAFKA_OUT")
+PLAIN=$(tail -n 1 <<<"$KAFKA_OUT")
+BROKER_PID=$(cat "$WORK/kafka/node1/pid")
+log "Kafka ready: PLAINTEXT $PLAIN, SASL_SSL $SASL, pid $BROKER_PID"
+
+# 3. sluice in front of it, on kernel-chosen loopback ports (announced on
+# stdout), pprof on a port of its own. Only these flags configure it.
+DEBUG_ADDR="127.0.0.1:$("$WORK/sluicebench" freeport)"
+unset_env=()
+while IFS= read -r v; do unset_env+=(-u "$v"); done < <(compgen -e | grep '^SLUICE_' || true)
+${NICE[@]+"${NICE[@]}"} env ${unset_env[@]+"${unset_env[@]}"} "$WORK/sluice" serve --data-dir "$WORK/sluice-data" --kafka-brokers "$PLAIN" \
+	--http-addr 127.0.0.1:0 --inbound-addr 127.0.0.1:0 --outbound-addr 127.0.0.1:0 --advertised-host 127.0.0.1 \
+	--log-level warn --debug-addr "$DEBUG_ADDR" >"$WORK/sluice.out" 2>"$WORK/sluice.err" &
+SLUICE_PID=$!
+for _ in $(seq 1 450); do
+	grep -q '^sluice is ready' "$WORK/sluice.out" 2>/dev/null && break
+	if ! kill -0 "$SLUICE_PID" 2>/dev/null; then
+		cat "$WORK/sluice.out" "$WORK/sluice.err" >&2
+		log "sluice exited during start-up"
+		exit 1
+	fi
+	sleep 0.2
+done
+if ! grep -q '^sluice is ready' "$WORK/sluice.out"; then
+	cat "$WORK/sluice.out" "$WORK/sluice.err" >&2
+	log "sluice not ready after 90 s"
+	exit 1
+fi
+HTTP=$(sed -n 's/^HTTP API: *//p' "$WORK/sluice.out" | head -n 1)
+INBOUND=$(sed -n 's/^Kafka Inbound: *\([^ ]*\).*/\1/p' "$WORK/sluice.out" | head -n 1)
+log "sluice ready (pid $SLUICE_PID): HTTP $HTTP, Kafka Inbound $INBOUND"
+
+# 4. The measurements and the report.
+KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/scripts/kafka/pom.xml")
+JAVA_VERSION=$(java -version 2>&1 | head -n 1)
+FRANZ=$(cd "$HERE" && go list -m -f '{{.Version}}' github.com/twmb/franz-go)
+PRIORITY="default (nice 0), like every other process on the machine"
+[[ -n ${BENCH_NICE:-} ]] && PRIORITY="nice $BENCH_NICE for the broker, sluice and the load generator (BENCH_NICE)"
+ENV_LINES="broker=Apache Kafka $KAFKA_VERSION (scripts/kafka.sh, 1 broker, KRaft combined mode, RF 1, num.network.threads=2, num.io.threads=2), $JAVA_VERSION
+broker JVM=\`$KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS\`
+sluice=built from this commit with $(go version | cut -d' ' -f3-), GOMAXPROCS default, \`--log-level warn\`; backend connection PLAINTEXT
+load generator=bench/ (Go), franz-go $FRANZ
+priority=$PRIORITY"
+
+${NICE[@]+"${NICE[@]}"} "$WORK/sluicebench" run \
+	--direct-bootstrap "$SASL" --direct-ca "$CA" --admin-bootstrap "$PLAIN" \
+	--sluice-bootstrap "$INBOUND" --sluice-ca "$WORK/sluice-data/tls/ca.pem" --sluice-http "$HTTP" \
+	--sluice-data-dir "$WORK/sluice-data" --sluice-pid "$SLUICE_PID" --broker-pid "$BROKER_PID" \
+	--sluice-debug "$DEBUG_ADDR" --sluice-bin "$WORK/sluice" --clk-tck "$(getconf CLK_TCK)" \
+	--out "$HERE/RESULTS.md" --plot "$HERE/latency.png" --raw "$HERE/results.json" --work-dir "$WORK" \
+	--command "$COMMAND" --repo "$ROOT" --env "$ENV_LINES" \
+	"$@"
+
+if [[ -s "$WORK/sluice.err" ]]; then
+	log "sluice logged (warn and above):"
+	tail -n 20 "$WORK/sluice.err" >&2
+fi
+OK=1
+log "done: bench/RESULTS.md"
