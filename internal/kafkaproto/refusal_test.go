@@ -114,6 +114,9 @@ func TestTagCountBomb(t *testing.T) {
 		{"ApiVersions body tags", false, false, rawFrame(18, 4, 1, body(noTags, []byte{2, 'a', 2, '1'}, bomb))},
 		{"SaslAuthenticate body tags", true, false, rawFrame(36, 2, 1, body(noTags, []byte{3, 0, 'x'}, bomb))},
 		{"header tags after auth", false, true, rawFrame(3, 12, 1, bomb)},
+		// Guarded by the patched kmsg in third_party/kmsg.
+		{"Metadata body tags after auth", false, true, rawFrame(3, 12, 1, body(noTags, []byte{1, 0, 0}, bomb))},
+		{"Produce body tags after auth", false, true, rawFrame(0, 9, 1, body(noTags, []byte{0, 0xff, 0xff, 0, 0, 0x27, 0x10, 1}, bomb))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := startServer(t)
