@@ -1,0 +1,143 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// benchEvents returns n events of about 1 KB in one collection.
+func benchEvents(r *rand.Rand, project, collection, idPrefix string, n int) []Event {
+	pad := strings.Repeat("x", 560)
+	evs := make([]Event, n)
+	for i := range evs {
+		ts := genBase.Add(time.Duration(r.Int64N(int64(genSpan/time.Millisecond))) * time.Millisecond)
+		id := fmt.Sprintf("%s%d", idPrefix, i)
+		doc := kv(
+			"keen", kv("timestamp", ts.Format("2006-01-02T15:04:05.000Z"), "created_at", ts.Format("2006-01-02T15:04:05.000Z"), "id", id),
+			"country", pick(r, genCountries),
+			"price", r.IntN(10000),
+			"is_mobile", r.IntN(2) == 0,
+			"code", pick(r, genNumbers),
+			"tags", []any{pick(r, genTags), pick(r, genTags)},
+			"user", kv("id", r.IntN(100000), "name", fmt.Sprintf("user%d", r.IntN(5000)), "address", kv("city", pick(r, genCities))),
+			"page_url", fmt.Sprintf("https://example.com/products/%d?ref=campaign-%d", r.IntN(1000), r.IntN(50)),
+			"referrer", fmt.Sprintf("https://search.example.org/?q=term%d", r.IntN(10000)),
+			"session_id", fmt.Sprintf("%016x", r.Uint64()),
+			"user_agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+			"payload", pad,
+		)
+		evs[i] = Event{ProjectID: project, Collection: collection, ID: id, Timestamp: ts, CreatedAt: ts, JSON: []byte(doc)}
+	}
+	return evs
+}
+
+// BenchmarkCount1M loads 1M events of about 1 KB into one collection (and
+// 100k into others), then measures counts with one filter. Set
+// SLUICE_BENCH_1M=1 to run it (it takes minutes).
+func BenchmarkCount1M(b *testing.B) {
+	if os.Getenv("SLUICE_BENCH_1M") == "" {
+		b.Skip("set SLUICE_BENCH_1M=1 to run")
+	}
+	// SLUICE_BENCH_DIR keeps the loaded store between runs.
+	dir := os.Getenv("SLUICE_BENCH_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	s := openTest(b, dir)
+	defer s.Close()
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(1, 1))
+	const total, batch = 1_000_000, 10_000
+	start := time.Now()
+	loaded, err := s.Count(ctx, Query{ProjectID: "p1", Collection: "pageviews"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := int(loaded); i < total; i += batch {
+		if _, err := s.Insert(ctx, benchEvents(r, "p1", "pageviews", fmt.Sprintf("pv%d-", i), batch)); err != nil {
+			b.Fatal(err)
+		}
+		if (i+batch)%200_000 == 0 {
+			fmt.Fprintf(os.Stderr, "%d events loaded, %v\n", i+batch, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	load := time.Since(start)
+	for _, c := range []string{"clicks", "signups"} {
+		if loaded > 0 {
+			break
+		}
+		for i := 0; i < 50_000; i += batch {
+			if _, err := s.Insert(ctx, benchEvents(r, "p1", c, fmt.Sprintf("%s%d-", c, i), batch)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if loaded == 0 {
+		fmt.Fprintf(os.Stderr, "loaded %d events into one collection in %v (%.0f events/s, generation included)\n", total, load, float64(total)/load.Seconds())
+	}
+
+	for _, bc := range []struct {
+		name string
+		q    Query
+	}{
+		{"eq_string", Query{Filters: []Filter{{[]string{"country"}, "eq", "France"}}}},
+		{"gt_number", Query{Filters: []Filter{{[]string{"price"}, "gt", n("5000")}}}},
+		{"nested_eq", Query{Filters: []Filter{{[]string{"user", "address", "city"}, "eq", "Paris"}}}},
+		{"ne_string", Query{Filters: []Filter{{[]string{"country"}, "ne", "France"}}}},
+		{"contains", Query{Filters: []Filter{{[]string{"page_url"}, "contains", "campaign-7"}}}},
+		{"eq_string_7days", Query{Start: genBase.Add(10 * 24 * time.Hour), End: genBase.Add(17 * 24 * time.Hour), Filters: []Filter{{[]string{"country"}, "eq", "France"}}}},
+		{"no_filter", Query{}},
+	} {
+		q := bc.q
+		q.ProjectID, q.Collection = "p1", "pageviews"
+		b.Run(bc.name, func(b *testing.B) {
+			var c int64
+			for b.Loop() {
+				var err error
+				if c, err = s.Count(ctx, q); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(c), "matches")
+		})
+	}
+	b.Run("extract_latest_100", func(b *testing.B) {
+		q := Query{ProjectID: "p1", Collection: "pageviews", Limit: 100, Filters: []Filter{{[]string{"country"}, "eq", "France"}}}
+		for b.Loop() {
+			if _, err := s.Extract(ctx, q); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkInsert inserts batches of 5000 events of about 1 KB into one
+// collection and reports events/s (generation excluded).
+func BenchmarkInsert(b *testing.B) {
+	s := openTest(b, b.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(2, 2))
+	const batch = 5000
+	var events int
+	var elapsed time.Duration
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		evs := benchEvents(r, "p1", "pageviews", fmt.Sprintf("b%d-", i), batch)
+		i++
+		b.StartTimer()
+		t0 := time.Now()
+		if _, err := s.Insert(ctx, evs); err != nil {
+			b.Fatal(err)
+		}
+		elapsed += time.Since(t0)
+		events += batch
+	}
+	b.ReportMetric(float64(events)/elapsed.Seconds(), "events/s")
+}

@@ -1,0 +1,59 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/sluice-io/sluice/internal/event"
+)
+
+// TestProcessedEvents stores events as the event package builds them.
+func TestProcessedEvents(t *testing.T) {
+	p, err := event.NewProcessor(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	now := time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
+	var evs []Event
+	for i, payload := range []string{
+		`{"a": {"b": "x"}, "n": 1.50, "keen": {"timestamp": "2024-01-02T03:04:05.678Z", "uniqueness_token": "t"}}`,
+		`{"n": 12345678901234567890, "tags": ["x", "y"], "é": "\u00e9"}`,
+		`{"keen": {"uniqueness_token": "t"}, "a": {"b": "y"}}`,
+	} {
+		ev, err := p.Process(event.Input{Payload: []byte(payload), ID: event.ID("clicks", 0, int64(i)), CreatedAt: now.Add(time.Duration(i) * time.Second)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, Event{ProjectID: "p", Collection: "clicks", ID: ev.ID, Timestamp: ev.Timestamp, CreatedAt: ev.CreatedAt, UniquenessToken: ev.UniquenessToken, JSON: ev.JSON})
+	}
+	res, err := s.Insert(ctx, evs)
+	if err != nil || res != (InsertResult{Inserted: 2, Duplicates: 1}) {
+		t.Fatalf("%+v %v", res, err)
+	}
+	got, err := s.Extract(ctx, Query{ProjectID: "p", Collection: "clicks"})
+	if err != nil || len(got) != 2 || string(got[0]) != string(evs[0].JSON) || string(got[1]) != string(evs[1].JSON) {
+		t.Fatalf("extract: %s %v", got, err)
+	}
+	for _, c := range []struct {
+		f    Filter
+		want int64
+	}{
+		{Filter{[]string{"a", "b"}, "eq", "x"}, 1},
+		{Filter{[]string{"n"}, "eq", n("1.5")}, 1},
+		{Filter{[]string{"n"}, "gt", n("1e19")}, 1},
+		{Filter{[]string{"keen", "uniqueness_token"}, "exists", true}, 1},
+		{Filter{[]string{"keen", "timestamp"}, "lt", "2024-02-01"}, 1},
+		{Filter{[]string{"keen", "id"}, "eq", evs[1].ID}, 1},
+		{Filter{[]string{"é"}, "eq", "é"}, 1},
+		{Filter{[]string{"tags"}, "eq", "y"}, 1},
+	} {
+		got, err := s.Count(ctx, Query{ProjectID: "p", Collection: "clicks", Filters: []Filter{c.f}})
+		if err != nil || got != c.want {
+			t.Errorf("%v: %d %v, want %d", c.f, got, err, c.want)
+		}
+	}
+}

@@ -1,0 +1,311 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Column types: one typed column per (property path, JSON type). The type
+// is a suffix of the column's logical name ("country.$s"); Keen property
+// names never start with "$" nor contain ".", so it cannot collide with a
+// property. The physical column names are generated (c1, c2, …, see
+// duck.go): DuckDB identifiers are case-insensitive, property names are not.
+const (
+	typString    = "s"  // VARCHAR
+	typNumber    = "n"  // DOUBLE
+	typBool      = "b"  // BOOLEAN
+	typNull      = "z"  // BOOLEAN, true where the property is JSON null
+	typStrArray  = "as" // VARCHAR[]: arrays of strings only (and empty arrays)
+	typJSONArray = "aj" // VARCHAR: any other array, as its compact JSON
+)
+
+var sqlTypes = map[string]string{
+	typString: "VARCHAR", typNumber: "DOUBLE", typBool: "BOOLEAN", typNull: "BOOLEAN",
+	typStrArray: "VARCHAR[]", typJSONArray: "VARCHAR",
+}
+
+// pathSep joins a path's parts into a map key (never in a property name
+// we can query: query paths come from splitting on ".").
+const pathSep = "\x1f"
+
+// field is one typed leaf of a flattened event.
+type field struct {
+	key string // path parts joined by pathSep, then pathSep + "$" + type
+	val any    // string, float64, bool, []any of strings
+}
+
+func fieldKey(path, typ string) string { return path + pathSep + "$" + typ }
+
+// splitFieldKey returns the path parts and the type of a field key.
+func splitFieldKey(k string) ([]string, string) {
+	i := strings.LastIndex(k, pathSep+"$")
+	return strings.Split(k[:i], pathSep), k[i+2:]
+}
+
+// flatten returns the typed leaves of a stored event's JSON: nested
+// objects become dotted paths; arrays are leaves (not descended into).
+// Empty objects produce no leaf (so "exists" is false for them). It scans
+// the bytes directly (the json package's decoder was most of the ingest
+// cost).
+func flatten(doc []byte, out []field) ([]field, error) {
+	p := flattener{b: doc, out: out}
+	p.ws()
+	if p.i >= len(p.b) || p.b[p.i] != '{' {
+		return out, errors.New("store: event JSON is not an object")
+	}
+	if err := p.object(""); err != nil {
+		return out, err
+	}
+	p.ws()
+	if p.i != len(p.b) {
+		return out, errors.New("store: trailing data after the event's JSON")
+	}
+	return p.out, nil
+}
+
+type flattener struct {
+	b   []byte
+	i   int
+	out []field
+}
+
+var errSyntax = errors.New("store: malformed event JSON")
+
+func (p *flattener) ws() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+// object reads an object at p.i ('{').
+func (p *flattener) object(prefix string) error {
+	p.i++
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		p.i++
+		return nil
+	}
+	for {
+		p.ws()
+		name, err := p.str()
+		if err != nil {
+			return err
+		}
+		p.ws()
+		if p.i >= len(p.b) || p.b[p.i] != ':' {
+			return errSyntax
+		}
+		p.i++
+		p.ws()
+		path := name
+		if prefix != "" {
+			path = prefix + pathSep + name
+		}
+		if err := p.value(path); err != nil {
+			return err
+		}
+		p.ws()
+		if p.i >= len(p.b) {
+			return errSyntax
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+		case '}':
+			p.i++
+			return nil
+		default:
+			return errSyntax
+		}
+	}
+}
+
+// str reads a string at p.i.
+func (p *flattener) str() (string, error) {
+	if p.i >= len(p.b) || p.b[p.i] != '"' {
+		return "", errSyntax
+	}
+	start := p.i
+	p.i++
+	escaped := false
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case '\\':
+			escaped = true
+			p.i += 2
+			continue
+		case '"':
+			p.i++
+			if !escaped {
+				raw := p.b[start+1 : p.i-1]
+				if !utf8.Valid(raw) { // DuckDB refuses invalid UTF-8
+					return strings.ToValidUTF8(string(raw), "\uFFFD"), nil
+				}
+				return string(raw), nil
+			}
+			var s string
+			if err := json.Unmarshal(p.b[start:p.i], &s); err != nil {
+				return "", errSyntax
+			}
+			return s, nil
+		}
+		p.i++
+	}
+	return "", errSyntax
+}
+
+func (p *flattener) literal(lit string) error {
+	if !bytes.HasPrefix(p.b[p.i:], []byte(lit)) {
+		return errSyntax
+	}
+	p.i += len(lit)
+	return nil
+}
+
+// value reads the value at p.i, of property path.
+func (p *flattener) value(path string) error {
+	if p.i >= len(p.b) {
+		return errSyntax
+	}
+	switch c := p.b[p.i]; {
+	case c == '{':
+		return p.object(path)
+	case c == '[':
+		return p.array(path)
+	case c == '"':
+		s, err := p.str()
+		if err != nil {
+			return err
+		}
+		p.out = append(p.out, field{fieldKey(path, typString), s})
+	case c == 't':
+		if err := p.literal("true"); err != nil {
+			return err
+		}
+		p.out = append(p.out, field{fieldKey(path, typBool), true})
+	case c == 'f':
+		if err := p.literal("false"); err != nil {
+			return err
+		}
+		p.out = append(p.out, field{fieldKey(path, typBool), false})
+	case c == 'n':
+		if err := p.literal("null"); err != nil {
+			return err
+		}
+		p.out = append(p.out, field{fieldKey(path, typNull), true})
+	default:
+		start := p.i
+		for p.i < len(p.b) && strings.IndexByte("+-0123456789.eE", p.b[p.i]) >= 0 {
+			p.i++
+		}
+		f, err := strconv.ParseFloat(string(p.b[start:p.i]), 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) { // out of range: ±Inf, which DOUBLE holds
+			return errSyntax
+		}
+		p.out = append(p.out, field{fieldKey(path, typNumber), f})
+	}
+	return nil
+}
+
+// array reads an array at p.i: an array of strings (or an empty one)
+// becomes a $as leaf, any other a $aj leaf holding its compact JSON.
+func (p *flattener) array(path string) error {
+	start := p.i
+	p.i++
+	strs := []any{}
+	allStrings := true
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == ']' {
+		p.i++
+	} else {
+		for {
+			p.ws()
+			if p.i < len(p.b) && p.b[p.i] == '"' {
+				s, err := p.str()
+				if err != nil {
+					return err
+				}
+				strs = append(strs, s)
+			} else {
+				allStrings = false
+				if err := p.skip(); err != nil {
+					return err
+				}
+			}
+			p.ws()
+			if p.i >= len(p.b) {
+				return errSyntax
+			}
+			if p.b[p.i] == ',' {
+				p.i++
+				continue
+			}
+			if p.b[p.i] != ']' {
+				return errSyntax
+			}
+			p.i++
+			break
+		}
+	}
+	if allStrings {
+		p.out = append(p.out, field{fieldKey(path, typStrArray), strs})
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, p.b[start:p.i]); err != nil {
+		return errSyntax
+	}
+	p.out = append(p.out, field{fieldKey(path, typJSONArray), buf.String()})
+	return nil
+}
+
+// skip passes over the value at p.i.
+func (p *flattener) skip() error {
+	if p.i >= len(p.b) {
+		return errSyntax
+	}
+	switch p.b[p.i] {
+	case '"':
+		_, err := p.str()
+		return err
+	case '{', '[':
+		depth := 0
+		for p.i < len(p.b) {
+			switch p.b[p.i] {
+			case '"':
+				if _, err := p.str(); err != nil {
+					return err
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					p.i++
+					return nil
+				}
+			}
+			p.i++
+		}
+		return errSyntax
+	default:
+		start := p.i
+		for p.i < len(p.b) && strings.IndexByte(",]} \t\r\n", p.b[p.i]) < 0 {
+			p.i++
+		}
+		if p.i == start {
+			return errSyntax
+		}
+		return nil
+	}
+}
