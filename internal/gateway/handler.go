@@ -21,8 +21,11 @@ type connState struct {
 	ups map[int32]*upstream
 }
 
-// Handle serves one authenticated request (kafkaproto.Handler).
-func (g *Gateway) Handle(ctx context.Context, c *kafkaproto.Conn, req kmsg.Request) (kmsg.Response, error) {
+// Begin starts one authenticated request (kafkaproto.Pipeliner): what goes
+// to the backend is sent now, and the answer is read and mapped back when
+// the connection's writer asks for it, so the client's next request is read
+// while the backend works on this one.
+func (g *Gateway) Begin(ctx context.Context, c *kafkaproto.Conn, req kmsg.Request) (kafkaproto.Pending, error) {
 	st, err := g.state(c)
 	if err != nil {
 		return nil, err
@@ -36,10 +39,28 @@ func (g *Gateway) Handle(ctx context.Context, c *kafkaproto.Conn, req kmsg.Reque
 		}
 	case *kmsg.InitProducerIDRequest:
 		if g.cfg.Role == Inbound && r.TransactionalID == nil {
-			return g.forward(ctx, st, st.home, r)
+			return g.start(ctx, st, st.home, r)
 		}
 	}
-	return g.refuse(st, req)
+	resp, err := g.refuse(st, req)
+	if err != nil {
+		return nil, err
+	}
+	return answered(resp), nil
+}
+
+// Handle serves one request start to finish (kafkaproto.Handler).
+func (g *Gateway) Handle(ctx context.Context, c *kafkaproto.Conn, req kmsg.Request) (kmsg.Response, error) {
+	p, err := g.Begin(ctx, c, req)
+	if err != nil {
+		return nil, err
+	}
+	return p()
+}
+
+// answered is a Pending whose answer is already known.
+func answered(resp kmsg.Response) kafkaproto.Pending {
+	return func() (kmsg.Response, error) { return resp, nil }
 }
 
 // unlisted answers requests for APIs the role does not advertise.
@@ -124,20 +145,27 @@ func (g *Gateway) upstream(ctx context.Context, st *connState, id int32) (*upstr
 	return u, nil
 }
 
-// forward sends req to node id and returns the backend's answer. A broken
-// upstream is dropped (and the client's connection closed by the error), as
-// a broker's failure would.
-func (g *Gateway) forward(ctx context.Context, st *connState, id int32, req kmsg.Request) (kmsg.Response, error) {
+// start sends req to node id and returns how to wait for the backend's
+// answer. A broken upstream is dropped (and the client's connection closed
+// by the error), as a broker's failure would.
+func (g *Gateway) start(ctx context.Context, st *connState, id int32, req kmsg.Request) (kafkaproto.Pending, error) {
 	u, err := g.upstream(ctx, st, id)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := u.do(ctx, req)
+	corr, err := u.send(ctx, req)
 	if err != nil {
 		g.dropUpstream(st, id, u)
 		return nil, fmt.Errorf("forwarding %s to backend broker %d: %w", kmsg.NameForKey(req.Key()), id, err)
 	}
-	return resp, nil
+	return func() (kmsg.Response, error) {
+		resp, err := u.receive(ctx, req, corr)
+		if err != nil {
+			g.dropUpstream(st, id, u)
+			return nil, fmt.Errorf("reading %s answer from backend broker %d: %w", kmsg.NameForKey(req.Key()), id, err)
+		}
+		return resp, nil
+	}, nil
 }
 
 func (g *Gateway) dropUpstream(st *connState, id int32, u *upstream) {

@@ -18,13 +18,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/kafkaproto"
 	"github.com/sluice-io/sluice/internal/tenancy"
 )
 
 // clusterID is what clients see as the cluster id of a listener.
 func (r Role) clusterID() string { return "sluice-" + r.String() }
 
-func (g *Gateway) metadata(ctx context.Context, st *connState, req *kmsg.MetadataRequest) (kmsg.Response, error) {
+func (g *Gateway) metadata(ctx context.Context, st *connState, req *kmsg.MetadataRequest) (kafkaproto.Pending, error) {
 	pid := st.p.pid
 	keyID := ""
 	if g.cfg.Role == Inbound {
@@ -68,12 +69,25 @@ func (g *Gateway) metadata(ctx context.Context, st *connState, req *kmsg.Metadat
 			fwd.Topics = nil
 		}
 	}
-	r, err := g.forward(ctx, st, st.home, &fwd)
+	wait, err := g.start(ctx, st, st.home, &fwd)
 	if err != nil {
 		return nil, err
 	}
-	resp := r.(*kmsg.MetadataResponse)
-	resp.SetVersion(req.Version)
+	return func() (kmsg.Response, error) {
+		r, err := wait()
+		if err != nil {
+			return nil, err
+		}
+		return g.mapMetadata(r.(*kmsg.MetadataResponse), req.Version, explicit, names, local, pid, keyID)
+	}, nil
+}
+
+// mapMetadata turns the backend's answer into the client's: its version,
+// this role's broker addresses, only the project's topics under their
+// client names, then the answers the gateway gave itself.
+func (g *Gateway) mapMetadata(resp *kmsg.MetadataResponse, version int16, explicit bool, names map[string]string,
+	local []kmsg.MetadataResponseTopic, pid, keyID string) (kmsg.Response, error) {
+	resp.SetVersion(version)
 	if err := g.rewriteBrokers(resp); err != nil {
 		return nil, err
 	}

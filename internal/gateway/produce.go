@@ -21,10 +21,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/kafkaproto"
 	"github.com/sluice-io/sluice/internal/tenancy"
 )
 
-func (g *Gateway) produce(ctx context.Context, st *connState, req *kmsg.ProduceRequest) (kmsg.Response, error) {
+func (g *Gateway) produce(ctx context.Context, st *connState, req *kmsg.ProduceRequest) (kafkaproto.Pending, error) {
 	pid := st.p.pid
 	if req.Version < 3 {
 		g.cfg.Metrics.refused(g.cfg.Role, pid, "produce_version")
@@ -33,7 +34,7 @@ func (g *Gateway) produce(ctx context.Context, st *connState, req *kmsg.ProduceR
 	if req.TransactionID != nil {
 		g.cfg.Metrics.refused(g.cfg.Role, pid, "transactional")
 		resp, _ := Refuse(req, kerr.TransactionalIDAuthorizationFailed.Code, "Kafka transactions are not supported")
-		return ackOrNothing(req, resp), nil
+		return answered(ackOrNothing(req, resp)), nil
 	}
 	keyID := g.autofillKeyID(st.p)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
@@ -91,25 +92,38 @@ func (g *Gateway) produce(ctx context.Context, st *connState, req *kmsg.ProduceR
 		}
 	}
 	if len(fwd.Topics) == 0 {
-		return ackOrNothing(req, resp), nil
+		return answered(ackOrNothing(req, resp)), nil
 	}
 	if req.Acks == 0 {
+		// The backend answers nothing either: send, and owe nothing.
 		u, err := g.upstream(ctx, st, st.home)
 		if err != nil {
 			return nil, err
 		}
-		if err := u.sendOnly(ctx, &fwd); err != nil {
+		if _, err := u.send(ctx, &fwd); err != nil {
 			g.dropUpstream(st, st.home, u)
 			return nil, fmt.Errorf("forwarding Produce to backend broker %d: %w", st.home, err)
 		}
 		g.countProduced(pid, counts, nil)
-		return nil, nil
+		return answered(nil), nil
 	}
-	r, err := g.forward(ctx, st, st.home, &fwd)
+	wait, err := g.start(ctx, st, st.home, &fwd)
 	if err != nil {
 		return nil, err
 	}
-	up := r.(*kmsg.ProduceResponse)
+	return func() (kmsg.Response, error) {
+		r, err := wait()
+		if err != nil {
+			return nil, err
+		}
+		return g.mapProduce(r.(*kmsg.ProduceResponse), resp, names, counts, pid), nil
+	}, nil
+}
+
+// mapProduce merges the backend's answer into resp (which already holds
+// the partitions the gateway refused): client names, scrubbed error texts,
+// this role's addresses in KIP-951 hints.
+func (g *Gateway) mapProduce(up, resp *kmsg.ProduceResponse, names map[string]string, counts map[string]map[int32]batchInfo, pid string) kmsg.Response {
 	g.countProduced(pid, counts, up)
 	for _, t := range up.Topics {
 		client, ok := names[t.Topic]
@@ -129,7 +143,7 @@ func (g *Gateway) produce(ctx context.Context, st *connState, req *kmsg.ProduceR
 			resp.Brokers = append(resp.Brokers, b)
 		}
 	}
-	return resp, nil
+	return resp
 }
 
 // ackOrNothing returns resp unless the producer asked for no answer.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -33,7 +32,11 @@ type dialer struct {
 // never share a connection with another client (no head-of-line blocking,
 // no mixing of tenants).
 type upstream struct {
-	mu   sync.Mutex
+	// Requests are written by the client connection's reader and answers
+	// read by its writer (pipelining); each side has its own lock, and
+	// answers come back in the order requests went out.
+	wmu  sync.Mutex
+	rmu  sync.Mutex
 	nc   net.Conn
 	r    *bufio.Reader
 	fmt  *kmsg.RequestFormatter
@@ -111,10 +114,8 @@ func (u *upstream) authenticate(ctx context.Context, mech sasl.Mechanism, addr s
 	}
 }
 
-// do sends req at its current version and returns the response.
+// do sends req at its current version and waits for the response.
 func (u *upstream) do(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
 	corr, err := u.send(ctx, req)
 	if err != nil {
 		return nil, err
@@ -122,15 +123,11 @@ func (u *upstream) do(ctx context.Context, req kmsg.Request) (kmsg.Response, err
 	return u.receive(ctx, req, corr)
 }
 
-// send writes req without waiting for an answer (Produce with acks=0).
-func (u *upstream) sendOnly(ctx context.Context, req kmsg.Request) error {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	_, err := u.send(ctx, req)
-	return err
-}
-
+// send writes req and returns its correlation id; its answer must be read
+// with receive before any later request's.
 func (u *upstream) send(ctx context.Context, req kmsg.Request) (int32, error) {
+	u.wmu.Lock()
+	defer u.wmu.Unlock()
 	u.corr++
 	corr := u.corr
 	u.buf = u.fmt.AppendRequest(u.buf[:0], req, corr)
@@ -146,6 +143,8 @@ func (u *upstream) send(ctx context.Context, req kmsg.Request) (int32, error) {
 }
 
 func (u *upstream) receive(ctx context.Context, req kmsg.Request, corr int32) (kmsg.Response, error) {
+	u.rmu.Lock()
+	defer u.rmu.Unlock()
 	deadline := time.Now().Add(responseTimeout(req))
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -203,5 +202,3 @@ func responseTimeout(req kmsg.Request) time.Duration {
 }
 
 func (u *upstream) close() { u.nc.Close() }
-
-var errUpstreamClosed = errors.New("upstream connection closed")

@@ -35,10 +35,27 @@ type Conn struct {
 	swName    string
 	swVersion string
 	value     any
-	busy      bool // a request is being handled or answered
+	inflight  int  // requests read and not yet answered
 	draining  bool // close as soon as no request is in flight
 	closing   bool
+
+	// Pipelining (Config.Handler is a Pipeliner): answers are written by a
+	// writer goroutine, in request order, while the next request is read.
+	queue      chan queued // nil until the first pipelined request
+	writerDone chan struct{}
+	deferred   bool // the request being handled is answered by the writer
 }
+
+// queued is an answer the writer owes the client.
+type queued struct {
+	corr    int32
+	req     kmsg.Request
+	pending Pending
+}
+
+// maxPipelined bounds the answers a connection may owe at once; Kafka
+// clients keep at most 5 requests in flight.
+const maxPipelined = 16
 
 type connKey struct{}
 
@@ -150,22 +167,23 @@ func (c *Conn) begin() bool {
 	if c.closing || c.draining {
 		return false
 	}
-	c.busy = true
+	c.inflight++
 	return true
 }
 
-// end marks the request answered; false means close now.
+// end marks a request answered; false means close now (closing, or draining
+// with nothing left in flight).
 func (c *Conn) end() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.busy = false
-	return !c.closing && !c.draining
+	c.inflight--
+	return !c.closing && !(c.draining && c.inflight == 0)
 }
 
 // closeIfIdle closes the connection unless a request is in flight.
 func (c *Conn) closeIfIdle() bool {
 	c.mu.Lock()
-	if c.busy || c.closing {
+	if c.inflight > 0 || c.closing {
 		c.mu.Unlock()
 		return false
 	}
@@ -212,6 +230,12 @@ func (c *Conn) serve() {
 	c.rw = tc
 	for c.next() {
 	}
+	if c.queue != nil {
+		// Answers already owed are still written (or dropped if the
+		// connection is gone) before the connection counts as closed.
+		close(c.queue)
+		<-c.writerDone
+	}
 	c.logger().Debug("kafkaproto: connection closed")
 }
 
@@ -235,13 +259,18 @@ func (c *Conn) handshake() (*tls.Conn, error) {
 	return tc, nil
 }
 
-// next reads, handles and answers one request; false means close.
+// next reads, handles and answers one request; false means close. A
+// pipelined request is answered later by the writer, which ends it.
 func (c *Conn) next() bool {
 	frame, ok := c.readFrame()
 	if !ok || !c.begin() {
 		return false
 	}
 	keep := c.handle(frame)
+	if c.deferred {
+		c.deferred = false
+		return keep
+	}
 	return c.end() && keep
 }
 
@@ -406,6 +435,17 @@ func (c *Conn) handleApiVersions(h header, r kbin.Reader) bool {
 
 func (c *Conn) handleRequest(h header, req kmsg.Request) bool {
 	api := kmsg.NameForKey(req.Key())
+	if pl, ok := c.srv.cfg.Handler.(Pipeliner); ok {
+		pending, err := pl.Begin(c.ctx, c, req)
+		if err != nil {
+			if c.ctx.Err() == nil {
+				c.logger().Warn("kafkaproto: handler failed; closing connection", "api", api, "version", req.GetVersion(), "err", err)
+			}
+			return false
+		}
+		c.enqueue(queued{corr: h.corr, req: req, pending: pending})
+		return true
+	}
 	resp, err := c.srv.cfg.Handler.Handle(c.ctx, c, req)
 	if err != nil {
 		if c.ctx.Err() == nil {
@@ -413,6 +453,12 @@ func (c *Conn) handleRequest(h header, req kmsg.Request) bool {
 		}
 		return false
 	}
+	return c.answer(h.corr, req, resp)
+}
+
+// answer writes the handler's answer to req, checked; false means close.
+func (c *Conn) answer(corr int32, req kmsg.Request, resp kmsg.Response) bool {
+	api := kmsg.NameForKey(req.Key())
 	if p, ok := req.(*kmsg.ProduceRequest); ok && p.Acks == 0 {
 		// The client reads no response for acks=0; writing one would
 		// be taken as the answer to its next request.
@@ -427,11 +473,61 @@ func (c *Conn) handleRequest(h header, req kmsg.Request) bool {
 			"api", api, "version", req.GetVersion(), "resp_api", kmsg.NameForKey(resp.Key()), "resp_version", resp.GetVersion())
 		return false
 	}
-	return c.write(h.corr, resp)
+	return c.writeRaw(appendResponse(nil, corr, resp))
 }
 
+// write sends a response the server made itself. Once requests are
+// pipelined it joins the writer's queue, so answers keep request order.
 func (c *Conn) write(corr int32, resp kmsg.Response) bool {
+	if c.queue != nil {
+		c.enqueue(queued{corr: corr, req: resp.RequestKind(), pending: func() (kmsg.Response, error) { return resp, nil }})
+		return true
+	}
 	return c.writeRaw(appendResponse(nil, corr, resp))
+}
+
+// enqueue hands an owed answer to the writer, starting it on first use; it
+// blocks while maxPipelined answers are owed.
+func (c *Conn) enqueue(q queued) {
+	if c.queue == nil {
+		c.queue = make(chan queued, maxPipelined)
+		c.writerDone = make(chan struct{})
+		go c.writeLoop()
+	}
+	c.deferred = true
+	c.queue <- q
+}
+
+// writeLoop writes owed answers in order. A failure closes the connection;
+// what is still queued is then dropped.
+func (c *Conn) writeLoop() {
+	defer close(c.writerDone)
+	failed := false
+	defer func() {
+		if r := recover(); r != nil {
+			c.srv.panics.Add(1)
+			c.logger().Error("kafkaproto: panic while answering; closing connection", "panic", r, "stack", string(debug.Stack()))
+			c.cancel()
+			for range c.queue {
+				c.end()
+			}
+		}
+	}()
+	for q := range c.queue {
+		if failed {
+			c.end()
+			continue
+		}
+		resp, err := q.pending()
+		ok := err == nil && c.answer(q.corr, q.req, resp)
+		if err != nil && c.ctx.Err() == nil {
+			c.logger().Warn("kafkaproto: handler failed; closing connection", "api", kmsg.NameForKey(q.req.Key()), "version", q.req.GetVersion(), "err", err)
+		}
+		if !c.end() || !ok {
+			failed = true
+			c.cancel()
+		}
+	}
 }
 
 // writeRaw writes bytes that form whole frames. Once it returns true the

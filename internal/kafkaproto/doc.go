@@ -5,11 +5,13 @@
 // (Inbound and Outbound) share it and differ only in their Config.
 //
 // Connection model. Each connection is served by one goroutine that reads a
-// frame, handles it and writes the response before reading the next one.
-// This is Kafka's own "mute while a request is in flight" rule: responses
-// leave in request order and correlation ids are echoed, so pipelining
-// clients (Java keeps five requests in flight) stay correct without a
-// reorder buffer. Produce with acks=0 gets no response at all.
+// frame, handles it and writes the response before reading the next one —
+// Kafka's own "mute while a request is in flight" rule: responses leave in
+// request order and correlation ids are echoed. A Handler that is also a
+// Pipeliner may answer later: then a writer goroutine writes the answers in
+// request order while the next requests are read (up to 16 owed), so a
+// gateway can overlap a backend's work with reading the client's next
+// request. Produce with acks=0 gets no response at all.
 //
 // SASL states. A fresh connection may send ApiVersions and SaslHandshake
 // only. SaslHandshake v1 is followed by SaslAuthenticate requests;

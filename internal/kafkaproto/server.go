@@ -39,6 +39,21 @@ type Handler interface {
 	Handle(ctx context.Context, c *Conn, req kmsg.Request) (kmsg.Response, error)
 }
 
+// Pending yields the answer to a request later.
+type Pending func() (kmsg.Response, error)
+
+// Pipeliner is a Handler that can start a request and answer it later, so
+// the connection reads the next request while, say, a backend broker works
+// on this one. Begin calls for one connection are serial and in request
+// order; their Pendings are called serially, in the same order, from another
+// goroutine, and their answers written in that order. An error from either
+// closes the connection. The server's own answers on a pipelined connection
+// (ApiVersions, Unlisted) take their place in the same order.
+type Pipeliner interface {
+	Handler
+	Begin(ctx context.Context, c *Conn, req kmsg.Request) (Pending, error)
+}
+
 // Config configures a Server. Zero durations take the defaults noted.
 type Config struct {
 	TLS     *tls.Config // required: the listeners are SASL_SSL only
