@@ -123,7 +123,7 @@ func (g *Gateway) serveLocked(ln net.Listener) {
 	g.serve.Add(1)
 	go func() {
 		defer g.serve.Done()
-		if err := g.srv.Serve(g.ctx, ln); err != nil && !errors.Is(err, kafkaproto.ErrServerClosed) {
+		if err := g.srv.Serve(g.ctx, ln); err != nil && !errors.Is(err, kafkaproto.ErrServerClosed) && g.ctx.Err() == nil {
 			g.log.Error("listener stopped", "addr", ln.Addr().String(), "err", err)
 		}
 	}()

@@ -69,6 +69,7 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 		// partition, so no record is stored by two members at once.
 		kgo.BlockRebalanceOnPoll(),
 		// New collections are picked up within seconds.
+		kgo.MetadataMinAge(500*time.Millisecond),
 		kgo.MetadataMaxAge(2*time.Second),
 		kgo.FetchMaxWait(100*time.Millisecond),
 	)...)

@@ -23,9 +23,12 @@ import (
 	"github.com/sluice-io/sluice/internal/backend"
 	"github.com/sluice-io/sluice/internal/config"
 	"github.com/sluice-io/sluice/internal/embedded"
+	"github.com/sluice-io/sluice/internal/event"
 	"github.com/sluice-io/sluice/internal/gateway"
 	"github.com/sluice-io/sluice/internal/httpapi"
+	"github.com/sluice-io/sluice/internal/pipeline"
 	"github.com/sluice-io/sluice/internal/registry"
+	"github.com/sluice-io/sluice/internal/store"
 	"github.com/sluice-io/sluice/internal/tlsfiles"
 )
 
@@ -88,6 +91,12 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 	}
 	defer outboundLn.Close()
 
+	st, err := store.Open(filepath.Join(cfg.DataDir, "store"), logger)
+	if err != nil {
+		return fmt.Errorf("opening the event store: %w", err)
+	}
+	defer st.Close()
+
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gwMetrics := gateway.NewMetrics(metrics)
@@ -119,8 +128,28 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 	}
 	inboundBootstrap := advertised(cfg.AdvertisedHost, inboundLn)
 	outboundBootstrap := advertised(cfg.AdvertisedHost, outboundLn)
+	var geo *event.GeoIP
+	if cfg.GeoIPDB != "" {
+		if geo, err = event.OpenGeoIP(cfg.GeoIPDB); err != nil {
+			return fmt.Errorf("--geoip-db: %w", err)
+		}
+		defer geo.Close()
+	}
+	proc, err := event.NewProcessor(geo)
+	if err != nil {
+		return err
+	}
+	pipe, err := pipeline.Start(ctx, pipeline.Config{
+		Backend: b, Registry: reg, Store: st, Processor: proc, Metrics: pipeline.NewMetrics(metrics), Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	// The pipeline stops (finishing its batch) before the store closes.
+	defer pipe.Close()
+
 	api := httpapi.New(httpapi.Config{
-		Registry: reg, OrgID: org.ID, OrgKey: org.Key,
+		Registry: reg, OrgID: org.ID, OrgKey: org.Key, Store: st,
 		InboundBootstrap: inboundBootstrap, OutboundBootstrap: outboundBootstrap,
 		Metrics: metrics, Logger: logger,
 	})
