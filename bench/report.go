@@ -336,8 +336,8 @@ func (b *bench) markdown(rep *report) string {
 		}
 		if len(rep.WallTime) > 0 {
 			w("Where the wall time of sluice's producing connection goes (an execution trace, `/debug/pprof/trace`, of %d connection(s) for 3 s right after the CPU profile, summed by `bench/walltime.go`). ", rep.WallConns)
-			w("sluice serves each client connection with one goroutine that reads a whole request, forwards it, waits for the broker's answer and writes it back before it reads the next one; ")
-			w("time it spends blocked reading the client's request is the only time it waits for the client:\n\n")
+			w("sluice serves each client connection with a reader goroutine that reads a request and forwards it to the broker, and a writer goroutine that waits for the broker's answers and writes them back in order, so the next request is read while the broker works: ")
+			w("the table is for the reader goroutine:\n\n")
 			w("| share of the connection's wall time | what its goroutine was doing |\n|---|---|\n")
 			for _, x := range rep.WallTime {
 				if x.Share < 0.005 {

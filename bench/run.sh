@@ -8,7 +8,9 @@
 #      Go module), fetches Apache Kafka (scripts/kafka.sh, Maven Central) and
 #      starts one broker with --sasl (PLAINTEXT + SASL_SSL PLAIN listeners)
 #      on a server JVM (G1, C2, 1 GiB heap: not the harness's quick-start C1
-#      flags), then `sluice serve --kafka-brokers <PLAINTEXT>` on a fresh data
+#      flags), then `sluice serve --kafka-brokers <PLAINTEXT> --pipeline=false`
+#      (the gateway alone: this measures the listener, not the event
+#      pipeline, which would otherwise consume the benchmark's records) on a fresh data
 #      dir with loopback ports, and creates a project over HTTP;
 #   2. runs the same franz-go producer (1 KB JSON, acks=all) alternately
 #      against the broker's own SASL_SSL listener (direct) and sluice's Kafka
@@ -138,7 +140,7 @@ unset_env=()
 while IFS= read -r v; do unset_env+=(-u "$v"); done < <(compgen -e | grep '^SLUICE_' || true)
 ${NICE[@]+"${NICE[@]}"} env ${unset_env[@]+"${unset_env[@]}"} "$WORK/sluice" serve --data-dir "$WORK/sluice-data" --kafka-brokers "$PLAIN" \
 	--http-addr 127.0.0.1:0 --inbound-addr 127.0.0.1:0 --outbound-addr 127.0.0.1:0 --advertised-host 127.0.0.1 \
-	--log-level warn --debug-addr "$DEBUG_ADDR" >"$WORK/sluice.out" 2>"$WORK/sluice.err" &
+	--log-level warn --debug-addr "$DEBUG_ADDR" --pipeline=false >"$WORK/sluice.out" 2>"$WORK/sluice.err" &
 SLUICE_PID=$!
 for _ in $(seq 1 450); do
 	grep -q '^sluice is ready' "$WORK/sluice.out" 2>/dev/null && break

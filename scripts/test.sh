@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 echo "== dependencies"
-go mod download
+go list -deps -test ./... >/dev/null  # fetches only the modules the build needs
 scripts/kafka.sh fetch >/dev/null
 scripts/install-clients.sh
 

@@ -32,6 +32,7 @@ type Serve struct {
 	LogLevel       string
 	GeoIPDB        string
 	DebugAddr      string
+	Pipeline       bool
 }
 
 // Backend is how sluice reaches its Kafka cluster. Brokers empty means the
@@ -86,6 +87,7 @@ func ParseServe(args []string, env func(string) (string, bool), usageOut io.Writ
 	fs.BoolVar(&c.Demo, "demo", false, "create a project named demo if there is none and print client commands for it")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.GeoIPDB, "geoip-db", "", "MaxMind DB file for the keen:ip_to_geo add-on (empty = add-on unavailable)")
+	fs.BoolVar(&c.Pipeline, "pipeline", true, "run the event pipeline in this process (false: a gateway and API node only; another process must run it)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's pprof profiles here, e.g. 127.0.0.1:6060 (empty = off)")
 
 	if err := applyEnv(fs, env); err != nil {

@@ -20,7 +20,7 @@ func TestParseServeDefaults(t *testing.T) {
 		AdvertisedHost: "localhost", LogLevel: "info", Backend: Backend{ConnectTimeout: 30 * time.Second}}
 	if c.DataDir != want.DataDir || c.InboundAddr != want.InboundAddr || c.OutboundAddr != want.OutboundAddr ||
 		c.HTTPAddr != want.HTTPAddr || c.AdvertisedHost != want.AdvertisedHost || c.LogLevel != want.LogLevel ||
-		!c.Backend.Embedded() || c.Backend.ConnectTimeout != want.Backend.ConnectTimeout || c.OrgID != "" || c.TLSCert != "" {
+		!c.Backend.Embedded() || c.Backend.ConnectTimeout != want.Backend.ConnectTimeout || c.OrgID != "" || c.TLSCert != "" || !c.Pipeline {
 		t.Fatalf("defaults = %+v", c)
 	}
 }

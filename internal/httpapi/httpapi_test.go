@@ -9,12 +9,14 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-io/sluice/internal/backend"
 	"github.com/sluice-io/sluice/internal/embedded"
 	"github.com/sluice-io/sluice/internal/httpapi"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/registry/registrytest"
+	"github.com/sluice-io/sluice/internal/store"
 )
 
 const (
@@ -23,10 +25,11 @@ const (
 )
 
 type fixture struct {
-	t   *testing.T
-	srv *httptest.Server
-	reg *registry.Registry
-	b   *backend.Backend
+	t     *testing.T
+	srv   *httptest.Server
+	reg   *registry.Registry
+	b     *backend.Backend
+	store store.Store
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -38,13 +41,19 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(log.Close)
 	b := registrytest.Connect(t, log.Addrs())
 	reg := registrytest.Open(t, b)
+	st, err := store.Open(t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
 	api := httpapi.New(httpapi.Config{Registry: reg, OrgID: orgID, OrgKey: orgKey,
-		InboundBootstrap: "kafka.test:9092", OutboundBootstrap: "kafka.test:9093",
+		InboundBootstrap: "kafka.test:9092", OutboundBootstrap: "kafka.test:9093", Store: st,
+		Now:    func() time.Time { return queryNow },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	api.SetReady()
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &fixture{t: t, srv: srv, reg: reg, b: b}
+	return &fixture{t: t, srv: srv, reg: reg, b: b, store: st}
 }
 
 // do sends a request and decodes the JSON answer into out (if non-nil).

@@ -139,14 +139,16 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 	if err != nil {
 		return err
 	}
-	pipe, err := pipeline.Start(ctx, pipeline.Config{
-		Backend: b, Registry: reg, Store: st, Processor: proc, Metrics: pipeline.NewMetrics(metrics), Logger: logger,
-	})
-	if err != nil {
-		return err
+	if cfg.Pipeline {
+		pipe, err := pipeline.Start(ctx, pipeline.Config{
+			Backend: b, Registry: reg, Store: st, Processor: proc, Metrics: pipeline.NewMetrics(metrics), Logger: logger,
+		})
+		if err != nil {
+			return err
+		}
+		// The pipeline stops (finishing its batch) before the store closes.
+		defer pipe.Close()
 	}
-	// The pipeline stops (finishing its batch) before the store closes.
-	defer pipe.Close()
 
 	api := httpapi.New(httpapi.Config{
 		Registry: reg, OrgID: org.ID, OrgKey: org.Key, Store: st,
