@@ -161,14 +161,6 @@ func (r *Registry) waitApplied(ctx context.Context, offset int64) error {
 	}
 }
 
-// Changed returns a channel closed at the next change of the view, for
-// components that react to settings (e.g. creating outbound topics).
-func (r *Registry) Changed() <-chan struct{} {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.changed
-}
-
 // Read runs fn with the current view; fn must not keep references to it.
 func (r *Registry) Read(fn func(v *View)) {
 	r.mu.RLock()

@@ -29,13 +29,12 @@ const (
 )
 
 const (
-	rawPrefix      = "sluice.in."
-	rawKeyPrefix   = "sluice.inak."
-	outPrefix      = "sluice.out."
-	groupPrefix    = "sluice."
-	pidLen         = 24
-	keyIDLen       = 16
-	internalPrefix = "sluice."
+	rawPrefix    = "sluice.in."
+	rawKeyPrefix = "sluice.inak."
+	outPrefix    = "sluice.out."
+	groupPrefix  = "sluice."
+	pidLen       = 24
+	keyIDLen     = 16
 )
 
 // ErrInvalidTopic explains why a name cannot be a collection topic.
@@ -122,10 +121,6 @@ func ParseRawTopic(topic string) (Raw, bool) {
 	return r, true
 }
 
-// RawTopicPrefix is the prefix of every raw topic of a project written with
-// keyID ("" = without autofill).
-func RawTopicPrefix(pid, keyID string) string { return RawTopic(pid, keyID, "") }
-
 // OutboundTopicName is the client-visible outbound topic for a collection:
 // every character outside [a-zA-Z0-9._-] becomes '_'
 // ("$my collection$ %" → "_my_collection___").
@@ -177,9 +172,6 @@ func BackendGroup(pid, group string) string { return groupPrefix + pid + "." + g
 func ClientGroup(pid, backend string) (string, bool) {
 	return strings.CutPrefix(backend, groupPrefix+pid+".")
 }
-
-// IsInternal reports whether a backend topic belongs to sluice at all.
-func IsInternal(topic string) bool { return strings.HasPrefix(topic, internalPrefix) }
 
 // ErrBadProjectID is returned for a malformed project id.
 var ErrBadProjectID = errors.New("project id must be 24 lowercase hex characters")
