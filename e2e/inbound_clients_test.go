@@ -138,18 +138,7 @@ func inboundRandomHex(n int) string {
 // project creates a fresh project over HTTP.
 func (e *inboundEnv) project(t *testing.T, name string) inboundProject {
 	t.Helper()
-	st, body := httpDo(t, "POST", e.sluice.HTTP+"/3.0/organizations/"+e.orgID+"/projects", e.orgKey,
-		fmt.Sprintf(`{"name":%q}`, name))
-	if st != 201 {
-		t.Fatalf("create project: %d %s", st, body)
-	}
-	var p struct {
-		ID      string            `json:"id"`
-		APIKeys map[string]string `json:"api_keys"`
-	}
-	if err := json.Unmarshal([]byte(body), &p); err != nil || p.ID == "" || p.APIKeys["write"] == "" {
-		t.Fatalf("create project: %v %s", err, body)
-	}
+	p := createProject(t, e.sluice.HTTP, e.orgID, e.orgKey, name)
 	return inboundProject{ID: p.ID, Write: p.APIKeys["write"]}
 }
 

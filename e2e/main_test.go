@@ -5,6 +5,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -252,4 +253,21 @@ func httpDo(t *testing.T, method, url, key, body string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// httpProject is a project as the provisioning API returns it.
+type httpProject struct {
+	ID      string            `json:"id"`
+	APIKeys map[string]string `json:"api_keys"`
+}
+
+// createProject provisions a project over HTTP with the organization key.
+func createProject(t *testing.T, base, orgID, orgKey, name string) httpProject {
+	t.Helper()
+	st, body := httpDo(t, "POST", base+"/3.0/organizations/"+orgID+"/projects", orgKey, fmt.Sprintf(`{"name":%q}`, name))
+	var p httpProject
+	if err := json.Unmarshal([]byte(body), &p); st != 201 || err != nil || p.ID == "" || p.APIKeys["master"] == "" {
+		t.Fatalf("create project: %d %s", st, body)
+	}
+	return p
 }

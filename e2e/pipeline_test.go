@@ -29,16 +29,8 @@ func TestPipelineExactlyOnceAcrossSIGKILL(t *testing.T) {
 	p := startSluice(t, dir, args...)
 	inbound := addrAfter(t, p, "Kafka Inbound:")
 
-	st, body := httpDo(t, "POST", p.HTTP+"/3.0/organizations/0123456789abcdef01234567/projects", "pipeline-org-key-0123456789", `{"name":"pipe"}`)
-	if st != 201 {
-		t.Fatalf("create project: %d %s", st, body)
-	}
-	var proj struct {
-		ID      string            `json:"id"`
-		APIKeys map[string]string `json:"api_keys"`
-	}
-	_ = json.Unmarshal([]byte(body), &proj)
-	st, body = httpDo(t, "POST", p.HTTP+"/3.0/projects/"+proj.ID+"/keys", proj.APIKeys["master"],
+	proj := createProject(t, p.HTTP, "0123456789abcdef01234567", "pipeline-org-key-0123456789", "pipe")
+	st, body := httpDo(t, "POST", p.HTTP+"/3.0/projects/"+proj.ID+"/keys", proj.APIKeys["master"],
 		`{"name":"tenant","permitted":["writes"],"options":{"writes":{"autofill":{"tenant":{"id":"t1"}}}}}`)
 	if st != 201 {
 		t.Fatalf("create key: %d %s", st, body)

@@ -26,17 +26,9 @@ func TestTwoProcessesShareBackend(t *testing.T) {
 	a := startSluice(t, t.TempDir(), append(common, localArgs(t)...)...)
 	b := startSluice(t, t.TempDir(), append(common, localArgs(t)...)...)
 
-	st, body := httpDo(t, "POST", a.HTTP+"/3.0/organizations/0123456789abcdef01234567/projects", "shared-org-key-0123456789", `{"name":"shared"}`)
-	if st != 201 {
-		t.Fatalf("create project: %d %s", st, body)
-	}
-	var p struct {
-		ID      string            `json:"id"`
-		APIKeys map[string]string `json:"api_keys"`
-	}
-	_ = json.Unmarshal([]byte(body), &p)
+	p := createProject(t, a.HTTP, "0123456789abcdef01234567", "shared-org-key-0123456789", "shared")
 	master := p.APIKeys["master"]
-	st, body = httpDo(t, "POST", a.HTTP+"/3.0/projects/"+p.ID+"/keys", master, `{"name":"k","permitted":["writes"]}`)
+	st, body := httpDo(t, "POST", a.HTTP+"/3.0/projects/"+p.ID+"/keys", master, `{"name":"k","permitted":["writes"]}`)
 	if st != 201 {
 		t.Fatalf("create key: %d %s", st, body)
 	}
