@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-io/sluice/internal/embedded"
 	"github.com/sluice-io/sluice/internal/gateway/gatewaytest"
 	"github.com/sluice-io/sluice/internal/kraw"
+	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/tenancy"
 )
 
@@ -135,5 +136,31 @@ func TestMetrics(t *testing.T) {
 	}
 	if b := got[`sluice_kafka_bytes_in_total{project="`+p.ID+`"}`]; b < 25*8 {
 		t.Errorf("bytes in = %v, too few for 25 records", b)
+	}
+}
+
+// TestOutboundAuthentication: the Outbound listener admits the master key,
+// the read key and access keys permitting queries without filters; a key
+// with query filters is refused with a message saying why.
+func TestOutboundAuthentication(t *testing.T) {
+	e := embeddedEnv(t)
+	p := e.Project("P")
+	plain := e.AccessKey(p.ID, registry.AccessKey{Name: "q", IsActive: true, Permitted: []string{registry.PermQueries}})
+	filtered := e.AccessKey(p.ID, registry.AccessKey{Name: "f", IsActive: true, Permitted: []string{registry.PermQueries},
+		Options: registry.Options{Queries: &registry.QueriesOptions{Filters: []registry.Filter{{PropertyName: "a", Operator: "eq", PropertyValue: "b"}}}}})
+	for name, key := range map[string]string{"master": p.MasterKey, "read": p.ReadKey, "queries key": plain.Key} {
+		if _, err := kraw.DialAuth(e.OutAddr, e.TLS, p.ID, key); err != nil {
+			t.Errorf("%s refused: %v", name, err)
+		}
+	}
+	for name, tc := range map[string]struct{ key, want string }{
+		"filtered key": {filtered.Key, "query filters"},
+		"write key":    {p.WriteKey, "may not consume"},
+		"wrong key":    {strings.Repeat("0", 64), "invalid project id or key"},
+	} {
+		_, err := kraw.DialAuth(e.OutAddr, e.TLS, p.ID, tc.key)
+		if ae, ok := err.(*kraw.AuthError); !ok || !strings.Contains(ae.Message, tc.want) {
+			t.Errorf("%s: %v, want a refusal saying %q", name, err, tc.want)
+		}
 	}
 }
