@@ -35,8 +35,8 @@ var hotspotRules = []rule{
 	{what: "writing the request to the broker's socket (write syscalls)", all: []string{"gateway.(*upstream).send"}},
 	{what: "reading and decoding the broker's answer", all: []string{"gateway.(*upstream).receive"}},
 	{what: "walking the record batch headers (inspectBatches)", all: []string{"gateway.inspectBatches"}},
-	{what: "encoding and writing the response to the client", all: []string{"kafkaproto.(*Conn).write"}},
-	{what: "gateway bookkeeping (names, metrics, registry lookups)", all: []string{"gateway.(*Gateway).Handle"}},
+	{what: "encoding and writing the response to the client", any: []string{"kafkaproto.(*Conn).answer", "kafkaproto.(*Conn).writeRaw", "kafkaproto.appendResponse"}},
+	{what: "gateway bookkeeping (names, metrics, registry lookups)", any: []string{"gateway.(*Gateway).Handle", "gateway.(*Gateway).Begin"}},
 	{what: "garbage collector", any: []string{"runtime.gcBgMarkWorker", "runtime.gcAssistAlloc", "runtime.bgsweep", "runtime.bgscavenge", "runtime.gcStart"}},
 	{what: "Go scheduler and network poller", any: []string{"runtime.mcall", "runtime.schedule", "runtime.findRunnable", "runtime.netpoll", "runtime.morestack"}},
 }
@@ -120,8 +120,10 @@ rules:
 		}
 		return r.what
 	}
-	if len(stack) == 0 {
-		return "other (no stack)"
+	for _, n := range stack {
+		if n != "" {
+			return "other: " + n
+		}
 	}
-	return "other: " + stack[0]
+	return "other (no symbol)"
 }

@@ -113,7 +113,7 @@ func main() {
 		}
 		fmt.Printf("%d producing connection(s), trace of %s\n", conns, span.Round(time.Millisecond))
 		for _, w := range ws {
-			fmt.Printf("%5.1f%%  %8s  %s\n", 100*w.Share, w.Dur.Round(time.Millisecond), w.What)
+			fmt.Printf("%-6s %5.1f%%  %8s  %s\n", w.Role, 100*w.Share, w.Dur.Round(time.Millisecond), w.What)
 		}
 	case "load":
 		if err := load(os.Args[2:]); err != nil {

@@ -335,15 +335,16 @@ func (b *bench) markdown(rep *report) string {
 			w("\n")
 		}
 		if len(rep.WallTime) > 0 {
-			w("Where the wall time of sluice's producing connection goes (an execution trace, `/debug/pprof/trace`, of %d connection(s) for 3 s right after the CPU profile, summed by `bench/walltime.go`). ", rep.WallConns)
-			w("sluice serves each client connection with a reader goroutine that reads a request and forwards it to the broker, and a writer goroutine that waits for the broker's answers and writes them back in order, so the next request is read while the broker works: ")
-			w("the table is for the reader goroutine:\n\n")
-			w("| share of the connection's wall time | what its goroutine was doing |\n|---|---|\n")
+			w("Where the wall time of sluice's producing connection goes: an execution trace (`/debug/pprof/trace`) of %d connection(s) for 3 s right after the CPU profile, summed by `bench/walltime.go`. ", rep.WallConns)
+			w("Each client connection has a reader goroutine, which reads a request and starts it (for Produce: writes it to the broker), ")
+			w("and, once requests are pipelined, a writer goroutine, which waits for the answers in request order and writes them back. ")
+			w("Shares are of each goroutine's own wall time; time the reader spends blocked reading the client's request is time sluice waits for the client.\n\n")
+			w("| goroutine | share of its wall time | what it was doing |\n|---|---|---|\n")
 			for _, x := range rep.WallTime {
 				if x.Share < 0.005 {
 					continue
 				}
-				w("| %.1f%% | %s |\n", 100*x.Share, x.What)
+				w("| %s | %.1f%% | %s |\n", x.Role, 100*x.Share, x.What)
 			}
 			w("\n")
 		}
