@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strconv"
 	"sync"
 	"time"
@@ -27,9 +26,6 @@ import (
 
 // Group is the backend consumer group of the pipeline.
 const Group = "sluice.pipeline"
-
-// rawTopics matches every raw topic (tenancy.RawTopic).
-var rawTopics = regexp.QuoteMeta("sluice.") + `(in|inak)\..+`
 
 // Config is what the pipeline runs with.
 type Config struct {
@@ -62,7 +58,7 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 	consumer, err := kgo.NewClient(cfg.Backend.Opts(
 		kgo.ConsumerGroup(Group),
 		kgo.ConsumeRegex(),
-		kgo.ConsumeTopics("^"+rawTopics+"$"),
+		kgo.ConsumeTopics(tenancy.RawTopicRegex),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		// Processing finishes and commits before a rebalance moves a

@@ -86,6 +86,10 @@ func RawTopic(pid, keyID, collection string) string {
 	return rawKeyPrefix + pid + "." + keyID + "." + collection
 }
 
+// RawTopicRegex matches every name RawTopic makes (and more: ParseRawTopic
+// is the authority), for subscribing to all raw topics at once.
+const RawTopicRegex = `^sluice\.(in|inak)\..+$`
+
 // Raw is a parsed raw topic name.
 type Raw struct {
 	ProjectID  string
