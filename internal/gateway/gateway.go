@@ -55,6 +55,7 @@ type Gateway struct {
 	dialer dialer
 	live   *liveSet
 	topics *backend.TopicCache
+	ids    *topicIDs
 	log    *slog.Logger
 
 	mu    sync.Mutex
@@ -79,6 +80,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		dialer: dialer{tls: cfg.Backend.TLS, sasl: cfg.Backend.SASL},
 		live:   newLiveSet(),
 		topics: cfg.Backend.NewTopicCache(),
+		ids:    newTopicIDs(cfg.Backend.TopicIDs),
 		log:    cfg.Logger.With("listener", cfg.Role.String()),
 		nodes:  map[int32]*node{},
 	}

@@ -30,16 +30,44 @@ func (g *Gateway) Begin(ctx context.Context, c *kafkaproto.Conn, req kmsg.Reques
 	if err != nil {
 		return nil, err
 	}
-	switch r := req.(type) {
-	case *kmsg.MetadataRequest:
+	if r, ok := req.(*kmsg.MetadataRequest); ok {
 		return g.metadata(ctx, st, r)
-	case *kmsg.ProduceRequest:
-		if g.cfg.Role == Inbound {
+	}
+	if g.cfg.Role == Inbound {
+		switch r := req.(type) {
+		case *kmsg.ProduceRequest:
 			return g.produce(ctx, st, r)
+		case *kmsg.InitProducerIDRequest:
+			if r.TransactionalID == nil {
+				return g.start(ctx, st, st.home, r)
+			}
 		}
-	case *kmsg.InitProducerIDRequest:
-		if g.cfg.Role == Inbound && r.TransactionalID == nil {
-			return g.start(ctx, st, st.home, r)
+	} else {
+		switch r := req.(type) {
+		case *kmsg.FetchRequest:
+			return g.fetch(ctx, st, r)
+		case *kmsg.ListOffsetsRequest:
+			return g.listOffsets(ctx, st, r)
+		case *kmsg.OffsetForLeaderEpochRequest:
+			return g.offsetForLeaderEpoch(ctx, st, r)
+		case *kmsg.FindCoordinatorRequest:
+			return g.findCoordinator(ctx, st, r)
+		case *kmsg.JoinGroupRequest:
+			return g.joinGroup(ctx, st, r)
+		case *kmsg.SyncGroupRequest:
+			return g.syncGroup(ctx, st, r)
+		case *kmsg.HeartbeatRequest:
+			return g.heartbeat(ctx, st, r)
+		case *kmsg.LeaveGroupRequest:
+			return g.leaveGroup(ctx, st, r)
+		case *kmsg.OffsetCommitRequest:
+			return g.offsetCommit(ctx, st, r)
+		case *kmsg.OffsetFetchRequest:
+			return g.offsetFetch(ctx, st, r)
+		case *kmsg.DescribeGroupsRequest:
+			return g.describeGroups(ctx, st, r)
+		case *kmsg.ListGroupsRequest:
+			return g.listGroups(ctx, st, r)
 		}
 	}
 	resp, err := g.refuse(st, req)

@@ -96,6 +96,7 @@ func (g *Gateway) mapMetadata(resp *kmsg.MetadataResponse, version int16, explic
 		if t.Topic == nil {
 			continue
 		}
+		g.ids.learn(t.TopicID, *t.Topic)
 		client, ok := names[*t.Topic]
 		if !explicit {
 			client, ok = g.clientTopic(pid, keyID, *t.Topic)

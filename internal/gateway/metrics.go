@@ -11,6 +11,8 @@ type Metrics struct {
 	connections  *prometheus.GaugeVec
 	recordsIn    *prometheus.CounterVec
 	bytesIn      *prometheus.CounterVec
+	recordsOut   *prometheus.CounterVec
+	bytesOut     *prometheus.CounterVec
 	authFailures *prometheus.CounterVec
 	refusals     *prometheus.CounterVec
 }
@@ -27,6 +29,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		bytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_kafka_bytes_in_total", Help: "Record batch bytes accepted by the Kafka Inbound listener, per project.",
 		}, []string{"project"}),
+		recordsOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_kafka_records_out_total", Help: "Records delivered by the Kafka Outbound listener, per project.",
+		}, []string{"project"}),
+		bytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_kafka_bytes_out_total", Help: "Record batch bytes delivered by the Kafka Outbound listener, per project.",
+		}, []string{"project"}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_kafka_auth_failures_total", Help: "Failed SASL authentications per listener and project (\"unknown\" when the username is no project).",
 		}, []string{"listener", "project"}),
@@ -35,7 +43,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"listener", "project", "reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.connections, m.recordsIn, m.bytesIn, m.authFailures, m.refusals)
+		reg.MustRegister(m.connections, m.recordsIn, m.bytesIn, m.recordsOut, m.bytesOut, m.authFailures, m.refusals)
 	}
 	return m
 }
@@ -56,6 +64,13 @@ func (m *Metrics) produced(project string, records, bytes int) {
 	if m != nil {
 		m.recordsIn.WithLabelValues(project).Add(float64(records))
 		m.bytesIn.WithLabelValues(project).Add(float64(bytes))
+	}
+}
+
+func (m *Metrics) consumed(project string, records, bytes int) {
+	if m != nil && (records > 0 || bytes > 0) {
+		m.recordsOut.WithLabelValues(project).Add(float64(records))
+		m.bytesOut.WithLabelValues(project).Add(float64(bytes))
 	}
 }
 

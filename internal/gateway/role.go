@@ -68,10 +68,22 @@ var roleAPIs = map[Role]map[int16]kafkaproto.VersionRange{
 		int16(kmsg.Fetch):           {Min: 4, Max: 12},
 		int16(kmsg.FindCoordinator): {Min: 0, Max: 6},
 	},
-	// Consuming is being built; until then the Outbound listener
-	// authenticates and lists the project's outbound topics only.
+	// Fetch v13+ and OffsetCommit/OffsetFetch v10 name topics by id:
+	// Fetch ids are authorized (fetch.go); the offset APIs stop at v9.
 	Outbound: {
-		int16(kmsg.Metadata): {Min: 0, Max: 12},
+		int16(kmsg.Metadata):             {Min: 0, Max: 12},
+		int16(kmsg.Fetch):                {Min: 4, Max: 18},
+		int16(kmsg.ListOffsets):          {Min: 1, Max: 11},
+		int16(kmsg.OffsetForLeaderEpoch): {Min: 2, Max: 4},
+		int16(kmsg.FindCoordinator):      {Min: 0, Max: 6},
+		int16(kmsg.JoinGroup):            {Min: 0, Max: 9},
+		int16(kmsg.SyncGroup):            {Min: 0, Max: 5},
+		int16(kmsg.Heartbeat):            {Min: 0, Max: 4},
+		int16(kmsg.LeaveGroup):           {Min: 0, Max: 5},
+		int16(kmsg.OffsetCommit):         {Min: 2, Max: 9},
+		int16(kmsg.OffsetFetch):          {Min: 1, Max: 9},
+		int16(kmsg.DescribeGroups):       {Min: 0, Max: 6},
+		int16(kmsg.ListGroups):           {Min: 0, Max: 5},
 	},
 }
 

@@ -1,0 +1,138 @@
+package gateway
+
+// Fetch (key 1), Outbound only, v4–18 (within the backend's range).
+//
+// Request: topics named (v4–12) are mapped into the project's outbound
+// namespace; topics named by id (v13+) pass only when the id is one of the
+// project's own topics, else they are answered UNKNOWN_TOPIC_ID, as for a
+// topic that does not exist. Fetch sessions are disabled (every fetch is
+// forwarded as a full fetch without a session, and answered with session
+// id 0, which tells the client there is none): the broker binds sessions to
+// nothing but their id, so forwarding them would let one project replay
+// another's (kafka-protocol.md §9). The isolation level is forced to
+// read_committed and aborted transactions are filtered out here
+// (txnbatches.go). Replica fields are forced to a consumer's, and the
+// preferred read replica cleared, so every fetch goes to the leader
+// through the gateway.
+//
+// Response: client names back, broker endpoints (v16+) rewritten.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/kafkaproto"
+	"github.com/sluice-io/sluice/internal/tenancy"
+)
+
+func (g *Gateway) fetch(ctx context.Context, st *connState, req *kmsg.FetchRequest) (kafkaproto.Pending, error) {
+	pid := st.p.pid
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	if req.Version >= 7 && (req.SessionID != 0 || req.SessionEpoch > 0) {
+		// An incremental fetch in a session the gateway never issued; the
+		// client answers with a full fetch.
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return answered(resp), nil
+	}
+	fwd := *req
+	fwd.SessionID, fwd.SessionEpoch, fwd.ForgottenTopics = 0, -1, nil
+	fwd.IsolationLevel = 1
+	fwd.ReplicaID = -1
+	fwd.ReplicaState = kmsg.NewFetchRequestReplicaState()
+	fwd.ClusterID = nil
+	fwd.Rack = ""
+	fwd.Topics = nil
+	names := map[string]string{} // backend → client (v4–12)
+	for _, t := range req.Topics {
+		if req.Version >= 13 {
+			if _, ok := g.ownTopicByID(ctx, pid, t.TopicID); !ok {
+				g.cfg.Metrics.refused(g.cfg.Role, pid, "unknown_topic_id")
+				resp.Topics = append(resp.Topics, fetchTopicError(t, kerr.UnknownTopicID.Code))
+				continue
+			}
+			fwd.Topics = append(fwd.Topics, t)
+			continue
+		}
+		if tenancy.CheckOutboundTopic(t.Topic) != nil {
+			g.cfg.Metrics.refused(g.cfg.Role, pid, "invalid_topic")
+			resp.Topics = append(resp.Topics, fetchTopicError(t, kerr.InvalidTopicException.Code))
+			continue
+		}
+		backend := tenancy.BackendOutboundTopic(pid, t.Topic)
+		names[backend] = t.Topic
+		t.Topic = backend
+		fwd.Topics = append(fwd.Topics, t)
+	}
+	if len(fwd.Topics) == 0 {
+		return answered(resp), nil
+	}
+	wait, err := g.start(ctx, st, st.home, &fwd)
+	if err != nil {
+		return nil, err
+	}
+	return func() (kmsg.Response, error) {
+		r, err := wait()
+		if err != nil {
+			return nil, err
+		}
+		return g.mapFetch(r.(*kmsg.FetchResponse), resp, names, pid), nil
+	}, nil
+}
+
+// mapFetch merges the backend's answer into resp (which holds the topics
+// the gateway refused itself).
+func (g *Gateway) mapFetch(up, resp *kmsg.FetchResponse, names map[string]string, pid string) *kmsg.FetchResponse {
+	resp.ThrottleMillis, resp.ErrorCode, resp.SessionID = up.ThrottleMillis, up.ErrorCode, 0
+	var records, bytes int
+	for _, t := range up.Topics {
+		if up.Version < 13 {
+			client, ok := names[t.Topic]
+			if !ok {
+				continue // never asked for: never shown
+			}
+			t.Topic = client
+		}
+		for i := range t.Partitions {
+			p := &t.Partitions[i]
+			p.PreferredReadReplica = -1
+			var n int
+			p.RecordBatches, n = committedView(p.RecordBatches, p.AbortedTransactions)
+			p.AbortedTransactions = nil
+			records += n
+			bytes += len(p.RecordBatches)
+		}
+		resp.Topics = append(resp.Topics, t)
+	}
+	for _, b := range up.Brokers {
+		if host, port, ok := g.endpoint(b.NodeID); ok {
+			b.Host, b.Port, b.Rack = host, port, nil
+			resp.Brokers = append(resp.Brokers, b)
+		}
+	}
+	g.cfg.Metrics.consumed(pid, records, bytes)
+	return resp
+}
+
+func fetchTopicError(t kmsg.FetchRequestTopic, code int16) kmsg.FetchResponseTopic {
+	rt := kmsg.NewFetchResponseTopic()
+	rt.Topic, rt.TopicID = t.Topic, t.TopicID
+	for _, p := range t.Partitions {
+		rp := kmsg.NewFetchResponseTopicPartition()
+		rp.Partition, rp.ErrorCode = p.Partition, code
+		rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	return rt
+}
+
+// ownTopicByID returns the client name of a topic id when the topic is one
+// of the project's outbound topics.
+func (g *Gateway) ownTopicByID(ctx context.Context, pid string, id [16]byte) (string, bool) {
+	backend, ok := g.ids.name(ctx, id)
+	if !ok {
+		return "", false
+	}
+	return tenancy.ClientOutboundTopic(pid, backend)
+}
