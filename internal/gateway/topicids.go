@@ -15,8 +15,8 @@ import (
 type topicIDs struct {
 	list func(ctx context.Context) (map[[16]byte]string, error)
 
-	mu       sync.Mutex
-	names    map[[16]byte]string
+	mu        sync.Mutex
+	names     map[[16]byte]string
 	refreshed time.Time
 }
 
