@@ -6,6 +6,8 @@
 //
 //	sluice.in.<pid>.<collection>          raw events written with a key without autofill
 //	sluice.inak.<pid>.<keyid>.<collection> raw events written with access key <keyid>, which has autofill
+//	sluice.inx.<pid>.<hex>                the same two for a collection whose name is no valid
+//	sluice.inakx.<pid>.<keyid>.<hex>      Kafka topic name ("$my collection$ %", HTTP only): hex of the name
 //	sluice.out.<pid>.<topic>              enriched events (and <topic>-dlq) for Kafka Outbound
 //	sluice.<pid>.<group>                  consumer groups of the Outbound listener
 //
@@ -29,12 +31,14 @@ const (
 )
 
 const (
-	rawPrefix    = "sluice.in."
-	rawKeyPrefix = "sluice.inak."
-	outPrefix    = "sluice.out."
-	groupPrefix  = "sluice."
-	pidLen       = 24
-	keyIDLen     = 16
+	rawPrefix     = "sluice.in."
+	rawKeyPrefix  = "sluice.inak."
+	rawXPrefix    = "sluice.inx."
+	rawKeyXPrefix = "sluice.inakx."
+	outPrefix     = "sluice.out."
+	groupPrefix   = "sluice."
+	pidLen        = 24
+	keyIDLen      = 16
 )
 
 // ErrInvalidTopic explains why a name cannot be a collection topic.
@@ -75,20 +79,56 @@ func KeyID(key string) string {
 	return hex.EncodeToString(sum[:])[:keyIDLen]
 }
 
+// CheckCollectionName applies the HTTP API's rule for a collection name
+// (CONTRACT §2): 1 to 64 printable ASCII characters (space included), not
+// ending in -dlq, and not "." or ".." (which no outbound topic could carry).
+// Every name CheckCollectionTopic accepts passes.
+func CheckCollectionName(name string) error {
+	switch {
+	case name == "":
+		return &ErrInvalidTopic{name, "it is empty"}
+	case len(name) > MaxCollectionLen:
+		return &ErrInvalidTopic{name, fmt.Sprintf("it is longer than %d characters", MaxCollectionLen)}
+	case name == "." || name == "..":
+		return &ErrInvalidTopic{name, `"." and ".." are not allowed`}
+	case strings.HasSuffix(name, DLQSuffix):
+		return &ErrInvalidTopic{name, `the suffix "-dlq" names dead letter queues`}
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < 0x20 || c > 0x7e {
+			return &ErrInvalidTopic{name, fmt.Sprintf("character %q is not allowed (collection names are printable ASCII)", c)}
+		}
+	}
+	return nil
+}
+
 // RawTopic is the backend topic for a collection's raw events. keyID is the
 // KeyID of the writing access key when that key has autofill, else "": the
 // topic itself then tells the pipeline whose autofill applies, so a producer
 // can neither escape nor forge it and no batch is re-encoded.
+//
+// A collection whose name is a valid Kafka topic name keeps it as is, so
+// events of one collection produced over Kafka and over HTTP share one raw
+// topic. Any other name (HTTP allows every printable ASCII character) is
+// written in lowercase hex under its own prefix: reversible, and at most
+// 13+24+1+16+1+128 = 183 characters, below Kafka's 249.
 func RawTopic(pid, keyID, collection string) string {
-	if keyID == "" {
+	plain := CheckCollectionTopic(collection) == nil
+	switch {
+	case keyID == "" && plain:
 		return rawPrefix + pid + "." + collection
+	case keyID == "":
+		return rawXPrefix + pid + "." + hex.EncodeToString([]byte(collection))
+	case plain:
+		return rawKeyPrefix + pid + "." + keyID + "." + collection
+	default:
+		return rawKeyXPrefix + pid + "." + keyID + "." + hex.EncodeToString([]byte(collection))
 	}
-	return rawKeyPrefix + pid + "." + keyID + "." + collection
 }
 
 // RawTopicRegex matches every name RawTopic makes (and more: ParseRawTopic
 // is the authority), for subscribing to all raw topics at once.
-const RawTopicRegex = `^sluice\.(in|inak)\..+$`
+const RawTopicRegex = `^sluice\.(in|inak|inx|inakx)\..+$`
 
 // Raw is a parsed raw topic name.
 type Raw struct {
@@ -97,31 +137,50 @@ type Raw struct {
 	Collection string
 }
 
-// ParseRawTopic reverses RawTopic.
+// ParseRawTopic reverses RawTopic. Only the form RawTopic makes for a name
+// is accepted (a hex-encoded name that is a valid topic name is not), so a
+// collection has exactly one family of raw topics.
 func ParseRawTopic(topic string) (Raw, bool) {
 	var r Raw
-	rest, ok := strings.CutPrefix(topic, rawPrefix)
-	if !ok {
-		if rest, ok = strings.CutPrefix(topic, rawKeyPrefix); !ok {
-			return r, false
+	var rest string
+	var keyed, encoded, ok bool
+	for _, f := range []struct {
+		prefix         string
+		keyed, encoded bool
+	}{{rawPrefix, false, false}, {rawKeyPrefix, true, false}, {rawXPrefix, false, true}, {rawKeyXPrefix, true, true}} {
+		if rest, ok = strings.CutPrefix(topic, f.prefix); ok {
+			keyed, encoded = f.keyed, f.encoded
+			break
 		}
-		if len(rest) < keyIDLen+pidLen+2 || rest[pidLen] != '.' || rest[pidLen+1+keyIDLen] != '.' {
-			return r, false
-		}
-		r.KeyID = rest[pidLen+1 : pidLen+1+keyIDLen]
-		if !isHex(r.KeyID) {
-			return r, false
-		}
-		r.ProjectID, r.Collection = rest[:pidLen], rest[pidLen+keyIDLen+2:]
-	} else {
-		if len(rest) < pidLen+2 || rest[pidLen] != '.' {
-			return r, false
-		}
-		r.ProjectID, r.Collection = rest[:pidLen], rest[pidLen+1:]
 	}
-	if !isHex(r.ProjectID) || CheckCollectionTopic(r.Collection) != nil {
+	if !ok || len(rest) < pidLen+2 || rest[pidLen] != '.' {
 		return Raw{}, false
 	}
+	r.ProjectID, rest = rest[:pidLen], rest[pidLen+1:]
+	if keyed {
+		if len(rest) < keyIDLen+2 || rest[keyIDLen] != '.' {
+			return Raw{}, false
+		}
+		r.KeyID, rest = rest[:keyIDLen], rest[keyIDLen+1:]
+		if !isHex(r.KeyID) {
+			return Raw{}, false
+		}
+	}
+	if !isHex(r.ProjectID) {
+		return Raw{}, false
+	}
+	if !encoded {
+		if CheckCollectionTopic(rest) != nil {
+			return Raw{}, false
+		}
+		r.Collection = rest
+		return r, true
+	}
+	name, err := hex.DecodeString(rest)
+	if err != nil || !isHex(rest) || CheckCollectionName(string(name)) != nil || CheckCollectionTopic(string(name)) == nil {
+		return Raw{}, false
+	}
+	r.Collection = string(name)
 	return r, true
 }
 
