@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sluice-io/sluice/internal/event"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/store"
 )
@@ -54,6 +55,16 @@ type Config struct {
 	Store store.Store
 	// Now is the clock of relative timeframes (time.Now when nil).
 	Now func() time.Time
+	// Processor validates events recorded over HTTP, as the pipeline will.
+	Processor *event.Processor
+	// Events writes recorded events to raw topics (nil: recording answers
+	// 503).
+	Events EventWriter
+	// Offsets feeds the Streams page's rates (nil: no rates).
+	Offsets OffsetReader
+	// CAFile is the path of the CA clients trust, shown in the Streams
+	// page's snippets ("" when the operator gave a certificate).
+	CAFile string
 }
 
 // API is the HTTP handler.
@@ -65,6 +76,9 @@ type API struct {
 
 // New builds the API. /healthz answers 503 until SetReady.
 func New(cfg Config) *API {
+	if cfg.Processor == nil {
+		cfg.Processor, _ = event.NewProcessor(nil) // cannot fail without a GeoIP database
+	}
 	a := &API{cfg: cfg, mux: http.NewServeMux()}
 	a.routes()
 	return a
@@ -94,6 +108,8 @@ func (a *API) routes() {
 	m.HandleFunc("DELETE /3.0/projects/{pid}/keys/{key}", a.master(a.deleteKey))
 	m.HandleFunc("GET /3.0/projects/{pid}/streams/kafka", a.master(a.getStreams))
 	m.HandleFunc("PUT /3.0/projects/{pid}/streams/kafka/outbound", a.master(a.putOutbound))
+	m.HandleFunc("POST /3.0/projects/{pid}/events/{collection}", a.recordOne)
+	m.HandleFunc("POST /3.0/projects/{pid}/events", a.recordBatch)
 	m.HandleFunc("GET /3.0/projects/{pid}/queries/{analysis}", a.query)
 	m.HandleFunc("POST /3.0/projects/{pid}/queries/{analysis}", a.query)
 
@@ -240,11 +256,17 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	return readBodyLimit(w, r, MaxBodyBytes, "The request body is larger than 1 MiB.")
+}
+
+// readBodyLimit reads a body of at most limit bytes, answering 413 with
+// tooBigMsg when it is larger.
+func readBodyLimit(w http.ResponseWriter, r *http.Request, limit int64, tooBigMsg string) ([]byte, bool) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		writeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLargeError", "The request body is larger than 1 MiB.")
+		writeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLargeError", tooBigMsg)
 		return nil, false
 	case err != nil:
 		writeError(w, http.StatusBadRequest, "InvalidRequestError", "The request body could not be read.")

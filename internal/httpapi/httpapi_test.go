@@ -46,8 +46,14 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	k, err := httpapi.NewKafka(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.Close)
 	api := httpapi.New(httpapi.Config{Registry: reg, OrgID: orgID, OrgKey: orgKey,
 		InboundBootstrap: "kafka.test:9092", OutboundBootstrap: "kafka.test:9093", Store: st,
+		Events: k, Offsets: k, CAFile: "/etc/sluice/ca.pem",
 		Now:    func() time.Time { return queryNow },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	api.SetReady()

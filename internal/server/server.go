@@ -150,10 +150,18 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 		defer pipe.Close()
 	}
 
+	// HTTP events go to raw topics like Kafka-produced ones; the producer
+	// closes after the HTTP server has answered its last request.
+	httpKafka, err := httpapi.NewKafka(b)
+	if err != nil {
+		return err
+	}
+	defer httpKafka.Close()
 	api := httpapi.New(httpapi.Config{
 		Registry: reg, OrgID: org.ID, OrgKey: org.Key, Store: st,
 		InboundBootstrap: inboundBootstrap, OutboundBootstrap: outboundBootstrap,
 		Metrics: metrics, Logger: logger,
+		Processor: proc, Events: httpKafka, Offsets: httpKafka, CAFile: tlsMat.CAFile,
 	})
 	if cfg.DebugAddr != "" {
 		if err := serveDebug(ctx, cfg.DebugAddr, logger); err != nil {

@@ -1,0 +1,140 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-io/sluice/internal/backend"
+)
+
+// RawEvent is one event on its way to a raw topic.
+type RawEvent struct {
+	Topic string
+	Value []byte
+}
+
+// EventWriter writes events recorded over HTTP to their raw topics, from
+// where the pipeline processes them exactly like Kafka-produced ones (one
+// path).
+type EventWriter interface {
+	// Write creates missing raw topics and writes evs. It returns one error
+	// per event, nil once the backend acknowledged that event with acks=all.
+	Write(ctx context.Context, evs []RawEvent) []error
+}
+
+// OffsetReader reads what the Streams page's rates are computed from.
+type OffsetReader interface {
+	// Topics lists the backend's topic names.
+	Topics(ctx context.Context) ([]string, error)
+	// EndOffsets sums the end offsets of each topic's partitions; topics
+	// that do not exist are left out.
+	EndOffsets(ctx context.Context, topics []string) (map[string]int64, error)
+}
+
+// Settings of the raw topics created for collections recorded over HTTP:
+// the gateway's (internal/gateway/topics.go), so that a collection's raw
+// topic is the same whichever way its first event arrived.
+const (
+	rawTopicPartitions = 9
+	rawTopicMaxBytes   = 1048588
+)
+
+var rawTopicConfigs = map[string]*string{"max.message.bytes": ptrTo(strconv.Itoa(rawTopicMaxBytes))}
+
+func ptrTo(s string) *string { return &s }
+
+// Kafka is the EventWriter and OffsetReader over sluice's backend.
+type Kafka struct {
+	b        *backend.Backend
+	producer *kgo.Client
+	topics   *backend.TopicCache
+}
+
+// NewKafka starts the producer of HTTP events. Close it after the HTTP
+// server has stopped.
+func NewKafka(b *backend.Backend) (*Kafka, error) {
+	producer, err := kgo.NewClient(b.Opts(
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		// An answer waits for its events: keep the wait for a batch short.
+		kgo.ProducerLinger(time.Millisecond),
+		// One event may be 900,000 bytes (Keen's limit); raw topics take
+		// 1048588-byte batches.
+		kgo.ProducerBatchMaxBytes(rawTopicMaxBytes),
+	)...)
+	if err != nil {
+		return nil, fmt.Errorf("starting the HTTP events producer: %w", err)
+	}
+	return &Kafka{b: b, producer: producer, topics: b.NewTopicCache()}, nil
+}
+
+// Close flushes nothing (every Write waited for its acknowledgements) and
+// releases the producer.
+func (k *Kafka) Close() { k.producer.Close() }
+
+// Write implements EventWriter.
+func (k *Kafka) Write(ctx context.Context, evs []RawEvent) []error {
+	errs := make([]error, len(evs))
+	ensured := map[string]error{}
+	var recs []*kgo.Record
+	var idx []int
+	for i, ev := range evs {
+		err, seen := ensured[ev.Topic]
+		if !seen {
+			err = k.topics.Ensure(ctx, ev.Topic, rawTopicPartitions, rawTopicConfigs)
+			ensured[ev.Topic] = err
+		}
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		recs = append(recs, &kgo.Record{Topic: ev.Topic, Value: ev.Value})
+		idx = append(idx, i)
+	}
+	if len(recs) == 0 {
+		return errs
+	}
+	for j, res := range k.producer.ProduceSync(ctx, recs...) {
+		if res.Err != nil {
+			errs[idx[j]] = fmt.Errorf("writing an event to the backend: %w", res.Err)
+		}
+	}
+	return errs
+}
+
+// Topics implements OffsetReader.
+func (k *Kafka) Topics(ctx context.Context) ([]string, error) {
+	td, err := k.b.Admin().ListTopics(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing backend topics: %w", err)
+	}
+	names := make([]string, 0, len(td))
+	for name, d := range td {
+		if d.Err == nil {
+			names = append(names, name)
+		}
+	}
+	return names, nil
+}
+
+// EndOffsets implements OffsetReader.
+func (k *Kafka) EndOffsets(ctx context.Context, topics []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(topics))
+	if len(topics) == 0 {
+		return out, nil // kadm would list every topic of the cluster
+	}
+	ends, err := k.b.Admin().ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("listing end offsets: %w", err)
+	}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil {
+			out[o.Topic] += o.Offset
+		}
+	})
+	return out, nil
+}
