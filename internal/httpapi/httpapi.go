@@ -70,6 +70,7 @@ type Config struct {
 // API is the HTTP handler.
 type API struct {
 	cfg   Config
+	rates *rateSampler
 	mux   *http.ServeMux
 	ready atomic.Bool
 }
@@ -79,7 +80,7 @@ func New(cfg Config) *API {
 	if cfg.Processor == nil {
 		cfg.Processor, _ = event.NewProcessor(nil) // cannot fail without a GeoIP database
 	}
-	a := &API{cfg: cfg, mux: http.NewServeMux()}
+	a := &API{cfg: cfg, mux: http.NewServeMux(), rates: newRateSampler()}
 	a.routes()
 	return a
 }
@@ -108,6 +109,7 @@ func (a *API) routes() {
 	m.HandleFunc("DELETE /3.0/projects/{pid}/keys/{key}", a.master(a.deleteKey))
 	m.HandleFunc("GET /3.0/projects/{pid}/streams/kafka", a.master(a.getStreams))
 	m.HandleFunc("PUT /3.0/projects/{pid}/streams/kafka/outbound", a.master(a.putOutbound))
+	m.HandleFunc("GET /3.0/projects/{pid}/streams/collections", a.master(a.listCollections))
 	m.HandleFunc("POST /3.0/projects/{pid}/events/{collection}", a.recordOne)
 	m.HandleFunc("POST /3.0/projects/{pid}/events", a.recordBatch)
 	m.HandleFunc("GET /3.0/projects/{pid}/queries/{analysis}", a.query)
