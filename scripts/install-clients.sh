@@ -16,6 +16,10 @@
 #            the interpreter with SLUICE_CLIENTS_PYTHON=/path/to/python.
 #   Node.js  `npm ci` in e2e/clients/node (kafkajs 2.2.4, package-lock.json);
 #            the tests run `node` from PATH there.
+#   Browser  Debian's chromium (headless, for the Streams page test
+#            e2e/streams_browser_test.go) and `npm ci` in e2e/browser
+#            (playwright-core, pinned in package-lock.json; it downloads no
+#            browser of its own). Override the browser with CHROMIUM=/path.
 #
 # Prints one summary line on success; problems go to stderr with a non-zero
 # exit.
@@ -44,19 +48,28 @@ hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
 done_what=()
 
-# --- kcat (Debian) ---
+# --- Debian packages: kcat, chromium ---
+apt_missing=()
 if [[ -n ${KCAT:-} ]]; then
 	[[ -x $KCAT ]] || die "KCAT=$KCAT is not executable"
 elif ! command -v kcat >/dev/null; then
-	command -v apt-get >/dev/null || die "kcat is missing and there is no apt-get: install kcat (librdkafka-based) by hand"
+	apt_missing+=(kcat)
+fi
+if [[ -n ${CHROMIUM:-} ]]; then
+	[[ -x $CHROMIUM ]] || die "CHROMIUM=$CHROMIUM is not executable"
+elif [[ ! -x /usr/bin/chromium ]]; then
+	apt_missing+=(chromium)
+fi
+if ((${#apt_missing[@]})); then
+	command -v apt-get >/dev/null || die "${apt_missing[*]} missing and there is no apt-get: install them by hand"
 	sudo=()
 	if ((EUID != 0)); then
-		command -v sudo >/dev/null || die "kcat is missing: apt-get needs root (or sudo)"
+		command -v sudo >/dev/null || die "${apt_missing[*]} missing: apt-get needs root (or sudo)"
 		sudo=(sudo)
 	fi
 	quiet "${sudo[@]}" apt-get update
-	quiet env DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends kcat
-	done_what+=("kcat")
+	quiet env DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends "${apt_missing[@]}"
+	done_what+=("${apt_missing[@]}")
 fi
 
 # --- Python venv ---
@@ -90,10 +103,21 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
 	done_what+=("kafkajs")
 fi
 
+# --- Browser test driver (playwright-core) ---
+BROWSER_DIR="$ROOT/e2e/browser"
+want=$(hash_of "$BROWSER_DIR/package.json" "$BROWSER_DIR/package-lock.json")
+stamp="$BROWSER_DIR/node_modules/.sluice-lock.sha256"
+if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+	command -v npm >/dev/null || die "npm not found"
+	quiet npm ci --prefix "$BROWSER_DIR" --no-audit --no-fund --ignore-scripts --loglevel=error
+	echo "$want" >"$stamp"
+	done_what+=("playwright-core")
+fi
+
 kcat_bin=${KCAT:-$(command -v kcat)}
 if ((${#done_what[@]})); then
 	what="installed: ${done_what[*]}"
 else
 	what="already installed"
 fi
-echo "Kafka test clients $what (kcat $kcat_bin, venv $VENV, node $NODE_DIR/node_modules)"
+echo "Test clients $what (kcat $kcat_bin, venv $VENV, node $NODE_DIR/node_modules, browser ${CHROMIUM:-/usr/bin/chromium} with $BROWSER_DIR/node_modules)"
