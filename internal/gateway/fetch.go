@@ -40,7 +40,11 @@ func (g *Gateway) fetch(ctx context.Context, st *connState, req *kmsg.FetchReque
 	fwd.SessionID, fwd.SessionEpoch, fwd.ForgottenTopics = 0, -1, nil
 	fwd.IsolationLevel = 1
 	fwd.ReplicaID = -1
-	fwd.ReplicaState = kmsg.NewFetchRequestReplicaState()
+	if req.Version >= 15 {
+		// A tagged field before v15: kmsg would write it, and Kafka
+		// refuses the request.
+		fwd.ReplicaState = kmsg.NewFetchRequestReplicaState()
+	}
 	fwd.ClusterID = nil
 	fwd.Rack = ""
 	fwd.Topics = nil
