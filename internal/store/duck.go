@@ -52,6 +52,7 @@ type collKey struct{ project, collection string }
 type table struct {
 	name string
 	cols map[string]string // field key (path + "$" + type) → column name
+	ids  *idFilter         // the stored keen.ids; built on first write, guarded by wmu
 }
 
 // DBFile is the database's file name inside the store's directory.
@@ -197,22 +198,23 @@ func (s *DuckStore) Insert(ctx context.Context, events []Event) (InsertResult, e
 	if len(events) == 0 {
 		return res, nil
 	}
-	groups := map[collKey][]flatEvent{}
-	var order []collKey
 	for i := range events {
-		ev := &events[i]
-		if ev.ID == "" || ev.ProjectID == "" || ev.Collection == "" {
+		if ev := &events[i]; ev.ID == "" || ev.ProjectID == "" || ev.Collection == "" {
 			return res, fmt.Errorf("store: event %d: project, collection and keen.id are required", i)
 		}
-		fields, err := flatten(ev.JSON, nil)
-		if err != nil {
-			return res, fmt.Errorf("store: event %s: %w", ev.ID, err)
-		}
-		k := collKey{ev.ProjectID, ev.Collection}
+	}
+	flat, err := flattenAll(events)
+	if err != nil {
+		return res, err
+	}
+	groups := map[collKey][]flatEvent{}
+	var order []collKey
+	for _, fe := range flat {
+		k := collKey{fe.ev.ProjectID, fe.ev.Collection}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
 		}
-		groups[k] = append(groups[k], flatEvent{ev, fields})
+		groups[k] = append(groups[k], fe)
 	}
 
 	s.wmu.Lock()
@@ -308,21 +310,10 @@ func (s *DuckStore) insertGroup(ctx context.Context, k collKey, evs []flatEvent,
 	cols := st.view(t)
 
 	// Which events are already stored (re-processing), or repeated in the
-	// batch?
-	ids := make([]any, 0, len(evs))
-	for _, fe := range evs {
-		ids = append(ids, fe.ev.ID)
-	}
-	existing := map[string]bool{}
-	if err := s.collect(ctx, `SELECT _id FROM `+t.name+` WHERE _id IN (SELECT unnest(?::VARCHAR[]))`, ids, func(r *sql.Rows) error {
-		var id string
-		if err := r.Scan(&id); err != nil {
-			return err
-		}
-		existing[id] = true
-		return nil
-	}); err != nil {
-		return res, fmt.Errorf("store: looking up keen.ids: %w", err)
+	// batch? Only the ids the table's filter may hold are looked up.
+	existing, err := s.storedIDs(ctx, t, evs)
+	if err != nil {
+		return res, err
 	}
 
 	// Uniqueness tokens: the current holder of a token is its most recent
@@ -371,6 +362,7 @@ func (s *DuckStore) insertGroup(ctx context.Context, k collKey, evs []flatEvent,
 			newTokens = append(newTokens, []any{k.project, k.collection, tok, ev.ID, ev.CreatedAt.UTC()})
 		}
 		existing[ev.ID] = true
+		t.ids.add(ev.ID) // a rolled-back id stays: a false positive, checked next time
 		accepted = append(accepted, fe)
 		res.Inserted++
 	}
@@ -390,16 +382,24 @@ func (s *DuckStore) insertGroup(ctx context.Context, k collKey, evs []flatEvent,
 		}
 	}
 	sort.Strings(newFields)
+	// DuckDB adds one column per ALTER TABLE; the catalog rows go in one
+	// statement.
+	var catalogRows []string
+	var catalogArgs []any
 	for _, fk := range newFields {
 		_, typ := splitFieldKey(fk)
 		col := fmt.Sprintf("c%d", len(cols)+1)
 		if _, err := s.conn.ExecContext(ctx, `ALTER TABLE `+t.name+` ADD COLUMN `+col+` `+sqlTypes[typ]); err != nil {
 			return res, fmt.Errorf("store: adding a column to %s: %w", t.name, err)
 		}
-		if _, err := s.conn.ExecContext(ctx, `INSERT INTO _columns VALUES (?, ?, ?)`, t.name, fk, col); err != nil {
-			return res, fmt.Errorf("store: %w", err)
-		}
+		catalogRows = append(catalogRows, "(?, ?, ?)")
+		catalogArgs = append(catalogArgs, t.name, fk, col)
 		cols[fk] = col
+	}
+	if len(catalogRows) > 0 {
+		if _, err := s.conn.ExecContext(ctx, `INSERT INTO _columns VALUES `+strings.Join(catalogRows, ", "), catalogArgs...); err != nil {
+			return res, fmt.Errorf("store: recording the new columns of %s: %w", t.name, err)
+		}
 	}
 
 	// Append the rows: the fixed columns, then the columns this batch uses.
@@ -413,7 +413,7 @@ func (s *DuckStore) insertGroup(ctx context.Context, k collKey, evs []flatEvent,
 			}
 		}
 	}
-	err := s.conn.Raw(func(dc any) error {
+	err = s.conn.Raw(func(dc any) error {
 		app, err := duckdb.NewAppenderWithColumns(dc.(driver.Conn), "", "", t.name, colNames)
 		if err != nil {
 			return err
@@ -421,7 +421,7 @@ func (s *DuckStore) insertGroup(ctx context.Context, k collKey, evs []flatEvent,
 		row := make([]driver.Value, len(colNames))
 		for _, fe := range accepted {
 			clear(row)
-			row[0], row[1], row[2], row[3] = fe.ev.ID, fe.ev.Timestamp.UTC(), fe.ev.CreatedAt.UTC(), string(fe.ev.JSON)
+			row[0], row[1], row[2], row[3] = fe.ev.ID, fe.ev.Timestamp.UTC(), fe.ev.CreatedAt.UTC(), fe.ev.JSON
 			for _, f := range fe.fields {
 				row[used[f.key]] = f.val // a repeated key: the last one wins
 			}
@@ -570,15 +570,8 @@ func (s *DuckStore) Extract(ctx context.Context, q Query) ([]json.RawMessage, er
 		if len(ids) == 0 {
 			return out, nil
 		}
-		var b strings.Builder
-		for i, id := range ids {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString("'" + strings.ReplaceAll(id, "'", "''") + "'")
-		}
 		// Literals, not parameters: DuckDB then plans an index lookup.
-		sqlq, args = `SELECT _raw FROM `+tbl+` WHERE _id IN (`+b.String()+`) ORDER BY _ts, _id`, nil
+		sqlq, args = `SELECT _raw FROM `+tbl+` WHERE _id IN (`+sqlStrings(ids)+`) ORDER BY _ts, _id`, nil
 	case q.Limit > 0:
 		sqlq = fmt.Sprintf(`SELECT _raw FROM (SELECT _raw, _ts, _id FROM %s WHERE %s ORDER BY _ts DESC, _id DESC LIMIT %d) ORDER BY _ts, _id`, tbl, where, q.Limit)
 	default:

@@ -361,7 +361,7 @@ func TestFlatten(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, f := range fs {
+	for _, f := range textual(fs) {
 		p, typ := splitFieldKey(f.key)
 		got = append(got, fmt.Sprintf("%s.$%s=%v", strings.Join(p, "."), typ, f.val))
 	}
@@ -382,13 +382,15 @@ func TestFlattenMatchesReference(t *testing.T) {
 	for _, ev := range benchEvents(rand.New(rand.NewPCG(5, 5)), "p", "c", "x", 20) {
 		docs = append(docs, ev.JSON)
 	}
+	var shared flattener // reused across documents, as Insert does
 	for _, d := range docs {
 		got, err1 := flatten(d, nil)
+		reused, err3 := shared.flatten(d, nil)
 		want, err2 := flattenReference(d, nil)
-		if err1 != nil || err2 != nil {
-			t.Fatalf("%s: %v, %v", d, err1, err2)
+		if err1 != nil || err2 != nil || err3 != nil {
+			t.Fatalf("%s: %v, %v, %v", d, err1, err2, err3)
 		}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
+		if fmt.Sprint(textual(got)) != fmt.Sprint(want) || fmt.Sprint(textual(reused)) != fmt.Sprint(want) {
 			t.Fatalf("%s:\ngot  %v\nwant %v", d, got, want)
 		}
 	}

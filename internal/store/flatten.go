@@ -35,7 +35,10 @@ const pathSep = "\x1f"
 // field is one typed leaf of a flattened event.
 type field struct {
 	key string // path parts joined by pathSep, then pathSep + "$" + type
-	val any    // string, float64, bool, []any of strings
+	// val is []byte (a string: a slice of the event's JSON when it has no
+	// escapes, so appending it copies once, into DuckDB), float64, bool, or
+	// []any of []byte (an array of strings).
+	val any
 }
 
 func fieldKey(path, typ string) string { return path + pathSep + "$" + typ }
@@ -48,16 +51,36 @@ func splitFieldKey(k string) ([]string, string) {
 
 // flatten returns the typed leaves of a stored event's JSON: nested
 // objects become dotted paths; arrays are leaves (not descended into).
-// Empty objects produce no leaf (so "exists" is false for them). It scans
-// the bytes directly (the json package's decoder was most of the ingest
-// cost).
+// Empty objects produce no leaf (so "exists" is false for them).
 func flatten(doc []byte, out []field) ([]field, error) {
-	p := flattener{b: doc, out: out}
+	var f flattener
+	return f.flatten(doc, out)
+}
+
+// flattener scans the JSON bytes directly (the json package's decoder was
+// most of the ingest cost). One flattener is reused for many events: it
+// keeps its path buffer and interns field keys, so a batch of events of
+// the same shape allocates one key string per field, not per event. Not
+// safe for concurrent use.
+type flattener struct {
+	b    []byte
+	i    int
+	out  []field
+	path []byte            // the current property path, parts joined by pathSep
+	kbuf []byte            // scratch for building keys
+	keys map[string]string // interned field keys
+}
+
+// flatten flattens doc, appending its leaves to out. The values may point
+// into doc.
+func (p *flattener) flatten(doc []byte, out []field) ([]field, error) {
+	p.b, p.i, p.out, p.path = doc, 0, out, p.path[:0]
+	defer func() { p.b, p.out = nil, nil }()
 	p.ws()
 	if p.i >= len(p.b) || p.b[p.i] != '{' {
 		return out, errors.New("store: event JSON is not an object")
 	}
-	if err := p.object(""); err != nil {
+	if err := p.object(); err != nil {
 		return out, err
 	}
 	p.ws()
@@ -65,12 +88,6 @@ func flatten(doc []byte, out []field) ([]field, error) {
 		return out, errors.New("store: trailing data after the event's JSON")
 	}
 	return p.out, nil
-}
-
-type flattener struct {
-	b   []byte
-	i   int
-	out []field
 }
 
 var errSyntax = errors.New("store: malformed event JSON")
@@ -86,14 +103,29 @@ func (p *flattener) ws() {
 	}
 }
 
-// object reads an object at p.i ('{').
-func (p *flattener) object(prefix string) error {
+// emit appends a leaf at the current path.
+func (p *flattener) emit(typ string, val any) {
+	p.kbuf = append(append(append(p.kbuf[:0], p.path...), pathSep+"$"...), typ...)
+	k, ok := p.keys[string(p.kbuf)] // no allocation for the lookup
+	if !ok {
+		if p.keys == nil {
+			p.keys = map[string]string{}
+		}
+		k = string(p.kbuf)
+		p.keys[k] = k
+	}
+	p.out = append(p.out, field{k, val})
+}
+
+// object reads an object at p.i ('{'), whose path is p.path.
+func (p *flattener) object() error {
 	p.i++
 	p.ws()
 	if p.i < len(p.b) && p.b[p.i] == '}' {
 		p.i++
 		return nil
 	}
+	base := len(p.path)
 	for {
 		p.ws()
 		name, err := p.str()
@@ -106,11 +138,13 @@ func (p *flattener) object(prefix string) error {
 		}
 		p.i++
 		p.ws()
-		path := name
-		if prefix != "" {
-			path = prefix + pathSep + name
+		if base > 0 {
+			p.path = append(p.path, pathSep...)
 		}
-		if err := p.value(path); err != nil {
+		p.path = append(p.path, name...)
+		err = p.value()
+		p.path = p.path[:base]
+		if err != nil {
 			return err
 		}
 		p.ws()
@@ -129,38 +163,44 @@ func (p *flattener) object(prefix string) error {
 	}
 }
 
-// str reads a string at p.i.
-func (p *flattener) str() (string, error) {
+// str reads a string at p.i: a slice of the JSON when it has no escapes.
+func (p *flattener) str() ([]byte, error) {
 	if p.i >= len(p.b) || p.b[p.i] != '"' {
-		return "", errSyntax
+		return nil, errSyntax
 	}
 	start := p.i
 	p.i++
 	escaped := false
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case '\\':
-			escaped = true
-			p.i += 2
-			continue
-		case '"':
-			p.i++
-			if !escaped {
-				raw := p.b[start+1 : p.i-1]
-				if !utf8.Valid(raw) { // DuckDB refuses invalid UTF-8
-					return strings.ToValidUTF8(string(raw), "\uFFFD"), nil
-				}
-				return string(raw), nil
-			}
-			var s string
-			if err := json.Unmarshal(p.b[start:p.i], &s); err != nil {
-				return "", errSyntax
-			}
-			return s, nil
+	for {
+		// Jump to the next quote (IndexByte is vectorized: most of the
+		// event's bytes are string contents).
+		j := bytes.IndexByte(p.b[p.i:], '"')
+		if j < 0 {
+			return nil, errSyntax
 		}
-		p.i++
+		if k := bytes.IndexByte(p.b[p.i:p.i+j], '\\'); k >= 0 {
+			escaped = true
+			p.i += k + 2 // the backslash and the character it escapes
+			if p.i > len(p.b) {
+				return nil, errSyntax
+			}
+			continue
+		}
+		p.i += j + 1
+		break
 	}
-	return "", errSyntax
+	if !escaped {
+		raw := p.b[start+1 : p.i-1 : p.i-1]
+		if !utf8.Valid(raw) { // DuckDB refuses invalid UTF-8
+			return bytes.ToValidUTF8(raw, []byte("\uFFFD")), nil
+		}
+		return raw, nil
+	}
+	var s string
+	if err := json.Unmarshal(p.b[start:p.i], &s); err != nil {
+		return nil, errSyntax
+	}
+	return []byte(s), nil
 }
 
 func (p *flattener) literal(lit string) error {
@@ -171,37 +211,37 @@ func (p *flattener) literal(lit string) error {
 	return nil
 }
 
-// value reads the value at p.i, of property path.
-func (p *flattener) value(path string) error {
+// value reads the value at p.i, of property path p.path.
+func (p *flattener) value() error {
 	if p.i >= len(p.b) {
 		return errSyntax
 	}
 	switch c := p.b[p.i]; {
 	case c == '{':
-		return p.object(path)
+		return p.object()
 	case c == '[':
-		return p.array(path)
+		return p.array()
 	case c == '"':
 		s, err := p.str()
 		if err != nil {
 			return err
 		}
-		p.out = append(p.out, field{fieldKey(path, typString), s})
+		p.emit(typString, s)
 	case c == 't':
 		if err := p.literal("true"); err != nil {
 			return err
 		}
-		p.out = append(p.out, field{fieldKey(path, typBool), true})
+		p.emit(typBool, true)
 	case c == 'f':
 		if err := p.literal("false"); err != nil {
 			return err
 		}
-		p.out = append(p.out, field{fieldKey(path, typBool), false})
+		p.emit(typBool, false)
 	case c == 'n':
 		if err := p.literal("null"); err != nil {
 			return err
 		}
-		p.out = append(p.out, field{fieldKey(path, typNull), true})
+		p.emit(typNull, true)
 	default:
 		start := p.i
 		for p.i < len(p.b) && strings.IndexByte("+-0123456789.eE", p.b[p.i]) >= 0 {
@@ -211,14 +251,14 @@ func (p *flattener) value(path string) error {
 		if err != nil && !errors.Is(err, strconv.ErrRange) { // out of range: ±Inf, which DOUBLE holds
 			return errSyntax
 		}
-		p.out = append(p.out, field{fieldKey(path, typNumber), f})
+		p.emit(typNumber, f)
 	}
 	return nil
 }
 
 // array reads an array at p.i: an array of strings (or an empty one)
 // becomes a $as leaf, any other a $aj leaf holding its compact JSON.
-func (p *flattener) array(path string) error {
+func (p *flattener) array() error {
 	start := p.i
 	p.i++
 	strs := []any{}
@@ -257,14 +297,14 @@ func (p *flattener) array(path string) error {
 		}
 	}
 	if allStrings {
-		p.out = append(p.out, field{fieldKey(path, typStrArray), strs})
+		p.emit(typStrArray, strs)
 		return nil
 	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, p.b[start:p.i]); err != nil {
 		return errSyntax
 	}
-	p.out = append(p.out, field{fieldKey(path, typJSONArray), buf.String()})
+	p.emit(typJSONArray, buf.Bytes())
 	return nil
 }
 

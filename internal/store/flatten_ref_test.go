@@ -95,3 +95,27 @@ func flattenValue(raw []byte, path string, out []field) ([]field, error) {
 		return append(out, field{fieldKey(path, typNumber), f}), nil
 	}
 }
+
+// textual returns fs with its []byte values (strings, in flatten's
+// output) as strings, for comparison with flattenReference.
+func textual(fs []field) []field {
+	out := make([]field, len(fs))
+	for i, f := range fs {
+		switch v := f.val.(type) {
+		case []byte:
+			f.val = string(v)
+		case []any:
+			a := make([]any, len(v))
+			for j, e := range v {
+				if b, ok := e.([]byte); ok {
+					a[j] = string(b)
+				} else {
+					a[j] = e
+				}
+			}
+			f.val = a
+		}
+		out[i] = f
+	}
+	return out
+}
