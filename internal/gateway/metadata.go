@@ -144,7 +144,9 @@ func (g *Gateway) clientTopic(pid, keyID, backend string) (string, bool) {
 		return tenancy.ClientOutboundTopic(pid, backend)
 	}
 	raw, ok := tenancy.ParseRawTopic(backend)
-	if !ok || raw.ProjectID != pid || raw.KeyID != keyID {
+	// Collections recorded over HTTP may have names no Kafka topic can
+	// have; producers cannot name them, so they are not listed either.
+	if !ok || raw.ProjectID != pid || raw.KeyID != keyID || tenancy.CheckCollectionTopic(raw.Collection) != nil {
 		return "", false
 	}
 	return raw.Collection, true

@@ -100,6 +100,7 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gwMetrics := gateway.NewMetrics(metrics)
+	metrics.MustRegister(gateway.NewLagCollector(b.Admin(), logger))
 	var gateways []*gateway.Gateway
 	defer func() {
 		// Listeners stop before the registry and backend they depend on.

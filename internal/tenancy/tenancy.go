@@ -236,6 +236,17 @@ func ClientGroup(pid, backend string) (string, bool) {
 	return strings.CutPrefix(backend, groupPrefix+pid+".")
 }
 
+// ParseBackendGroup reverses BackendGroup: the project and the client's
+// group id of a backend group, false for groups that are not a project's
+// (sluice's own, such as the pipeline's).
+func ParseBackendGroup(backend string) (pid, group string, ok bool) {
+	rest, ok := strings.CutPrefix(backend, groupPrefix)
+	if !ok || len(rest) < pidLen+1 || rest[pidLen] != '.' || !isHex(rest[:pidLen]) {
+		return "", "", false
+	}
+	return rest[:pidLen], rest[pidLen+1:], true
+}
+
 // ErrBadProjectID is returned for a malformed project id.
 var ErrBadProjectID = errors.New("project id must be 24 lowercase hex characters")
 

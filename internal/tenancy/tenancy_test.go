@@ -236,3 +236,22 @@ func TestCheckOutboundTopic(t *testing.T) {
 		}
 	}
 }
+
+func TestParseBackendGroup(t *testing.T) {
+	for _, tc := range []struct {
+		backend, pid, group string
+		ok                  bool
+	}{
+		{BackendGroup(pid, "my-group"), pid, "my-group", true},
+		{BackendGroup(pid, "a.b.c"), pid, "a.b.c", true},
+		{"sluice.pipeline", "", "", false},
+		{"sluice." + strings.Repeat("g", 24) + ".x", "", "", false},
+		{"other." + pid + ".x", "", "", false},
+		{"sluice." + pid, "", "", false},
+	} {
+		p, g, ok := ParseBackendGroup(tc.backend)
+		if p != tc.pid || g != tc.group || ok != tc.ok {
+			t.Errorf("ParseBackendGroup(%q) = %q %q %v, want %q %q %v", tc.backend, p, g, ok, tc.pid, tc.group, tc.ok)
+		}
+	}
+}
