@@ -12,9 +12,15 @@ import (
 	"github.com/sluice-io/sluice/internal/tenancy"
 )
 
-// HeaderCollection names the original collection on outbound and DLQ
-// records (the topic name may be a sanitized form of it).
-const HeaderCollection = "keen.collection"
+// Headers of outbound and DLQ records.
+const (
+	// HeaderCollection names the original collection (the topic name may
+	// be a sanitized form of it, shared by two collections).
+	HeaderCollection = "keen.collection"
+	// HeaderID is the event's keen.id, also given to invalid events: it
+	// is derived from the raw record, so a consumer can drop duplicates.
+	HeaderID = "keen.id"
+)
 
 // dlqValue is a DLQ record's value: the seed's two keys, plus the payload's
 // bytes in base64 when they are not valid UTF-8 (a JSON string cannot hold
@@ -25,9 +31,10 @@ type dlqValue struct {
 	EventBase64 string `json:"event_base64,omitempty"`
 }
 
-// dlqRecord builds the dead letter for an invalid raw record. The
-// producer's key is kept, so partitioning by key carries over.
-func dlqRecord(raw tenancy.Raw, r *kgo.Record, invalid *event.Error) *kgo.Record {
+// dlqRecord builds the dead letter for an invalid raw record whose keen.id
+// would have been id. The producer's key is kept, so partitioning by key
+// carries over. Topic and partition are the caller's.
+func dlqRecord(raw tenancy.Raw, id string, r *kgo.Record, invalid *event.Error) *kgo.Record {
 	v := dlqValue{Event: string(r.Value), Error: invalid.Name + ": " + invalid.Message}
 	if !utf8.Valid(r.Value) {
 		v.Event = strings.ToValidUTF8(string(r.Value), "\uFFFD")
@@ -37,6 +44,10 @@ func dlqRecord(raw tenancy.Raw, r *kgo.Record, invalid *event.Error) *kgo.Record
 	return &kgo.Record{
 		Key:     r.Key,
 		Value:   b,
-		Headers: []kgo.RecordHeader{{Key: HeaderCollection, Value: []byte(raw.Collection)}},
+		Headers: recordHeaders(raw.Collection, id),
 	}
+}
+
+func recordHeaders(collection, id string) []kgo.RecordHeader {
+	return []kgo.RecordHeader{{Key: HeaderCollection, Value: []byte(collection)}, {Key: HeaderID, Value: []byte(id)}}
 }

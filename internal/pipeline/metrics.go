@@ -8,10 +8,14 @@ import (
 
 // Metrics are the pipeline's Prometheus series, per project.
 type Metrics struct {
-	storedC     *prometheus.CounterVec
-	duplicatesC *prometheus.CounterVec
-	invalidC    *prometheus.CounterVec
-	dlqC        *prometheus.CounterVec
+	storedC       *prometheus.CounterVec
+	duplicatesC   *prometheus.CounterVec
+	invalidC      *prometheus.CounterVec
+	dlqC          *prometheus.CounterVec
+	outRecordsC   *prometheus.CounterVec
+	outBytesC     *prometheus.CounterVec
+	outSkippedC   *prometheus.CounterVec
+	transactionsC *prometheus.CounterVec
 }
 
 // NewMetrics registers the pipeline's series with reg (nil: unregistered).
@@ -29,9 +33,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		dlqC: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_pipeline_dlq_records_total", Help: "Invalid events written to a DLQ (result=written) or not, because Kafka Outbound is disabled (result=skipped).",
 		}, []string{"project", "result"}),
+		outRecordsC: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_pipeline_outbound_records_total", Help: "Enriched events published (committed) to Kafka Outbound topics, per project.",
+		}, []string{"project"}),
+		outBytesC: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_pipeline_outbound_bytes_total", Help: "Key, value and header bytes of the records counted by sluice_pipeline_outbound_records_total.",
+		}, []string{"project"}),
+		outSkippedC: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_pipeline_outbound_skipped_total", Help: "Stored events not published to a Kafka Outbound topic, per project and reason (too_large: over max.message.bytes once enriched).",
+		}, []string{"project", "reason"}),
+		transactionsC: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_pipeline_transactions_total", Help: "Pipeline transactions by result: committed, aborted (processed again) or failed (transactional client restarted).",
+		}, []string{"result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.storedC, m.duplicatesC, m.invalidC, m.dlqC)
+		reg.MustRegister(m.storedC, m.duplicatesC, m.invalidC, m.dlqC, m.outRecordsC, m.outBytesC, m.outSkippedC, m.transactionsC)
 	}
 	return m
 }
@@ -43,20 +59,39 @@ func (m *Metrics) stored(project string, r store.InsertResult) {
 	}
 }
 
-func (m *Metrics) invalid(project, name string) {
+func (m *Metrics) invalid(project, name string, n int) {
 	if m != nil {
-		m.invalidC.WithLabelValues(project, name).Inc()
+		m.invalidC.WithLabelValues(project, name).Add(float64(n))
 	}
 }
 
-func (m *Metrics) dlqSkipped(project string) {
-	if m != nil {
-		m.dlqC.WithLabelValues(project, "skipped").Inc()
+func (m *Metrics) dlqSkipped(project string, n int) {
+	if m != nil && n > 0 {
+		m.dlqC.WithLabelValues(project, "skipped").Add(float64(n))
 	}
 }
 
 func (m *Metrics) dlqWritten(project string, n int) {
-	if m != nil {
+	if m != nil && n > 0 {
 		m.dlqC.WithLabelValues(project, "written").Add(float64(n))
+	}
+}
+
+func (m *Metrics) outbound(project string, records, bytes int) {
+	if m != nil {
+		m.outRecordsC.WithLabelValues(project).Add(float64(records))
+		m.outBytesC.WithLabelValues(project).Add(float64(bytes))
+	}
+}
+
+func (m *Metrics) outboundSkipped(project, reason string) {
+	if m != nil {
+		m.outSkippedC.WithLabelValues(project, reason).Inc()
+	}
+}
+
+func (m *Metrics) transaction(result string) {
+	if m != nil {
+		m.transactionsC.WithLabelValues(result).Inc()
 	}
 }

@@ -1,18 +1,21 @@
-// Package pipeline turns raw events into stored Keen events (DESIGN
-// decision 6): one consumer group over every project's raw topics;
-// partitions processed in parallel; each record validated and enriched by
-// package event, stored idempotently, invalid ones sent to the collection's
-// dead letter queue while the project's Kafka Outbound is enabled; offsets
-// committed only after all of that is durable.
+// Package pipeline turns raw events into stored Keen events and the Kafka
+// Outbound streams (DESIGN decision 6): one consumer group over every
+// project's raw topics; each poll's records validated and enriched by
+// package event (partitions in parallel), stored idempotently, and, while
+// the project's Kafka Outbound is enabled, published to the collection's
+// outbound topic (valid events) or DLQ (invalid ones) in one Kafka
+// transaction with the consumed offsets. docs/pipeline.md tells why this is
+// exactly-once.
 package pipeline
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -27,6 +30,15 @@ import (
 // Group is the backend consumer group of the pipeline.
 const Group = "sluice.pipeline"
 
+// TransactionalIDPrefix starts every pipeline transactional id.
+const TransactionalIDPrefix = "sluice.pipeline."
+
+// maxPollRecords bounds one poll, hence one store Insert and one transaction.
+const maxPollRecords = 20000
+
+// closeGrace is how long Close lets the batch in progress finish.
+const closeGrace = 20 * time.Second
+
 // Config is what the pipeline runs with.
 type Config struct {
 	Backend   *backend.Backend
@@ -37,125 +49,285 @@ type Config struct {
 	Logger    *slog.Logger
 	// Now is the clock for keen.created_at (time.Now when nil).
 	Now func() time.Time
+	// TransactionalID identifies this process's transactional producer.
+	// It must differ between processes sharing a backend, and should stay
+	// the same across restarts of one process (NewTransactionalID, kept
+	// in the data dir): a restarted process then aborts its predecessor's
+	// open transaction at once instead of waiting for it to time out.
+	// Empty: a random one.
+	TransactionalID string
+	// TransactionTimeout bounds how long a transaction left open by a
+	// crashed process holds back read_committed consumers (30 s when 0).
+	TransactionTimeout time.Duration
+
+	// crashBeforeCommit, for tests, is asked after a batch's records are
+	// produced; true abandons the batch as a crash would (no commit, no
+	// abort) and stops the pipeline.
+	crashBeforeCommit func() bool
+}
+
+// NewTransactionalID returns a fresh transactional id for a process.
+func NewTransactionalID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return TransactionalIDPrefix + hex.EncodeToString(b)
 }
 
 // Pipeline is a running pipeline.
 type Pipeline struct {
-	cfg      Config
-	consumer *kgo.Client
-	producer *kgo.Client
-	dlq      *backend.TopicCache
-	log      *slog.Logger
-	done     chan struct{}
-	cancel   context.CancelFunc
+	cfg    Config
+	sess   atomic.Pointer[kgo.GroupTransactSession]
+	topics *backend.TopicCache
+	parts  *partitioner
+	log    *slog.Logger
+
+	pollCtx    context.Context // cancelled by Close: stop polling
+	stopPoll   context.CancelFunc
+	workCtx    context.Context // cancelled closeGrace after Close
+	cancelWork context.CancelFunc
+	done       chan struct{}
+	provDone   chan struct{}
 }
+
+// errCrashed stops the loop without ending the transaction (tests).
+var errCrashed = errors.New("crash simulated")
 
 // Start joins the pipeline's consumer group and processes until Close.
 func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	consumer, err := kgo.NewClient(cfg.Backend.Opts(
+	if cfg.TransactionalID == "" {
+		cfg.TransactionalID = NewTransactionalID()
+	}
+	if cfg.TransactionTimeout == 0 {
+		cfg.TransactionTimeout = 30 * time.Second
+	}
+	p := &Pipeline{
+		cfg: cfg, topics: cfg.Backend.NewTopicCache(), parts: newPartitioner(),
+		log:  cfg.Logger.With("component", "pipeline"),
+		done: make(chan struct{}), provDone: make(chan struct{}),
+	}
+	sess, err := p.newSession()
+	if err != nil {
+		return nil, err
+	}
+	p.sess.Store(sess)
+	p.pollCtx, p.stopPoll = context.WithCancel(ctx)
+	p.workCtx, p.cancelWork = context.WithCancel(context.Background())
+
+	prov := &provisioner{
+		topics: p.topics, reg: cfg.Registry, wake: make(chan struct{}, 1), warn: p.log.Warn,
+		rawTopics: func() []string { return p.sess.Load().Client().GetConsumeTopics() },
+	}
+	cfg.Registry.OnChange(prov.changed)
+	go func() {
+		defer close(p.provDone)
+		prov.run(p.pollCtx)
+	}()
+	go p.run()
+	return p, nil
+}
+
+func (p *Pipeline) newSession() (*kgo.GroupTransactSession, error) {
+	sess, err := kgo.NewGroupTransactSession(p.cfg.Backend.Opts(
 		kgo.ConsumerGroup(Group),
 		kgo.ConsumeRegex(),
 		kgo.ConsumeTopics(tenancy.RawTopicRegex),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.DisableAutoCommit(),
-		// Processing finishes and commits before a rebalance moves a
-		// partition, so no record is stored by two members at once.
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// A batch is stored, produced and committed before a rebalance
+		// moves its partitions, so a rebalance rarely aborts work.
 		kgo.BlockRebalanceOnPoll(),
 		// New collections are picked up within seconds.
 		kgo.MetadataMinAge(500*time.Millisecond),
 		kgo.MetadataMaxAge(2*time.Second),
 		kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.TransactionalID(p.cfg.TransactionalID),
+		kgo.TransactionTimeout(p.cfg.TransactionTimeout),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), // see partitioner
+		kgo.ProducerBatchMaxBytes(MaxOutboundMessageBytes),
+		kgo.RecordDeliveryTimeout(time.Minute),
 	)...)
 	if err != nil {
-		return nil, fmt.Errorf("starting the pipeline consumer: %w", err)
+		return nil, fmt.Errorf("starting the pipeline's transactional consumer: %w", err)
 	}
-	producer, err := kgo.NewClient(cfg.Backend.Opts(
-		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerLinger(5*time.Millisecond),
-	)...)
-	if err != nil {
-		consumer.Close()
-		return nil, fmt.Errorf("starting the pipeline producer: %w", err)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	p := &Pipeline{
-		cfg: cfg, consumer: consumer, producer: producer,
-		dlq: cfg.Backend.NewTopicCache(), log: cfg.Logger.With("component", "pipeline"),
-		done: make(chan struct{}), cancel: cancel,
-	}
-	go p.run(ctx)
-	return p, nil
+	return sess, nil
 }
 
-// Close stops after the batch in progress and leaves the group.
+// Close stops after the batch in progress (given closeGrace) and leaves
+// the group.
 func (p *Pipeline) Close() {
-	p.cancel()
+	p.stopPoll()
+	timer := time.AfterFunc(closeGrace, p.cancelWork)
 	<-p.done
-	p.consumer.Close()
-	p.producer.Close()
+	<-p.provDone
+	timer.Stop()
+	p.cancelWork()
+	p.sess.Load().CloseAllowingRebalance()
 }
 
-func (p *Pipeline) run(ctx context.Context) {
+func (p *Pipeline) run() {
 	defer close(p.done)
-	for ctx.Err() == nil {
-		fetches := p.consumer.PollRecords(ctx, 20000)
-		if ctx.Err() != nil {
-			p.consumer.AllowRebalance()
+	for p.pollCtx.Err() == nil {
+		sess := p.sess.Load()
+		fetches := sess.PollRecords(p.pollCtx, maxPollRecords)
+		if p.pollCtx.Err() != nil {
+			sess.AllowRebalance()
 			return
 		}
 		fetches.EachError(func(t string, part int32, err error) {
 			p.log.Warn("reading a raw topic", "topic", t, "partition", part, "err", err)
 		})
-		if err := p.processAll(ctx, fetches); err != nil {
-			// Nothing was committed for the failed batch: rewind to the
-			// committed offsets so it is processed again (idempotently).
-			p.log.Error("processing a batch; it will be retried", "err", err)
-			p.rewind(ctx, fetches)
-			p.consumer.AllowRebalance()
+		if fetches.NumRecords() == 0 {
+			sess.AllowRebalance()
 			continue
 		}
-		p.consumer.AllowRebalance()
+		err := p.handle(p.workCtx, sess, fetches)
+		if errors.Is(err, errCrashed) {
+			return // as a crash would: no End, no AllowRebalance
+		}
+		sess.AllowRebalance()
+		if err != nil {
+			p.log.Error("processing a batch; it will be retried", "err", err)
+			p.pause()
+		}
 	}
 }
 
-// processAll handles every partition of a fetch in parallel, then commits.
-func (p *Pipeline) processAll(ctx context.Context, fetches kgo.Fetches) error {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var errs []error
-	var done []*kgo.Record
-	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		if len(fp.Records) == 0 {
-			return
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := p.processPartition(ctx, fp.Topic, fp.Records)
-			mu.Lock()
-			defer mu.Unlock()
+// pause waits a moment before a failed batch is retried.
+func (p *Pipeline) pause() {
+	select {
+	case <-p.pollCtx.Done():
+	case <-time.After(time.Second):
+	}
+}
+
+// handle processes one poll in one transaction: store (idempotent), then
+// produce the outbound and DLQ records and commit the consumed offsets
+// atomically. Whatever fails, the transaction is aborted and the session
+// rewinds to the committed offsets, so the poll is processed again.
+func (p *Pipeline) handle(ctx context.Context, sess *kgo.GroupTransactSession, fetches kgo.Fetches) error {
+	b, err := p.prepare(fetches)
+	if err != nil {
+		p.rewind(sess, fetches)
+		return err
+	}
+	if err := sess.Begin(); err != nil {
+		p.renewSession(sess)
+		return fmt.Errorf("beginning a transaction: %w", err)
+	}
+	recs, out, err := p.storeAndBuild(ctx, b)
+	if err == nil {
+		err = p.produce(ctx, sess, recs)
+	}
+	if err != nil {
+		p.abort(ctx, sess)
+		return err
+	}
+	if p.cfg.crashBeforeCommit != nil && p.cfg.crashBeforeCommit() {
+		return errCrashed
+	}
+	committed, err := sess.End(ctx, kgo.TryCommit)
+	if err != nil {
+		p.cfg.Metrics.transaction("failed")
+		p.renewSession(sess)
+		return fmt.Errorf("committing the transaction: %w", err)
+	}
+	if !committed {
+		// A rebalance moved partitions during the batch: the new owner
+		// processes them again from the committed offsets.
+		p.cfg.Metrics.transaction("aborted")
+		p.log.Info("transaction aborted by a rebalance; the batch will be processed again")
+		return nil
+	}
+	p.cfg.Metrics.transaction("committed")
+	p.countPublished(b, out)
+	return nil
+}
+
+// storeAndBuild stores every project's events, one Insert per project, and
+// builds the records to publish, with a tally of the stream records per
+// project.
+func (p *Pipeline) storeAndBuild(ctx context.Context, b *batch) ([]*kgo.Record, map[string]tally, error) {
+	var recs []*kgo.Record
+	out := map[string]tally{}
+	for _, pb := range b.projects {
+		if len(pb.events) > 0 {
+			res, err := p.cfg.Store.Insert(ctx, pb.events)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s/%d: %w", fp.Topic, fp.Partition, err))
-				return
+				return nil, nil, fmt.Errorf("storing %d events of project %s: %w", len(pb.events), pb.id, err)
 			}
-			done = append(done, fp.Records[len(fp.Records)-1])
-		}()
-	})
-	wg.Wait()
-	if len(done) > 0 {
-		if err := p.consumer.CommitRecords(ctx, done...); err != nil {
-			errs = append(errs, fmt.Errorf("committing offsets: %w", err))
+			p.cfg.Metrics.stored(pb.id, res)
+			if pb.outbound {
+				var stored map[string][]byte
+				if res.Existing > 0 || res.Duplicates > 0 {
+					if stored, err = storedJSON(ctx, p.cfg.Store, pb.id, pb.events); err != nil {
+						return nil, nil, err
+					}
+				}
+				for _, r := range outboundRecords(pb, stored, p.parts) {
+					if !fits(r) {
+						p.cfg.Metrics.outboundSkipped(pb.id, "too_large")
+						p.log.Warn("an enriched event exceeds the outbound max.message.bytes; stored, not streamed",
+							"project", pb.id, "keen.id", string(r.Headers[1].Value), "bytes", len(r.Value))
+						continue
+					}
+					recs = append(recs, r)
+					t := out[pb.id]
+					t.records++
+					t.bytes += recordBytes(r)
+					out[pb.id] = t
+				}
+			}
+		}
+		recs = append(recs, dlqRecords(pb, p.parts)...)
+	}
+	for _, r := range recs {
+		if err := p.topics.Ensure(ctx, r.Topic, OutboundPartitions, outboundTopicConfigs); err != nil {
+			return nil, nil, fmt.Errorf("creating an outbound topic: %w", err)
 		}
 	}
-	return errors.Join(errs...)
+	return recs, out, nil
 }
 
-// rewind moves every partition of a failed fetch back to its first record,
-// so the whole batch is processed again (idempotently) after a pause.
-func (p *Pipeline) rewind(ctx context.Context, fetches kgo.Fetches) {
+// produce sends recs in the open transaction and waits for all of them.
+func (p *Pipeline) produce(ctx context.Context, sess *kgo.GroupTransactSession, recs []*kgo.Record) error {
+	errc := make(chan error, 1)
+	for _, r := range recs {
+		sess.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				select {
+				case errc <- err:
+				default:
+				}
+			}
+		})
+	}
+	if err := sess.Client().Flush(ctx); err != nil {
+		return fmt.Errorf("flushing outbound records: %w", err)
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("producing outbound records: %w", err)
+	default:
+		return nil
+	}
+}
+
+// abort ends the transaction without committing; the session rewinds to
+// the committed offsets.
+func (p *Pipeline) abort(ctx context.Context, sess *kgo.GroupTransactSession) {
+	p.cfg.Metrics.transaction("aborted")
+	if _, err := sess.End(ctx, kgo.TryAbort); err != nil {
+		p.log.Error("aborting a transaction", "err", err)
+		p.renewSession(sess)
+	}
+}
+
+// rewind moves every partition of a poll that was not processed back to
+// its first record, so the poll is processed again.
+func (p *Pipeline) rewind(sess *kgo.GroupTransactSession, fetches kgo.Fetches) {
 	offsets := map[string]map[int32]kgo.EpochOffset{}
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if len(fp.Records) == 0 {
@@ -167,90 +339,51 @@ func (p *Pipeline) rewind(ctx context.Context, fetches kgo.Fetches) {
 		first := fp.Records[0]
 		offsets[fp.Topic][fp.Partition] = kgo.EpochOffset{Epoch: first.LeaderEpoch, Offset: first.Offset}
 	})
-	p.consumer.SetOffsets(offsets)
-	select {
-	case <-ctx.Done():
-	case <-time.After(time.Second):
-	}
+	sess.Client().SetOffsets(offsets)
 }
 
-// processPartition processes one partition's records, in order.
-func (p *Pipeline) processPartition(ctx context.Context, topic string, recs []*kgo.Record) error {
-	raw, ok := tenancy.ParseRawTopic(topic)
-	if !ok {
-		return nil // matched the regex but is no raw topic: nothing to do
-	}
-	var autofill map[string]any
-	var streams registry.Streams
-	p.cfg.Registry.Read(func(v *registry.View) {
-		streams, _ = v.Streams(raw.ProjectID)
-		if raw.KeyID == "" {
+// renewSession replaces a session whose transactional state failed (kgo
+// reports such errors as not retryable): a new client re-initializes the
+// transactional id, which also aborts what the old one left open.
+func (p *Pipeline) renewSession(old *kgo.GroupTransactSession) {
+	p.log.Warn("restarting the pipeline's transactional client")
+	old.CloseAllowingRebalance()
+	for p.pollCtx.Err() == nil {
+		sess, err := p.newSession()
+		if err == nil {
+			p.sess.Store(sess)
 			return
 		}
-		if k, ok := v.AccessKeyByID(raw.ProjectID, raw.KeyID); ok && k.Options.Writes != nil {
-			autofill = k.Options.Writes.Autofill
-		}
-	})
-	now := p.cfg.Now()
-	var events []store.Event
-	var dlq []*kgo.Record
-	for _, r := range recs {
-		ev, err := p.cfg.Processor.Process(event.Input{
-			Payload: r.Value, RecordTime: r.Timestamp, ID: event.ID(topic, r.Partition, r.Offset),
-			CreatedAt: now, Autofill: autofill,
-		})
-		var invalid *event.Error
-		switch {
-		case errors.As(err, &invalid):
-			p.cfg.Metrics.invalid(raw.ProjectID, invalid.Name)
-			if !streams.OutboundEnabled {
-				p.cfg.Metrics.dlqSkipped(raw.ProjectID)
-				continue
-			}
-			dlq = append(dlq, dlqRecord(raw, r, invalid))
-		case err != nil:
-			return fmt.Errorf("processing offset %d: %w", r.Offset, err)
-		default:
-			events = append(events, store.Event{
-				ProjectID: raw.ProjectID, Collection: raw.Collection, ID: ev.ID,
-				Timestamp: ev.Timestamp, CreatedAt: ev.CreatedAt, UniquenessToken: ev.UniquenessToken, JSON: ev.JSON,
-			})
-		}
+		p.log.Error("restarting the pipeline's transactional client", "err", err)
+		p.pause()
 	}
-	if len(events) > 0 {
-		res, err := p.cfg.Store.Insert(ctx, events)
-		if err != nil {
-			return fmt.Errorf("storing %d events: %w", len(events), err)
-		}
-		p.cfg.Metrics.stored(raw.ProjectID, res)
-	}
-	if len(dlq) > 0 {
-		if err := p.writeDLQ(ctx, raw, dlq); err != nil {
-			return err
-		}
-	}
-	return nil
+	// Closing: keep a closed session in place; Close closes it again.
 }
 
-func (p *Pipeline) writeDLQ(ctx context.Context, raw tenancy.Raw, recs []*kgo.Record) error {
-	topic := tenancy.BackendOutboundTopic(raw.ProjectID, tenancy.DLQTopicName(tenancy.OutboundTopicName(raw.Collection)))
-	if err := p.dlq.Ensure(ctx, topic, 9, outboundTopicConfigs); err != nil {
-		return err
+// countPublished updates the per-project metrics of a committed batch.
+func (p *Pipeline) countPublished(b *batch, out map[string]tally) {
+	for _, pb := range b.projects {
+		for name, n := range pb.invalid {
+			p.cfg.Metrics.invalid(pb.id, name, n)
+		}
+		if pb.outbound {
+			p.cfg.Metrics.dlqWritten(pb.id, len(pb.dlq))
+		} else {
+			p.cfg.Metrics.dlqSkipped(pb.id, sum(pb.invalid))
+		}
+		if t, ok := out[pb.id]; ok {
+			p.cfg.Metrics.outbound(pb.id, t.records, t.bytes)
+		}
 	}
-	for _, r := range recs {
-		r.Topic = topic
-	}
-	if err := p.producer.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		return fmt.Errorf("writing %d DLQ records: %w", len(recs), err)
-	}
-	p.cfg.Metrics.dlqWritten(raw.ProjectID, len(recs))
-	return nil
 }
 
-// Settings of the outbound and DLQ topics (the seed's figures).
-var outboundTopicConfigs = map[string]*string{
-	"retention.ms":      ptr(strconv.FormatInt((96 * time.Hour).Milliseconds(), 10)),
-	"max.message.bytes": ptr("1048588"),
-}
+// tally counts a project's outbound stream records of a batch.
+type tally struct{ records, bytes int }
 
-func ptr(s string) *string { return &s }
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}

@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -24,12 +26,13 @@ import (
 )
 
 type env struct {
-	t     *testing.T
-	b     *backend.Backend
-	reg   *registry.Registry
-	store store.Store
-	proc  *event.Processor
-	pipe  *pipeline.Pipeline
+	t       *testing.T
+	b       *backend.Backend
+	reg     *registry.Registry
+	store   store.Store
+	proc    *event.Processor
+	pipe    *pipeline.Pipeline
+	metrics *prometheus.Registry
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -51,18 +54,34 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, b: b, reg: registrytest.Open(t, b), store: st, proc: proc}
+	e := &env{t: t, b: b, reg: registrytest.Open(t, b), store: st, proc: proc, metrics: prometheus.NewRegistry()}
 	e.start()
 	t.Cleanup(func() { e.stop() })
 	return e
 }
 
-func (e *env) start() {
-	p, err := pipeline.Start(context.Background(), pipeline.Config{Backend: e.b, Registry: e.reg, Store: e.store, Processor: e.proc, Logger: quiet()})
+// start starts a pipeline; mods adjust its configuration.
+func (e *env) start(mods ...func(*pipeline.Config)) {
+	e.pipe = e.startPipeline(mods...)
+}
+
+func (e *env) startPipeline(mods ...func(*pipeline.Config)) *pipeline.Pipeline {
+	e.t.Helper()
+	if e.metrics == nil {
+		e.metrics = prometheus.NewRegistry()
+	}
+	cfg := pipeline.Config{Backend: e.b, Registry: e.reg, Store: e.store, Processor: e.proc, Logger: quiet()}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = pipeline.NewMetrics(nil)
+	}
+	p, err := pipeline.Start(context.Background(), cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.pipe = p
+	return p
 }
 
 func (e *env) stop() {
@@ -187,6 +206,7 @@ func TestInvalidEventsGoToTheDLQWhileOutboundIsEnabled(t *testing.T) {
 
 	dlq := tenancy.BackendOutboundTopic(p.ID, "orders-dlq")
 	recs := readAll(t, e.b, dlq, len(invalid))
+	ids := rawIDs(t, e.b, tenancy.RawTopic(p.ID, "", "orders"))
 	seen := map[string]bool{}
 	for _, r := range recs {
 		var v map[string]string
@@ -200,8 +220,17 @@ func TestInvalidEventsGoToTheDLQWhileOutboundIsEnabled(t *testing.T) {
 		if v["event_base64"] != "" && v["event"] != strings.ToValidUTF8("\xff\xfe{", "\uFFFD") {
 			t.Fatalf("non-UTF-8 payload recorded as %q", v["event"])
 		}
-		if len(r.Headers) != 1 || string(r.Headers[0].Value) != "orders" {
-			t.Fatalf("DLQ headers %v", r.Headers)
+		payload := v["event"]
+		if v["event_base64"] != "" {
+			b, err := base64.StdEncoding.DecodeString(v["event_base64"])
+			if err != nil {
+				t.Fatalf("event_base64 %q: %v", v["event_base64"], err)
+			}
+			payload = string(b)
+		}
+		h := headers(r)
+		if len(r.Headers) != 2 || h[pipeline.HeaderCollection] != "orders" || h[pipeline.HeaderID] != ids[payload] {
+			t.Fatalf("DLQ record of %q: headers %v, want keen.id %s", payload, r.Headers, ids[payload])
 		}
 	}
 	for _, inv := range invalid[:4] {
@@ -240,12 +269,20 @@ func TestAutofillAndUniquenessTokens(t *testing.T) {
 	}
 }
 
-// readAll reads at least want records of a backend topic.
+// readAll reads at least want records of a backend topic as the Outbound
+// listener does (read_committed).
 func readAll(t *testing.T, b *backend.Backend, topic string, want int) []*kgo.Record {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	return readTopic(t, b, topic, want, kgo.ReadCommitted())
+}
+
+// readTopic reads at least want records of a backend topic.
+func readTopic(t *testing.T, b *backend.Backend, topic string, want int, iso kgo.IsolationLevel) []*kgo.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cl, err := kgo.NewClient(b.Opts(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+	cl, err := kgo.NewClient(b.Opts(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(iso))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,8 +141,13 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 		return err
 	}
 	if cfg.Pipeline {
+		txnID, err := loadPipelineID(cfg.DataDir)
+		if err != nil {
+			return err
+		}
 		pipe, err := pipeline.Start(ctx, pipeline.Config{
 			Backend: b, Registry: reg, Store: st, Processor: proc, Metrics: pipeline.NewMetrics(metrics), Logger: logger,
+			TransactionalID: txnID,
 		})
 		if err != nil {
 			return err

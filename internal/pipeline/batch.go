@@ -1,0 +1,147 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-io/sluice/internal/event"
+	"github.com/sluice-io/sluice/internal/registry"
+	"github.com/sluice-io/sluice/internal/store"
+	"github.com/sluice-io/sluice/internal/tenancy"
+)
+
+// batch is one poll's work, per project: the events to store (in raw
+// partition order, so per-key order carries over to the outbound topic)
+// and the dead letters.
+type batch struct {
+	projects []*projectBatch
+}
+
+// projectBatch is one project's share of a poll.
+type projectBatch struct {
+	id string
+	// outbound is the project's Kafka Outbound setting when the poll was
+	// processed: the whole batch publishes, or none of it.
+	outbound bool
+	events   []store.Event
+	keys     [][]byte // the producer's record key of each event (nil: none)
+	dlq      []dlqItem
+	invalid  map[string]int // Keen error name → count
+}
+
+type dlqItem struct {
+	collection string
+	rec        *kgo.Record // topic and partition not set yet
+}
+
+// partResult is what processing one fetched partition gives.
+type partResult struct {
+	raw      tenancy.Raw
+	outbound bool
+	events   []store.Event
+	keys     [][]byte
+	dlq      []*kgo.Record
+	invalid  map[string]int
+	err      error
+}
+
+// prepare validates and enriches every record of a poll. Partitions are
+// processed in parallel (this is the CPU-heavy part); the results are
+// merged in fetch order, so the batch does not depend on scheduling.
+func (p *Pipeline) prepare(fetches kgo.Fetches) (*batch, error) {
+	var parts []kgo.FetchTopicPartition
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if len(fp.Records) > 0 {
+			parts = append(parts, fp)
+		}
+	})
+	results := make([]partResult, len(parts))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i := range parts {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			results[i] = p.processPartition(parts[i].Topic, parts[i].Records)
+		}()
+	}
+	wg.Wait()
+
+	b := &batch{}
+	byProject := map[string]*projectBatch{}
+	var errs []error
+	for i, r := range results {
+		if r.err != nil {
+			errs = append(errs, fmt.Errorf("%s/%d: %w", parts[i].Topic, parts[i].Partition, r.err))
+			continue
+		}
+		if r.raw.ProjectID == "" {
+			continue // matched the regex but is no raw topic
+		}
+		pb := byProject[r.raw.ProjectID]
+		if pb == nil {
+			pb = &projectBatch{id: r.raw.ProjectID, outbound: r.outbound, invalid: map[string]int{}}
+			byProject[pb.id] = pb
+			b.projects = append(b.projects, pb)
+		}
+		pb.events = append(pb.events, r.events...)
+		pb.keys = append(pb.keys, r.keys...)
+		for _, d := range r.dlq {
+			pb.dlq = append(pb.dlq, dlqItem{collection: r.raw.Collection, rec: d})
+		}
+		for name, n := range r.invalid {
+			pb.invalid[name] += n
+		}
+	}
+	return b, errors.Join(errs...)
+}
+
+// processPartition processes one partition's records, in order.
+func (p *Pipeline) processPartition(topic string, recs []*kgo.Record) partResult {
+	raw, ok := tenancy.ParseRawTopic(topic)
+	if !ok {
+		return partResult{}
+	}
+	res := partResult{raw: raw, invalid: map[string]int{}}
+	var autofill map[string]any
+	p.cfg.Registry.Read(func(v *registry.View) {
+		streams, _ := v.Streams(raw.ProjectID)
+		res.outbound = streams.OutboundEnabled
+		if raw.KeyID == "" {
+			return
+		}
+		if k, ok := v.AccessKeyByID(raw.ProjectID, raw.KeyID); ok && k.Options.Writes != nil {
+			autofill = k.Options.Writes.Autofill
+		}
+	})
+	now := p.cfg.Now()
+	for _, r := range recs {
+		id := event.ID(topic, r.Partition, r.Offset)
+		ev, err := p.cfg.Processor.Process(event.Input{
+			Payload: r.Value, RecordTime: r.Timestamp, ID: id, CreatedAt: now, Autofill: autofill,
+		})
+		var invalid *event.Error
+		switch {
+		case errors.As(err, &invalid):
+			res.invalid[invalid.Name]++
+			if res.outbound {
+				res.dlq = append(res.dlq, dlqRecord(raw, id, r, invalid))
+			}
+		case err != nil:
+			res.err = fmt.Errorf("processing offset %d: %w", r.Offset, err)
+			return res
+		default:
+			res.events = append(res.events, store.Event{
+				ProjectID: raw.ProjectID, Collection: raw.Collection, ID: ev.ID,
+				Timestamp: ev.Timestamp, CreatedAt: ev.CreatedAt, UniquenessToken: ev.UniquenessToken, JSON: ev.JSON,
+			})
+			res.keys = append(res.keys, r.Key)
+		}
+	}
+	return res
+}
