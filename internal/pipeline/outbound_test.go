@@ -441,3 +441,29 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name, project string) f
 	}
 	return 0
 }
+
+// Collections "a b" (HTTP only) and "a_b" share the outbound topic a_b, as
+// the contract's sanitizing rule says; the header tells them apart.
+func TestCollidingCollectionsShareTheirOutboundTopic(t *testing.T) {
+	e := newEnv(t)
+	p := e.project()
+	e.enable(p.ID, true)
+	e.produce(tenancy.RawTopic(p.ID, "", "a b"), `{"from":"a b"}`)
+	e.produce(tenancy.RawTopic(p.ID, "", "a_b"), `{"from":"a_b"}`, `broken`)
+	e.waitCount(p.ID, "a b", 1)
+	e.waitCount(p.ID, "a_b", 1)
+	got := readAll(t, e.b, tenancy.BackendOutboundTopic(p.ID, "a_b"), 2)
+	if len(got) != 2 {
+		t.Fatalf("%d records on a_b, want 2", len(got))
+	}
+	for _, r := range got {
+		var v struct{ From string }
+		_ = json.Unmarshal(r.Value, &v)
+		if h := headers(r)[pipeline.HeaderCollection]; h != v.From {
+			t.Errorf("event of %q has collection header %q", v.From, h)
+		}
+	}
+	if dlq := readAll(t, e.b, tenancy.BackendOutboundTopic(p.ID, "a_b-dlq"), 1); len(dlq) != 1 || headers(dlq[0])[pipeline.HeaderCollection] != "a_b" {
+		t.Fatalf("DLQ records %v", dlq)
+	}
+}
