@@ -10,6 +10,8 @@
 //	sluicebench hotspots FILE     sluice's CPU profile summed by what the code does
 //	sluicebench walltime FILE     an execution trace of sluice: where its producing connections' time goes
 //	sluicebench load [flags]      one load against one endpoint, figures as JSON (sluicebench load -h)
+//	sluicebench pipeline [flags]  the event pipeline and store benchmark (pipeline.go; sluicebench pipeline -h)
+//	sluicebench sections RESULTS.md NAME=FILE...  replace those sections of RESULTS.md
 package main
 
 import (
@@ -76,7 +78,7 @@ type bench struct {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags]")
+		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | sections RESULTS.md NAME=FILE...")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -119,8 +121,16 @@ func main() {
 		if err := load(os.Args[2:]); err != nil {
 			fatal(err)
 		}
+	case "pipeline":
+		if err := pipelineBench(os.Args[2:]); err != nil {
+			fatal(err)
+		}
+	case "sections":
+		if err := sections(os.Args[2:]); err != nil {
+			fatal(err)
+		}
 	default:
-		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags]")
+		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | sections RESULTS.md NAME=FILE...")
 		os.Exit(2)
 	}
 }

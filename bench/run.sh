@@ -1,31 +1,49 @@
 #!/usr/bin/env bash
-# bench/run.sh — the Kafka Inbound listener's benchmark, in one command.
+# bench/run.sh — sluice's benchmarks, in one command.
 #
-#   bench/run.sh [sluicebench run flags...]
+#   bench/run.sh [--benches inbound,pipeline] [inbound flags...] [-- pipeline flags...]
 #
-# What it does (about 10 minutes on 2 cores; see bench/README.md):
+# Two benchmarks, both by default, against one Apache Kafka broker; each
+# writes its own section of bench/RESULTS.md (the sections of benchmarks
+# not run are kept):
+#   inbound   the Kafka Inbound listener vs the broker's own SASL_SSL
+#             listener (about 8.5 minutes; flags before `--` go to
+#             `sluicebench run`, see `go run ./bench run -h` from bench/);
+#   pipeline  the event pipeline and store (about 3 minutes with the
+#             default 1,000,000 events; flags after `--` go to
+#             `sluicebench pipeline`, see bench/README.md): pipeline
+#             throughput per core, produce→countable latency, count and
+#             extraction over the stored events via HTTP, sluice's memory.
+#
+# What it does (see bench/README.md):
 #   1. builds sluice (./cmd/sluice) and the load generator (bench/, its own
 #      Go module), fetches Apache Kafka (scripts/kafka.sh, Maven Central) and
 #      starts one broker with --sasl (PLAINTEXT + SASL_SSL PLAIN listeners)
 #      on a server JVM (G1, C2, 1 GiB heap: not the harness's quick-start C1
-#      flags), then `sluice serve --kafka-brokers <PLAINTEXT> --pipeline=false`
+#      flags);
+#   2. inbound: `sluice serve --kafka-brokers <PLAINTEXT> --pipeline=false`
 #      (the gateway alone: this measures the listener, not the event
-#      pipeline, which would otherwise consume the benchmark's records) on a fresh data
-#      dir with loopback ports, and creates a project over HTTP;
-#   2. runs the same franz-go producer (1 KB JSON, acks=all) alternately
+#      pipeline, which would otherwise consume the benchmark's records) on a
+#      fresh data dir with loopback ports, creates a project over HTTP, and
+#      runs the same franz-go producer (1 KB JSON, acks=all) alternately
 #      against the broker's own SASL_SSL listener (direct) and sluice's Kafka
 #      Inbound listener: throughput as fast as possible, latency at a fixed
 #      2,000 records/s, and throughput with lz4 — a warm-up pair, then 5 A/B
 #      pairs each — sampling sluice's CPU (/proc/PID/stat) around every run
 #      and its peak RSS (VmHWM) at the end, then profiles sluice's CPU during
-#      one extra run;
-#   3. writes bench/RESULTS.md, bench/latency.png and bench/results.json;
-#   4. stops sluice and the broker and removes its work dir on any exit
+#      one extra run; writes bench/latency.png and bench/results.json; stops
+#      that sluice;
+#   3. pipeline: `sluicebench pipeline` starts its own sluice (fresh data
+#      dir), preloads events through the Inbound listener with the pipeline
+#      off, restarts sluice with the pipeline on and times the drain, runs
+#      the queries, then the latency run; writes bench/pipeline.json;
+#   4. writes the sections of bench/RESULTS.md;
+#   5. stops sluice and the broker and removes its work dir on any exit
 #      (a failed run keeps the logs and prints where).
 #
-# Flags are passed to `sluicebench run` (see `go run ./bench run -h` from
-# bench/), e.g. a quick smoke run that overwrites the results:
-#   bench/run.sh --pairs 1 --duration 3s --latency-duration 3s --warmup 2s --lz4=false --profile 2s
+# A quick smoke run of both (overwrites the results):
+#   bench/run.sh --pairs 1 --duration 3s --latency-duration 3s --warmup 2s --lz4=false --profile 2s \
+#     -- --events 50000 --latency-duration 8s --latency-warmup 2s --query-runs 5
 #
 # Environment: SLUICE_CACHE (Kafka jars; default ~/.cache/sluice),
 # BENCH_KAFKA_HEAP_OPTS, BENCH_KAFKA_JVM_OPTS (override the broker JVM),
@@ -38,6 +56,22 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 COMMAND="bench/run.sh${*:+ $*}"
+
+BENCHES=inbound,pipeline
+INBOUND_ARGS=()
+PIPELINE_ARGS=()
+while (($#)); do
+	case $1 in
+	--benches) BENCHES=${2:-}; shift 2 || { echo "--benches needs a value" >&2; exit 2; } ;;
+	--benches=*) BENCHES=${1#--benches=}; shift ;;
+	--) shift; PIPELINE_ARGS=("$@"); break ;;
+	*) INBOUND_ARGS+=("$1"); shift ;;
+	esac
+done
+want() { [[ ",$BENCHES," == *",$1,"* ]]; }
+for b in ${BENCHES//,/ }; do
+	[[ $b == inbound || $b == pipeline ]] || { echo "run.sh: unknown benchmark $b (inbound, pipeline)" >&2; exit 2; }
+done
 
 # Kafka's own production defaults (kafka-run-class.sh), a fixed 1 GiB heap.
 export KAFKA_HEAP_OPTS="${BENCH_KAFKA_HEAP_OPTS:--Xms1g -Xmx1g}"
@@ -56,9 +90,7 @@ SLUICE_PID=""
 KAFKA_STARTED=0
 OK=0
 
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
+stop_sluice() {
 	if [[ -n $SLUICE_PID ]] && kill -0 "$SLUICE_PID" 2>/dev/null; then
 		log "stopping sluice ($SLUICE_PID)"
 		kill -TERM "$SLUICE_PID" 2>/dev/null || true
@@ -72,6 +104,13 @@ cleanup() {
 		fi
 		wait "$SLUICE_PID" 2>/dev/null || true
 	fi
+	SLUICE_PID=""
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	stop_sluice
 	if ((KAFKA_STARTED)); then
 		log "stopping the Kafka broker"
 		"$ROOT/scripts/kafka.sh" stop --dir "$WORK/kafka" || true
@@ -80,7 +119,7 @@ cleanup() {
 		rm -rf "$WORK"
 	else
 		# Keep the logs, not gigabytes of log segments.
-		rm -rf "$WORK"/kafka/node*/data "$WORK/sluice-data/kafka" 2>/dev/null || true
+		rm -rf "$WORK"/kafka/node*/data "$WORK/sluice-data/kafka" "$WORK/pipeline-data/kafka" 2>/dev/null || true
 		if ((!OK)); then
 			log "FAILED (exit $rc); logs kept in $WORK (sluice.out, sluice.err, kafka/node1/server.log)"
 		else
@@ -133,34 +172,7 @@ PLAIN=$(tail -n 1 <<<"$KAFKA_OUT")
 BROKER_PID=$(cat "$WORK/kafka/node1/pid")
 log "Kafka ready: PLAINTEXT $PLAIN, SASL_SSL $SASL, pid $BROKER_PID"
 
-# 3. sluice in front of it, on kernel-chosen loopback ports (announced on
-# stdout), pprof on a port of its own. Only these flags configure it.
-DEBUG_ADDR="127.0.0.1:$("$WORK/sluicebench" freeport)"
-unset_env=()
-while IFS= read -r v; do unset_env+=(-u "$v"); done < <(compgen -e | grep '^SLUICE_' || true)
-${NICE[@]+"${NICE[@]}"} env ${unset_env[@]+"${unset_env[@]}"} "$WORK/sluice" serve --data-dir "$WORK/sluice-data" --kafka-brokers "$PLAIN" \
-	--http-addr 127.0.0.1:0 --inbound-addr 127.0.0.1:0 --outbound-addr 127.0.0.1:0 --advertised-host 127.0.0.1 \
-	--log-level warn --debug-addr "$DEBUG_ADDR" --pipeline=false >"$WORK/sluice.out" 2>"$WORK/sluice.err" &
-SLUICE_PID=$!
-for _ in $(seq 1 450); do
-	grep -q '^sluice is ready' "$WORK/sluice.out" 2>/dev/null && break
-	if ! kill -0 "$SLUICE_PID" 2>/dev/null; then
-		cat "$WORK/sluice.out" "$WORK/sluice.err" >&2
-		log "sluice exited during start-up"
-		exit 1
-	fi
-	sleep 0.2
-done
-if ! grep -q '^sluice is ready' "$WORK/sluice.out"; then
-	cat "$WORK/sluice.out" "$WORK/sluice.err" >&2
-	log "sluice not ready after 90 s"
-	exit 1
-fi
-HTTP=$(sed -n 's/^HTTP API: *//p' "$WORK/sluice.out" | head -n 1)
-INBOUND=$(sed -n 's/^Kafka Inbound: *\([^ ]*\).*/\1/p' "$WORK/sluice.out" | head -n 1)
-log "sluice ready (pid $SLUICE_PID): HTTP $HTTP, Kafka Inbound $INBOUND"
-
-# 4. The measurements and the report.
+# Versions and settings quoted in the reports.
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/scripts/kafka/pom.xml")
 JAVA_VERSION=$(java -version 2>&1 | head -n 1)
 FRANZ=$(cd "$HERE" && go list -m -f '{{.Version}}' github.com/twmb/franz-go)
@@ -172,18 +184,72 @@ sluice=built from this commit with $(go version | cut -d' ' -f3-), GOMAXPROCS de
 load generator=bench/ (Go), franz-go $FRANZ
 priority=$PRIORITY"
 
-${NICE[@]+"${NICE[@]}"} "$WORK/sluicebench" run \
-	--direct-bootstrap "$SASL" --direct-ca "$CA" --admin-bootstrap "$PLAIN" \
-	--sluice-bootstrap "$INBOUND" --sluice-ca "$WORK/sluice-data/tls/ca.pem" --sluice-http "$HTTP" \
-	--sluice-data-dir "$WORK/sluice-data" --sluice-pid "$SLUICE_PID" --broker-pid "$BROKER_PID" \
-	--sluice-debug "$DEBUG_ADDR" --sluice-bin "$WORK/sluice" --clk-tck "$(getconf CLK_TCK)" \
-	--out "$HERE/RESULTS.md" --plot "$HERE/latency.png" --raw "$HERE/results.json" --work-dir "$WORK" \
-	--command "$COMMAND" --repo "$ROOT" --env "$ENV_LINES" \
-	"$@"
+SECTIONS=()
 
-if [[ -s "$WORK/sluice.err" ]]; then
-	log "sluice logged (warn and above):"
-	tail -n 20 "$WORK/sluice.err" >&2
+# 3. The Inbound listener benchmark: sluice in front of the broker.
+if want inbound; then
+	# sluice in front of it, on kernel-chosen loopback ports (announced on
+	# stdout), pprof on a port of its own. Only these flags configure it.
+	DEBUG_ADDR="127.0.0.1:$("$WORK/sluicebench" freeport)"
+	unset_env=()
+	while IFS= read -r v; do unset_env+=(-u "$v"); done < <(compgen -e | grep '^SLUICE_' || true)
+	${NICE[@]+"${NICE[@]}"} env ${unset_env[@]+"${unset_env[@]}"} "$WORK/sluice" serve --data-dir "$WORK/sluice-data" --kafka-brokers "$PLAIN" \
+		--http-addr 127.0.0.1:0 --inbound-addr 127.0.0.1:0 --outbound-addr 127.0.0.1:0 --advertised-host 127.0.0.1 \
+		--log-level warn --debug-addr "$DEBUG_ADDR" --pipeline=false >"$WORK/sluice.out" 2>"$WORK/sluice.err" &
+	SLUICE_PID=$!
+	for _ in $(seq 1 450); do
+		grep -q '^sluice is ready' "$WORK/sluice.out" 2>/dev/null && break
+		if ! kill -0 "$SLUICE_PID" 2>/dev/null; then
+			cat "$WORK/sluice.out" "$WORK/sluice.err" >&2
+			log "sluice exited during start-up"
+			exit 1
+		fi
+		sleep 0.2
+	done
+	if ! grep -q '^sluice is ready' "$WORK/sluice.out"; then
+		cat "$WORK/sluice.out" "$WORK/sluice.err" >&2
+		log "sluice not ready after 90 s"
+		exit 1
+	fi
+	HTTP=$(sed -n 's/^HTTP API: *//p' "$WORK/sluice.out" | head -n 1)
+	INBOUND=$(sed -n 's/^Kafka Inbound: *\([^ ]*\).*/\1/p' "$WORK/sluice.out" | head -n 1)
+	log "sluice ready (pid $SLUICE_PID): HTTP $HTTP, Kafka Inbound $INBOUND"
+
+	${NICE[@]+"${NICE[@]}"} "$WORK/sluicebench" run \
+		--direct-bootstrap "$SASL" --direct-ca "$CA" --admin-bootstrap "$PLAIN" \
+		--sluice-bootstrap "$INBOUND" --sluice-ca "$WORK/sluice-data/tls/ca.pem" --sluice-http "$HTTP" \
+		--sluice-data-dir "$WORK/sluice-data" --sluice-pid "$SLUICE_PID" --broker-pid "$BROKER_PID" \
+		--sluice-debug "$DEBUG_ADDR" --sluice-bin "$WORK/sluice" --clk-tck "$(getconf CLK_TCK)" \
+		--out "$WORK/inbound.md" --plot "$HERE/latency.png" --raw "$HERE/results.json" --work-dir "$WORK" \
+		--command "$COMMAND" --repo "$ROOT" --env "$ENV_LINES" \
+		${INBOUND_ARGS[@]+"${INBOUND_ARGS[@]}"}
+
+	if [[ -s "$WORK/sluice.err" ]]; then
+		log "sluice logged (warn and above):"
+		tail -n 20 "$WORK/sluice.err" >&2
+	fi
+	stop_sluice
+	SECTIONS+=("inbound=$WORK/inbound.md")
 fi
+
+# 4. The event pipeline and store benchmark: its own sluice, same broker.
+if want pipeline; then
+	log "pipeline benchmark"
+	${NICE[@]+"${NICE[@]}"} "$WORK/sluicebench" pipeline \
+		--sluice-bin "$WORK/sluice" --kafka-brokers "$PLAIN" --work-dir "$WORK" \
+		--clk-tck "$(getconf CLK_TCK)" --out "$WORK/pipeline.md" --raw "$HERE/pipeline.json" \
+		--command "$COMMAND" --repo "$ROOT" --env "$ENV_LINES" \
+		${PIPELINE_ARGS[@]+"${PIPELINE_ARGS[@]}"}
+	for f in "$WORK"/pipeline-sluice-*.err; do
+		if [[ -s $f ]]; then
+			log "sluice logged (warn and above) in $(basename "$f"):"
+			tail -n 20 "$f" >&2
+		fi
+	done
+	SECTIONS+=("pipeline=$WORK/pipeline.md")
+fi
+
+# 5. The report: the sections just measured replace theirs.
+"$WORK/sluicebench" sections "$HERE/RESULTS.md" "${SECTIONS[@]}"
 OK=1
-log "done: bench/RESULTS.md"
+log "done: bench/RESULTS.md ($BENCHES)"

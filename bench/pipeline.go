@@ -1,0 +1,456 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The event pipeline and store benchmark (sluicebench pipeline), run by
+// bench/run.sh after the Inbound one, against the same broker:
+//
+//  1. preload: sluice with --pipeline=false; N events of 1 KB produced
+//     through the Inbound listener into collection "pipeline";
+//  2. drain: sluice restarted on the same data dir with the pipeline on;
+//     the time and sluice CPU until count (HTTP) reaches N;
+//  3. queries: count, filtered counts and extractions over those N events
+//     through the HTTP API, each repeated;
+//  4. latency: records produced at a fixed rate into collection
+//     "latency", each with a sequence number; a poller asks count
+//     (seq < K) to find when each becomes countable;
+//  5. sluice's RSS sampled during each phase.
+type pipeConfig struct {
+	bin, brokers, workDir string
+	nice                  string
+	events                int
+	recordSize            int
+	drainTimeout          time.Duration
+	queryRuns             int
+	rate                  int
+	latDuration           time.Duration
+	latWarmup             time.Duration
+	pollEvery             time.Duration
+	clkTck                float64
+	out, raw              string
+	command, repo, env    string
+}
+
+func pipelineBench(args []string) error {
+	var c pipeConfig
+	fs := flag.NewFlagSet("sluicebench pipeline", flag.ContinueOnError)
+	fs.StringVar(&c.bin, "sluice-bin", "", "the sluice binary")
+	fs.StringVar(&c.brokers, "kafka-brokers", "", "the broker's PLAINTEXT listener (sluice's backend)")
+	fs.StringVar(&c.workDir, "work-dir", os.TempDir(), "where sluice's data dir and logs go")
+	fs.StringVar(&c.nice, "nice", "", "run sluice under nice -n N (run.sh does not: sluice inherits the niceness of sluicebench)")
+	fs.IntVar(&c.events, "events", 1_000_000, "events preloaded, drained and queried")
+	fs.IntVar(&c.recordSize, "record-size", 1024, "bytes of JSON per event")
+	fs.DurationVar(&c.drainTimeout, "drain-timeout", 6*time.Minute, "give up the drain after this long")
+	fs.IntVar(&c.queryRuns, "query-runs", 20, "measured runs of each query (after 2 warm-ups)")
+	fs.IntVar(&c.rate, "rate", 1000, "events per second of the latency run")
+	fs.DurationVar(&c.latDuration, "latency-duration", 30*time.Second, "length of the latency run (warm-up included)")
+	fs.DurationVar(&c.latWarmup, "latency-warmup", 5*time.Second, "first part of the latency run left out of the figures")
+	fs.DurationVar(&c.pollEvery, "poll", 20*time.Millisecond, "interval of the latency run's count polls")
+	fs.Float64Var(&c.clkTck, "clk-tck", 100, "clock ticks per second of /proc/PID/stat (getconf CLK_TCK)")
+	fs.StringVar(&c.out, "out", "pipeline.md", "the report section (Markdown)")
+	fs.StringVar(&c.raw, "raw", "", "the figures as JSON (empty: none)")
+	fs.StringVar(&c.command, "command", "", "the command line to quote in the report")
+	fs.StringVar(&c.repo, "repo", ".", "the repository (for the commit)")
+	fs.StringVar(&c.env, "env", "", "software versions and settings to quote in the report, lines of key=value")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if c.bin == "" || c.brokers == "" {
+		return errors.New("--sluice-bin and --kafka-brokers are required")
+	}
+	if c.latWarmup >= c.latDuration {
+		return errors.New("--latency-warmup must be shorter than --latency-duration")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep := &pipeReport{Started: time.Now(), Machine: describeMachine(), Events: c.events, RecordSize: c.recordSize}
+	if err := runPipelineBench(ctx, c, rep); err != nil {
+		return err
+	}
+	rep.Finished, rep.LoadEnd = time.Now(), loadAvg()
+	if c.raw != "" {
+		raw, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(c.raw, append(raw, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(c.out, []byte(rep.markdown(c)), 0o644); err != nil {
+		return err
+	}
+	logf("wrote %s", c.out)
+	return nil
+}
+
+func runPipelineBench(ctx context.Context, c pipeConfig, rep *pipeReport) error {
+	dataDir := filepath.Join(c.workDir, "pipeline-data")
+	var nice []string
+	if c.nice != "" {
+		nice = []string{"nice", "-n", c.nice}
+	}
+	pl := payloads(4096, c.recordSize)
+
+	// 1. Preload through the Inbound listener, the pipeline off.
+	sl, err := startSluice(ctx, c.bin, dataDir, c.brokers, false, nice, filepath.Join(c.workDir, "pipeline-sluice-1"))
+	if err != nil {
+		return err
+	}
+	p, err := createProject(ctx, sl.http, dataDir, "pipeline-bench")
+	if err != nil {
+		sl.stop()
+		return err
+	}
+	rep.Project = p.ID
+	logf("pipeline: project %s; preloading %d events through the Inbound listener", p.ID, c.events)
+	t0 := time.Now()
+	err = produceAll(ctx, sl.inbound, filepath.Join(dataDir, "tls", "ca.pem"), p, "pipeline", pl, c.events)
+	rep.PreloadSeconds = time.Since(t0).Seconds()
+	if stopErr := sl.stop(); err == nil {
+		err = stopErr
+	}
+	if err != nil {
+		return fmt.Errorf("preload: %w", err)
+	}
+	logf("pipeline: preloaded in %.1f s", rep.PreloadSeconds)
+
+	// 2. Drain: sluice with the pipeline.
+	sl, err = startSluice(ctx, c.bin, dataDir, c.brokers, true, nice, filepath.Join(c.workDir, "pipeline-sluice-2"))
+	if err != nil {
+		return err
+	}
+	defer sl.stop()
+	if err := drain(ctx, c, sl, p, rep); err != nil {
+		return fmt.Errorf("drain: %w", err)
+	}
+
+	// 3. Queries over the drained events.
+	rss := sampleRSS(sl.pid)
+	rep.Queries, err = runQueries(ctx, c, sl, p)
+	rep.QueriesPeakRSSkB = rss()
+	if err != nil {
+		return fmt.Errorf("queries: %w", err)
+	}
+
+	// 4. Produce → countable.
+	rss = sampleRSS(sl.pid)
+	rep.Latency, err = latency(ctx, c, sl, p, pl)
+	rep.LatencyPeakRSSkB = rss()
+	if err != nil {
+		return fmt.Errorf("latency: %w", err)
+	}
+	rep.PeakRSSkB = procStatus(sl.pid, "VmHWM")
+	return nil
+}
+
+// inboundClient is a producer on sluice's Inbound listener.
+func inboundClient(addr, ca string, p project, collection string) (*kgo.Client, error) {
+	t := target{Name: "sluice", Seeds: []string{addr}, CAFile: ca, User: p.ID, Password: p.Write, Topic: collection}
+	return t.client(loadOpts{Compression: "none"})
+}
+
+// produceAll produces n events (payloads cycled) and waits for every
+// acknowledgement.
+func produceAll(ctx context.Context, addr, ca string, p project, collection string, pl [][]byte, n int) error {
+	cl, err := inboundClient(addr, ca, p, collection)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	var first atomic.Value
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		cl.Produce(ctx, &kgo.Record{Value: pl[i%len(pl)]}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				first.CompareAndSwap(nil, err)
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	if err, _ := first.Load().(error); err != nil {
+		return err
+	}
+	return nil
+}
+
+// drain polls count every second until it reaches the preloaded events,
+// sampling sluice's CPU with each poll.
+func drain(ctx context.Context, c pipeConfig, sl *sluiceProc, p project, rep *pipeReport) error {
+	rss := sampleRSS(sl.pid)
+	defer func() { rep.Drain.PeakRSSkB = rss() }()
+	type point struct {
+		at    time.Time
+		n     int64
+		cpuS  float64
+		valid bool
+	}
+	var pts []point
+	deadline := time.Now().Add(c.drainTimeout)
+	q := map[string]any{"event_collection": "pipeline"}
+	for {
+		cpu := procCPU(sl.pid).seconds(c.clkTck)
+		at := time.Now()
+		n, _, err := count(ctx, sl.http, p, q)
+		if err != nil {
+			return err
+		}
+		pts = append(pts, point{at, n, cpu, true})
+		if n >= int64(c.events) || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	first, last := pts[0], pts[len(pts)-1]
+	d := &rep.Drain
+	d.EventsAtStart, d.Events = first.n, last.n-first.n
+	d.Seconds = last.at.Sub(first.at).Seconds()
+	d.CPUSeconds = last.cpuS - first.cpuS
+	d.Complete = last.n >= int64(c.events)
+	if d.Seconds > 0 && d.CPUSeconds > 0 {
+		d.EventsPerS = float64(d.Events) / d.Seconds
+		d.EventsPerCPUSecond = float64(d.Events) / d.CPUSeconds
+		d.Cores = d.CPUSeconds / d.Seconds
+	}
+	// Per 5-second window, while events were still arriving.
+	for i := 0; i+5 < len(pts); i += 5 {
+		a, b := pts[i], pts[i+5]
+		if b.n >= int64(c.events) || b.cpuS <= a.cpuS {
+			break
+		}
+		d.WindowsPerCPUSecond = append(d.WindowsPerCPUSecond, float64(b.n-a.n)/(b.cpuS-a.cpuS))
+	}
+	logf("pipeline: drained %d events in %.1f s: %.0f events/s, %.0f events per CPU-second of sluice (%.2f cores)",
+		d.Events, d.Seconds, d.EventsPerS, d.EventsPerCPUSecond, d.Cores)
+	if !d.Complete {
+		return fmt.Errorf("only %d of %d events countable after %v", last.n, c.events, c.drainTimeout)
+	}
+	return nil
+}
+
+// benchQueries are the queries of step 3 (the payloads' fields: user.country
+// is one of 44 words, amount 0–999.99, keen.timestamp in January 2026).
+func benchQueries() []struct {
+	name, analysis string
+	params         map[string]any
+} {
+	paris := map[string]any{"property_name": "user.country", "operator": "eq", "property_value": "paris"}
+	return []struct {
+		name, analysis string
+		params         map[string]any
+	}{
+		{"count, no filter", "count", map[string]any{}},
+		{"count, 1 filter (user.country eq)", "count", map[string]any{"filters": []any{paris}}},
+		{"count, 2 filters + 7-day timeframe", "count", map[string]any{
+			"filters":   []any{paris, map[string]any{"property_name": "amount", "operator": "gt", "property_value": 500}},
+			"timeframe": map[string]any{"start": "2026-01-08T00:00:00.000Z", "end": "2026-01-15T00:00:00.000Z"}}},
+		{"count, contains", "count", map[string]any{"filters": []any{map[string]any{"property_name": "text", "operator": "contains", "property_value": "checkout pricing"}}}},
+		{"extraction, 1 filter, latest 100", "extraction", map[string]any{"filters": []any{paris}, "latest": 100}},
+		{"extraction, 1-hour timeframe", "extraction", map[string]any{
+			"timeframe": map[string]any{"start": "2026-01-10T00:00:00.000Z", "end": "2026-01-10T01:00:00.000Z"}}},
+	}
+}
+
+func runQueries(ctx context.Context, c pipeConfig, sl *sluiceProc, p project) ([]queryFigures, error) {
+	var out []queryFigures
+	for _, bq := range benchQueries() {
+		params := map[string]any{"event_collection": "pipeline"}
+		for k, v := range bq.params {
+			params[k] = v
+		}
+		pj, _ := json.Marshal(params)
+		f := queryFigures{Name: bq.name, Analysis: bq.analysis, Params: string(pj)}
+		var ms []float64
+		for i := 0; i < 2+c.queryRuns; i++ {
+			raw, rtt, err := queryAPI(ctx, sl.http, p.ID, p.Read, bq.analysis, params)
+			if err != nil {
+				return out, err
+			}
+			if i < 2 {
+				f.Result = describeResult(bq.analysis, raw)
+				continue
+			}
+			ms = append(ms, float64(rtt.Microseconds())/1000)
+		}
+		sortFloats(ms)
+		f.MinMs, f.P50Ms, f.P99Ms, f.MaxMs = ms[0], quantile(ms, 0.5), quantile(ms, 0.99), ms[len(ms)-1]
+		logf("pipeline: %-40s %s: p50 %.1f ms, max %.1f ms", bq.name, f.Result, f.P50Ms, f.MaxMs)
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+func describeResult(analysis string, raw json.RawMessage) string {
+	if analysis == "count" {
+		return string(raw)
+	}
+	var evs []json.RawMessage
+	if json.Unmarshal(raw, &evs) != nil {
+		return "?"
+	}
+	return fmt.Sprintf("%d events, %.1f MB", len(evs), float64(len(raw))/1e6)
+}
+
+// latency produces at a fixed rate into collection "latency", each event
+// with "seq": i, and polls count(seq < K) to find the largest K such that
+// every event below it is countable. An event's latency is from its
+// acknowledgement to the end of the first poll that found it countable:
+// an upper bound, within one poll interval (plus the poll's own time).
+func latency(ctx context.Context, c pipeConfig, sl *sluiceProc, p project, pl [][]byte) (latencyFigures2, error) {
+	fig := latencyFigures2{Rate: c.rate, Seconds: c.latDuration.Seconds(), WarmupSeconds: c.latWarmup.Seconds(), PollMs: float64(c.pollEvery.Milliseconds())}
+	cl, err := inboundClient(sl.inbound, filepath.Join(c.workDir, "pipeline-data", "tls", "ca.pem"), p, "latency")
+	if err != nil {
+		return fig, err
+	}
+	defer cl.Close()
+	total := int(float64(c.rate) * c.latDuration.Seconds())
+	acked := make([]atomic.Int64, total) // unix nanos of the acknowledgement
+	visible := make([]int64, total)
+	var produceErr atomic.Value
+
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // the producer, paced in 10 ms steps
+		defer wg.Done()
+		start := time.Now()
+		for i := 0; i < total; i++ {
+			due := start.Add(time.Duration(float64(i) / float64(c.rate) * float64(time.Second)))
+			if d := time.Until(due); d > 0 {
+				select {
+				case <-pctx.Done():
+					return
+				case <-time.After(d):
+				}
+			}
+			base := pl[i%len(pl)]
+			v := append([]byte(fmt.Sprintf(`{"seq":%d,`, i)), base[1:]...)
+			cl.Produce(pctx, &kgo.Record{Value: v}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					produceErr.CompareAndSwap(nil, err)
+					return
+				}
+				acked[i].Store(time.Now().UnixNano())
+			})
+		}
+	}()
+
+	// The poller.
+	frontier := 0
+	q := func(k int) (int64, error) {
+		n, _, err := count(ctx, sl.http, p, map[string]any{"event_collection": "latency",
+			"filters": []any{map[string]any{"property_name": "seq", "operator": "lt", "property_value": k}}})
+		return n, err
+	}
+	deadline := time.Now().Add(c.latDuration + 60*time.Second)
+	for frontier < total && time.Now().Before(deadline) {
+		if err, _ := produceErr.Load().(error); err != nil {
+			return fig, err
+		}
+		x := frontier
+		for x < total && acked[x].Load() != 0 {
+			x++
+		}
+		if x > frontier {
+			n, err := q(x)
+			if err != nil {
+				return fig, err
+			}
+			k := x
+			if n != int64(x) { // binary search the largest k with all of [0, k) countable
+				lo, hi := frontier, x // count(seq < lo) == lo holds; count(seq < hi) < hi
+				for hi-lo > 1 {
+					mid := (lo + hi) / 2
+					m, err := q(mid)
+					if err != nil {
+						return fig, err
+					}
+					if m == int64(mid) {
+						lo = mid
+					} else {
+						hi = mid
+					}
+				}
+				k = lo
+			}
+			now := time.Now().UnixNano()
+			for i := frontier; i < k; i++ {
+				visible[i] = now
+			}
+			frontier = k
+		}
+		select {
+		case <-ctx.Done():
+			return fig, ctx.Err()
+		case <-time.After(c.pollEvery):
+		}
+	}
+	cancel()
+	wg.Wait()
+	skip := int(float64(c.rate) * c.latWarmup.Seconds())
+	var ms []float64
+	for i := skip; i < total; i++ {
+		if visible[i] == 0 || acked[i].Load() == 0 {
+			fig.NotSeen++
+			continue
+		}
+		ms = append(ms, float64(visible[i]-acked[i].Load())/1e6)
+	}
+	fig.Measured = len(ms)
+	if len(ms) == 0 {
+		return fig, errors.New("no event became countable")
+	}
+	sortFloats(ms)
+	fig.P50, fig.P99, fig.P999, fig.Max = quantile(ms, 0.5), quantile(ms, 0.99), quantile(ms, 0.999), ms[len(ms)-1]
+	logf("pipeline: produce→countable at %d/s: p50 %.0f ms, p99 %.0f ms, p99.9 %.0f ms, max %.0f ms (%d events, %d not seen)",
+		c.rate, fig.P50, fig.P99, fig.P999, fig.Max, fig.Measured, fig.NotSeen)
+	if fig.NotSeen > 0 {
+		return fig, fmt.Errorf("%d events never became countable", fig.NotSeen)
+	}
+	return fig, nil
+}
+
+// sampleRSS samples a process's VmRSS every 200 ms until the returned
+// function is called, which returns the peak in kB.
+func sampleRSS(pid string) func() int64 {
+	var peak atomic.Int64
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			if v := procStatus(pid, "VmRSS"); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
+	return func() int64 {
+		close(done)
+		<-stopped
+		return peak.Load()
+	}
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// pipeReport is everything the pipeline benchmark measured.
+type pipeReport struct {
+	Started    time.Time `json:"started"`
+	Finished   time.Time `json:"finished"`
+	Machine    machine   `json:"machine"`
+	LoadEnd    string    `json:"loadavg_end"`
+	Project    string    `json:"project"`
+	Events     int       `json:"events"`
+	RecordSize int       `json:"record_size"`
+
+	PreloadSeconds float64 `json:"preload_seconds"`
+	Drain          struct {
+		EventsAtStart       int64     `json:"events_countable_at_start"`
+		Events              int64     `json:"events"`
+		Seconds             float64   `json:"seconds"`
+		CPUSeconds          float64   `json:"sluice_cpu_seconds"`
+		EventsPerS          float64   `json:"events_per_s"`
+		EventsPerCPUSecond  float64   `json:"events_per_cpu_second"`
+		Cores               float64   `json:"sluice_cores"`
+		WindowsPerCPUSecond []float64 `json:"windows_events_per_cpu_second"`
+		Complete            bool      `json:"complete"`
+		PeakRSSkB           int64     `json:"peak_rss_kb"`
+	} `json:"drain"`
+	Queries          []queryFigures  `json:"queries"`
+	QueriesPeakRSSkB int64           `json:"queries_peak_rss_kb"`
+	Latency          latencyFigures2 `json:"latency"`
+	LatencyPeakRSSkB int64           `json:"latency_peak_rss_kb"`
+	PeakRSSkB        int64           `json:"peak_rss_kb"` // VmHWM of the pipeline-on process
+}
+
+type queryFigures struct {
+	Name, Analysis, Params string
+	Result                 string
+	MinMs, P50Ms, P99Ms    float64
+	MaxMs                  float64
+}
+
+// latencyFigures2 is the produce → countable distribution (ms).
+type latencyFigures2 struct {
+	Rate                   int
+	Seconds, WarmupSeconds float64
+	PollMs                 float64
+	Measured, NotSeen      int
+	P50, P99, P999, Max    float64
+}
+
+func mib(kb int64) string { return fmt.Sprintf("%.0f MiB", float64(kb)/1024) }
+
+func (r *pipeReport) markdown(c pipeConfig) string {
+	var s strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&s, format, args...) }
+	m := r.Machine
+	commit := git(c.repo, "rev-parse", "HEAD")
+	dirty := git(c.repo, "status", "--porcelain", "--", ".", ":(exclude)bench")
+	commitNote := ""
+	if dirty != "" && dirty != "?" {
+		commitNote = " (plus uncommitted changes outside bench/ at the time of the run)"
+	}
+	d := r.Drain
+	w("# Event pipeline and store benchmark\n\n")
+	w("Written by `bench/run.sh` (`bench/pipeline.go`); do not edit by hand, run it again. There is no direct baseline here ")
+	w("(Kafka itself has no store to compare with): the figures are sluice's own, against the goals of issue 4.\n\n")
+	w("| | |\n|---|---|\n")
+	w("| date | %s (this part took %s) |\n", r.Started.UTC().Format("2006-01-02 15:04 MST"), r.Finished.Sub(r.Started).Round(time.Second))
+	w("| machine | %d cores, %s; %.1f GiB memory; Linux %s |\n", m.Cores, m.CPUModel, m.MemGiB, m.Kernel)
+	w("| load average before / after | %s / %s |\n", m.LoadAvg, r.LoadEnd)
+	w("| commit | `%s`%s |\n", commit, commitNote)
+	w("| command | `%s` |\n", c.command)
+	for _, line := range strings.Split(strings.TrimSpace(c.env), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			w("| %s | %s |\n", k, v)
+		}
+	}
+	w("\nEverything runs on this one machine (broker JVM, sluice, the load generator and the poller). ")
+	w("On a machine shared with other work the figures are noisy: read the load average above.\n\n")
+
+	w("## Load\n\n| | |\n|---|---|\n")
+	w("| events | %d JSON events of %d B (the Inbound benchmark's payloads: `keen.timestamp` in January 2026, `user.country`, `amount`, `tags`, text), no add-ons, through the Inbound listener (franz-go, acks=all) into collection `pipeline` (9 partitions) |\n", r.Events, r.RecordSize)
+	w("| preload | sluice with `--pipeline=false`, as fast as possible: %.1f s; then sluice stopped and restarted on the same data dir with the pipeline on |\n", r.PreloadSeconds)
+	w("| drain | from sluice ready to `count` (HTTP, polled every second) = %d; CPU = utime+stime of sluice (/proc/PID/stat) over the same interval |\n", r.Events)
+	w("| queries | each run 2 times (warm-up) then %d times, one at a time, over HTTP (POST, JSON parameters, read key); time = client round trip |\n", c.queryRuns)
+	w("| latency | %d events/s for %.0f s (first %.0f s left out) into collection `latency`, each with `\"seq\": i`; a poller runs `count` with `seq lt K` every %.0f ms to find the largest K with every event below it countable; latency = acknowledgement → end of that poll (one clock, one process): an upper bound by up to one poll interval |\n\n",
+		r.Latency.Rate, r.Latency.Seconds, r.Latency.WarmupSeconds, r.Latency.PollMs)
+
+	w("## Pipeline throughput\n\n| | |\n|---|---|\n")
+	w("| events drained | %d (%d were already countable at the first poll) |\n", d.Events, d.EventsAtStart)
+	w("| wall time | %.1f s → %.0f events/s |\n", d.Seconds, d.EventsPerS)
+	w("| sluice CPU | %.1f s (%.2f cores) → **%.0f events per CPU-second** |\n", d.CPUSeconds, d.Cores, d.EventsPerCPUSecond)
+	if len(d.WindowsPerCPUSecond) > 0 {
+		sp := spreadOf(d.WindowsPerCPUSecond)
+		w("| per 5-second window | min %.0f / median %.0f / max %.0f events per CPU-second (%d windows) |\n", sp.Min, sp.Median, sp.Max, len(d.WindowsPerCPUSecond))
+	}
+	w("| sluice peak RSS while draining | %s |\n\n", mib(d.PeakRSSkB))
+
+	w("## Queries over %d stored events\n\n", r.Events)
+	w("| query | result | min ms | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|---|\n")
+	for _, q := range r.Queries {
+		w("| %s | %s | %.1f | %.1f | %.1f | %.1f |\n", q.Name, q.Result, q.MinMs, q.P50Ms, q.P99Ms, q.MaxMs)
+	}
+	w("\nParameters (plus the read key):\n\n")
+	for _, q := range r.Queries {
+		w("- %s: `%s` `%s`\n", q.Name, q.Analysis, q.Params)
+	}
+	w("\nsluice peak RSS during the queries: %s.\n\n", mib(r.QueriesPeakRSSkB))
+
+	l := r.Latency
+	w("## Produce acknowledged → countable\n\n")
+	w("| events measured | p50 ms | p99 ms | p99.9 ms | max ms |\n|---|---|---|---|---|\n")
+	w("| %d | %.0f | %.0f | %.0f | %.0f |\n\n", l.Measured, l.P50, l.P99, l.P999, l.Max)
+	w("sluice peak RSS during the latency run: %s; over the whole pipeline-on process (VmHWM): %s.\n\n", mib(r.LatencyPeakRSSkB), mib(r.PeakRSSkB))
+
+	var filtered float64
+	for _, q := range r.Queries {
+		if strings.HasPrefix(q.Name, "count, 1 filter") {
+			filtered = q.P50Ms
+		}
+	}
+	w("## Goals (reported, not asserted)\n\n| goal | target | measured | |\n|---|---|---|---|\n")
+	w("| pipeline throughput per core of sluice CPU | ≥ 50,000 events/s | %.0f | %s |\n", d.EventsPerCPUSecond, verdict(d.EventsPerCPUSecond >= 50000))
+	w("| produce → countable p99 at %d events/s | ≤ 1,000 ms | %.0f ms | %s |\n", l.Rate, l.P99, verdict(l.P99 <= 1000))
+	w("| count with one filter over %d events (p50, HTTP round trip) | ≤ 200 ms | %.1f ms | %s |\n", r.Events, filtered, verdict(filtered <= 200))
+	if r.Events < 1_000_000 {
+		w("\nThis run stored %d events, not the 1,000,000 of the goal (`--events`): a smoke run.\n", r.Events)
+	}
+	w("\n")
+	return s.String()
+}
