@@ -25,7 +25,9 @@ func geoTestDB(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := func(en string) mmdbtype.Map { return mmdbtype.Map{"en": mmdbtype.String(en), "fr": mmdbtype.String(en + " (fr)")} }
+	names := func(en string) mmdbtype.Map {
+		return mmdbtype.Map{"en": mmdbtype.String(en), "fr": mmdbtype.String(en + " (fr)")}
+	}
 	city := func(name, sub, country, iso, continent, postal string, lat, lon float64) mmdbtype.Map {
 		return mmdbtype.Map{
 			"city":         mmdbtype.Map{"names": names(name)},
