@@ -84,17 +84,19 @@ func TestInboundClients3Brokers(t *testing.T) {
 
 // inboundEnv is one sluice process on a real cluster, shared by subtests.
 type inboundEnv struct {
-	cluster *kafkatest.Cluster
-	sluice  *proc
-	inbound string // the Inbound bootstrap as clients dial it
-	ca      string // <data-dir>/tls/ca.pem
-	orgID   string
-	orgKey  string
-	admin   *kadm.Client
+	cluster  *kafkatest.Cluster
+	sluice   *proc
+	inbound  string // the Inbound bootstrap as clients dial it
+	outbound string // the Outbound bootstrap
+	ca       string // <data-dir>/tls/ca.pem
+	orgID    string
+	orgKey   string
+	admin    *kadm.Client
 }
 
 type inboundProject struct {
-	ID, Write string // the project id and its write key
+	ID, Write    string // the project id and its write key
+	Read, Master string
 }
 
 func startInboundEnv(t *testing.T, c *kafkatest.Cluster, host string) *inboundEnv {
@@ -112,6 +114,11 @@ func startInboundEnv(t *testing.T, c *kafkatest.Cluster, host string) *inboundEn
 		t.Fatalf("no Kafka Inbound line in:\n%s", e.sluice.stdout)
 	}
 	e.inbound = strings.Fields(strings.TrimPrefix(line, "Kafka Inbound:"))[0]
+	line, ok = e.sluice.stdout.wait("Kafka Outbound:", time.Second)
+	if !ok {
+		t.Fatalf("no Kafka Outbound line in:\n%s", e.sluice.stdout)
+	}
+	e.outbound = strings.Fields(strings.TrimPrefix(line, "Kafka Outbound:"))[0]
 	if !strings.HasPrefix(e.inbound, host+":") {
 		t.Fatalf("Inbound announced as %q, want host %s", e.inbound, host)
 	}
@@ -139,7 +146,7 @@ func inboundRandomHex(n int) string {
 func (e *inboundEnv) project(t *testing.T, name string) inboundProject {
 	t.Helper()
 	p := createProject(t, e.sluice.HTTP, e.orgID, e.orgKey, name)
-	return inboundProject{ID: p.ID, Write: p.APIKeys["write"]}
+	return inboundProject{ID: p.ID, Write: p.APIKeys["write"], Read: p.APIKeys["read"], Master: p.APIKeys["master"]}
 }
 
 func (e *inboundEnv) tlsConfig(t *testing.T) *tls.Config {

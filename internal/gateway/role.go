@@ -70,7 +70,11 @@ var roleAPIs = map[Role]map[int16]kafkaproto.VersionRange{
 	},
 	// Fetch v13+ and OffsetCommit/OffsetFetch v10 name topics by id:
 	// Fetch ids are authorized (fetch.go); the offset APIs stop at v9.
+	// Produce is advertised (and refused when sent) for librdkafka, which
+	// without Produce v3 assumes the old message format and fetches with
+	// a Fetch version Kafka 4 no longer serves.
 	Outbound: {
+		int16(kmsg.Produce):              {Min: 0, Max: 12},
 		int16(kmsg.Metadata):             {Min: 0, Max: 12},
 		int16(kmsg.Fetch):                {Min: 4, Max: 18},
 		int16(kmsg.ListOffsets):          {Min: 1, Max: 11},

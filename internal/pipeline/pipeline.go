@@ -147,6 +147,10 @@ func (p *Pipeline) newSession() (*kgo.GroupTransactSession, error) {
 		kgo.TransactionTimeout(p.cfg.TransactionTimeout),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()), // see partitioner
 		kgo.ProducerBatchMaxBytes(MaxOutboundMessageBytes),
+		// Outbound records are read by every kind of client, and not all
+		// of them decompress every codec (kafkajs has gzip only): publish
+		// them uncompressed.
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.RecordDeliveryTimeout(time.Minute),
 	)...)
 	if err != nil {
