@@ -41,9 +41,14 @@ var hotspotRules = []rule{
 	{what: "Go scheduler and network poller", any: []string{"runtime.mcall", "runtime.schedule", "runtime.findRunnable", "runtime.netpoll", "runtime.morestack"}},
 }
 
-// hotspots reads a CPU profile and sums its samples by rule. Samples no
-// rule matches are grouped by their leaf function under "other".
-func hotspots(file string) ([]hotspot, int64, error) {
+// hotspots reads a CPU profile of the Inbound listener and sums its
+// samples by rule.
+func hotspots(file string) ([]hotspot, int64, error) { return hotspotsBy(file, hotspotRules) }
+
+// hotspotsBy reads a CPU profile and sums its samples by the first of rules
+// that matches. Samples no rule matches are grouped by their leaf function
+// under "other".
+func hotspotsBy(file string, rules []rule) ([]hotspot, int64, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, 0, err
@@ -75,7 +80,7 @@ func hotspots(file string) ([]hotspot, int64, error) {
 				}
 			}
 		}
-		sums[classify(names)] += v
+		sums[classify(names, rules)] += v
 	}
 	var out []hotspot
 	for what, n := range sums {
@@ -93,7 +98,7 @@ func hotspots(file string) ([]hotspot, int64, error) {
 	return out, total, nil
 }
 
-func classify(stack []string) string {
+func classify(stack []string, rules []rule) string {
 	has := func(sub string) bool {
 		for _, n := range stack {
 			if strings.Contains(n, sub) {
@@ -103,7 +108,7 @@ func classify(stack []string) string {
 		return false
 	}
 rules:
-	for _, r := range hotspotRules {
+	for _, r := range rules {
 		for _, a := range r.all {
 			if !has(a) {
 				continue rules

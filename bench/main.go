@@ -11,6 +11,7 @@
 //	sluicebench walltime FILE     an execution trace of sluice: where its producing connections' time goes
 //	sluicebench load [flags]      one load against one endpoint, figures as JSON (sluicebench load -h)
 //	sluicebench pipeline [flags]  the event pipeline and store benchmark (pipeline.go; sluicebench pipeline -h)
+//	sluicebench outbound [flags]  the Kafka Outbound listener benchmark (outbound.go; sluicebench outbound -h)
 //	sluicebench sections RESULTS.md NAME=FILE...  replace those sections of RESULTS.md
 package main
 
@@ -78,7 +79,7 @@ type bench struct {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | sections RESULTS.md NAME=FILE...")
+		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | sections RESULTS.md NAME=FILE...")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -125,12 +126,16 @@ func main() {
 		if err := pipelineBench(os.Args[2:]); err != nil {
 			fatal(err)
 		}
+	case "outbound":
+		if err := outboundBench(os.Args[2:]); err != nil {
+			fatal(err)
+		}
 	case "sections":
 		if err := sections(os.Args[2:]); err != nil {
 			fatal(err)
 		}
 	default:
-		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | sections RESULTS.md NAME=FILE...")
+		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | sections RESULTS.md NAME=FILE...")
 		os.Exit(2)
 	}
 }

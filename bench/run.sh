@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # bench/run.sh — sluice's benchmarks, in one command.
 #
-#   bench/run.sh [--benches inbound,pipeline] [inbound flags...] [-- pipeline flags...]
+#   bench/run.sh [--benches inbound,pipeline,outbound] [inbound flags...] [-- pipeline flags... [-- outbound flags...]]
 #
-# Two benchmarks, both by default, against one Apache Kafka broker; each
+# Three benchmarks, all by default, against one Apache Kafka broker; each
 # writes its own section of bench/RESULTS.md (the sections of benchmarks
 # not run are kept):
 #   inbound   the Kafka Inbound listener vs the broker's own SASL_SSL
@@ -13,7 +13,11 @@
 #             default 1,000,000 events; flags after `--` go to
 #             `sluicebench pipeline`, see bench/README.md): pipeline
 #             throughput per core, produce→countable latency, count and
-#             extraction over the stored events via HTTP, sluice's memory.
+#             extraction over the stored events via HTTP, sluice's memory;
+#   outbound  the Kafka Outbound listener (about 4 minutes; flags after the
+#             second `--` go to `sluicebench outbound`): consume throughput
+#             vs the broker's SASL_SSL listener, and end to end, produce ack
+#             on Inbound → enriched event consumed on Outbound at 5,000/s.
 #
 # What it does (see bench/README.md):
 #   1. builds sluice (./cmd/sluice) and the load generator (bench/, its own
@@ -37,13 +41,19 @@
 #      dir), preloads events through the Inbound listener with the pipeline
 #      off, restarts sluice with the pipeline on and times the drain, runs
 #      the queries, then the latency run; writes bench/pipeline.json;
-#   4. writes the sections of bench/RESULTS.md;
-#   5. stops sluice and the broker and removes its work dir on any exit
+#   4. outbound: `sluicebench outbound` starts its own sluice (pipeline on,
+#      fresh data dir), deletes the earlier benchmarks' raw topics, preloads
+#      two outbound topics straight into the broker and reads them direct and
+#      through the Outbound listener in A/B pairs, then runs the end-to-end
+#      latency; writes bench/outbound-latency.png and bench/outbound.json;
+#   5. writes the sections of bench/RESULTS.md;
+#   6. stops sluice and the broker and removes its work dir on any exit
 #      (a failed run keeps the logs and prints where).
 #
 # A quick smoke run of both (overwrites the results):
 #   bench/run.sh --pairs 1 --duration 3s --latency-duration 3s --warmup 2s --lz4=false --profile 2s \
-#     -- --events 50000 --latency-duration 8s --latency-warmup 2s --query-runs 5
+#     -- --events 50000 --latency-duration 8s --latency-warmup 2s --query-runs 5 \
+#     -- --consume-mb 200 --pairs 2 --e2e-windows 2 --e2e-window 8s --e2e-warmup 4s --profile 3s
 #
 # Environment: SLUICE_CACHE (Kafka jars; default ~/.cache/sluice),
 # BENCH_KAFKA_HEAP_OPTS, BENCH_KAFKA_JVM_OPTS (override the broker JVM),
@@ -57,20 +67,26 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 COMMAND="bench/run.sh${*:+ $*}"
 
-BENCHES=inbound,pipeline
+BENCHES=inbound,pipeline,outbound
 INBOUND_ARGS=()
 PIPELINE_ARGS=()
+OUTBOUND_ARGS=()
 while (($#)); do
 	case $1 in
 	--benches) BENCHES=${2:-}; shift 2 || { echo "--benches needs a value" >&2; exit 2; } ;;
 	--benches=*) BENCHES=${1#--benches=}; shift ;;
-	--) shift; PIPELINE_ARGS=("$@"); break ;;
+	--)
+		shift
+		while (($#)) && [[ $1 != -- ]]; do PIPELINE_ARGS+=("$1"); shift; done
+		if (($#)); then shift; OUTBOUND_ARGS=("$@"); fi
+		break
+		;;
 	*) INBOUND_ARGS+=("$1"); shift ;;
 	esac
 done
 want() { [[ ",$BENCHES," == *",$1,"* ]]; }
 for b in ${BENCHES//,/ }; do
-	[[ $b == inbound || $b == pipeline ]] || { echo "run.sh: unknown benchmark $b (inbound, pipeline)" >&2; exit 2; }
+	[[ $b == inbound || $b == pipeline || $b == outbound ]] || { echo "run.sh: unknown benchmark $b (inbound, pipeline, outbound)" >&2; exit 2; }
 done
 
 # Kafka's own production defaults (kafka-run-class.sh), a fixed 1 GiB heap.
@@ -119,7 +135,7 @@ cleanup() {
 		rm -rf "$WORK"
 	else
 		# Keep the logs, not gigabytes of log segments.
-		rm -rf "$WORK"/kafka/node*/data "$WORK/sluice-data/kafka" "$WORK/pipeline-data/kafka" 2>/dev/null || true
+		rm -rf "$WORK"/kafka/node*/data "$WORK/sluice-data/kafka" "$WORK/pipeline-data/kafka" "$WORK/outbound-data/kafka" 2>/dev/null || true
 		if ((!OK)); then
 			log "FAILED (exit $rc); logs kept in $WORK (sluice.out, sluice.err, kafka/node1/server.log)"
 		else
@@ -249,7 +265,24 @@ if want pipeline; then
 	SECTIONS+=("pipeline=$WORK/pipeline.md")
 fi
 
-# 5. The report: the sections just measured replace theirs.
+# 5. The Kafka Outbound listener benchmark: its own sluice (pipeline on),
+# same broker.
+if want outbound; then
+	log "outbound benchmark"
+	${NICE[@]+"${NICE[@]}"} "$WORK/sluicebench" outbound \
+		--sluice-bin "$WORK/sluice" --kafka-brokers "$PLAIN" --direct-bootstrap "$SASL" --direct-ca "$CA" \
+		--broker-pid "$BROKER_PID" --work-dir "$WORK" --clk-tck "$(getconf CLK_TCK)" \
+		--out "$WORK/outbound.md" --plot "$HERE/outbound-latency.png" --raw "$HERE/outbound.json" \
+		--command "$COMMAND" --repo "$ROOT" --env "$ENV_LINES" \
+		${OUTBOUND_ARGS[@]+"${OUTBOUND_ARGS[@]}"}
+	if [[ -s "$WORK/outbound-sluice.err" ]]; then
+		log "sluice logged (warn and above) in outbound-sluice.err:"
+		tail -n 20 "$WORK/outbound-sluice.err" >&2
+	fi
+	SECTIONS+=("outbound=$WORK/outbound.md")
+fi
+
+# 6. The report: the sections just measured replace theirs.
 "$WORK/sluicebench" sections "$HERE/RESULTS.md" "${SECTIONS[@]}"
 OK=1
 log "done: bench/RESULTS.md ($BENCHES)"

@@ -19,20 +19,22 @@ import (
 // sluiceProc is a sluice process the pipeline benchmark starts and stops
 // itself (it restarts sluice with the pipeline on after the preload).
 type sluiceProc struct {
-	cmd     *exec.Cmd
-	pid     string
-	http    string // HTTP API base URL
-	inbound string // Kafka Inbound listener host:port
-	done    chan error
+	cmd      *exec.Cmd
+	pid      string
+	http     string // HTTP API base URL
+	inbound  string // Kafka Inbound listener host:port
+	outbound string // Kafka Outbound listener host:port
+	done     chan error
 }
 
 // startSluice runs `sluice serve` on a data dir with every listener on a
 // kernel-chosen loopback port and waits for "sluice is ready". Its output
-// goes to logPrefix.out / .err.
-func startSluice(ctx context.Context, bin, dataDir, brokers string, pipeline bool, nice []string, logPrefix string) (*sluiceProc, error) {
+// goes to logPrefix.out / .err; extra flags are added to sluice's.
+func startSluice(ctx context.Context, bin, dataDir, brokers string, pipeline bool, nice []string, logPrefix string, extra ...string) (*sluiceProc, error) {
 	args := []string{bin, "serve", "--data-dir", dataDir, "--kafka-brokers", brokers,
 		"--http-addr", "127.0.0.1:0", "--inbound-addr", "127.0.0.1:0", "--outbound-addr", "127.0.0.1:0",
 		"--advertised-host", "127.0.0.1", "--log-level", "warn", "--pipeline=" + strconv.FormatBool(pipeline)}
+	args = append(args, extra...)
 	args = append(nice, args...)
 	cmd := exec.Command(args[0], args[1:]...)
 	var env []string
@@ -69,6 +71,9 @@ func startSluice(ctx context.Context, bin, dataDir, brokers string, pipeline boo
 			}
 			if rest, ok := strings.CutPrefix(line, "Kafka Inbound:"); ok && p.inbound == "" {
 				p.inbound = strings.Fields(rest)[0]
+			}
+			if rest, ok := strings.CutPrefix(line, "Kafka Outbound:"); ok && p.outbound == "" {
+				p.outbound = strings.Fields(rest)[0]
 			}
 			if line == "sluice is ready" && !closed {
 				closed = true
@@ -107,9 +112,10 @@ func (p *sluiceProc) stop() error {
 
 // project is a sluice project and its keys.
 type project struct {
-	ID    string
-	Write string
-	Read  string
+	ID     string
+	Write  string
+	Read   string
+	Master string
 }
 
 // createProject creates a project over HTTP with the organization
@@ -145,7 +151,7 @@ func createProject(ctx context.Context, httpURL, dataDir, name string) (project,
 	if err := json.Unmarshal(body, &proj); err != nil || proj.ID == "" || proj.APIKeys["write"] == "" || proj.APIKeys["read"] == "" {
 		return project{}, fmt.Errorf("creating the project: unexpected answer %s", body)
 	}
-	return project{proj.ID, proj.APIKeys["write"], proj.APIKeys["read"]}, nil
+	return project{proj.ID, proj.APIKeys["write"], proj.APIKeys["read"], proj.APIKeys["master"]}, nil
 }
 
 // queryAPI runs one Keen query (POST, JSON parameters) and returns the

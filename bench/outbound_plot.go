@@ -1,0 +1,142 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"image/color"
+	"math"
+	"os"
+	"slices"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+// plotE2E draws the end-to-end latency distributions, all windows pooled:
+// the CDF on a log axis and the latency by percentile (the tail).
+func plotE2E(c obConfig, e *obE2E) error {
+	if e == nil {
+		return errors.New("no end-to-end figures")
+	}
+	series := []struct {
+		path, name string
+		col        color.Color
+		dashed     bool
+	}{
+		{pathAckToSluice, "ack → consumed through sluice", colSluice, false},
+		{pathAckToDirect, "ack → consumed direct, read_committed", colDirect, false},
+		{pathAckToWritten, "ack → written by the pipeline (read_uncommitted)", color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, true},
+		{pathProduceAck, "produce → ack (Inbound listener)", color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff}, true},
+	}
+	cdf := plot.New()
+	cdf.Title.Text = "CDF"
+	cdf.X.Label.Text = "latency, ms (log scale)"
+	cdf.Y.Label.Text = "fraction of events"
+	cdf.X.Scale = plot.LogScale{}
+	cdf.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	cdf.Y.Min, cdf.Y.Max = 0, 1
+	cdf.Add(plotter.NewGrid())
+	cdf.Legend.Top, cdf.Legend.Left = false, true
+	cdf.Legend.XOffs, cdf.Legend.YOffs = vg.Millimeter*4, vg.Millimeter*8
+
+	tail := plot.New()
+	tail.Title.Text = "Latency by percentile (tail)"
+	tail.X.Label.Text = "percentile"
+	tail.Y.Label.Text = "latency, ms (log scale)"
+	tail.Y.Scale = plot.LogScale{}
+	tail.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	tail.Add(plotter.NewGrid())
+	tail.Legend.Top, tail.Legend.Left = true, true
+	tail.Legend.XOffs, tail.Legend.YOffs = vg.Millimeter*4, -vg.Millimeter*4
+
+	const floor = 0.01 // ms: a log axis has no zero
+	lo, hi, maxNines := math.Inf(1), 0.0, 0.0
+	for _, sr := range series {
+		v := slices.Clone(e.Pooled.samples[sr.path])
+		if len(v) == 0 {
+			continue
+		}
+		for i := range v {
+			v[i] = math.Max(v[i], floor)
+		}
+		slices.Sort(v)
+		n := len(v)
+		lo, hi = math.Min(lo, v[0]), math.Max(hi, v[n-1])
+		var pts plotter.XYs
+		step := max(n/1000, 1)
+		for i := 0; i < n; i += step {
+			pts = append(pts, plotter.XY{X: v[i], Y: float64(i+1) / float64(n)})
+		}
+		for i := max(n-n/100, 0); i < n; i++ {
+			pts = append(pts, plotter.XY{X: v[i], Y: float64(i+1) / float64(n)})
+		}
+		slices.SortStableFunc(pts, func(a, b plotter.XY) int {
+			switch {
+			case a.Y < b.Y:
+				return -1
+			case a.Y > b.Y:
+				return 1
+			}
+			return 0
+		})
+		line, err := plotter.NewLine(pts)
+		if err != nil {
+			return err
+		}
+		line.Color, line.Width = sr.col, vg.Points(1.8)
+		if sr.dashed {
+			line.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		}
+		cdf.Add(line)
+		cdf.Legend.Add(sr.name, line)
+
+		top := math.Floor(math.Log10(float64(n))*10) / 10
+		maxNines = math.Max(maxNines, top)
+		var tp plotter.XYs
+		for k := 0.0; k <= top+1e-9; k += 0.01 {
+			tp = append(tp, plotter.XY{X: k, Y: quantile(v, 1-math.Pow(10, -k))})
+		}
+		tl, err := plotter.NewLine(tp)
+		if err != nil {
+			return err
+		}
+		tl.Color, tl.Width, tl.Dashes = sr.col, vg.Points(1.8), line.Dashes
+		tail.Add(tl)
+		tail.Legend.Add(fmt.Sprintf("%s: p50 %.1f, p99 %.1f, p99.9 %.1f ms", sr.name, quantile(v, .5), quantile(v, .99), quantile(v, .999)), tl)
+	}
+	if hi == 0 {
+		return errors.New("no end-to-end latencies to plot")
+	}
+	cdf.X.Min, cdf.X.Max = lo*0.9, hi*1.1
+	tail.X.Min, tail.X.Max = 0, maxNines
+	tail.X.Tick.Marker = ninesTicks{max: maxNines}
+	tail.Y.Min, tail.Y.Max = lo*0.9, hi*3
+
+	const width, height = 12 * vg.Inch, 5 * vg.Inch
+	img := vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(110))
+	dc := draw.New(img)
+	title := fmt.Sprintf("End to end through sluice: %d events/s of %d B JSON, produce ack → consumed on the Outbound listener; %d × %.0f s windows",
+		e.Rate, e.EventBytes, len(e.Windows), e.WindowSeconds)
+	font := plot.DefaultFont
+	font.Size = vg.Points(13)
+	sty := draw.TextStyle{Color: color.Black, Font: font, XAlign: draw.XCenter, YAlign: draw.YTop, Handler: plot.DefaultTextHandler}
+	dc.FillText(sty, vg.Point{X: width / 2, Y: height - vg.Millimeter*2}, title)
+	body := draw.Crop(dc, vg.Millimeter*2, -vg.Millimeter*2, vg.Millimeter*2, -vg.Millimeter*9)
+	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Millimeter * 8, PadY: vg.Millimeter * 2}
+	canvases := plot.Align([][]*plot.Plot{{cdf, tail}}, tiles, body)
+	cdf.Draw(canvases[0][0])
+	tail.Draw(canvases[0][1])
+
+	f, err := os.Create(c.plot)
+	if err != nil {
+		return err
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
