@@ -357,7 +357,9 @@ cmd_start() {
 		for ((i = 1; i <= brokers; i++)); do
 			[[ ${ready[i]:-0} == 1 ]] && continue
 			local n="$dir/node$i" p=$((base + 10 * (i - 1)))
-			if ! pid_alive "$(node_pid "$n")"; then
+			# kill -0, not pid_alive: right after the fork the child has not
+			# exec'd java yet, so its command line is still this script's.
+			if ! kill -0 "$(node_pid "$n")" 2>/dev/null; then
 				log_tails "$dir"
 				cmd_stop --dir "$dir" >/dev/null 2>&1 || true
 				die "node $i exited during start-up (logs above, in $n)"
