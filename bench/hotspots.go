@@ -41,6 +41,21 @@ var hotspotRules = []rule{
 	{what: "Go scheduler and network poller", any: []string{"runtime.mcall", "runtime.schedule", "runtime.findRunnable", "runtime.netpoll", "runtime.morestack"}},
 }
 
+// pipelineRules classify the pipeline-on sluice's profile (the event
+// pipeline benchmark) by stage.
+var pipelineRules = []rule{
+	{what: "store: flattening events into typed columns (Go)", any: []string{"store.flattenAll", "store.(*flattener)"}},
+	{what: "store: DuckDB appender (cgo, one call per value)", all: []string{"store.(*DuckStore)", "duckdb-go/v2.(*Appender)"}},
+	{what: "store: DuckDB statements (commit, id lookups, DDL)", all: []string{"store.(*DuckStore)", "duckdb"}},
+	{what: "store: other (id filter, grouping)", any: []string{"store.(*DuckStore)", "store.(*idFilter)"}},
+	{what: "events: validation, keen object, add-ons, autofill", any: []string{"internal/event."}},
+	{what: "HTTP API (the benchmark's count polls and queries)", any: []string{"internal/httpapi.", "net/http."}},
+	{what: "pipeline: DLQ, outbound publishing, bookkeeping", any: []string{"internal/pipeline."}},
+	{what: "Kafka client (franz-go: fetching, decoding, committing)", any: []string{"franz-go"}},
+	{what: "garbage collector", any: []string{"runtime.gcBgMarkWorker", "runtime.gcAssistAlloc", "runtime.bgsweep", "runtime.bgscavenge", "runtime.gcStart"}},
+	{what: "Go scheduler and network poller", any: []string{"runtime.mcall", "runtime.schedule", "runtime.findRunnable", "runtime.netpoll", "runtime.morestack"}},
+}
+
 // hotspots reads a CPU profile of the Inbound listener and sums its
 // samples by rule.
 func hotspots(file string) ([]hotspot, int64, error) { return hotspotsBy(file, hotspotRules) }

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -41,6 +44,7 @@ type pipeConfig struct {
 	latDuration           time.Duration
 	latWarmup             time.Duration
 	pollEvery             time.Duration
+	profile               time.Duration
 	clkTck                float64
 	out, raw              string
 	command, repo, env    string
@@ -61,6 +65,7 @@ func pipelineBench(args []string) error {
 	fs.DurationVar(&c.latDuration, "latency-duration", 30*time.Second, "length of the latency run (warm-up included)")
 	fs.DurationVar(&c.latWarmup, "latency-warmup", 5*time.Second, "first part of the latency run left out of the figures")
 	fs.DurationVar(&c.pollEvery, "poll", 20*time.Millisecond, "interval of the latency run's count polls")
+	fs.DurationVar(&c.profile, "profile", 10*time.Second, "CPU profile of sluice during the drain (0 = none)")
 	fs.Float64Var(&c.clkTck, "clk-tck", 100, "clock ticks per second of /proc/PID/stat (getconf CLK_TCK)")
 	fs.StringVar(&c.out, "out", "pipeline.md", "the report section (Markdown)")
 	fs.StringVar(&c.raw, "raw", "", "the figures as JSON (empty: none)")
@@ -128,12 +133,33 @@ func runPipelineBench(ctx context.Context, c pipeConfig, rep *pipeReport) error 
 	logf("pipeline: preloaded in %.1f s", rep.PreloadSeconds)
 
 	// 2. Drain: sluice with the pipeline.
-	sl, err = startSluice(ctx, c.bin, dataDir, c.brokers, true, nice, filepath.Join(c.workDir, "pipeline-sluice-2"))
+	var debug []string
+	debugAddr := ""
+	if c.profile > 0 {
+		if debugAddr, err = freeLoopback(); err != nil {
+			return err
+		}
+		debug = []string{"--debug-addr", debugAddr}
+	}
+	sl, err = startSluice(ctx, c.bin, dataDir, c.brokers, true, nice, filepath.Join(c.workDir, "pipeline-sluice-2"), debug...)
 	if err != nil {
 		return err
 	}
 	defer sl.stop()
-	if err := drain(ctx, c, sl, p, rep); err != nil {
+	profiled := make(chan struct{})
+	if c.profile > 0 {
+		go func() { // during the drain, while it lasts
+			defer close(profiled)
+			if err := profileDrain(ctx, c, sl, debugAddr, rep); err != nil {
+				logf("warning: no CPU profile of the drain: %v", err)
+			}
+		}()
+	} else {
+		close(profiled)
+	}
+	err = drain(ctx, c, sl, p, rep)
+	<-profiled
+	if err != nil {
 		return fmt.Errorf("drain: %w", err)
 	}
 
@@ -453,4 +479,53 @@ func sampleRSS(pid string) func() int64 {
 		<-stopped
 		return peak.Load()
 	}
+}
+
+func freeLoopback() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// profileDrain takes a CPU profile of sluice for c.profile from 1 s into
+// the drain, sums it by pipeline stage, and compares the profile's total
+// with sluice's CPU from /proc over the same time: the difference is
+// DuckDB's own threads, which Go's profiler does not sample.
+func profileDrain(ctx context.Context, c pipeConfig, sl *sluiceProc, debugAddr string, rep *pipeReport) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Second):
+	}
+	file := filepath.Join(c.workDir, "pipeline-cpu.pprof")
+	pctx, cancel := context.WithTimeout(ctx, c.profile+30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(pctx, "GET", fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", debugAddr, int(c.profile.Seconds())), nil)
+	cpu0 := procCPU(sl.pid).seconds(c.clkTck)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	data, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	cpu1 := procCPU(sl.pid).seconds(c.clkTck)
+	if err == nil && resp.StatusCode != 200 {
+		err = fmt.Errorf("HTTP %d: %s", resp.StatusCode, data)
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		return err
+	}
+	hs, total, err := hotspotsBy(file, pipelineRules)
+	if err != nil {
+		return err
+	}
+	rep.Profile = &drainProfile{Seconds: c.profile.Seconds(), GoSampledCPU: float64(total) / 1e9, ProcCPU: cpu1 - cpu0, Hotspots: hs}
+	logf("pipeline: CPU profile of the drain in %s (%.1f s sampled by Go of %.1f s used)", file, rep.Profile.GoSampledCPU, rep.Profile.ProcCPU)
+	return nil
 }

@@ -34,6 +34,15 @@ type pipeReport struct {
 	Latency          latencyFigures2 `json:"latency"`
 	LatencyPeakRSSkB int64           `json:"latency_peak_rss_kb"`
 	PeakRSSkB        int64           `json:"peak_rss_kb"` // VmHWM of the pipeline-on process
+	Profile          *drainProfile   `json:"drain_profile,omitempty"`
+}
+
+// drainProfile is sluice's CPU profile during the drain, by stage.
+type drainProfile struct {
+	Seconds      float64   `json:"seconds"`
+	GoSampledCPU float64   `json:"go_sampled_cpu_seconds"`
+	ProcCPU      float64   `json:"proc_cpu_seconds"`
+	Hotspots     []hotspot `json:"hotspots"`
 }
 
 type queryFigures struct {
@@ -99,6 +108,19 @@ func (r *pipeReport) markdown(c pipeConfig) string {
 		w("| per 5-second window | min %.0f / median %.0f / max %.0f events per CPU-second (%d windows) |\n", sp.Min, sp.Median, sp.Max, len(d.WindowsPerCPUSecond))
 	}
 	w("| sluice peak RSS while draining | %s |\n\n", mib(d.PeakRSSkB))
+	if pr := r.Profile; pr != nil {
+		w("Where sluice's CPU goes while draining: a Go CPU profile of %.0f s from 1 s into the drain (`pipeline-cpu.pprof` in the work dir), summed by stage. ", pr.Seconds)
+		w("Go sampled %.1f CPU-seconds while /proc counted %.1f: the difference (%.0f%%) is DuckDB's own threads (the C++ side of appends, commits, checkpoints), which Go's profiler cannot see.\n\n",
+			pr.GoSampledCPU, pr.ProcCPU, 100*max(0, pr.ProcCPU-pr.GoSampledCPU)/max(pr.ProcCPU, 1e-9))
+		w("| share of Go samples | CPU s | what |\n|---|---|---|\n")
+		for i, h := range pr.Hotspots {
+			if i == 14 {
+				break
+			}
+			w("| %.1f%% | %.2f | %s |\n", 100*h.Share, float64(h.Nanos)/1e9, h.What)
+		}
+		w("\n")
+	}
 
 	w("## Queries over %d stored events\n\n", r.Events)
 	w("| query | result | min ms | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|---|\n")
