@@ -72,3 +72,48 @@ func TestLargeBatchesAcrossCollections(t *testing.T) {
 		}
 	}
 }
+
+// Tables created before _raw became a BLOB hold it as VARCHAR: they take
+// new events and return old and new alike.
+func TestLegacyVarcharRaw(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s := openTest(t, dir)
+	// The table as the store created it before (the catalog is read on
+	// Open).
+	for _, q := range []string{
+		`CREATE TABLE t1 (_id VARCHAR PRIMARY KEY, _ts TIMESTAMP, _created TIMESTAMP, _raw VARCHAR)`,
+		`INSERT INTO _collections VALUES ('p1', 'legacy', 't1')`,
+	} {
+		if _, err := s.conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	s = openTest(t, dir)
+	defer s.Close()
+	evs := benchEvents(rand.New(rand.NewPCG(9, 9)), "p1", "legacy", "l-", 20)
+	if res, err := s.Insert(ctx, evs[:10]); err != nil || res.Inserted != 10 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if res, err := s.Insert(ctx, evs); err != nil || res != (InsertResult{Inserted: 10, Existing: 10}) {
+		t.Fatalf("%+v %v", res, err)
+	}
+	var typ string
+	if err := s.conn.QueryRowContext(ctx, `SELECT data_type FROM information_schema.columns WHERE table_name = 't1' AND column_name = '_raw'`).Scan(&typ); err != nil || typ != "VARCHAR" {
+		t.Fatalf("_raw is %q (%v), want the legacy VARCHAR", typ, err)
+	}
+	got, err := s.Extract(ctx, Query{ProjectID: "p1", Collection: "legacy"})
+	if err != nil || len(got) != 20 {
+		t.Fatalf("%d events, %v", len(got), err)
+	}
+	want := map[string]bool{}
+	for _, ev := range evs {
+		want[string(ev.JSON)] = true
+	}
+	for _, g := range got {
+		if !want[string(g)] {
+			t.Fatalf("extracted %.100s…, not an inserted event", g)
+		}
+	}
+}
