@@ -57,6 +57,7 @@ type obConfig struct {
 	command     string
 	repo, env   string
 	keepPreload bool
+	shortRun    []string // measurement flags changed from their defaults
 }
 
 // obench is one run of the Outbound benchmark.
@@ -82,7 +83,7 @@ func outboundBench(args []string) error {
 	fs.StringVar(&c.brokerPID, "broker-pid", "", "pid of the Kafka broker JVM (for its CPU)")
 	fs.StringVar(&c.workDir, "work-dir", os.TempDir(), "where sluice's data dir, logs and profile go")
 	fs.StringVar(&c.nice, "nice", "", "run sluice under nice -n N")
-	fs.IntVar(&c.consumeMB, "consume-mb", 1000, "MB (10⁶ bytes) of record values preloaded into each consumed topic")
+	fs.IntVar(&c.consumeMB, "consume-mb", 1500, "MB (10⁶ bytes) of record values preloaded into each consumed topic")
 	fs.IntVar(&c.txnRecords, "txn-records", 2000, "records per transaction of the transactional topic")
 	fs.IntVar(&c.pairs, "pairs", 5, "measured A/B pairs per consume series (after one warm-up pair)")
 	fs.DurationVar(&c.pause, "pause", time.Second, "idle time between runs")
@@ -103,6 +104,14 @@ func outboundBench(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	// A run with less than the default measurement is a check that the
+	// benchmark works; the report says so.
+	shorter := map[string]bool{"consume-mb": true, "pairs": true, "e2e-windows": true, "e2e-window": true, "e2e-warmup": true}
+	fs.Visit(func(f *flag.Flag) {
+		if shorter[f.Name] && f.Value.String() != f.DefValue {
+			c.shortRun = append(c.shortRun, "--"+f.Name+" "+f.Value.String())
+		}
+	})
 	for _, f := range []struct{ name, v string }{
 		{"sluice-bin", c.bin}, {"kafka-brokers", c.brokers}, {"direct-bootstrap", c.directSeeds}, {"direct-ca", c.directCA},
 	} {

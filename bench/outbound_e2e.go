@@ -101,11 +101,15 @@ type obE2E struct {
 	PeakRSSkB     int64             `json:"sluice_peak_rss_kb"`
 	EventBytes    int               `json:"event_bytes"`
 	Consumers     map[string]string `json:"consumers"`
+	// Each consumer's fetch requests during the windows.
+	Fetches map[string]obFetches `json:"fetches"`
 	// A CPU profile and an execution trace of sluice after the windows.
 	Hotspots     []hotspot       `json:"profile_hotspots,omitempty"`
 	ProfileTop   string          `json:"-"`
 	PipelineWall []pipelineShare `json:"pipeline_wall_time,omitempty"`
 	TraceSeconds float64         `json:"trace_seconds,omitempty"`
+	// The Outbound listener's fetches during the trace.
+	ListenerFetches obFetchDelays `json:"trace_outbound_fetches"`
 }
 
 // e2eEvent is an event of exactly size bytes (base is a payload of
@@ -191,6 +195,7 @@ func (o *obench) e2eBench(ctx context.Context) error {
 		got[n] = &atomic.Int64{}
 	}
 	dups := map[string]*atomic.Int64{}
+	hooks := map[string]*fetchHook{}
 
 	// The consumers, from the start of the topic (it is created by sluice
 	// when the collection appears; kgo retries until it exists).
@@ -211,7 +216,8 @@ func (o *obench) e2eBench(ctx context.Context) error {
 		t    target
 		iso  kgo.IsolationLevel
 	}{{consumerSluice, through, kgo.ReadCommitted()}, {consumerCommitted, direct, kgo.ReadCommitted()}, {consumerWritten, direct, kgo.ReadUncommitted()}} {
-		cl, err := consumer(cs.t, cs.iso, kgo.MetadataMinAge(250*time.Millisecond), kgo.FetchMaxWait(500*time.Millisecond))
+		hooks[cs.name] = &fetchHook{}
+		cl, err := consumer(cs.t, cs.iso, kgo.MetadataMinAge(250*time.Millisecond), kgo.FetchMaxWait(500*time.Millisecond), kgo.WithHooks(hooks[cs.name]))
 		if err != nil {
 			return err
 		}
@@ -340,6 +346,7 @@ func (o *obench) e2eBench(ctx context.Context) error {
 	}
 	txns := func() float64 { return o.metric(`sluice_pipeline_transactions_total{result="committed"}`) }
 	marks := []mark{{o.sampleNow(target{}), txns(), first}}
+	fetches0 := snapshotFetches(hooks)
 	lateAt := []int64{late}
 	for w := 1; w <= c.windows; w++ {
 		end := first + w*perWindow
@@ -350,6 +357,7 @@ func (o *obench) e2eBench(ctx context.Context) error {
 		lateAt = append(lateAt, late)
 	}
 	last := seq
+	res.Fetches = fetchStats(fetches0, snapshotFetches(hooks), marks[len(marks)-1].s.at.Sub(marks[0].s.at))
 	if c.profile > 0 {
 		// One more stretch of the same stream, not measured: a CPU
 		// profile and an execution trace of sluice at this load.
@@ -497,5 +505,39 @@ func (o *obench) profileE2E(ctx context.Context, pace func(stop func() bool) err
 		return err
 	}
 	e.TraceSeconds = span.Seconds()
+	if e.ListenerFetches, err = outboundFetchDelays(traceFile); err != nil {
+		logf("outbound: warning: %v", err)
+	}
 	return nil
+}
+
+// obFetches sums a consumer's fetch requests over the windows.
+type obFetches struct {
+	PerSecond float64 `json:"per_second"`
+	MeanMs    float64 `json:"mean_round_trip_ms"`
+	MeanKB    float64 `json:"mean_response_kb"`
+}
+
+func snapshotFetches(hooks map[string]*fetchHook) map[string][3]int64 {
+	out := map[string][3]int64{}
+	for n, h := range hooks {
+		out[n] = [3]int64{h.requests.Load(), h.bytes.Load(), h.nanos.Load()}
+	}
+	return out
+}
+
+func fetchStats(a, b map[string][3]int64, d time.Duration) map[string]obFetches {
+	out := map[string]obFetches{}
+	for n := range b {
+		reqs := b[n][0] - a[n][0]
+		if reqs <= 0 || d <= 0 {
+			continue
+		}
+		out[n] = obFetches{
+			PerSecond: float64(reqs) / d.Seconds(),
+			MeanKB:    float64(b[n][1]-a[n][1]) / float64(reqs) / 1e3,
+			MeanMs:    float64(b[n][2]-a[n][2]) / float64(reqs) / 1e6,
+		}
+	}
+	return out
 }

@@ -169,3 +169,107 @@ func pipelineWallTime(file string) ([]pipelineShare, time.Duration, error) {
 	})
 	return out, last.Sub(first), nil
 }
+
+// obFetchDelays is what an execution trace shows of the Outbound
+// listener's fetches: for each, the time from the broker's answer arriving
+// to the response written to the client, and how much of it the
+// connection's goroutine spent runnable, waiting for Go to give it a CPU.
+type obFetchDelays struct {
+	Fetches      int     `json:"fetches"`
+	P50Ms        float64 `json:"p50_ms"`
+	P90Ms        float64 `json:"p90_ms"`
+	MaxMs        float64 `json:"max_ms"`
+	RunnableMs   float64 `json:"runnable_ms"`    // summed over the fetches
+	TotalMs      float64 `json:"total_ms"`       // summed over the fetches
+	RunnableFrac float64 `json:"runnable_share"` // RunnableMs / TotalMs
+}
+
+// outboundFetchDelays reads a Go execution trace of sluice. A fetch
+// starts when the goroutine waiting in upstream.receive for the broker's
+// answer is woken, and ends when it next blocks anywhere else than reading
+// the broker's answer or writing to the client (waiting for the next
+// request).
+func outboundFetchDelays(file string) (obFetchDelays, error) {
+	var out obFetchDelays
+	f, err := os.Open(file)
+	if err != nil {
+		return out, err
+	}
+	defer f.Close()
+	r, err := trace.NewReader(f)
+	if err != nil {
+		return out, err
+	}
+	type gstate struct {
+		fetch, inRecv      bool
+		readyAt, runnSince trace.Time
+		runnable           time.Duration
+	}
+	gs := map[trace.GoID]*gstate{}
+	var delays []float64
+	for {
+		ev, err := r.ReadEvent()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return out, err
+		}
+		if ev.Kind() != trace.EventStateTransition {
+			continue
+		}
+		st := ev.StateTransition()
+		if st.Resource.Kind != trace.ResourceGoroutine {
+			continue
+		}
+		g := gs[st.Resource.Goroutine()]
+		if g == nil {
+			g = &gstate{}
+			gs[st.Resource.Goroutine()] = g
+		}
+		var stack []string
+		for fr := range st.Stack.Frames() {
+			stack = append(stack, fr.Func)
+		}
+		if has(stack, "gateway.(*Gateway).fetch") {
+			g.fetch = true
+		}
+		from, to := st.Goroutine()
+		now := ev.Time()
+		if from == trace.GoRunnable && g.runnSince != 0 {
+			if g.readyAt != 0 {
+				g.runnable += now.Sub(g.runnSince)
+			}
+			g.runnSince = 0
+		}
+		if to == trace.GoRunnable {
+			g.runnSince = now
+		}
+		if from == trace.GoWaiting && to == trace.GoRunnable && g.inRecv && g.readyAt == 0 {
+			g.readyAt, g.runnSince, g.runnable = now, now, 0
+		}
+		if to == trace.GoWaiting && len(stack) > 0 {
+			switch {
+			case has(stack, "gateway.(*upstream).receive"):
+				g.inRecv = true
+			case has(stack, "kafkaproto.(*Conn).writeRaw"):
+			default:
+				if g.readyAt != 0 && g.fetch {
+					d := now.Sub(g.readyAt)
+					delays = append(delays, float64(d)/1e6)
+					out.RunnableMs += float64(g.runnable) / 1e6
+					out.TotalMs += float64(d) / 1e6
+				}
+				g.readyAt, g.inRecv = 0, false
+			}
+		}
+	}
+	if len(delays) == 0 {
+		return out, errors.New("no Outbound fetch answered during the trace")
+	}
+	slices.Sort(delays)
+	out.Fetches = len(delays)
+	out.P50Ms, out.P90Ms, out.MaxMs = quantile(delays, .5), quantile(delays, .9), delays[len(delays)-1]
+	out.RunnableFrac = out.RunnableMs / out.TotalMs
+	return out, nil
+}

@@ -27,9 +27,9 @@ func plotE2E(c obConfig, e *obE2E) error {
 		dashed     bool
 	}{
 		{pathAckToSluice, "ack → consumed through sluice", colSluice, false},
-		{pathAckToDirect, "ack → consumed direct, read_committed", colDirect, false},
-		{pathAckToWritten, "ack → written by the pipeline (read_uncommitted)", color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, true},
-		{pathProduceAck, "produce → ack (Inbound listener)", color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff}, true},
+		{pathAckToDirect, "ack → consumed direct (read_committed)", colDirect, false},
+		{pathAckToWritten, "ack → written by the pipeline", color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, true},
+		{pathProduceAck, "produce → ack", color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff}, true},
 	}
 	cdf := plot.New()
 	cdf.Title.Text = "CDF"
@@ -40,7 +40,7 @@ func plotE2E(c obConfig, e *obE2E) error {
 	cdf.Y.Min, cdf.Y.Max = 0, 1
 	cdf.Add(plotter.NewGrid())
 	cdf.Legend.Top, cdf.Legend.Left = false, true
-	cdf.Legend.XOffs, cdf.Legend.YOffs = vg.Millimeter*4, vg.Millimeter*8
+	cdf.Legend.XOffs, cdf.Legend.YOffs = vg.Millimeter*2, vg.Millimeter*8
 
 	tail := plot.New()
 	tail.Title.Text = "Latency by percentile (tail)"
@@ -49,8 +49,8 @@ func plotE2E(c obConfig, e *obE2E) error {
 	tail.Y.Scale = plot.LogScale{}
 	tail.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	tail.Add(plotter.NewGrid())
-	tail.Legend.Top, tail.Legend.Left = true, true
-	tail.Legend.XOffs, tail.Legend.YOffs = vg.Millimeter*4, -vg.Millimeter*4
+	tail.Legend.Top, tail.Legend.Left = false, false
+	tail.Legend.XOffs, tail.Legend.YOffs = -vg.Millimeter*2, vg.Millimeter*2
 
 	const floor = 0.01 // ms: a log axis has no zero
 	lo, hi, maxNines := math.Inf(1), 0.0, 0.0
@@ -105,7 +105,7 @@ func plotE2E(c obConfig, e *obE2E) error {
 		}
 		tl.Color, tl.Width, tl.Dashes = sr.col, vg.Points(1.8), line.Dashes
 		tail.Add(tl)
-		tail.Legend.Add(fmt.Sprintf("%s: p50 %.1f, p99 %.1f, p99.9 %.1f ms", sr.name, quantile(v, .5), quantile(v, .99), quantile(v, .999)), tl)
+		tail.Legend.Add(fmt.Sprintf("%s: p50 %.0f, p99 %.0f, p99.9 %.0f ms", sr.name, quantile(v, .5), quantile(v, .99), quantile(v, .999)), tl)
 	}
 	if hi == 0 {
 		return errors.New("no end-to-end latencies to plot")
@@ -113,7 +113,7 @@ func plotE2E(c obConfig, e *obE2E) error {
 	cdf.X.Min, cdf.X.Max = lo*0.9, hi*1.1
 	tail.X.Min, tail.X.Max = 0, maxNines
 	tail.X.Tick.Marker = ninesTicks{max: maxNines}
-	tail.Y.Min, tail.Y.Max = lo*0.9, hi*3
+	tail.Y.Min, tail.Y.Max = lo*0.9, hi*1.5
 
 	const width, height = 12 * vg.Inch, 5 * vg.Inch
 	img := vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(110))

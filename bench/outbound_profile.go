@@ -25,6 +25,7 @@ var outboundHotspotRules = []rule{
 	{what: "reading the broker's response (other)", all: []string{"gateway.(*upstream).receive"}},
 	{what: "emptying transaction markers and aborted batches (committedView)", all: []string{"gateway.committedView"}},
 	{what: "mapping the fetch response (names, metrics)", all: []string{"gateway.(*Gateway).mapFetch"}},
+	{what: "encoding the response: growing its buffer (appendResponse starts from nil: reallocations, copies, zeroing)", all: []string{"kafkaproto.appendResponse", "runtime.growslice"}},
 	{what: "encoding the response for the client (copies every record batch)", any: []string{"kafkaproto.appendResponse"}},
 	{what: "writing the response to the client (other)", any: []string{"kafkaproto.(*Conn).answer", "kafkaproto.(*Conn).writeRaw"}},
 	{what: "reading and decoding the client's requests", any: []string{"kafkaproto.(*Conn).readFrame", "kafkaproto.decodeBody"}},

@@ -141,6 +141,9 @@ func (o *obench) markdown() string {
 	}
 	w("| sluice | `sluice serve --kafka-brokers <PLAINTEXT>` with the pipeline on (the default), its own data dir, `--log-level warn`; the project's Kafka Outbound enabled over HTTP |\n\n")
 
+	if len(c.shortRun) > 0 {
+		w("**Not the default measurement** (%s): a check that the benchmark runs, on a shared machine; the lead's quiet-machine run with the defaults replaces it.\n\n", strings.Join(c.shortRun, ", "))
+	}
 	var others []float64
 	for _, r := range rep.Consume {
 		if r.Pair >= 1 {
@@ -300,6 +303,15 @@ func (o *obench) e2eMarkdown(s *strings.Builder, e *obE2E) {
 		w("The pipeline committed %.0f transactions in the windows, %.0f events each on average.", p.Transactions, float64(p.Events)/p.Transactions)
 	}
 	w("\n\n")
+	if len(e.Fetches) > 0 {
+		w("The consumers' fetch requests during the windows (a kgo hook; a round trip includes the broker's long poll, up to 500 ms, until a transaction commits):\n\n")
+		w("| consumer | fetches/s | mean round trip, ms | mean response, KB |\n|---|---|---|---|\n")
+		for _, n := range []string{consumerSluice, consumerCommitted, consumerWritten} {
+			f := e.Fetches[n]
+			w("| %s | %.1f | %.1f | %.0f |\n", n, f.PerSecond, f.MeanMs, f.MeanKB)
+		}
+		w("\n")
+	}
 	missing := false
 	for _, n := range []string{consumerSluice, consumerCommitted, consumerWritten} {
 		missing = missing || e.Missing[n] > 0 || e.Duplicates[n] > 0
@@ -344,6 +356,12 @@ func (o *obench) e2eMarkdown(s *strings.Builder, e *obE2E) {
 			w("The loop runs its steps one after the other, so sluice's CPU (%.2f cores) is not the limit; the steps' own time is.\n", e.Pooled.SluiceCores)
 		}
 		w("\n")
+	}
+	if lf := e.ListenerFetches; lf.Fetches > 0 {
+		w("**The Outbound listener under the pipeline's load.** In the same trace, the consumer's connection answered %d fetches. ", lf.Fetches)
+		w("From the broker's answer waking the connection's goroutine to the response written to the client took p50 %.1f ms, p90 %.1f, max %.1f ms; ", lf.P50Ms, lf.P90Ms, lf.MaxMs)
+		w("%.0f%% of that time (%.0f of %.0f ms) the goroutine was runnable, waiting for Go to give it a CPU (sluice runs the listeners and the pipeline under one scheduler, GOMAXPROCS = cores). ", 100*lf.RunnableFrac, lf.RunnableMs, lf.TotalMs)
+		w("Compare with \"added by the Outbound listener\" per event above.\n\n")
 	}
 	if len(e.Hotspots) > 0 {
 		w("A CPU profile of sluice over the same seconds, by component (`e2eHotspotRules`):\n\n")
