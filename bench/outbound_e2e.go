@@ -85,7 +85,8 @@ type obWindow struct {
 	// The pipeline's committed transactions in the window.
 	Transactions float64 `json:"pipeline_transactions"`
 
-	samples map[string][]float64
+	samples  map[string][]float64
+	timeline [][2]float64 // (seconds since the first measured send, ack → consumed through sluice in ms)
 }
 
 // obE2E is the end-to-end part of the report.
@@ -423,6 +424,7 @@ func (o *obench) e2eBench(ctx context.Context) error {
 			add(pathProduceAck, ms(ack-sent[i]))
 			if sl != 0 {
 				add(pathAckToSluice, ms(sl-ack))
+				pooled.timeline = append(pooled.timeline, [2]float64{float64(sent[i]-sent[first]) / 1e9, ms(sl - ack)})
 				add(pathSendToSluice, ms(sl-sent[i]))
 			}
 			if dc != 0 {

@@ -184,52 +184,65 @@ type obFetchDelays struct {
 	RunnableFrac float64 `json:"runnable_share"` // RunnableMs / TotalMs
 }
 
-// outboundFetchDelays reads a Go execution trace of sluice. A fetch
-// starts when the goroutine waiting in upstream.receive for the broker's
-// answer is woken, and ends when it next blocks anywhere else than reading
-// the broker's answer or writing to the client (waiting for the next
-// request).
+// outboundFetchDelays reads a Go execution trace of sluice. A fetch starts
+// when a goroutine of an Outbound connection, blocked in upstream.receive
+// waiting for the head of the broker's answer, is woken; it ends when that
+// goroutine next blocks anywhere but reading the rest of the answer or
+// writing to the client: waiting for the next request, or for the head of
+// the next answer (pipelined requests).
 func outboundFetchDelays(file string) (obFetchDelays, error) {
 	var out obFetchDelays
-	f, err := os.Open(file)
-	if err != nil {
+	// Where receive blocks waiting for the head of an answer: the line
+	// it blocks at most (the body follows the head at once, so reading it
+	// rarely blocks; fetches wait for the head in the broker's long poll).
+	blocked := map[uint64]int{}
+	if err := eachTransition(file, func(_ trace.Event, st trace.StateTransition) {
+		if _, to := st.Goroutine(); to != trace.GoWaiting {
+			return
+		}
+		for fr := range st.Stack.Frames() {
+			if strings.HasSuffix(fr.Func, "gateway.(*upstream).receive") {
+				blocked[fr.Line]++
+			}
+		}
+	}); err != nil {
 		return out, err
 	}
-	defer f.Close()
-	r, err := trace.NewReader(f)
-	if err != nil {
-		return out, err
+	headLine := uint64(0)
+	for line, n := range blocked {
+		if headLine == 0 || n > blocked[headLine] {
+			headLine = line
+		}
 	}
 	type gstate struct {
-		fetch, inRecv      bool
-		readyAt, runnSince trace.Time
-		runnable           time.Duration
+		fetch, awaitingHead bool
+		readyAt, runnSince  trace.Time
+		runnable            time.Duration
 	}
 	gs := map[trace.GoID]*gstate{}
 	var delays []float64
-	for {
-		ev, err := r.ReadEvent()
-		if errors.Is(err, io.EOF) {
-			break
+	end := func(g *gstate, now trace.Time) {
+		if g.readyAt != 0 && g.fetch {
+			d := now.Sub(g.readyAt)
+			delays = append(delays, float64(d)/1e6)
+			out.RunnableMs += float64(g.runnable) / 1e6
+			out.TotalMs += float64(d) / 1e6
 		}
-		if err != nil {
-			return out, err
-		}
-		if ev.Kind() != trace.EventStateTransition {
-			continue
-		}
-		st := ev.StateTransition()
-		if st.Resource.Kind != trace.ResourceGoroutine {
-			continue
-		}
+		g.readyAt = 0
+	}
+	err := eachTransition(file, func(ev trace.Event, st trace.StateTransition) {
 		g := gs[st.Resource.Goroutine()]
 		if g == nil {
 			g = &gstate{}
 			gs[st.Resource.Goroutine()] = g
 		}
+		recvLine := uint64(0)
 		var stack []string
 		for fr := range st.Stack.Frames() {
 			stack = append(stack, fr.Func)
+			if strings.HasSuffix(fr.Func, "gateway.(*upstream).receive") {
+				recvLine = fr.Line
+			}
 		}
 		if has(stack, "gateway.(*Gateway).fetch") {
 			g.fetch = true
@@ -245,24 +258,26 @@ func outboundFetchDelays(file string) (obFetchDelays, error) {
 		if to == trace.GoRunnable {
 			g.runnSince = now
 		}
-		if from == trace.GoWaiting && to == trace.GoRunnable && g.inRecv && g.readyAt == 0 {
+		if from == trace.GoWaiting && to == trace.GoRunnable && g.awaitingHead && g.readyAt == 0 {
 			g.readyAt, g.runnSince, g.runnable = now, now, 0
+			g.awaitingHead = false
 		}
-		if to == trace.GoWaiting && len(stack) > 0 {
-			switch {
-			case has(stack, "gateway.(*upstream).receive"):
-				g.inRecv = true
-			case has(stack, "kafkaproto.(*Conn).writeRaw"):
-			default:
-				if g.readyAt != 0 && g.fetch {
-					d := now.Sub(g.readyAt)
-					delays = append(delays, float64(d)/1e6)
-					out.RunnableMs += float64(g.runnable) / 1e6
-					out.TotalMs += float64(d) / 1e6
-				}
-				g.readyAt, g.inRecv = 0, false
-			}
+		if to != trace.GoWaiting || len(stack) == 0 {
+			return
 		}
+		switch {
+		case recvLine == headLine:
+			end(g, now)
+			g.awaitingHead = true
+		case recvLine != 0, has(stack, "kafkaproto.(*Conn).writeRaw"):
+			// the rest of the answer, or the client reading slowly
+		default:
+			end(g, now)
+			g.awaitingHead = false
+		}
+	})
+	if err != nil {
+		return out, err
 	}
 	if len(delays) == 0 {
 		return out, errors.New("no Outbound fetch answered during the trace")
@@ -272,4 +287,32 @@ func outboundFetchDelays(file string) (obFetchDelays, error) {
 	out.P50Ms, out.P90Ms, out.MaxMs = quantile(delays, .5), quantile(delays, .9), delays[len(delays)-1]
 	out.RunnableFrac = out.RunnableMs / out.TotalMs
 	return out, nil
+}
+
+// eachTransition calls f for every goroutine state transition of a trace.
+func eachTransition(file string, f func(trace.Event, trace.StateTransition)) error {
+	fh, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	r, err := trace.NewReader(fh)
+	if err != nil {
+		return err
+	}
+	for {
+		ev, err := r.ReadEvent()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if ev.Kind() != trace.EventStateTransition {
+			continue
+		}
+		if st := ev.StateTransition(); st.Resource.Kind == trace.ResourceGoroutine {
+			f(ev, st)
+		}
+	}
 }

@@ -115,7 +115,12 @@ func plotE2E(c obConfig, e *obE2E) error {
 	tail.X.Tick.Marker = ninesTicks{max: maxNines}
 	tail.Y.Min, tail.Y.Max = lo*0.9, hi*1.5
 
-	const width, height = 12 * vg.Inch, 5 * vg.Inch
+	over, err := timelinePlot(e)
+	if err != nil {
+		return err
+	}
+
+	const width, height = 12 * vg.Inch, 8.5 * vg.Inch
 	img := vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(110))
 	dc := draw.New(img)
 	title := fmt.Sprintf("End to end through sluice: %d events/s of %d B JSON, produce ack → consumed on the Outbound listener; %d × %.0f s windows",
@@ -125,10 +130,13 @@ func plotE2E(c obConfig, e *obE2E) error {
 	sty := draw.TextStyle{Color: color.Black, Font: font, XAlign: draw.XCenter, YAlign: draw.YTop, Handler: plot.DefaultTextHandler}
 	dc.FillText(sty, vg.Point{X: width / 2, Y: height - vg.Millimeter*2}, title)
 	body := draw.Crop(dc, vg.Millimeter*2, -vg.Millimeter*2, vg.Millimeter*2, -vg.Millimeter*9)
+	top := draw.Crop(body, 0, 0, body.Rectangle.Size().Y*0.42, 0)
+	bottom := draw.Crop(body, 0, 0, 0, -body.Rectangle.Size().Y*0.6)
 	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Millimeter * 8, PadY: vg.Millimeter * 2}
-	canvases := plot.Align([][]*plot.Plot{{cdf, tail}}, tiles, body)
+	canvases := plot.Align([][]*plot.Plot{{cdf, tail}}, tiles, top)
 	cdf.Draw(canvases[0][0])
 	tail.Draw(canvases[0][1])
+	over.Draw(bottom)
 
 	f, err := os.Create(c.plot)
 	if err != nil {
@@ -139,4 +147,55 @@ func plotE2E(c obConfig, e *obE2E) error {
 		return err
 	}
 	return f.Close()
+}
+
+// timelinePlot shows ack → consumed through sluice over the run, per
+// 100 ms of send time: the median and the maximum, so that stalls show.
+func timelinePlot(e *obE2E) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = "Over time: ack → consumed through sluice, per 100 ms of send time"
+	p.X.Label.Text = "seconds since the first measured event was sent"
+	p.Y.Label.Text = "latency, ms (log scale)"
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Add(plotter.NewGrid())
+	p.Legend.Top, p.Legend.Left = true, true
+	buckets := map[int][]float64{}
+	last := 0
+	for _, pt := range e.Pooled.timeline {
+		b := int(pt[0] * 10)
+		buckets[b] = append(buckets[b], math.Max(pt[1], 0.01))
+		last = max(last, b)
+	}
+	var med, top plotter.XYs
+	lo, hi := math.Inf(1), 0.0
+	for b := 0; b <= last; b++ {
+		v := buckets[b]
+		if len(v) == 0 {
+			continue
+		}
+		slices.Sort(v)
+		x := float64(b) / 10
+		med = append(med, plotter.XY{X: x, Y: quantile(v, .5)})
+		top = append(top, plotter.XY{X: x, Y: v[len(v)-1]})
+		lo, hi = math.Min(lo, v[0]), math.Max(hi, v[len(v)-1])
+	}
+	if len(med) == 0 {
+		return nil, errors.New("no end-to-end latencies over time")
+	}
+	for _, l := range []struct {
+		name string
+		pts  plotter.XYs
+		col  color.Color
+	}{{"maximum", top, color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}}, {"median", med, colSluice}} {
+		line, err := plotter.NewLine(l.pts)
+		if err != nil {
+			return nil, err
+		}
+		line.Color, line.Width = l.col, vg.Points(1.4)
+		p.Add(line)
+		p.Legend.Add(l.name, line)
+	}
+	p.Y.Min, p.Y.Max = lo*0.9, hi*1.5
+	return p, nil
 }
