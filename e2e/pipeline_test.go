@@ -17,16 +17,18 @@ import (
 	"github.com/sluice-io/sluice/internal/kraw"
 )
 
-// TestPipelineExactlyOnceAcrossSIGKILL: 10,000 events through the Inbound
-// listener with add-ons and an autofill key; sluice is killed with SIGKILL
-// while the pipeline is storing and started again; every event is stored
+// TestPipelineExactlyOnceAcrossSIGKILL: 50,000 events through the Inbound
+// listener with add-ons and an autofill key, written while the pipeline is
+// off; sluice is then started with the pipeline, killed with SIGKILL while
+// it is storing (several polls' worth are waiting, so the kill lands
+// mid-run) and started again, and 5,000 more arrive; every event is stored
 // exactly once, enriched, with the key's autofill.
 func TestPipelineExactlyOnceAcrossSIGKILL(t *testing.T) {
 	c := kafkaCluster(t, 1, false)
 	dir := t.TempDir()
 	org := []string{"--org-id", "0123456789abcdef01234567", "--org-key", "pipeline-org-key-0123456789"}
 	args := append(append([]string{"serve", "--kafka-brokers", strings.Join(c.Bootstrap, ",")}, org...), localArgs(t)...)
-	p := startSluice(t, dir, args...)
+	p := startSluice(t, dir, append(args, "--pipeline=false")...)
 	inbound := addrAfter(t, p, "Kafka Inbound:")
 
 	proj := createProject(t, p.HTTP, "0123456789abcdef01234567", "pipeline-org-key-0123456789", "pipe")
@@ -76,8 +78,14 @@ func TestPipelineExactlyOnceAcrossSIGKILL(t *testing.T) {
 		return r.Result
 	}
 
-	produce(inbound, 0, 5000)
+	const first, total = 50000, 55000
+	produce(inbound, 0, first)
+	if code := p.stop(30 * time.Second); code != 0 {
+		t.Fatalf("sluice --pipeline=false exited %d", code)
+	}
+
 	// Kill while the pipeline is storing: once some, not all, are in.
+	p = startSluice(t, dir, args...)
 	deadline := time.Now().Add(60 * time.Second)
 	stored := count(p.HTTP)
 	for ; stored <= 0; stored = count(p.HTTP) {
@@ -88,24 +96,27 @@ func TestPipelineExactlyOnceAcrossSIGKILL(t *testing.T) {
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.exited
-	t.Logf("SIGKILL after %d of 5000 events were visible to count", stored)
+	t.Logf("SIGKILL after %d of %d events were visible to count", stored, first)
+	if stored >= first {
+		t.Fatalf("the kill came after all %d events were stored: it proves nothing", first)
+	}
 
 	p = startSluice(t, dir, args...)
-	produce(addrAfter(t, p, "Kafka Inbound:"), 5000, 10000)
+	produce(addrAfter(t, p, "Kafka Inbound:"), first, total)
 	deadline = time.Now().Add(3 * time.Minute)
-	for n := count(p.HTTP); n != 10000; n = count(p.HTTP) {
-		if time.Now().After(deadline) || n > 10000 {
-			t.Fatalf("count = %d, want 10000", n)
+	for n := count(p.HTTP); n != total; n = count(p.HTTP) {
+		if time.Now().After(deadline) || n > total {
+			t.Fatalf("count = %d, want %d", n, total)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	time.Sleep(2 * time.Second) // anything stored twice would show now
-	if n := count(p.HTTP); n != 10000 {
-		t.Fatalf("count settled at %d, want 10000", n)
+	if n := count(p.HTTP); n != total {
+		t.Fatalf("count settled at %d, want %d", n, total)
 	}
 
 	// Field by field on samples.
-	for _, n := range []int{0, 4999, 5000, 9999} {
+	for _, n := range []int{0, first - 1, first, total - 1} {
 		q := fmt.Sprintf(`{"event_collection":"orders","filters":[{"property_name":"n","operator":"eq","property_value":%d}]}`, n)
 		st, body := httpDo(t, "POST", p.HTTP+"/3.0/projects/"+proj.ID+"/queries/extraction", proj.APIKeys["read"], q)
 		if st != 200 {
