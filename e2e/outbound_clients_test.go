@@ -101,6 +101,7 @@ func TestOutboundClients(t *testing.T) {
 	t.Run("DLQ", func(t *testing.T) { e.testDLQ(t, p) })
 	t.Run("outbound disabled", func(t *testing.T) { e.testOutboundDisabled(t) })
 	t.Run("refusals", func(t *testing.T) { e.testOutboundRefusals(t, p) })
+	t.Run("HTTP events to a sanitized topic", func(t *testing.T) { e.testHTTPEventsOutbound(t, p) })
 }
 
 // TestOutboundClients3Brokers: three brokers behind sluice, so partition
@@ -611,4 +612,32 @@ func nonEmptyLines(s string) []string {
 		}
 	}
 	return out
+}
+
+// testHTTPEventsOutbound: events recorded over HTTP to a collection whose
+// name is no Kafka topic name stream out on the sanitized topic, the
+// invalid one on its DLQ, and all valid ones are counted.
+func (e *inboundEnv) testHTTPEventsOutbound(t *testing.T, p inboundProject) {
+	const collection = "$my collection$ %"
+	body := `{"$my collection$ %": [{"marker":"http-0"},{"marker":"http-1"},{"bad.name":1},{"marker":"http-2"}]}`
+	st, resp := httpDo(t, "POST", e.sluice.HTTP+"/3.0/projects/"+p.ID+"/events", p.Write, body)
+	if st != 200 {
+		t.Fatalf("batch: %d %s", st, resp)
+	}
+	single := "/3.0/projects/" + p.ID + "/events/%24my%20collection%24%20%25"
+	if st, resp := httpDo(t, "POST", e.sluice.HTTP+single, p.Write, `{"marker":"http-3"}`); st != 201 {
+		t.Fatalf("single: %d %s", st, resp)
+	}
+	e.waitOutbound(t, p, collection, 4)
+	checkEnriched(t, e.kcatConsume(t, p, "_my_collection___", 4), []string{"http-0", "http-1", "http-2", "http-3"})
+	e.waitOutbound(t, p, collection+"-dlq", 1)
+	dlq := e.kcatConsume(t, p, "_my_collection___-dlq", 1)
+	var d struct{ Event, Error string }
+	if len(dlq) != 1 || json.Unmarshal([]byte(dlq[0]), &d) != nil || d.Event != `{"bad.name":1}` || d.Error == "" {
+		t.Fatalf("DLQ of the sanitized topic: %q", dlq)
+	}
+	st, resp = httpDo(t, "GET", e.sluice.HTTP+"/3.0/projects/"+p.ID+"/queries/count?event_collection=%24my%20collection%24%20%25", p.Master, "")
+	if st != 200 || !strings.Contains(resp, `"result":4`) {
+		t.Fatalf("count of %q: %d %s", collection, st, resp)
+	}
 }
