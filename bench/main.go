@@ -12,6 +12,7 @@
 //	sluicebench load [flags]      one load against one endpoint, figures as JSON (sluicebench load -h)
 //	sluicebench pipeline [flags]  the event pipeline and store benchmark (pipeline.go; sluicebench pipeline -h)
 //	sluicebench outbound [flags]  the Kafka Outbound listener benchmark (outbound.go; sluicebench outbound -h)
+//	sluicebench outbound-trace FILE  an execution trace of sluice: the pipeline loop by step, Outbound fetch times
 //	sluicebench sections RESULTS.md NAME=FILE...  replace those sections of RESULTS.md
 package main
 
@@ -128,6 +129,13 @@ func main() {
 		}
 	case "outbound":
 		if err := outboundBench(os.Args[2:]); err != nil {
+			fatal(err)
+		}
+	case "outbound-trace":
+		if len(os.Args) != 3 {
+			fatal(errors.New("usage: sluicebench outbound-trace EXECUTION-TRACE"))
+		}
+		if err := traceReport(os.Args[2]); err != nil {
 			fatal(err)
 		}
 	case "sections":

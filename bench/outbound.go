@@ -183,7 +183,8 @@ func (o *obench) run(ctx context.Context) error {
 	if err := o.e2eBench(ctx); err != nil {
 		return fmt.Errorf("end to end: %w", err)
 	}
-	o.rep.PeakRSSkB = procStatus(o.sl.pid, "VmHWM")
+	// VmHWM was reset before each part: the peak is the largest of theirs.
+	o.rep.PeakRSSkB = max(o.rep.ConsumePeakRSSkB, o.rep.E2E.PeakRSSkB, procStatus(o.sl.pid, "VmHWM"))
 	o.rep.Finished, o.rep.LoadEnd = time.Now(), loadAvg()
 	if !c.keepPreload {
 		own := tenancyOut(o.p.ID, "")
@@ -255,6 +256,27 @@ func (o *obench) pauseFor(ctx context.Context) error {
 	case <-time.After(o.cfg.pause):
 		return nil
 	}
+}
+
+// traceReport prints what outbound_pipetrace.go reads from an execution
+// trace of sluice (sluicebench outbound-trace FILE): the pipeline loop's
+// wall time by step, and the Outbound listener's time per fetch.
+func traceReport(file string) error {
+	ps, span, err := pipelineWallTime(file)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("pipeline loop, trace of %s:\n", span.Round(time.Millisecond))
+	for _, p := range ps {
+		fmt.Printf("%5.1f%%  %-66s %s\n", 100*p.Share, p.Step, p.State)
+	}
+	d, err := outboundFetchDelays(file)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Outbound fetches: %d, broker answer → response written p50 %.1f ms, p90 %.1f, max %.1f; runnable %.0f%% of it\n",
+		d.Fetches, d.P50Ms, d.P90Ms, d.MaxMs, 100*d.RunnableFrac)
+	return nil
 }
 
 // resetPeakRSS resets sluice's VmHWM (Linux: "5" > /proc/PID/clear_refs) so

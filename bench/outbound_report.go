@@ -251,7 +251,7 @@ func (o *obench) markdown() string {
 		}
 		w("\n`go tool pprof -top`:\n\n```\n%s```\n\n", rep.ProfileTop)
 	}
-	w("Peak RSS of sluice over the whole Outbound benchmark: %.1f MiB.", float64(rep.PeakRSSkB)/1024)
+	w("Peak RSS of sluice over the measured parts of the Outbound benchmark: %.1f MiB.", float64(rep.PeakRSSkB)/1024)
 	if c.raw != "" {
 		w(" Every run's figures, warm-ups included: [`%s`](%s).", filepath.Base(c.raw), filepath.Base(c.raw))
 	}
