@@ -431,11 +431,7 @@ func OutboundRefusals(t *testing.T, e *Env) {
 	commit.Version, commit.Group = 8, "g"
 	commit.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "bad name", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 1}}}}
 
-	for _, tc := range []struct {
-		name string
-		req  kmsg.Request
-		code int16
-	}{
+	checkRefusals(t, c, []refusalCase{
 		{"Produce", produce, kerr.TopicAuthorizationFailed.Code},
 		{"InitProducerId", ip, kerr.TransactionalIDAuthorizationFailed.Code},
 		{"InitProducerId transactional", ipTxn, kerr.TransactionalIDAuthorizationFailed.Code},
@@ -448,23 +444,7 @@ func OutboundRefusals(t *testing.T, e *Env) {
 		{"ConsumerGroupHeartbeat", cgh, kerr.GroupAuthorizationFailed.Code},
 		{"JoinGroup with an empty group id", join, kerr.InvalidGroupID.Code},
 		{"OffsetCommit of an invalid topic name", commit, kerr.InvalidTopicException.Code},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			resp, err := c.Do(tc.req)
-			if err != nil {
-				t.Fatalf("no answer: %v", err)
-			}
-			codes := ErrorCodes(resp)
-			if len(codes) == 0 {
-				t.Fatal("answer has no error code")
-			}
-			for _, code := range codes {
-				if code != tc.code {
-					t.Fatalf("error codes %v, want all %v", codes, kerr.ErrorForCode(tc.code))
-				}
-			}
-		})
-	}
+	})
 	fc4 := kmsg.NewPtrFindCoordinatorRequest()
 	fc4.Version, fc4.CoordinatorType, fc4.CoordinatorKeys = 4, 1, []string{"tx", "ty"}
 	r, err := c.Do(fc4)

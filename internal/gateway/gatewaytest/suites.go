@@ -298,11 +298,7 @@ func OtherRolesAPIsRefused(t *testing.T, e *Env) {
 	acls := kmsg.NewPtrDescribeACLsRequest()
 	acls.Version = 2
 
-	cases := []struct {
-		name string
-		req  kmsg.Request
-		code int16
-	}{
+	checkRefusals(t, c, []refusalCase{
 		{"Fetch", fetch, kerr.TopicAuthorizationFailed.Code},
 		{"ListOffsets", list, kerr.TopicAuthorizationFailed.Code},
 		{"FindCoordinator transaction", fcTxn, kerr.TransactionalIDAuthorizationFailed.Code},
@@ -314,24 +310,7 @@ func OtherRolesAPIsRefused(t *testing.T, e *Env) {
 		{"CreateTopics", create, kerr.TopicAuthorizationFailed.Code},
 		{"DeleteTopics", del, kerr.TopicAuthorizationFailed.Code},
 		{"DescribeAcls", acls, kerr.ClusterAuthorizationFailed.Code},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			resp, err := c.Do(tc.req)
-			if err != nil {
-				t.Fatalf("no answer: %v", err)
-			}
-			codes := ErrorCodes(resp)
-			if len(codes) == 0 {
-				t.Fatal("answer has no error code")
-			}
-			for _, code := range codes {
-				if code != tc.code {
-					t.Fatalf("error codes %v, want all %v", codes, kerr.ErrorForCode(tc.code))
-				}
-			}
-		})
-	}
+	})
 	// Non-transactional InitProducerId is served: idempotent producers need it.
 	ip := kmsg.NewPtrInitProducerIDRequest()
 	ip.Version = 4
@@ -408,5 +387,35 @@ func MetadataShowsOnlyOwnCollections(t *testing.T, e *Env) {
 	}
 	if e.TopicExists(tenancy.RawTopic(p.ID, "", "secret-q-only")) != (codes["secret-q-only"] == 0) {
 		t.Fatal("p's own secret-q-only collection: answer and backend disagree")
+	}
+}
+
+// refusalCase is a request and the one error code every error field of
+// its answer must carry.
+type refusalCase struct {
+	name string
+	req  kmsg.Request
+	code int16
+}
+
+// checkRefusals sends each request on c and checks its answer's codes.
+func checkRefusals(t *testing.T, c *kraw.Conn, cases []refusalCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := c.Do(tc.req)
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			codes := ErrorCodes(resp)
+			if len(codes) == 0 {
+				t.Fatal("answer has no error code")
+			}
+			for _, code := range codes {
+				if code != tc.code {
+					t.Fatalf("error codes %v, want all %v", codes, kerr.ErrorForCode(tc.code))
+				}
+			}
+		})
 	}
 }
