@@ -326,7 +326,7 @@ func (o *obench) e2eMarkdown(s *strings.Builder, e *obE2E) {
 		w("Every consumer received every measured event exactly once.\n\n")
 	}
 	w("At %d events/s sluice (listeners and pipeline) used %.2f cores (the broker %.2f, the benchmark's producer and three consumers %.2f); ", e.Rate, p.SluiceCores, p.BrokerCores, p.LoadCores)
-	w("peak RSS of sluice during the windows %.1f MiB. \"Late sends\" are events the pacer sent more than 1 ms after their time (a busy machine).\n\n", float64(e.PeakRSSkB)/1024)
+	w("peak RSS of sluice during the windows %.1f MiB. \"Late sends\" are events the pacer sent more than 1 ms after their scheduled time: it wakes every millisecond, so one late wake-up (a busy machine) makes a few events late; latencies run from the send and from the ack, not from the schedule.\n\n", float64(e.PeakRSSkB)/1024)
 	if len(e.PipelineWall) > 0 {
 		w("### Where the pipeline's time goes at %d events/s\n\n", e.Rate)
 		w("An execution trace of sluice (`/debug/pprof/trace`, %.1f s, right after the windows, same stream) split by `bench/outbound_pipetrace.go`: ", e.TraceSeconds)
