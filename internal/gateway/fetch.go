@@ -72,17 +72,9 @@ func (g *Gateway) fetch(ctx context.Context, st *connState, req *kmsg.FetchReque
 	if len(fwd.Topics) == 0 {
 		return answered(resp), nil
 	}
-	wait, err := g.start(ctx, st, st.home, &fwd)
-	if err != nil {
-		return nil, err
-	}
-	return func() (kmsg.Response, error) {
-		r, err := wait()
-		if err != nil {
-			return nil, err
-		}
+	return g.forward(ctx, st, &fwd, func(r kmsg.Response) (kmsg.Response, error) {
 		return g.mapFetch(r.(*kmsg.FetchResponse), resp, names, pid), nil
-	}, nil
+	})
 }
 
 // mapFetch merges the backend's answer into resp (which holds the topics

@@ -48,12 +48,12 @@ func (g *Gateway) findCoordinator(ctx context.Context, st *connState, req *kmsg.
 			fwd.CoordinatorKeys[i] = tenancy.BackendGroup(pid, k)
 		}
 	}
-	return g.forward(ctx, st, &fwd, func(r kmsg.Response) kmsg.Response {
+	return g.forward(ctx, st, &fwd, func(r kmsg.Response) (kmsg.Response, error) {
 		resp := r.(*kmsg.FindCoordinatorResponse)
 		if req.Version < 4 {
 			resp.ErrorMessage = scrub(pid, resp.ErrorMessage)
 			resp.NodeID, resp.Host, resp.Port = g.coordinator(resp.NodeID, resp.Host, resp.Port)
-			return resp
+			return resp, nil
 		}
 		for i := range resp.Coordinators {
 			c := &resp.Coordinators[i]
@@ -61,7 +61,7 @@ func (g *Gateway) findCoordinator(ctx context.Context, st *connState, req *kmsg.
 			c.ErrorMessage = scrub(pid, c.ErrorMessage)
 			c.NodeID, c.Host, c.Port = g.coordinator(c.NodeID, c.Host, c.Port)
 		}
-		return resp
+		return resp, nil
 	})
 }
 
@@ -85,7 +85,7 @@ func (g *Gateway) group(ctx context.Context, st *connState, req kmsg.Request, na
 		return g.refuseWith(st, req, kerr.InvalidGroupID.Code, "empty_group")
 	}
 	*name = tenancy.BackendGroup(st.p.pid, *name)
-	return g.forward(ctx, st, req, func(r kmsg.Response) kmsg.Response { return r })
+	return g.forward(ctx, st, req, func(r kmsg.Response) (kmsg.Response, error) { return r, nil })
 }
 
 func (g *Gateway) joinGroup(ctx context.Context, st *connState, req *kmsg.JoinGroupRequest) (kafkaproto.Pending, error) {
@@ -116,7 +116,7 @@ func (g *Gateway) describeGroups(ctx context.Context, st *connState, req *kmsg.D
 	for i, grp := range req.Groups {
 		fwd.Groups[i] = tenancy.BackendGroup(pid, grp)
 	}
-	return g.forward(ctx, st, &fwd, func(r kmsg.Response) kmsg.Response {
+	return g.forward(ctx, st, &fwd, func(r kmsg.Response) (kmsg.Response, error) {
 		resp := r.(*kmsg.DescribeGroupsResponse)
 		for i := range resp.Groups {
 			grp := &resp.Groups[i]
@@ -124,14 +124,14 @@ func (g *Gateway) describeGroups(ctx context.Context, st *connState, req *kmsg.D
 			grp.ErrorMessage = scrub(pid, grp.ErrorMessage)
 			grp.AuthorizedOperations = -2147483648 // "not requested"
 		}
-		return resp
+		return resp, nil
 	})
 }
 
 func (g *Gateway) listGroups(ctx context.Context, st *connState, req *kmsg.ListGroupsRequest) (kafkaproto.Pending, error) {
 	pid := st.p.pid
 	fwd := *req
-	return g.forward(ctx, st, &fwd, func(r kmsg.Response) kmsg.Response {
+	return g.forward(ctx, st, &fwd, func(r kmsg.Response) (kmsg.Response, error) {
 		resp := r.(*kmsg.ListGroupsResponse)
 		kept := resp.Groups[:0]
 		for _, grp := range resp.Groups {
@@ -141,7 +141,7 @@ func (g *Gateway) listGroups(ctx context.Context, st *connState, req *kmsg.ListG
 			}
 		}
 		resp.Groups = kept
-		return resp
+		return resp, nil
 	})
 }
 

@@ -69,17 +69,9 @@ func (g *Gateway) metadata(ctx context.Context, st *connState, req *kmsg.Metadat
 			fwd.Topics = nil
 		}
 	}
-	wait, err := g.start(ctx, st, st.home, &fwd)
-	if err != nil {
-		return nil, err
-	}
-	return func() (kmsg.Response, error) {
-		r, err := wait()
-		if err != nil {
-			return nil, err
-		}
+	return g.forward(ctx, st, &fwd, func(r kmsg.Response) (kmsg.Response, error) {
 		return g.mapMetadata(r.(*kmsg.MetadataResponse), req.Version, explicit, names, local, pid, keyID)
-	}, nil
+	})
 }
 
 // mapMetadata turns the backend's answer into the client's: its version,

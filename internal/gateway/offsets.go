@@ -86,10 +86,10 @@ func (g *Gateway) listOffsets(ctx context.Context, st *connState, req *kmsg.List
 	if len(fwd.Topics) == 0 {
 		return answered(local), nil
 	}
-	return g.forward(ctx, st, &fwd, func(r kmsg.Response) kmsg.Response {
+	return g.forward(ctx, st, &fwd, func(r kmsg.Response) (kmsg.Response, error) {
 		resp := r.(*kmsg.ListOffsetsResponse)
 		resp.Topics = append(back(m, resp.Topics, func(t *kmsg.ListOffsetsResponseTopic) *string { return &t.Topic }), local.Topics...)
-		return resp
+		return resp, nil
 	})
 }
 
@@ -103,10 +103,10 @@ func (g *Gateway) offsetForLeaderEpoch(ctx context.Context, st *connState, req *
 	if len(fwd.Topics) == 0 {
 		return answered(local), nil
 	}
-	return g.forward(ctx, st, &fwd, func(r kmsg.Response) kmsg.Response {
+	return g.forward(ctx, st, &fwd, func(r kmsg.Response) (kmsg.Response, error) {
 		resp := r.(*kmsg.OffsetForLeaderEpochResponse)
 		resp.Topics = append(back(m, resp.Topics, func(t *kmsg.OffsetForLeaderEpochResponseTopic) *string { return &t.Topic }), local.Topics...)
-		return resp
+		return resp, nil
 	})
 }
 
@@ -123,10 +123,10 @@ func (g *Gateway) offsetCommit(ctx context.Context, st *connState, req *kmsg.Off
 	if len(fwd.Topics) == 0 {
 		return answered(local), nil
 	}
-	return g.forward(ctx, st, &fwd, func(r kmsg.Response) kmsg.Response {
+	return g.forward(ctx, st, &fwd, func(r kmsg.Response) (kmsg.Response, error) {
 		resp := r.(*kmsg.OffsetCommitResponse)
 		resp.Topics = append(back(m, resp.Topics, func(t *kmsg.OffsetCommitResponseTopic) *string { return &t.Topic }), local.Topics...)
-		return resp
+		return resp, nil
 	})
 }
 
@@ -174,7 +174,7 @@ func (g *Gateway) offsetFetch(ctx context.Context, st *connState, req *kmsg.Offs
 	}
 	// A topic that cannot be an outbound topic has no committed offset:
 	// it is simply not in the answer, as Kafka answers unknown topics.
-	return g.forward(ctx, st, &fwd, func(r kmsg.Response) kmsg.Response {
+	return g.forward(ctx, st, &fwd, func(r kmsg.Response) (kmsg.Response, error) {
 		resp := r.(*kmsg.OffsetFetchResponse)
 		// "All topics" answers hold every topic the group committed,
 		// which are the project's own by construction; map them back.
@@ -204,7 +204,7 @@ func (g *Gateway) offsetFetch(ctx context.Context, st *connState, req *kmsg.Offs
 			}
 			grp.Topics = kt
 		}
-		return resp
+		return resp, nil
 	})
 }
 
@@ -231,8 +231,9 @@ func (g *Gateway) refuseWith(st *connState, req kmsg.Request, code int16, reason
 	return answered(resp), nil
 }
 
-// forward sends req to the connection's node and maps the answer with fn.
-func (g *Gateway) forward(ctx context.Context, st *connState, req kmsg.Request, fn func(kmsg.Response) kmsg.Response) (kafkaproto.Pending, error) {
+// forward sends req to the connection's node and maps the answer with fn
+// once it arrives.
+func (g *Gateway) forward(ctx context.Context, st *connState, req kmsg.Request, fn func(kmsg.Response) (kmsg.Response, error)) (kafkaproto.Pending, error) {
 	wait, err := g.start(ctx, st, st.home, req)
 	if err != nil {
 		return nil, err
@@ -242,6 +243,6 @@ func (g *Gateway) forward(ctx context.Context, st *connState, req kmsg.Request, 
 		if err != nil {
 			return nil, err
 		}
-		return fn(r), nil
+		return fn(r)
 	}, nil
 }

@@ -107,17 +107,9 @@ func (g *Gateway) produce(ctx context.Context, st *connState, req *kmsg.ProduceR
 		g.countProduced(pid, counts, nil)
 		return answered(nil), nil
 	}
-	wait, err := g.start(ctx, st, st.home, &fwd)
-	if err != nil {
-		return nil, err
-	}
-	return func() (kmsg.Response, error) {
-		r, err := wait()
-		if err != nil {
-			return nil, err
-		}
+	return g.forward(ctx, st, &fwd, func(r kmsg.Response) (kmsg.Response, error) {
 		return g.mapProduce(r.(*kmsg.ProduceResponse), resp, names, counts, pid), nil
-	}, nil
+	})
 }
 
 // mapProduce merges the backend's answer into resp (which already holds
