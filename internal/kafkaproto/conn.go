@@ -473,7 +473,9 @@ func (c *Conn) answer(corr int32, req kmsg.Request, resp kmsg.Response) bool {
 			"api", api, "version", req.GetVersion(), "resp_api", kmsg.NameForKey(resp.Key()), "resp_version", resp.GetVersion())
 		return false
 	}
-	return c.writeRaw(appendResponse(nil, corr, resp))
+	frame, release := c.srv.bufs.encodeResponse(corr, resp)
+	defer release()
+	return c.writeRaw(frame)
 }
 
 // write sends a response the server made itself. Once requests are

@@ -103,6 +103,7 @@ type Server struct {
 	apis atomic.Pointer[apiTable]
 	log  *slog.Logger
 	obs  Observer
+	bufs bufPool // response encoding buffers, shared by the connections
 
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
