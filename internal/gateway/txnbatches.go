@@ -36,11 +36,13 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// committedView is what a partition's records look like to a read_committed
-// client, with aborted and control batches emptied in place, and how many
-// data records it carries. Records that do not parse (a truncated last
-// batch, as fetch responses may end with) are kept as they are. The input
-// is not modified.
+// committedView rewrites a partition's records, in place, into what a
+// read_committed client should see — aborted and control batches emptied —
+// and counts the data records left. The result is records[:n] (an emptied
+// batch is shorter than the original, so the rest moves down): the caller
+// must own records (the gateway's copy of the broker's answer). Records
+// that do not parse (a truncated last batch, as fetch responses may end
+// with) are kept as they are.
 func committedView(records []byte, aborted []kmsg.FetchResponseTopicPartitionAbortedTransaction) (out []byte, dataRecords int) {
 	pending := slices.Clone(aborted)
 	slices.SortFunc(pending, func(a, b kmsg.FetchResponseTopicPartitionAbortedTransaction) int {
@@ -53,14 +55,15 @@ func committedView(records []byte, aborted []kmsg.FetchResponseTopicPartitionAbo
 		return 0
 	})
 	abortedProducers := map[int64]bool{}
-	b := records
-	for len(b) >= batchHeaderLen {
+	w, r := 0, 0 // write and read positions; w <= r
+	for len(records)-r >= batchHeaderLen {
+		b := records[r:]
 		size := batchLogOverhead + int(int32(binary.BigEndian.Uint32(b[batchLengthOffset:])))
 		if size < batchHeaderLen || size > len(b) || b[batchMagicOffset] != 2 {
 			break // a partial last batch, or something only the client can judge
 		}
 		batch := b[:size]
-		b = b[size:]
+		r += size
 		attrs := binary.BigEndian.Uint16(batch[batchAttributesOffset:])
 		base := int64(binary.BigEndian.Uint64(batch))
 		last := base + int64(int32(binary.BigEndian.Uint32(batch[batchLastDeltaOffset:])))
@@ -82,18 +85,17 @@ func committedView(records []byte, aborted []kmsg.FetchResponseTopicPartitionAbo
 			dataRecords += int(int32(binary.BigEndian.Uint32(batch[batchNumRecordsOffset:])))
 		}
 		if empty {
-			if out == nil { // copy on first change only
-				out = append(make([]byte, 0, len(records)), records[:len(records)-len(b)-size]...)
+			h := emptyBatchHeader(batch)
+			w += copy(records[w:], h[:])
+		} else {
+			if w != r-size {
+				copy(records[w:], batch) // memmove: the regions may overlap
 			}
-			out = appendEmptyBatch(out, batch)
-		} else if out != nil {
-			out = append(out, batch...)
+			w += size
 		}
 	}
-	if out == nil {
-		return records, dataRecords
-	}
-	return append(out, b...), dataRecords
+	w += copy(records[w:], records[r:])
+	return records[:w], dataRecords
 }
 
 // isAbortMarker reads the control record of a control batch: its key is
@@ -122,12 +124,11 @@ func isAbortMarker(batch []byte) bool {
 	return binary.BigEndian.Uint16(r[2:]) == 0
 }
 
-// appendEmptyBatch appends a batch with no records covering the same
-// offsets, epoch and timestamps as batch.
-func appendEmptyBatch(dst, batch []byte) []byte {
-	start := len(dst)
-	dst = append(dst, batch[:batchHeaderLen]...)
-	h := dst[start:]
+// emptyBatchHeader is a batch with no records covering the same offsets,
+// epoch and timestamps as batch.
+func emptyBatchHeader(batch []byte) [batchHeaderLen]byte {
+	var h [batchHeaderLen]byte
+	copy(h[:], batch)
 	binary.BigEndian.PutUint32(h[batchLengthOffset:], batchHeaderLen-batchLogOverhead)
 	attrs := binary.BigEndian.Uint16(h[batchAttributesOffset:])
 	binary.BigEndian.PutUint16(h[batchAttributesOffset:], attrs&0x08) // keep only the timestamp type
@@ -136,5 +137,5 @@ func appendEmptyBatch(dst, batch []byte) []byte {
 	binary.BigEndian.PutUint32(h[batchProducerIDOffset+10:], ^uint32(0))
 	binary.BigEndian.PutUint32(h[batchNumRecordsOffset:], 0)
 	binary.BigEndian.PutUint32(h[batchCRCOffset:], crc32.Checksum(h[batchAttributesOffset:], castagnoli))
-	return dst
+	return h
 }
