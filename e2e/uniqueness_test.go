@@ -9,13 +9,19 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
+
+	"github.com/sluice-io/sluice/internal/kafkatest"
 )
 
 // TestUniquenessTokenDuplicatesDropped: through the Inbound listener on
 // Apache Kafka, the first event with a keen.uniqueness_token is stored and
 // later ones with the same token are dropped and counted, not dead-lettered.
+// It has a broker of its own: on the shared one, this process's pipeline
+// joins the group of every earlier test's sluice (and their leftover
+// transactions), and which member stores these events is then not this
+// process's store.
 func TestUniquenessTokenDuplicatesDropped(t *testing.T) {
-	e := startInboundEnv(t, kafkaCluster(t, 1, false), "127.0.0.1")
+	e := startInboundEnv(t, kafkatest.StartForTest(t, kafkatest.Options{Brokers: 1}), "127.0.0.1")
 	p := e.project(t, "uniqueness")
 	e.enableOutbound(t, p)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.inbound), kgo.DialTLSConfig(e.tlsConfig(t)),
