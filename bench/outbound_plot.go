@@ -65,24 +65,7 @@ func plotE2E(c obConfig, e *obE2E) error {
 		slices.Sort(v)
 		n := len(v)
 		lo, hi = math.Min(lo, v[0]), math.Max(hi, v[n-1])
-		var pts plotter.XYs
-		step := max(n/1000, 1)
-		for i := 0; i < n; i += step {
-			pts = append(pts, plotter.XY{X: v[i], Y: float64(i+1) / float64(n)})
-		}
-		for i := max(n-n/100, 0); i < n; i++ {
-			pts = append(pts, plotter.XY{X: v[i], Y: float64(i+1) / float64(n)})
-		}
-		slices.SortStableFunc(pts, func(a, b plotter.XY) int {
-			switch {
-			case a.Y < b.Y:
-				return -1
-			case a.Y > b.Y:
-				return 1
-			}
-			return 0
-		})
-		line, err := plotter.NewLine(pts)
+		line, err := plotter.NewLine(cdfPoints(v))
 		if err != nil {
 			return err
 		}
@@ -95,11 +78,7 @@ func plotE2E(c obConfig, e *obE2E) error {
 
 		top := math.Floor(math.Log10(float64(n))*10) / 10
 		maxNines = math.Max(maxNines, top)
-		var tp plotter.XYs
-		for k := 0.0; k <= top+1e-9; k += 0.01 {
-			tp = append(tp, plotter.XY{X: k, Y: quantile(v, 1-math.Pow(10, -k))})
-		}
-		tl, err := plotter.NewLine(tp)
+		tl, err := plotter.NewLine(tailPoints(v, top))
 		if err != nil {
 			return err
 		}

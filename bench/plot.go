@@ -93,24 +93,7 @@ func (b *bench) plotLatency(rep *report) error {
 		lo, hi = math.Min(lo, s.v[0]), math.Max(hi, s.v[len(s.v)-1])
 		n := len(s.v)
 		// The CDF: one point per 0.1% and every point of the last 1%.
-		var pts plotter.XYs
-		step := max(n/1000, 1)
-		for i := 0; i < n; i += step {
-			pts = append(pts, plotter.XY{X: s.v[i], Y: float64(i+1) / float64(n)})
-		}
-		for i := max(n-n/100, 0); i < n; i++ {
-			pts = append(pts, plotter.XY{X: s.v[i], Y: float64(i+1) / float64(n)})
-		}
-		slices.SortFunc(pts, func(a, b plotter.XY) int {
-			switch {
-			case a.Y < b.Y:
-				return -1
-			case a.Y > b.Y:
-				return 1
-			}
-			return 0
-		})
-		line, err := plotter.NewLine(pts)
+		line, err := plotter.NewLine(cdfPoints(s.v))
 		if err != nil {
 			return err
 		}
@@ -121,12 +104,7 @@ func (b *bench) plotLatency(rep *report) error {
 		// Latency by percentile up to the last whole record.
 		top := math.Floor(math.Log10(float64(n))*10) / 10
 		maxNines = math.Max(maxNines, top)
-		var tp plotter.XYs
-		for k := 0.0; k <= top+1e-9; k += 0.01 {
-			q := 1 - math.Pow(10, -k)
-			tp = append(tp, plotter.XY{X: k, Y: quantile(s.v, q)})
-		}
-		tl, err := plotter.NewLine(tp)
+		tl, err := plotter.NewLine(tailPoints(s.v, top))
 		if err != nil {
 			return err
 		}
@@ -163,4 +141,28 @@ func (b *bench) plotLatency(rep *report) error {
 		return err
 	}
 	return f.Close()
+}
+
+// cdfPoints is the CDF of sorted values: one point per 0.1% and every
+// point of the last 1%.
+func cdfPoints(v []float64) plotter.XYs {
+	n := len(v)
+	var pts plotter.XYs
+	for i := 0; i < n-n/100; i += max(n/1000, 1) {
+		pts = append(pts, plotter.XY{X: v[i], Y: float64(i+1) / float64(n)})
+	}
+	for i := max(n-n/100, 0); i < n; i++ {
+		pts = append(pts, plotter.XY{X: v[i], Y: float64(i+1) / float64(n)})
+	}
+	return pts
+}
+
+// tailPoints is latency by percentile in "nines" (x = k for the
+// 1-10^-k quantile), from 0 to top, of sorted values.
+func tailPoints(v []float64, top float64) plotter.XYs {
+	var tp plotter.XYs
+	for k := 0.0; k <= top+1e-9; k += 0.01 {
+		tp = append(tp, plotter.XY{X: k, Y: quantile(v, 1-math.Pow(10, -k))})
+	}
+	return tp
 }
