@@ -51,6 +51,20 @@ func (e *ErrInvalidTopic) Error() string {
 // CheckCollectionTopic applies the Inbound listener's rule for a topic name
 // (CONTRACT §3): [a-zA-Z0-9._-], 1 to 64 characters, not ending in -dlq.
 func CheckCollectionTopic(name string) error {
+	if err := checkCollectionShape(name); err != nil {
+		return err
+	}
+	for i := 0; i < len(name); i++ {
+		if !topicChar(name[i]) {
+			return &ErrInvalidTopic{name, fmt.Sprintf("character %q is not allowed (use a-z, A-Z, 0-9, '.', '_', '-')", name[i])}
+		}
+	}
+	return nil
+}
+
+// checkCollectionShape is what both collection rules share: length, "." and
+// "..", and the DLQ suffix.
+func checkCollectionShape(name string) error {
 	switch {
 	case name == "":
 		return &ErrInvalidTopic{name, "it is empty"}
@@ -60,11 +74,6 @@ func CheckCollectionTopic(name string) error {
 		return &ErrInvalidTopic{name, `"." and ".." are not allowed`}
 	case strings.HasSuffix(name, DLQSuffix):
 		return &ErrInvalidTopic{name, `the suffix "-dlq" names dead letter queues`}
-	}
-	for i := 0; i < len(name); i++ {
-		if !topicChar(name[i]) {
-			return &ErrInvalidTopic{name, fmt.Sprintf("character %q is not allowed (use a-z, A-Z, 0-9, '.', '_', '-')", name[i])}
-		}
 	}
 	return nil
 }
@@ -84,15 +93,8 @@ func KeyID(key string) string {
 // ending in -dlq, and not "." or ".." (which no outbound topic could carry).
 // Every name CheckCollectionTopic accepts passes.
 func CheckCollectionName(name string) error {
-	switch {
-	case name == "":
-		return &ErrInvalidTopic{name, "it is empty"}
-	case len(name) > MaxCollectionLen:
-		return &ErrInvalidTopic{name, fmt.Sprintf("it is longer than %d characters", MaxCollectionLen)}
-	case name == "." || name == "..":
-		return &ErrInvalidTopic{name, `"." and ".." are not allowed`}
-	case strings.HasSuffix(name, DLQSuffix):
-		return &ErrInvalidTopic{name, `the suffix "-dlq" names dead letter queues`}
+	if err := checkCollectionShape(name); err != nil {
+		return err
 	}
 	for i := 0; i < len(name); i++ {
 		if c := name[i]; c < 0x20 || c > 0x7e {
