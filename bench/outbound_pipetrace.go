@@ -60,15 +60,6 @@ type pipelineShare struct {
 // state. A running interval is put on the step its goroutine was in when
 // it stopped running; a blocked one on the step it blocked in.
 func pipelineWallTime(file string) ([]pipelineShare, time.Duration, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer f.Close()
-	r, err := trace.NewReader(f)
-	if err != nil {
-		return nil, 0, err
-	}
 	type gstate struct {
 		state, step string
 		since       trace.Time
@@ -76,37 +67,11 @@ func pipelineWallTime(file string) ([]pipelineShare, time.Duration, error) {
 		acc         map[[2]string]time.Duration
 	}
 	gs := map[trace.GoID]*gstate{}
-	newG := func() *gstate { return &gstate{step: "other", acc: map[[2]string]time.Duration{}} }
-	var first, last trace.Time
-	for {
-		ev, err := r.ReadEvent()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, 0, err
-		}
-		now := ev.Time()
-		if first == 0 {
-			first = now
-		}
-		last = now
-		if ev.Kind() != trace.EventStateTransition {
-			continue
-		}
-		st := ev.StateTransition()
-		if st.Resource.Kind != trace.ResourceGoroutine {
-			continue
-		}
-		id := st.Resource.Goroutine()
+	first, last, err := goroutineTransitions(file, func(now trace.Time, id trace.GoID, st trace.StateTransition, stack []string) {
 		g := gs[id]
 		if g == nil {
-			g = newG()
+			g = &gstate{step: "other", acc: map[[2]string]time.Duration{}}
 			gs[id] = g
-		}
-		var stack []string
-		for fr := range st.Stack.Frames() {
-			stack = append(stack, fr.Func)
 		}
 		if has(stack, "pipeline.(*Pipeline).run") {
 			g.loop = true
@@ -139,6 +104,9 @@ func pipelineWallTime(file string) ([]pipelineShare, time.Duration, error) {
 			g.step = step
 		}
 		g.since = now
+	})
+	if err != nil {
+		return nil, 0, err
 	}
 	sums := map[[2]string]time.Duration{}
 	var total time.Duration

@@ -35,15 +35,6 @@ const (
 // for a CPU, blocked on the client, on the broker or on the other goroutine.
 // conns counts the connections (their reader goroutines).
 func connWallTime(file string) (shares []wallShare, conns int, span time.Duration, err error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	defer f.Close()
-	r, err := trace.NewReader(f)
-	if err != nil {
-		return nil, 0, 0, err
-	}
 	type gstate struct {
 		what     string
 		since    trace.Time
@@ -52,28 +43,7 @@ func connWallTime(file string) (shares []wallShare, conns int, span time.Duratio
 		acc      map[string]time.Duration
 	}
 	gs := map[trace.GoID]*gstate{}
-	var first, last trace.Time
-	for {
-		ev, err := r.ReadEvent()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		now := ev.Time()
-		if first == 0 {
-			first = now
-		}
-		last = now
-		if ev.Kind() != trace.EventStateTransition {
-			continue
-		}
-		st := ev.StateTransition()
-		if st.Resource.Kind != trace.ResourceGoroutine {
-			continue
-		}
-		id := st.Resource.Goroutine()
+	first, last, err := goroutineTransitions(file, func(now trace.Time, id trace.GoID, st trace.StateTransition, stack []string) {
 		g := gs[id]
 		if g == nil {
 			g = &gstate{acc: map[string]time.Duration{}}
@@ -81,10 +51,6 @@ func connWallTime(file string) (shares []wallShare, conns int, span time.Duratio
 		}
 		if g.what != "" {
 			g.acc[g.what] += now.Sub(g.since)
-		}
-		var stack []string
-		for fr := range st.Stack.Frames() {
-			stack = append(stack, fr.Func)
 		}
 		if has(stack, "gateway.(*Gateway).produce") {
 			g.producer = true
@@ -97,6 +63,9 @@ func connWallTime(file string) (shares []wallShare, conns int, span time.Duratio
 		}
 		_, to := st.Goroutine()
 		g.what, g.since = wallCategory(to, st.Reason, stack), now
+	})
+	if err != nil {
+		return nil, 0, 0, err
 	}
 	totals := map[string]time.Duration{}
 	sums := map[[2]string]time.Duration{}
@@ -185,4 +154,45 @@ func wallCategory(to trace.GoState, reason string, stack []string) string {
 		return "blocked (" + reason + "): " + where(stack)
 	}
 	return ""
+}
+
+// goroutineTransitions reads a Go execution trace and calls fn for every
+// goroutine state transition, with the function names of its stack
+// (innermost first); it returns the times of the first and last events.
+func goroutineTransitions(file string, fn func(now trace.Time, id trace.GoID, st trace.StateTransition, stack []string)) (first, last trace.Time, err error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	r, err := trace.NewReader(f)
+	if err != nil {
+		return 0, 0, err
+	}
+	for {
+		ev, err := r.ReadEvent()
+		if errors.Is(err, io.EOF) {
+			return first, last, nil
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		now := ev.Time()
+		if first == 0 {
+			first = now
+		}
+		last = now
+		if ev.Kind() != trace.EventStateTransition {
+			continue
+		}
+		st := ev.StateTransition()
+		if st.Resource.Kind != trace.ResourceGoroutine {
+			continue
+		}
+		var stack []string
+		for fr := range st.Stack.Frames() {
+			stack = append(stack, fr.Func)
+		}
+		fn(now, st.Resource.Goroutine(), st, stack)
+	}
 }
