@@ -45,32 +45,7 @@ func (o *obench) write() error {
 
 // obPairs splits a consume series into its measured direct/sluice pairs.
 func obPairs(rs []obConsume, series string) (direct, sluice []obConsume) {
-	byPair := map[int]map[string]obConsume{}
-	for _, r := range rs {
-		if r.Series != series || r.Pair < 1 {
-			continue
-		}
-		if byPair[r.Pair] == nil {
-			byPair[r.Pair] = map[string]obConsume{}
-		}
-		byPair[r.Pair][r.Side] = r
-	}
-	for p := 1; ; p++ {
-		m, ok := byPair[p]
-		if !ok {
-			break
-		}
-		direct, sluice = append(direct, m["direct"]), append(sluice, m["sluice"])
-	}
-	return direct, sluice
-}
-
-func obField(rs []obConsume, f func(obConsume) float64) []float64 {
-	out := make([]float64, len(rs))
-	for i, r := range rs {
-		out[i] = f(r)
-	}
-	return out
+	return pairsBy(rs, func(r obConsume) (int, string, bool) { return r.Pair, r.Side, r.Series == series })
 }
 
 // consumeFigures are one consume series' headline figures.
@@ -95,21 +70,21 @@ func consumeFiguresOf(rs []obConsume, series string) consumeFigures {
 	perGB := func(cpu func(obConsume) float64) func(obConsume) float64 {
 		return func(r obConsume) float64 { return cpu(r) / (float64(r.ValueBytes) / 1e9) }
 	}
-	f.dMB, f.sMB = spreadOf(obField(f.direct, mb)), spreadOf(obField(f.sluice, mb))
-	f.dRec, f.sRec = spreadOf(obField(f.direct, rec)), spreadOf(obField(f.sluice, rec))
-	f.ratio = spreadOf(pairwise(obField(f.direct, mb), obField(f.sluice, mb), func(d, s float64) float64 { return s / d }))
-	f.cpuPerGB = spreadOf(obField(f.sluice, perGB(func(r obConsume) float64 { return r.SluiceCPU })))
-	f.cores = spreadOf(obField(f.sluice, func(r obConsume) float64 { return r.SluiceCPU / r.Elapsed }))
-	f.brokerD = spreadOf(obField(f.direct, perGB(func(r obConsume) float64 { return r.BrokerCPU })))
-	f.brokerS = spreadOf(obField(f.sluice, perGB(func(r obConsume) float64 { return r.BrokerCPU })))
-	f.clientD = spreadOf(obField(f.direct, perGB(func(r obConsume) float64 { return r.LoadCPU })))
-	f.clientS = spreadOf(obField(f.sluice, perGB(func(r obConsume) float64 { return r.LoadCPU })))
-	f.dFetchMB = spreadOf(obField(f.direct, func(r obConsume) float64 { return r.MeanFetchMB }))
-	f.sFetchMB = spreadOf(obField(f.sluice, func(r obConsume) float64 { return r.MeanFetchMB }))
-	f.dFetchMs = spreadOf(obField(f.direct, func(r obConsume) float64 { return r.MeanFetchMs }))
-	f.sFetchMs = spreadOf(obField(f.sluice, func(r obConsume) float64 { return r.MeanFetchMs }))
+	f.dMB, f.sMB = spreadOf(field(f.direct, mb)), spreadOf(field(f.sluice, mb))
+	f.dRec, f.sRec = spreadOf(field(f.direct, rec)), spreadOf(field(f.sluice, rec))
+	f.ratio = spreadOf(pairwise(field(f.direct, mb), field(f.sluice, mb), func(d, s float64) float64 { return s / d }))
+	f.cpuPerGB = spreadOf(field(f.sluice, perGB(func(r obConsume) float64 { return r.SluiceCPU })))
+	f.cores = spreadOf(field(f.sluice, func(r obConsume) float64 { return r.SluiceCPU / r.Elapsed }))
+	f.brokerD = spreadOf(field(f.direct, perGB(func(r obConsume) float64 { return r.BrokerCPU })))
+	f.brokerS = spreadOf(field(f.sluice, perGB(func(r obConsume) float64 { return r.BrokerCPU })))
+	f.clientD = spreadOf(field(f.direct, perGB(func(r obConsume) float64 { return r.LoadCPU })))
+	f.clientS = spreadOf(field(f.sluice, perGB(func(r obConsume) float64 { return r.LoadCPU })))
+	f.dFetchMB = spreadOf(field(f.direct, func(r obConsume) float64 { return r.MeanFetchMB }))
+	f.sFetchMB = spreadOf(field(f.sluice, func(r obConsume) float64 { return r.MeanFetchMB }))
+	f.dFetchMs = spreadOf(field(f.direct, func(r obConsume) float64 { return r.MeanFetchMs }))
+	f.sFetchMs = spreadOf(field(f.sluice, func(r obConsume) float64 { return r.MeanFetchMs }))
 	other := func(r obConsume) float64 { return r.OtherCPU / r.Elapsed }
-	f.other = spreadOf(append(obField(f.direct, other), obField(f.sluice, other)...))
+	f.other = spreadOf(append(field(f.direct, other), field(f.sluice, other)...))
 	return f
 }
 

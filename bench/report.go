@@ -10,17 +10,24 @@ import (
 	"time"
 )
 
-// pairs returns the measured (pair ≥ 1) runs of a series as direct/sluice pairs.
+// pairsOf returns the measured (pair ≥ 1) runs of a series as direct/sluice pairs.
 func pairsOf(rs []runResult) (direct, sluice []runResult) {
-	byPair := map[int]map[string]runResult{}
+	return pairsBy(rs, func(r runResult) (int, string, bool) { return r.Pair, r.Side, true })
+}
+
+// pairsBy lines up the measured runs (pair ≥ 1) that key selects as
+// direct/sluice pairs, in pair order, up to the first missing pair.
+func pairsBy[T any](rs []T, key func(T) (pair int, side string, ok bool)) (direct, sluice []T) {
+	byPair := map[int]map[string]T{}
 	for _, r := range rs {
-		if r.Pair < 1 {
+		pair, side, ok := key(r)
+		if !ok || pair < 1 {
 			continue
 		}
-		if byPair[r.Pair] == nil {
-			byPair[r.Pair] = map[string]runResult{}
+		if byPair[pair] == nil {
+			byPair[pair] = map[string]T{}
 		}
-		byPair[r.Pair][r.Side] = r
+		byPair[pair][side] = r
 	}
 	for p := 1; ; p++ {
 		m, ok := byPair[p]
@@ -32,7 +39,7 @@ func pairsOf(rs []runResult) (direct, sluice []runResult) {
 	return direct, sluice
 }
 
-func field(rs []runResult, f func(runResult) float64) []float64 {
+func field[T any](rs []T, f func(T) float64) []float64 {
 	out := make([]float64, len(rs))
 	for i, r := range rs {
 		out[i] = f(r)
