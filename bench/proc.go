@@ -81,8 +81,12 @@ func (a sysTicks) busy(b sysTicks, clkTck float64) float64 {
 }
 
 // procStatus returns a field of /proc/PID/status in kB (VmHWM, VmRSS).
-func procStatus(pid, field string) int64 {
-	b, err := os.ReadFile("/proc/" + pid + "/status")
+func procStatus(pid, field string) int64 { return procField("/proc/"+pid+"/status", field) }
+
+// procField returns the first number of a "Field: n kB" line of a /proc
+// file, 0 when it is missing.
+func procField(file, field string) int64 {
+	b, err := os.ReadFile(file)
 	if err != nil {
 		return 0
 	}
@@ -162,22 +166,7 @@ func describeMachine() machine {
 	return m
 }
 
-func procMeminfo(field string) int64 {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			f := strings.Fields(rest)
-			if len(f) > 0 {
-				n, _ := strconv.ParseInt(f[0], 10, 64)
-				return n
-			}
-		}
-	}
-	return 0
-}
+func procMeminfo(field string) int64 { return procField("/proc/meminfo", field) }
 
 func loadAvg() string {
 	b, err := os.ReadFile("/proc/loadavg")
