@@ -427,6 +427,15 @@ func OutboundRefusals(t *testing.T, e *Env) {
 	cgh.Group = "g"
 	join := kmsg.NewPtrJoinGroupRequest()
 	join.Version, join.ProtocolType, join.SessionTimeoutMillis, join.RebalanceTimeoutMillis = 5, "consumer", 10000, 10000
+	badFetch := kmsg.NewPtrFetchRequest()
+	badFetch.Version, badFetch.MaxBytes = 12, 1<<20
+	badFetch.Topics = []kmsg.FetchRequestTopic{{Topic: "bad name", Partitions: []kmsg.FetchRequestTopicPartition{fetchPartition0()}}}
+	badList := kmsg.NewPtrListOffsetsRequest()
+	badList.Version = 5
+	badList.Topics = []kmsg.ListOffsetsRequestTopic{{Topic: tenancy.BackendOutboundTopic(p.ID, "orders") + "/x",
+		Partitions: []kmsg.ListOffsetsRequestTopicPartition{{Partition: 0, Timestamp: -1}}}}
+	fcShare := kmsg.NewPtrFindCoordinatorRequest()
+	fcShare.Version, fcShare.CoordinatorType, fcShare.CoordinatorKeys = 6, 2, []string{"g:orders:0"}
 	commit := kmsg.NewPtrOffsetCommitRequest()
 	commit.Version, commit.Group = 8, "g"
 	commit.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "bad name", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 1}}}}
@@ -444,6 +453,7 @@ func OutboundRefusals(t *testing.T, e *Env) {
 		{"ConsumerGroupHeartbeat", cgh, kerr.GroupAuthorizationFailed.Code},
 		{"JoinGroup with an empty group id", join, kerr.InvalidGroupID.Code},
 		{"OffsetCommit of an invalid topic name", commit, kerr.InvalidTopicException.Code},
+		{"ListOffsets of an invalid topic name", badList, kerr.InvalidTopicException.Code},
 	})
 	fc4 := kmsg.NewPtrFindCoordinatorRequest()
 	fc4.Version, fc4.CoordinatorType, fc4.CoordinatorKeys = 4, 1, []string{"tx", "ty"}
@@ -455,6 +465,21 @@ func OutboundRefusals(t *testing.T, e *Env) {
 		if co.ErrorCode != kerr.TransactionalIDAuthorizationFailed.Code || co.NodeID != -1 {
 			t.Errorf("FindCoordinator v4 transaction key %q: %+v", co.Key, co)
 		}
+	}
+	// Errors these answers carry per partition and per key only.
+	r, err = c.Do(badFetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fr := r.(*kmsg.FetchResponse); len(fr.Topics) != 1 || fr.Topics[0].Partitions[0].ErrorCode != kerr.InvalidTopicException.Code {
+		t.Errorf("Fetch of an invalid topic name: %+v", fr)
+	}
+	r, err = c.Do(fcShare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if co := r.(*kmsg.FindCoordinatorResponse).Coordinators; len(co) != 1 || co[0].ErrorCode != kerr.InvalidRequest.Code {
+		t.Errorf("FindCoordinator with a share group key: %+v", co)
 	}
 	if e.TopicExists(tenancy.BackendOutboundTopic(p.ID, "new")) {
 		t.Error("a refused CreateTopics created a topic")
