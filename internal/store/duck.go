@@ -48,6 +48,9 @@ type DuckStore struct {
 	mu      sync.RWMutex // guards tables and each table's cols (replaced, never modified, once published)
 	tables  map[collKey]*table
 	nTables int
+
+	dir   string
+	marks map[srcKey]int64 // each raw partition's mark (Source); guarded by wmu
 }
 
 type collKey struct{ project, collection string }
@@ -55,7 +58,19 @@ type collKey struct{ project, collection string }
 type table struct {
 	name string
 	cols map[string]string // field key (path + "$" + type) → column name
-	ids  *idFilter         // the stored keen.ids; built on first write, guarded by wmu
+	log  *jsonLog          // the events' JSON
+}
+
+// fixedColumns are every table's own columns; the events' properties
+// follow, added as they appear. No primary key: DuckDB rewrites a table's
+// whole index at every checkpoint, which made checkpoints longer as the
+// table grew (a second per million events, during which inserts wait).
+// Idempotence comes from the partitions' marks instead (Source).
+const fixedColumns = `_id VARCHAR, _ts TIMESTAMP, _created TIMESTAMP, _off BIGINT, _len INTEGER`
+
+// logPath is the JSON log of table name.
+func (s *DuckStore) logPath(name string) string {
+	return filepath.Join(s.dir, jsonDir, name+".jsonl")
 }
 
 // DBFile is the database's file name inside the store's directory.
@@ -95,7 +110,7 @@ func Open(dir string, logger *slog.Logger) (*DuckStore, error) {
 		return nil, fmt.Errorf("store: opening %s: %w", path, err)
 	}
 	db := sql.OpenDB(connector)
-	s := &DuckStore{db: db, logger: logger, tables: map[collKey]*table{}}
+	s := &DuckStore{db: db, logger: logger, tables: map[collKey]*table{}, dir: dir, marks: map[srcKey]int64{}}
 	ctx := context.Background()
 	if s.conn, err = db.Conn(ctx); err != nil {
 		db.Close()
@@ -105,6 +120,7 @@ func Open(dir string, logger *slog.Logger) (*DuckStore, error) {
 		`CREATE TABLE IF NOT EXISTS _collections (project VARCHAR, collection VARCHAR, tbl VARCHAR, PRIMARY KEY (project, collection))`,
 		`CREATE TABLE IF NOT EXISTS _columns (tbl VARCHAR, field VARCHAR, col VARCHAR)`,
 		`CREATE TABLE IF NOT EXISTS _uniq (project VARCHAR, collection VARCHAR, token VARCHAR, keen_id VARCHAR, created_at TIMESTAMP)`,
+		`CREATE TABLE IF NOT EXISTS _sources (topic VARCHAR, part INTEGER, next BIGINT, PRIMARY KEY (topic, part))`,
 	} {
 		if _, err := s.conn.ExecContext(ctx, q); err != nil {
 			s.Close()
@@ -112,6 +128,10 @@ func Open(dir string, logger *slog.Logger) (*DuckStore, error) {
 		}
 	}
 	if err := s.loadCatalog(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.openLogs(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -146,22 +166,28 @@ func (s *DuckStore) loadCatalog(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("store: reading the catalog: %w", err)
 	}
-	rows, err = s.conn.QueryContext(ctx, `SELECT tbl, field, col FROM _columns`)
-	if err != nil {
-		return fmt.Errorf("store: reading the catalog: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+	if err := s.collect(ctx, `SELECT tbl, field, col FROM _columns`, nil, func(r *sql.Rows) error {
 		var tbl, f, col string
-		if err := rows.Scan(&tbl, &f, &col); err != nil {
-			return fmt.Errorf("store: reading the catalog: %w", err)
+		if err := r.Scan(&tbl, &f, &col); err != nil {
+			return err
 		}
 		if t := byName[tbl]; t != nil {
 			t.cols[f] = col
 		}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}); err != nil {
 		return fmt.Errorf("store: reading the catalog: %w", err)
+	}
+	if err := s.collect(ctx, `SELECT topic, part, next FROM _sources`, nil, func(r *sql.Rows) error {
+		var k srcKey
+		var m int64
+		if err := r.Scan(&k.topic, &k.part, &m); err != nil {
+			return err
+		}
+		s.marks[k] = m
+		return nil
+	}); err != nil {
+		return fmt.Errorf("store: reading the stored positions: %w", err)
 	}
 	s.mu.Lock()
 	s.tables, s.nTables = tables, n
@@ -179,6 +205,13 @@ func (s *DuckStore) Close() error {
 		errs = append(errs, s.conn.Close())
 	}
 	errs = append(errs, s.db.Close())
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, t := range s.tables {
+		if t.log != nil {
+			errs = append(errs, t.log.close())
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -188,14 +221,15 @@ type flatEvent struct {
 	fields []field
 }
 
-// Insert stores events: an event whose keen.id its collection already holds
-// is counted as Existing and left alone (re-processing); an event whose
-// uniqueness token is held, in its collection, by an event with a
-// different keen.id created less than UniquenessWindow before it (by
-// CreatedAt) is dropped and counted as a duplicate. Idempotence is checked
-// per (project, collection): keen.id is unique per project, and an event
-// never changes collection. A batch is one transaction: on an error
-// (malformed event JSON included) nothing of it is stored.
+// Insert stores events: an event its collection already holds (the same
+// Source position, or without one the same keen.id) is counted as Existing
+// and left alone (re-processing); an event whose uniqueness token is held,
+// in its collection, by an event with a different keen.id created less
+// than UniquenessWindow before it (by CreatedAt) is dropped and counted as
+// a duplicate. Idempotence is checked per (project, collection): keen.id is
+// unique per project, and an event never changes collection. A batch is
+// one transaction: on an error (malformed event JSON included) nothing of
+// it is stored.
 func (s *DuckStore) Insert(ctx context.Context, events []Event) (InsertResult, error) {
 	var res InsertResult
 	if len(events) == 0 {
@@ -225,31 +259,44 @@ func (s *DuckStore) Insert(ctx context.Context, events []Event) (InsertResult, e
 	if _, err := s.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return res, fmt.Errorf("store: %w", err)
 	}
-	// Catalog changes are published to readers only once committed: a
-	// query must not name a table or column it cannot see yet.
-	var st staged
+	// Catalog changes, marks and log ends are published only once
+	// committed: a query must not name a table or column it cannot see yet.
+	st := staged{marks: map[srcKey]int64{}, logEnds: map[*jsonLog]int64{}}
+	fail := func(err error) (InsertResult, error) {
+		s.rollback(&st)
+		return InsertResult{}, err
+	}
 	for _, k := range order {
 		r, err := s.insertGroup(ctx, k, groups[k], &st)
 		if err != nil {
-			s.rollback()
-			return InsertResult{}, err
+			return fail(err)
 		}
 		res.Inserted += r.Inserted
 		res.Existing += r.Existing
 		res.Duplicates += r.Duplicates
 	}
+	if err := s.saveMarks(ctx, st.marks); err != nil {
+		return fail(err)
+	}
+	// The JSON is on disk before the rows that point at it are committed.
+	for l := range st.logEnds {
+		if err := l.sync(); err != nil {
+			return fail(err)
+		}
+	}
 	if _, err := s.conn.ExecContext(ctx, "COMMIT"); err != nil {
-		s.rollback()
-		return InsertResult{}, fmt.Errorf("store: commit: %w", err)
+		return fail(fmt.Errorf("store: commit: %w", err))
 	}
 	s.publish(&st)
 	return res, nil
 }
 
-// staged holds an Insert's catalog changes until its commit.
+// staged holds an Insert's changes until its commit.
 type staged struct {
-	tables map[collKey]*table // new tables
-	cols   map[*table]map[string]string
+	tables  map[collKey]*table // new tables
+	cols    map[*table]map[string]string
+	marks   map[srcKey]int64   // the partitions' new marks
+	logEnds map[*jsonLog]int64 // each log written to → its end before this Insert
 }
 
 // view returns the columns of t as the write transaction sees them.
@@ -268,7 +315,21 @@ func (st *staged) view(t *table) map[string]string {
 	return c
 }
 
+// mark returns a partition's mark as the write transaction sees it.
+func (s *DuckStore) mark(st *staged) func(srcKey) (int64, bool) {
+	return func(k srcKey) (int64, bool) {
+		if m, ok := st.marks[k]; ok {
+			return m, true
+		}
+		m, ok := s.marks[k]
+		return m, ok
+	}
+}
+
 func (s *DuckStore) publish(st *staged) {
+	for k, m := range st.marks {
+		s.marks[k] = m
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for t, cols := range st.cols {
@@ -280,43 +341,98 @@ func (s *DuckStore) publish(st *staged) {
 	}
 }
 
-// rollback aborts the write transaction (the staged catalog changes are
-// dropped with it).
-func (s *DuckStore) rollback() {
+// rollback aborts the write transaction: the staged changes are dropped
+// with it, and the JSON it wrote is cut off the logs.
+func (s *DuckStore) rollback(st *staged) {
 	if _, err := s.conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
 		s.logger.Warn("event store: rollback", "err", err)
 	}
+	for l, end := range st.logEnds {
+		if err := l.rewind(end); err != nil {
+			s.logger.Warn("event store: rollback", "err", err)
+		}
+	}
+	for _, t := range st.tables {
+		if err := t.log.close(); err != nil {
+			s.logger.Warn("event store: rollback", "err", err)
+		}
+	}
 }
 
-func (s *DuckStore) insertGroup(ctx context.Context, k collKey, evs []flatEvent, st *staged) (InsertResult, error) {
-	var res InsertResult
+// saveMarks records the partitions' new marks in the write transaction.
+func (s *DuckStore) saveMarks(ctx context.Context, marks map[srcKey]int64) error {
+	if len(marks) == 0 {
+		return nil
+	}
+	rows := make([]string, 0, len(marks))
+	args := make([]any, 0, 3*len(marks))
+	for k, m := range marks {
+		rows = append(rows, "(?, ?, ?)")
+		args = append(args, k.topic, k.part, m)
+	}
+	if _, err := s.conn.ExecContext(ctx, `INSERT OR REPLACE INTO _sources VALUES `+strings.Join(rows, ", "), args...); err != nil {
+		return fmt.Errorf("store: recording the stored positions: %w", err)
+	}
+	return nil
+}
+
+// tableFor returns the table of a collection, creating it (staged) if it
+// has none; created says so.
+func (s *DuckStore) tableFor(ctx context.Context, k collKey, st *staged) (t *table, created bool, err error) {
 	s.mu.RLock()
-	t := s.tables[k]
+	t = s.tables[k]
 	s.mu.RUnlock()
 	if t == nil {
 		t = st.tables[k]
 	}
-	if t == nil {
-		name := fmt.Sprintf("t%d", s.nTables+len(st.tables)+1)
-		if _, err := s.conn.ExecContext(ctx, `CREATE TABLE `+name+` (_id VARCHAR PRIMARY KEY, _ts TIMESTAMP, _created TIMESTAMP, _raw BLOB)`); err != nil {
-			return res, fmt.Errorf("store: creating the table of %s/%s: %w", k.project, k.collection, err)
-		}
-		if _, err := s.conn.ExecContext(ctx, `INSERT INTO _collections VALUES (?, ?, ?)`, k.project, k.collection, name); err != nil {
-			return res, fmt.Errorf("store: %w", err)
-		}
-		t = &table{name: name, cols: map[string]string{}}
-		if st.tables == nil {
-			st.tables = map[collKey]*table{}
-		}
-		st.tables[k] = t
+	if t != nil {
+		return t, false, nil
+	}
+	name := fmt.Sprintf("t%d", s.nTables+len(st.tables)+1)
+	if _, err := s.conn.ExecContext(ctx, `CREATE TABLE `+name+` (`+fixedColumns+`)`); err != nil {
+		return nil, false, fmt.Errorf("store: creating the table of %s/%s: %w", k.project, k.collection, err)
+	}
+	if _, err := s.conn.ExecContext(ctx, `INSERT INTO _collections VALUES (?, ?, ?)`, k.project, k.collection, name); err != nil {
+		return nil, false, fmt.Errorf("store: %w", err)
+	}
+	log, err := openJSONLog(s.logPath(name), 0)
+	if err != nil {
+		return nil, false, err
+	}
+	t = &table{name: name, cols: map[string]string{}, log: log}
+	if st.tables == nil {
+		st.tables = map[collKey]*table{}
+	}
+	st.tables[k] = t
+	return t, true, nil
+}
+
+func (s *DuckStore) insertGroup(ctx context.Context, k collKey, evs []flatEvent, st *staged) (InsertResult, error) {
+	var res InsertResult
+	t, created, err := s.tableFor(ctx, k, st)
+	if err != nil {
+		return res, err
 	}
 	cols := st.view(t)
 
-	// Which events are already stored (re-processing), or repeated in the
-	// batch? Only the ids the table's filter may hold are looked up.
-	existing, err := s.storedIDs(ctx, t, evs)
-	if err != nil {
-		return res, err
+	// Which events are already stored (re-processing)? The partitions'
+	// marks tell for most; the rest are looked up by keen.id.
+	stored, lookup, next := splitBySource(evs, s.mark(st))
+	if len(lookup) > 0 && !created {
+		ids := make([]string, len(lookup))
+		for j, i := range lookup {
+			ids[j] = evs[i].ev.ID
+		}
+		found, err := s.storedIDs(ctx, t, ids)
+		if err != nil {
+			return res, err
+		}
+		for _, i := range lookup {
+			stored[i] = found[evs[i].ev.ID]
+		}
+	}
+	for k, m := range next {
+		st.marks[k] = m
 	}
 
 	// Uniqueness tokens: the current holder of a token is its most recent
@@ -350,9 +466,10 @@ func (s *DuckStore) insertGroup(ctx context.Context, k collKey, evs []flatEvent,
 
 	var accepted []flatEvent
 	var newTokens [][]any
-	for _, fe := range evs {
+	inBatch := make(map[string]bool, len(evs))
+	for i, fe := range evs {
 		ev := fe.ev
-		if existing[ev.ID] {
+		if stored[i] || inBatch[ev.ID] {
 			res.Existing++
 			continue
 		}
@@ -364,79 +481,22 @@ func (s *DuckStore) insertGroup(ctx context.Context, k collKey, evs []flatEvent,
 			holders[tok] = holder{ev.ID, ev.CreatedAt.UTC()}
 			newTokens = append(newTokens, []any{k.project, k.collection, tok, ev.ID, ev.CreatedAt.UTC()})
 		}
-		existing[ev.ID] = true
-		t.ids.add(ev.ID) // a rolled-back id stays: a false positive, checked next time
+		inBatch[ev.ID] = true
 		accepted = append(accepted, fe)
 		res.Inserted++
 	}
 	if len(accepted) == 0 {
 		return res, nil
 	}
-
-	// New columns.
-	var newFields []string
-	seen := map[string]bool{}
-	for _, fe := range accepted {
-		for _, f := range fe.fields {
-			if _, ok := cols[f.key]; !ok && !seen[f.key] {
-				seen[f.key] = true
-				newFields = append(newFields, f.key)
-			}
-		}
+	if err := s.addColumns(ctx, t, cols, accepted); err != nil {
+		return res, err
 	}
-	sort.Strings(newFields)
-	// DuckDB adds one column per ALTER TABLE; the catalog rows go in one
-	// statement.
-	var catalogRows []string
-	var catalogArgs []any
-	for _, fk := range newFields {
-		_, typ := splitFieldKey(fk)
-		col := fmt.Sprintf("c%d", len(cols)+1)
-		if _, err := s.conn.ExecContext(ctx, `ALTER TABLE `+t.name+` ADD COLUMN `+col+` `+sqlTypes[typ]); err != nil {
-			return res, fmt.Errorf("store: adding a column to %s: %w", t.name, err)
-		}
-		catalogRows = append(catalogRows, "(?, ?, ?)")
-		catalogArgs = append(catalogArgs, t.name, fk, col)
-		cols[fk] = col
-	}
-	if len(catalogRows) > 0 {
-		if _, err := s.conn.ExecContext(ctx, `INSERT INTO _columns VALUES `+strings.Join(catalogRows, ", "), catalogArgs...); err != nil {
-			return res, fmt.Errorf("store: recording the new columns of %s: %w", t.name, err)
-		}
-	}
-
-	// Append the rows: the fixed columns, then the columns this batch uses.
-	used := map[string]int{}
-	colNames := []string{"_id", "_ts", "_created", "_raw"}
-	for _, fe := range accepted {
-		for _, f := range fe.fields {
-			if _, ok := used[f.key]; !ok {
-				used[f.key] = len(colNames)
-				colNames = append(colNames, cols[f.key])
-			}
-		}
-	}
-	err = s.conn.Raw(func(dc any) error {
-		app, err := duckdb.NewAppenderWithColumns(dc.(driver.Conn), "", "", t.name, colNames)
-		if err != nil {
-			return err
-		}
-		row := make([]driver.Value, len(colNames))
-		for _, fe := range accepted {
-			clear(row)
-			row[0], row[1], row[2], row[3] = fe.ev.ID, fe.ev.Timestamp.UTC(), fe.ev.CreatedAt.UTC(), fe.ev.JSON
-			for _, f := range fe.fields {
-				row[used[f.key]] = f.val // a repeated key: the last one wins
-			}
-			if err := app.AppendRow(row...); err != nil {
-				app.Close()
-				return err
-			}
-		}
-		return app.Close()
-	})
+	ptrs, err := s.writeJSON(t, accepted, st)
 	if err != nil {
-		return res, fmt.Errorf("store: appending to %s: %w", t.name, err)
+		return res, err
+	}
+	if err := s.appendRows(t, cols, accepted, ptrs); err != nil {
+		return res, err
 	}
 	if len(newTokens) > 0 {
 		err := s.conn.Raw(func(dc any) error {
@@ -457,6 +517,106 @@ func (s *DuckStore) insertGroup(ctx context.Context, k collKey, evs []flatEvent,
 		}
 	}
 	return res, nil
+}
+
+// addColumns adds the columns of the fields of evs that t has none for.
+func (s *DuckStore) addColumns(ctx context.Context, t *table, cols map[string]string, evs []flatEvent) error {
+	var newFields []string
+	seen := map[string]bool{}
+	for _, fe := range evs {
+		for _, f := range fe.fields {
+			if _, ok := cols[f.key]; !ok && !seen[f.key] {
+				seen[f.key] = true
+				newFields = append(newFields, f.key)
+			}
+		}
+	}
+	sort.Strings(newFields)
+	// DuckDB adds one column per ALTER TABLE; the catalog rows go in one
+	// statement.
+	var catalogRows []string
+	var catalogArgs []any
+	for _, fk := range newFields {
+		_, typ := splitFieldKey(fk)
+		col := fmt.Sprintf("c%d", len(cols)+1)
+		if _, err := s.conn.ExecContext(ctx, `ALTER TABLE `+t.name+` ADD COLUMN `+col+` `+sqlTypes[typ]); err != nil {
+			return fmt.Errorf("store: adding a column to %s: %w", t.name, err)
+		}
+		catalogRows = append(catalogRows, "(?, ?, ?)")
+		catalogArgs = append(catalogArgs, t.name, fk, col)
+		cols[fk] = col
+	}
+	if len(catalogRows) > 0 {
+		if _, err := s.conn.ExecContext(ctx, `INSERT INTO _columns VALUES `+strings.Join(catalogRows, ", "), catalogArgs...); err != nil {
+			return fmt.Errorf("store: recording the new columns of %s: %w", t.name, err)
+		}
+	}
+	return nil
+}
+
+// writeJSON appends the events' JSON to t's log, one per line, and
+// returns where each one is.
+func (s *DuckStore) writeJSON(t *table, evs []flatEvent, st *staged) ([]jsonPtr, error) {
+	n := 0
+	for _, fe := range evs {
+		n += len(fe.ev.JSON) + 1
+	}
+	buf := make([]byte, 0, n)
+	ptrs := make([]jsonPtr, len(evs))
+	for i, fe := range evs {
+		ptrs[i] = jsonPtr{off: int64(len(buf)), n: int32(len(fe.ev.JSON))}
+		buf = append(buf, fe.ev.JSON...)
+		buf = append(buf, '\n')
+	}
+	if _, ok := st.logEnds[t.log]; !ok {
+		st.logEnds[t.log] = t.log.end
+	}
+	base, err := t.log.appendBatch(buf)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ptrs {
+		ptrs[i].off += base
+	}
+	return ptrs, nil
+}
+
+// appendRows appends the rows of evs: the fixed columns, then the columns
+// this batch uses.
+func (s *DuckStore) appendRows(t *table, cols map[string]string, evs []flatEvent, ptrs []jsonPtr) error {
+	used := map[string]int{}
+	colNames := []string{"_id", "_ts", "_created", "_off", "_len"}
+	for _, fe := range evs {
+		for _, f := range fe.fields {
+			if _, ok := used[f.key]; !ok {
+				used[f.key] = len(colNames)
+				colNames = append(colNames, cols[f.key])
+			}
+		}
+	}
+	err := s.conn.Raw(func(dc any) error {
+		app, err := duckdb.NewAppenderWithColumns(dc.(driver.Conn), "", "", t.name, colNames)
+		if err != nil {
+			return err
+		}
+		row := make([]driver.Value, len(colNames))
+		for i, fe := range evs {
+			clear(row)
+			row[0], row[1], row[2], row[3], row[4] = fe.ev.ID, fe.ev.Timestamp.UTC(), fe.ev.CreatedAt.UTC(), ptrs[i].off, ptrs[i].n
+			for _, f := range fe.fields {
+				row[used[f.key]] = f.val // a repeated key: the last one wins
+			}
+			if err := app.AppendRow(row...); err != nil {
+				app.Close()
+				return err
+			}
+		}
+		return app.Close()
+	})
+	if err != nil {
+		return fmt.Errorf("store: appending to %s: %w", t.name, err)
+	}
+	return nil
 }
 
 // collect runs a query on the write connection and calls fn for each row.
@@ -483,50 +643,26 @@ func (s *DuckStore) collect(ctx context.Context, q string, args any, fn func(*sq
 	return rows.Err()
 }
 
-// idFetchMax is the largest extraction fetched by keen.id (see Extract);
-// a variable for the tests.
-var idFetchMax = 1000
-
-// selectIDs returns the keen.ids of the events an extraction returns, or
-// nil if there are more than idFetchMax.
-func (s *DuckStore) selectIDs(ctx context.Context, tbl, where string, args []any, limit int) ([]string, error) {
-	n := idFetchMax + 1
-	if limit > 0 && limit < n {
-		n = limit
-	}
-	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT _id FROM %s WHERE %s ORDER BY _ts DESC, _id DESC LIMIT %d`, tbl, where, n), args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: extraction: %w", err)
-	}
-	defer rows.Close()
-	ids := []string{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("store: extraction: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: extraction: %w", err)
-	}
-	if len(ids) > idFetchMax {
-		return nil, nil
-	}
-	return ids, nil
-}
-
 // snapshot returns the table of a collection and its columns (a published
 // column map is never modified: publish replaces it),
 // or "" if the collection has no table.
 func (s *DuckStore) snapshot(project, collection string) (string, map[string]string) {
+	t, cols := s.snapshotTable(project, collection)
+	if t == nil {
+		return "", nil
+	}
+	return t.name, cols
+}
+
+// snapshotTable is snapshot with the table itself (nil if none).
+func (s *DuckStore) snapshotTable(project, collection string) (*table, map[string]string) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	t := s.tables[collKey{project, collection}]
 	if t == nil {
-		return "", nil
+		return nil, nil
 	}
-	return t.name, t.cols
+	return t, t.cols
 }
 
 // Count counts the events matching q (0 for an unknown collection).
@@ -548,52 +684,44 @@ func (s *DuckStore) Count(ctx context.Context, q Query) (int64, error) {
 
 // Extract returns the matching events, oldest keen.timestamp first (ties
 // by keen.id); with a Limit, the Limit most recent ones (Keen's latest).
+// The matching rows are selected from the narrow columns, then their JSON
+// is read from the table's log.
 func (s *DuckStore) Extract(ctx context.Context, q Query) ([]json.RawMessage, error) {
 	out := []json.RawMessage{}
-	tbl, cols := s.snapshot(q.ProjectID, q.Collection)
-	if tbl == "" {
+	t, cols := s.snapshotTable(q.ProjectID, q.Collection)
+	if t == nil {
 		return out, nil
 	}
 	where, args, err := compileWhere(q, cols)
 	if err != nil {
 		return nil, err
 	}
-	// The stored JSON (_raw) is most of the table: scanning it to sort a
-	// large selection costs hundreds of ms per million events. So the
-	// matching keen.ids are selected first from the narrow columns; when
-	// there are at most idFetchMax of them, their JSON is fetched through
-	// the primary key index (about 1 ms), else in one scan.
-	ids, err := s.selectIDs(ctx, tbl, where, args, q.Limit)
-	if err != nil {
-		return nil, err
-	}
-	var sqlq string
-	switch {
-	case ids != nil:
-		if len(ids) == 0 {
-			return out, nil
-		}
-		// Literals, not parameters: DuckDB then plans an index lookup.
-		sqlq, args = `SELECT _raw FROM `+tbl+` WHERE _id IN (`+sqlStrings(ids)+`) ORDER BY _ts, _id`, nil
-	case q.Limit > 0:
-		sqlq = fmt.Sprintf(`SELECT _raw FROM (SELECT _raw, _ts, _id FROM %s WHERE %s ORDER BY _ts DESC, _id DESC LIMIT %d) ORDER BY _ts, _id`, tbl, where, q.Limit)
-	default:
-		sqlq = `SELECT _raw FROM ` + tbl + ` WHERE ` + where + ` ORDER BY _ts, _id`
+	sqlq := `SELECT _off, _len FROM ` + t.name + ` WHERE ` + where + ` ORDER BY _ts, _id`
+	if q.Limit > 0 {
+		sqlq = fmt.Sprintf(`SELECT _off, _len FROM (SELECT _off, _len, _ts, _id FROM %s WHERE %s ORDER BY _ts DESC, _id DESC LIMIT %d) ORDER BY _ts, _id`, t.name, where, q.Limit)
 	}
 	rows, err := s.db.QueryContext(ctx, sqlq, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: extraction: %w", err)
 	}
 	defer rows.Close()
+	var ptrs []jsonPtr
 	for rows.Next() {
-		var raw string
-		if err := rows.Scan(&raw); err != nil {
+		var p jsonPtr
+		if err := rows.Scan(&p.off, &p.n); err != nil {
 			return nil, fmt.Errorf("store: extraction: %w", err)
 		}
-		out = append(out, json.RawMessage(raw))
+		ptrs = append(ptrs, p)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: extraction: %w", err)
+	}
+	docs, err := t.log.read(ctx, ptrs)
+	if err != nil {
+		return nil, fmt.Errorf("store: extraction: %w", err)
+	}
+	for _, d := range docs {
+		out = append(out, d)
 	}
 	return out, nil
 }

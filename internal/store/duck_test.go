@@ -189,12 +189,7 @@ func TestQueriesAgainstModel(t *testing.T) {
 	}
 	s = openTest(t, dir)
 	defer s.Close()
-	// With a small idFetchMax, extractions take both paths (by keen.id,
-	// and in one scan).
-	defer func(v int) { idFetchMax = v }(idFetchMax)
-	idFetchMax = 20
 	run(s, filters[:len(filters)/3])
-	idFetchMax = 1000
 
 	// And inserting after the reopen still works (catalog reloaded).
 	r := rand.New(rand.NewPCG(99, 1))

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
 )
 
@@ -47,71 +46,25 @@ func flattenAll(events []Event) ([]flatEvent, error) {
 	return out, nil
 }
 
-// storedIDs returns which of evs' keen.ids table t holds. Most ids are
-// new, and t's id filter says so without a query; the others (re-processed
-// events and the filter's false positives) are looked up through the
-// primary key. Called with wmu held.
-func (s *DuckStore) storedIDs(ctx context.Context, t *table, evs []flatEvent) (map[string]bool, error) {
-	if t.ids == nil {
-		if err := s.loadIDs(ctx, t); err != nil {
-			return nil, err
-		}
+// storedIDs returns which of ids table t holds: one scan of its keen.ids
+// (the table has no index), so it is used only where the partitions'
+// marks cannot tell (see splitBySource). Called with wmu held.
+func (s *DuckStore) storedIDs(ctx context.Context, t *table, ids []string) (map[string]bool, error) {
+	found := map[string]bool{}
+	list := make([]any, len(ids))
+	for i, id := range ids {
+		list[i] = id
 	}
-	var maybe []string
-	for _, fe := range evs {
-		if t.ids.mayContain(fe.ev.ID) {
-			maybe = append(maybe, fe.ev.ID)
-		}
-	}
-	existing := map[string]bool{}
-	for len(maybe) > 0 {
-		chunk := maybe[:min(len(maybe), idFetchMax)]
-		maybe = maybe[len(chunk):]
-		// Literals, not parameters: DuckDB then plans an index lookup.
-		q := `SELECT _id FROM ` + t.name + ` WHERE _id IN (` + sqlStrings(chunk) + `)`
-		if err := s.collect(ctx, q, nil, func(r *sql.Rows) error {
-			var id string
-			if err := r.Scan(&id); err != nil {
-				return err
-			}
-			existing[id] = true
-			return nil
-		}); err != nil {
-			return nil, fmt.Errorf("store: looking up keen.ids: %w", err)
-		}
-	}
-	return existing, nil
-}
-
-// loadIDs builds t's id filter from the keen.ids the table holds.
-func (s *DuckStore) loadIDs(ctx context.Context, t *table) error {
-	var n int
-	if err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM `+t.name).Scan(&n); err != nil {
-		return fmt.Errorf("store: reading the keen.ids of %s: %w", t.name, err)
-	}
-	f := newIDFilter(n)
-	if err := s.collect(ctx, `SELECT _id FROM `+t.name, nil, func(r *sql.Rows) error {
+	err := s.collect(ctx, `SELECT _id FROM `+t.name+` WHERE _id IN (SELECT unnest(?::VARCHAR[]))`, []any{list}, func(r *sql.Rows) error {
 		var id string
 		if err := r.Scan(&id); err != nil {
 			return err
 		}
-		f.add(id)
+		found[id] = true
 		return nil
-	}); err != nil {
-		return fmt.Errorf("store: reading the keen.ids of %s: %w", t.name, err)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: looking up keen.ids: %w", err)
 	}
-	t.ids = f
-	return nil
-}
-
-// sqlStrings returns ss as a comma-separated list of SQL string literals.
-func sqlStrings(ss []string) string {
-	var b strings.Builder
-	for i, s := range ss {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("'" + strings.ReplaceAll(s, "'", "''") + "'")
-	}
-	return b.String()
+	return found, nil
 }

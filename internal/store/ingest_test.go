@@ -1,16 +1,18 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 )
 
 // A reopened store knows what is on disk: re-processing after a restart
-// stores nothing twice (the id filter is rebuilt from the tables, not
-// remembered).
+// stores nothing twice (events without a Source: looked up by keen.id).
 func TestIdempotentAcrossReopen(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -43,8 +45,7 @@ func TestIdempotentAcrossReopen(t *testing.T) {
 	}
 }
 
-// Batches larger than the id filter's first part and than one id lookup
-// (idFetchMax), in several collections, re-inserted whole: every event is
+// Large batches in several collections, re-inserted whole: every event is
 // found, none stored twice.
 func TestLargeBatchesAcrossCollections(t *testing.T) {
 	s := openTest(t, t.TempDir())
@@ -73,36 +74,64 @@ func TestLargeBatchesAcrossCollections(t *testing.T) {
 	}
 }
 
-// Tables created before _raw became a BLOB hold it as VARCHAR: they take
-// new events and return old and new alike.
-func TestLegacyVarcharRaw(t *testing.T) {
+// A table written by an earlier version (JSON in a _raw column, keen.id
+// a primary key) is rewritten on open: its JSON moves to the table's log,
+// and it keeps answering and taking new events.
+func TestLegacyTableMovesItsJSONToALog(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
+	evs := benchEvents(rand.New(rand.NewPCG(9, 9)), "p1", "legacy", "l-", 20)
 	s := openTest(t, dir)
-	// The table as the store created it before (the catalog is read on
-	// Open).
+	// The table as earlier versions created and filled it (the catalog is
+	// read on Open).
 	for _, q := range []string{
-		`CREATE TABLE t1 (_id VARCHAR PRIMARY KEY, _ts TIMESTAMP, _created TIMESTAMP, _raw VARCHAR)`,
+		`CREATE TABLE t1 (_id VARCHAR PRIMARY KEY, _ts TIMESTAMP, _created TIMESTAMP, _raw VARCHAR, c1 VARCHAR)`,
 		`INSERT INTO _collections VALUES ('p1', 'legacy', 't1')`,
+		`INSERT INTO _columns VALUES ('t1', '` + fieldKey("country", typString) + `', 'c1')`,
 	} {
 		if _, err := s.conn.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s.Close()
-	s = openTest(t, dir)
-	defer s.Close()
-	evs := benchEvents(rand.New(rand.NewPCG(9, 9)), "p1", "legacy", "l-", 20)
-	if res, err := s.Insert(ctx, evs[:10]); err != nil || res.Inserted != 10 {
-		t.Fatalf("%+v %v", res, err)
+	wantFrance := 0
+	for _, ev := range evs[:10] {
+		var doc struct{ Country string }
+		if err := json.Unmarshal(ev.JSON, &doc); err != nil {
+			t.Fatal(err)
+		}
+		if doc.Country == "France" {
+			wantFrance++
+		}
+		if _, err := s.conn.ExecContext(ctx, `INSERT INTO t1 VALUES (?, ?, ?, ?, ?)`, ev.ID, ev.Timestamp, ev.CreatedAt, string(ev.JSON), doc.Country); err != nil {
+			t.Fatal(err)
+		}
 	}
+	s.Close()
+
+	s = openTest(t, dir)
+	for _, c := range []struct {
+		col  string
+		want bool
+	}{{"_raw", false}, {"_off", true}, {"_len", true}, {"c1", true}} {
+		if has, err := s.hasColumn(ctx, "t1", c.col); err != nil || has != c.want {
+			t.Fatalf("after the move, t1 has %s: %v (%v), want %v", c.col, has, err, c.want)
+		}
+	}
+	var keys int
+	if err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_constraints() WHERE table_name = 't1'`).Scan(&keys); err != nil || keys != 0 {
+		t.Fatalf("t1 has %d constraints (%v), want none", keys, err)
+	}
+	if n, err := s.Count(ctx, Query{ProjectID: "p1", Collection: "legacy", Filters: []Filter{{[]string{"country"}, "eq", "France"}}}); err != nil || n != int64(wantFrance) {
+		t.Fatalf("count country = France: %d (%v), want %d", n, err, wantFrance)
+	}
+	// The first 10 again (without a Source: looked up by keen.id) and 10
+	// new ones.
 	if res, err := s.Insert(ctx, evs); err != nil || res != (InsertResult{Inserted: 10, Existing: 10}) {
 		t.Fatalf("%+v %v", res, err)
 	}
-	var typ string
-	if err := s.conn.QueryRowContext(ctx, `SELECT data_type FROM information_schema.columns WHERE table_name = 't1' AND column_name = '_raw'`).Scan(&typ); err != nil || typ != "VARCHAR" {
-		t.Fatalf("_raw is %q (%v), want the legacy VARCHAR", typ, err)
-	}
+	s.Close()
+	s = openTest(t, dir)
+	defer s.Close()
 	got, err := s.Extract(ctx, Query{ProjectID: "p1", Collection: "legacy"})
 	if err != nil || len(got) != 20 {
 		t.Fatalf("%d events, %v", len(got), err)
@@ -115,5 +144,10 @@ func TestLegacyVarcharRaw(t *testing.T) {
 		if !want[string(g)] {
 			t.Fatalf("extracted %.100s…, not an inserted event", g)
 		}
+		delete(want, string(g))
+	}
+	lines, err := os.ReadFile(s.logPath("t1"))
+	if err != nil || bytes.Count(lines, []byte("\n")) != 20 {
+		t.Fatalf("the log holds %d lines (%v), want 20", bytes.Count(lines, []byte("\n")), err)
 	}
 }

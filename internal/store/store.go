@@ -24,6 +24,24 @@ type Event struct {
 	// token in its collection for UniquenessWindow.
 	UniquenessToken string
 	JSON            []byte // the whole stored event, keen object included
+	// Source is the raw Kafka record the event was made from (zero when
+	// unknown). With it, Insert knows a re-processed event by its position
+	// instead of looking its keen.id up (see Source).
+	Source Source
+}
+
+// Source is the position of a raw record in the backend. keen.id is a
+// function of it (event.ID), so "this position is stored" is "this keen.id
+// is stored". A store remembers, per (topic, partition), the offset after
+// the last event it stored: a consumer processes a partition in offset
+// order, and re-processing (after a crash or an aborted transaction)
+// starts again from an earlier committed offset, so an event below that
+// mark is already stored. Unlike an index over keen.ids, that costs the
+// same however many events are stored.
+type Source struct {
+	Topic     string // "" when unknown
+	Partition int32
+	Offset    int64
 }
 
 // InsertResult says what an Insert did with each event.
@@ -51,7 +69,9 @@ type Query struct {
 
 // Store is an event store. Implementations are safe for concurrent use.
 type Store interface {
-	// Insert stores events, idempotently on (project, keen.id).
+	// Insert stores events, idempotently on (project, keen.id). Events
+	// of one Source topic and partition must come in offset order across
+	// Inserts (as a consumer reads them); within one Insert any order.
 	Insert(ctx context.Context, events []Event) (InsertResult, error)
 	Count(ctx context.Context, q Query) (int64, error)
 	// Extract returns the matching events, oldest keen.timestamp first.

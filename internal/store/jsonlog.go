@@ -1,0 +1,140 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// jsonDir is where the tables' JSON logs live, inside the store's
+// directory.
+const jsonDir = "json"
+
+// jsonLog holds the stored JSON of one table: an append-only file of the
+// events' JSON, one per line (JSON Lines), each row of the table pointing
+// at its bytes (_off, _len). The JSON is most of an event's bytes and is
+// only ever read back whole, by extraction: kept in DuckDB it was written
+// to the WAL, then compressed and rewritten by every checkpoint, which cost
+// more than everything else an Insert does.
+//
+// Crash safety: an Insert writes its JSON at the end of the file and syncs
+// it before DuckDB commits the rows that point at it. Bytes past the end
+// the committed rows point at (an Insert that failed or was cut short by a
+// crash) are cut off when the store opens, so the file holds exactly the
+// stored events.
+type jsonLog struct {
+	f    *os.File
+	path string
+	// end is where the next Insert writes; guarded by the store's wmu.
+	// Readers never need it: they only follow committed pointers.
+	end int64
+	// Reads: a gap of up to readGap bytes between two wanted events is
+	// read through rather than skipped with a second read, up to readMax
+	// bytes per read.
+	readGap, readMax int64
+}
+
+// openJSONLog opens (creating if needed) the log at path and cuts it to
+// end, the end of what the table's committed rows point at.
+func openJSONLog(path string, end int64) (*jsonLog, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("store: creating %s: %w", filepath.Dir(path), err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("store: opening %s: %w", path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("store: opening %s: %w", path, err)
+	}
+	if st.Size() < end {
+		f.Close()
+		return nil, fmt.Errorf("store: %s holds %d bytes but the table points at %d: the file was truncated or replaced", path, st.Size(), end)
+	}
+	if st.Size() > end {
+		if err := f.Truncate(end); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("store: cutting %s back to its committed end: %w", path, err)
+		}
+	}
+	return &jsonLog{f: f, path: path, end: end, readGap: 8 << 10, readMax: 4 << 20}, nil
+}
+
+// appendBatch writes buf at the end and returns where it starts.
+// Called with the store's wmu held.
+func (l *jsonLog) appendBatch(buf []byte) (int64, error) {
+	off := l.end
+	if _, err := l.f.WriteAt(buf, off); err != nil {
+		return 0, fmt.Errorf("store: writing to %s: %w", l.path, err)
+	}
+	l.end += int64(len(buf))
+	return off, nil
+}
+
+// rewind forgets what was written after end (an Insert that failed).
+func (l *jsonLog) rewind(end int64) error {
+	l.end = end
+	if err := l.f.Truncate(end); err != nil {
+		return fmt.Errorf("store: cutting %s back after a failed insert: %w", l.path, err)
+	}
+	return nil
+}
+
+func (l *jsonLog) sync() error {
+	if err := l.f.Sync(); err != nil {
+		return fmt.Errorf("store: syncing %s: %w", l.path, err)
+	}
+	return nil
+}
+
+func (l *jsonLog) close() error { return l.f.Close() }
+
+// jsonPtr locates one event's JSON in a log.
+type jsonPtr struct {
+	off int64
+	n   int32
+}
+
+// read returns the JSON at each pointer, in the pointers' order. Pointers
+// are read in file order, neighbours with one read.
+func (l *jsonLog) read(ctx context.Context, ptrs []jsonPtr) ([][]byte, error) {
+	out := make([][]byte, len(ptrs))
+	order := make([]int, len(ptrs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(ptrs[a].off, ptrs[b].off) })
+	for start := 0; start < len(order); {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		// One read covers order[start:stop].
+		lo := ptrs[order[start]].off
+		hi := lo + int64(ptrs[order[start]].n)
+		stop := start + 1
+		for ; stop < len(order); stop++ {
+			p := ptrs[order[stop]]
+			if p.off-hi > l.readGap || p.off+int64(p.n)-lo > l.readMax {
+				break
+			}
+			hi = max(hi, p.off+int64(p.n))
+		}
+		buf := make([]byte, hi-lo)
+		if _, err := l.f.ReadAt(buf, lo); err != nil && !(errors.Is(err, io.EOF) && len(buf) == 0) {
+			return nil, fmt.Errorf("store: reading %s: %w", l.path, err)
+		}
+		for _, i := range order[start:stop] {
+			p := ptrs[i]
+			out[i] = buf[p.off-lo : p.off-lo+int64(p.n) : p.off-lo+int64(p.n)]
+		}
+		start = stop
+	}
+	return out, nil
+}

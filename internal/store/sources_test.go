@@ -1,0 +1,195 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"testing"
+)
+
+func TestSplitBySource(t *testing.T) {
+	ev := func(topic string, part int32, off int64) flatEvent {
+		return flatEvent{ev: &Event{ID: fmt.Sprintf("%s/%d/%d", topic, part, off), Source: Source{topic, part, off}}}
+	}
+	marks := map[srcKey]int64{{"a", 0}: 10, {"a", 1}: 0}
+	for _, c := range []struct {
+		name       string
+		evs        []flatEvent
+		wantStored []bool
+		wantLookup []int
+		wantNext   map[srcKey]int64
+	}{
+		{"below the mark: stored; at or above: new",
+			[]flatEvent{ev("a", 0, 8), ev("a", 0, 9), ev("a", 0, 10), ev("a", 0, 11)},
+			[]bool{true, true, false, false}, nil, map[srcKey]int64{{"a", 0}: 12}},
+		{"a mark of 0 is known: nothing stored yet",
+			[]flatEvent{ev("a", 1, 0), ev("a", 1, 1)},
+			[]bool{false, false}, nil, map[srcKey]int64{{"a", 1}: 2}},
+		{"any order within a batch",
+			[]flatEvent{ev("a", 0, 12), ev("a", 0, 9), ev("a", 0, 11)},
+			[]bool{false, true, false}, nil, map[srcKey]int64{{"a", 0}: 13}},
+		{"all below: the mark stays",
+			[]flatEvent{ev("a", 0, 3)},
+			[]bool{true}, nil, map[srcKey]int64{{"a", 0}: 10}},
+		{"an unknown partition and no source: looked up",
+			[]flatEvent{ev("b", 0, 5), {ev: &Event{ID: "x"}}, ev("a", 0, 10)},
+			[]bool{false, false, false}, []int{0, 1}, map[srcKey]int64{{"b", 0}: 6, {"a", 0}: 11}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			stored, lookup, next := splitBySource(c.evs, func(k srcKey) (int64, bool) { m, ok := marks[k]; return m, ok })
+			if !slices.Equal(stored, c.wantStored) || !slices.Equal(lookup, c.wantLookup) || !maps.Equal(next, c.wantNext) {
+				t.Fatalf("got %v %v %v, want %v %v %v", stored, lookup, next, c.wantStored, c.wantLookup, c.wantNext)
+			}
+		})
+	}
+}
+
+// sourced gives events positions in two partitions of a raw topic, in
+// order, as a consumer reads them.
+func sourced(evs []Event, topic string) []Event {
+	for i := range evs {
+		evs[i].Source = Source{Topic: topic, Partition: int32(i % 2), Offset: int64(i / 2)}
+	}
+	return evs
+}
+
+// Re-processing with positions: the marks tell, across a reopen; a
+// rolled-back position is not taken for stored.
+func TestIdempotentBySource(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	evs := sourced(benchEvents(rand.New(rand.NewPCG(4, 4)), "p1", "clicks", "s-", 600), "raw.clicks")
+	s := openTest(t, dir)
+	if res, err := s.Insert(ctx, evs[:300]); err != nil || res.Inserted != 300 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	// A consumer rewound to an earlier offset reads part of it again.
+	if res, err := s.Insert(ctx, evs[200:400]); err != nil || res != (InsertResult{Inserted: 100, Existing: 100}) {
+		t.Fatalf("rewound: %+v %v", res, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, dir)
+	defer s.Close()
+	if res, err := s.Insert(ctx, evs[100:]); err != nil || res != (InsertResult{Inserted: 200, Existing: 300}) {
+		t.Fatalf("after reopen: %+v %v", res, err)
+	}
+	// A failed Insert (malformed JSON in its last event) moves no mark.
+	more := sourced(benchEvents(rand.New(rand.NewPCG(5, 5)), "p1", "clicks", "m-", 20), "raw.more")
+	bad := slices.Clone(more)
+	bad[19].JSON = []byte(`{"broken":`)
+	if _, err := s.Insert(ctx, bad); err == nil {
+		t.Fatal("a malformed event was stored")
+	}
+	if res, err := s.Insert(ctx, more); err != nil || res.Inserted != 20 {
+		t.Fatalf("after a failed insert: %+v %v", res, err)
+	}
+	if n, err := s.Count(ctx, Query{ProjectID: "p1", Collection: "clicks"}); err != nil || n != 620 {
+		t.Fatalf("%d stored (%v), want 620", n, err)
+	}
+}
+
+// Bytes past the committed end of a log (a crash between writing the JSON
+// and committing) are cut off on open; the next events go after the
+// committed ones.
+func TestJSONLogCutToCommittedEnd(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	evs := sourced(benchEvents(rand.New(rand.NewPCG(6, 6)), "p1", "views", "v-", 40), "raw.views")
+	s := openTest(t, dir)
+	if _, err := s.Insert(ctx, evs[:20]); err != nil {
+		t.Fatal(err)
+	}
+	path := s.logPath("t1")
+	s.Close()
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(`{"an uncommitted event":`); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	s = openTest(t, dir)
+	defer s.Close()
+	if after, err := os.ReadFile(path); err != nil || string(after) != string(before) {
+		t.Fatalf("the log was not cut back to its committed %d bytes: %d (%v)", len(before), len(after), err)
+	}
+	if res, err := s.Insert(ctx, evs); err != nil || res != (InsertResult{Inserted: 20, Existing: 20}) {
+		t.Fatalf("%+v %v", res, err)
+	}
+	got, err := s.Extract(ctx, Query{ProjectID: "p1", Collection: "views"})
+	if err != nil || len(got) != 40 {
+		t.Fatalf("%d events (%v)", len(got), err)
+	}
+	want := map[string]bool{}
+	for _, ev := range evs {
+		want[string(ev.JSON)] = true
+	}
+	for _, g := range got {
+		if !want[string(g)] {
+			t.Fatalf("extracted %.80s…, not an inserted event", g)
+		}
+	}
+}
+
+// Reads return each pointer's bytes in the pointers' order, whatever the
+// grouping of neighbours into reads.
+func TestJSONLogRead(t *testing.T) {
+	l, err := openJSONLog(t.TempDir()+"/t.jsonl", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.close()
+	r := rand.New(rand.NewPCG(7, 7))
+	var want [][]byte
+	var ptrs []jsonPtr
+	for i := 0; i < 500; i++ {
+		doc := []byte(fmt.Sprintf(`{"i":%d,"pad":"%s"}`, i, string(make([]byte, r.IntN(3000)))))
+		off, err := l.appendBatch(append(slices.Clone(doc), '\n'))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.IntN(3) == 0 {
+			want = append(want, doc)
+			ptrs = append(ptrs, jsonPtr{off, int32(len(doc))})
+		}
+	}
+	perm := r.Perm(len(ptrs))
+	shuffled := make([]jsonPtr, len(ptrs))
+	for i, j := range perm {
+		shuffled[i] = ptrs[j]
+	}
+	for _, lim := range []struct{ gap, max int64 }{{0, 1}, {8 << 10, 4 << 20}, {1 << 20, 20 << 10}} {
+		l.readGap, l.readMax = lim.gap, lim.max
+		got, err := l.read(context.Background(), shuffled)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, j := range perm {
+			if string(got[i]) != string(want[j]) {
+				t.Fatalf("gap %d, max %d: pointer %d read %.40q, want %.40q", lim.gap, lim.max, i, got[i], want[j])
+			}
+		}
+	}
+	// A failed Insert's bytes are cut off.
+	end := l.end
+	if _, err := l.appendBatch([]byte("partial")); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.rewind(end); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := l.f.Stat(); err != nil || st.Size() != end {
+		t.Fatalf("size %d after rewind (%v), want %d", st.Size(), err, end)
+	}
+}
