@@ -60,7 +60,11 @@ func BenchmarkCount1M(b *testing.B) {
 		b.Fatal(err)
 	}
 	for i := int(loaded); i < total; i += batch {
-		if _, err := s.Insert(ctx, benchEvents(r, "p1", "pageviews", fmt.Sprintf("pv%d-", i), batch)); err != nil {
+		evs := benchEvents(r, "p1", "pageviews", fmt.Sprintf("pv%d-", i), batch)
+		for j := range evs { // as the pipeline gives them: from 9 partitions
+			evs[j].Source = Source{Topic: "raw.pageviews", Partition: int32(j % 9), Offset: int64((i + j) / 9)}
+		}
+		if _, err := s.Insert(ctx, evs); err != nil {
 			b.Fatal(err)
 		}
 		if (i+batch)%200_000 == 0 {
