@@ -29,6 +29,8 @@
 //
 // The event is never decoded into map[string]any: json.go keeps a small tree
 // whose scalars are the client's exact JSON text (numbers are never rounded)
-// and workspace.go pools its memory, so a plain event costs one allocation,
-// its output.
+// and workspace.go pools its memory. Most events need no tree at all:
+// stream.go checks an event without add-ons in one pass and copies it to the
+// output in runs (the tree path runs only for add-ons, refusals and rare
+// shapes), so a plain event costs one allocation, its output.
 package event

@@ -64,15 +64,83 @@ func (p *Processor) Process(in Input) (Event, error) {
 	if len(in.Payload) > MaxEventSize {
 		return Event{}, newError(ErrInvalidEvent, "the event is %d bytes; Keen accepts events of at most %d bytes", len(in.Payload), MaxEventSize)
 	}
-	var subst substitutions
-	if in.ClientIP != "" {
-		subst.ip = appendString(nil, in.ClientIP)
-	}
-	if in.UserAgent != "" {
-		subst.userAgent = appendString(nil, in.UserAgent)
-	}
 	ws := getWorkspace()
 	defer ws.release()
+	subst := ws.substitutions(&in)
+	if ev, ok := p.processStream(ws, &in, subst); ok {
+		return ev, nil
+	}
+	// Anything the streaming path does not take, refusals included, goes
+	// the general way, from scratch.
+	ws.reset()
+	subst = ws.substitutions(&in)
+	ev, err := p.processTree(ws, &in, subst)
+	if err != nil {
+		return Event{}, err
+	}
+	return ev, nil
+}
+
+// substitutions JSON-encodes the client's IP and User-Agent for the
+// placeholders (parse.go).
+func (ws *workspace) substitutions(in *Input) substitutions {
+	var subst substitutions
+	if in.ClientIP != "" {
+		subst.ip = ws.str(in.ClientIP).raw
+	}
+	if in.UserAgent != "" {
+		subst.userAgent = ws.str(in.UserAgent).raw
+	}
+	return subst
+}
+
+// processStream is the common case (stream.go): no add-ons, the event is
+// copied in one pass. ok is false when the event needs processTree.
+func (p *Processor) processStream(ws *workspace, in *Input, subst substitutions) (Event, bool) {
+	var af *value
+	size := len(in.Payload) + 192
+	if in.Autofill != nil {
+		v, err := autofillObject(ws, in.Autofill, nil)
+		if err != nil {
+			return Event{}, false
+		}
+		v.remove("keen")
+		af = &v
+		size += encodedLen(af)
+	}
+	body, k, ok := p.stream(ws, in, subst, af, make([]byte, 0, size))
+	if !ok {
+		return Event{}, false
+	}
+	ev := newEvent(in, &k)
+	// The body is ,"name":value…} (stream.go): the head, {"keen":{…}, goes
+	// in front of it, in the same buffer.
+	kv := keenObject(ws, &ev, &k)
+	n, headLen := len(body), len(`{"keen":`)+encodedLen(&kv)
+	body = append(body, make([]byte, headLen)...)
+	copy(body[headLen:], body[:n])
+	appendValue(append(body[:0], `{"keen":`...), &kv)
+	ev.JSON = body
+	return ev, true
+}
+
+// newEvent is the stored event before its JSON, from what the client set
+// under keen.
+func newEvent(in *Input, k *keenFields) Event {
+	ts := in.RecordTime
+	switch {
+	case k.hasTimestamp:
+		ts = k.timestamp
+	case ts.IsZero():
+		ts = in.CreatedAt
+	}
+	return Event{ID: in.ID, Timestamp: normalizeTime(ts), CreatedAt: normalizeTime(in.CreatedAt), UniquenessToken: k.token}
+}
+
+// processTree is the general way: the event is parsed into a tree
+// (json.go), the add-ons and autofill work on the tree, and the tree is
+// written out.
+func (p *Processor) processTree(ws *workspace, in *Input, subst substitutions) (Event, *Error) {
 	root, err := parseEvent(in.Payload, subst, ws)
 	if err != nil {
 		return Event{}, err
@@ -85,14 +153,7 @@ func (p *Processor) Process(in Input) (Event, error) {
 		}
 		root.members = slices.Delete(root.members, i, i+1)
 	}
-	ts := in.RecordTime
-	switch {
-	case k.hasTimestamp:
-		ts = k.timestamp
-	case ts.IsZero():
-		ts = in.CreatedAt
-	}
-	ev := Event{ID: in.ID, Timestamp: normalizeTime(ts), CreatedAt: normalizeTime(in.CreatedAt), UniquenessToken: k.token}
+	ev := newEvent(in, &k)
 
 	// The keen object goes first (into the slot the parser kept), and before
 	// the add-ons run, so that they can read keen.timestamp.

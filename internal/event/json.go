@@ -124,9 +124,7 @@ func appendValue(b []byte, v *value) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = append(b, v.members[i].quoted...)
-			b = append(b, ':')
-			b = appendValue(b, &v.members[i].val)
+			b = appendMember(b, &v.members[i])
 		}
 		return append(b, '}')
 	case kindArray:
@@ -141,6 +139,31 @@ func appendValue(b []byte, v *value) []byte {
 	default:
 		return append(b, v.raw...)
 	}
+}
+
+// encodedLen is len(appendValue(nil, v)).
+func encodedLen(v *value) int {
+	switch v.kind {
+	case kindObject, kindArray:
+		n := 2 + max(len(v.members)-1, 0) // brackets and commas
+		for i := range v.members {
+			m := &v.members[i]
+			if v.kind == kindObject {
+				n += len(m.quoted) + 1
+			}
+			n += encodedLen(&m.val)
+		}
+		return n
+	default:
+		return len(v.raw)
+	}
+}
+
+// appendMember writes "name":value.
+func appendMember(b []byte, m *member) []byte {
+	b = append(b, m.quoted...)
+	b = append(b, ':')
+	return appendValue(b, &m.val)
 }
 
 const hexDigits = "0123456789abcdef"

@@ -12,6 +12,7 @@ type workspace struct {
 	slab  []member // members of finished objects and arrays
 	text  []byte   // JSON text sluice writes into the tree (keen object, add-on output, autofill)
 	path  []pathElem
+	spans []span // property names, for the streaming path (stream.go)
 }
 
 // maxPooledSlab: a workspace grown by a huge event is dropped, not kept.
@@ -49,9 +50,14 @@ func (ws *workspace) keep(src []member) []member {
 // next garbage collections, so that is bounded, and clearing them would cost
 // more than the rest of the bookkeeping.
 func (ws *workspace) release() {
-	if cap(ws.slab) > maxPooledSlab || cap(ws.stack) > maxPooledSlab || cap(ws.text) > maxPooledSlab {
+	if cap(ws.slab) > maxPooledSlab || cap(ws.stack) > maxPooledSlab || cap(ws.text) > maxPooledSlab || cap(ws.spans) > maxPooledSlab {
 		return
 	}
-	ws.slab, ws.stack, ws.text, ws.path = ws.slab[:0], ws.stack[:0], ws.text[:0], ws.path[:0]
+	ws.reset()
 	workspaces.Put(ws)
+}
+
+// reset forgets everything the workspace holds, for a fresh start.
+func (ws *workspace) reset() {
+	ws.slab, ws.stack, ws.text, ws.path, ws.spans = ws.slab[:0], ws.stack[:0], ws.text[:0], ws.path[:0], ws.spans[:0]
 }

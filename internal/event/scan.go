@@ -1,0 +1,139 @@
+package event
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"unicode/utf8"
+)
+
+// Token scanners of the streaming path (stream.go). They check what the tree
+// parser's scanString and scanNumber check (parse.go), and say only whether
+// the token is valid, since a refused event is worded by the tree parser.
+//
+// Strings are most of an event's bytes, and mostly printable ASCII, so they
+// are looked at 8 bytes at a time: a word is skipped unless one of its bytes
+// needs a closer look.
+
+// scanStringToken checks the string token at d[start] (a '"') and returns
+// the index after its closing quote.
+func scanStringToken(d []byte, start int) (end int, ok bool) {
+	end, _, ok = scanToken(d, start, false)
+	return end, ok
+}
+
+// scanNameToken checks a property name token as scanStringToken does, and
+// refuses escapes (the streaming path does not decode names) and dots
+// (Keen's rule, validate.go).
+func scanNameToken(d []byte, start int) (end int, ok bool) {
+	end, escaped, ok := scanToken(d, start, true)
+	return end, ok && !escaped
+}
+
+func scanToken(d []byte, start int, name bool) (end int, escaped, ok bool) {
+	i := start + 1
+	for {
+		for i+8 <= len(d) {
+			w := binary.LittleEndian.Uint64(d[i:])
+			m := specialBytes(w)
+			if name {
+				m |= zeroBytes(w ^ (ones * '.'))
+			}
+			if m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				goto special
+			}
+			i += 8
+		}
+		for i < len(d) && plainByte[d[i]] && !(name && d[i] == '.') {
+			i++
+		}
+		if i >= len(d) {
+			return 0, false, false
+		}
+	special:
+		switch c := d[i]; {
+		case c == '"':
+			return i + 1, escaped, true
+		case c == '\\':
+			if i+1 >= len(d) {
+				return 0, false, false
+			}
+			escaped = true
+			switch d[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				_, n := decodeUnicodeEscape(d[i:])
+				if n == 0 {
+					return 0, false, false
+				}
+				i += n
+			default:
+				return 0, false, false
+			}
+		case c < 0x20, name && c == '.':
+			return 0, false, false
+		default: // not ASCII
+			r, size := utf8.DecodeRune(d[i:])
+			if r == utf8.RuneError && size == 1 {
+				return 0, false, false
+			}
+			i += size
+		}
+	}
+}
+
+const ones, highs = 0x0101010101010101, 0x8080808080808080
+
+// specialBytes sets the top bit of each byte of w (8 bytes of a string,
+// little-endian) that is '"', '\\', a control character or not ASCII.
+// Subtraction borrows only run towards higher bytes, so the lowest set bit
+// is exact; higher ones may not be, and are not used.
+func specialBytes(w uint64) uint64 {
+	return (zeroBytes(w^(ones*'"')) | zeroBytes(w^(ones*'\\')) | (w-ones*0x20)&^w | w) & highs
+}
+
+// zeroBytes sets the top bit of the zero bytes of w (the lowest exactly).
+func zeroBytes(w uint64) uint64 { return (w - ones) &^ w & highs }
+
+// scanNumberToken checks JSON's number grammar from d[i] (a '-' or a digit)
+// and returns where the number ends.
+func scanNumberToken(d []byte, i int) (end int, ok bool) {
+	if d[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case i < len(d) && d[i] >= '1' && d[i] <= '9':
+		i = skipDigits(d, i+1)
+	default:
+		return i, false
+	}
+	if i < len(d) && d[i] == '.' {
+		j := skipDigits(d, i+1)
+		if j == i+1 {
+			return j, false
+		}
+		i = j
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		j := skipDigits(d, i)
+		if j == i {
+			return j, false
+		}
+		i = j
+	}
+	return i, true
+}
+
+func skipDigits(d []byte, i int) int {
+	for i < len(d) && d[i] >= '0' && d[i] <= '9' {
+		i++
+	}
+	return i
+}

@@ -1,0 +1,384 @@
+package event
+
+import (
+	"bytes"
+	"slices"
+)
+
+// The streaming path: most events need no add-on, so their stored JSON is
+// their own text with whitespace dropped, the client's keen member replaced
+// by sluice's keen object at the front, and the access key's autofill merged
+// in. stream reads such an event once, checking every rule as it goes, and
+// copies runs of the input straight to the output instead of building a
+// tree and writing it back: a compact event is copied in a few pieces.
+//
+// It handles only the common case and gives up (ok = false) on anything
+// else: a refused event (the tree path finds the error and words the
+// message), add-ons, escaped property names, names long enough that their
+// characters must be counted, objects of more than 64 autofill members.
+// Process then runs the tree path from scratch, so giving up never changes
+// the result, only its cost; stream_test.go checks that both paths agree.
+
+// streamer is one event being streamed.
+type streamer struct {
+	data  []byte
+	pos   int
+	from  int    // data[from:pos] is read and still to be copied to out as it is
+	out   []byte // the body: the stored event without its head (see stream)
+	depth int
+	subst substitutions
+	names []span // names of the objects being read, innermost last, for duplicate checks
+	ws    *workspace
+	keen  value // the client's keen member, read by the tree parser
+	// hasKeen: the event has a keen member.
+	hasKeen bool
+}
+
+// span is a property name: data[start:end], quotes excluded, no escapes.
+type span struct{ start, end int }
+
+// stream writes the body of the stored event of in to out and returns it,
+// with the client's keen fields. The body is the event object without its
+// "{" and without the client's keen member: ,"name":value,…} — every member
+// preceded by a comma, so that processStream only has to put the head
+// {"keen":{…} in front of it. af is the autofill object (keen removed), nil
+// if none.
+func (p *Processor) stream(ws *workspace, in *Input, subst substitutions, af *value, out []byte) ([]byte, keenFields, bool) {
+	s := streamer{data: in.Payload, out: out, subst: subst, names: ws.spans[:0], ws: ws}
+	defer func() { ws.spans = s.names[:0] }()
+	s.skipSpace()
+	if s.pos >= len(s.data) || s.data[s.pos] != '{' || !s.object(af, true) {
+		return nil, keenFields{}, false
+	}
+	s.flush()
+	s.skipSpace()
+	if s.pos != len(s.data) {
+		return nil, keenFields{}, false
+	}
+	var k keenFields
+	if s.hasKeen {
+		var err *Error
+		if k, err = p.readKeen(&s.keen); err != nil || len(k.addons) > 0 {
+			return nil, keenFields{}, false
+		}
+	}
+	return s.out, k, true
+}
+
+// object reads an object at s.pos, and merges merge (the autofill at this
+// level, or nil) into it. root: it is the event object, of which the body
+// is written (see stream).
+func (s *streamer) object(merge *value, root bool) bool {
+	if s.depth++; s.depth > maxDepth {
+		return false
+	}
+	if merge != nil && len(merge.members) > 64 {
+		return false
+	}
+	s.pos++ // '{'
+	if root {
+		s.out = append(s.out, ',')
+		s.from = s.pos
+	}
+	s.dropSpace()
+	base := len(s.names)
+	var seen uint64 // the members of merge the event has
+	empty := s.pos < len(s.data) && s.data[s.pos] == '}'
+	for !empty {
+		start := s.pos
+		name, ok := s.name()
+		if !ok {
+			return false
+		}
+		if root && string(s.data[name.start:name.end]) == "keen" {
+			// Cut the member and the comma before it (the last byte of
+			// the body so far) out of the run.
+			s.out = append(s.out, s.data[s.from:start]...)
+			s.out = s.out[:len(s.out)-1]
+			if !s.readKeen() {
+				return false
+			}
+			s.from = s.pos
+		} else {
+			if s.pos != name.end+2 {
+				// name skipped spaces around ':' that are still in the
+				// run: cut them out.
+				s.out = append(s.out, s.data[s.from:name.end+1]...)
+				s.out = append(s.out, ':')
+				s.from = s.pos
+			}
+			if !s.memberValue(merge, name, &seen) {
+				return false
+			}
+		}
+		s.dropSpace()
+		if s.pos >= len(s.data) {
+			return false
+		}
+		if c := s.data[s.pos]; c == '}' {
+			break
+		} else if c != ',' {
+			return false
+		}
+		s.pos++
+		s.dropSpace()
+	}
+	if !uniqueNames(s.data, s.names[base:]) {
+		return false
+	}
+	s.names = s.names[:base]
+	s.flush()
+	if root && len(s.out) > 0 && s.out[len(s.out)-1] == ',' {
+		s.out = s.out[:len(s.out)-1] // {} or only keen: the body is "}"
+	}
+	if merge != nil {
+		// The autofill members the event did not have go last, in
+		// autofill's order, as merge (autofill.go) does. At the root, the
+		// keen object is always before them.
+		comma := root || !empty
+		for i := range merge.members {
+			if seen&(1<<i) != 0 {
+				continue
+			}
+			if comma {
+				s.out = append(s.out, ',')
+			}
+			s.out = appendMember(s.out, &merge.members[i])
+			comma = true
+		}
+	}
+	s.pos++ // '}', copied with the run
+	s.depth--
+	return true
+}
+
+// name reads a property name, and the ':' after it; s.pos is then at the
+// value (spaces skipped but not cut from the run). Only names that need no
+// decoding and whose length need not be counted in characters are taken:
+// no escapes, at most 255 bytes.
+func (s *streamer) name() (span, bool) {
+	if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+		return span{}, false
+	}
+	end, ok := scanNameToken(s.data, s.pos)
+	n := span{s.pos + 1, end - 1}
+	if !ok || n.end == n.start || n.end-n.start > maxPropertyNameLen || s.data[n.start] == '$' {
+		return span{}, false
+	}
+	s.names = append(s.names, n)
+	s.pos = end
+	s.skipSpace()
+	if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+		return span{}, false
+	}
+	s.pos++
+	s.skipSpace()
+	return n, true
+}
+
+// readKeen reads the value of the client's keen member. It has rules of
+// its own (keen.go) and is small, so the tree parser reads it.
+func (s *streamer) readKeen() bool {
+	tp := parser{data: s.data, pos: s.pos, depth: 1, subst: s.subst, ws: s.ws,
+		path: append(s.ws.path[:0], pathElem{name: keenName, index: -1})}
+	v, err := tp.parseValue(true)
+	s.ws.path = tp.path[:0]
+	if err != nil {
+		return false
+	}
+	s.pos, s.keen, s.hasKeen = tp.pos, v, true
+	return true
+}
+
+// memberValue reads the value of member name of an object into which merge
+// (the autofill at this level, or nil) is merged, as merge (autofill.go)
+// does: both objects → merged member by member, else autofill's value
+// replaces the event's (which must be valid all the same).
+func (s *streamer) memberValue(merge *value, name span, seen *uint64) bool {
+	if merge == nil {
+		return s.value(nil)
+	}
+	i := memberIndex(merge, s.data[name.start:name.end])
+	if i < 0 {
+		return s.value(nil)
+	}
+	*seen |= 1 << i
+	af := &merge.members[i].val
+	if af.kind == kindObject && s.pos < len(s.data) && s.data[s.pos] == '{' {
+		return s.value(af)
+	}
+	s.flush()
+	mark := len(s.out)
+	if !s.value(nil) {
+		return false
+	}
+	s.out = appendValue(s.out[:mark], af)
+	s.from = s.pos
+	return true
+}
+
+// value reads one value at s.pos (spaces before it already skipped) and
+// leaves it in the run. merge is the autofill object to merge into it when
+// it is an object.
+func (s *streamer) value(merge *value) bool {
+	if s.pos >= len(s.data) {
+		return false
+	}
+	switch c := s.data[s.pos]; {
+	case c == '"':
+		start := s.pos
+		end, ok := scanStringToken(s.data, s.pos)
+		if !ok {
+			return false
+		}
+		s.pos = end
+		s.substitute(start)
+		return true
+	case c == '{':
+		return s.object(merge, false)
+	case c == '[':
+		return s.array()
+	case c == '-' || (c >= '0' && c <= '9'):
+		end, ok := scanNumberToken(s.data, s.pos)
+		s.pos = end
+		return ok
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	}
+	return false
+}
+
+// substitute replaces the placeholder string data[start:s.pos] (parse.go).
+func (s *streamer) substitute(start int) {
+	raw := s.data[start:s.pos]
+	if len(raw) < len(placeholderIP) || raw[1] != '$' {
+		return
+	}
+	var with []byte
+	switch {
+	case s.subst.ip != nil && string(raw) == string(placeholderIP):
+		with = s.subst.ip
+	case s.subst.userAgent != nil && string(raw) == string(placeholderUA):
+		with = s.subst.userAgent
+	default:
+		return
+	}
+	s.out = append(s.out, s.data[s.from:start]...)
+	s.out = append(s.out, with...)
+	s.from = s.pos
+}
+
+// array reads an array of primitives.
+func (s *streamer) array() bool {
+	if s.depth++; s.depth > maxDepth {
+		return false
+	}
+	s.pos++ // '['
+	s.dropSpace()
+	if s.pos < len(s.data) && s.data[s.pos] == ']' {
+		s.pos++
+		s.depth--
+		return true
+	}
+	for {
+		if s.pos >= len(s.data) || s.data[s.pos] == '{' || s.data[s.pos] == '[' || !s.value(nil) {
+			return false
+		}
+		s.dropSpace()
+		if s.pos >= len(s.data) {
+			return false
+		}
+		switch s.data[s.pos] {
+		case ',':
+			s.pos++
+			s.dropSpace()
+		case ']':
+			s.pos++
+			s.depth--
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+func (s *streamer) literal(word string) bool {
+	end := s.pos + len(word)
+	if end > len(s.data) || string(s.data[s.pos:end]) != word {
+		return false
+	}
+	s.pos = end
+	return true
+}
+
+// flush copies the pending run.
+func (s *streamer) flush() {
+	s.out = append(s.out, s.data[s.from:s.pos]...)
+	s.from = s.pos
+}
+
+// skipSpace skips whitespace without cutting the run.
+func (s *streamer) skipSpace() {
+	for s.pos < len(s.data) && isSpace(s.data[s.pos]) {
+		s.pos++
+	}
+}
+
+// dropSpace skips whitespace and cuts it out of the run.
+func (s *streamer) dropSpace() {
+	if s.pos >= len(s.data) || !isSpace(s.data[s.pos]) {
+		return // compact JSON: the usual case
+	}
+	s.flush()
+	s.skipSpace()
+	s.from = s.pos
+}
+
+func isSpace(c byte) bool { return c <= ' ' && (c == ' ' || c == '\t' || c == '\n' || c == '\r') }
+
+// uniqueNames reports whether the names of one object are all different
+// (it may reorder names). Each name sets a bit chosen by its length and its
+// first and last bytes, and only a name whose bit is already set is
+// compared with the others; objects too large for that are sorted.
+func uniqueNames(data []byte, names []span) bool {
+	if len(names) > 32 {
+		slices.SortFunc(names, func(a, b span) int {
+			return bytes.Compare(data[a.start:a.end], data[b.start:b.end])
+		})
+		for i := 1; i < len(names); i++ {
+			if string(data[names[i].start:names[i].end]) == string(data[names[i-1].start:names[i-1].end]) {
+				return false
+			}
+		}
+		return true
+	}
+	var bits uint64
+	for i, n := range names {
+		h := uint(n.end-n.start) ^ uint(data[n.start])*7 ^ uint(data[n.end-1])*13
+		bit := uint64(1) << (h & 63)
+		if bits&bit != 0 {
+			a := data[n.start:n.end]
+			for _, m := range names[:i] {
+				if string(a) == string(data[m.start:m.end]) {
+					return false
+				}
+			}
+		}
+		bits |= bit
+	}
+	return true
+}
+
+// memberIndex finds the member called name (decoded).
+func memberIndex(v *value, name []byte) int {
+	for i := range v.members {
+		if string(v.members[i].name) == string(name) {
+			return i
+		}
+	}
+	return -1
+}
