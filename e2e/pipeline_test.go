@@ -102,11 +102,19 @@ func TestPipelineExactlyOnceAcrossSIGKILL(t *testing.T) {
 	}
 
 	p = startSluice(t, dir, args...)
+	restarted, atRestart := time.Now(), count(p.HTTP)
 	produce(addrAfter(t, p, "Kafka Inbound:"), first, total)
 	deadline = time.Now().Add(3 * time.Minute)
+	resumed := false
 	for n := count(p.HTTP); n != total; n = count(p.HTTP) {
 		if time.Now().After(deadline) || n > total {
 			t.Fatalf("count = %d, want %d", n, total)
+		}
+		if !resumed && n > atRestart {
+			// A figure for the note, not an assertion: how long the
+			// restarted process took to take its partitions back.
+			resumed = true
+			t.Logf("the restarted process stored its first events %v after it started", time.Since(restarted).Round(100*time.Millisecond))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

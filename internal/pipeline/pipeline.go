@@ -18,7 +18,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-io/sluice/internal/backend"
 	"github.com/sluice-io/sluice/internal/event"
@@ -38,6 +41,13 @@ const maxPollRecords = 20000
 
 // closeGrace is how long Close lets the batch in progress finish.
 const closeGrace = 20 * time.Second
+
+// sessionTimeout is how long the group waits for a member that stopped
+// heartbeating (a process that was killed) before its partitions move to
+// the others. Kafka's default, 45 s, would hold a killed process's
+// partitions that long; a restarted process with the same data dir gets
+// them back at once anyway (static membership, see newSession).
+const sessionTimeout = 10 * time.Second
 
 // Config is what the pipeline runs with.
 type Config struct {
@@ -108,6 +118,9 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 		log:  cfg.Logger.With("component", "pipeline"),
 		done: make(chan struct{}), provDone: make(chan struct{}),
 	}
+	if err := p.fencePredecessor(ctx); err != nil {
+		return nil, err
+	}
 	sess, err := p.newSession()
 	if err != nil {
 		return nil, err
@@ -144,6 +157,12 @@ func (p *Pipeline) newSession() (*kgo.GroupTransactSession, error) {
 		kgo.MetadataMaxAge(2*time.Second),
 		kgo.FetchMaxWait(100*time.Millisecond),
 		kgo.TransactionalID(p.cfg.TransactionalID),
+		// Static membership under the process's own, stable id: a
+		// process restarted after a crash takes its partitions back as
+		// soon as it rejoins, instead of waiting for its dead
+		// predecessor's session to expire. Close leaves explicitly.
+		kgo.InstanceID(p.cfg.TransactionalID),
+		kgo.SessionTimeout(sessionTimeout),
 		kgo.TransactionTimeout(p.cfg.TransactionTimeout),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()), // see partitioner
 		kgo.ProducerBatchMaxBytes(MaxOutboundMessageBytes),
@@ -169,6 +188,59 @@ func (p *Pipeline) Close() {
 	timer.Stop()
 	p.cancelWork()
 	p.sess.Load().CloseAllowingRebalance()
+	p.leaveGroup()
+}
+
+// fencePredecessor initializes the producer of the transactional id
+// before the group is joined. A process killed inside a transaction left
+// it open, with the group's offsets pending in it; until it is aborted the
+// group's committed offsets cannot be read (UNSTABLE_OFFSET_COMMIT), and
+// kgo would only initialize the producer, which aborts it, after reading
+// them: a restart waited out the whole transaction timeout. Initializing
+// first aborts it at once.
+func (p *Pipeline) fencePredecessor(ctx context.Context) error {
+	// The abort cannot outlast the transaction timeout.
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.TransactionTimeout+30*time.Second)
+	defer cancel()
+	timeout := int32(p.cfg.TransactionTimeout / time.Millisecond)
+	for {
+		req := kmsg.NewPtrInitProducerIDRequest()
+		req.TransactionalID = &p.cfg.TransactionalID
+		req.TransactionTimeoutMillis = timeout
+		resp, err := req.RequestWith(ctx, p.cfg.Backend.Client())
+		if err == nil {
+			err = kerr.ErrorForCode(resp.ErrorCode)
+		}
+		// The coordinator answers CONCURRENT_TRANSACTIONS while it
+		// aborts the open transaction.
+		if err == nil || !kerr.IsRetriable(err) && !errors.Is(err, kerr.ConcurrentTransactions) {
+			if err != nil {
+				return fmt.Errorf("initializing the pipeline's transactional producer: %w", err)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("initializing the pipeline's transactional producer: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// leaveGroup removes this process's static member from the group, so its
+// partitions move to the other processes now rather than after
+// sessionTimeout (a static member's client does not leave on close).
+func (p *Pipeline) leaveGroup() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := p.cfg.Backend.Admin().LeaveGroup(ctx, kadm.LeaveGroup(Group).InstanceIDs(p.cfg.TransactionalID).Reason("sluice is stopping"))
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		p.log.Warn("leaving the pipeline's consumer group; the other processes take over this one's partitions once its session expires",
+			"session_timeout", sessionTimeout, "err", err)
+	}
 }
 
 func (p *Pipeline) run() {
