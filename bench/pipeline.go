@@ -45,6 +45,7 @@ type pipeConfig struct {
 	latWarmup             time.Duration
 	pollEvery             time.Duration
 	profile               time.Duration
+	profileAt             time.Duration
 	clkTck                float64
 	out, raw              string
 	command, repo, env    string
@@ -66,6 +67,7 @@ func pipelineBench(args []string) error {
 	fs.DurationVar(&c.latWarmup, "latency-warmup", 5*time.Second, "first part of the latency run left out of the figures")
 	fs.DurationVar(&c.pollEvery, "poll", 20*time.Millisecond, "interval of the latency run's count polls")
 	fs.DurationVar(&c.profile, "profile", 10*time.Second, "CPU profile of sluice during the drain (0 = none)")
+	fs.DurationVar(&c.profileAt, "profile-at", 10*time.Second, "when the CPU profile starts, counted from the start of the drain (mid-drain, once the table has grown)")
 	fs.Float64Var(&c.clkTck, "clk-tck", 100, "clock ticks per second of /proc/PID/stat (getconf CLK_TCK)")
 	fs.StringVar(&c.out, "out", "pipeline.md", "the report section (Markdown)")
 	fs.StringVar(&c.raw, "raw", "", "the figures as JSON (empty: none)")
@@ -490,15 +492,15 @@ func freeLoopback() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// profileDrain takes a CPU profile of sluice for c.profile from 1 s into
-// the drain, sums it by pipeline stage, and compares the profile's total
+// profileDrain takes a CPU profile of sluice for c.profile from
+// c.profileAt into the drain, sums it by pipeline stage, and compares the profile's total
 // with sluice's CPU from /proc over the same time: the difference is
 // DuckDB's own threads, which Go's profiler does not sample.
 func profileDrain(ctx context.Context, c pipeConfig, sl *sluiceProc, debugAddr string, rep *pipeReport) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-time.After(time.Second):
+	case <-time.After(c.profileAt):
 	}
 	file := filepath.Join(c.workDir, "pipeline-cpu.pprof")
 	pctx, cancel := context.WithTimeout(ctx, c.profile+30*time.Second)
@@ -525,7 +527,7 @@ func profileDrain(ctx context.Context, c pipeConfig, sl *sluiceProc, debugAddr s
 	if err != nil {
 		return err
 	}
-	rep.Profile = &drainProfile{Seconds: c.profile.Seconds(), GoSampledCPU: float64(total) / 1e9, ProcCPU: cpu1 - cpu0, Hotspots: hs}
+	rep.Profile = &drainProfile{Seconds: c.profile.Seconds(), At: c.profileAt.Seconds(), GoSampledCPU: float64(total) / 1e9, ProcCPU: cpu1 - cpu0, Hotspots: hs}
 	logf("pipeline: CPU profile of the drain in %s (%.1f s sampled by Go of %.1f s used)", file, rep.Profile.GoSampledCPU, rep.Profile.ProcCPU)
 	return nil
 }

@@ -40,6 +40,7 @@ type pipeReport struct {
 // drainProfile is sluice's CPU profile during the drain, by stage.
 type drainProfile struct {
 	Seconds      float64   `json:"seconds"`
+	At           float64   `json:"at_seconds"` // from the start of the drain
 	GoSampledCPU float64   `json:"go_sampled_cpu_seconds"`
 	ProcCPU      float64   `json:"proc_cpu_seconds"`
 	Hotspots     []hotspot `json:"hotspots"`
@@ -109,7 +110,7 @@ func (r *pipeReport) markdown(c pipeConfig) string {
 	}
 	w("| sluice peak RSS while draining | %s |\n\n", mib(d.PeakRSSkB))
 	if pr := r.Profile; pr != nil {
-		w("Where sluice's CPU goes while draining: a Go CPU profile of %.0f s from 1 s into the drain (`pipeline-cpu.pprof` in the work dir), summed by stage. ", pr.Seconds)
+		w("Where sluice's CPU goes while draining: a Go CPU profile of %.0f s from %.0f s into the drain (`pipeline-cpu.pprof` in the work dir), summed by stage. ", pr.Seconds, pr.At)
 		w("Go sampled %.1f CPU-seconds while /proc counted %.1f: the difference (%.0f%%) is DuckDB's own threads (the C++ side of appends, commits, checkpoints), which Go's profiler cannot see.\n\n",
 			pr.GoSampledCPU, pr.ProcCPU, 100*max(0, pr.ProcCPU-pr.GoSampledCPU)/max(pr.ProcCPU, 1e-9))
 		w("| share of Go samples | CPU s | what |\n|---|---|---|\n")
