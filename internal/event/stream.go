@@ -232,7 +232,9 @@ func (s *streamer) value(merge *value) bool {
 			return false
 		}
 		s.pos = end
-		s.substitute(start)
+		if end-start >= len(placeholderIP) && s.data[start+1] == '$' {
+			s.substitute(start)
+		}
 		return true
 	case c == '{':
 		return s.object(merge, false)
@@ -255,9 +257,6 @@ func (s *streamer) value(merge *value) bool {
 // substitute replaces the placeholder string data[start:s.pos] (parse.go).
 func (s *streamer) substitute(start int) {
 	raw := s.data[start:s.pos]
-	if len(raw) < len(placeholderIP) || raw[1] != '$' {
-		return
-	}
 	var with []byte
 	switch {
 	case s.subst.ip != nil && string(raw) == string(placeholderIP):
@@ -328,11 +327,17 @@ func (s *streamer) skipSpace() {
 	}
 }
 
-// dropSpace skips whitespace and cuts it out of the run.
+// dropSpace skips whitespace and cuts it out of the run. Compact JSON has
+// none: that check is small enough to be inlined (a byte above ' ' is not
+// whitespace), the rest is not.
 func (s *streamer) dropSpace() {
-	if s.pos >= len(s.data) || !isSpace(s.data[s.pos]) {
-		return // compact JSON: the usual case
+	if s.pos < len(s.data) && s.data[s.pos] <= ' ' {
+		s.cutSpace()
 	}
+}
+
+//go:noinline (keeps dropSpace small enough to be inlined)
+func (s *streamer) cutSpace() {
 	s.flush()
 	s.skipSpace()
 	s.from = s.pos
@@ -358,8 +363,8 @@ func uniqueNames(data []byte, names []span) bool {
 	}
 	var bits uint64
 	for i, n := range names {
-		h := uint(n.end-n.start) ^ uint(data[n.start])*7 ^ uint(data[n.end-1])*13
-		bit := uint64(1) << (h & 63)
+		h := uint32(n.end-n.start) | uint32(data[n.start])<<8 | uint32(data[n.end-1])<<16
+		bit := uint64(1) << (h * 0x9E3779B1 >> 26) // Fibonacci hashing: the top 6 bits
 		if bits&bit != 0 {
 			a := data[n.start:n.end]
 			for _, m := range names[:i] {
