@@ -21,7 +21,7 @@ import (
 // a message saying the autofill is at fault.
 
 func applyAutofill(ws *workspace, root *value, autofill map[string]any) *Error {
-	af, err := autofillObject(ws, autofill, nil)
+	af, err := autofillObject(ws, autofill, ws.path[:0])
 	if err != nil {
 		return err
 	}
@@ -48,7 +48,9 @@ func merge(dst, src *value) {
 
 // The converted autofill lives in the workspace like the rest of the event:
 // it is rebuilt for every event (the caller's map may change between two),
-// so it must cost little.
+// so it must cost little. path (where the conversion is, for messages) is
+// only read while an error is worded, so a child's path is appended in place
+// and its siblings reuse the slot: no allocation per key.
 
 func autofillObject(ws *workspace, m map[string]any, path []pathElem) (value, *Error) {
 	var buf [16]string
@@ -67,7 +69,7 @@ func autofillObject(ws *workspace, m map[string]any, path []pathElem) (value, *E
 		if len(name) != len(k) { // escaped: the decoded name is k itself
 			name = []byte(k)
 		}
-		child := append(path[:len(path):len(path)], pathElem{name: name, index: -1})
+		child := append(path, pathElem{name: name, index: -1})
 		v, err := autofillValue(ws, m[k], child)
 		if err != nil {
 			return value{}, err
@@ -92,7 +94,7 @@ func autofillValue(ws *workspace, x any, path []pathElem) (value, *Error) {
 		if !isJSONNumber(string(t)) {
 			return value{}, autofillError(newError(ErrInvalidPropertyValue, "property %s is not a valid number: %q", formatPath(path), string(t)))
 		}
-		return value{kind: kindNumber, raw: []byte(t)}, nil
+		return ws.raw(kindNumber, string(t)), nil
 	case float64:
 		return jsonFloat(ws, t, path)
 	case float32:
@@ -104,7 +106,9 @@ func autofillValue(ws *workspace, x any, path []pathElem) (value, *Error) {
 	case int32:
 		return ws.int(int64(t)), nil
 	case uint64:
-		return value{kind: kindNumber, raw: strconv.AppendUint(nil, t, 10)}, nil
+		start := len(ws.text)
+		ws.text = strconv.AppendUint(ws.text, t, 10)
+		return value{kind: kindNumber, raw: ws.text[start:len(ws.text):len(ws.text)]}, nil
 	case map[string]any:
 		return autofillObject(ws, t, path)
 	case []any:
@@ -118,7 +122,7 @@ func autofillValue(ws *workspace, x any, path []pathElem) (value, *Error) {
 				}
 				return value{}, autofillError(nonPrimitiveElement(path, i, c))
 			}
-			ev, err := autofillValue(ws, e, append(path[:len(path):len(path)], pathElem{index: i}))
+			ev, err := autofillValue(ws, e, append(path, pathElem{index: i}))
 			if err != nil {
 				return value{}, err
 			}

@@ -12,6 +12,13 @@ func (ws *workspace) str(s string) value {
 	return value{kind: kindString, raw: ws.text[start:len(ws.text):len(ws.text)]}
 }
 
+// raw is a value whose JSON text is text.
+func (ws *workspace) raw(k kind, text string) value {
+	start := len(ws.text)
+	ws.text = append(ws.text, text...)
+	return value{kind: k, raw: ws.text[start:len(ws.text):len(ws.text)]}
+}
+
 // strOrNull is null for "" (a part the source did not have).
 func (ws *workspace) strOrNull(s string) value {
 	if s == "" {

@@ -100,7 +100,7 @@ func (p *Processor) processStream(ws *workspace, in *Input, subst substitutions)
 	var af *value
 	size := len(in.Payload) + 192
 	if in.Autofill != nil {
-		v, err := autofillObject(ws, in.Autofill, nil)
+		v, err := autofillObject(ws, in.Autofill, ws.path[:0])
 		if err != nil {
 			return Event{}, false
 		}

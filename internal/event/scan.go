@@ -17,69 +17,86 @@ import (
 // scanStringToken checks the string token at d[start] (a '"') and returns
 // the index after its closing quote.
 func scanStringToken(d []byte, start int) (end int, ok bool) {
-	end, _, ok = scanToken(d, start, false)
-	return end, ok
+	i := start + 1
+	for {
+		for i+8 <= len(d) {
+			if m := specialBytes(binary.LittleEndian.Uint64(d[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				goto special
+			}
+			i += 8
+		}
+		for i < len(d) && plainByte[d[i]] {
+			i++
+		}
+		if i >= len(d) {
+			return 0, false
+		}
+	special:
+		if d[i] == '"' {
+			return i + 1, true
+		}
+		if i, ok = scanSpecial(d, i); !ok {
+			return 0, false
+		}
+	}
 }
 
 // scanNameToken checks a property name token as scanStringToken does, and
 // refuses escapes (the streaming path does not decode names) and dots
 // (Keen's rule, validate.go).
 func scanNameToken(d []byte, start int) (end int, ok bool) {
-	end, escaped, ok := scanToken(d, start, true)
-	return end, ok && !escaped
-}
-
-func scanToken(d []byte, start int, name bool) (end int, escaped, ok bool) {
 	i := start + 1
 	for {
 		for i+8 <= len(d) {
 			w := binary.LittleEndian.Uint64(d[i:])
-			m := specialBytes(w)
-			if name {
-				m |= zeroBytes(w ^ (ones * '.'))
-			}
-			if m != 0 {
+			if m := specialBytes(w) | zeroBytes(w^(ones*'.')); m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
 				goto special
 			}
 			i += 8
 		}
-		for i < len(d) && plainByte[d[i]] && !(name && d[i] == '.') {
+		for i < len(d) && plainByte[d[i]] && d[i] != '.' {
 			i++
 		}
 		if i >= len(d) {
-			return 0, false, false
+			return 0, false
 		}
 	special:
-		switch c := d[i]; {
-		case c == '"':
-			return i + 1, escaped, true
-		case c == '\\':
-			if i+1 >= len(d) {
-				return 0, false, false
-			}
-			escaped = true
-			switch d[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				_, n := decodeUnicodeEscape(d[i:])
-				if n == 0 {
-					return 0, false, false
-				}
-				i += n
-			default:
-				return 0, false, false
-			}
-		case c < 0x20, name && c == '.':
-			return 0, false, false
-		default: // not ASCII
-			r, size := utf8.DecodeRune(d[i:])
-			if r == utf8.RuneError && size == 1 {
-				return 0, false, false
-			}
-			i += size
+		switch d[i] {
+		case '"':
+			return i + 1, true
+		case '\\', '.':
+			return 0, false
 		}
+		if i, ok = scanSpecial(d, i); !ok {
+			return 0, false
+		}
+	}
+}
+
+// scanSpecial checks what starts at d[i] inside a string, which is not a
+// plain byte nor the closing quote: an escape or a UTF-8 sequence, and
+// returns where it ends.
+func scanSpecial(d []byte, i int) (int, bool) {
+	switch c := d[i]; {
+	case c == '\\':
+		if i+1 >= len(d) {
+			return 0, false
+		}
+		switch d[i+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			return i + 2, true
+		case 'u':
+			_, n := decodeUnicodeEscape(d[i:])
+			return i + n, n > 0
+		}
+		return 0, false
+	case c < 0x20:
+		return 0, false
+	default: // not ASCII
+		r, size := utf8.DecodeRune(d[i:])
+		return i + size, !(r == utf8.RuneError && size == 1)
 	}
 }
 

@@ -83,11 +83,12 @@ func (s *streamer) object(merge *value, root bool) bool {
 	s.dropSpace()
 	base := len(s.names)
 	var seen uint64 // the members of merge the event has
+	var names nameSet
 	empty := s.pos < len(s.data) && s.data[s.pos] == '}'
 	for !empty {
 		start := s.pos
 		name, ok := s.name()
-		if !ok {
+		if !ok || !names.add(s.data, s.names[base:]) {
 			return false
 		}
 		if root && string(s.data[name.start:name.end]) == "keen" {
@@ -107,7 +108,12 @@ func (s *streamer) object(merge *value, root bool) bool {
 				s.out = append(s.out, ':')
 				s.from = s.pos
 			}
-			if !s.memberValue(merge, name, &seen) {
+			if merge == nil {
+				ok = s.value(nil)
+			} else {
+				ok = s.memberValue(merge, name, &seen)
+			}
+			if !ok {
 				return false
 			}
 		}
@@ -123,7 +129,7 @@ func (s *streamer) object(merge *value, root bool) bool {
 		s.pos++
 		s.dropSpace()
 	}
-	if !uniqueNames(s.data, s.names[base:]) {
+	if !names.done(s.data, s.names[base:]) {
 		return false
 	}
 	s.names = s.names[:base]
@@ -157,21 +163,27 @@ func (s *streamer) object(merge *value, root bool) bool {
 // decoding and whose length need not be counted in characters are taken:
 // no escapes, at most 255 bytes.
 func (s *streamer) name() (span, bool) {
-	if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+	d, i := s.data, s.pos
+	if i >= len(d) || d[i] != '"' {
 		return span{}, false
 	}
-	end, ok := scanNameToken(s.data, s.pos)
-	n := span{s.pos + 1, end - 1}
-	if !ok || n.end == n.start || n.end-n.start > maxPropertyNameLen || s.data[n.start] == '$' {
+	end, ok := scanNameToken(d, i)
+	n := span{i + 1, end - 1}
+	if !ok || n.end == n.start || n.end-n.start > maxPropertyNameLen || d[n.start] == '$' {
 		return span{}, false
 	}
 	s.names = append(s.names, n)
-	s.pos = end
-	s.skipSpace()
-	if s.pos >= len(s.data) || s.data[s.pos] != ':' {
-		return span{}, false
+	i = end
+	if i < len(d) && d[i] == ':' { // compact JSON
+		s.pos = i + 1
+	} else {
+		s.pos = i
+		s.skipSpace()
+		if s.pos >= len(d) || d[s.pos] != ':' {
+			return span{}, false
+		}
+		s.pos++
 	}
-	s.pos++
 	s.skipSpace()
 	return n, true
 }
@@ -345,35 +357,47 @@ func (s *streamer) cutSpace() {
 
 func isSpace(c byte) bool { return c <= ' ' && (c == ' ' || c == '\t' || c == '\n' || c == '\r') }
 
-// uniqueNames reports whether the names of one object are all different
-// (it may reorder names). Each name sets a bit chosen by its length and its
-// first and last bytes, and only a name whose bit is already set is
-// compared with the others; objects too large for that are sorted.
-func uniqueNames(data []byte, names []span) bool {
-	if len(names) > 32 {
-		slices.SortFunc(names, func(a, b span) int {
-			return bytes.Compare(data[a.start:a.end], data[b.start:b.end])
-		})
-		for i := 1; i < len(names); i++ {
-			if string(data[names[i].start:names[i].end]) == string(data[names[i-1].start:names[i-1].end]) {
+// nameSet checks that the names of one object are all different, as they
+// are read. Each name sets a bit chosen by its length and its first and last
+// bytes, and only a name whose bit is already set is compared with the
+// others. Past 32 names the bits say little: the rest is checked once the
+// object is read, by sorting.
+type nameSet struct{ bits uint64 }
+
+const maxNameSet = 32
+
+// add checks the last of names (the object's names so far).
+func (ns *nameSet) add(data []byte, names []span) bool {
+	if len(names) > maxNameSet {
+		return true // done does it
+	}
+	n := names[len(names)-1]
+	h := uint32(n.end-n.start) | uint32(data[n.start])<<8 | uint32(data[n.end-1])<<16
+	bit := uint64(1) << (h * 0x9E3779B1 >> 26) // Fibonacci hashing: the top 6 bits
+	if ns.bits&bit != 0 {
+		a := data[n.start:n.end]
+		for _, m := range names[:len(names)-1] {
+			if string(a) == string(data[m.start:m.end]) {
 				return false
 			}
 		}
+	}
+	ns.bits |= bit
+	return true
+}
+
+// done checks a large object's names (and may reorder them).
+func (ns *nameSet) done(data []byte, names []span) bool {
+	if len(names) <= maxNameSet {
 		return true
 	}
-	var bits uint64
-	for i, n := range names {
-		h := uint32(n.end-n.start) | uint32(data[n.start])<<8 | uint32(data[n.end-1])<<16
-		bit := uint64(1) << (h * 0x9E3779B1 >> 26) // Fibonacci hashing: the top 6 bits
-		if bits&bit != 0 {
-			a := data[n.start:n.end]
-			for _, m := range names[:i] {
-				if string(a) == string(data[m.start:m.end]) {
-					return false
-				}
-			}
+	slices.SortFunc(names, func(a, b span) int {
+		return bytes.Compare(data[a.start:a.end], data[b.start:b.end])
+	})
+	for i := 1; i < len(names); i++ {
+		if string(data[names[i].start:names[i].end]) == string(data[names[i-1].start:names[i-1].end]) {
+			return false
 		}
-		bits |= bit
 	}
 	return true
 }
