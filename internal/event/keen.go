@@ -41,47 +41,54 @@ func (p *Processor) readKeen(v *value) (keenFields, *Error) {
 		return k, newError(ErrNamespaceType, `"keen" must be an object, not %s`, v.kind)
 	}
 	for i := range v.members {
-		m := &v.members[i]
-		switch name := string(m.name); name {
-		case "timestamp":
-			s, ok := m.val.str()
-			if !ok {
-				return k, newError(ErrInvalidPropertyValue, "keen.timestamp must be an ISO-8601 string such as 2014-04-25T20:38:04.084Z, not %s", m.val.kind)
-			}
-			t, _, ok := parseISO8601(s)
-			if !ok {
-				return k, newError(ErrInvalidPropertyValue, "keen.timestamp %s is not an ISO-8601 date-time such as 2014-04-25T20:38:04.084Z", quoteShort([]byte(s)))
-			}
-			k.timestamp, k.hasTimestamp = t, true
-		case "id", "created_at":
-			// Overwritten by sluice (see above).
-		case "location":
-			if err := checkLocation(&m.val); err != nil {
-				return k, err
-			}
-			k.location = &m.val
-		case "addons":
-			addons, err := p.readAddons(&m.val)
-			if err != nil {
-				return k, err
-			}
-			k.addons = addons
-		case "uniqueness_token":
-			s, ok := m.val.str()
-			if !ok {
-				return k, newError(ErrInvalidPropertyValue, "keen.uniqueness_token must be a string, not %s", m.val.kind)
-			}
-			if n := utf8.RuneCountInString(s); n == 0 || n > maxUniquenessTokenLen {
-				return k, newError(ErrInvalidPropertyValue, "keen.uniqueness_token is %d characters long; it must have 1 to %d characters", n, maxUniquenessTokenLen)
-			}
-			k.token, k.tokenRaw = s, m.val.raw
-		default:
-			return k, newError(ErrInvalidKeenNamespace,
-				"keen.%s is not allowed: clients may set only keen.timestamp, keen.location, keen.addons and keen.uniqueness_token (keen.id and keen.created_at are set by sluice)",
-				string(m.name))
+		if err := p.readKeenMember(&k, &v.members[i]); err != nil {
+			return k, err
 		}
 	}
 	return k, nil
+}
+
+// readKeenMember checks one member of the client's keen object into k.
+func (p *Processor) readKeenMember(k *keenFields, m *member) *Error {
+	switch name := string(m.name); name {
+	case "timestamp":
+		s, ok := m.val.str()
+		if !ok {
+			return newError(ErrInvalidPropertyValue, "keen.timestamp must be an ISO-8601 string such as 2014-04-25T20:38:04.084Z, not %s", m.val.kind)
+		}
+		t, _, ok := parseISO8601(s)
+		if !ok {
+			return newError(ErrInvalidPropertyValue, "keen.timestamp %s is not an ISO-8601 date-time such as 2014-04-25T20:38:04.084Z", quoteShort([]byte(s)))
+		}
+		k.timestamp, k.hasTimestamp = t, true
+	case "id", "created_at":
+		// Overwritten by sluice (see above).
+	case "location":
+		if err := checkLocation(&m.val); err != nil {
+			return err
+		}
+		k.location = &m.val
+	case "addons":
+		addons, err := p.readAddons(&m.val)
+		if err != nil {
+			return err
+		}
+		k.addons = addons
+	case "uniqueness_token":
+		s, ok := m.val.str()
+		if !ok {
+			return newError(ErrInvalidPropertyValue, "keen.uniqueness_token must be a string, not %s", m.val.kind)
+		}
+		if n := utf8.RuneCountInString(s); n == 0 || n > maxUniquenessTokenLen {
+			return newError(ErrInvalidPropertyValue, "keen.uniqueness_token is %d characters long; it must have 1 to %d characters", n, maxUniquenessTokenLen)
+		}
+		k.token, k.tokenRaw = s, m.val.raw
+	default:
+		return newError(ErrInvalidKeenNamespace,
+			"keen.%s is not allowed: clients may set only keen.timestamp, keen.location, keen.addons and keen.uniqueness_token (keen.id and keen.created_at are set by sluice)",
+			string(m.name))
+	}
+	return nil
 }
 
 // checkLocation: keen.location is the geo point of the event, and the only

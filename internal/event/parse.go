@@ -118,15 +118,19 @@ func (p *parser) parseValue(relaxed bool) (value, *Error) {
 	}
 }
 
-func (p *parser) substitute(raw []byte) []byte {
+func (p *parser) substitute(raw []byte) []byte { return p.subst.apply(raw) }
+
+// apply returns what the string token raw stands for: itself, or the
+// substitution of a placeholder.
+func (subst *substitutions) apply(raw []byte) []byte {
 	if len(raw) < len(placeholderIP) || raw[1] != '$' {
 		return raw
 	}
-	if p.subst.ip != nil && bytes.Equal(raw, placeholderIP) {
-		return p.subst.ip
+	if subst.ip != nil && bytes.Equal(raw, placeholderIP) {
+		return subst.ip
 	}
-	if p.subst.userAgent != nil && bytes.Equal(raw, placeholderUA) {
-		return p.subst.userAgent
+	if subst.userAgent != nil && bytes.Equal(raw, placeholderUA) {
+		return subst.userAgent
 	}
 	return raw
 }

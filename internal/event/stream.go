@@ -29,9 +29,8 @@ type streamer struct {
 	subst substitutions
 	names []span // names of the objects being read, innermost last, for duplicate checks
 	ws    *workspace
-	keen  value // the client's keen member, read by the tree parser
-	// hasKeen: the event has a keen member.
-	hasKeen bool
+	p     *Processor
+	keen  keenFields // what the client's keen member holds
 }
 
 // span is a property name: data[start:end], quotes excluded, no escapes.
@@ -44,7 +43,7 @@ type span struct{ start, end int }
 // {"keen":{…} in front of it. af is the autofill object (keen removed), nil
 // if none.
 func (p *Processor) stream(ws *workspace, in *Input, subst substitutions, af *value, out []byte) ([]byte, keenFields, bool) {
-	s := streamer{data: in.Payload, out: out, subst: subst, names: ws.spans[:0], ws: ws}
+	s := streamer{data: in.Payload, out: out, subst: subst, names: ws.spans[:0], ws: ws, p: p}
 	defer func() { ws.spans = s.names[:0] }()
 	s.skipSpace()
 	if s.pos >= len(s.data) || s.data[s.pos] != '{' || !s.object(af, true) {
@@ -55,14 +54,10 @@ func (p *Processor) stream(ws *workspace, in *Input, subst substitutions, af *va
 	if s.pos != len(s.data) {
 		return nil, keenFields{}, false
 	}
-	var k keenFields
-	if s.hasKeen {
-		var err *Error
-		if k, err = p.readKeen(&s.keen); err != nil || len(k.addons) > 0 {
-			return nil, keenFields{}, false
-		}
+	if len(s.keen.addons) > 0 {
+		return nil, keenFields{}, false
 	}
-	return s.out, k, true
+	return s.out, s.keen, true
 }
 
 // object reads an object at s.pos, and merges merge (the autofill at this
@@ -188,9 +183,14 @@ func (s *streamer) name() (span, bool) {
 	return n, true
 }
 
-// readKeen reads the value of the client's keen member. It has rules of
-// its own (keen.go) and is small, so the tree parser reads it.
+// readKeen reads and checks the value of the client's keen member (keen.go)
+// into s.keen. The usual keen object holds only strings (a timestamp, a
+// uniqueness token) and is read here; any other is small and read by the
+// tree parser.
 func (s *streamer) readKeen() bool {
+	if taken, ok := s.readKeenStrings(); taken {
+		return ok
+	}
 	tp := parser{data: s.data, pos: s.pos, depth: 1, subst: s.subst, ws: s.ws,
 		path: append(s.ws.path[:0], pathElem{name: keenName, index: -1})}
 	v, err := tp.parseValue(true)
@@ -198,9 +198,62 @@ func (s *streamer) readKeen() bool {
 	if err != nil {
 		return false
 	}
-	s.pos, s.keen, s.hasKeen = tp.pos, v, true
-	return true
+	s.pos = tp.pos
+	s.keen, err = s.p.readKeen(&v)
+	return err == nil
 }
+
+// readKeenStrings reads a compact keen object whose members are strings
+// with plain names, each once; taken is false (and s.pos unchanged) for any
+// other, which the tree parser reads.
+func (s *streamer) readKeenStrings() (taken, ok bool) {
+	d, i := s.data, s.pos
+	if i >= len(d) || d[i] != '{' {
+		return false, false
+	}
+	i++
+	var k keenFields
+	var seen uint8 // the keen members read, by their place in keenStringNames
+	for i < len(d) && (d[i] != '}' || seen != 0) {
+		if d[i] != '"' {
+			return false, false
+		}
+		nameEnd, ok := scanNameToken(d, i)
+		if !ok || nameEnd >= len(d) || d[nameEnd] != ':' || nameEnd+1 >= len(d) || d[nameEnd+1] != '"' {
+			return false, false
+		}
+		name := d[i+1 : nameEnd-1]
+		which := slices.Index(keenStringNames, string(name))
+		if which < 0 || seen&(1<<which) != 0 {
+			return false, false
+		}
+		seen |= 1 << which
+		end, ok := scanStringToken(d, nameEnd+1)
+		if !ok {
+			return false, false
+		}
+		m := member{name: name, val: value{kind: kindString, raw: s.subst.apply(d[nameEnd+1 : end])}}
+		if err := s.p.readKeenMember(&k, &m); err != nil {
+			return true, false
+		}
+		i = end
+		if i < len(d) && d[i] == '}' {
+			break
+		}
+		if i >= len(d) || d[i] != ',' {
+			return false, false
+		}
+		i++ // a member must follow
+	}
+	if i >= len(d) {
+		return false, false
+	}
+	s.pos, s.keen = i+1, k // after '}'
+	return true, true
+}
+
+// keenStringNames are the keen members readKeenStrings takes.
+var keenStringNames = []string{"timestamp", "uniqueness_token", "id", "created_at"}
 
 // memberValue reads the value of member name of an object into which merge
 // (the autofill at this level, or nil) is merged, as merge (autofill.go)

@@ -336,6 +336,20 @@ func (g *eventGen) keen() {
 	}
 	g.b.WriteByte('{')
 	first := true
+	defer func() {
+		if g.breaks(10) { // broken JSON inside keen
+			s := g.b.String()
+			g.b.Reset()
+			switch i := strings.LastIndexByte(s, ','); {
+			case i > 0 && g.chance(2):
+				g.b.WriteString(s[:i] + s[i+1:]) // a comma missing
+			case g.chance(2):
+				g.b.WriteString(s[:len(s)-1] + ",}") // a trailing comma
+			default:
+				g.b.WriteString(s[:len(s)-1] + `"x"}`) // a name without a value
+			}
+		}
+	}()
 	for _, p := range parts {
 		var member string
 		switch {
