@@ -29,7 +29,7 @@ const maxUniquenessTokenLen = 64
 type keenFields struct {
 	timestamp    time.Time
 	hasTimestamp bool
-	location     *value // as sent, checked
+	location     value // as sent, checked; kind null if none
 	addons       []addon
 	token        string
 	tokenRaw     []byte // as sent (JSON text), copied into the stored event
@@ -67,7 +67,7 @@ func (p *Processor) readKeenMember(k *keenFields, m *member) *Error {
 		if err := checkLocation(&m.val); err != nil {
 			return err
 		}
-		k.location = &m.val
+		k.location = m.val
 	case "addons":
 		addons, err := p.readAddons(&m.val)
 		if err != nil {
@@ -126,8 +126,8 @@ func keenObject(ws *workspace, ev *Event, k *keenFields) value {
 		member{name: keenCreatedAt[0], quoted: keenCreatedAt[1], val: timeValue(ws, ev.CreatedAt)},
 		member{name: keenID[0], quoted: keenID[1], val: ws.str(ev.ID)},
 	)
-	if k.location != nil {
-		ws.stack = append(ws.stack, member{name: keenLocation[0], quoted: keenLocation[1], val: *k.location})
+	if k.location.kind == kindObject {
+		ws.stack = append(ws.stack, member{name: keenLocation[0], quoted: keenLocation[1], val: k.location})
 	}
 	if k.tokenRaw != nil {
 		ws.stack = append(ws.stack, member{name: keenToken[0], quoted: keenToken[1], val: value{kind: kindString, raw: k.tokenRaw}})

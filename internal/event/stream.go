@@ -77,14 +77,28 @@ func (s *streamer) object(merge *value, root bool) bool {
 	}
 	s.dropSpace()
 	base := len(s.names)
-	var seen uint64 // the members of merge the event has
+	var seen uint64      // the members of merge the event has
+	var mergeBits uint64 // the nameBits of merge's members: most names need no look-up
+	if merge != nil {
+		for i := range merge.members {
+			mergeBits |= bitOf(merge.members[i].name)
+		}
+	}
 	var names nameSet
 	empty := s.pos < len(s.data) && s.data[s.pos] == '}'
 	for !empty {
 		start := s.pos
 		name, ok := s.name()
-		if !ok || !names.add(s.data, s.names[base:]) {
+		if !ok {
 			return false
+		}
+		var bit uint64
+		if n := len(s.names) - base; n <= maxNameSet || merge != nil { // inlined: it runs for every name
+			bit = nameBit(s.data, name)
+			if n <= maxNameSet && names.bits&bit != 0 && !unique(s.data, s.names[base:]) {
+				return false
+			}
+			names.bits |= bit
 		}
 		if root && string(s.data[name.start:name.end]) == "keen" {
 			// Cut the member and the comma before it (the last byte of
@@ -103,9 +117,12 @@ func (s *streamer) object(merge *value, root bool) bool {
 				s.out = append(s.out, ':')
 				s.from = s.pos
 			}
-			if merge == nil {
+			switch {
+			case mergeBits&bit == 0 && s.pos < len(s.data) && s.data[s.pos] == '"':
+				ok = s.str() // most values: a call less
+			case mergeBits&bit == 0: // not in merge
 				ok = s.value(nil)
-			} else {
+			default:
 				ok = s.memberValue(merge, name, &seen)
 			}
 			if !ok {
@@ -291,16 +308,7 @@ func (s *streamer) value(merge *value) bool {
 	}
 	switch c := s.data[s.pos]; {
 	case c == '"':
-		start := s.pos
-		end, ok := scanStringToken(s.data, s.pos)
-		if !ok {
-			return false
-		}
-		s.pos = end
-		if end-start >= len(placeholderIP) && s.data[start+1] == '$' {
-			s.substitute(start)
-		}
-		return true
+		return s.str()
 	case c == '{':
 		return s.object(merge, false)
 	case c == '[':
@@ -317,6 +325,17 @@ func (s *streamer) value(merge *value) bool {
 		return s.literal("null")
 	}
 	return false
+}
+
+// str reads a string value.
+func (s *streamer) str() bool {
+	start := s.pos
+	end, ok := scanStringToken(s.data, start)
+	s.pos = end
+	if ok && end-start >= len(placeholderIP) && s.data[start+1] == '$' {
+		s.substitute(start)
+	}
+	return ok
 }
 
 // substitute replaces the placeholder string data[start:s.pos] (parse.go).
@@ -412,30 +431,32 @@ func isSpace(c byte) bool { return c <= ' ' && (c == ' ' || c == '\t' || c == '\
 
 // nameSet checks that the names of one object are all different, as they
 // are read. Each name sets a bit chosen by its length and its first and last
-// bytes, and only a name whose bit is already set is compared with the
-// others. Past 32 names the bits say little: the rest is checked once the
-// object is read, by sorting.
+// bytes (nameBit), and only a name whose bit is already set is compared with
+// the others (unique). Past 32 names the bits say little: the rest is
+// checked once the object is read, by sorting (done).
 type nameSet struct{ bits uint64 }
 
 const maxNameSet = 32
 
-// add checks the last of names (the object's names so far).
-func (ns *nameSet) add(data []byte, names []span) bool {
-	if len(names) > maxNameSet {
-		return true // done does it
+func nameBit(data []byte, n span) uint64 { return bitOf(data[n.start:n.end]) }
+
+func bitOf(name []byte) uint64 {
+	if len(name) == 0 {
+		return 1
 	}
+	h := uint32(len(name)) | uint32(name[0])<<8 | uint32(name[len(name)-1])<<16
+	return 1 << (h * 0x9E3779B1 >> 26) // Fibonacci hashing: the top 6 bits
+}
+
+// unique reports whether the last of names differs from the others.
+func unique(data []byte, names []span) bool {
 	n := names[len(names)-1]
-	h := uint32(n.end-n.start) | uint32(data[n.start])<<8 | uint32(data[n.end-1])<<16
-	bit := uint64(1) << (h * 0x9E3779B1 >> 26) // Fibonacci hashing: the top 6 bits
-	if ns.bits&bit != 0 {
-		a := data[n.start:n.end]
-		for _, m := range names[:len(names)-1] {
-			if string(a) == string(data[m.start:m.end]) {
-				return false
-			}
+	a := data[n.start:n.end]
+	for _, m := range names[:len(names)-1] {
+		if string(a) == string(data[m.start:m.end]) {
+			return false
 		}
 	}
-	ns.bits |= bit
 	return true
 }
 

@@ -19,7 +19,8 @@ type workspace struct {
 const maxPooledSlab = 1 << 14
 
 var workspaces = sync.Pool{New: func() any {
-	return &workspace{stack: make([]member, 0, 64), slab: make([]member, 0, 256), text: make([]byte, 0, 128)}
+	return &workspace{stack: make([]member, 0, 64), slab: make([]member, 0, 256), text: make([]byte, 0, 128),
+		path: make([]pathElem, 0, 16), spans: make([]span, 0, 64)}
 }}
 
 func getWorkspace() *workspace { return workspaces.Get().(*workspace) }
