@@ -157,12 +157,14 @@ func timeValue(ws *workspace, t time.Time) value {
 // should be the backend topic the record was read from, which already names
 // the project.
 func ID(topic string, partition int32, offset int64) string {
-	buf := make([]byte, 0, 32+len(topic))
-	buf = append(buf, "sluice.event.id.v1"...)
+	var scratch [128]byte // on the stack: a topic name is at most 249 bytes, most are far shorter
+	buf := append(scratch[:0], "sluice.event.id.v1"...)
 	buf = binary.BigEndian.AppendUint32(buf, uint32(len(topic)))
 	buf = append(buf, topic...)
 	buf = binary.BigEndian.AppendUint32(buf, uint32(partition))
 	buf = binary.BigEndian.AppendUint64(buf, uint64(offset))
 	sum := sha256.Sum256(buf)
-	return hex.EncodeToString(sum[:12])
+	var id [24]byte
+	hex.Encode(id[:], sum[:12])
+	return string(id[:])
 }
