@@ -216,6 +216,9 @@ func (s *streamer) readKeen() bool {
 		return false
 	}
 	s.pos = tp.pos
+	if a := v.find("addons"); a != nil && a.kind == kindArray && len(a.members) > 0 {
+		return false // add-ons need the tree path: leave before reading them
+	}
 	s.keen, err = s.p.readKeen(&v)
 	return err == nil
 }
