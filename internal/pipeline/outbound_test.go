@@ -202,6 +202,26 @@ func TestExactlyOnceAcrossACrashBeforeCommit(t *testing.T) {
 				cfg.TransactionalID = id
 				cfg.Now = func() time.Time { return first.Add(time.Hour) }
 			})
+			if c.sameTxID {
+				// Start fenced the predecessor before joining the group:
+				// its transaction is no longer open (the last stable
+				// offset has caught up with the end of the log).
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				ends, err := e.b.Admin().ListEndOffsets(ctx, out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				stable, err := e.b.Admin().ListCommittedOffsets(ctx, out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ends.Each(func(o kadm.ListedOffset) {
+					if s, _ := stable.Lookup(o.Topic, o.Partition); s.Offset != o.Offset {
+						t.Errorf("partition %d: last stable offset %d, end %d: the crashed transaction is still open", o.Partition, s.Offset, o.Offset)
+					}
+				})
+			}
 			e.produce(raw, `{"n":300}`)
 			e.waitCount(p.ID, "orders", 301)
 			got := readAll(t, e.b, out, 301)

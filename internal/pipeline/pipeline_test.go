@@ -301,3 +301,29 @@ func readTopic(t *testing.T, b *backend.Backend, topic string, want int, iso kgo
 	out = append(out, cl.PollFetches(short).Records()...)
 	return out
 }
+
+// A stopped pipeline leaves the group (its membership is static, and a
+// static member's client would not), so the other processes take its
+// partitions at once.
+func TestCloseLeavesTheGroup(t *testing.T) {
+	e := newEnv(t)
+	p := e.project()
+	e.produce(tenancy.RawTopic(p.ID, "", "clicks"), `{"a":1}`)
+	e.waitCount(p.ID, "clicks", 1)
+	members := func() int {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		groups, err := e.b.Admin().DescribeGroups(ctx, pipeline.Group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(groups[pipeline.Group].Members)
+	}
+	if n := members(); n != 1 {
+		t.Fatalf("%d members while running, want 1", n)
+	}
+	e.stop()
+	if n := members(); n != 0 {
+		t.Fatalf("%d members after Close, want 0", n)
+	}
+}
