@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"unicode/utf8"
 )
 
@@ -220,13 +221,7 @@ func unquote(raw []byte) ([]byte, bool) {
 		return nil, false
 	}
 	s := raw[1 : len(raw)-1]
-	esc := -1
-	for i, c := range s {
-		if c == '\\' {
-			esc = i
-			break
-		}
-	}
+	esc := bytes.IndexByte(s, '\\')
 	if esc < 0 {
 		return s, true
 	}

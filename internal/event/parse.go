@@ -334,8 +334,19 @@ func (p *parser) scanNumber() (value, *Error) {
 }
 
 // scanString checks a string token (escapes, control characters, UTF-8,
-// paired surrogates) and returns it with its quotes.
+// paired surrogates) and returns it with its quotes. A valid string is read
+// by the fast scanner (scan.go); an invalid one is read again by
+// scanStringSlow, which says what is wrong and where.
 func (p *parser) scanString() ([]byte, *Error) {
+	if end, ok := scanStringToken(p.data, p.pos); ok {
+		raw := p.data[p.pos:end]
+		p.pos = end
+		return raw, nil
+	}
+	return p.scanStringSlow()
+}
+
+func (p *parser) scanStringSlow() ([]byte, *Error) {
 	d, start := p.data, p.pos
 	i := start + 1
 	for i < len(d) {
