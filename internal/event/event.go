@@ -66,15 +66,21 @@ func (p *Processor) Process(in Input) (Event, error) {
 	}
 	ws := getWorkspace()
 	defer ws.release()
-	subst := ws.substitutions(&in)
-	if ev, ok := p.processStream(ws, &in, subst); ok {
-		return ev, nil
+	// The streaming path learns that an event has add-ons only at its keen
+	// member, often late in the event, and must then leave it to the tree
+	// path. Events of one stream tend to be alike, so after an event with
+	// add-ons, the next one goes the tree path first. Both paths give the
+	// same result: this hint only saves reading add-on events twice.
+	if !ws.lastHadAddons {
+		if ev, ok := p.processStream(ws, &in, ws.substitutions(&in)); ok {
+			return ev, nil
+		}
+		ws.reset()
 	}
 	// Anything the streaming path does not take, refusals included, goes
 	// the general way, from scratch.
-	ws.reset()
-	subst = ws.substitutions(&in)
-	ev, err := p.processTree(ws, &in, subst)
+	ev, addons, err := p.processTree(ws, &in, ws.substitutions(&in))
+	ws.lastHadAddons = addons
 	if err != nil {
 		return Event{}, err
 	}
@@ -140,20 +146,21 @@ func newEvent(in *Input, k *keenFields) Event {
 // processTree is the general way: the event is parsed into a tree
 // (json.go), the add-ons and autofill work on the tree, and the tree is
 // written out.
-func (p *Processor) processTree(ws *workspace, in *Input, subst substitutions) (Event, *Error) {
+// addons reports whether the event has add-ons.
+func (p *Processor) processTree(ws *workspace, in *Input, subst substitutions) (ev Event, addons bool, _ *Error) {
 	root, err := parseEvent(in.Payload, subst, ws)
 	if err != nil {
-		return Event{}, err
+		return Event{}, false, err
 	}
 
 	var k keenFields
 	if i := root.index("keen"); i >= 0 {
 		if k, err = p.readKeen(&root.members[i].val); err != nil {
-			return Event{}, err
+			return Event{}, false, err
 		}
 		root.members = slices.Delete(root.members, i, i+1)
 	}
-	ev := newEvent(in, &k)
+	ev = newEvent(in, &k)
 
 	// The keen object goes first (into the slot the parser kept), and before
 	// the add-ons run, so that they can read keen.timestamp.
@@ -161,14 +168,14 @@ func (p *Processor) processTree(ws *workspace, in *Input, subst substitutions) (
 
 	for i := range k.addons {
 		if err := p.runAddon(ws, &root, &k.addons[i]); err != nil {
-			return Event{}, err
+			return Event{}, true, err
 		}
 	}
 	if in.Autofill != nil {
 		if err := applyAutofill(ws, &root, in.Autofill); err != nil {
-			return Event{}, err
+			return Event{}, len(k.addons) > 0, err
 		}
 	}
 	ev.JSON = appendValue(make([]byte, 0, len(in.Payload)+192+384*len(k.addons)), &root)
-	return ev, nil
+	return ev, len(k.addons) > 0, nil
 }

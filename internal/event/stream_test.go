@@ -22,7 +22,7 @@ import (
 func compareStream(t *testing.T, p *Processor, in Input) (streamed, accepted bool) {
 	t.Helper()
 	wsTree := new(workspace)
-	want, treeErr := p.processTree(wsTree, &in, wsTree.substitutions(&in))
+	want, _, treeErr := p.processTree(wsTree, &in, wsTree.substitutions(&in))
 	ws := new(workspace)
 	got, ok := p.processStream(ws, &in, ws.substitutions(&in))
 	switch {
@@ -426,4 +426,21 @@ func FuzzStreamMatchesTree(f *testing.F) {
 		}
 		compareStream(t, p, in)
 	})
+}
+
+// TestProcessAlternatingAddons: after an event with add-ons, Process tries
+// the tree path first (a hint kept in the workspace). Whatever the order,
+// each event must come out as the tree path makes it.
+func TestProcessAlternatingAddons(t *testing.T) {
+	p := newTestProcessor(t, nil)
+	withAddons := `{"u":"https://example.com/a?b=c","keen":{"addons":[{"name":"keen:url_parser","input":{"url":"u"},"output":"parsed"}]}}`
+	refused := `{"a.b":1}`
+	for _, seq := range [][]string{
+		{withAddons, string(event1KB(false)), string(event1KB(false)), withAddons, withAddons, refused, string(event1KB(false))},
+		{refused, withAddons, refused, string(event1KB(false))},
+	} {
+		for _, payload := range seq {
+			compareStream(t, p, testInput(payload))
+		}
+	}
 }

@@ -13,6 +13,9 @@ type workspace struct {
 	text  []byte   // JSON text sluice writes into the tree (keen object, add-on output, autofill)
 	path  []pathElem
 	spans []span // property names, for the streaming path (stream.go)
+	// lastHadAddons: the last event processed with this workspace had
+	// add-ons (a hint for Process; reset keeps it).
+	lastHadAddons bool
 }
 
 // maxPooledSlab: a workspace grown by a huge event is dropped, not kept.
