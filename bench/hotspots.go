@@ -46,8 +46,9 @@ var hotspotRules = []rule{
 var pipelineRules = []rule{
 	{what: "store: flattening events into typed columns (Go)", any: []string{"store.flattenAll", "store.(*flattener)"}},
 	{what: "store: DuckDB appender (cgo, one call per value)", all: []string{"store.(*DuckStore)", "duckdb-go/v2.(*Appender)"}},
-	{what: "store: DuckDB statements (commit, id lookups, DDL)", all: []string{"store.(*DuckStore)", "duckdb"}},
-	{what: "store: other (id filter, grouping)", any: []string{"store.(*DuckStore)", "store.(*idFilter)"}},
+	{what: "store: DuckDB statements (commit and the checkpoints it triggers, lookups, DDL)", all: []string{"store.(*DuckStore)", "duckdb"}},
+	{what: "store: other (grouping, JSON logs, partition marks)", any: []string{"store.(*DuckStore)", "store.(*jsonLog)"}},
+	{what: "DuckDB's own threads (C++: parallel parts of commits and checkpoints)", any: []string{"runtime._ExternalCode"}},
 	{what: "events: validation, keen object, add-ons, autofill", any: []string{"internal/event."}},
 	{what: "HTTP API (the benchmark's count polls and queries)", any: []string{"internal/httpapi.", "net/http."}},
 	{what: "pipeline: DLQ, outbound publishing, bookkeeping", any: []string{"internal/pipeline."}},

@@ -495,7 +495,7 @@ func freeLoopback() (string, error) {
 // profileDrain takes a CPU profile of sluice for c.profile from
 // c.profileAt into the drain, sums it by pipeline stage, and compares the profile's total
 // with sluice's CPU from /proc over the same time: the difference is
-// DuckDB's own threads, which Go's profiler does not sample.
+// sampling noise (Go's profiler samples DuckDB's threads too).
 func profileDrain(ctx context.Context, c pipeConfig, sl *sluiceProc, debugAddr string, rep *pipeReport) error {
 	select {
 	case <-ctx.Done():
