@@ -158,3 +158,12 @@ func extractsExactly(t *testing.T, s *DuckStore, project, collection string, evs
 		delete(want, string(g))
 	}
 }
+
+func (s *DuckStore) hasColumn(ctx context.Context, tbl, col string) (bool, error) {
+	var n int
+	err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?`, tbl, col).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store: reading the columns of %s: %w", tbl, err)
+	}
+	return n > 0, nil
+}

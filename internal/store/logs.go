@@ -14,12 +14,22 @@ import (
 // committed rows point at, after moving the JSON of tables written by
 // earlier versions (in a _raw column) to a log.
 func (s *DuckStore) openLogs(ctx context.Context) error {
-	for _, t := range s.tables {
-		legacy, err := s.hasColumn(ctx, t.name, "_raw")
-		if err != nil {
+	// The tables of earlier versions (a _raw column), found with one
+	// query rather than one per table.
+	legacy := map[string]bool{}
+	if err := s.collect(ctx, `SELECT table_name FROM information_schema.columns WHERE column_name = '_raw'`, nil, func(r *sql.Rows) error {
+		var name string
+		if err := r.Scan(&name); err != nil {
 			return err
 		}
-		if legacy {
+		legacy[name] = true
+		return nil
+	}); err != nil {
+		return fmt.Errorf("store: reading the tables' columns: %w", err)
+	}
+	for _, t := range s.tables {
+		var err error
+		if legacy[t.name] {
 			if err := s.moveRawToLog(ctx, t); err != nil {
 				return fmt.Errorf("store: moving the JSON of %s to %s: %w", t.name, s.logPath(t.name), err)
 			}
@@ -33,15 +43,6 @@ func (s *DuckStore) openLogs(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-func (s *DuckStore) hasColumn(ctx context.Context, tbl, col string) (bool, error) {
-	var n int
-	err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?`, tbl, col).Scan(&n)
-	if err != nil {
-		return false, fmt.Errorf("store: reading the columns of %s: %w", tbl, err)
-	}
-	return n > 0, nil
 }
 
 // moveRawToLog rewrites a table of an earlier version (the JSON in a _raw
