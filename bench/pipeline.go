@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -228,6 +230,10 @@ func drain(ctx context.Context, c pipeConfig, sl *sluiceProc, p project, rep *pi
 		valid bool
 	}
 	var pts []point
+	tx0, err := committedTransactions(ctx, sl.http)
+	if err != nil {
+		return err
+	}
 	deadline := time.Now().Add(c.drainTimeout)
 	q := map[string]any{"event_collection": "pipeline"}
 	for {
@@ -253,6 +259,12 @@ func drain(ctx context.Context, c pipeConfig, sl *sluiceProc, p project, rep *pi
 	d.Seconds = last.at.Sub(first.at).Seconds()
 	d.CPUSeconds = last.cpuS - first.cpuS
 	d.Complete = last.n >= int64(c.events)
+	tx1, err := committedTransactions(ctx, sl.http)
+	if err != nil {
+		return err
+	}
+	d.Transactions = tx1 - tx0
+	d.DatabaseBytes, d.JSONLogBytes = storeSizes(filepath.Join(c.workDir, "pipeline-data", "store"))
 	if d.Seconds > 0 && d.CPUSeconds > 0 {
 		d.EventsPerS = float64(d.Events) / d.Seconds
 		d.EventsPerCPUSecond = float64(d.Events) / d.CPUSeconds
@@ -272,6 +284,50 @@ func drain(ctx context.Context, c pipeConfig, sl *sluiceProc, p project, rep *pi
 		return fmt.Errorf("only %d of %d events countable after %v", last.n, c.events, c.drainTimeout)
 	}
 	return nil
+}
+
+// storeSizes returns the bytes on disk of the store's DuckDB database (with
+// its WAL) and of its JSON logs.
+func storeSizes(dir string) (database, logs int64) {
+	for _, name := range []string{"events.duckdb", "events.duckdb.wal"} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			database += fi.Size()
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "json"))
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil {
+			logs += fi.Size()
+		}
+	}
+	return database, logs
+}
+
+// committedTransactions reads sluice_pipeline_transactions_total{result="committed"}
+// from sluice's /metrics: one transaction per poll, so events per
+// transaction is the size of the batches the store was given.
+func committedTransactions(ctx context.Context, httpURL string) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", httpURL+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("reading sluice's metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, fmt.Errorf("reading sluice's metrics: %w", err)
+	}
+	const series = `sluice_pipeline_transactions_total{result="committed"} `
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, series); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return int64(f), err
+		}
+	}
+	return 0, nil // no transaction committed yet
 }
 
 // benchQueries are the queries of step 3 (the payloads' fields: user.country

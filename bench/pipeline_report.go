@@ -27,6 +27,9 @@ type pipeReport struct {
 		Cores               float64   `json:"sluice_cores"`
 		WindowsPerCPUSecond []float64 `json:"windows_events_per_cpu_second"`
 		Complete            bool      `json:"complete"`
+		Transactions        int64     `json:"transactions"`
+		DatabaseBytes       int64     `json:"database_bytes"`
+		JSONLogBytes        int64     `json:"json_log_bytes"`
 		PeakRSSkB           int64     `json:"peak_rss_kb"`
 	} `json:"drain"`
 	Queries          []queryFigures  `json:"queries"`
@@ -107,6 +110,12 @@ func (r *pipeReport) markdown(c pipeConfig) string {
 	if len(d.WindowsPerCPUSecond) > 0 {
 		sp := spreadOf(d.WindowsPerCPUSecond)
 		w("| per 5-second window | min %.0f / median %.0f / max %.0f events per CPU-second (%d windows) |\n", sp.Min, sp.Median, sp.Max, len(d.WindowsPerCPUSecond))
+	}
+	if d.Transactions > 0 {
+		w("| pipeline transactions | %d → %.0f events per poll (one transaction and one store Insert each) |\n", d.Transactions, float64(d.Events)/float64(d.Transactions))
+	}
+	if d.DatabaseBytes > 0 {
+		w("| store on disk after the drain | DuckDB database and WAL %s, JSON logs %s |\n", mib(d.DatabaseBytes/1024), mib(d.JSONLogBytes/1024))
 	}
 	w("| sluice peak RSS while draining | %s |\n\n", mib(d.PeakRSSkB))
 	if pr := r.Profile; pr != nil {

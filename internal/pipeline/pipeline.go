@@ -36,8 +36,15 @@ const Group = "sluice.pipeline"
 // TransactionalIDPrefix starts every pipeline transactional id.
 const TransactionalIDPrefix = "sluice.pipeline."
 
-// maxPollRecords bounds one poll, hence one store Insert and one transaction.
-const maxPollRecords = 20000
+// maxPollRecords bounds one poll, hence one store Insert and one
+// transaction. While a backlog drains, the store's cost per event falls as
+// its batches grow (DuckDB writes an Insert of a full row group or more
+// straight into the database file instead of through its WAL), so a poll
+// may take up to fetchMaxPartitionBytes from every partition.
+const (
+	maxPollRecords         = 40000
+	fetchMaxPartitionBytes = 4 << 20
+)
 
 // closeGrace is how long Close lets the batch in progress finish.
 const closeGrace = 20 * time.Second
@@ -156,6 +163,7 @@ func (p *Pipeline) newSession() (*kgo.GroupTransactSession, error) {
 		kgo.MetadataMinAge(500*time.Millisecond),
 		kgo.MetadataMaxAge(2*time.Second),
 		kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.FetchMaxPartitionBytes(fetchMaxPartitionBytes),
 		kgo.TransactionalID(p.cfg.TransactionalID),
 		// Static membership under the process's own, stable id: a
 		// process restarted after a crash takes its partitions back as
@@ -284,7 +292,9 @@ func (p *Pipeline) pause() {
 // atomically. Whatever fails, the transaction is aborted and the session
 // rewinds to the committed offsets, so the poll is processed again.
 func (p *Pipeline) handle(ctx context.Context, sess *kgo.GroupTransactSession, fetches kgo.Fetches) error {
+	st := stages{last: time.Now()}
 	b, err := p.prepare(fetches)
+	st.mark(&st.prepare)
 	if err != nil {
 		p.rewind(sess, fetches)
 		return err
@@ -294,8 +304,10 @@ func (p *Pipeline) handle(ctx context.Context, sess *kgo.GroupTransactSession, f
 		return fmt.Errorf("beginning a transaction: %w", err)
 	}
 	recs, out, err := p.storeAndBuild(ctx, b)
+	st.mark(&st.store)
 	if err == nil {
 		err = p.produce(ctx, sess, recs)
+		st.mark(&st.produce)
 	}
 	if err != nil {
 		p.abort(ctx, sess)
@@ -305,6 +317,11 @@ func (p *Pipeline) handle(ctx context.Context, sess *kgo.GroupTransactSession, f
 		return errCrashed
 	}
 	committed, err := sess.End(ctx, kgo.TryCommit)
+	st.mark(&st.commit)
+	if n := fetches.NumRecords(); st.total() > slowBatch+time.Duration(n)*slowPerEvent {
+		p.log.Warn("a batch was slow", "events", n,
+			"took", st.total(), "validating", st.prepare, "storing", st.store, "publishing", st.produce, "committing", st.commit)
+	}
 	if err != nil {
 		p.cfg.Metrics.transaction("failed")
 		p.renewSession(sess)
@@ -321,6 +338,28 @@ func (p *Pipeline) handle(ctx context.Context, sess *kgo.GroupTransactSession, f
 	p.countPublished(b, out)
 	return nil
 }
+
+// A batch that takes longer than slowBatch plus slowPerEvent per event
+// says where its time went: events are meant to be countable within a
+// second, and a large batch (a backlog draining) is allowed its size.
+const (
+	slowBatch    = time.Second
+	slowPerEvent = 50 * time.Microsecond
+)
+
+// stages times the steps of one batch.
+type stages struct {
+	last                            time.Time
+	prepare, store, produce, commit time.Duration
+}
+
+// mark sets *d to the time since the previous mark.
+func (s *stages) mark(d *time.Duration) {
+	now := time.Now()
+	*d, s.last = now.Sub(s.last), now
+}
+
+func (s *stages) total() time.Duration { return s.prepare + s.store + s.produce + s.commit }
 
 // storeAndBuild stores every project's events, one Insert per project, and
 // builds the records to publish, with a tally of the stream records per

@@ -1,0 +1,94 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// walSize returns the size of the store's WAL as DuckDB reports it.
+func walSize(t *testing.T, s *DuckStore) string {
+	t.Helper()
+	var wal string
+	if err := s.conn.QueryRowContext(context.Background(),
+		"SELECT wal_size FROM pragma_database_size() WHERE database_name = '"+dbAlias+"'").Scan(&wal); err != nil {
+		t.Fatal(err)
+	}
+	return wal
+}
+
+// The store checkpoints itself once checkpointEvery bytes of events have
+// been committed since its last checkpoint, whatever the size of DuckDB's
+// WAL (large Inserts bypass it).
+func TestStoreCheckpointsAfterCheckpointEveryBytes(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(3, 3))
+	evs := wordEvents(r, "p1", "c", "a", 100)
+	var size int
+	for _, e := range evs {
+		size += len(e.JSON)
+	}
+	s.checkpointEvery = size + size/2
+
+	if _, err := s.Insert(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	if w := walSize(t, s); w == "0 bytes" {
+		t.Fatalf("WAL empty after %d of %d bytes: the store checkpointed too early", size, s.checkpointEvery)
+	}
+	if _, err := s.Insert(ctx, wordEvents(r, "p1", "c", "b", 100)); err != nil {
+		t.Fatal(err)
+	}
+	if w := walSize(t, s); w != "0 bytes" {
+		t.Fatalf("WAL holds %s after %d bytes of events, past checkpointEvery (%d): no checkpoint ran", w, 2*size, s.checkpointEvery)
+	}
+	if s.sinceCheckpoint != 0 {
+		t.Fatalf("sinceCheckpoint = %d after a checkpoint", s.sinceCheckpoint)
+	}
+	if n, err := s.Count(ctx, Query{ProjectID: "p1", Collection: "c"}); err != nil || n != 200 {
+		t.Fatalf("count = %d, %v; want 200", n, err)
+	}
+}
+
+// Strings are never FSST-compressed (disabledCompression); repeated ones
+// are still dictionary-compressed.
+func TestNoFSSTCompression(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(4, 4))
+	for i := range 3 {
+		if _, err := s.Insert(ctx, wordEvents(r, "p1", "c", fmt.Sprint(i), 20000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
+		t.Fatal(err)
+	}
+	tbl, _ := s.snapshot("p1", "c")
+	rows, err := s.conn.QueryContext(ctx, "SELECT DISTINCT compression FROM pragma_storage_info('"+tbl+"')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		seen[c] = true
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if seen["FSST"] {
+		t.Errorf("a column segment is FSST-compressed (compressions: %v)", seen)
+	}
+	if !seen["Dictionary"] {
+		t.Errorf("no dictionary-compressed segment for the repeated words (compressions: %v)", seen)
+	}
+}
