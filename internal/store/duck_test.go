@@ -32,14 +32,22 @@ func testFilters() []Filter {
 	paths := [][]string{
 		{"country"}, {"Country"}, {"price"}, {"code"}, {"is_mobile"}, {"tags"},
 		{"user"}, {"user", "id"}, {"user", "name"}, {"user", "address"}, {"user", "address", "city"},
-		{"note"}, {"nope"}, {"keen", "id"}, {"price", "x"},
+		{"note"}, {"nope"}, {"price", "x"},
+		// The keen fields held by the table's own columns (keenColumns).
+		{"keen"}, {"keen", "id"}, {"keen", "timestamp"}, {"keen", "created_at"},
 	}
+	// Strings that compare with keen.timestamp and keen.created_at at
+	// every position: whole timestamps inside the generated span, a
+	// prefix, and pieces.
+	mid := genBase.Add(genSpan / 2).Format("2006-01-02T15:04:05.000Z")
+	stamps := []any{genBase.Format("2006-01-02T15:04:05.000Z"), mid, mid[:10], mid[:7], "T", ".0", "Z", "9999"}
 	values := []any{
 		"France", "Fr", "", "Ünïcode", "a\"quote", "red", "gr", "10", "user3", "Paris", "anonymous",
 		n("10"), n("100"), n("0"), n("-3.25"), n("7"), n("1e2"), n("3"), n("12345678901234567890"),
 		true, false, nil,
 		[]any{"red"}, []any{}, []any{"red", "green"},
 	}
+	values = append(values, stamps...)
 	var fs []Filter
 	for _, p := range paths {
 		for _, op := range []string{"eq", "ne"} {
@@ -48,7 +56,7 @@ func testFilters() []Filter {
 			}
 		}
 		for _, op := range []string{"lt", "lte", "gt", "gte"} {
-			for _, v := range []any{n("10"), n("0"), n("-3.25"), n("100"), "F", "apple", "", "Ünïcode", "10", "user5"} {
+			for _, v := range append([]any{n("10"), n("0"), n("-3.25"), n("100"), "F", "apple", "", "Ünïcode", "10", "user5"}, stamps...) {
 				fs = append(fs, Filter{p, op, v})
 			}
 		}
@@ -59,7 +67,7 @@ func testFilters() []Filter {
 			fs = append(fs, Filter{p, "in", v})
 		}
 		for _, op := range []string{"contains", "not_contains"} {
-			for _, v := range []any{"r", "Fr", "", "red", "ü", "\"", "user1", "0"} {
+			for _, v := range append([]any{"r", "Fr", "", "red", "ü", "\"", "user1", "0"}, stamps...) {
 				fs = append(fs, Filter{p, op, v})
 			}
 		}
@@ -129,6 +137,22 @@ func TestQueriesAgainstModel(t *testing.T) {
 	s := openTest(t, dir)
 	m := loadRandom(t, s, 42, 3000)
 	filters := testFilters()
+	// Exact values of stored keen fields, so that an expression that does
+	// not give back the stored strings (keenColumns) fails.
+	for i, e := range m.events {
+		if e.ev.ProjectID != "p1" || e.ev.Collection != "clicks" || i%50 != 0 {
+			continue
+		}
+		keen := e.doc["keen"].(map[string]any)
+		for _, name := range []string{"id", "timestamp", "created_at"} {
+			v := keen[name].(string)
+			for _, op := range []string{"eq", "ne", "lt", "gte", "contains"} {
+				filters = append(filters, Filter{[]string{"keen", name}, op, v})
+			}
+			filters = append(filters, Filter{[]string{"keen", name}, "in", []any{v, "x"}},
+				Filter{[]string{"keen", name}, "contains", v[len(v)-5:]})
+		}
+	}
 	mid := genBase.Add(genSpan / 3)
 	late := genBase.Add(2 * genSpan / 3)
 
@@ -351,7 +375,7 @@ func TestConcurrentInserts(t *testing.T) {
 }
 
 func TestFlatten(t *testing.T) {
-	fs, err := flatten([]byte(`{"keen":{"id":"x"},"a":{"b":[1,"x"],"c":["y"],"d":{}},"e":null,"f":1.5e300,"g":[]}`), nil)
+	fs, err := flatten([]byte(`{"keen":{"id":"x","timestamp":"t","created_at":"c","location":{"coordinates":[1,2]},"uniqueness_token":"u"},"a":{"b":[1,"x"],"c":["y"],"d":{}},"e":null,"f":1.5e300,"g":[],"id":"i"}`), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +384,9 @@ func TestFlatten(t *testing.T) {
 		p, typ := splitFieldKey(f.key)
 		got = append(got, fmt.Sprintf("%s.$%s=%v", strings.Join(p, "."), typ, f.val))
 	}
-	want := []string{"keen.id.$s=x", `a.b.$aj=[1,"x"]`, "a.c.$as=[y]", "e.$z=true", "f.$n=1.5e+300", "g.$as=[]"}
+	// keen.id, keen.timestamp and keen.created_at are the table's own
+	// columns (keenColumns); the other keen fields are properties.
+	want := []string{`keen.location.coordinates.$aj=[1,2]`, "keen.uniqueness_token.$s=u", `a.b.$aj=[1,"x"]`, "a.c.$as=[y]", "e.$z=true", "f.$n=1.5e+300", "g.$as=[]", "id.$s=i"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %q\nwant %q", got, want)
 	}

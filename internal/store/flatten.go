@@ -92,6 +92,34 @@ func (p *flattener) flatten(doc []byte, out []field) ([]field, error) {
 
 var errSyntax = errors.New("store: malformed event JSON")
 
+// keenPrefix starts the path of every field of the keen object.
+const keenPrefix = "keen" + pathSep
+
+// isOwnKeenField tells whether path is keen.id, keen.timestamp or
+// keen.created_at: sluice sets them, as strings, on every event, and the
+// table's _id, _ts and _created hold them, so they get no column of their
+// own (three strings per event less to append, store and compress).
+func isOwnKeenField(path []byte) bool {
+	if len(path) < len(keenPrefix)+2 || string(path[:len(keenPrefix)]) != keenPrefix {
+		return false
+	}
+	switch string(path[len(keenPrefix):]) {
+	case "id", "timestamp", "created_at":
+		return true
+	}
+	return false
+}
+
+// keenColumns are the SQL expressions that stand for the fields
+// isOwnKeenField leaves out, as the strings the events' JSON holds
+// (keen.timestamp and keen.created_at: UTC, milliseconds, "Z"). Filters on
+// them compile as on any string column.
+var keenColumns = map[string]string{
+	fieldKey(keenPrefix+"id", typString):         "_id",
+	fieldKey(keenPrefix+"timestamp", typString):  "strftime(_ts, '%Y-%m-%dT%H:%M:%S.%gZ')",
+	fieldKey(keenPrefix+"created_at", typString): "strftime(_created, '%Y-%m-%dT%H:%M:%S.%gZ')",
+}
+
 func (p *flattener) ws() {
 	for p.i < len(p.b) {
 		switch p.b[p.i] {
@@ -103,8 +131,12 @@ func (p *flattener) ws() {
 	}
 }
 
-// emit appends a leaf at the current path.
+// emit appends a leaf at the current path, except the keen fields that
+// the table's own columns hold (keenColumns).
 func (p *flattener) emit(typ string, val any) {
+	if typ == typString && isOwnKeenField(p.path) {
+		return
+	}
 	p.kbuf = append(append(append(p.kbuf[:0], p.path...), pathSep+"$"...), typ...)
 	k, ok := p.keys[string(p.kbuf)] // no allocation for the lookup
 	if !ok {

@@ -82,6 +82,10 @@ func flattenValue(raw []byte, path string, out []field) ([]field, error) {
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return out, err
 		}
+		switch path { // the table's own columns hold these
+		case "keen" + pathSep + "id", "keen" + pathSep + "timestamp", "keen" + pathSep + "created_at":
+			return out, nil
+		}
 		return append(out, field{fieldKey(path, typString), s}), nil
 	case 't':
 		return append(out, field{fieldKey(path, typBool), true}), nil

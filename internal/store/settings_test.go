@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // walSize returns the size of the store's WAL as DuckDB reports it.
@@ -90,5 +91,43 @@ func TestNoFSSTCompression(t *testing.T) {
 	}
 	if !seen["Dictionary"] {
 		t.Errorf("no dictionary-compressed segment for the repeated words (compressions: %v)", seen)
+	}
+}
+
+// keen.timestamp and keen.created_at are filtered through an expression
+// over _ts and _created (keenColumns): it must give back the strings the
+// events hold, at the edges of the years too.
+func TestKeenTimeFiltersAtTheEdges(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	times := []time.Time{
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(999, 12, 31, 23, 59, 59, 999e6, time.UTC),
+		time.UnixMilli(-1).UTC(), // a Kafka record without a timestamp
+		time.Date(2026, 2, 28, 7, 8, 9, 10e6, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC),
+	}
+	var evs []Event
+	for i, ts := range times {
+		stamp := ts.Format("2006-01-02T15:04:05.000Z")
+		evs = append(evs, Event{ProjectID: "p", Collection: "c", ID: fmt.Sprint("id", i), Timestamp: ts, CreatedAt: ts,
+			JSON: []byte(fmt.Sprintf(`{"keen":{"timestamp":%q,"created_at":%q,"id":"id%d"}}`, stamp, stamp, i))})
+	}
+	if _, err := s.Insert(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	for i, ts := range times {
+		stamp := ts.Format("2006-01-02T15:04:05.000Z")
+		for _, name := range []string{"timestamp", "created_at"} {
+			n, err := s.Count(ctx, Query{ProjectID: "p", Collection: "c", Filters: []Filter{{[]string{"keen", name}, "eq", stamp}}})
+			if err != nil || n != 1 {
+				t.Errorf("keen.%s eq %s: %d, %v; want 1", name, stamp, n, err)
+			}
+			n, err = s.Count(ctx, Query{ProjectID: "p", Collection: "c", Filters: []Filter{{[]string{"keen", name}, "lt", stamp}}})
+			if err != nil || n != int64(i) {
+				t.Errorf("keen.%s lt %s: %d, %v; want %d", name, stamp, n, err, i)
+			}
+		}
 	}
 }

@@ -64,7 +64,13 @@ type filterCompiler struct {
 	args []any
 }
 
-func (fc *filterCompiler) col(typ string) string { return fc.cols[fieldKey(fc.path, typ)] }
+func (fc *filterCompiler) col(typ string) string {
+	k := fieldKey(fc.path, typ)
+	if c, ok := keenColumns[k]; ok {
+		return c // also in tables of earlier versions, which have a column for it
+	}
+	return fc.cols[k]
+}
 
 func (fc *filterCompiler) arg(v any) string {
 	fc.args = append(fc.args, v)
@@ -197,6 +203,11 @@ func compileFilter(f Filter, cols map[string]string) (string, []any, error) {
 		prefix := fc.path + pathSep
 		var parts []string
 		for k, c := range cols {
+			if _, own := keenColumns[k]; !own && strings.HasPrefix(k, prefix) {
+				parts = append(parts, c+" IS NOT NULL")
+			}
+		}
+		for k, c := range keenColumns {
 			if strings.HasPrefix(k, prefix) {
 				parts = append(parts, c+" IS NOT NULL")
 			}
