@@ -23,17 +23,17 @@ import (
 //
 //   - one table per (project, collection), named t1, t2, … through the
 //     catalog table _collections;
-//   - in it, _id VARCHAR PRIMARY KEY (keen.id), _ts TIMESTAMP
-//     (keen.timestamp), _created TIMESTAMP (keen.created_at), _raw BLOB
-//     (the stored JSON, returned by extraction; BLOB, not VARCHAR: DuckDB
-//     then neither re-validates its UTF-8 nor keeps string statistics for
-//     it, which halved the commit's cost; tables created before hold it
-//     as VARCHAR, which reads the same), and one typed column per
-//     (property path, JSON type) (flatten.go), named c1, c2, … through the
-//     catalog table _columns, added with ALTER TABLE when a batch brings a
-//     new one;
+//   - in it, _id VARCHAR (keen.id), _ts TIMESTAMP (keen.timestamp),
+//     _created TIMESTAMP (keen.created_at), _off BIGINT and _len INTEGER
+//     (where the event's JSON is in the table's JSON log, jsonlog.go), and
+//     one typed column per (property path, JSON type) (flatten.go; keen.id,
+//     keen.timestamp and keen.created_at are the three columns above),
+//     named c1, c2, … through the catalog table _columns, added with ALTER
+//     TABLE when a batch brings a new one;
 //   - _uniq (project, collection, token, keen_id, created_at): the accepted
-//     events that carried a keen.uniqueness_token.
+//     events that carried a keen.uniqueness_token;
+//   - _sources (topic, part, next): per raw partition, the offset after the
+//     last event stored (sources.go).
 //
 // Writes are serialized (one write connection, one lock); the JSON of a
 // batch is flattened before the lock is taken, so concurrent Inserts
