@@ -69,6 +69,7 @@ type flattener struct {
 	path []byte            // the current property path, parts joined by pathSep
 	kbuf []byte            // scratch for building keys
 	keys map[string]string // interned field keys
+	strs []any             // scratch for an array's strings
 }
 
 // flatten flattens doc, appending its leaves to out. The values may point
@@ -293,7 +294,7 @@ func (p *flattener) value() error {
 func (p *flattener) array() error {
 	start := p.i
 	p.i++
-	strs := []any{}
+	strs := p.strs[:0]
 	allStrings := true
 	p.ws()
 	if p.i < len(p.b) && p.b[p.i] == ']' {
@@ -328,8 +329,10 @@ func (p *flattener) array() error {
 			break
 		}
 	}
+	p.strs = strs[:0]
 	if allStrings {
-		p.emit(typStrArray, strs)
+		// A copy of the exact size: the scratch is reused, the leaf is kept.
+		p.emit(typStrArray, append(make([]any, 0, len(strs)), strs...))
 		return nil
 	}
 	var buf bytes.Buffer

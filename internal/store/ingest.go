@@ -26,14 +26,22 @@ func flattenAll(events []Event) ([]flatEvent, error) {
 		go func() {
 			defer wg.Done()
 			var f flattener
+			// The events' leaves share one growing slice (each event keeps
+			// its own window of it) instead of growing one slice each.
+			var leaves []field
 			for i := lo; i < hi; i++ {
 				ev := &events[i]
-				fields, err := f.flatten(ev.JSON, nil)
-				if err != nil {
+				start := len(leaves)
+				var err error
+				if leaves, err = f.flatten(ev.JSON, leaves); err != nil {
 					errs[w] = fmt.Errorf("store: event %s: %w", ev.ID, err)
 					return
 				}
-				out[i] = flatEvent{ev, fields}
+				out[i] = flatEvent{ev, leaves[start:len(leaves):len(leaves)]}
+				if i == lo { // size the rest of the chunk on the first event
+					leaves = append(make([]field, 0, len(leaves)*(hi-lo)+16), leaves...)
+					out[i].fields = leaves[start:len(leaves):len(leaves)]
+				}
 			}
 		}()
 	}

@@ -14,8 +14,9 @@ import (
 // large, uneven batches (a backlog draining) while a poller counts, runs a
 // few queries, then inserts 100-event batches into another collection ten
 // times a second, as the pipeline does at 1,000 events/s. It reports the
-// slowest Insert of each phase (the stall the events behind it wait for)
-// and DuckDB's free blocks (what checkpoints rewrote). Before the store
+// CPU per event of the drain, the slowest Insert of each phase (the stall
+// the events behind it wait for) and DuckDB's free blocks (what checkpoints
+// rewrote, until later writes reuse them). Before the store
 // checkpointed itself (checkpointBytes), the first checkpoint after a
 // drain merged the drain's partly filled row groups all at once.
 //
@@ -32,7 +33,7 @@ func BenchmarkTrickleAfterDrain(b *testing.B) {
 		s := openTest(b, b.TempDir())
 		ctx := context.Background()
 		r := rand.New(rand.NewPCG(1, 1))
-		var drainWorst time.Duration
+		var drainWorst, drainCPU time.Duration
 		// A poller counts while events arrive, as the benchmark's does.
 		poll := func(coll string, every time.Duration) (stop func()) {
 			done := make(chan struct{})
@@ -62,10 +63,11 @@ func BenchmarkTrickleAfterDrain(b *testing.B) {
 			for j := range evs {
 				evs[j].Source = Source{Topic: "raw.drain", Partition: int32(j % 9), Offset: int64((i + j) / 9)}
 			}
-			t0 := time.Now()
+			t0, c0 := time.Now(), processCPU()
 			if _, err := s.Insert(ctx, evs); err != nil {
 				b.Fatal(err)
 			}
+			drainCPU += processCPU() - c0
 			drainWorst = max(drainWorst, time.Since(t0))
 			if d := time.Since(t0); d > 800*time.Millisecond {
 				fmt.Fprintf(os.Stderr, "drain insert at %d took %v\n", i, d.Round(time.Millisecond))
@@ -118,6 +120,7 @@ func BenchmarkTrickleAfterDrain(b *testing.B) {
 		stopPoll()
 		dbSize("after the trickle")
 		s.Close()
+		b.ReportMetric(float64(drainCPU.Microseconds())/float64(drained), "drain-cpu-µs/event")
 		b.ReportMetric(float64(drainWorst.Milliseconds()), "slowest-drain-insert-ms")
 		b.ReportMetric(float64(worst.Milliseconds()), "slowest-trickle-insert-ms")
 	}
