@@ -70,7 +70,7 @@ type table struct {
 // whole index at every checkpoint, which made checkpoints longer as the
 // table grew (a second per million events, during which inserts wait).
 // Idempotence comes from the partitions' marks instead (Source).
-const fixedColumns = `_id VARCHAR, _ts TIMESTAMP, _created TIMESTAMP, _off BIGINT, _len INTEGER`
+const fixedColumns = `_id VARCHAR ` + uncompressed + `, _ts TIMESTAMP, _created TIMESTAMP, _off BIGINT, _len INTEGER`
 
 // logPath is the JSON log of table name.
 func (s *DuckStore) logPath(name string) string {
@@ -604,7 +604,11 @@ func (s *DuckStore) addColumns(ctx context.Context, t *table, cols map[string]st
 	for _, fk := range newFields {
 		_, typ := splitFieldKey(fk)
 		col := fmt.Sprintf("c%d", len(cols)+1)
-		if _, err := s.conn.ExecContext(ctx, `ALTER TABLE `+t.name+` ADD COLUMN `+col+` `+sqlTypes[typ]); err != nil {
+		def := sqlTypes[typ]
+		if typ == typString && mostlyDistinct(fieldStrings(evs, fk, distinctSample)) {
+			def += " " + uncompressed
+		}
+		if _, err := s.conn.ExecContext(ctx, `ALTER TABLE `+t.name+` ADD COLUMN `+col+` `+def); err != nil {
 			return fmt.Errorf("store: adding a column to %s: %w", t.name, err)
 		}
 		catalogRows = append(catalogRows, "(?, ?, ?)")

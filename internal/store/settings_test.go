@@ -131,3 +131,86 @@ func TestKeenTimeFiltersAtTheEdges(t *testing.T) {
 		}
 	}
 }
+
+func TestMostlyDistinct(t *testing.T) {
+	vals := func(n, distinct int) [][]byte {
+		out := make([][]byte, n)
+		for i := range out {
+			out[i] = []byte(fmt.Sprint("v", i%distinct))
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name string
+		vals [][]byte
+		want bool
+	}{
+		{"too few to judge", vals(minSample-1, minSample-1), false},
+		{"all distinct", vals(minSample, minSample), true},
+		{"just over half distinct", vals(1000, 501), true},
+		{"half distinct", vals(1000, 500), false},
+		{"a few values repeated", vals(1024, 44), false},
+		{"none", nil, false},
+	} {
+		if got := mostlyDistinct(c.vals); got != c.want {
+			t.Errorf("%s: mostlyDistinct = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// A string column whose first values are mostly distinct is created
+// without compression, so DuckDB stops trying a dictionary on it even
+// when later values repeat; one whose first values repeat keeps DuckDB's
+// choice (a dictionary).
+func TestColumnCompressionChosenFromFirstValues(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	batch := func(prefix string, n, distinct int) []Event {
+		evs := make([]Event, n)
+		for i := range evs {
+			id := fmt.Sprintf("%s%d", prefix, i)
+			v := fmt.Sprintf("value-%d", i%distinct)
+			evs[i] = Event{ProjectID: "p", Collection: "c", ID: id, Timestamp: genBase, CreatedAt: genBase,
+				JSON: []byte(fmt.Sprintf(`{"keen":{"id":%q},"unique":%q,"repeated":"%s"}`, id, v, v[:7]+fmt.Sprint(i%3)))}
+		}
+		return evs
+	}
+	// First batch: "unique" all distinct, "repeated" three values.
+	if _, err := s.Insert(ctx, batch("a", 1000, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	// Then "unique" repeats too: a dictionary would now pay off, but the
+	// column was created uncompressed.
+	for i := range 3 {
+		if _, err := s.Insert(ctx, batch(fmt.Sprint("b", i), 20000, 3)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
+		t.Fatal(err)
+	}
+	tbl, cols := s.snapshot("p", "c")
+	compressions := func(field string) map[string]bool {
+		rows, err := s.conn.QueryContext(ctx, "SELECT DISTINCT compression FROM pragma_storage_info('"+tbl+"') WHERE column_name = ? AND segment_type = 'VARCHAR'", cols[fieldKey(field, typString)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		got := map[string]bool{}
+		for rows.Next() {
+			var c string
+			if err := rows.Scan(&c); err != nil {
+				t.Fatal(err)
+			}
+			got[c] = true
+		}
+		return got
+	}
+	if got := compressions("unique"); len(got) != 1 || !got["Uncompressed"] {
+		t.Errorf("column of mostly distinct first values: compressions %v, want only Uncompressed", got)
+	}
+	if got := compressions("repeated"); !got["Dictionary"] {
+		t.Errorf("column of repeated values: compressions %v, want Dictionary", got)
+	}
+}

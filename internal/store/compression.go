@@ -1,0 +1,55 @@
+package store
+
+// Column compression. DuckDB chooses a compression for every column
+// segment it writes by trying each method on the data. For strings that
+// seldom repeat (ids, free text) the dictionary it tries first cannot help,
+// and hashing every string to find that out was, with FSST (disabled
+// outright, see duck.go), a fifth of what the store spent per event: 1M
+// events with 700 bytes of text and a few ids cost 21 µs of CPU each with
+// the analysis, 17 µs without (BenchmarkLoad1M, SLUICE_BENCH_WORDS=1).
+// So a string column whose first values are mostly distinct is created
+// uncompressed; every other column keeps DuckDB's choice, which
+// dictionary-compresses the strings that repeat (countries, plans, URLs).
+
+// uncompressed is the column option that skips compression.
+const uncompressed = "USING COMPRESSION uncompressed"
+
+// distinctSample is how many of a new column's first values are looked at;
+// minSample is how many it takes to judge (a column first seen in a small
+// batch keeps DuckDB's choice).
+const (
+	distinctSample = 1024
+	minSample      = 256
+)
+
+// mostlyDistinct tells whether more than half of vals differ from every
+// other, judged on at least minSample values.
+func mostlyDistinct(vals [][]byte) bool {
+	if len(vals) < minSample {
+		return false
+	}
+	seen := make(map[string]struct{}, len(vals))
+	for _, v := range vals {
+		seen[string(v)] = struct{}{}
+	}
+	return len(seen)*2 > len(vals)
+}
+
+// fieldStrings returns up to max of the string values of field key in evs.
+func fieldStrings(evs []flatEvent, key string, max int) [][]byte {
+	var vals [][]byte
+	for _, fe := range evs {
+		for _, f := range fe.fields {
+			if f.key != key {
+				continue
+			}
+			if b, ok := f.val.([]byte); ok {
+				vals = append(vals, b)
+				if len(vals) == max {
+					return vals
+				}
+			}
+		}
+	}
+	return vals
+}
