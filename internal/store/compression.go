@@ -35,8 +35,8 @@ func mostlyDistinct(vals [][]byte) bool {
 	return len(seen)*2 > len(vals)
 }
 
-// fieldStrings returns up to max of the string values of field key in evs.
-func fieldStrings(evs []flatEvent, key string, max int) [][]byte {
+// fieldStrings returns up to limit of the string values of field key in evs.
+func fieldStrings(evs []flatEvent, key string, limit int) [][]byte {
 	var vals [][]byte
 	for _, fe := range evs {
 		for _, f := range fe.fields {
@@ -45,7 +45,7 @@ func fieldStrings(evs []flatEvent, key string, max int) [][]byte {
 			}
 			if b, ok := f.val.([]byte); ok {
 				vals = append(vals, b)
-				if len(vals) == max {
+				if len(vals) == limit {
 					return vals
 				}
 			}
