@@ -70,22 +70,7 @@ func TestNoFSSTCompression(t *testing.T) {
 		t.Fatal(err)
 	}
 	tbl, _ := s.snapshot("p1", "c")
-	rows, err := s.conn.QueryContext(ctx, "SELECT DISTINCT compression FROM pragma_storage_info('"+tbl+"')")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	seen := map[string]bool{}
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			t.Fatal(err)
-		}
-		seen[c] = true
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	seen := compressions(t, s, tbl, "")
 	if seen["FSST"] {
 		t.Errorf("a column segment is FSST-compressed (compressions: %v)", seen)
 	}
@@ -191,26 +176,33 @@ func TestColumnCompressionChosenFromFirstValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	tbl, cols := s.snapshot("p", "c")
-	compressions := func(field string) map[string]bool {
-		rows, err := s.conn.QueryContext(ctx, "SELECT DISTINCT compression FROM pragma_storage_info('"+tbl+"') WHERE column_name = ? AND segment_type = 'VARCHAR'", cols[fieldKey(field, typString)])
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		got := map[string]bool{}
-		for rows.Next() {
-			var c string
-			if err := rows.Scan(&c); err != nil {
-				t.Fatal(err)
-			}
-			got[c] = true
-		}
-		return got
-	}
-	if got := compressions("unique"); len(got) != 1 || !got["Uncompressed"] {
+	if got := compressions(t, s, tbl, cols[fieldKey("unique", typString)]); len(got) != 1 || !got["Uncompressed"] {
 		t.Errorf("column of mostly distinct first values: compressions %v, want only Uncompressed", got)
 	}
-	if got := compressions("repeated"); !got["Dictionary"] {
+	if got := compressions(t, s, tbl, cols[fieldKey("repeated", typString)]); !got["Dictionary"] {
 		t.Errorf("column of repeated values: compressions %v, want Dictionary", got)
 	}
+}
+
+// compressions returns the compressions of table tbl's string segments, of
+// column col only unless col is "".
+func compressions(t *testing.T, s *DuckStore, tbl, col string) map[string]bool {
+	t.Helper()
+	rows, err := s.conn.QueryContext(context.Background(), "SELECT DISTINCT compression FROM pragma_storage_info('"+tbl+"') WHERE segment_type = 'VARCHAR' AND (? = '' OR column_name = ?)", col, col)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[string]bool{}
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		got[c] = true
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
