@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -207,4 +208,43 @@ func compressions(t *testing.T, s *DuckStore, tbl, col string) map[string]bool {
 		t.Fatal(err)
 	}
 	return got
+}
+
+// Checkpoints leave large Inserts' row groups as they are (maxVacuumTasks):
+// each Insert of a row group and a few events keeps its small last row
+// group, where a vacuum would merge those tails into full row groups.
+func TestCheckpointsDoNotVacuum(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	size, err := strconv.Atoi(rowGroupSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const inserts, tail = 3, 100
+	for i := range inserts {
+		evs := make([]Event, size+tail)
+		for j := range evs {
+			id := fmt.Sprintf("i%d-%d", i, j)
+			evs[j] = Event{ProjectID: "p", Collection: "c", ID: id, Timestamp: genBase, CreatedAt: genBase,
+				JSON: []byte(fmt.Sprintf(`{"keen":{"id":%q},"n":%d}`, id, j))}
+		}
+		if _, err := s.Insert(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
+		t.Fatal(err)
+	}
+	tbl, _ := s.snapshot("p", "c")
+	var groups int
+	if err := s.conn.QueryRowContext(ctx, "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('"+tbl+"')").Scan(&groups); err != nil {
+		t.Fatal(err)
+	}
+	if groups != 2*inserts {
+		t.Errorf("%d row groups after %d Inserts of %d+%d events, want %d: a checkpoint merged row groups", groups, inserts, size, tail, 2*inserts)
+	}
+	if n, err := s.Count(ctx, Query{ProjectID: "p", Collection: "c"}); err != nil || n != int64(inserts*(size+tail)) {
+		t.Fatalf("count = %d, %v; want %d", n, err, inserts*(size+tail))
+	}
 }
