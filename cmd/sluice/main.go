@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/sluice-io/sluice/internal/config"
@@ -65,6 +66,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: levelOf(cfg.LogLevel)}))
+	tuneGC(lookupEnv)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if err := server.Run(ctx, cfg, stdout, logger); err != nil {
@@ -75,6 +77,22 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	return 0
+}
+
+// defaultGCPercent is Go's GOGC for sluice serve, unless the environment
+// sets GOGC. The pipeline allocates its batches' events anew at every poll
+// while the previous ones are still live, so at Go's default (100) the
+// collector ran about once per batch and took a sixth of the pipeline's
+// CPU; at 300 the pipeline drains about 15% more events per CPU-second,
+// for about 250 MB more resident memory while draining (docs/operations.md).
+const defaultGCPercent = 300
+
+// tuneGC sets defaultGCPercent when GOGC is not set: an operator's GOGC
+// (or GOMEMLIMIT beside it) is left to the Go runtime.
+func tuneGC(lookup func(string) (string, bool)) {
+	if _, ok := lookup("GOGC"); !ok {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 }
 
 func levelOf(s string) slog.Level {

@@ -74,6 +74,12 @@ func (p *Pipeline) prepare(fetches kgo.Fetches) (*batch, error) {
 
 	b := &batch{}
 	byProject := map[string]*projectBatch{}
+	// Each project's events are gathered into slices of their final size:
+	// growing them by appending copied a poll's events several times.
+	sizes := map[string]int{}
+	for _, r := range results {
+		sizes[r.raw.ProjectID] += len(r.events)
+	}
 	var errs []error
 	for i, r := range results {
 		if r.err != nil {
@@ -85,7 +91,9 @@ func (p *Pipeline) prepare(fetches kgo.Fetches) (*batch, error) {
 		}
 		pb := byProject[r.raw.ProjectID]
 		if pb == nil {
-			pb = &projectBatch{id: r.raw.ProjectID, outbound: r.outbound, invalid: map[string]int{}}
+			n := sizes[r.raw.ProjectID]
+			pb = &projectBatch{id: r.raw.ProjectID, outbound: r.outbound, invalid: map[string]int{},
+				events: make([]store.Event, 0, n), keys: make([][]byte, 0, n)}
 			byProject[pb.id] = pb
 			b.projects = append(b.projects, pb)
 		}
@@ -107,7 +115,8 @@ func (p *Pipeline) processPartition(topic string, recs []*kgo.Record) partResult
 	if !ok {
 		return partResult{}
 	}
-	res := partResult{raw: raw, invalid: map[string]int{}}
+	res := partResult{raw: raw, invalid: map[string]int{},
+		events: make([]store.Event, 0, len(recs)), keys: make([][]byte, 0, len(recs))}
 	var autofill map[string]any
 	p.cfg.Registry.Read(func(v *registry.View) {
 		streams, _ := v.Streams(raw.ProjectID)

@@ -67,15 +67,14 @@ func openJSONLog(path string, end int64) (*jsonLog, error) {
 	return &jsonLog{f: f, path: path, end: end, readGap: 8 << 10, readMax: 4 << 20}, nil
 }
 
-// appendBatch writes buf at the end and returns where it starts.
+// appendBatch writes buf at the end.
 // Called with the store's wmu held.
-func (l *jsonLog) appendBatch(buf []byte) (int64, error) {
-	off := l.end
-	if _, err := l.f.WriteAt(buf, off); err != nil {
-		return 0, fmt.Errorf("store: writing to %s: %w", l.path, err)
+func (l *jsonLog) appendBatch(buf []byte) error {
+	if _, err := l.f.WriteAt(buf, l.end); err != nil {
+		return fmt.Errorf("store: writing to %s: %w", l.path, err)
 	}
 	l.end += int64(len(buf))
-	return off, nil
+	return nil
 }
 
 // rewind forgets what was written after end (an Insert that failed).
