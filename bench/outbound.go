@@ -150,7 +150,7 @@ func (o *obench) run(ctx context.Context) error {
 	// The pipeline consumes every raw topic on the backend from its start:
 	// the other benchmarks' gigabytes of raw events would be processed on
 	// the same cores as this one's. They are no longer needed.
-	if err := o.deleteTopics(ctx, func(name string) bool { return strings.HasPrefix(name, "sluice.in") }); err != nil {
+	if err := deleteTopics(ctx, o.adm, "outbound", func(name string) bool { return strings.HasPrefix(name, "sluice.in") }); err != nil {
 		return fmt.Errorf("deleting earlier benchmarks' raw topics: %w", err)
 	}
 
@@ -188,7 +188,7 @@ func (o *obench) run(ctx context.Context) error {
 	o.rep.Finished, o.rep.LoadEnd = time.Now(), loadAvg()
 	if !c.keepPreload {
 		own := tenancyOut(o.p.ID, "")
-		if err := o.deleteTopics(ctx, func(name string) bool { return strings.HasPrefix(name, own) }); err != nil {
+		if err := deleteTopics(ctx, o.adm, "outbound", func(name string) bool { return strings.HasPrefix(name, own) }); err != nil {
 			logf("outbound: warning: deleting the benchmark's topics: %v", err)
 		}
 	}
@@ -220,11 +220,12 @@ func (o *obench) enableOutbound(ctx context.Context) error {
 	return nil
 }
 
-// deleteTopics deletes the backend's topics whose names match.
-func (o *obench) deleteTopics(ctx context.Context, match func(string) bool) error {
+// deleteTopics deletes the backend's topics whose names match; who says
+// who asked, in the log.
+func deleteTopics(ctx context.Context, adm *kadm.Client, who string, match func(string) bool) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	td, err := o.adm.ListTopics(ctx)
+	td, err := adm.ListTopics(ctx)
 	if err != nil {
 		return err
 	}
@@ -237,14 +238,14 @@ func (o *obench) deleteTopics(ctx context.Context, match func(string) bool) erro
 	if len(names) == 0 {
 		return nil
 	}
-	rs, err := o.adm.DeleteTopics(ctx, names...)
+	rs, err := adm.DeleteTopics(ctx, names...)
 	if err != nil {
 		return err
 	}
 	if err := rs.Error(); err != nil {
 		return err
 	}
-	logf("outbound: deleted %d topic(s): %s", len(names), strings.Join(names, ", "))
+	logf("%s: deleted %d topic(s): %s", who, len(names), strings.Join(names, ", "))
 	return nil
 }
 

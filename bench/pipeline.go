@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -105,6 +106,18 @@ func pipelineBench(args []string) error {
 	return nil
 }
 
+// deleteOtherRawTopics deletes the raw topics of every project but pid.
+func deleteOtherRawTopics(ctx context.Context, brokers, pid string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	return deleteTopics(ctx, kadm.NewClient(cl), "pipeline", func(name string) bool {
+		return strings.HasPrefix(name, "sluice.in") && !strings.Contains(name, pid)
+	})
+}
+
 func runPipelineBench(ctx context.Context, c pipeConfig, rep *pipeReport) error {
 	dataDir := filepath.Join(c.workDir, "pipeline-data")
 	var nice []string
@@ -136,7 +149,13 @@ func runPipelineBench(ctx context.Context, c pipeConfig, rep *pipeReport) error 
 	}
 	logf("pipeline: preloaded in %.1f s", rep.PreloadSeconds)
 
-	// 2. Drain: sluice with the pipeline.
+	// 2. Drain: sluice with the pipeline. The pipeline consumes every raw
+	// topic on the backend from its start: another benchmark's raw events
+	// (the Inbound benchmark leaves gigabytes) would be drained on the same
+	// cores and counted in this one's CPU.
+	if err := deleteOtherRawTopics(ctx, c.brokers, p.ID); err != nil {
+		return fmt.Errorf("deleting earlier benchmarks' raw topics: %w", err)
+	}
 	var debug []string
 	debugAddr := ""
 	if c.profile > 0 {

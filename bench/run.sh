@@ -39,7 +39,9 @@
 #      that sluice;
 #   3. pipeline: `sluicebench pipeline` starts its own sluice (fresh data
 #      dir), preloads events through the Inbound listener with the pipeline
-#      off, restarts sluice with the pipeline on and times the drain, runs
+#      off, deletes the other projects' raw topics (the inbound benchmark's
+#      would be drained too), restarts sluice with the pipeline on and
+#      times the drain, runs
 #      the queries, then the latency run; writes bench/pipeline.json;
 #   4. outbound: `sluicebench outbound` starts its own sluice (pipeline on,
 #      fresh data dir), deletes the earlier benchmarks' raw topics, preloads
