@@ -80,11 +80,12 @@ func serve(args []string, stdout, stderr io.Writer) int {
 }
 
 // defaultGCPercent is Go's GOGC for sluice serve, unless the environment
-// sets GOGC. The pipeline allocates its batches' events anew at every poll
-// while the previous ones are still live, so at Go's default (100) the
-// collector ran about once per batch and took a sixth of the pipeline's
-// CPU; at 300 the pipeline drains about 15% more events per CPU-second,
-// for about 250 MB more resident memory while draining (docs/operations.md).
+// sets GOGC. The pipeline allocates every poll's records and events anew
+// while the previous poll's are still live, so at Go's default (100) the
+// collector ran about once per batch. At 300 the pipeline drains about 15%
+// more events per CPU-second, more than the collector's own 5% of the
+// profile (its write barriers and assists slow everything else while it
+// runs), for about 250 MB more resident memory (docs/operations.md).
 const defaultGCPercent = 300
 
 // tuneGC sets defaultGCPercent when GOGC is not set: an operator's GOGC

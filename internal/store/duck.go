@@ -105,10 +105,10 @@ const DBFile = "events.duckdb"
 // large Insert starts a new one after it; a vacuum then merged those tails
 // with their neighbours, rewriting whole row groups at every checkpoint:
 // in the store benchmark, Inserts of 33,000 events cost 25 µs per event
-// with vacuums, 18–20 without, when Inserts of 32,000 (whose tails are too
-// large to merge) cost 19–20 either way. The price is at most one partly
-// filled row group per large Insert. The store deletes no rows, so a
-// vacuum has nothing else to reclaim.
+// with vacuums and 18–20 without, while Inserts of 32,000 (whose tails are
+// too large to merge) cost 19–20 with vacuums. The price is at most one
+// partly filled row group per large Insert. The store deletes no rows, so
+// a vacuum has nothing else to reclaim.
 //
 // DuckDB's buffer manager is capped at 512 MB. In the pipeline benchmark,
 // 1 GB changed the drain's throughput within noise and made a full scan
