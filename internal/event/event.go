@@ -40,7 +40,11 @@ type Event struct {
 	// keeps only the first event of a collection with a given token
 	// (keen-api.md §4.4). It also stays in the stored keen object.
 	UniquenessToken string
-	JSON            []byte // the stored event, keen object included, keen.addons left out
+	// JSON is the stored event, keen object included, keen.addons left
+	// out. It is valid UTF-8: invalid input is refused, and the strings
+	// sluice adds (autofill, add-ons, the client's IP and User-Agent) are
+	// written with U+FFFD for invalid bytes.
+	JSON []byte
 }
 
 // Processor processes events. It is safe for concurrent use.

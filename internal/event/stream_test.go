@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // The streaming path (stream.go) must give exactly what the tree path gives
@@ -39,6 +40,8 @@ func compareStream(t *testing.T, p *Processor, in Input) (streamed, accepted boo
 		}
 	} else if err != nil || !reflect.DeepEqual(ev, want) {
 		t.Fatalf("Process(%q) = %s, %v; want %s", in.Payload, ev.JSON, err, want.JSON)
+	} else if !utf8.Valid(ev.JSON) { // the store relies on it (Event.JSON)
+		t.Fatalf("Process(%q) = %q: invalid UTF-8", in.Payload, ev.JSON)
 	}
 	return ok, treeErr == nil
 }
@@ -81,6 +84,7 @@ func TestStreamMatchesTree(t *testing.T) {
 		{"a": map[string]any{"b": "x", "c": map[string]any{"d": true}}, "z": []any{"q", 1.0}},
 		{"keen": "ignored", "b": nil, "e": map[string]any{}},
 		{"a": map[string]any{"c": map[string]any{"x": "y"}}, "ünï": "u", "m": json.Number("12345678901234567890.5")},
+		{"a": "not UTF-8 \xff\xed\xa0\x80", "b": []any{"\xc3"}},
 		{"a.b": 1.0},                             // invalid: refused
 		{"a": []any{map[string]any{"x": 1.0}}},   // invalid: refused
 		{"a": map[string]any{"$b": 1.0}, "c": 2}, // invalid: refused
@@ -97,6 +101,9 @@ func TestStreamMatchesTree(t *testing.T) {
 		}
 		if rng.IntN(2) == 0 {
 			in.ClientIP, in.UserAgent = "203.0.113.9", "UA \"x\"\x01"
+			if rng.IntN(4) == 0 {
+				in.UserAgent = "UA not UTF-8 \xff\xc3"
+			}
 		}
 		s, a := compareStream(t, p, in)
 		if s {

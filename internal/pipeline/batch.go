@@ -147,7 +147,7 @@ func (p *Pipeline) processPartition(topic string, recs []*kgo.Record) partResult
 		default:
 			res.events = append(res.events, store.Event{
 				ProjectID: raw.ProjectID, Collection: raw.Collection, ID: ev.ID,
-				Timestamp: ev.Timestamp, CreatedAt: ev.CreatedAt, UniquenessToken: ev.UniquenessToken, JSON: ev.JSON,
+				Timestamp: ev.Timestamp, CreatedAt: ev.CreatedAt, UniquenessToken: ev.UniquenessToken, JSON: ev.JSON, ValidUTF8: true,
 				Source: store.Source{Topic: topic, Partition: r.Partition, Offset: r.Offset},
 			})
 			res.keys = append(res.keys, r.Key)

@@ -192,7 +192,7 @@ func BenchmarkFlatten(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		var err error
-		if out, err = f.flatten(evs[i%len(evs)].JSON, out[:0]); err != nil {
+		if out, err = f.flatten(evs[i%len(evs)].JSON, true, out[:0]); err != nil {
 			b.Fatal(err)
 		}
 		i++

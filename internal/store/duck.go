@@ -689,11 +689,22 @@ func (s *DuckStore) appendRows(t *table, cols map[string]string, evs []flatEvent
 			return err
 		}
 		row := make([]driver.Value, len(colNames))
+		// Events of a batch mostly have one shape: the n-th field's column
+		// is first looked for where the last event's n-th field went (a
+		// comparison instead of hashing the key).
+		var lastKeys []string
+		var lastCols []int
 		for i, fe := range evs {
 			clear(row)
 			row[0], row[1], row[2], row[3], row[4] = fe.ev.ID, fe.ev.Timestamp.UTC(), fe.ev.CreatedAt.UTC(), ptrs[i].off, ptrs[i].n
-			for _, f := range fe.fields {
-				row[used[f.key]] = f.val // a repeated key: the last one wins
+			for j, f := range fe.fields {
+				if j >= len(lastKeys) {
+					lastKeys, lastCols = append(lastKeys, ""), append(lastCols, 0)
+				}
+				if lastKeys[j] != f.key {
+					lastKeys[j], lastCols[j] = f.key, used[f.key]
+				}
+				row[lastCols[j]] = f.val // a repeated key: the last one wins
 			}
 			if err := app.AppendRow(row...); err != nil {
 				app.Close()

@@ -28,7 +28,7 @@ func TestProcessedEvents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		evs = append(evs, Event{ProjectID: "p", Collection: "clicks", ID: ev.ID, Timestamp: ev.Timestamp, CreatedAt: ev.CreatedAt, UniquenessToken: ev.UniquenessToken, JSON: ev.JSON})
+		evs = append(evs, Event{ProjectID: "p", Collection: "clicks", ID: ev.ID, Timestamp: ev.Timestamp, CreatedAt: ev.CreatedAt, UniquenessToken: ev.UniquenessToken, JSON: ev.JSON, ValidUTF8: true})
 	}
 	res, err := s.Insert(ctx, evs)
 	if err != nil || res != (InsertResult{Inserted: 2, Duplicates: 1}) {
@@ -54,6 +54,31 @@ func TestProcessedEvents(t *testing.T) {
 		got, err := s.Count(ctx, Query{ProjectID: "p", Collection: "clicks", Filters: []Filter{c.f}})
 		if err != nil || got != c.want {
 			t.Errorf("%v: %d %v, want %d", c.f, got, err, c.want)
+		}
+	}
+}
+
+// TestInsertInvalidUTF8: an event whose JSON is not known to be valid
+// UTF-8 has its strings checked; invalid bytes are stored (and filtered on)
+// as U+FFFD instead of failing the Insert.
+func TestInsertInvalidUTF8(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	ts := time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
+	doc := `{"keen":{"id":"i1","timestamp":"2024-06-01T12:00:00.000Z","created_at":"2024-06-01T12:00:00.000Z"},"s":"a` + "\xff" + `b","l":["` + "\xc3" + `","ok"]}`
+	ev := Event{ProjectID: "p", Collection: "c", ID: "i1", Timestamp: ts, CreatedAt: ts, JSON: []byte(doc)}
+	if _, err := s.Insert(ctx, []Event{ev}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []Filter{
+		{[]string{"s"}, "eq", "a\uFFFDb"},
+		{[]string{"l"}, "eq", "\uFFFD"},
+		{[]string{"l"}, "eq", "ok"},
+	} {
+		got, err := s.Count(ctx, Query{ProjectID: "p", Collection: "c", Filters: []Filter{f}})
+		if err != nil || got != 1 {
+			t.Errorf("%v: %d %v, want 1", f, got, err)
 		}
 	}
 }

@@ -54,7 +54,7 @@ func splitFieldKey(k string) ([]string, string) {
 // Empty objects produce no leaf (so "exists" is false for them).
 func flatten(doc []byte, out []field) ([]field, error) {
 	var f flattener
-	return f.flatten(doc, out)
+	return f.flatten(doc, false, out)
 }
 
 // flattener scans the JSON bytes directly (the json package's decoder was
@@ -63,19 +63,23 @@ func flatten(doc []byte, out []field) ([]field, error) {
 // the same shape allocates one key string per field, not per event. Not
 // safe for concurrent use.
 type flattener struct {
-	b    []byte
-	i    int
-	out  []field
-	path []byte            // the current property path, parts joined by pathSep
-	kbuf []byte            // scratch for building keys
-	keys map[string]string // interned field keys
-	strs []any             // scratch for an array's strings
+	b     []byte
+	i     int
+	out   []field
+	start int               // where this event's leaves start in out
+	path  []byte            // the current property path, parts joined by pathSep
+	kbuf  []byte            // scratch for building keys
+	valid bool              // the event's JSON is known to be valid UTF-8
+	keys  map[string]string // interned field keys
+	shape []string          // the keys of the last event's leaves, in order
+	strs  []any             // scratch for an array's strings
 }
 
 // flatten flattens doc, appending its leaves to out. The values may point
-// into doc.
-func (p *flattener) flatten(doc []byte, out []field) ([]field, error) {
-	p.b, p.i, p.out, p.path = doc, 0, out, p.path[:0]
+// into doc. validUTF8 says doc is known to be valid UTF-8 (Event.ValidUTF8),
+// so that its strings need no check.
+func (p *flattener) flatten(doc []byte, validUTF8 bool, out []field) ([]field, error) {
+	p.b, p.i, p.out, p.start, p.path, p.valid = doc, 0, out, len(out), p.path[:0], validUTF8
 	defer func() { p.b, p.out = nil, nil }()
 	p.ws()
 	if p.i >= len(p.b) || p.b[p.i] != '{' {
@@ -139,6 +143,17 @@ func (p *flattener) emit(typ string, val any) {
 		return
 	}
 	p.kbuf = append(append(append(p.kbuf[:0], p.path...), pathSep+"$"...), typ...)
+	p.out = append(p.out, field{p.key(len(p.out) - p.start), val})
+}
+
+// key returns the interned key in p.kbuf, for the n-th leaf of the event.
+// The events of a batch mostly have one shape, so the n-th leaf's key is
+// first looked for where the last event had its n-th leaf: one comparison
+// instead of hashing the key.
+func (p *flattener) key(n int) string {
+	if n < len(p.shape) && p.shape[n] == string(p.kbuf) {
+		return p.shape[n]
+	}
 	k, ok := p.keys[string(p.kbuf)] // no allocation for the lookup
 	if !ok {
 		if p.keys == nil {
@@ -147,7 +162,12 @@ func (p *flattener) emit(typ string, val any) {
 		k = string(p.kbuf)
 		p.keys[k] = k
 	}
-	p.out = append(p.out, field{k, val})
+	if n < len(p.shape) {
+		p.shape[n] = k
+	} else if n == len(p.shape) {
+		p.shape = append(p.shape, k)
+	}
+	return k
 }
 
 // object reads an object at p.i ('{'), whose path is p.path.
@@ -224,7 +244,7 @@ func (p *flattener) str() ([]byte, error) {
 	}
 	if !escaped {
 		raw := p.b[start+1 : p.i-1 : p.i-1]
-		if !utf8.Valid(raw) { // DuckDB refuses invalid UTF-8
+		if !p.valid && !utf8.Valid(raw) { // DuckDB refuses invalid UTF-8
 			return bytes.ToValidUTF8(raw, []byte("\uFFFD")), nil
 		}
 		return raw, nil

@@ -33,7 +33,7 @@ func flattenAll(events []Event) ([]flatEvent, error) {
 				ev := &events[i]
 				start := len(leaves)
 				var err error
-				if leaves, err = f.flatten(ev.JSON, leaves); err != nil {
+				if leaves, err = f.flatten(ev.JSON, ev.ValidUTF8, leaves); err != nil {
 					errs[w] = fmt.Errorf("store: event %s: %w", ev.ID, err)
 					return
 				}

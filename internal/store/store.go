@@ -24,6 +24,10 @@ type Event struct {
 	// token in its collection for UniquenessWindow.
 	UniquenessToken string
 	JSON            []byte // the whole stored event, keen object included
+	// ValidUTF8 says JSON is known to be valid UTF-8 (the event package's
+	// output is), so Insert need not check its strings; otherwise invalid
+	// bytes in strings are stored as U+FFFD.
+	ValidUTF8 bool
 	// Source is the raw Kafka record the event was made from (zero when
 	// unknown). With it, Insert knows a re-processed event by its position
 	// instead of looking its keen.id up (see Source).
