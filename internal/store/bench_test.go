@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"github.com/sluice-io/sluice/internal/leaf"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -187,12 +188,12 @@ func processCPU() time.Duration {
 // as Insert does.
 func BenchmarkFlatten(b *testing.B) {
 	evs := benchEvents(rand.New(rand.NewPCG(3, 3)), "p", "c", "x", 1000)
-	var f flattener
-	var out []field
+	var f leaf.Flattener
+	var out []leaf.Field
 	i := 0
 	for b.Loop() {
 		var err error
-		if out, err = f.flatten(evs[i%len(evs)].JSON, true, out[:0]); err != nil {
+		if out, err = f.Flatten(evs[i%len(evs)].JSON, true, out[:0]); err != nil {
 			b.Fatal(err)
 		}
 		i++

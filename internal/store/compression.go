@@ -40,10 +40,10 @@ func fieldStrings(evs []flatEvent, key string, limit int) [][]byte {
 	var vals [][]byte
 	for _, fe := range evs {
 		for _, f := range fe.fields {
-			if f.key != key {
+			if f.Key != key {
 				continue
 			}
-			if b, ok := f.val.([]byte); ok {
+			if b, ok := f.Val.([]byte); ok {
 				vals = append(vals, b)
 				if len(vals) == limit {
 					return vals

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluice-io/sluice/internal/leaf"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -263,7 +264,7 @@ func (s *DuckStore) Close() error {
 // flatEvent is an event ready to append.
 type flatEvent struct {
 	ev     *Event
-	fields []field
+	fields []leaf.Field
 }
 
 // Insert stores events: an event its collection already holds (the same
@@ -603,9 +604,9 @@ func (s *DuckStore) addColumns(ctx context.Context, t *table, cols map[string]st
 	seen := map[string]bool{}
 	for _, fe := range evs {
 		for _, f := range fe.fields {
-			if _, ok := cols[f.key]; !ok && !seen[f.key] {
-				seen[f.key] = true
-				newFields = append(newFields, f.key)
+			if _, ok := cols[f.Key]; !ok && !seen[f.Key] {
+				seen[f.Key] = true
+				newFields = append(newFields, f.Key)
 			}
 		}
 	}
@@ -615,10 +616,10 @@ func (s *DuckStore) addColumns(ctx context.Context, t *table, cols map[string]st
 	var catalogRows []string
 	var catalogArgs []any
 	for _, fk := range newFields {
-		_, typ := splitFieldKey(fk)
+		_, typ := leaf.SplitKey(fk)
 		col := fmt.Sprintf("c%d", len(cols)+1)
 		def := sqlTypes[typ]
-		if typ == typString && mostlyDistinct(fieldStrings(evs, fk, distinctSample)) {
+		if typ == leaf.String && mostlyDistinct(fieldStrings(evs, fk, distinctSample)) {
 			def += " " + uncompressed
 		}
 		if _, err := s.conn.ExecContext(ctx, `ALTER TABLE `+t.name+` ADD COLUMN `+col+` `+def); err != nil {
@@ -677,9 +678,9 @@ func (s *DuckStore) appendRows(t *table, cols map[string]string, evs []flatEvent
 	colNames := []string{"_id", "_ts", "_created", "_off", "_len"}
 	for _, fe := range evs {
 		for _, f := range fe.fields {
-			if _, ok := used[f.key]; !ok {
-				used[f.key] = len(colNames)
-				colNames = append(colNames, cols[f.key])
+			if _, ok := used[f.Key]; !ok {
+				used[f.Key] = len(colNames)
+				colNames = append(colNames, cols[f.Key])
 			}
 		}
 	}
@@ -701,10 +702,10 @@ func (s *DuckStore) appendRows(t *table, cols map[string]string, evs []flatEvent
 				if j >= len(lastKeys) {
 					lastKeys, lastCols = append(lastKeys, ""), append(lastCols, 0)
 				}
-				if lastKeys[j] != f.key {
-					lastKeys[j], lastCols[j] = f.key, used[f.key]
+				if lastKeys[j] != f.Key {
+					lastKeys[j], lastCols[j] = f.Key, used[f.Key]
 				}
-				row[lastCols[j]] = f.val // a repeated key: the last one wins
+				row[lastCols[j]] = f.Val // a repeated key: the last one wins
 			}
 			if err := app.AppendRow(row...); err != nil {
 				app.Close()

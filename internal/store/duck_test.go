@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/sluice-io/sluice/internal/leaf"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -375,24 +376,6 @@ func TestConcurrentInserts(t *testing.T) {
 	}
 }
 
-func TestFlatten(t *testing.T) {
-	fs, err := flatten([]byte(`{"keen":{"id":"x","timestamp":"t","created_at":"c","location":{"coordinates":[1,2]},"uniqueness_token":"u"},"a":{"b":[1,"x"],"c":["y"],"d":{}},"e":null,"f":1.5e300,"g":[],"id":"i"}`), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, f := range textual(fs) {
-		p, typ := splitFieldKey(f.key)
-		got = append(got, fmt.Sprintf("%s.$%s=%v", strings.Join(p, "."), typ, f.val))
-	}
-	// keen.id, keen.timestamp and keen.created_at are the table's own
-	// columns (keenColumns); the other keen fields are properties.
-	want := []string{`keen.location.coordinates.$aj=[1,2]`, "keen.uniqueness_token.$s=u", `a.b.$aj=[1,"x"]`, "a.c.$as=[y]", "e.$z=true", "f.$n=1.5e+300", "g.$as=[]", "id.$s=i"}
-	if !slices.Equal(got, want) {
-		t.Fatalf("got %q\nwant %q", got, want)
-	}
-}
-
 func TestFlattenMatchesReference(t *testing.T) {
 	docs := [][]byte{
 		[]byte(` { "a" : { "b\u00e9\n" : [ 1 , "x" ] , "c" : [ "y" , "z\"" ] } , "d" : [ ] , "e" : -1.5E+3 , "f" : [ {"g": [1]}, null ] , "h" : true } `),
@@ -404,10 +387,10 @@ func TestFlattenMatchesReference(t *testing.T) {
 	for _, ev := range benchEvents(rand.New(rand.NewPCG(5, 5)), "p", "c", "x", 20) {
 		docs = append(docs, ev.JSON)
 	}
-	var shared flattener // reused across documents, as Insert does
+	var shared leaf.Flattener // reused across documents, as Insert does
 	for _, d := range docs {
-		got, err1 := flatten(d, nil)
-		reused, err3 := shared.flatten(d, utf8.Valid(d), nil)
+		got, err1 := leaf.Flatten(d, nil)
+		reused, err3 := shared.Flatten(d, utf8.Valid(d), nil)
 		want, err2 := flattenReference(d, nil)
 		if err1 != nil || err2 != nil || err3 != nil {
 			t.Fatalf("%s: %v, %v, %v", d, err1, err2, err3)
@@ -417,7 +400,7 @@ func TestFlattenMatchesReference(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{``, `[]`, `{"a":}`, `{"a":1`, `{"a":tru}`, `{"a":[1,}`, `{"a":"x}`, `{} x`} {
-		if _, err := flatten([]byte(bad), nil); err == nil {
+		if _, err := leaf.Flatten([]byte(bad), nil); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/sluice-io/sluice/internal/leaf"
 	"io"
 	"strconv"
 )
@@ -12,11 +13,11 @@ import (
 // cross-check flatten. It returns the typed leaves of a stored event's JSON: nested
 // objects become dotted paths; arrays are leaves (not descended into).
 // Empty objects produce no leaf (so "exists" is false for them).
-func flattenReference(doc []byte, out []field) ([]field, error) {
+func flattenReference(doc []byte, out []leaf.Field) ([]leaf.Field, error) {
 	return flattenObject(doc, "", out)
 }
 
-func flattenObject(doc []byte, prefix string, out []field) ([]field, error) {
+func flattenObject(doc []byte, prefix string, out []leaf.Field) ([]leaf.Field, error) {
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	t, err := dec.Token()
@@ -34,7 +35,7 @@ func flattenObject(doc []byte, prefix string, out []field) ([]field, error) {
 		name, _ := t.(string)
 		path := name
 		if prefix != "" {
-			path = prefix + pathSep + name
+			path = prefix + leaf.Sep + name
 		}
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
@@ -50,7 +51,7 @@ func flattenObject(doc []byte, prefix string, out []field) ([]field, error) {
 	return out, nil
 }
 
-func flattenValue(raw []byte, path string, out []field) ([]field, error) {
+func flattenValue(raw []byte, path string, out []leaf.Field) ([]leaf.Field, error) {
 	if len(raw) == 0 {
 		return out, nil
 	}
@@ -70,44 +71,44 @@ func flattenValue(raw []byte, path string, out []field) ([]field, error) {
 				if err := json.Compact(&buf, raw); err != nil {
 					return out, err
 				}
-				return append(out, field{fieldKey(path, typJSONArray), buf.String()}), nil
+				return append(out, leaf.Field{Key: leaf.Key(path, leaf.JSONArray), Val: buf.String()}), nil
 			}
 		}
 		if arr == nil {
 			arr = []any{}
 		}
-		return append(out, field{fieldKey(path, typStrArray), arr}), nil
+		return append(out, leaf.Field{Key: leaf.Key(path, leaf.StrArray), Val: arr}), nil
 	case '"':
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return out, err
 		}
 		switch path { // the table's own columns hold these
-		case "keen" + pathSep + "id", "keen" + pathSep + "timestamp", "keen" + pathSep + "created_at":
+		case "keen" + leaf.Sep + "id", "keen" + leaf.Sep + "timestamp", "keen" + leaf.Sep + "created_at":
 			return out, nil
 		}
-		return append(out, field{fieldKey(path, typString), s}), nil
+		return append(out, leaf.Field{Key: leaf.Key(path, leaf.String), Val: s}), nil
 	case 't':
-		return append(out, field{fieldKey(path, typBool), true}), nil
+		return append(out, leaf.Field{Key: leaf.Key(path, leaf.Bool), Val: true}), nil
 	case 'f':
-		return append(out, field{fieldKey(path, typBool), false}), nil
+		return append(out, leaf.Field{Key: leaf.Key(path, leaf.Bool), Val: false}), nil
 	case 'n':
-		return append(out, field{fieldKey(path, typNull), true}), nil
+		return append(out, leaf.Field{Key: leaf.Key(path, leaf.Null), Val: true}), nil
 	default:
 		// Out-of-range numbers parse to ±Inf, which DOUBLE holds.
 		f, _ := strconv.ParseFloat(string(raw), 64)
-		return append(out, field{fieldKey(path, typNumber), f}), nil
+		return append(out, leaf.Field{Key: leaf.Key(path, leaf.Number), Val: f}), nil
 	}
 }
 
 // textual returns fs with its []byte values (strings, in flatten's
 // output) as strings, for comparison with flattenReference.
-func textual(fs []field) []field {
-	out := make([]field, len(fs))
+func textual(fs []leaf.Field) []leaf.Field {
+	out := make([]leaf.Field, len(fs))
 	for i, f := range fs {
-		switch v := f.val.(type) {
+		switch v := f.Val.(type) {
 		case []byte:
-			f.val = string(v)
+			f.Val = string(v)
 		case []any:
 			a := make([]any, len(v))
 			for j, e := range v {
@@ -117,7 +118,7 @@ func textual(fs []field) []field {
 					a[j] = e
 				}
 			}
-			f.val = a
+			f.Val = a
 		}
 		out[i] = f
 	}

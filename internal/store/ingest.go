@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/sluice-io/sluice/internal/leaf"
 	"runtime"
 	"sync"
 )
@@ -25,21 +26,21 @@ func flattenAll(events []Event) ([]flatEvent, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var f flattener
+			var f leaf.Flattener
 			// The events' leaves share one growing slice (each event keeps
 			// its own window of it) instead of growing one slice each.
-			var leaves []field
+			var leaves []leaf.Field
 			for i := lo; i < hi; i++ {
 				ev := &events[i]
 				start := len(leaves)
 				var err error
-				if leaves, err = f.flatten(ev.JSON, ev.ValidUTF8, leaves); err != nil {
+				if leaves, err = f.Flatten(ev.JSON, ev.ValidUTF8, leaves); err != nil {
 					errs[w] = fmt.Errorf("store: event %s: %w", ev.ID, err)
 					return
 				}
 				out[i] = flatEvent{ev, leaves[start:len(leaves):len(leaves)]}
 				if i == lo { // size the rest of the chunk on the first event
-					leaves = append(make([]field, 0, len(leaves)*(hi-lo)+16), leaves...)
+					leaves = append(make([]leaf.Field, 0, len(leaves)*(hi-lo)+16), leaves...)
 					out[i].fields = leaves[start:len(leaves):len(leaves)]
 				}
 			}

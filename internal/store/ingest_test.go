@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/sluice-io/sluice/internal/leaf"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -87,7 +88,7 @@ func TestLegacyTableMovesItsJSONToALog(t *testing.T) {
 	for _, q := range []string{
 		`CREATE TABLE t1 (_id VARCHAR PRIMARY KEY, _ts TIMESTAMP, _created TIMESTAMP, _raw VARCHAR, c1 VARCHAR)`,
 		`INSERT INTO _collections VALUES ('p1', 'legacy', 't1')`,
-		`INSERT INTO _columns VALUES ('t1', '` + fieldKey("country", typString) + `', 'c1')`,
+		`INSERT INTO _columns VALUES ('t1', '` + leaf.Key("country", leaf.String) + `', 'c1')`,
 	} {
 		if _, err := s.conn.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"github.com/sluice-io/sluice/internal/leaf"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -179,10 +180,10 @@ func TestColumnCompressionChosenFromFirstValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	tbl, cols := s.snapshot("p", "c")
-	if got := compressions(t, s, tbl, cols[fieldKey("unique", typString)]); len(got) != 1 || !got["Uncompressed"] {
+	if got := compressions(t, s, tbl, cols[leaf.Key("unique", leaf.String)]); len(got) != 1 || !got["Uncompressed"] {
 		t.Errorf("column of mostly distinct first values: compressions %v, want only Uncompressed", got)
 	}
-	if got := compressions(t, s, tbl, cols[fieldKey("repeated", typString)]); !got["Dictionary"] {
+	if got := compressions(t, s, tbl, cols[leaf.Key("repeated", leaf.String)]); !got["Dictionary"] {
 		t.Errorf("column of repeated values: compressions %v, want Dictionary", got)
 	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/sluice-io/sluice/internal/leaf"
 	"sort"
 	"strings"
 )
@@ -65,7 +66,7 @@ type filterCompiler struct {
 }
 
 func (fc *filterCompiler) col(typ string) string {
-	k := fieldKey(fc.path, typ)
+	k := leaf.Key(fc.path, typ)
 	if c, ok := keenColumns[k]; ok {
 		return c // also in tables of earlier versions, which have a column for it
 	}
@@ -106,26 +107,26 @@ func (fc *filterCompiler) eq(v any) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if c := fc.col(typNumber); c != "" {
+		if c := fc.col(leaf.Number); c != "" {
 			parts = append(parts, c+" = "+fc.arg(f))
 		}
 	case string:
-		if c := fc.col(typString); c != "" {
+		if c := fc.col(leaf.String); c != "" {
 			parts = append(parts, c+" = "+fc.arg(x))
 		}
-		if c := fc.col(typStrArray); c != "" {
+		if c := fc.col(leaf.StrArray); c != "" {
 			parts = append(parts, "list_contains("+c+", "+fc.arg(x)+")")
 		}
 	case bool:
-		if c := fc.col(typBool); c != "" {
+		if c := fc.col(leaf.Bool); c != "" {
 			parts = append(parts, c+" = "+fc.arg(x))
 		}
 	case nil:
-		if c := fc.col(typNull); c != "" {
+		if c := fc.col(leaf.Null); c != "" {
 			parts = append(parts, c)
 		}
 	case []any:
-		if c := fc.col(typStrArray); c != "" && allStrings(x) {
+		if c := fc.col(leaf.StrArray); c != "" && allStrings(x) {
 			elems := make([]string, len(x))
 			for i, e := range x {
 				elems[i] = fc.arg(e)
@@ -151,10 +152,10 @@ func (fc *filterCompiler) contains(v any) string {
 		return "FALSE"
 	}
 	var parts []string
-	if c := fc.col(typString); c != "" {
+	if c := fc.col(leaf.String); c != "" {
 		parts = append(parts, "contains("+c+", "+fc.arg(s)+")")
 	}
-	if c := fc.col(typStrArray); c != "" {
+	if c := fc.col(leaf.StrArray); c != "" {
 		parts = append(parts, "list_contains("+c+", "+fc.arg(s)+")")
 	}
 	return or(parts)
@@ -166,7 +167,7 @@ func compileFilter(f Filter, cols map[string]string) (string, []any, error) {
 	if len(f.Path) == 0 {
 		return "", nil, fmt.Errorf("store: a filter has no property name")
 	}
-	fc := &filterCompiler{path: strings.Join(f.Path, pathSep), cols: cols}
+	fc := &filterCompiler{path: strings.Join(f.Path, leaf.Sep), cols: cols}
 	var cond string
 	switch f.Operator {
 	case "eq", "ne":
@@ -187,11 +188,11 @@ func compileFilter(f Filter, cols map[string]string) (string, []any, error) {
 			if err != nil {
 				return "", nil, err
 			}
-			if c := fc.col(typNumber); c != "" {
+			if c := fc.col(leaf.Number); c != "" {
 				cond = c + " " + op + " " + fc.arg(n)
 			}
 		case string:
-			if c := fc.col(typString); c != "" {
+			if c := fc.col(leaf.String); c != "" {
 				cond = c + " " + op + " " + fc.arg(x)
 			}
 		}
@@ -200,7 +201,7 @@ func compileFilter(f Filter, cols map[string]string) (string, []any, error) {
 		if !ok {
 			return "", nil, fmt.Errorf("store: operator exists takes true or false")
 		}
-		prefix := fc.path + pathSep
+		prefix := fc.path + leaf.Sep
 		var parts []string
 		for k, c := range cols {
 			if _, own := keenColumns[k]; !own && strings.HasPrefix(k, prefix) {

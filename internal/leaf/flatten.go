@@ -1,0 +1,353 @@
+package leaf
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Flatten returns the leaves of an event's JSON, appended to out.
+func Flatten(doc []byte, out []Field) ([]Field, error) {
+	var f Flattener
+	return f.Flatten(doc, false, out)
+}
+
+// Flattener reads JSON bytes directly (the json package's decoder was most
+// of the ingest cost). One Flattener is reused for many events: it keeps
+// its path buffer and interns keys (Keys). Not safe for concurrent use.
+type Flattener struct {
+	Keys  Keys // shared with the event package's streaming path
+	b     []byte
+	i     int
+	out   []Field
+	start int    // where this event's leaves start in out
+	path  []byte // the current property path, parts joined by Sep
+	kbuf  []byte // scratch for building keys
+	valid bool   // the JSON is known to be valid UTF-8
+	strs  []any  // scratch for an array's strings
+}
+
+// Flatten appends the leaves of doc, an event's JSON, to out. The values
+// may point into doc. validUTF8 says doc is known to be valid UTF-8 (the
+// event package's output is), so that its strings need no check; otherwise
+// invalid bytes in strings become U+FFFD (the store refuses invalid UTF-8).
+func (p *Flattener) Flatten(doc []byte, validUTF8 bool, out []Field) ([]Field, error) {
+	p.b, p.i, p.out, p.start, p.path, p.valid = doc, 0, out, len(out), p.path[:0], validUTF8
+	defer func() { p.b, p.out = nil, nil }()
+	p.ws()
+	if p.i >= len(p.b) || p.b[p.i] != '{' {
+		return out, errors.New("leaf: event JSON is not an object")
+	}
+	if err := p.object(); err != nil {
+		return out, err
+	}
+	p.ws()
+	if p.i != len(p.b) {
+		return out, errors.New("leaf: trailing data after the event's JSON")
+	}
+	return p.out, nil
+}
+
+// Value appends the leaves of doc, the valid UTF-8 JSON of one value at
+// path (parts joined by Sep), to out; out[start:] are the leaves of its
+// event so far. It is how a part of an event is flattened on its own.
+func (p *Flattener) Value(doc []byte, path string, out []Field, start int) ([]Field, error) {
+	p.b, p.i, p.out, p.start, p.path, p.valid = doc, 0, out, start, append(p.path[:0], path...), true
+	defer func() { p.b, p.out = nil, nil }()
+	p.ws()
+	if err := p.value(); err != nil {
+		return out, err
+	}
+	p.ws()
+	if p.i != len(p.b) {
+		return out, errors.New("leaf: trailing data after a JSON value")
+	}
+	return p.out, nil
+}
+
+var errSyntax = errors.New("leaf: malformed event JSON")
+
+func (p *Flattener) ws() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+// emit appends a leaf at the current path, except the keen fields that
+// the store keeps in columns of their own (IsOwnKeenField).
+func (p *Flattener) emit(typ string, val any) {
+	if typ == String && IsOwnKeenField(p.path) {
+		return
+	}
+	p.kbuf = append(append(append(p.kbuf[:0], p.path...), Sep+"$"...), typ...)
+	p.out = append(p.out, Field{p.Keys.Intern(len(p.out)-p.start, p.kbuf), val})
+}
+
+// object reads an object at p.i ('{'), whose path is p.path.
+func (p *Flattener) object() error {
+	p.i++
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		p.i++
+		return nil
+	}
+	base := len(p.path)
+	for {
+		p.ws()
+		name, err := p.str()
+		if err != nil {
+			return err
+		}
+		p.ws()
+		if p.i >= len(p.b) || p.b[p.i] != ':' {
+			return errSyntax
+		}
+		p.i++
+		p.ws()
+		if base > 0 {
+			p.path = append(p.path, Sep...)
+		}
+		p.path = append(p.path, name...)
+		err = p.value()
+		p.path = p.path[:base]
+		if err != nil {
+			return err
+		}
+		p.ws()
+		if p.i >= len(p.b) {
+			return errSyntax
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+		case '}':
+			p.i++
+			return nil
+		default:
+			return errSyntax
+		}
+	}
+}
+
+// str reads a string at p.i: a slice of the JSON when it has no escapes.
+func (p *Flattener) str() ([]byte, error) {
+	if p.i >= len(p.b) || p.b[p.i] != '"' {
+		return nil, errSyntax
+	}
+	start := p.i
+	p.i++
+	escaped := false
+	for {
+		// Jump to the next quote (IndexByte is vectorized: most of the
+		// event's bytes are string contents).
+		j := bytes.IndexByte(p.b[p.i:], '"')
+		if j < 0 {
+			return nil, errSyntax
+		}
+		if k := bytes.IndexByte(p.b[p.i:p.i+j], '\\'); k >= 0 {
+			escaped = true
+			p.i += k + 2 // the backslash and the character it escapes
+			if p.i > len(p.b) {
+				return nil, errSyntax
+			}
+			continue
+		}
+		p.i += j + 1
+		break
+	}
+	if !escaped {
+		raw := p.b[start+1 : p.i-1 : p.i-1]
+		if !p.valid && !utf8.Valid(raw) {
+			return bytes.ToValidUTF8(raw, []byte("\uFFFD")), nil
+		}
+		return raw, nil
+	}
+	return unescape(p.b[start:p.i])
+}
+
+// unescape decodes a string token that has escapes (invalid UTF-8 becomes
+// U+FFFD).
+func unescape(tok []byte) ([]byte, error) {
+	var s string
+	if err := json.Unmarshal(tok, &s); err != nil {
+		return nil, errSyntax
+	}
+	return []byte(s), nil
+}
+
+// StringValue returns the value of tok, a valid JSON string token of valid
+// UTF-8 (quotes included): a slice of tok when it has no escapes.
+func StringValue(tok []byte) ([]byte, error) {
+	raw := tok[1 : len(tok)-1 : len(tok)-1]
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return raw, nil
+	}
+	return unescape(tok)
+}
+
+// NumberValue returns the value of tok, a JSON number. Out of float64's
+// range it is ±Inf, which the store's DOUBLE holds.
+func NumberValue(tok []byte) (float64, error) {
+	f, err := strconv.ParseFloat(string(tok), 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, errSyntax
+	}
+	return f, nil
+}
+
+func (p *Flattener) literal(lit string) error {
+	if !bytes.HasPrefix(p.b[p.i:], []byte(lit)) {
+		return errSyntax
+	}
+	p.i += len(lit)
+	return nil
+}
+
+// value reads the value at p.i, of property path p.path.
+func (p *Flattener) value() error {
+	if p.i >= len(p.b) {
+		return errSyntax
+	}
+	switch c := p.b[p.i]; {
+	case c == '{':
+		return p.object()
+	case c == '[':
+		return p.array()
+	case c == '"':
+		s, err := p.str()
+		if err != nil {
+			return err
+		}
+		p.emit(String, s)
+	case c == 't':
+		if err := p.literal("true"); err != nil {
+			return err
+		}
+		p.emit(Bool, true)
+	case c == 'f':
+		if err := p.literal("false"); err != nil {
+			return err
+		}
+		p.emit(Bool, false)
+	case c == 'n':
+		if err := p.literal("null"); err != nil {
+			return err
+		}
+		p.emit(Null, true)
+	default:
+		start := p.i
+		for p.i < len(p.b) && strings.IndexByte("+-0123456789.eE", p.b[p.i]) >= 0 {
+			p.i++
+		}
+		f, err := NumberValue(p.b[start:p.i])
+		if err != nil {
+			return err
+		}
+		p.emit(Number, f)
+	}
+	return nil
+}
+
+// array reads an array at p.i: an array of strings (or an empty one)
+// becomes a StrArray leaf, any other a JSONArray leaf holding its compact
+// JSON.
+func (p *Flattener) array() error {
+	start := p.i
+	p.i++
+	strs := p.strs[:0]
+	allStrings := true
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == ']' {
+		p.i++
+	} else {
+		for {
+			p.ws()
+			if p.i < len(p.b) && p.b[p.i] == '"' {
+				s, err := p.str()
+				if err != nil {
+					return err
+				}
+				strs = append(strs, s)
+			} else {
+				allStrings = false
+				if err := p.skip(); err != nil {
+					return err
+				}
+			}
+			p.ws()
+			if p.i >= len(p.b) {
+				return errSyntax
+			}
+			if p.b[p.i] == ',' {
+				p.i++
+				continue
+			}
+			if p.b[p.i] != ']' {
+				return errSyntax
+			}
+			p.i++
+			break
+		}
+	}
+	p.strs = strs[:0]
+	if allStrings {
+		// A copy of the exact size: the scratch is reused, the leaf is kept.
+		p.emit(StrArray, append(make([]any, 0, len(strs)), strs...))
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, p.b[start:p.i]); err != nil {
+		return errSyntax
+	}
+	p.emit(JSONArray, buf.Bytes())
+	return nil
+}
+// skip passes over the value at p.i.
+func (p *Flattener) skip() error {
+	if p.i >= len(p.b) {
+		return errSyntax
+	}
+	switch p.b[p.i] {
+	case '"':
+		_, err := p.str()
+		return err
+	case '{', '[':
+		depth := 0
+		for p.i < len(p.b) {
+			switch p.b[p.i] {
+			case '"':
+				if _, err := p.str(); err != nil {
+					return err
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					p.i++
+					return nil
+				}
+			}
+			p.i++
+		}
+		return errSyntax
+	default:
+		start := p.i
+		for p.i < len(p.b) && strings.IndexByte(",]} \t\r\n", p.b[p.i]) < 0 {
+			p.i++
+		}
+		if p.i == start {
+			return errSyntax
+		}
+		return nil
+	}
+}

@@ -1,0 +1,120 @@
+package leaf
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// texts renders leaves as path.$type=value, strings as text.
+func texts(fs []Field) []string {
+	var out []string
+	for _, f := range fs {
+		p, typ := SplitKey(f.Key)
+		v := f.Val
+		switch x := v.(type) {
+		case []byte:
+			v = string(x)
+		case []any:
+			var ss []string
+			for _, e := range x {
+				ss = append(ss, string(e.([]byte)))
+			}
+			v = ss
+		}
+		out = append(out, fmt.Sprintf("%s.$%s=%v", strings.Join(p, "."), typ, v))
+	}
+	return out
+}
+
+func TestFlatten(t *testing.T) {
+	fs, err := Flatten([]byte(`{"keen":{"id":"x","timestamp":"t","created_at":"c","location":{"coordinates":[1,2]},"uniqueness_token":"u"},"a":{"b":[1,"x"],"c":["y"],"d":{}},"e":null,"f":1.5e300,"g":[],"id":"i","h":"\u00e9\n","k":1e400}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// keen.id, keen.timestamp and keen.created_at are left to the store's
+	// own columns (IsOwnKeenField); the other keen fields are leaves.
+	want := []string{`keen.location.coordinates.$aj=[1,2]`, "keen.uniqueness_token.$s=u", `a.b.$aj=[1,"x"]`, "a.c.$as=[y]", "e.$z=true", "f.$n=1.5e+300", "g.$as=[]", "id.$s=i", "h.$s=é\n", "k.$n=+Inf"}
+	if got := texts(fs); !slices.Equal(got, want) {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+	for _, bad := range []string{``, `[]`, `{"a":}`, `{"a":1`, `{"a":tru}`, `{"a":[1,}`, `{"a":"x}`, `{} x`} {
+		if _, err := Flatten([]byte(bad), nil); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+// TestFlattenInvalidUTF8: unless the JSON is known to be valid UTF-8,
+// invalid bytes in strings become U+FFFD.
+func TestFlattenInvalidUTF8(t *testing.T) {
+	doc := []byte(`{"s":"a` + "\xff" + `b","l":["` + "\xc3" + `"]}`)
+	fs, err := Flatten(doc, nil)
+	if want := []string{"s.$s=a\uFFFDb", "l.$as=[\uFFFD]"}; err != nil || !slices.Equal(texts(fs), want) {
+		t.Fatalf("got %q %v, want %q", texts(fs), err, want)
+	}
+}
+
+// TestValue: a part of an event flattened on its own, at a path, gives the
+// leaves it gives inside the whole event.
+func TestValue(t *testing.T) {
+	var f Flattener
+	for _, c := range []struct {
+		doc, path string
+		want      []string
+	}{
+		{`{"b":{"c":1},"d":"x","e":{}}`, "a", []string{"a.b.c.$n=1", "a.d.$s=x"}},
+		{`"x"`, "a" + Sep + "b", []string{"a.b.$s=x"}},
+		{`["x","y"]`, "t", []string{"t.$as=[x y]"}},
+		{`[1, {"x":true}]`, "t", []string{`t.$aj=[1,{"x":true}]`}},
+		{`{"id":"x","location":{"coordinates":[1,2]}}`, "keen", []string{"keen.location.coordinates.$aj=[1,2]"}},
+		{`{}`, "a", nil},
+	} {
+		got, err := f.Value([]byte(c.doc), c.path, nil, 0)
+		if err != nil || !slices.Equal(texts(got), c.want) {
+			t.Errorf("Value(%s, %q) = %q %v, want %q", c.doc, c.path, texts(got), err, c.want)
+		}
+	}
+	if _, err := f.Value([]byte(`1 2`), "a", nil, 0); err == nil {
+		t.Error("Value(1 2): no error")
+	}
+}
+
+func TestStringAndNumberValue(t *testing.T) {
+	for tok, want := range map[string]string{`"abc"`: "abc", `""`: "", `"a\"b\u00e9"`: `a"bé`} {
+		if got, err := StringValue([]byte(tok)); err != nil || string(got) != want {
+			t.Errorf("StringValue(%s) = %q %v, want %q", tok, got, err, want)
+		}
+	}
+	for tok, want := range map[string]string{"1": "1", "-2.5e3": "-2500", "1e400": "+Inf"} {
+		if got, err := NumberValue([]byte(tok)); err != nil || fmt.Sprint(got) != want {
+			t.Errorf("NumberValue(%s) = %v %v, want %s", tok, got, err, want)
+		}
+	}
+	if _, err := NumberValue([]byte("1x")); err == nil {
+		t.Error("NumberValue(1x): no error")
+	}
+}
+
+// TestKeysIntern: the n-th key of an event is found where the last event
+// had it, and any other through the map; equal keys share one string.
+func TestKeysIntern(t *testing.T) {
+	var ks Keys
+	a := ks.Intern(0, []byte("a"))
+	b := ks.Intern(1, []byte("b"))
+	if got := ks.Intern(0, []byte("a")); got != a || ks.Intern(1, []byte("b")) != b {
+		t.Fatal("same shape: different keys")
+	}
+	// Another shape: b first. It must give the same string as before.
+	if got := ks.Intern(0, []byte("b")); got != "b" || ks.keys["b"] != got {
+		t.Fatalf("Intern(0, b) = %q", got)
+	}
+	if ks.shape[0] != "b" {
+		t.Fatalf("shape not updated: %q", ks.shape)
+	}
+	// A leaf far past the known shape is interned without growing it.
+	if got := ks.Intern(5, []byte("c")); got != "c" || len(ks.shape) != 2 {
+		t.Fatalf("Intern(5, c) = %q, shape %q", got, ks.shape)
+	}
+}
