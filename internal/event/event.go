@@ -4,6 +4,8 @@ import (
 	"errors"
 	"slices"
 	"time"
+
+	"github.com/sluice-io/sluice/internal/leaf"
 )
 
 var keenName, keenQuoted = []byte("keen"), []byte(`"keen"`)
@@ -29,6 +31,8 @@ type Input struct {
 	// anywhere in the event). The HTTP API knows them; Kafka Inbound does
 	// not, and leaves them empty, which keeps the placeholders as text.
 	ClientIP, UserAgent string
+	// Leaves asks for Event.Leaves.
+	Leaves bool
 }
 
 // Event is the stored event.
@@ -45,6 +49,11 @@ type Event struct {
 	// sluice adds (autofill, add-ons, the client's IP and User-Agent) are
 	// written with U+FFFD for invalid bytes.
 	JSON []byte
+	// Leaves are the typed leaves of JSON (package leaf), as leaf.Flatten
+	// gives them, pointing into JSON. They are set (non-nil, even when
+	// empty) when Input.Leaves asked for them and the event took the
+	// streaming path, which finds them as it reads the event; nil otherwise.
+	Leaves []leaf.Field
 }
 
 // Processor processes events. It is safe for concurrent use.
@@ -132,6 +141,11 @@ func (p *Processor) processStream(ws *workspace, in *Input, subst substitutions)
 	copy(body[headLen:], body[:n])
 	appendValue(append(body[:0], `{"keen":`...), &kv)
 	ev.JSON = body
+	if in.Leaves {
+		// An error here would be a bug (the stored JSON is sluice's own);
+		// without leaves, the store flattens the JSON itself.
+		ev.Leaves, _ = ws.materialize(body, len(`{"keen":`), headLen)
+	}
 	return ev, true
 }
 

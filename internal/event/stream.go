@@ -3,6 +3,8 @@ package event
 import (
 	"bytes"
 	"slices"
+
+	"github.com/sluice-io/sluice/internal/leaf"
 )
 
 // The streaming path: most events need no add-on, so their stored JSON is
@@ -31,6 +33,10 @@ type streamer struct {
 	ws    *workspace
 	p     *Processor
 	keen  keenFields // what the client's keen member holds
+	// leaves: note the stored event's leaves (leaves.go), at path, the
+	// current property path (parts joined by leaf.Sep).
+	leaves bool
+	path   []byte
 }
 
 // span is a property name: data[start:end], quotes excluded, no escapes.
@@ -43,8 +49,9 @@ type span struct{ start, end int }
 // {"keen":{…} in front of it. af is the autofill object (keen removed), nil
 // if none.
 func (p *Processor) stream(ws *workspace, in *Input, subst substitutions, af *value, out []byte) ([]byte, keenFields, bool) {
-	s := streamer{data: in.Payload, out: out, subst: subst, names: ws.spans[:0], ws: ws, p: p}
-	defer func() { ws.spans = s.names[:0] }()
+	s := streamer{data: in.Payload, out: out, subst: subst, names: ws.spans[:0], ws: ws, p: p, leaves: in.Leaves, path: ws.leafPath[:0]}
+	ws.leafNotes, ws.leafPaths = ws.leafNotes[:0], ws.leafPaths[:0]
+	defer func() { ws.spans, ws.leafPath = s.names[:0], s.path[:0] }()
 	s.skipSpace()
 	if s.pos >= len(s.data) || s.data[s.pos] != '{' || !s.object(af, true) {
 		return nil, keenFields{}, false
@@ -117,14 +124,23 @@ func (s *streamer) object(merge *value, root bool) bool {
 				s.out = append(s.out, ':')
 				s.from = s.pos
 			}
+			pathBase := len(s.path)
+			if s.leaves {
+				s.enterPath(s.data[name.start:name.end])
+			}
 			switch {
 			case mergeBits&bit == 0 && s.pos < len(s.data) && s.data[s.pos] == '"':
+				start := s.outPos()
 				ok = s.str() // most values: a call less
+				if ok && s.leaves {
+					s.noteLeaf(leafString, start)
+				}
 			case mergeBits&bit == 0: // not in merge
-				ok = s.value(nil)
+				ok = s.noteValue(nil)
 			default:
 				ok = s.memberValue(merge, name, &seen)
 			}
+			s.path = s.path[:pathBase]
 			if !ok {
 				return false
 			}
@@ -161,7 +177,18 @@ func (s *streamer) object(merge *value, root bool) bool {
 			if comma {
 				s.out = append(s.out, ',')
 			}
-			s.out = appendMember(s.out, &merge.members[i])
+			m := &merge.members[i]
+			if !s.leaves {
+				s.out = appendMember(s.out, m)
+			} else {
+				pathBase := len(s.path)
+				s.enterPath(m.name)
+				s.out = append(append(s.out, m.quoted...), ':')
+				start := len(s.out) // s.from is s.pos: the run was flushed
+				s.out = appendValue(s.out, &m.val)
+				s.noteLeaf(leafValue, start)
+				s.path = s.path[:pathBase]
+			}
 			comma = true
 		}
 	}
@@ -281,11 +308,11 @@ var keenStringNames = []string{"timestamp", "uniqueness_token", "id", "created_a
 // replaces the event's (which must be valid all the same).
 func (s *streamer) memberValue(merge *value, name span, seen *uint64) bool {
 	if merge == nil {
-		return s.value(nil)
+		return s.noteValue(nil)
 	}
 	i := memberIndex(merge, s.data[name.start:name.end])
 	if i < 0 {
-		return s.value(nil)
+		return s.noteValue(nil)
 	}
 	*seen |= 1 << i
 	af := &merge.members[i].val
@@ -294,12 +321,44 @@ func (s *streamer) memberValue(merge *value, name span, seen *uint64) bool {
 	}
 	s.flush()
 	mark := len(s.out)
+	notes := len(s.ws.leafNotes)
 	if !s.value(nil) {
 		return false
 	}
 	s.out = appendValue(s.out[:mark], af)
 	s.from = s.pos
+	if s.leaves { // the event's value is gone: its leaves too
+		s.ws.leafNotes = s.ws.leafNotes[:notes]
+		s.noteLeaf(leafValue, mark)
+	}
 	return true
+}
+
+// noteValue reads a member's value as value does, and notes its leaf: an
+// object notes its own members, an array is flattened as a whole.
+func (s *streamer) noteValue(merge *value) bool {
+	start, at := s.outPos(), s.pos
+	if !s.value(merge) {
+		return false
+	}
+	if s.leaves {
+		switch c := s.data[at]; c {
+		case '{':
+		case '[':
+			s.noteLeaf(leafValue, start)
+		default:
+			s.noteLeaf(kindOf(c), start)
+		}
+	}
+	return true
+}
+
+// enterPath appends a property name to the path.
+func (s *streamer) enterPath(name []byte) {
+	if len(s.path) > 0 {
+		s.path = append(s.path, leaf.Sep...)
+	}
+	s.path = append(s.path, name...)
 }
 
 // value reads one value at s.pos (spaces before it already skipped) and

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/sluice-io/sluice/internal/leaf"
 )
 
 // The streaming path (stream.go) must give exactly what the tree path gives
@@ -32,6 +34,9 @@ func compareStream(t *testing.T, p *Processor, in Input) (streamed, accepted boo
 	case ok && !reflect.DeepEqual(got, want):
 		t.Fatalf("paths differ on\n%q\nautofill %v\nstream: %+v\n  %s\ntree:   %+v\n  %s", in.Payload, in.Autofill, got, got.JSON, want, want.JSON)
 	}
+	if ok {
+		compareLeaves(t, p, in)
+	}
 	// And Process, which picks, gives the tree path's answer.
 	ev, err := p.Process(in)
 	if treeErr != nil {
@@ -44,6 +49,46 @@ func compareStream(t *testing.T, p *Processor, in Input) (streamed, accepted boo
 		t.Fatalf("Process(%q) = %q: invalid UTF-8", in.Payload, ev.JSON)
 	}
 	return ok, treeErr == nil
+}
+
+// compareLeaves: the leaves the streaming path notes are those of the stored
+// JSON, as the store would find them (leaf.Flatten).
+func compareLeaves(t *testing.T, p *Processor, in Input) {
+	t.Helper()
+	in.Leaves = true
+	ws := new(workspace)
+	ws.leafKeys.Intern(0, []byte("a stale key")) // a workspace is reused across events
+	ev, ok := p.processStream(ws, &in, ws.substitutions(&in))
+	if !ok || ev.Leaves == nil {
+		t.Fatalf("no leaves for %q (streamed: %v)", in.Payload, ok)
+	}
+	want, err := leaf.Flatten(ev.JSON, nil)
+	if err != nil {
+		t.Fatalf("flatten %s: %v", ev.JSON, err)
+	}
+	if got, want := leafTexts(ev.Leaves), leafTexts(want); !slices.Equal(got, want) {
+		t.Fatalf("leaves of\n%q\nautofill %v\nstored %s\ngot  %q\nwant %q", in.Payload, in.Autofill, ev.JSON, got, want)
+	}
+}
+
+// leafTexts renders leaves for comparison: key and value, strings as text.
+func leafTexts(fs []leaf.Field) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		v := f.Val
+		switch x := v.(type) {
+		case []byte:
+			v = string(x)
+		case []any:
+			var ss []string
+			for _, e := range x {
+				ss = append(ss, string(e.([]byte)))
+			}
+			v = ss
+		}
+		out[i] = fmt.Sprintf("%q=%#v", f.Key, v)
+	}
+	return out
 }
 
 // TestStreamTakesCommonEvents: events the streaming path exists for must not

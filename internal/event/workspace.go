@@ -1,6 +1,10 @@
 package event
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/sluice-io/sluice/internal/leaf"
+)
 
 // workspace holds the memory one Process call parses into. The event tree
 // lives only until the stored JSON is written (Event.JSON is a fresh
@@ -13,6 +17,14 @@ type workspace struct {
 	text  []byte   // JSON text sluice writes into the tree (keen object, add-on output, autofill)
 	path  []pathElem
 	spans []span // property names, for the streaming path (stream.go)
+	// The streaming path's leaves (leaves.go): the notes of this event, the
+	// paths they point to, and what is kept from one event to the next.
+	leafNotes []leafNote
+	leafPaths []byte
+	leafPath  []byte // the streamer's current path
+	kbuf      []byte
+	leafKeys  leaf.Keys      // the notes' keys
+	flat      leaf.Flattener // for the values noted whole (it interns their keys)
 	// lastHadAddons: the last event processed with this workspace had
 	// add-ons (a hint for Process; reset keeps it).
 	lastHadAddons bool
@@ -54,7 +66,8 @@ func (ws *workspace) keep(src []member) []member {
 // next garbage collections, so that is bounded, and clearing them would cost
 // more than the rest of the bookkeeping.
 func (ws *workspace) release() {
-	if cap(ws.slab) > maxPooledSlab || cap(ws.stack) > maxPooledSlab || cap(ws.text) > maxPooledSlab || cap(ws.spans) > maxPooledSlab {
+	if cap(ws.slab) > maxPooledSlab || cap(ws.stack) > maxPooledSlab || cap(ws.text) > maxPooledSlab || cap(ws.spans) > maxPooledSlab ||
+		cap(ws.leafNotes) > maxPooledSlab || cap(ws.leafPaths) > maxPooledSlab {
 		return
 	}
 	ws.reset()
@@ -64,4 +77,5 @@ func (ws *workspace) release() {
 // reset forgets everything the workspace holds, for a fresh start.
 func (ws *workspace) reset() {
 	ws.slab, ws.stack, ws.text, ws.path, ws.spans = ws.slab[:0], ws.stack[:0], ws.text[:0], ws.path[:0], ws.spans[:0]
+	ws.leafNotes, ws.leafPaths = ws.leafNotes[:0], ws.leafPaths[:0]
 }

@@ -54,7 +54,7 @@ func (p *Flattener) Flatten(doc []byte, validUTF8 bool, out []Field) ([]Field, e
 // Value appends the leaves of doc, the valid UTF-8 JSON of one value at
 // path (parts joined by Sep), to out; out[start:] are the leaves of its
 // event so far. It is how a part of an event is flattened on its own.
-func (p *Flattener) Value(doc []byte, path string, out []Field, start int) ([]Field, error) {
+func (p *Flattener) Value(doc, path []byte, out []Field, start int) ([]Field, error) {
 	p.b, p.i, p.out, p.start, p.path, p.valid = doc, 0, out, start, append(p.path[:0], path...), true
 	defer func() { p.b, p.out = nil, nil }()
 	p.ws()

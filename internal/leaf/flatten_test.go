@@ -71,12 +71,12 @@ func TestValue(t *testing.T) {
 		{`{"id":"x","location":{"coordinates":[1,2]}}`, "keen", []string{"keen.location.coordinates.$aj=[1,2]"}},
 		{`{}`, "a", nil},
 	} {
-		got, err := f.Value([]byte(c.doc), c.path, nil, 0)
+		got, err := f.Value([]byte(c.doc), []byte(c.path), nil, 0)
 		if err != nil || !slices.Equal(texts(got), c.want) {
 			t.Errorf("Value(%s, %q) = %q %v, want %q", c.doc, c.path, texts(got), err, c.want)
 		}
 	}
-	if _, err := f.Value([]byte(`1 2`), "a", nil, 0); err == nil {
+	if _, err := f.Value([]byte(`1 2`), []byte("a"), nil, 0); err == nil {
 		t.Error("Value(1 2): no error")
 	}
 }

@@ -132,7 +132,7 @@ func (p *Pipeline) processPartition(topic string, recs []*kgo.Record) partResult
 	for _, r := range recs {
 		id := event.ID(topic, r.Partition, r.Offset)
 		ev, err := p.cfg.Processor.Process(event.Input{
-			Payload: r.Value, RecordTime: r.Timestamp, ID: id, CreatedAt: now, Autofill: autofill,
+			Payload: r.Value, RecordTime: r.Timestamp, ID: id, CreatedAt: now, Autofill: autofill, Leaves: true,
 		})
 		var invalid *event.Error
 		switch {
@@ -147,7 +147,7 @@ func (p *Pipeline) processPartition(topic string, recs []*kgo.Record) partResult
 		default:
 			res.events = append(res.events, store.Event{
 				ProjectID: raw.ProjectID, Collection: raw.Collection, ID: ev.ID,
-				Timestamp: ev.Timestamp, CreatedAt: ev.CreatedAt, UniquenessToken: ev.UniquenessToken, JSON: ev.JSON, ValidUTF8: true,
+				Timestamp: ev.Timestamp, CreatedAt: ev.CreatedAt, UniquenessToken: ev.UniquenessToken, JSON: ev.JSON, ValidUTF8: true, Leaves: ev.Leaves,
 				Source: store.Source{Topic: topic, Partition: r.Partition, Offset: r.Offset},
 			})
 			res.keys = append(res.keys, r.Key)

@@ -2,14 +2,23 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/sluice-io/sluice/internal/event"
 )
 
-// TestProcessedEvents stores events as the event package builds them.
+// TestProcessedEvents stores events as the event package builds them: with
+// the leaves it found (as the pipeline asks) and without (Insert flattens
+// their JSON). Both must store the same.
 func TestProcessedEvents(t *testing.T) {
+	for _, leaves := range []bool{false, true} {
+		t.Run(fmt.Sprintf("leaves=%v", leaves), func(t *testing.T) { testProcessedEvents(t, leaves) })
+	}
+}
+
+func testProcessedEvents(t *testing.T, leaves bool) {
 	p, err := event.NewProcessor(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -21,14 +30,17 @@ func TestProcessedEvents(t *testing.T) {
 	var evs []Event
 	for i, payload := range []string{
 		`{"a": {"b": "x"}, "n": 1.50, "keen": {"timestamp": "2024-01-02T03:04:05.678Z", "uniqueness_token": "t"}}`,
-		`{"n": 12345678901234567890, "tags": ["x", "y"], "é": "\u00e9"}`,
+		`{"n": 12345678901234567890, "tags": ["x", "y"], "é": "\u00e9", "o": {"p": null, "q": true}}`,
 		`{"keen": {"uniqueness_token": "t"}, "a": {"b": "y"}}`,
 	} {
-		ev, err := p.Process(event.Input{Payload: []byte(payload), ID: event.ID("clicks", 0, int64(i)), CreatedAt: now.Add(time.Duration(i) * time.Second)})
+		ev, err := p.Process(event.Input{Payload: []byte(payload), ID: event.ID("clicks", 0, int64(i)), CreatedAt: now.Add(time.Duration(i) * time.Second), Leaves: leaves})
 		if err != nil {
 			t.Fatal(err)
 		}
-		evs = append(evs, Event{ProjectID: "p", Collection: "clicks", ID: ev.ID, Timestamp: ev.Timestamp, CreatedAt: ev.CreatedAt, UniquenessToken: ev.UniquenessToken, JSON: ev.JSON, ValidUTF8: true})
+		if leaves && ev.Leaves == nil {
+			t.Fatalf("%s: no leaves", payload)
+		}
+		evs = append(evs, Event{ProjectID: "p", Collection: "clicks", ID: ev.ID, Timestamp: ev.Timestamp, CreatedAt: ev.CreatedAt, UniquenessToken: ev.UniquenessToken, JSON: ev.JSON, ValidUTF8: true, Leaves: ev.Leaves})
 	}
 	res, err := s.Insert(ctx, evs)
 	if err != nil || res != (InsertResult{Inserted: 2, Duplicates: 1}) {
@@ -50,6 +62,9 @@ func TestProcessedEvents(t *testing.T) {
 		{Filter{[]string{"keen", "id"}, "eq", evs[1].ID}, 1},
 		{Filter{[]string{"é"}, "eq", "é"}, 1},
 		{Filter{[]string{"tags"}, "eq", "y"}, 1},
+		{Filter{[]string{"o", "p"}, "eq", nil}, 1},
+		{Filter{[]string{"o", "q"}, "eq", true}, 1},
+		{Filter{[]string{"o"}, "exists", true}, 1},
 	} {
 		got, err := s.Count(ctx, Query{ProjectID: "p", Collection: "clicks", Filters: []Filter{c.f}})
 		if err != nil || got != c.want {

@@ -32,6 +32,10 @@ func flattenAll(events []Event) ([]flatEvent, error) {
 			var leaves []leaf.Field
 			for i := lo; i < hi; i++ {
 				ev := &events[i]
+				if ev.Leaves != nil {
+					out[i] = flatEvent{ev, ev.Leaves}
+					continue
+				}
 				start := len(leaves)
 				var err error
 				if leaves, err = f.Flatten(ev.JSON, ev.ValidUTF8, leaves); err != nil {

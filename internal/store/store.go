@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"github.com/sluice-io/sluice/internal/leaf"
 	"time"
 )
 
@@ -28,6 +29,10 @@ type Event struct {
 	// output is), so Insert need not check its strings; otherwise invalid
 	// bytes in strings are stored as U+FFFD.
 	ValidUTF8 bool
+	// Leaves, when not nil, are the typed leaves of JSON as leaf.Flatten
+	// gives them (the event package finds them as it writes JSON); Insert
+	// then does not read JSON for them.
+	Leaves []leaf.Field
 	// Source is the raw Kafka record the event was made from (zero when
 	// unknown). With it, Insert knows a re-processed event by its position
 	// instead of looking its keen.id up (see Source).
