@@ -36,11 +36,11 @@ func event1KB(withAddons bool) []byte {
 	return []byte(b.String())
 }
 
-// BenchmarkProcess: a 1 KB event as it is (plain), with autofill, and with
-// all five add-ons (the UA parser's cache is warm: one user agent).
+// BenchmarkProcess: a 1 KB event as it is (plain), also noting its leaves
+// (as the pipeline asks), with autofill, and with all five add-ons (the UA parser's cache is warm: one user agent).
 func BenchmarkProcess(b *testing.B) {
 	now := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
-	for _, name := range []string{"plain", "autofill", "all-addons"} {
+	for _, name := range []string{"plain", "plain+leaves", "autofill", "all-addons"} {
 		withAddons := name == "all-addons"
 		payload := event1KB(withAddons)
 		var geo *GeoIP
@@ -48,7 +48,7 @@ func BenchmarkProcess(b *testing.B) {
 			geo = openTestGeo(b)
 		}
 		p, _ := NewProcessor(geo)
-		in := Input{Payload: payload, RecordTime: now, ID: ID("t", 0, 1), CreatedAt: now}
+		in := Input{Payload: payload, RecordTime: now, ID: ID("t", 0, 1), CreatedAt: now, Leaves: name == "plain+leaves"}
 		if name == "autofill" {
 			in.Autofill = map[string]any{"customer": map[string]any{"tenant": "acme", "id": 232130982.0}, "source": "kafka"}
 		}

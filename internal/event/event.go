@@ -144,7 +144,7 @@ func (p *Processor) processStream(ws *workspace, in *Input, subst substitutions)
 	if in.Leaves {
 		// An error here would be a bug (the stored JSON is sluice's own);
 		// without leaves, the store flattens the JSON itself.
-		ev.Leaves, _ = ws.materialize(body, len(`{"keen":`), headLen)
+		ev.Leaves, _ = ws.materialize(body, len(`{"keen":`), headLen, k.location.kind == kindObject || k.tokenRaw != nil)
 	}
 	return ev, true
 }

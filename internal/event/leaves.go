@@ -23,17 +23,21 @@ const (
 	leafTrue
 	leafFalse
 	leafNull
-	// leafValue is any JSON value (an array, or a value that autofill
-	// wrote) flattened on its own at its path.
+	// leafArray is an array the event holds (compact: the streamer drops
+	// whitespace); its type, StrArray or JSONArray, is found when the note
+	// becomes a leaf.
+	leafArray
+	// leafValue is any JSON value (one that autofill wrote) flattened on
+	// its own at its path.
 	leafValue
 )
 
 // leafNote is one noted leaf, or value to flatten.
 type leafNote struct {
-	key        string // the interned leaf key; for leafValue, "" (the path is in paths)
+	key        string // the interned leaf key; "" for leafArray and leafValue (their path is in leafPaths)
 	kind       leafKind
 	start, end int32 // the value's span in the body
-	path       int32 // leafValue: where its path starts in the workspace's leafPaths
+	path       int32 // leafArray, leafValue: where the path is in the workspace's leafPaths
 	pathEnd    int32
 }
 
@@ -41,7 +45,7 @@ type leafNote struct {
 func (s *streamer) noteLeaf(kind leafKind, start int) {
 	ws := s.ws
 	n := leafNote{kind: kind, start: int32(start), end: int32(s.outPos())}
-	if kind == leafValue {
+	if kind == leafArray || kind == leafValue {
 		n.path = int32(len(ws.leafPaths))
 		ws.leafPaths = append(ws.leafPaths, s.path...)
 		n.pathEnd = int32(len(ws.leafPaths))
@@ -83,12 +87,16 @@ func (s *streamer) outPos() int { return len(s.out) + s.pos - s.from }
 
 // materialize turns the notes into the leaves of doc, the stored JSON: its
 // keen object is doc[keenStart:headLen], and the body the notes point into
-// starts at doc[headLen] (processStream).
-func (ws *workspace) materialize(doc []byte, keenStart, headLen int) ([]leaf.Field, error) {
+// starts at doc[headLen] (processStream). keenLeaves: the keen object has
+// more than the fields the store keeps in columns of its own (a location, a
+// uniqueness token).
+func (ws *workspace) materialize(doc []byte, keenStart, headLen int, keenLeaves bool) ([]leaf.Field, error) {
 	out := make([]leaf.Field, 0, len(ws.leafNotes)+2)
-	out, err := ws.flat.Value(doc[keenStart:headLen], keenPath, out, 0)
-	if err != nil {
-		return nil, fmt.Errorf("event: leaves of the keen object: %w", err)
+	var err error
+	if keenLeaves {
+		if out, err = ws.flat.Value(doc[keenStart:headLen], keenPath, out, 0); err != nil {
+			return nil, fmt.Errorf("event: leaves of the keen object: %w", err)
+		}
 	}
 	shift := headLen
 	for i := range ws.leafNotes {
@@ -108,6 +116,15 @@ func (ws *workspace) materialize(doc []byte, keenStart, headLen int) ([]leaf.Fie
 			val = true
 		case leafFalse:
 			val = false
+		case leafArray:
+			typ, v, err := leaf.ArrayValue(tok)
+			if err != nil {
+				return nil, err
+			}
+			path := ws.leafPaths[n.path:n.pathEnd]
+			ws.kbuf = append(append(append(ws.kbuf[:0], path...), leaf.Sep+"$"...), typ...)
+			out = append(out, leaf.Field{Key: ws.leafKeys.Intern(i, ws.kbuf), Val: v})
+			continue
 		case leafValue:
 			if out, err = ws.flat.Value(tok, ws.leafPaths[n.path:n.pathEnd], out, 0); err != nil {
 				return nil, fmt.Errorf("event: leaves of a value: %w", err)

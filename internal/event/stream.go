@@ -334,8 +334,8 @@ func (s *streamer) memberValue(merge *value, name span, seen *uint64) bool {
 	return true
 }
 
-// noteValue reads a member's value as value does, and notes its leaf: an
-// object notes its own members, an array is flattened as a whole.
+// noteValue reads a member's value as value does, and notes its leaf (an
+// object notes its own members).
 func (s *streamer) noteValue(merge *value) bool {
 	start, at := s.outPos(), s.pos
 	if !s.value(merge) {
@@ -345,7 +345,7 @@ func (s *streamer) noteValue(merge *value) bool {
 		switch c := s.data[at]; c {
 		case '{':
 		case '[':
-			s.noteLeaf(leafValue, start)
+			s.noteLeaf(leafArray, start)
 		default:
 			s.noteLeaf(kindOf(c), start)
 		}

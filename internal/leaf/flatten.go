@@ -196,11 +196,86 @@ func StringValue(tok []byte) ([]byte, error) {
 // NumberValue returns the value of tok, a JSON number. Out of float64's
 // range it is ±Inf, which the store's DOUBLE holds.
 func NumberValue(tok []byte) (float64, error) {
+	if f, ok := simpleNumber(tok); ok {
+		return f, nil
+	}
 	f, err := strconv.ParseFloat(string(tok), 64)
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return 0, errSyntax
 	}
 	return f, nil
+}
+
+// ArrayValue returns the leaf of tok, the compact JSON of a valid array of
+// valid UTF-8: a StrArray of the strings when they all are (slices of tok
+// when they have no escapes), else a JSONArray of tok itself.
+func ArrayValue(tok []byte) (typ string, val any, err error) {
+	strs := make([]any, 0, bytes.Count(tok, []byte{','})+1)
+	for i := 1; i < len(tok)-1; {
+		if tok[i] != '"' {
+			return JSONArray, tok, nil
+		}
+		end := i + 1
+		for { // to the closing quote: one that no backslash escapes
+			j := bytes.IndexByte(tok[end:], '"')
+			if j < 0 {
+				return "", nil, errSyntax
+			}
+			end += j + 1
+			k := end - 2
+			for k > i && tok[k] == '\\' {
+				k--
+			}
+			if (end-2-k)%2 == 0 {
+				break
+			}
+		}
+		s, err := StringValue(tok[i:end])
+		if err != nil {
+			return "", nil, err
+		}
+		strs = append(strs, s)
+		i = end + 1 // past the comma
+	}
+	return StrArray, strs, nil
+}
+
+// pow10 are the powers of ten a float64 holds exactly.
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// simpleNumber reads the common numbers, such as 42, -7 or 123.45, without
+// strconv (which costs an allocation per number): at most 15 digits and no
+// exponent. Their digits and the power of ten are exact float64s, so one
+// division gives the correctly rounded value, as ParseFloat does.
+func simpleNumber(tok []byte) (float64, bool) {
+	i, neg := 0, false
+	if len(tok) > 0 && tok[0] == '-' {
+		i, neg = 1, true
+	}
+	var m uint64
+	digits, frac, dot := 0, 0, false
+	for ; i < len(tok); i++ {
+		switch c := tok[i]; {
+		case c >= '0' && c <= '9':
+			m = m*10 + uint64(c-'0')
+			digits++
+			if dot {
+				frac++
+			}
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 15 {
+		return 0, false
+	}
+	f := float64(m) / pow10[frac]
+	if neg {
+		f = -f
+	}
+	return f, true
 }
 
 func (p *Flattener) literal(lit string) error {
@@ -310,6 +385,7 @@ func (p *Flattener) array() error {
 	p.emit(JSONArray, buf.Bytes())
 	return nil
 }
+
 // skip passes over the value at p.i.
 func (p *Flattener) skip() error {
 	if p.i >= len(p.b) {

@@ -2,7 +2,10 @@ package leaf
 
 import (
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -90,6 +93,32 @@ func TestStringAndNumberValue(t *testing.T) {
 	for tok, want := range map[string]string{"1": "1", "-2.5e3": "-2500", "1e400": "+Inf"} {
 		if got, err := NumberValue([]byte(tok)); err != nil || fmt.Sprint(got) != want {
 			t.Errorf("NumberValue(%s) = %v %v, want %s", tok, got, err, want)
+		}
+	}
+	// The fast path for simple numbers gives exactly what ParseFloat gives.
+	r := rand.New(rand.NewPCG(1, 1))
+	for i := range 200000 {
+		var tok string
+		switch i % 4 {
+		case 0:
+			tok = strconv.FormatInt(r.Int64N(1<<53)>>r.IntN(53), 10)
+		case 1:
+			tok = strconv.FormatFloat(r.Float64()*math.Pow(10, float64(r.IntN(30)-15)), 'f', r.IntN(17), 64)
+		case 2:
+			tok = fmt.Sprintf("-%d.%0*d", r.IntN(1e6), r.IntN(12)+1, r.Int64N(1e12))
+		default:
+			tok = fmt.Sprint(r.Int64N(1e16)) + "." + fmt.Sprint(r.IntN(100)) // past 15 digits: strconv
+		}
+		want, _ := strconv.ParseFloat(tok, 64)
+		if got, err := NumberValue([]byte(tok)); err != nil || got != want {
+			t.Fatalf("NumberValue(%s) = %v %v, want %v", tok, got, err, want)
+		}
+	}
+	for _, tok := range []string{"0", "-0", "0.5", "999999999999999", "0.000000000000001", "123456789012345.6", "1.", "-"} {
+		want, wantErr := strconv.ParseFloat(tok, 64)
+		got, err := NumberValue([]byte(tok))
+		if (err != nil) != (wantErr != nil) || got != want || math.Signbit(got) != math.Signbit(want) {
+			t.Errorf("NumberValue(%s) = %v %v, want %v %v", tok, got, err, want, wantErr)
 		}
 	}
 	if _, err := NumberValue([]byte("1x")); err == nil {
