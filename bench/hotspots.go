@@ -44,7 +44,7 @@ var hotspotRules = []rule{
 // pipelineRules classify the pipeline-on sluice's profile (the event
 // pipeline benchmark) by stage.
 var pipelineRules = []rule{
-	{what: "store: flattening events into typed columns (Go)", any: []string{"store.flattenAll", "store.(*flattener)"}},
+	{what: "typed leaves of the events, for the store's columns (noted while streaming, or flattened from the JSON)", any: []string{"internal/leaf.", "store.flattenAll", "event.(*workspace).materialize", "event.(*streamer).noteLeaf"}},
 	{what: "store: DuckDB appender (cgo, one call per value)", all: []string{"store.(*DuckStore)", "duckdb-go/v2.(*Appender)"}},
 	{what: "store: DuckDB statements (commit and the checkpoints it triggers, lookups, DDL)", all: []string{"store.(*DuckStore)", "duckdb"}},
 	{what: "store: other (grouping, JSON logs, partition marks)", any: []string{"store.(*DuckStore)", "store.(*jsonLog)"}},
