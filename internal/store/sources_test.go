@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-io/sluice/internal/leaf"
 )
 
 func TestSplitBySource(t *testing.T) {
@@ -223,5 +225,80 @@ func TestJSONWrittenInChunks(t *testing.T) {
 		if string(got[i]) != want[i] {
 			t.Fatalf("event %d: read %.60q, want %.60q", i, got[i], want[i])
 		}
+	}
+}
+
+// TestInsertFailingAfterItsJSON: an Insert that fails once some of its JSON
+// is written (here, rows the Appender refuses, in its second collection)
+// stores nothing: no rows, no marks, and every log is cut back to where it
+// was, so that the retry, and a reopened store, read each event's own JSON.
+func TestInsertFailingAfterItsJSON(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	ctx := context.Background()
+	batch := func(from, n int, coll string) []Event {
+		var evs []Event
+		for i := from; i < from+n; i++ {
+			id := fmt.Sprintf("%s-%03d", coll, i)
+			ts := genBase.Add(time.Duration(i) * time.Second)
+			doc := fmt.Sprintf(`{"keen":{"id":%q},"n":%d,"s":"%s"}`, id, i, strings.Repeat("x", i))
+			evs = append(evs, Event{ProjectID: "p", Collection: coll, ID: id, Timestamp: ts, CreatedAt: ts, JSON: []byte(doc),
+				Source: Source{Topic: "raw-" + coll, Partition: 0, Offset: int64(i)}})
+		}
+		return evs
+	}
+	first := append(batch(0, 10, "a"), batch(0, 10, "b")...)
+	if _, err := s.Insert(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	ends := map[string]int64{}
+	for _, c := range []string{"a", "b"} {
+		ends[c] = s.tables[collKey{"p", c}].log.end
+	}
+
+	second := append(batch(10, 10, "a"), batch(10, 10, "b")...)
+	bad := append([]Event(nil), second...)
+	bad[len(bad)-1].Leaves = []leaf.Field{{Key: leaf.Key("s", leaf.String), Val: struct{}{}}} // no column takes it
+	if _, err := s.Insert(ctx, bad); err == nil {
+		t.Fatal("an Insert with a value the Appender refuses succeeded")
+	}
+	for _, c := range []string{"a", "b"} {
+		l := s.tables[collKey{"p", c}].log
+		st, err := l.f.Stat()
+		if err != nil || l.end != ends[c] || st.Size() != ends[c] {
+			t.Fatalf("log %s after the failed Insert: end %d, size %d (%v); want %d", c, l.end, st.Size(), err, ends[c])
+		}
+		if n, err := s.Count(ctx, Query{ProjectID: "p", Collection: c}); err != nil || n != 10 {
+			t.Fatalf("count %s after the failed Insert: %d %v, want 10", c, n, err)
+		}
+	}
+
+	res, err := s.Insert(ctx, second)
+	if err != nil || res.Inserted != 20 {
+		t.Fatalf("retry: %+v %v, want 20 inserted", res, err)
+	}
+	check := func(s *DuckStore, when string) {
+		for _, c := range []string{"a", "b"} {
+			got, err := s.Extract(ctx, Query{ProjectID: "p", Collection: c})
+			want := append(batch(0, 10, c), batch(10, 10, c)...)
+			if err != nil || len(got) != len(want) {
+				t.Fatalf("%s: extract %s: %d events %v, want %d", when, c, len(got), err, len(want))
+			}
+			for i := range want {
+				if string(got[i]) != string(want[i].JSON) {
+					t.Fatalf("%s: %s event %d reads %s, want %s", when, c, i, got[i], want[i].JSON)
+				}
+			}
+		}
+	}
+	check(s, "after the retry")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, dir)
+	defer s.Close()
+	check(s, "reopened")
+	if res, err := s.Insert(ctx, second); err != nil || res.Existing != 20 {
+		t.Fatalf("re-processing after reopen: %+v %v, want 20 existing", res, err)
 	}
 }
