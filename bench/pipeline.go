@@ -35,11 +35,14 @@ import (
 //  4. latency: records produced at a fixed rate into collection
 //     "latency", each with a sequence number; a poller asks count
 //     (seq < K) to find when each becomes countable;
-//  5. sluice's RSS sampled during each phase.
+//  5. sluice's RSS sampled during each phase;
+//  6. more drains (--drains), each of a new project's preloaded events:
+//     the throughput goal is judged on the drains' median.
 type pipeConfig struct {
 	bin, brokers, workDir string
 	nice                  string
 	events                int
+	drains                int
 	recordSize            int
 	drainTimeout          time.Duration
 	queryRuns             int
@@ -62,6 +65,7 @@ func pipelineBench(args []string) error {
 	fs.StringVar(&c.workDir, "work-dir", os.TempDir(), "where sluice's data dir and logs go")
 	fs.StringVar(&c.nice, "nice", "", "run sluice under nice -n N (run.sh does not: sluice inherits the niceness of sluicebench)")
 	fs.IntVar(&c.events, "events", 1_000_000, "events preloaded, drained and queried")
+	fs.IntVar(&c.drains, "drains", 3, "drains measured: the first in full, each further one of a new project's preloaded events (the throughput goal is judged on their median)")
 	fs.IntVar(&c.recordSize, "record-size", 1024, "bytes of JSON per event")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 6*time.Minute, "give up the drain after this long")
 	fs.IntVar(&c.queryRuns, "query-runs", 20, "measured runs of each query (after 2 warm-ups)")
@@ -127,27 +131,11 @@ func runPipelineBench(ctx context.Context, c pipeConfig, rep *pipeReport) error 
 	pl := payloads(4096, c.recordSize)
 
 	// 1. Preload through the Inbound listener, the pipeline off.
-	sl, err := startSluice(ctx, c.bin, dataDir, c.brokers, false, nice, filepath.Join(c.workDir, "pipeline-sluice-1"))
+	p, err := preloadProject(ctx, c, dataDir, nice, pl, "pipeline-bench", "pipeline-sluice-1", &rep.PreloadSeconds)
 	if err != nil {
-		return err
-	}
-	p, err := createProject(ctx, sl.http, dataDir, "pipeline-bench")
-	if err != nil {
-		sl.stop()
 		return err
 	}
 	rep.Project = p.ID
-	logf("pipeline: project %s; preloading %d events through the Inbound listener", p.ID, c.events)
-	t0 := time.Now()
-	err = produceAll(ctx, sl.inbound, filepath.Join(dataDir, "tls", "ca.pem"), p, "pipeline", pl, c.events)
-	rep.PreloadSeconds = time.Since(t0).Seconds()
-	if stopErr := sl.stop(); err == nil {
-		err = stopErr
-	}
-	if err != nil {
-		return fmt.Errorf("preload: %w", err)
-	}
-	logf("pipeline: preloaded in %.1f s", rep.PreloadSeconds)
 
 	// 2. Drain: sluice with the pipeline. The pipeline consumes every raw
 	// topic on the backend from its start: another benchmark's raw events
@@ -164,11 +152,16 @@ func runPipelineBench(ctx context.Context, c pipeConfig, rep *pipeReport) error 
 		}
 		debug = []string{"--debug-addr", debugAddr}
 	}
-	sl, err = startSluice(ctx, c.bin, dataDir, c.brokers, true, nice, filepath.Join(c.workDir, "pipeline-sluice-2"), debug...)
+	sl, err := startSluice(ctx, c.bin, dataDir, c.brokers, true, nice, filepath.Join(c.workDir, "pipeline-sluice-2"), debug...)
 	if err != nil {
 		return err
 	}
-	defer sl.stop()
+	stopped := false
+	defer func() {
+		if !stopped {
+			sl.stop()
+		}
+	}()
 	profiled := make(chan struct{})
 	if c.profile > 0 {
 		go func() { // during the drain, while it lasts
@@ -180,7 +173,7 @@ func runPipelineBench(ctx context.Context, c pipeConfig, rep *pipeReport) error 
 	} else {
 		close(profiled)
 	}
-	err = drain(ctx, c, sl, p, rep)
+	err = drain(ctx, c, sl, p, &rep.Drain)
 	<-profiled
 	if err != nil {
 		return fmt.Errorf("drain: %w", err)
@@ -202,7 +195,69 @@ func runPipelineBench(ctx context.Context, c pipeConfig, rep *pipeReport) error 
 		return fmt.Errorf("latency: %w", err)
 	}
 	rep.PeakRSSkB = procStatus(sl.pid, "VmHWM")
+
+	// 5. More drains, each of a new project's events.
+	stopped = true
+	if err := sl.stop(); err != nil {
+		return err
+	}
+	for i := 2; i <= c.drains; i++ {
+		d, err := anotherDrain(ctx, c, dataDir, nice, pl, i)
+		if err != nil {
+			return fmt.Errorf("drain %d: %w", i, err)
+		}
+		rep.MoreDrains = append(rep.MoreDrains, d)
+	}
 	return nil
+}
+
+// preloadProject starts sluice with the pipeline off, creates a project called
+// name and produces c.events events into its collection "pipeline".
+func preloadProject(ctx context.Context, c pipeConfig, dataDir string, nice []string, pl [][]byte, name, logName string, seconds *float64) (project, error) {
+	sl, err := startSluice(ctx, c.bin, dataDir, c.brokers, false, nice, filepath.Join(c.workDir, logName))
+	if err != nil {
+		return project{}, err
+	}
+	p, err := createProject(ctx, sl.http, dataDir, name)
+	if err != nil {
+		sl.stop()
+		return project{}, err
+	}
+	logf("pipeline: project %s; preloading %d events through the Inbound listener", p.ID, c.events)
+	t0 := time.Now()
+	err = produceAll(ctx, sl.inbound, filepath.Join(dataDir, "tls", "ca.pem"), p, "pipeline", pl, c.events)
+	*seconds = time.Since(t0).Seconds()
+	if stopErr := sl.stop(); err == nil {
+		err = stopErr
+	}
+	if err != nil {
+		return project{}, fmt.Errorf("preload: %w", err)
+	}
+	logf("pipeline: preloaded in %.1f s", *seconds)
+	return p, nil
+}
+
+// anotherDrain preloads a new project (the i-th) and drains it, into the
+// store that holds the earlier drains' events.
+func anotherDrain(ctx context.Context, c pipeConfig, dataDir string, nice []string, pl [][]byte, i int) (drainFigures, error) {
+	var d drainFigures
+	var seconds float64
+	p, err := preloadProject(ctx, c, dataDir, nice, pl, fmt.Sprintf("pipeline-bench-%d", i), fmt.Sprintf("pipeline-sluice-%d-preload", i), &seconds)
+	if err != nil {
+		return d, err
+	}
+	if err := deleteOtherRawTopics(ctx, c.brokers, p.ID); err != nil {
+		return d, fmt.Errorf("deleting the earlier drains' raw topics: %w", err)
+	}
+	sl, err := startSluice(ctx, c.bin, dataDir, c.brokers, true, nice, filepath.Join(c.workDir, fmt.Sprintf("pipeline-sluice-%d", i)))
+	if err != nil {
+		return d, err
+	}
+	err = drain(ctx, c, sl, p, &d)
+	if stopErr := sl.stop(); err == nil {
+		err = stopErr
+	}
+	return d, err
 }
 
 // inboundClient is a producer on sluice's Inbound listener.
@@ -239,9 +294,9 @@ func produceAll(ctx context.Context, addr, ca string, p project, collection stri
 
 // drain polls count every second until it reaches the preloaded events,
 // sampling sluice's CPU with each poll.
-func drain(ctx context.Context, c pipeConfig, sl *sluiceProc, p project, rep *pipeReport) error {
+func drain(ctx context.Context, c pipeConfig, sl *sluiceProc, p project, d *drainFigures) error {
 	rss := sampleRSS(sl.pid)
-	defer func() { rep.Drain.PeakRSSkB = rss() }()
+	defer func() { d.PeakRSSkB = rss() }()
 	type point struct {
 		at    time.Time
 		n     int64
@@ -273,7 +328,6 @@ func drain(ctx context.Context, c pipeConfig, sl *sluiceProc, p project, rep *pi
 		}
 	}
 	first, last := pts[0], pts[len(pts)-1]
-	d := &rep.Drain
 	d.EventsAtStart, d.Events = first.n, last.n-first.n
 	d.Seconds = last.at.Sub(first.at).Seconds()
 	d.CPUSeconds = last.cpuS - first.cpuS

@@ -7,6 +7,33 @@ import (
 )
 
 // pipeReport is everything the pipeline benchmark measured.
+// drainFigures are one drain's.
+type drainFigures struct {
+	EventsAtStart       int64     `json:"events_countable_at_start"`
+	Events              int64     `json:"events"`
+	Seconds             float64   `json:"seconds"`
+	CPUSeconds          float64   `json:"sluice_cpu_seconds"`
+	EventsPerS          float64   `json:"events_per_s"`
+	EventsPerCPUSecond  float64   `json:"events_per_cpu_second"`
+	Cores               float64   `json:"sluice_cores"`
+	WindowsPerCPUSecond []float64 `json:"windows_events_per_cpu_second"`
+	Complete            bool      `json:"complete"`
+	Transactions        int64     `json:"transactions"`
+	DatabaseBytes       int64     `json:"database_bytes"`
+	JSONLogBytes        int64     `json:"json_log_bytes"`
+	PeakRSSkB           int64     `json:"peak_rss_kb"`
+}
+
+// throughput returns every drain's events per CPU-second, in order, and
+// their median: the figure the goal is judged on.
+func (r *pipeReport) throughput() ([]float64, float64) {
+	all := []float64{r.Drain.EventsPerCPUSecond}
+	for _, d := range r.MoreDrains {
+		all = append(all, d.EventsPerCPUSecond)
+	}
+	return all, spreadOf(all).Median
+}
+
 type pipeReport struct {
 	Started    time.Time `json:"started"`
 	Finished   time.Time `json:"finished"`
@@ -16,22 +43,11 @@ type pipeReport struct {
 	Events     int       `json:"events"`
 	RecordSize int       `json:"record_size"`
 
-	PreloadSeconds float64 `json:"preload_seconds"`
-	Drain          struct {
-		EventsAtStart       int64     `json:"events_countable_at_start"`
-		Events              int64     `json:"events"`
-		Seconds             float64   `json:"seconds"`
-		CPUSeconds          float64   `json:"sluice_cpu_seconds"`
-		EventsPerS          float64   `json:"events_per_s"`
-		EventsPerCPUSecond  float64   `json:"events_per_cpu_second"`
-		Cores               float64   `json:"sluice_cores"`
-		WindowsPerCPUSecond []float64 `json:"windows_events_per_cpu_second"`
-		Complete            bool      `json:"complete"`
-		Transactions        int64     `json:"transactions"`
-		DatabaseBytes       int64     `json:"database_bytes"`
-		JSONLogBytes        int64     `json:"json_log_bytes"`
-		PeakRSSkB           int64     `json:"peak_rss_kb"`
-	} `json:"drain"`
+	PreloadSeconds float64      `json:"preload_seconds"`
+	Drain          drainFigures `json:"drain"`
+	// MoreDrains are the drains after the first (--drains): each one of a
+	// new project's preloaded events, into the same store.
+	MoreDrains       []drainFigures  `json:"more_drains,omitempty"`
 	Queries          []queryFigures  `json:"queries"`
 	QueriesPeakRSSkB int64           `json:"queries_peak_rss_kb"`
 	Latency          latencyFigures2 `json:"latency"`
@@ -117,7 +133,17 @@ func (r *pipeReport) markdown(c pipeConfig) string {
 	if d.DatabaseBytes > 0 {
 		w("| store on disk after the drain | DuckDB database and WAL %s, JSON logs %s |\n", mib(d.DatabaseBytes/1024), mib(d.JSONLogBytes/1024))
 	}
-	w("| sluice peak RSS while draining | %s |\n\n", mib(d.PeakRSSkB))
+	w("| sluice peak RSS while draining | %s |\n", mib(d.PeakRSSkB))
+	all, median := r.throughput()
+	if len(all) > 1 {
+		var each []string
+		for _, v := range all {
+			each = append(each, fmt.Sprintf("%.0f", v))
+		}
+		w("| all %d drains | %s events per CPU-second → median **%.0f** (the first is the one above; each further drain preloaded %d events into a new project, with the pipeline off, then drained them into the same store: the host's speed varies from minute to minute, one drain is not enough) |\n",
+			len(all), strings.Join(each, ", "), median, r.Events)
+	}
+	w("\n")
 	if pr := r.Profile; pr != nil {
 		w("Where sluice's CPU goes while draining: a Go CPU profile of %.0f s from %.0f s into the drain (`pipeline-cpu.pprof` in the work dir), summed by stage. ", pr.Seconds, pr.At)
 		w("Go sampled %.1f CPU-seconds while /proc counted %.1f. Go's profiler also samples DuckDB's own threads (C++, not Go): they show as `runtime._ExternalCode`.\n\n",
@@ -156,7 +182,11 @@ func (r *pipeReport) markdown(c pipeConfig) string {
 		}
 	}
 	w("## Goals (reported, not asserted)\n\n| goal | target | measured | |\n|---|---|---|---|\n")
-	w("| pipeline throughput per core of sluice CPU | ≥ 50,000 events/s | %.0f | %s |\n", d.EventsPerCPUSecond, verdict(d.EventsPerCPUSecond >= 50000))
+	what := "events per CPU-second"
+	if len(all) > 1 {
+		what = fmt.Sprintf("median of %d drains", len(all))
+	}
+	w("| pipeline throughput per core of sluice CPU (%s) | ≥ 50,000 events/s | %.0f | %s |\n", what, median, verdict(median >= 50000))
 	w("| produce → countable p99 at %d events/s | ≤ 1,000 ms | %.0f ms | %s |\n", l.Rate, l.P99, verdict(l.P99 <= 1000))
 	w("| count with one filter over %d events (p50, HTTP round trip) | ≤ 200 ms | %.1f ms | %s |\n", r.Events, filtered, verdict(filtered <= 200))
 	if r.Events < 1_000_000 {
