@@ -71,22 +71,11 @@ func compareLeaves(t *testing.T, p *Processor, in Input) {
 	}
 }
 
-// leafTexts renders leaves for comparison: key and value, strings as text.
+// leafTexts renders leaves for comparison (leaf.Field.String).
 func leafTexts(fs []leaf.Field) []string {
 	out := make([]string, len(fs))
 	for i, f := range fs {
-		v := f.Val
-		switch x := v.(type) {
-		case []byte:
-			v = string(x)
-		case []any:
-			var ss []string
-			for _, e := range x {
-				ss = append(ss, string(e.([]byte)))
-			}
-			v = ss
-		}
-		out[i] = fmt.Sprintf("%q=%#v", f.Key, v)
+		out[i] = f.String()
 	}
 	return out
 }

@@ -6,27 +6,14 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 )
 
-// texts renders leaves as path.$type=value, strings as text.
+// texts renders leaves with Field.String.
 func texts(fs []Field) []string {
 	var out []string
 	for _, f := range fs {
-		p, typ := SplitKey(f.Key)
-		v := f.Val
-		switch x := v.(type) {
-		case []byte:
-			v = string(x)
-		case []any:
-			var ss []string
-			for _, e := range x {
-				ss = append(ss, string(e.([]byte)))
-			}
-			v = ss
-		}
-		out = append(out, fmt.Sprintf("%s.$%s=%v", strings.Join(p, "."), typ, v))
+		out = append(out, f.String())
 	}
 	return out
 }
@@ -38,7 +25,7 @@ func TestFlatten(t *testing.T) {
 	}
 	// keen.id, keen.timestamp and keen.created_at are left to the store's
 	// own columns (IsOwnKeenField); the other keen fields are leaves.
-	want := []string{`keen.location.coordinates.$aj=[1,2]`, "keen.uniqueness_token.$s=u", `a.b.$aj=[1,"x"]`, "a.c.$as=[y]", "e.$z=true", "f.$n=1.5e+300", "g.$as=[]", "id.$s=i", "h.$s=é\n", "k.$n=+Inf"}
+	want := []string{`keen.location.coordinates.$aj="[1,2]"`, `keen.uniqueness_token.$s="u"`, `a.b.$aj="[1,\"x\"]"`, `a.c.$as=["y"]`, "e.$z=true", "f.$n=1.5e+300", "g.$as=[]", `id.$s="i"`, `h.$s="é\n"`, "k.$n=+Inf"}
 	if got := texts(fs); !slices.Equal(got, want) {
 		t.Fatalf("got %q\nwant %q", got, want)
 	}
@@ -54,7 +41,7 @@ func TestFlatten(t *testing.T) {
 func TestFlattenInvalidUTF8(t *testing.T) {
 	doc := []byte(`{"s":"a` + "\xff" + `b","l":["` + "\xc3" + `"]}`)
 	fs, err := Flatten(doc, nil)
-	if want := []string{"s.$s=a\uFFFDb", "l.$as=[\uFFFD]"}; err != nil || !slices.Equal(texts(fs), want) {
+	if want := []string{"s.$s=\"a\uFFFDb\"", "l.$as=[\"\uFFFD\"]"}; err != nil || !slices.Equal(texts(fs), want) {
 		t.Fatalf("got %q %v, want %q", texts(fs), err, want)
 	}
 }
@@ -67,11 +54,11 @@ func TestValue(t *testing.T) {
 		doc, path string
 		want      []string
 	}{
-		{`{"b":{"c":1},"d":"x","e":{}}`, "a", []string{"a.b.c.$n=1", "a.d.$s=x"}},
-		{`"x"`, "a" + Sep + "b", []string{"a.b.$s=x"}},
-		{`["x","y"]`, "t", []string{"t.$as=[x y]"}},
-		{`[1, {"x":true}]`, "t", []string{`t.$aj=[1,{"x":true}]`}},
-		{`{"id":"x","location":{"coordinates":[1,2]}}`, "keen", []string{"keen.location.coordinates.$aj=[1,2]"}},
+		{`{"b":{"c":1},"d":"x","e":{}}`, "a", []string{"a.b.c.$n=1", `a.d.$s="x"`}},
+		{`"x"`, "a" + Sep + "b", []string{`a.b.$s="x"`}},
+		{`["x","y"]`, "t", []string{`t.$as=["x","y"]`}},
+		{`[1, {"x":true}]`, "t", []string{`t.$aj="[1,{\"x\":true}]"`}},
+		{`{"id":"x","location":{"coordinates":[1,2]}}`, "keen", []string{`keen.location.coordinates.$aj="[1,2]"`}},
 		{`{}`, "a", nil},
 	} {
 		got, err := f.Value([]byte(c.doc), []byte(c.path), nil, 0)
@@ -145,5 +132,24 @@ func TestKeysIntern(t *testing.T) {
 	// A leaf far past the known shape is interned without growing it.
 	if got := ks.Intern(5, []byte("c")); got != "c" || len(ks.shape) != 2 {
 		t.Fatalf("Intern(5, c) = %q, shape %q", got, ks.shape)
+	}
+}
+
+// TestFieldString: the rendering the tests compare leaves by shows a value
+// of an unexpected Go type as such.
+func TestFieldString(t *testing.T) {
+	for _, c := range []struct {
+		f    Field
+		want string
+	}{
+		{Field{Key("a"+Sep+"b", String), []byte(`x"y`)}, `a.b.$s="x\"y"`},
+		{Field{Key("n", Number), 1.0}, "n.$n=1"},
+		{Field{Key("n", Number), 1}, "n.$n=int(1)"},
+		{Field{Key("l", StrArray), []any{[]byte("x"), "y"}}, `l.$as=["x",string(y)]`},
+		{Field{Key("z", Null), true}, "z.$z=true"},
+	} {
+		if got := c.f.String(); got != c.want {
+			t.Errorf("%#v: %s, want %s", c.f, got, c.want)
+		}
 	}
 }

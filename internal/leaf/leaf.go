@@ -8,7 +8,11 @@
 // validates the event (so that the store need not read the JSON again).
 package leaf
 
-import "strings"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // Types: a leaf's type is a suffix of its key ("country" + Sep + "$s"); Keen
 // property names never start with "$" nor contain ".", so it cannot collide
@@ -34,6 +38,34 @@ type Field struct {
 	// (also true for Null), or []any of []byte (StrArray). JSONArray: its
 	// compact JSON, as []byte.
 	Val any
+}
+
+// String renders the leaf as path.$type=value, strings quoted, for tests
+// and logs. A value of a type no leaf has shows its Go type.
+func (f Field) String() string {
+	path, typ := SplitKey(f.Key)
+	var v string
+	switch x := f.Val.(type) {
+	case []byte:
+		v = strconv.Quote(string(x))
+	case float64:
+		v = strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		v = strconv.FormatBool(x)
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			if b, ok := e.([]byte); ok {
+				parts[i] = strconv.Quote(string(b))
+			} else {
+				parts[i] = fmt.Sprintf("%T(%v)", e, e)
+			}
+		}
+		v = "[" + strings.Join(parts, ",") + "]"
+	default:
+		v = fmt.Sprintf("%T(%v)", x, x)
+	}
+	return strings.Join(path, ".") + ".$" + typ + "=" + v
 }
 
 // Key returns the key of the leaf of type typ at path (parts joined by
