@@ -129,6 +129,13 @@ func TestKeysIntern(t *testing.T) {
 	if ks.shape[0] != "b" {
 		t.Fatalf("shape not updated: %q", ks.shape)
 	}
+	// Keys that are data (a new name per event) do not grow it without end.
+	for i := range 3 * maxKeys {
+		ks.Intern(0, fmt.Appendf(nil, "id-%d", i))
+	}
+	if len(ks.keys) > maxKeys {
+		t.Fatalf("%d keys interned, want at most %d", len(ks.keys), maxKeys)
+	}
 	// A leaf far past the known shape is interned without growing it.
 	if got := ks.Intern(5, []byte("c")); got != "c" || len(ks.shape) != 2 {
 		t.Fatalf("Intern(5, c) = %q, shape %q", got, ks.shape)

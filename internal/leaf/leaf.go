@@ -104,6 +104,11 @@ type Keys struct {
 	shape []string // the keys of the last event's leaves, in order
 }
 
+// maxKeys bounds the interned keys: a Keys lives as long as the worker that
+// uses it, and events whose property names are data (ids as names) would
+// otherwise grow it without end. Past it, interning starts afresh.
+const maxKeys = 1 << 14
+
 // Intern returns the interned copy of key, the n-th leaf of its event. The
 // events of a stream mostly have one shape, so the n-th leaf's key is first
 // looked for where the last event had its n-th leaf: one comparison instead
@@ -114,7 +119,7 @@ func (ks *Keys) Intern(n int, key []byte) string {
 	}
 	k, ok := ks.keys[string(key)] // no allocation for the lookup
 	if !ok {
-		if ks.keys == nil {
+		if ks.keys == nil || len(ks.keys) >= maxKeys {
 			ks.keys = map[string]string{}
 		}
 		k = string(key)

@@ -3,13 +3,14 @@ package store
 import (
 	"context"
 	"fmt"
-	"github.com/sluice-io/sluice/internal/leaf"
 	"math/rand/v2"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluice-io/sluice/internal/leaf"
 )
 
 // benchEvents returns n events of about 1 KB in one collection.

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sluice-io/sluice/internal/leaf"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
+	"github.com/sluice-io/sluice/internal/leaf"
 )
 
 // DuckStore is the Store on an embedded DuckDB database (DESIGN decision 7,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/sluice-io/sluice/internal/leaf"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -14,6 +13,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sluice-io/sluice/internal/leaf"
 )
 
 func openTest(t testing.TB, dir string) *DuckStore {

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/sluice-io/sluice/internal/leaf"
 	"io"
 	"strconv"
+
+	"github.com/sluice-io/sluice/internal/leaf"
 )
 
 // flattenReference is the first, json.Decoder-based flattener, kept to

@@ -4,9 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/sluice-io/sluice/internal/leaf"
 	"runtime"
 	"sync"
+
+	"github.com/sluice-io/sluice/internal/leaf"
 )
 
 // flattenChunk is the smallest share of a batch given to one flattening
@@ -30,6 +31,7 @@ func flattenAll(events []Event) ([]flatEvent, error) {
 			// The events' leaves share one growing slice (each event keeps
 			// its own window of it) instead of growing one slice each.
 			var leaves []leaf.Field
+			sized := false
 			for i := lo; i < hi; i++ {
 				ev := &events[i]
 				if ev.Leaves != nil {
@@ -43,8 +45,9 @@ func flattenAll(events []Event) ([]flatEvent, error) {
 					return
 				}
 				out[i] = flatEvent{ev, leaves[start:len(leaves):len(leaves)]}
-				if i == lo { // size the rest of the chunk on the first event
-					leaves = append(make([]leaf.Field, 0, len(leaves)*(hi-lo)+16), leaves...)
+				if !sized { // size the rest of the chunk on the first event flattened
+					sized = true
+					leaves = append(make([]leaf.Field, 0, len(leaves)*(hi-i)+16), leaves...)
 					out[i].fields = leaves[start:len(leaves):len(leaves)]
 				}
 			}

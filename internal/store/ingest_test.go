@@ -5,11 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/sluice-io/sluice/internal/leaf"
 	"math/rand/v2"
 	"os"
 	"slices"
 	"testing"
+
+	"github.com/sluice-io/sluice/internal/leaf"
 )
 
 // A reopened store knows what is on disk: re-processing after a restart

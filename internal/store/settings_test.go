@@ -3,11 +3,12 @@ package store
 import (
 	"context"
 	"fmt"
-	"github.com/sluice-io/sluice/internal/leaf"
 	"math/rand/v2"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/sluice-io/sluice/internal/leaf"
 )
 
 // walSize returns the size of the store's WAL as DuckDB reports it.

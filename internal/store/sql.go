@@ -3,9 +3,10 @@ package store
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/sluice-io/sluice/internal/leaf"
 	"sort"
 	"strings"
+
+	"github.com/sluice-io/sluice/internal/leaf"
 )
 
 // compileWhere turns a query's timeframe and filters into a SQL condition

@@ -6,8 +6,9 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"github.com/sluice-io/sluice/internal/leaf"
 	"time"
+
+	"github.com/sluice-io/sluice/internal/leaf"
 )
 
 // UniquenessWindow is how long a keen.uniqueness_token blocks later events
