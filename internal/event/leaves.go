@@ -59,7 +59,7 @@ func (s *streamer) noteLeaf(kind leafKind, start int) {
 		case leafNull:
 			typ = leaf.Null
 		}
-		ws.kbuf = append(append(append(ws.kbuf[:0], s.path...), leaf.Sep+"$"...), typ...)
+		ws.kbuf = leaf.AppendKey(ws.kbuf[:0], s.path, typ)
 		n.key = ws.leafKeys.Intern(len(ws.leafNotes), ws.kbuf)
 	}
 	ws.leafNotes = append(ws.leafNotes, n)
@@ -122,7 +122,7 @@ func (ws *workspace) materialize(doc []byte, keenStart, headLen int, keenLeaves 
 				return nil, err
 			}
 			path := ws.leafPaths[n.path:n.pathEnd]
-			ws.kbuf = append(append(append(ws.kbuf[:0], path...), leaf.Sep+"$"...), typ...)
+			ws.kbuf = leaf.AppendKey(ws.kbuf[:0], path, typ)
 			out = append(out, leaf.Field{Key: ws.leafKeys.Intern(i, ws.kbuf), Val: v})
 			continue
 		case leafValue:

@@ -87,7 +87,7 @@ func (p *Flattener) emit(typ string, val any) {
 	if typ == String && IsOwnKeenField(p.path) {
 		return
 	}
-	p.kbuf = append(append(append(p.kbuf[:0], p.path...), Sep+"$"...), typ...)
+	p.kbuf = AppendKey(p.kbuf[:0], p.path, typ)
 	p.out = append(p.out, Field{p.Keys.Intern(len(p.out)-p.start, p.kbuf), val})
 }
 

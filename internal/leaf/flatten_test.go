@@ -116,6 +116,9 @@ func TestStringAndNumberValue(t *testing.T) {
 // TestKeysIntern: the n-th key of an event is found where the last event
 // had it, and any other through the map; equal keys share one string.
 func TestKeysIntern(t *testing.T) {
+	if got, want := string(AppendKey([]byte("x"), []byte("a"+Sep+"b"), StrArray)), "x"+Key("a"+Sep+"b", StrArray); got != want {
+		t.Fatalf("AppendKey = %q, want %q", got, want)
+	}
 	var ks Keys
 	a := ks.Intern(0, []byte("a"))
 	b := ks.Intern(1, []byte("b"))

@@ -72,6 +72,12 @@ func (f Field) String() string {
 // Sep).
 func Key(path, typ string) string { return path + Sep + "$" + typ }
 
+// AppendKey appends Key(path, typ) to dst (to build a key in a reused
+// buffer, for Keys.Intern).
+func AppendKey(dst, path []byte, typ string) []byte {
+	return append(append(append(dst, path...), Sep+"$"...), typ...)
+}
+
 // SplitKey returns the path parts and the type of a key.
 func SplitKey(k string) ([]string, string) {
 	i := strings.LastIndex(k, Sep+"$")
