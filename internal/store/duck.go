@@ -74,6 +74,10 @@ type table struct {
 // Idempotence comes from the partitions' marks instead (Source).
 const fixedColumns = `_id VARCHAR ` + uncompressed + `, _ts TIMESTAMP, _created TIMESTAMP, _off BIGINT, _len INTEGER`
 
+// fixedNames are the names of the fixed columns, in fixedColumns' order
+// (appendRows writes them by position).
+var fixedNames = []string{"_id", "_ts", "_created", "_off", "_len"}
+
 // logPath is the JSON log of table name.
 func (s *DuckStore) logPath(name string) string {
 	return filepath.Join(s.dir, jsonDir, name+".jsonl")
@@ -675,7 +679,7 @@ func (s *DuckStore) writeJSON(t *table, evs []flatEvent, st *staged) ([]jsonPtr,
 // this batch uses.
 func (s *DuckStore) appendRows(t *table, cols map[string]string, evs []flatEvent, ptrs []jsonPtr) error {
 	used := map[string]int{}
-	colNames := []string{"_id", "_ts", "_created", "_off", "_len"}
+	colNames := append([]string(nil), fixedNames...)
 	for _, fe := range evs {
 		for _, f := range fe.fields {
 			if _, ok := used[f.Key]; !ok {
@@ -684,20 +688,30 @@ func (s *DuckStore) appendRows(t *table, cols map[string]string, evs []flatEvent
 			}
 		}
 	}
+	nullable := make([]bool, len(colNames))
+	for i := len(fixedNames); i < len(nullable); i++ {
+		nullable[i] = true // the leaves' columns: NULL where an event has no such leaf
+	}
 	err := s.conn.Raw(func(dc any) error {
-		app, err := duckdb.NewAppenderWithColumns(dc.(driver.Conn), "", "", t.name, colNames)
+		conn, err := rawConnection(dc)
 		if err != nil {
 			return err
 		}
-		row := make([]driver.Value, len(colNames))
+		app, err := newChunkAppender(conn, t.name, colNames, nullable)
+		if err != nil {
+			return err
+		}
 		// Events of a batch mostly have one shape: the n-th field's column
 		// is first looked for where the last event's n-th field went (a
 		// comparison instead of hashing the key).
 		var lastKeys []string
 		var lastCols []int
 		for i, fe := range evs {
-			clear(row)
-			row[0], row[1], row[2], row[3], row[4] = fe.ev.ID, fe.ev.Timestamp.UTC(), fe.ev.CreatedAt.UTC(), ptrs[i].off, ptrs[i].n
+			app.setString(0, fe.ev.ID)
+			app.setTimestamp(1, fe.ev.Timestamp)
+			app.setTimestamp(2, fe.ev.CreatedAt)
+			app.setBigInt(3, ptrs[i].off)
+			app.setInteger(4, ptrs[i].n)
 			for j, f := range fe.fields {
 				if j >= len(lastKeys) {
 					lastKeys, lastCols = append(lastKeys, ""), append(lastCols, 0)
@@ -705,14 +719,18 @@ func (s *DuckStore) appendRows(t *table, cols map[string]string, evs []flatEvent
 				if lastKeys[j] != f.Key {
 					lastKeys[j], lastCols[j] = f.Key, used[f.Key]
 				}
-				row[lastCols[j]] = f.Val // a repeated key: the last one wins
+				// A repeated key: the last one wins.
+				if err := app.setLeaf(lastCols[j], f.Val); err != nil {
+					app.destroy()
+					return err
+				}
 			}
-			if err := app.AppendRow(row...); err != nil {
-				app.Close()
+			if err := app.endRow(); err != nil {
+				app.destroy()
 				return err
 			}
 		}
-		return app.Close()
+		return app.close()
 	})
 	if err != nil {
 		return fmt.Errorf("store: appending to %s: %w", t.name, err)
