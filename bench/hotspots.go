@@ -45,7 +45,7 @@ var hotspotRules = []rule{
 // pipeline benchmark) by stage.
 var pipelineRules = []rule{
 	{what: "typed leaves of the events, for the store's columns (noted while streaming, or flattened from the JSON)", any: []string{"internal/leaf.", "store.flattenAll", "event.(*workspace).materialize", "event.(*streamer).noteLeaf"}},
-	{what: "store: DuckDB appender (cgo, one call per value)", all: []string{"store.(*DuckStore)", "duckdb-go/v2.(*Appender)"}},
+	{what: "store: DuckDB appender (rows written into its data chunks, then copied by DuckDB into the transaction)", any: []string{"store.(*DuckStore).appendRows", "duckdb-go/v2.(*Appender)"}},
 	{what: "store: DuckDB statements (commit and the checkpoints it triggers, lookups, DDL)", all: []string{"store.(*DuckStore)", "duckdb"}},
 	{what: "store: other (grouping, JSON logs, partition marks)", any: []string{"store.(*DuckStore)", "store.(*jsonLog)"}},
 	{what: "DuckDB's own threads (C++: parallel parts of commits and checkpoints)", any: []string{"runtime._ExternalCode"}},
