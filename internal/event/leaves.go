@@ -102,36 +102,39 @@ func (ws *workspace) materialize(doc []byte, keenStart, headLen int, keenLeaves 
 	for i := range ws.leafNotes {
 		n := &ws.leafNotes[i]
 		tok := doc[shift+int(n.start) : shift+int(n.end)]
-		var val any
+		f := leaf.Field{Key: n.key}
 		switch n.kind {
 		case leafString:
-			if val, err = leaf.StringValue(tok); err != nil {
+			if f.Str, err = leaf.StringValue(tok); err != nil {
 				return nil, err
 			}
 		case leafNumber:
-			if val, err = leaf.NumberValue(tok); err != nil {
+			if f.Num, err = leaf.NumberValue(tok); err != nil {
 				return nil, err
 			}
 		case leafTrue, leafNull:
-			val = true
+			f.Bool = true
 		case leafFalse:
-			val = false
 		case leafArray:
-			typ, v, err := leaf.ArrayValue(tok)
+			typ, strs, err := leaf.ArrayValue(tok)
 			if err != nil {
 				return nil, err
 			}
+			if typ == leaf.StrArray {
+				f.Strs = strs
+			} else {
+				f.Str = tok
+			}
 			path := ws.leafPaths[n.path:n.pathEnd]
 			ws.kbuf = leaf.AppendKey(ws.kbuf[:0], path, typ)
-			out = append(out, leaf.Field{Key: ws.leafKeys.Intern(i, ws.kbuf), Val: v})
-			continue
+			f.Key = ws.leafKeys.Intern(i, ws.kbuf)
 		case leafValue:
 			if out, err = ws.flat.Value(tok, ws.leafPaths[n.path:n.pathEnd], out, 0); err != nil {
 				return nil, fmt.Errorf("event: leaves of a value: %w", err)
 			}
 			continue
 		}
-		out = append(out, leaf.Field{Key: n.key, Val: val})
+		out = append(out, f)
 	}
 	return out, nil
 }

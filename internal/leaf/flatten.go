@@ -23,11 +23,11 @@ type Flattener struct {
 	b     []byte
 	i     int
 	out   []Field
-	start int    // where this event's leaves start in out
-	path  []byte // the current property path, parts joined by Sep
-	kbuf  []byte // scratch for building keys
-	valid bool   // the JSON is known to be valid UTF-8
-	strs  []any  // scratch for an array's strings
+	start int      // where this event's leaves start in out
+	path  []byte   // the current property path, parts joined by Sep
+	kbuf  []byte   // scratch for building keys
+	valid bool     // the JSON is known to be valid UTF-8
+	strs  [][]byte // scratch for an array's strings
 }
 
 // Flatten appends the leaves of doc, an event's JSON, to out. The values
@@ -81,14 +81,15 @@ func (p *Flattener) ws() {
 	}
 }
 
-// emit appends a leaf at the current path, except the keen fields that
-// the store keeps in columns of their own (IsOwnKeenField).
-func (p *Flattener) emit(typ string, val any) {
+// emit appends leaf f, of type typ, at the current path, except the keen
+// fields that the store keeps in columns of their own (IsOwnKeenField).
+func (p *Flattener) emit(typ string, f Field) {
 	if typ == String && IsOwnKeenField(p.path) {
 		return
 	}
 	p.kbuf = AppendKey(p.kbuf[:0], p.path, typ)
-	p.out = append(p.out, Field{p.Keys.Intern(len(p.out)-p.start, p.kbuf), val})
+	f.Key = p.Keys.Intern(len(p.out)-p.start, p.kbuf)
+	p.out = append(p.out, f)
 }
 
 // object reads an object at p.i ('{'), whose path is p.path.
@@ -206,14 +207,17 @@ func NumberValue(tok []byte) (float64, error) {
 	return f, nil
 }
 
-// ArrayValue returns the leaf of tok, the compact JSON of a valid array of
-// valid UTF-8: a StrArray of the strings when they all are (slices of tok
-// when they have no escapes), else a JSONArray of tok itself.
-func ArrayValue(tok []byte) (typ string, val any, err error) {
-	strs := make([]any, 0, bytes.Count(tok, []byte{','})+1)
+// ArrayValue returns the type and strings of tok, the compact JSON of a
+// valid array of valid UTF-8: StrArray and the strings when they all are
+// (slices of tok when they have no escapes), else JSONArray (whose value is
+// tok itself).
+func ArrayValue(tok []byte) (typ string, strs [][]byte, err error) {
+	if len(tok) > 2 {
+		strs = make([][]byte, 0, bytes.Count(tok, []byte{','})+1)
+	}
 	for i := 1; i < len(tok)-1; {
 		if tok[i] != '"' {
-			return JSONArray, tok, nil
+			return JSONArray, nil, nil
 		}
 		end := i + 1
 		for { // to the closing quote: one that no backslash escapes
@@ -301,22 +305,22 @@ func (p *Flattener) value() error {
 		if err != nil {
 			return err
 		}
-		p.emit(String, s)
+		p.emit(String, Field{Str: s})
 	case c == 't':
 		if err := p.literal("true"); err != nil {
 			return err
 		}
-		p.emit(Bool, true)
+		p.emit(Bool, Field{Bool: true})
 	case c == 'f':
 		if err := p.literal("false"); err != nil {
 			return err
 		}
-		p.emit(Bool, false)
+		p.emit(Bool, Field{})
 	case c == 'n':
 		if err := p.literal("null"); err != nil {
 			return err
 		}
-		p.emit(Null, true)
+		p.emit(Null, Field{Bool: true})
 	default:
 		start := p.i
 		for p.i < len(p.b) && strings.IndexByte("+-0123456789.eE", p.b[p.i]) >= 0 {
@@ -326,7 +330,7 @@ func (p *Flattener) value() error {
 		if err != nil {
 			return err
 		}
-		p.emit(Number, f)
+		p.emit(Number, Field{Num: f})
 	}
 	return nil
 }
@@ -375,14 +379,14 @@ func (p *Flattener) array() error {
 	p.strs = strs[:0]
 	if allStrings {
 		// A copy of the exact size: the scratch is reused, the leaf is kept.
-		p.emit(StrArray, append(make([]any, 0, len(strs)), strs...))
+		p.emit(StrArray, Field{Strs: append([][]byte(nil), strs...)})
 		return nil
 	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, p.b[start:p.i]); err != nil {
 		return errSyntax
 	}
-	p.emit(JSONArray, buf.Bytes())
+	p.emit(JSONArray, Field{Str: buf.Bytes()})
 	return nil
 }
 

@@ -145,18 +145,21 @@ func TestKeysIntern(t *testing.T) {
 	}
 }
 
-// TestFieldString: the rendering the tests compare leaves by shows a value
-// of an unexpected Go type as such.
+// TestFieldString: the rendering the tests compare leaves by shows the
+// field of the leaf's type, and only it.
 func TestFieldString(t *testing.T) {
 	for _, c := range []struct {
 		f    Field
 		want string
 	}{
-		{Field{Key("a"+Sep+"b", String), []byte(`x"y`)}, `a.b.$s="x\"y"`},
-		{Field{Key("n", Number), 1.0}, "n.$n=1"},
-		{Field{Key("n", Number), 1}, "n.$n=int(1)"},
-		{Field{Key("l", StrArray), []any{[]byte("x"), "y"}}, `l.$as=["x",string(y)]`},
-		{Field{Key("z", Null), true}, "z.$z=true"},
+		{Field{Key: Key("a"+Sep+"b", String), Str: []byte(`x"y`), Num: 2}, `a.b.$s="x\"y"`},
+		{Field{Key: Key("n", Number), Num: 1, Str: []byte("1")}, "n.$n=1"},
+		{Field{Key: Key("n", Number), Num: -0.5}, "n.$n=-0.5"},
+		{Field{Key: Key("l", StrArray), Strs: [][]byte{[]byte("x"), []byte(`"`)}}, `l.$as=["x","\""]`},
+		{Field{Key: Key("l", StrArray)}, `l.$as=[]`},
+		{Field{Key: Key("j", JSONArray), Str: []byte(`[1,"a"]`)}, `j.$aj="[1,\"a\"]"`},
+		{Field{Key: Key("b", Bool)}, "b.$b=false"},
+		{Field{Key: Key("z", Null), Bool: true}, "z.$z=true"},
 	} {
 		if got := c.f.String(); got != c.want {
 			t.Errorf("%#v: %s, want %s", c.f, got, c.want)

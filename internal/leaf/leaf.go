@@ -9,7 +9,6 @@
 package leaf
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 )
@@ -30,40 +29,40 @@ const (
 // name: query paths come from splitting on ".").
 const Sep = "\x1f"
 
-// Field is one typed leaf of an event.
+// Field is one typed leaf of an event. Its value is in the field of its
+// type: one field per type rather than an interface, because boxing a value
+// in an interface is an allocation, and an event has a dozen leaves or more.
 type Field struct {
 	Key string // path parts joined by Sep, then Sep + "$" + type
-	// Val is []byte (a string: a slice of the event's JSON when it has no
-	// escapes, so appending it copies once, into the store), float64, bool
-	// (also true for Null), or []any of []byte (StrArray). JSONArray: its
-	// compact JSON, as []byte.
-	Val any
+	// Str is a String's value (a slice of the event's JSON when it has no
+	// escapes, so appending it copies once, into the store), or a
+	// JSONArray's compact JSON.
+	Str  []byte
+	Strs [][]byte // a StrArray's strings (none for an empty array)
+	Num  float64  // a Number's value
+	Bool bool     // a Bool's value; true for Null
 }
 
 // String renders the leaf as path.$type=value, strings quoted, for tests
-// and logs. A value of a type no leaf has shows its Go type.
+// and logs.
 func (f Field) String() string {
 	path, typ := SplitKey(f.Key)
 	var v string
-	switch x := f.Val.(type) {
-	case []byte:
-		v = strconv.Quote(string(x))
-	case float64:
-		v = strconv.FormatFloat(x, 'g', -1, 64)
-	case bool:
-		v = strconv.FormatBool(x)
-	case []any:
-		parts := make([]string, len(x))
-		for i, e := range x {
-			if b, ok := e.([]byte); ok {
-				parts[i] = strconv.Quote(string(b))
-			} else {
-				parts[i] = fmt.Sprintf("%T(%v)", e, e)
-			}
+	switch typ {
+	case String, JSONArray:
+		v = strconv.Quote(string(f.Str))
+	case Number:
+		v = strconv.FormatFloat(f.Num, 'g', -1, 64)
+	case Bool, Null:
+		v = strconv.FormatBool(f.Bool)
+	case StrArray:
+		parts := make([]string, len(f.Strs))
+		for i, e := range f.Strs {
+			parts[i] = strconv.Quote(string(e))
 		}
 		v = "[" + strings.Join(parts, ",") + "]"
 	default:
-		v = fmt.Sprintf("%T(%v)", x, x)
+		v = "?"
 	}
 	return strings.Join(path, ".") + ".$" + typ + "=" + v
 }

@@ -19,6 +19,7 @@ import (
 	"unsafe"
 
 	"github.com/duckdb/duckdb-go/v2/mapping"
+	"github.com/sluice-io/sluice/internal/leaf"
 )
 
 // rawConnection returns the DuckDB C connection of a duckdb-go driver
@@ -288,56 +289,43 @@ func (a *chunkAppender) setInteger(i int, v int32) {
 	a.valid(c)
 }
 
-// setLeaf writes a leaf's value (leaf.Field.Val) to column i, which must
-// be of the leaf's type.
-func (a *chunkAppender) setLeaf(i int, val any) error {
+// setLeaf writes a leaf's value to column i, the column of its key (so of
+// its type: strings and JSON arrays are VARCHAR, numbers DOUBLE, booleans
+// and nulls BOOLEAN, string arrays VARCHAR[]).
+func (a *chunkAppender) setLeaf(i int, f *leaf.Field) error {
 	c := &a.cols[i]
-	switch v := val.(type) {
-	case []byte:
-		if c.kind == kVarchar {
-			writeString(c.vec, c.data, a.rows, v)
-			a.valid(c)
-			return nil
+	switch c.kind {
+	case kVarchar:
+		writeString(c.vec, c.data, a.rows, f.Str)
+	case kDouble:
+		*(*float64)(unsafe.Add(c.data, a.rows*8)) = f.Num
+	case kBool:
+		*(*bool)(unsafe.Add(c.data, a.rows)) = f.Bool
+	case kVarcharList:
+		if err := a.setList(c, f.Strs); err != nil {
+			return err
 		}
-	case float64:
-		if c.kind == kDouble {
-			*(*float64)(unsafe.Add(c.data, a.rows*8)) = v
-			a.valid(c)
-			return nil
-		}
-	case bool:
-		if c.kind == kBool {
-			*(*bool)(unsafe.Add(c.data, a.rows)) = v
-			a.valid(c)
-			return nil
-		}
-	case []any:
-		if c.kind == kVarcharList {
-			return a.setList(c, v)
-		}
+	default:
+		return fmt.Errorf("store: a leaf (%s) for column %s (%s)", f.Key, c.name, c.kind)
 	}
-	return fmt.Errorf("store: a value of Go type %T for column %s (%s)", val, c.name, c.kind)
+	a.valid(c)
+	return nil
 }
 
 // setList writes a list of strings: its entry (offset and length in the
 // child vector), and the strings at the end of the child vector.
-func (a *chunkAppender) setList(c *column, strs []any) error {
+func (a *chunkAppender) setList(c *column, strs [][]byte) error {
 	if n := c.childLen + len(strs); n > c.childCap {
 		if err := a.reserve(c, max(n, 2*c.childCap)); err != nil {
 			return err
 		}
 	}
-	for j, e := range strs {
-		s, ok := e.([]byte)
-		if !ok {
-			return fmt.Errorf("store: a list item of Go type %T for column %s (%s)", e, c.name, c.kind)
-		}
+	for j, s := range strs {
 		writeString(c.child, c.childData, c.childLen+j, s)
 	}
 	// DuckDB's list_entry_t: offset, length.
 	*(*[2]uint64)(unsafe.Add(c.data, a.rows*16)) = [2]uint64{uint64(c.childLen), uint64(len(strs))}
 	c.childLen += len(strs)
-	a.valid(c)
 	return nil
 }
 

@@ -43,11 +43,9 @@ func fieldStrings(evs []flatEvent, key string, limit int) [][]byte {
 			if f.Key != key {
 				continue
 			}
-			if b, ok := f.Val.([]byte); ok {
-				vals = append(vals, b)
-				if len(vals) == limit {
-					return vals
-				}
+			vals = append(vals, f.Str)
+			if len(vals) == limit {
+				return vals
 			}
 		}
 	}

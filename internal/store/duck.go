@@ -712,7 +712,8 @@ func (s *DuckStore) appendRows(t *table, cols map[string]string, evs []flatEvent
 			app.setTimestamp(2, fe.ev.CreatedAt)
 			app.setBigInt(3, ptrs[i].off)
 			app.setInteger(4, ptrs[i].n)
-			for j, f := range fe.fields {
+			for j := range fe.fields {
+				f := &fe.fields[j]
 				if j >= len(lastKeys) {
 					lastKeys, lastCols = append(lastKeys, ""), append(lastCols, 0)
 				}
@@ -720,7 +721,7 @@ func (s *DuckStore) appendRows(t *table, cols map[string]string, evs []flatEvent
 					lastKeys[j], lastCols[j] = f.Key, used[f.Key]
 				}
 				// A repeated key: the last one wins.
-				if err := app.setLeaf(lastCols[j], f.Val); err != nil {
+				if err := app.setLeaf(lastCols[j], f); err != nil {
 					app.destroy()
 					return err
 				}

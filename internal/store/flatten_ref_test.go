@@ -72,13 +72,14 @@ func flattenValue(raw []byte, path string, out []leaf.Field) ([]leaf.Field, erro
 				if err := json.Compact(&buf, raw); err != nil {
 					return out, err
 				}
-				return append(out, leaf.Field{Key: leaf.Key(path, leaf.JSONArray), Val: buf.String()}), nil
+				return append(out, leaf.Field{Key: leaf.Key(path, leaf.JSONArray), Str: buf.Bytes()}), nil
 			}
 		}
-		if arr == nil {
-			arr = []any{}
+		var strs [][]byte
+		for _, e := range arr {
+			strs = append(strs, []byte(e.(string)))
 		}
-		return append(out, leaf.Field{Key: leaf.Key(path, leaf.StrArray), Val: arr}), nil
+		return append(out, leaf.Field{Key: leaf.Key(path, leaf.StrArray), Strs: strs}), nil
 	case '"':
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
@@ -88,40 +89,16 @@ func flattenValue(raw []byte, path string, out []leaf.Field) ([]leaf.Field, erro
 		case "keen" + leaf.Sep + "id", "keen" + leaf.Sep + "timestamp", "keen" + leaf.Sep + "created_at":
 			return out, nil
 		}
-		return append(out, leaf.Field{Key: leaf.Key(path, leaf.String), Val: s}), nil
+		return append(out, leaf.Field{Key: leaf.Key(path, leaf.String), Str: []byte(s)}), nil
 	case 't':
-		return append(out, leaf.Field{Key: leaf.Key(path, leaf.Bool), Val: true}), nil
+		return append(out, leaf.Field{Key: leaf.Key(path, leaf.Bool), Bool: true}), nil
 	case 'f':
-		return append(out, leaf.Field{Key: leaf.Key(path, leaf.Bool), Val: false}), nil
+		return append(out, leaf.Field{Key: leaf.Key(path, leaf.Bool)}), nil
 	case 'n':
-		return append(out, leaf.Field{Key: leaf.Key(path, leaf.Null), Val: true}), nil
+		return append(out, leaf.Field{Key: leaf.Key(path, leaf.Null), Bool: true}), nil
 	default:
 		// Out-of-range numbers parse to ±Inf, which DOUBLE holds.
 		f, _ := strconv.ParseFloat(string(raw), 64)
-		return append(out, leaf.Field{Key: leaf.Key(path, leaf.Number), Val: f}), nil
+		return append(out, leaf.Field{Key: leaf.Key(path, leaf.Number), Num: f}), nil
 	}
-}
-
-// textual returns fs with its []byte values (strings, in flatten's
-// output) as strings, for comparison with flattenReference.
-func textual(fs []leaf.Field) []leaf.Field {
-	out := make([]leaf.Field, len(fs))
-	for i, f := range fs {
-		switch v := f.Val.(type) {
-		case []byte:
-			f.Val = string(v)
-		case []any:
-			a := make([]any, len(v))
-			for j, e := range v {
-				if b, ok := e.([]byte); ok {
-					a[j] = string(b)
-				} else {
-					a[j] = e
-				}
-			}
-			f.Val = a
-		}
-		out[i] = f
-	}
-	return out
 }

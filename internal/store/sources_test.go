@@ -229,8 +229,8 @@ func TestJSONWrittenInChunks(t *testing.T) {
 }
 
 // TestInsertFailingAfterItsJSON: an Insert that fails once some of its JSON
-// is written (here, rows the Appender refuses, in its second collection)
-// stores nothing: no rows, no marks, and every log is cut back to where it
+// is written (here, the appender of its second collection's rows: a column
+// was renamed behind the store's back) stores nothing: no rows, no marks, and every log is cut back to where it
 // was, so that the retry, and a reopened store, read each event's own JSON.
 func TestInsertFailingAfterItsJSON(t *testing.T) {
 	dir := t.TempDir()
@@ -257,11 +257,19 @@ func TestInsertFailingAfterItsJSON(t *testing.T) {
 	}
 
 	second := append(batch(10, 10, "a"), batch(10, 10, "b")...)
-	bad := append([]Event(nil), second...)
-	bad[len(bad)-1].Leaves = []leaf.Field{{Key: leaf.Key("s", leaf.String), Val: struct{}{}}} // no column takes it
-	if _, err := s.Insert(ctx, bad); err == nil {
-		t.Fatal("an Insert with a value the Appender refuses succeeded")
+	tb := s.tables[collKey{"p", "b"}]
+	col := tb.cols[leaf.Key("s", leaf.String)]
+	rename := func(from, to string) {
+		t.Helper()
+		if _, err := s.conn.ExecContext(ctx, `ALTER TABLE `+tb.name+` RENAME COLUMN `+from+` TO `+to); err != nil {
+			t.Fatal(err)
+		}
 	}
+	rename(col, "moved")
+	if _, err := s.Insert(ctx, second); err == nil || !strings.Contains(err.Error(), "appending to "+tb.name) {
+		t.Fatalf("an Insert whose rows the appender refuses: %v, want an error appending to %s", err, tb.name)
+	}
+	rename("moved", col)
 	for _, c := range []string{"a", "b"} {
 		l := s.tables[collKey{"p", c}].log
 		st, err := l.f.Stat()
