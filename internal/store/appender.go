@@ -84,7 +84,7 @@ type chunkAppender struct {
 // strings by their 16 bytes).
 type stringT struct {
 	n      uint32
-	inline [12]byte
+	inline [inlineLen]byte
 }
 
 const inlineLen = 12

@@ -214,7 +214,8 @@ func TestChunkAppender(t *testing.T) {
 	}
 }
 
-// A leaf for a column no leaf has (a fixed column) is an error, and
+// A leaf for a column no leaf has (a fixed column) is an error, so is an
+// appender for a column of a type the store does not write, and
 // rawConnection finds no connection where there is none.
 func TestChunkAppenderRefuses(t *testing.T) {
 	s := openTest(t, t.TempDir())
@@ -238,6 +239,27 @@ func TestChunkAppenderRefuses(t *testing.T) {
 		})
 		if err == nil || !strings.Contains(err.Error(), "a leaf (x") {
 			t.Errorf("column %d: error %v, want one naming the leaf", col, err)
+		}
+	}
+
+	// Columns of types the store never creates.
+	if _, err := s.conn.ExecContext(ctx, `CREATE TABLE ty (d DATE, l INTEGER[])`); err != nil {
+		t.Fatal(err)
+	}
+	for _, col := range []string{"d", "l"} {
+		err := s.conn.Raw(func(dc any) error {
+			conn, err := rawConnection(dc)
+			if err != nil {
+				return err
+			}
+			app, err := newChunkAppender(conn, "ty", []string{col}, []bool{true})
+			if err == nil {
+				app.destroy()
+			}
+			return err
+		})
+		if err == nil || !strings.Contains(err.Error(), "column "+col+":") || !strings.Contains(err.Error(), "does not write") {
+			t.Errorf("an appender for column %s: error %v, want one saying the store does not write its type", col, err)
 		}
 	}
 
