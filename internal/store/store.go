@@ -59,6 +59,19 @@ type InsertResult struct {
 	Inserted   int // new events
 	Existing   int // already stored (same keen.id): re-processing
 	Duplicates int // dropped: another event holds their uniqueness token
+	// Refused lists the events the store would not take, by their index
+	// in the Insert's events (ascending), each with why. They are not
+	// stored; the rest of the Insert is. A refusal is deterministic: the
+	// same event is refused again when processed again.
+	Refused []Refusal
+}
+
+// Refusal is one event an Insert refused.
+type Refusal struct {
+	Index int // in the events given to Insert
+	// Name is a Keen-style error name (e.g. "PropertyLimitError"),
+	// Message says which limit and by how much.
+	Name, Message string
 }
 
 // Filter is a Keen query filter on a property path.
