@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sluice-io/sluice/internal/event"
+	"github.com/sluice-io/sluice/internal/health"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/store"
 )
@@ -65,6 +66,9 @@ type Config struct {
 	// CAFile is the path of the CA clients trust, shown in the Streams
 	// page's snippets ("" when the operator gave a certificate).
 	CAFile string
+	// Health reports the process's components for /healthz (nil: only
+	// "ready or not").
+	Health func() health.Report
 }
 
 // API is the HTTP handler.
@@ -75,7 +79,8 @@ type API struct {
 	ready atomic.Bool
 }
 
-// New builds the API. /healthz answers 503 until SetReady.
+// New builds the API. /healthz answers 503 until SetReady, and then
+// whenever a component of Health is not OK.
 func New(cfg Config) *API {
 	if cfg.Processor == nil {
 		cfg.Processor, _ = event.NewProcessor(nil) // cannot fail without a GeoIP database
@@ -93,6 +98,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTT
 func (a *API) routes() {
 	m := a.mux
 	m.HandleFunc("GET /healthz", a.healthz)
+	m.HandleFunc("GET /livez", a.livez)
 	if a.cfg.Metrics != nil {
 		m.Handle("GET /metrics", promhttp.HandlerFor(a.cfg.Metrics, promhttp.HandlerOpts{}))
 	}
@@ -122,11 +128,28 @@ func (a *API) routes() {
 	})
 }
 
+// healthz tells a load balancer whether to send work here: 200 when every
+// component is OK, 503 with the report otherwise.
 func (a *API) healthz(w http.ResponseWriter, _ *http.Request) {
 	if !a.ready.Load() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
+		writeJSON(w, http.StatusServiceUnavailable, health.Report{State: health.Starting})
 		return
 	}
+	r := health.Report{State: health.OK}
+	if a.cfg.Health != nil {
+		r = a.cfg.Health()
+	}
+	code := http.StatusOK
+	if r.State != health.OK {
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, r)
+}
+
+// livez answers 200 while the process serves HTTP at all: a liveness
+// probe that restarted sluice whenever the backend is away would not help
+// it recover.
+func (a *API) livez(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluice-io/sluice/internal/backend"
 	"github.com/sluice-io/sluice/internal/embedded"
+	"github.com/sluice-io/sluice/internal/health"
 	"github.com/sluice-io/sluice/internal/httpapi"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/registry/registrytest"
@@ -281,5 +282,31 @@ func TestHealthz(t *testing.T) {
 	api.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 	if rec.Code != 200 {
 		t.Fatalf("after ready: %d", rec.Code)
+	}
+}
+
+func TestHealthzReportsComponents(t *testing.T) {
+	report := health.Report{State: health.OK, Components: map[string]health.Status{"backend": {State: health.OK}}}
+	api := httpapi.New(httpapi.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Health: func() health.Report { return report }})
+	api.SetReady()
+	get := func(path string) (int, string) {
+		rec := httptest.NewRecorder()
+		api.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec.Code, rec.Body.String()
+	}
+	if code, body := get("/healthz"); code != 200 || !strings.Contains(body, `"backend":{"status":"ok"`) {
+		t.Fatalf("all ok: %d %s", code, body)
+	}
+	report = health.Report{State: health.Degraded, Components: map[string]health.Status{
+		"backend":  {State: health.OK},
+		"pipeline": {State: health.Degraded, Detail: "a batch has failed 4 times: storing"},
+	}}
+	code, body := get("/healthz")
+	if code != 503 || !strings.Contains(body, `"status":"degraded"`) || !strings.Contains(body, "a batch has failed 4 times") {
+		t.Fatalf("pipeline degraded: %d %s", code, body)
+	}
+	if code, _ := get("/livez"); code != 200 {
+		t.Fatalf("livez while degraded: %d", code)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/sluice-io/sluice/internal/embedded"
 	"github.com/sluice-io/sluice/internal/event"
 	"github.com/sluice-io/sluice/internal/gateway"
+	"github.com/sluice-io/sluice/internal/health"
 	"github.com/sluice-io/sluice/internal/httpapi"
 	"github.com/sluice-io/sluice/internal/pipeline"
 	"github.com/sluice-io/sluice/internal/registry"
@@ -163,11 +164,22 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 		return err
 	}
 	defer httpKafka.Close()
+	mon := health.NewMonitor(healthPeriod, logger)
+	mon.Add("backend", func(ctx context.Context) (health.State, string) {
+		if err := b.Probe(ctx); err != nil {
+			return health.Degraded, err.Error()
+		}
+		return health.OK, ""
+	})
+	mon.Add("disk", health.DiskProbe(cfg.DataDir, minFreeDisk))
+	mon.CheckNow(ctx) // /healthz tells the truth from the first request on
+	go mon.Run(ctx)
 	api := httpapi.New(httpapi.Config{
 		Registry: reg, OrgID: org.ID, OrgKey: org.Key, Store: st,
 		InboundBootstrap: inboundBootstrap, OutboundBootstrap: outboundBootstrap,
 		Metrics: metrics, Logger: logger,
 		Processor: proc, Events: httpKafka, Offsets: httpKafka, CAFile: tlsMat.CAFile,
+		Health: mon.Report,
 	})
 	if cfg.DebugAddr != "" {
 		if err := serveDebug(ctx, cfg.DebugAddr, logger); err != nil {
@@ -207,6 +219,14 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 	}
 	return nil
 }
+
+// healthPeriod is how often the health probes run, and how long each may
+// take.
+const healthPeriod = 2 * time.Second
+
+// minFreeDisk is the free space of the data directory under which health
+// turns degraded: the store's and the embedded log's writes need room.
+const minFreeDisk = 512 << 20
 
 // serveDebug serves pprof on its own address, never on the public API port.
 func serveDebug(ctx context.Context, addr string, logger *slog.Logger) error {
