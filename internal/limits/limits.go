@@ -21,12 +21,51 @@ const (
 	MaxHTTPBatchEvents = 5000
 )
 
+// MaxPropertiesPerEvent bounds the property paths of one event: the
+// leaves (values that are not objects; an array is one) of the client's
+// event, outside its keen object. Keen allows 1,000 unique properties per
+// collection, so no event with more could ever be stored there; counting
+// them while the event is read refuses a hostile event of a hundred
+// thousand properties after its first thousand. Over it, the event is
+// refused (PropertyLimitError): HTTP 400 or a DLQ record.
+const MaxPropertiesPerEvent = 1000
+
+// Add-ons (keen.addons): how many one event may ask for, and the largest
+// input (a User-Agent, a URL, an IP address, a date) any of them is given.
+// The parsers' cost grows with their input (a User-Agent parser runs its
+// regular expressions over the whole string), and no real User-Agent or
+// URL comes near 2 KB (browsers cap URLs they send around 2,000 bytes).
+// Over either, the event is refused (InvalidAddOnError), never skipped
+// silently.
+const (
+	MaxAddonsPerEvent   = 20
+	MaxAddonInputBytes  = 2048
+	MaxExtractionEvents = 100_000 // Keen: a synchronous extraction returns at most 100,000 events
+)
+
 // Config holds the limits an operator may change. The zero value is not
 // usable; start from Default.
 type Config struct {
+	// MaxPropertiesPerCollection bounds the typed columns of one
+	// collection: one per (property path, JSON type), so "price" as a
+	// number and as a string are two (Keen: 1,000 unique properties per
+	// collection). Columns, not paths, because columns are what cost: the
+	// store's DuckDB pins two 256 KiB blocks per column of a table when it
+	// appends to it after a checkpoint (1,000 columns: 500 MiB, which
+	// sets the store's memory limit, see store.MemoryLimit). An event that
+	// would take its collection over it is refused by the store
+	// (PropertyLimitError: a DLQ record) and the rest of its batch stored.
+	MaxPropertiesPerCollection int
+	// MaxExtractionBytes bounds the JSON of one synchronous extraction's
+	// events; over it (or over MaxExtractionEvents events), the query is
+	// refused with 400 before the events are read.
+	MaxExtractionBytes int64
 }
 
 // Default returns the limits sluice runs with unless told otherwise.
 func Default() Config {
-	return Config{}
+	return Config{
+		MaxPropertiesPerCollection: 1000,
+		MaxExtractionBytes:         64 << 20,
+	}
 }
