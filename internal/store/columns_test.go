@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -279,5 +280,57 @@ func TestWideCheckWithoutSources(t *testing.T) {
 			t.Fatalf("Insert %d: %+v %v\nwant %+v", i, res, err, want)
 		}
 		want.Inserted, want.Existing = 0, 2
+	}
+}
+
+// TestExtractionBounds: an extraction over MaxEvents or MaxBytes fails
+// with a *TooLargeError; at the bounds, and with latest within them, it
+// returns the events.
+func TestExtractionBounds(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	var evs []Event
+	var total int64
+	for i := range 10 {
+		ev := wideEvent(fmt.Sprint("e", i), 0, 3)
+		ev.Timestamp = ev.Timestamp.Add(time.Duration(i) * time.Second)
+		evs = append(evs, ev)
+		total += int64(len(ev.JSON))
+	}
+	if _, err := s.Insert(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	last := int64(len(evs[9].JSON))
+	for _, c := range []struct {
+		name       string
+		limit      int
+		maxEvents  int
+		maxBytes   int64
+		want       int
+		overEvents bool // else over bytes, when want < 0
+	}{
+		{"unbounded", 0, 0, 0, 10, false},
+		{"at both bounds", 0, 10, total, 10, false},
+		{"one event too many", 0, 9, 0, -1, true},
+		{"one byte too many", 0, 0, total - 1, -1, false},
+		{"latest within the bounds", 3, 3, 0, 3, false},
+		{"latest over the events bound", 11, 9, 0, -1, true},
+		{"latest within the bytes bound", 1, 9, last, 1, false},
+		{"latest over the bytes bound", 2, 9, last, -1, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := s.Extract(ctx, Query{ProjectID: "p", Collection: "wide", Limit: c.limit, MaxEvents: c.maxEvents, MaxBytes: c.maxBytes})
+			if c.want >= 0 {
+				if err != nil || len(got) != c.want {
+					t.Fatalf("%d events, %v; want %d", len(got), err, c.want)
+				}
+				return
+			}
+			var tl *TooLargeError
+			if !errors.As(err, &tl) || tl.Events != c.overEvents || got != nil {
+				t.Fatalf("%d events, %v; want a TooLargeError (events: %v)", len(got), err, c.overEvents)
+			}
+		})
 	}
 }

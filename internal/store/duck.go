@@ -934,16 +934,29 @@ func (s *DuckStore) Extract(ctx context.Context, q Query) ([]json.RawMessage, er
 	if q.Limit > 0 {
 		sqlq = fmt.Sprintf(`SELECT _off, _len FROM (SELECT _off, _len, _ts, _id FROM %s WHERE %s ORDER BY _ts DESC, _id DESC LIMIT %d) ORDER BY _ts, _id`, t.name, where, q.Limit)
 	}
+	// One row past the bound tells that it is exceeded, without listing
+	// every matching row.
+	capped := q.MaxEvents > 0 && (q.Limit == 0 || q.Limit > q.MaxEvents)
+	if capped {
+		sqlq += fmt.Sprintf(` LIMIT %d`, q.MaxEvents+1)
+	}
 	rows, err := s.db.QueryContext(ctx, sqlq, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: extraction: %w", err)
 	}
 	defer rows.Close()
 	var ptrs []jsonPtr
+	var bytes int64
 	for rows.Next() {
 		var p jsonPtr
 		if err := rows.Scan(&p.off, &p.n); err != nil {
 			return nil, fmt.Errorf("store: extraction: %w", err)
+		}
+		if capped && len(ptrs) == q.MaxEvents {
+			return nil, &TooLargeError{Events: true, MaxEvents: q.MaxEvents, MaxBytes: q.MaxBytes}
+		}
+		if bytes += int64(p.n); q.MaxBytes > 0 && bytes > q.MaxBytes {
+			return nil, &TooLargeError{MaxEvents: q.MaxEvents, MaxBytes: q.MaxBytes}
 		}
 		ptrs = append(ptrs, p)
 	}
