@@ -24,6 +24,11 @@ import (
 //     unknown key, a value of the wrong type, an output under keen.*), refuses
 //     the whole event with InvalidAddOnError and a message naming the add-on
 //     and the key. So does keen:ip_to_geo when sluice has no GeoIP database.
+//   - More than limits.MaxAddonsPerEvent add-ons, an input of more than
+//     limits.MaxAddonInputBytes, or inputs of more than
+//     limits.MaxAddonInputBytesPerEvent in all refuse the event with
+//     InvalidAddOnError: the parsers' cost grows with their input, and
+//     cutting or skipping the input would enrich the event silently wrong.
 //   - A required input property that is absent from the event, or null,
 //     skips that add-on: nothing is written, the event is stored. Keen
 //     documents failures of add-ons as silent, and a page without a referrer
