@@ -99,6 +99,7 @@ func TestHostileEvents(t *testing.T) {
 				if errors.As(err, &e) && len(e.Message) > 1000 {
 					t.Errorf("message of %d bytes: %.300s…", len(e.Message), e.Message)
 				}
+				compareStream(t, p, testInput(c.payload)) // the streaming path refuses it too
 				return
 			}
 			if err != nil {
