@@ -88,6 +88,9 @@ func (s *DuckStore) logPath(name string) string {
 // DBFile is the database's file name inside the store's directory.
 const DBFile = "events.duckdb"
 
+// tempDir is where DuckDB spills, inside the store's directory.
+const tempDir = "duckdb.tmp"
+
 // DuckDB settings. A checkpoint (moving the WAL's rows into the database
 // file, compressed) blocks commits while it runs, and it rewrites the last,
 // partly filled row group of each table it touches: with row groups of
@@ -173,6 +176,11 @@ func OpenLimits(dir string, logger *slog.Logger, l limits.Config) (*DuckStore, e
 			"USE " + dbAlias,
 			"SET wal_autocheckpoint = '" + walAutocheckpoint + "'",
 			fmt.Sprintf("SET memory_limit = '%dMiB'", MemoryLimit(l)>>20),
+			// Where DuckDB spills blocks over the memory limit (a wide
+			// table's, see MemoryLimit); its default for a database opened
+			// in memory and attached is ".tmp" in the process's working
+			// directory.
+			"SET temp_directory = '" + strings.ReplaceAll(filepath.Join(dir, tempDir), "'", "''") + "'",
 			"SET disabled_compression_methods = '" + disabledCompression + "'",
 			"SET max_vacuum_tasks = " + maxVacuumTasks,
 		} {
