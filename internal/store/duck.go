@@ -571,7 +571,7 @@ func (s *DuckStore) planGroup(ctx context.Context, k collKey, evs []flatEvent, m
 			p.newTokens = append(p.newTokens, []any{k.project, k.collection, tok, ev.ID, ev.CreatedAt.UTC()})
 		}
 		inBatch[ev.ID] = true
-		wide.accept(fe)
+		wide.accept()
 		p.accepted = append(p.accepted, fe)
 		p.res.Inserted++
 	}
@@ -579,10 +579,11 @@ func (s *DuckStore) planGroup(ctx context.Context, k collKey, evs []flatEvent, m
 		return p, nil
 	}
 	var err error
-	if t == nil {
-		t, err = s.createTable(ctx, k, p.accepted)
-	} else {
-		err = s.addColumns(ctx, t, p.accepted)
+	switch {
+	case t == nil:
+		t, err = s.createTable(ctx, k, newColumns(wide.added, p.accepted))
+	case len(wide.added) > 0:
+		err = s.addColumns(ctx, t, newColumns(wide.added, p.accepted))
 	}
 	if err != nil {
 		return nil, err
@@ -627,36 +628,40 @@ func (s *DuckStore) writeGroup(ctx context.Context, p *groupPlan, st *staged) er
 	return nil
 }
 
-// newColumns returns the fields of evs that cols has no column for, sorted,
-// each with its SQL column definition.
-func newColumns(cols map[string]string, evs []flatEvent) (fields, defs []string) {
-	seen := map[string]bool{}
-	for _, fe := range evs {
-		for _, f := range fe.fields {
-			if _, ok := cols[f.Key]; !ok && !seen[f.Key] {
-				seen[f.Key] = true
-				fields = append(fields, f.Key)
-			}
-		}
-	}
-	sort.Strings(fields)
-	samples := stringSamples(evs, seen, distinctSample)
-	defs = make([]string, len(fields))
-	for i, fk := range fields {
+// columnDefs are new columns: field keys, sorted, and their SQL column
+// definitions.
+type columnDefs struct{ fields, defs []string }
+
+// newColumns returns the definitions of the columns of fields, the new
+// fields of evs.
+func newColumns(fields map[string]bool, evs []flatEvent) columnDefs {
+	var c columnDefs
+	strs := false
+	for fk := range fields {
+		c.fields = append(c.fields, fk)
 		_, typ := leaf.SplitKey(fk)
-		defs[i] = sqlTypes[typ]
+		strs = strs || typ == leaf.String
+	}
+	sort.Strings(c.fields)
+	var samples map[string][][]byte
+	if strs {
+		samples = stringSamples(evs, fields, distinctSample)
+	}
+	c.defs = make([]string, len(c.fields))
+	for i, fk := range c.fields {
+		_, typ := leaf.SplitKey(fk)
+		c.defs[i] = sqlTypes[typ]
 		if typ == leaf.String && mostlyDistinct(samples[fk]) {
-			defs[i] += " " + uncompressed
+			c.defs[i] += " " + uncompressed
 		}
 	}
-	return fields, defs
+	return c
 }
 
 // createTable creates, in a transaction of its own, the table of
-// collection k with the columns of evs, in one statement, and publishes
-// it.
-func (s *DuckStore) createTable(ctx context.Context, k collKey, evs []flatEvent) (*table, error) {
-	fields, defs := newColumns(nil, evs)
+// collection k with columns nc, in one statement, and publishes it.
+func (s *DuckStore) createTable(ctx context.Context, k collKey, nc columnDefs) (*table, error) {
+	fields, defs := nc.fields, nc.defs
 	name := fmt.Sprintf("t%d", s.nTables+1)
 	cols := make(map[string]string, len(fields))
 	var b strings.Builder
@@ -698,13 +703,13 @@ func (s *DuckStore) createTable(ctx context.Context, k collKey, evs []flatEvent)
 // square of the columns. One ALTER per transaction costs a commit each.
 const alterChunk = 32
 
-// addColumns adds the columns of the fields of evs that t has none for,
-// alterChunk per transaction, each chunk published once committed.
-func (s *DuckStore) addColumns(ctx context.Context, t *table, evs []flatEvent) error {
+// addColumns adds columns nc to t, alterChunk per transaction, each chunk
+// published once committed.
+func (s *DuckStore) addColumns(ctx context.Context, t *table, nc columnDefs) error {
 	s.mu.RLock()
 	have := t.cols
 	s.mu.RUnlock()
-	fields, defs := newColumns(have, evs)
+	fields, defs := nc.fields, nc.defs
 	for len(fields) > 0 {
 		n := min(len(fields), alterChunk)
 		cols := make(map[string]string, len(have)+n)

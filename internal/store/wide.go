@@ -22,7 +22,7 @@ const ErrPropertyLimit = "PropertyLimitError"
 // is never refused when processed again.
 type wideCheck struct {
 	cols  map[string]string // the table's columns (nil: a new table)
-	added map[string]bool   // the new columns of the events accepted so far
+	added map[string]bool   // the new columns of the events accepted so far: the columns to add
 	max   int
 	fresh map[string]bool // refuse's scratch
 }
@@ -60,11 +60,9 @@ func (w *wideCheck) refuse(fe flatEvent, collection string) string {
 		n, what, strconv.Quote(collection), have, w.max)
 }
 
-// accept counts the new columns of an accepted event.
-func (w *wideCheck) accept(fe flatEvent) {
-	if w.newKeys(fe) == 0 {
-		return
-	}
+// accept counts the new columns of the event refuse was last asked about
+// (and did not refuse): they are still in w.fresh.
+func (w *wideCheck) accept() {
 	for k := range w.fresh {
 		w.added[k] = true
 	}
