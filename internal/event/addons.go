@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/sluice-io/sluice/internal/limits"
 )
 
 // Data-enrichment add-ons (keen-api.md §2). A client lists them in
@@ -22,6 +24,11 @@ import (
 //     unknown key, a value of the wrong type, an output under keen.*), refuses
 //     the whole event with InvalidAddOnError and a message naming the add-on
 //     and the key. So does keen:ip_to_geo when sluice has no GeoIP database.
+//   - More than limits.MaxAddonsPerEvent add-ons, an input of more than
+//     limits.MaxAddonInputBytes, or inputs of more than
+//     limits.MaxAddonInputBytesPerEvent in all refuse the event with
+//     InvalidAddOnError: the parsers' cost grows with their input, and
+//     cutting or skipping the input would enrich the event silently wrong.
 //   - A required input property that is absent from the event, or null,
 //     skips that add-on: nothing is written, the event is stored. Keen
 //     documents failures of add-ons as silent, and a page without a referrer
@@ -91,6 +98,9 @@ func (a *addon) errorf(format string, args ...any) *Error {
 func (p *Processor) readAddons(v *value) ([]addon, *Error) {
 	if v.kind != kindArray {
 		return nil, newError(ErrInvalidAddOn, "keen.addons must be an array of add-on specifications, not %s", v.kind)
+	}
+	if len(v.members) > limits.MaxAddonsPerEvent {
+		return nil, newError(ErrInvalidAddOn, "keen.addons lists %d add-ons; an event may ask for at most %d", len(v.members), limits.MaxAddonsPerEvent)
 	}
 	addons := make([]addon, 0, len(v.members))
 	for i := range v.members {
@@ -295,12 +305,36 @@ func deletePath(root *value, path string) {
 	}
 }
 
-// runAddon applies one add-on to the event.
-func (p *Processor) runAddon(ws *workspace, root *value, a *addon) *Error {
+// inputLen is the size of an add-on's input: a string's decoded bytes,
+// any other value's JSON text.
+func inputLen(v *value) int {
+	if s, ok := v.str(); ok {
+		return len(s)
+	}
+	return len(v.raw)
+}
+
+// runAddon applies one add-on to the event. budget is what is left of the
+// event's limits.MaxAddonInputBytesPerEvent.
+func (p *Processor) runAddon(ws *workspace, root *value, a *addon, budget *int) *Error {
 	var in [2]*value
 	for i := range a.def.params {
 		if in[i] = lookup(root, a.inputs[i]); in[i] == nil || in[i].isNull() {
 			return nil // missing input: skipped (see above)
+		}
+	}
+	// The parsers' cost grows with their input (ua_parser runs hundreds
+	// of regular expressions over the whole string): a large input refuses
+	// the event rather than being cut or skipped.
+	for i := range a.def.params {
+		n := inputLen(in[i])
+		if n > limits.MaxAddonInputBytes {
+			return a.errorf("input %q (property %s) is %d bytes; an add-on's input may be at most %d bytes",
+				a.def.params[i], quoteShort([]byte(a.inputs[i])), n, limits.MaxAddonInputBytes)
+		}
+		if *budget -= n; *budget < 0 {
+			return a.errorf("the event's add-ons are given more than %d bytes of input in all (%d more with %q); an event's add-ons may read at most %d bytes",
+				limits.MaxAddonInputBytesPerEvent, n, a.def.params[i], limits.MaxAddonInputBytesPerEvent)
 		}
 	}
 	var out value

@@ -3,6 +3,8 @@ package event
 import (
 	"strings"
 	"testing"
+
+	"github.com/sluice-io/sluice/internal/limits"
 )
 
 // withAddons builds an event from its properties (JSON members, without the
@@ -142,4 +144,56 @@ func TestAddonInputFromKeen(t *testing.T) {
 	_, m := mustProcess(t, p, testInput(withAddons("",
 		`{"name":"keen:date_time_parser","input":{"date_time":"keen.created_at"},"output":"created"}`)))
 	checkFields(t, m, map[string]string{"created.second": `10`, "created.millisecond": `987`})
+}
+
+// TestAddonLimits: the number of add-ons and the size of their inputs are
+// bounded; over a bound the event is refused, saying which (an 800 KB
+// User-Agent took 7 s of ua_parser's CPU).
+func TestAddonLimits(t *testing.T) {
+	p := newTestProcessor(t, nil)
+	ua := func(input, output string) string {
+		return `{"name":"keen:ua_parser","input":{"ua_string":"` + input + `"},"output":"` + output + `"}`
+	}
+	many := func(n int) []string {
+		var specs []string
+		for i := range n {
+			specs = append(specs, ua("ua", "o"+itoa(i)))
+		}
+		return specs
+	}
+	atLimit := strings.Repeat("x", limits.MaxAddonInputBytes)
+	over := atLimit + "y"
+	cases := []struct {
+		name, payload string
+		want          []string // "" stored
+	}{
+		{"20 add-ons", withAddons(`"ua":"Mozilla/5.0"`, many(limits.MaxAddonsPerEvent)...), nil},
+		{"21 add-ons", withAddons(`"ua":"Mozilla/5.0"`, many(limits.MaxAddonsPerEvent+1)...), []string{"lists 21 add-ons", "at most 20"}},
+		{"an input at the limit", withAddons(`"ua":"`+atLimit+`"`, ua("ua", "o")), nil},
+		{"an input over it", withAddons(`"ua":"`+over+`"`, ua("ua", "o")), []string{"keen.addons[0] (keen:ua_parser)", `input "ua_string" (property "ua") is 2049 bytes`, "at most 2048"}},
+		{"an 800 KB User-Agent", withAddons(`"ua":"`+strings.Repeat("Mozilla ", 100_000)+`"`, ua("ua", "o")), []string{"800000 bytes"}},
+		{"escapes count decoded", withAddons(`"ua":"`+strings.Repeat(`\u00e9`, limits.MaxAddonInputBytes/2)+`"`, ua("ua", "o")), nil},
+		{"a URL over it", withAddons(`"u":"https://a.example/`+over+`"`, `{"name":"keen:url_parser","input":{"url":"u"},"output":"o"}`),
+			[]string{"(keen:url_parser)", `input "url"`, "at most 2048"}},
+		{"a referrer over it", withAddons(`"r":"https://a.example/`+over+`","p":"https://b.example/"`, `{"name":"keen:referrer_parser","input":{"referrer_url":"r","page_url":"p"},"output":"o"}`),
+			[]string{"(keen:referrer_parser)", `input "referrer_url"`}},
+		{"a page URL over it", withAddons(`"p":"https://a.example/`+over+`","r":"https://b.example/"`, `{"name":"keen:referrer_parser","input":{"referrer_url":"r","page_url":"p"},"output":"o"}`),
+			[]string{"(keen:referrer_parser)", `input "page_url"`}},
+		{"a date over it", withAddons(`"d":"`+over+`"`, `{"name":"keen:date_time_parser","input":{"date_time":"d"},"output":"o"}`),
+			[]string{"(keen:date_time_parser)", `input "date_time"`}},
+		{"a number over it", withAddons(`"d":`+strings.Repeat("9", 3000), `{"name":"keen:date_time_parser","input":{"date_time":"d"},"output":"o"}`),
+			[]string{`input "date_time" (property "d") is 3000 bytes`}},
+		{"the inputs together over the event's budget", withAddons(`"a":"`+atLimit+`","b":"`+atLimit+`","c":"x"`, ua("a", "o1"), ua("b", "o2"), ua("c", "o3")),
+			[]string{"keen.addons[2]", "more than 4096 bytes of input in all"}},
+		{"a missing input costs nothing", withAddons(`"a":"`+atLimit+`","b":"`+atLimit+`"`, ua("a", "o1"), ua("b", "o2"), ua("missing", "o3")), nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.want == nil {
+				mustProcess(t, p, testInput(c.payload))
+				return
+			}
+			mustRefuse(t, p, testInput(c.payload), ErrInvalidAddOn, c.want...)
+		})
+	}
 }

@@ -17,14 +17,17 @@
 //
 //   - validate.go: empty property names and arrays of arrays are refused too;
 //     parse.go: duplicate names in one object are refused, nesting is capped
-//     at 1000 levels, lone UTF-16 surrogate escapes count as invalid UTF-8;
+//     at 1000 levels and properties at limits.MaxPropertiesPerEvent
+//     (PropertyLimitError), lone UTF-16 surrogate escapes count as invalid
+//     UTF-8;
 //   - keen.go: a client's keen.id and keen.created_at are overwritten, not
 //     refused; keen.location holds only coordinates, checked for range;
 //   - timestamp.go: the ISO-8601 forms accepted; times are cut (not rounded)
 //     to milliseconds;
-//   - addons.go: unknown add-ons and malformed specifications refuse the
-//     event, a missing input skips the add-on, unusable input gives blank
-//     output; each addons_*.go says what its output holds;
+//   - addons.go: unknown add-ons, malformed specifications and add-ons over
+//     their bounds (count, input bytes) refuse the event, a missing input
+//     skips the add-on, unusable input gives blank output; each addons_*.go
+//     says what its output holds;
 //   - autofill.go: autofill wins over the event and the add-ons.
 //
 // The event is never decoded into map[string]any: json.go keeps a small tree

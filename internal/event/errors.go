@@ -3,8 +3,9 @@ package event
 import "fmt"
 
 // Keen's error names (keen-api.md §5.6), used as Error.Name and as the
-// error_code of the HTTP API. ErrInvalidAddOn is sluice's own: Keen
-// documents no name for a bad add-on specification.
+// error_code of the HTTP API. ErrInvalidAddOn and ErrPropertyLimit are
+// sluice's own: Keen documents no name for a bad add-on specification, nor
+// for an event over its property limit.
 const (
 	ErrInvalidEvent         = "InvalidEventError"
 	ErrInvalidPropertyName  = "InvalidPropertyNameError"
@@ -13,6 +14,7 @@ const (
 	ErrNamespaceType        = "NamespaceTypeError"
 	ErrInvalidPropertyValue = "InvalidPropertyValueError"
 	ErrInvalidAddOn         = "InvalidAddOnError"
+	ErrPropertyLimit        = "PropertyLimitError"
 )
 
 // Error is why an event was refused: Name is one of the Err* names above,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/internal/leaf"
+	"github.com/sluice-io/sluice/internal/limits"
 )
 
 var keenName, keenQuoted = []byte("keen"), []byte(`"keen"`)
@@ -184,8 +185,9 @@ func (p *Processor) processTree(ws *workspace, in *Input, subst substitutions) (
 	// the add-ons run, so that they can read keen.timestamp.
 	root.members[0] = member{name: keenName, quoted: keenQuoted, val: keenObject(ws, &ev, &k)}
 
+	budget := limits.MaxAddonInputBytesPerEvent
 	for i := range k.addons {
-		if err := p.runAddon(ws, &root, &k.addons[i]); err != nil {
+		if err := p.runAddon(ws, &root, &k.addons[i], &budget); err != nil {
 			return Event{}, true, err
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/sluice-io/sluice/internal/limits"
 )
 
 // maxDepth bounds nesting. Keen's Java SDK refuses events nested deeper than
@@ -23,6 +25,7 @@ type parser struct {
 	subst substitutions
 	// inName is set while a property name is read, for UTF-8 messages.
 	inName bool
+	props  int // the event's properties read so far (countProperty)
 }
 
 // substitutions are the HTTP API's dynamic placeholders: a string value that
@@ -192,6 +195,14 @@ func (p *parser) parseObject(relaxed bool) (value, *Error) {
 		p.path = append(p.path, pathElem{name: name, index: -1})
 		// The top-level "keen" object follows its own rules (keen.go).
 		childRelaxed := relaxed || (p.depth == 1 && string(name) == "keen")
+		if !childRelaxed {
+			p.skipSpace()
+			if p.pos < len(p.data) && p.data[p.pos] != '{' {
+				if p.props++; p.props > limits.MaxPropertiesPerEvent {
+					return value{}, tooManyProperties(p.path)
+				}
+			}
+		}
 		val, err := p.parseValue(childRelaxed)
 		if err != nil {
 			return value{}, err

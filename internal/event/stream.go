@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/sluice-io/sluice/internal/leaf"
+	"github.com/sluice-io/sluice/internal/limits"
 )
 
 // The streaming path: most events need no add-on, so their stored JSON is
@@ -37,6 +38,7 @@ type streamer struct {
 	// current property path (parts joined by leaf.Sep).
 	leaves bool
 	path   []byte
+	props  int // properties read so far (tooManyProperties)
 }
 
 // span is a property name: data[start:end], quotes excluded, no escapes.
@@ -123,6 +125,11 @@ func (s *streamer) object(merge *value, root bool) bool {
 				s.out = append(s.out, s.data[s.from:name.end+1]...)
 				s.out = append(s.out, ':')
 				s.from = s.pos
+			}
+			if s.pos < len(s.data) && s.data[s.pos] != '{' {
+				if s.props++; s.props > limits.MaxPropertiesPerEvent {
+					return false // the tree path words the error
+				}
 			}
 			pathBase := len(s.path)
 			if s.leaves {

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sluice-io/sluice/internal/limits"
 )
 
 // Keen's rules for property names and values (keen-api.md §4.2), applied to
@@ -58,6 +60,23 @@ func nonPrimitiveElement(path []pathElem, index int, c byte) *Error {
 		formatPath(path), what, index)
 }
 
+// tooManyProperties is the error for an event whose properties (the
+// values at a property path that are not objects: an array is one, and the
+// client's keen object is not counted) are more than
+// limits.MaxPropertiesPerEvent; path is where the first one too many is.
+// Keen allows 1,000 unique properties per collection, so no such event
+// could be stored anyway, and stopping there bounds what a hostile event of
+// a hundred thousand properties costs.
+func tooManyProperties(path []pathElem) *Error {
+	return newError(ErrPropertyLimit,
+		"the event has more than %d properties (the first one over is %s); an event may have at most %d (values that are not objects, keen excluded), as Keen collections may",
+		limits.MaxPropertiesPerEvent, formatPath(path), limits.MaxPropertiesPerEvent)
+}
+
+// maxPathText bounds a path in a message (an event may nest 1,000 levels):
+// its start and end are kept.
+const maxPathText = 200
+
 // formatPath renders a path for a message: "customer.address", "tags[2]".
 func formatPath(path []pathElem) string {
 	var b strings.Builder
@@ -71,7 +90,19 @@ func formatPath(path []pathElem) string {
 		}
 		b.Write(e.name)
 	}
-	return strconv.Quote(b.String())
+	s := b.String()
+	if len(s) > maxPathText {
+		head, tail := []rune(s[:maxPathText/2]), []rune(s[len(s)-maxPathText/2:])
+		// Cut on whole characters: drop a partial one at either cut.
+		if len(head) > 0 && head[len(head)-1] == utf8.RuneError {
+			head = head[:len(head)-1]
+		}
+		if len(tail) > 0 && tail[0] == utf8.RuneError {
+			tail = tail[1:]
+		}
+		s = string(head) + "…" + string(tail)
+	}
+	return strconv.Quote(s)
 }
 
 // quotePath renders parent.name.

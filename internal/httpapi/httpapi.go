@@ -54,6 +54,9 @@ type Config struct {
 	Logger            *slog.Logger
 	// Store answers queries (nil: queries answer 503).
 	Store store.Store
+	// MaxExtractionBytes bounds an extraction's events (0:
+	// limits.Default's); see limits.Config.
+	MaxExtractionBytes int64
 	// Now is the clock of relative timeframes (time.Now when nil).
 	Now func() time.Time
 	// Processor validates events recorded over HTTP, as the pipeline will.

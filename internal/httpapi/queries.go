@@ -1,14 +1,18 @@
 package httpapi
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/query"
 	"github.com/sluice-io/sluice/internal/registry"
+	"github.com/sluice-io/sluice/internal/store"
 )
 
 // The query API: count and extraction (read key, master key, or an access
@@ -55,15 +59,52 @@ func (a *API) query(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"result": n})
 		return
 	}
+	q.MaxBytes = a.cfg.MaxExtractionBytes
+	if q.MaxBytes == 0 {
+		q.MaxBytes = limits.Default().MaxExtractionBytes
+	}
 	events, err := a.cfg.Store.Extract(r.Context(), q)
-	if err != nil {
+	var tooLarge *store.TooLargeError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusBadRequest, ErrExtractionTooLarge, tooLargeMessage(tooLarge))
+		return
+	case err != nil:
 		a.internalError(w, r, "running an extraction", err)
 		return
 	}
-	if events == nil {
-		events = []json.RawMessage{}
+	writeExtraction(w, events)
+}
+
+// ErrExtractionTooLarge is the error_code of an extraction over
+// limits.MaxExtractionEvents or the byte bound (sluice's own name: Keen
+// documents its 100,000-event bound, not the error).
+const ErrExtractionTooLarge = "ExtractionTooLargeError"
+
+func tooLargeMessage(e *store.TooLargeError) string {
+	what := fmt.Sprintf("more than %d events", e.MaxEvents)
+	if !e.Events {
+		what = fmt.Sprintf("more than %d bytes of events (%d MiB)", e.MaxBytes, e.MaxBytes>>20)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"result": events})
+	return "This extraction matches " + what + ", more than one extraction returns. " +
+		`Ask for the most recent ones with "latest", or narrow the timeframe or the filters.`
+}
+
+// writeExtraction writes {"result": [events]} as the events are stored
+// (compact JSON), without building the whole answer again in memory.
+func writeExtraction(w http.ResponseWriter, events []json.RawMessage) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteString(`{"result":[`)
+	for i, ev := range events {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.Write(ev)
+	}
+	bw.WriteString("]}\n")
+	_ = bw.Flush() // a client gone away: nothing to tell it
 }
 
 // queryParams reads the parameters from a JSON body (POST) or the URL (GET,

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/store"
 )
@@ -98,5 +100,46 @@ func TestQueries(t *testing.T) {
 		if st := f.do("POST", base+tc.path, tc.key, tc.body, &e); st != tc.status || e.ErrorCode != tc.code || e.Message == "" {
 			t.Errorf("%s: %d %+v, want %d %s", tc.name, st, e, tc.status, tc.code)
 		}
+	}
+}
+
+// TestExtractionTooLarge: an extraction that matches more than Keen's
+// 100,000 events is refused with 400 and a way out (latest, a narrower
+// timeframe), found before any event is read; latest 100,000 and a
+// narrower timeframe are served, and the answer is the events as stored.
+func TestExtractionTooLarge(t *testing.T) {
+	f := newFixture(t)
+	p := f.createProject("P")
+	const n = limits.MaxExtractionEvents + 1
+	evs := make([]store.Event, 0, n)
+	for i := range n {
+		ts := queryNow.Add(-time.Duration(n-i) * time.Second)
+		id := fmt.Sprintf("%024x", i+1)
+		body := fmt.Sprintf(`{"keen":{"timestamp":%q,"created_at":%q,"id":%q},"i":%d,"html":"<&>"}`,
+			ts.Format("2006-01-02T15:04:05.000Z"), ts.Format("2006-01-02T15:04:05.000Z"), id, i)
+		evs = append(evs, store.Event{ProjectID: p.ID, Collection: "big", ID: id, Timestamp: ts, CreatedAt: ts, JSON: []byte(body)})
+	}
+	if _, err := f.store.Insert(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	base := "/3.0/projects/" + p.ID + "/queries/extraction"
+	var e keenError
+	if st := f.do("POST", base, p.APIKeys["read"], `{"event_collection":"big"}`, &e); st != 400 || e.ErrorCode != "ExtractionTooLargeError" ||
+		!strings.Contains(e.Message, "more than 100000 events") || !strings.Contains(e.Message, `"latest"`) {
+		t.Errorf("all %d events: %d %+v", n, st, e)
+	}
+	if st := f.do("POST", base, p.APIKeys["read"], `{"event_collection":"big","latest":100001}`, &e); st != 400 || e.ErrorCode != "InvalidQueryError" {
+		t.Errorf("latest 100001: %d %+v", st, e)
+	}
+	var r struct {
+		Result []json.RawMessage `json:"result"`
+	}
+	if st := f.do("POST", base, p.APIKeys["read"], `{"event_collection":"big","latest":100000}`, &r); st != 200 || len(r.Result) != limits.MaxExtractionEvents ||
+		string(r.Result[0]) != string(evs[1].JSON) || string(r.Result[len(r.Result)-1]) != string(evs[n-1].JSON) {
+		t.Errorf("latest 100000: %d, %d events", st, len(r.Result))
+	}
+	r.Result = nil
+	if st := f.do("POST", base, p.APIKeys["read"], `{"event_collection":"big","timeframe":"previous_1_minutes"}`, &r); st != 200 || len(r.Result) != 60 {
+		t.Errorf("previous_1_minutes: %d, %d events", st, len(r.Result))
 	}
 }

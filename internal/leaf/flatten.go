@@ -148,20 +148,26 @@ func (p *Flattener) str() ([]byte, error) {
 	escaped := false
 	for {
 		// Jump to the next quote (IndexByte is vectorized: most of the
-		// event's bytes are string contents).
+		// event's bytes are string contents), then over the escapes before
+		// it; only an escaped quote makes it look for the next one, so a
+		// string of many escapes is read in one pass.
 		j := bytes.IndexByte(p.b[p.i:], '"')
 		if j < 0 {
 			return nil, errSyntax
 		}
-		if k := bytes.IndexByte(p.b[p.i:p.i+j], '\\'); k >= 0 {
+		q := p.i + j
+		for p.i <= q {
+			k := bytes.IndexByte(p.b[p.i:q], '\\')
+			if k < 0 {
+				break
+			}
 			escaped = true
 			p.i += k + 2 // the backslash and the character it escapes
-			if p.i > len(p.b) {
-				return nil, errSyntax
-			}
+		}
+		if p.i > q { // the quote was escaped
 			continue
 		}
-		p.i += j + 1
+		p.i = q + 1
 		break
 	}
 	if !escaped {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -33,6 +34,35 @@ func TestFlatten(t *testing.T) {
 		if _, err := Flatten([]byte(bad), nil); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
+	}
+}
+
+// TestFlattenEscapes: strings with escapes, escaped quotes and escaped
+// backslashes before a quote are read to their real end, in one pass (a
+// string of 150,000 escapes took seconds when every escape searched for the
+// closing quote again).
+func TestFlattenEscapes(t *testing.T) {
+	for _, c := range []struct{ doc, want string }{
+		{`{"s":"a\"b","t":1}`, `s.$s="a\"b"`},
+		{`{"s":"a\\","t":1}`, `s.$s="a\\"`},
+		{`{"s":"\\\"\\","t":1}`, `s.$s="\\\"\\"`},
+		{`{"s":"\"","t":1}`, `s.$s="\""`},
+		{`{"s":"\u00e9\n","t":1}`, `s.$s="é\n"`},
+	} {
+		fs, err := Flatten([]byte(c.doc), nil)
+		if err != nil || len(fs) != 2 || fs[0].String() != c.want || fs[1].String() != "t.$n=1" {
+			t.Errorf("%s: %q %v, want %s and t.$n=1", c.doc, texts(fs), err, c.want)
+		}
+	}
+	for _, bad := range []string{`{"s":"a\"}`, `{"s":"\`, `{"s":"\\\"}`} {
+		if _, err := Flatten([]byte(bad), nil); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+	long := []byte(`{"s":"` + strings.Repeat(`\u00e9\"`, 100_000) + `"}`)
+	fs, err := Flatten(long, nil)
+	if err != nil || len(fs) != 1 || string(fs[0].Str) != strings.Repeat(`é"`, 100_000) {
+		t.Errorf("100,000 escapes: %d leaves, %v", len(fs), err)
 	}
 }
 

@@ -21,12 +21,59 @@ const (
 	MaxHTTPBatchEvents = 5000
 )
 
+// MaxPropertiesPerEvent bounds the property paths of one event: the
+// leaves (values that are not objects; an array is one) of the client's
+// event, outside its keen object. Keen allows 1,000 unique properties per
+// collection, so no event with more could ever be stored there; counting
+// them while the event is read refuses a hostile event of a hundred
+// thousand properties after its first thousand. Over it, the event is
+// refused (PropertyLimitError): HTTP 400 or a DLQ record.
+const MaxPropertiesPerEvent = 1000
+
+// Add-ons (keen.addons): how many one event may ask for, the largest input
+// (a User-Agent, a URL, an IP address, a date) any of them is given, and
+// the inputs of all of an event's add-ons together. The parsers' cost grows
+// with their input: keen:ua_parser runs hundreds of regular expressions
+// over the whole string, about 35 µs per byte of a string it has not seen
+// (one 800 KB User-Agent took 7 s of CPU), while real User-Agents and URLs
+// stay under 1 KB (browsers send User-Agents of a few hundred bytes). So an
+// event costs at most ~150 ms of add-on CPU, however its add-ons are
+// combined. Over any of these, the event is refused (InvalidAddOnError),
+// never enriched partly or skipped silently.
+const (
+	MaxAddonsPerEvent          = 20
+	MaxAddonInputBytes         = 2048
+	MaxAddonInputBytesPerEvent = 4096
+)
+
+// MaxExtractionEvents: Keen's synchronous extraction returns at most
+// 100,000 events; a larger one is refused (use latest, a narrower
+// timeframe or filters).
+const MaxExtractionEvents = 100_000
+
 // Config holds the limits an operator may change. The zero value is not
 // usable; start from Default.
 type Config struct {
+	// MaxPropertiesPerCollection bounds the typed columns of one
+	// collection: one per (property path, JSON type), so "price" as a
+	// number and as a string are two (Keen: 1,000 unique properties per
+	// collection). Columns, not paths, because columns are what cost: the
+	// store's DuckDB pins two 256 KiB blocks per column of a table when it
+	// appends to it after a checkpoint (1,000 columns: 500 MiB, which
+	// sets the store's memory limit, see store.MemoryLimit). An event that
+	// would take its collection over it is refused by the store
+	// (PropertyLimitError: a DLQ record) and the rest of its batch stored.
+	MaxPropertiesPerCollection int
+	// MaxExtractionBytes bounds the JSON of one synchronous extraction's
+	// events; over it (or over MaxExtractionEvents events), the query is
+	// refused with 400 before the events are read.
+	MaxExtractionBytes int64
 }
 
 // Default returns the limits sluice runs with unless told otherwise.
 func Default() Config {
-	return Config{}
+	return Config{
+		MaxPropertiesPerCollection: 1000,
+		MaxExtractionBytes:         64 << 20,
+	}
 }

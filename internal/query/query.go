@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/store"
 )
@@ -71,10 +72,18 @@ func Parse(analysis, pid string, p Params, keyFilters []registry.Filter, now tim
 		filters = append(filters, kf)
 	}
 	q.Filters = filters
-	if analysis == Extraction && !isNull(p.Latest) {
+	if analysis != Extraction {
+		return q, nil
+	}
+	// Keen's synchronous extraction returns at most 100,000 events.
+	q.MaxEvents = limits.MaxExtractionEvents
+	if !isNull(p.Latest) {
 		n, err := strconv.Atoi(strings.TrimSpace(string(p.Latest)))
 		if err != nil || n <= 0 {
 			return q, bad(`"latest" must be a positive integer`)
+		}
+		if n > limits.MaxExtractionEvents {
+			return q, bad(`"latest" is %d; an extraction returns at most %d events`, n, limits.MaxExtractionEvents)
 		}
 		q.Limit = n
 	}

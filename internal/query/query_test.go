@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/registry"
 )
 
@@ -64,6 +65,7 @@ func TestParseErrors(t *testing.T) {
 		{Count, Params{EventCollection: "c", Filters: json.RawMessage(`[{"property_name":"a","operator":"exists","property_value":"yes"}]`)}, "true or false"},
 		{Count, Params{EventCollection: "c", Filters: json.RawMessage(`[{"property_name":"a..b","operator":"eq","property_value":1}]`)}, "empty part"},
 		{Extraction, Params{EventCollection: "c", Latest: json.RawMessage(`-1`)}, "latest"},
+		{Extraction, Params{EventCollection: "c", Latest: json.RawMessage(`100001`)}, `"latest" is 100001; an extraction returns at most 100000 events`},
 	}
 	for _, tc := range cases {
 		_, err := Parse(tc.analysis, "p", tc.p, nil, now)
@@ -83,5 +85,27 @@ func TestFiltersAndKeyFilters(t *testing.T) {
 	if len(q.Filters) != 3 || q.Limit != 5 || strings.Join(q.Filters[0].Path, "/") != "customer/id" ||
 		q.Filters[1].Value != json.Number("2.5") || q.Filters[2].Value.([]any)[1] != json.Number("1") {
 		t.Fatalf("query = %+v", q)
+	}
+}
+
+// TestExtractionBound: an extraction is bounded to Keen's 100,000 events
+// (the store refuses more); latest may ask for that many.
+func TestExtractionBound(t *testing.T) {
+	for _, c := range []struct {
+		analysis, latest string
+		limit, max       int
+	}{
+		{Extraction, "", 0, limits.MaxExtractionEvents},
+		{Extraction, "100000", 100_000, limits.MaxExtractionEvents},
+		{Count, "", 0, 0},
+	} {
+		p := Params{EventCollection: "c"}
+		if c.latest != "" {
+			p.Latest = json.RawMessage(c.latest)
+		}
+		q, err := Parse(c.analysis, "p", p, nil, now)
+		if err != nil || q.Limit != c.limit || q.MaxEvents != c.max {
+			t.Errorf("%s latest %q: Limit %d MaxEvents %d %v; want %d %d", c.analysis, c.latest, q.Limit, q.MaxEvents, err, c.limit, c.max)
+		}
 	}
 }

@@ -1,5 +1,7 @@
 package store
 
+import "github.com/sluice-io/sluice/internal/leaf"
+
 // Column compression. DuckDB chooses a compression for every column
 // segment it writes by trying each method on the data. For strings that
 // seldom repeat (ids, free text) the dictionary it tries first cannot help,
@@ -35,19 +37,20 @@ func mostlyDistinct(vals [][]byte) bool {
 	return len(seen)*2 > len(vals)
 }
 
-// fieldStrings returns up to limit of the string values of field key in evs.
-func fieldStrings(evs []flatEvent, key string, limit int) [][]byte {
-	var vals [][]byte
+// stringSamples returns, for each string field of keys, up to limit of
+// its values in evs, in one pass over the events.
+func stringSamples(evs []flatEvent, keys map[string]bool, limit int) map[string][][]byte {
+	out := map[string][][]byte{}
 	for _, fe := range evs {
-		for _, f := range fe.fields {
-			if f.Key != key {
+		for i := range fe.fields {
+			f := &fe.fields[i]
+			if !keys[f.Key] || len(out[f.Key]) == limit {
 				continue
 			}
-			vals = append(vals, f.Str)
-			if len(vals) == limit {
-				return vals
+			if _, typ := leaf.SplitKey(f.Key); typ == leaf.String {
+				out[f.Key] = append(out[f.Key], f.Str)
 			}
 		}
 	}
-	return vals
+	return out
 }

@@ -17,6 +17,7 @@ import (
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/sluice-io/sluice/internal/leaf"
+	"github.com/sluice-io/sluice/internal/limits"
 )
 
 // DuckStore is the Store on an embedded DuckDB database (DESIGN decision 7,
@@ -50,8 +51,9 @@ type DuckStore struct {
 	tables  map[collKey]*table
 	nTables int
 
-	dir   string
-	marks map[srcKey]int64 // each raw partition's mark (Source); guarded by wmu
+	dir    string
+	limits limits.Config
+	marks  map[srcKey]int64 // each raw partition's mark (Source); guarded by wmu
 	// sinceCheckpoint counts the JSON bytes committed since the last
 	// checkpoint this store ran, which it runs at checkpointEvery
 	// (checkpointBytes; tests set less); guarded by wmu.
@@ -86,6 +88,9 @@ func (s *DuckStore) logPath(name string) string {
 // DBFile is the database's file name inside the store's directory.
 const DBFile = "events.duckdb"
 
+// tempDir is where DuckDB spills, inside the store's directory.
+const tempDir = "duckdb.tmp"
+
 // DuckDB settings. A checkpoint (moving the WAL's rows into the database
 // file, compressed) blocks commits while it runs, and it rewrites the last,
 // partly filled row group of each table it touches: with row groups of
@@ -115,25 +120,49 @@ const DBFile = "events.duckdb"
 // partly filled row group per large Insert. The store deletes no rows, so
 // a vacuum has nothing else to reclaim.
 //
-// DuckDB's buffer manager is capped at 512 MB. In the pipeline benchmark,
-// 1 GB changed the drain's throughput within noise and made a full scan
-// of a text column 15% faster, for 300 MB more resident memory.
+// DuckDB's buffer manager is capped at 512 MB (memoryLimit), or more when
+// the widest collection allowed needs it (MemoryLimit). In the pipeline
+// benchmark, 1 GB changed the drain's throughput within noise and made a
+// full scan of a text column 15% faster, for 300 MB more resident memory.
 const (
 	walAutocheckpoint   = "16MB"
 	rowGroupSize        = "16384"
 	checkpointBytes     = 64 << 20
 	disabledCompression = "fsst"
-	memoryLimit         = "512MB"
+	memoryLimit         = 512 << 20
 	maxVacuumTasks      = "0"
 	dbAlias             = "events"
 )
 
+// pinnedPerColumn is what DuckDB holds pinned per column of a table while
+// it appends to it: two blocks (values and validity) of 256 KiB, allocated
+// again for every column at the first append after a checkpoint. One
+// Insert into a table of 1,000 columns needs 500 MiB at once, and fails if
+// the memory limit is lower (measured: TestWideTableAppendAfterCheckpoint).
+const pinnedPerColumn = 512 << 10
+
+// MemoryLimit is DuckDB's memory limit for a store with limits l: 512 MB,
+// or what an Insert into the widest collection l allows needs plus 256 MB
+// for everything else, if that is more.
+func MemoryLimit(l limits.Config) int64 {
+	return max(memoryLimit, 256<<20+int64(l.MaxPropertiesPerCollection)*pinnedPerColumn)
+}
+
 var _ Store = (*DuckStore)(nil)
 
-// Open opens (creating if needed) the store kept in directory dir.
+// Open opens (creating if needed) the store kept in directory dir, with
+// the default limits.
 func Open(dir string, logger *slog.Logger) (*DuckStore, error) {
+	return OpenLimits(dir, logger, limits.Default())
+}
+
+// OpenLimits is Open with limits l.
+func OpenLimits(dir string, logger *slog.Logger, l limits.Config) (*DuckStore, error) {
 	if logger == nil {
 		logger = slog.Default()
+	}
+	if l.MaxPropertiesPerCollection <= 0 {
+		return nil, fmt.Errorf("store: MaxPropertiesPerCollection is %d; it must be positive", l.MaxPropertiesPerCollection)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -146,7 +175,12 @@ func Open(dir string, logger *slog.Logger) (*DuckStore, error) {
 			"ATTACH IF NOT EXISTS '" + strings.ReplaceAll(path, "'", "''") + "' AS " + dbAlias + " (ROW_GROUP_SIZE " + rowGroupSize + ")",
 			"USE " + dbAlias,
 			"SET wal_autocheckpoint = '" + walAutocheckpoint + "'",
-			"SET memory_limit = '" + memoryLimit + "'",
+			fmt.Sprintf("SET memory_limit = '%dMiB'", MemoryLimit(l)>>20),
+			// Where DuckDB spills blocks over the memory limit (a wide
+			// table's, see MemoryLimit); its default for a database opened
+			// in memory and attached is ".tmp" in the process's working
+			// directory.
+			"SET temp_directory = '" + strings.ReplaceAll(filepath.Join(dir, tempDir), "'", "''") + "'",
 			"SET disabled_compression_methods = '" + disabledCompression + "'",
 			"SET max_vacuum_tasks = " + maxVacuumTasks,
 		} {
@@ -160,7 +194,7 @@ func Open(dir string, logger *slog.Logger) (*DuckStore, error) {
 		return nil, fmt.Errorf("store: opening %s: %w", path, err)
 	}
 	db := sql.OpenDB(connector)
-	s := &DuckStore{db: db, logger: logger, tables: map[collKey]*table{}, dir: dir, marks: map[srcKey]int64{}, checkpointEvery: checkpointBytes}
+	s := &DuckStore{db: db, logger: logger, tables: map[collKey]*table{}, dir: dir, limits: l, marks: map[srcKey]int64{}, checkpointEvery: checkpointBytes}
 	ctx := context.Background()
 	if s.conn, err = db.Conn(ctx); err != nil {
 		db.Close()
@@ -269,6 +303,7 @@ func (s *DuckStore) Close() error {
 type flatEvent struct {
 	ev     *Event
 	fields []leaf.Field
+	index  int // in the events given to Insert
 }
 
 // Insert stores events: an event its collection already holds (the same
@@ -276,10 +311,17 @@ type flatEvent struct {
 // and left alone (re-processing); an event whose uniqueness token is held,
 // in its collection, by an event with a different keen.id created less
 // than UniquenessWindow before it (by CreatedAt) is dropped and counted as
-// a duplicate. Idempotence is checked per (project, collection): keen.id is
-// unique per project, and an event never changes collection. A batch is
-// one transaction: on an error (malformed event JSON included) nothing of
-// it is stored.
+// a duplicate; an event that would take its collection over
+// MaxPropertiesPerCollection columns is refused (see refuseWide).
+// Idempotence is checked per (project, collection): keen.id is unique per
+// project, and an event never changes collection.
+//
+// New tables and columns are created first, each table's in short
+// transactions of their own, and stay whatever becomes of the events
+// (DuckDB kept every version of a table that one transaction altered: one
+// event of 1,000 new properties took hundreds of MB, 4,000 several GB).
+// The events themselves are one transaction: on an error (malformed event
+// JSON included) none of them is stored.
 func (s *DuckStore) Insert(ctx context.Context, events []Event) (InsertResult, error) {
 	var res InsertResult
 	if len(events) == 0 {
@@ -309,41 +351,56 @@ func (s *DuckStore) Insert(ctx context.Context, events []Event) (InsertResult, e
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	t2 := time.Now()
-	if _, err := s.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return res, fmt.Errorf("store: %w", err)
+	// What becomes of each event, and the tables and columns the accepted
+	// ones need, committed before their rows are written.
+	marks := map[srcKey]int64{}
+	plans := make([]*groupPlan, 0, len(order))
+	for _, k := range order {
+		p, err := s.planGroup(ctx, k, groups[k], marks)
+		if err != nil {
+			return InsertResult{}, err
+		}
+		res.Inserted += p.res.Inserted
+		res.Existing += p.res.Existing
+		res.Duplicates += p.res.Duplicates
+		res.Refused = append(res.Refused, p.res.Refused...)
+		plans = append(plans, p)
 	}
-	// Catalog changes, marks and log ends are published only once
-	// committed: a query must not name a table or column it cannot see yet.
-	st := staged{marks: map[srcKey]int64{}, logEnds: map[*jsonLog]int64{}}
+	sort.Slice(res.Refused, func(i, j int) bool { return res.Refused[i].Index < res.Refused[j].Index })
+	t3 := time.Now()
+
+	if _, err := s.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return InsertResult{}, fmt.Errorf("store: %w", err)
+	}
+	// The marks are published only once committed.
+	st := staged{logEnds: map[*jsonLog]int64{}}
 	fail := func(err error) (InsertResult, error) {
 		s.rollback(&st)
 		return InsertResult{}, err
 	}
-	for _, k := range order {
-		r, err := s.insertGroup(ctx, k, groups[k], &st)
-		if err != nil {
+	for _, p := range plans {
+		if err := s.writeGroup(ctx, p, &st); err != nil {
 			return fail(err)
 		}
-		res.Inserted += r.Inserted
-		res.Existing += r.Existing
-		res.Duplicates += r.Duplicates
 	}
-	if err := s.saveMarks(ctx, st.marks); err != nil {
+	if err := s.saveMarks(ctx, marks); err != nil {
 		return fail(err)
 	}
-	t3 := time.Now()
+	t4 := time.Now()
 	// The JSON is on disk before the rows that point at it are committed.
 	for l := range st.logEnds {
 		if err := l.sync(); err != nil {
 			return fail(err)
 		}
 	}
-	t4 := time.Now()
+	t5 := time.Now()
 	if _, err := s.conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fail(fmt.Errorf("store: commit: %w", err))
 	}
-	s.publish(&st)
-	t5 := time.Now()
+	for k, m := range marks {
+		s.marks[k] = m
+	}
+	t6 := time.Now()
 	for _, fe := range flat {
 		s.sinceCheckpoint += len(fe.ev.JSON)
 	}
@@ -354,13 +411,13 @@ func (s *DuckStore) Insert(ctx context.Context, events []Event) (InsertResult, e
 		}
 		s.sinceCheckpoint = 0
 	}
-	if t6 := time.Now(); t6.Sub(t0) > slowInsert+time.Duration(len(events))*slowPerEvent {
+	if t7 := time.Now(); t7.Sub(t0) > slowInsert+time.Duration(len(events))*slowPerEvent {
 		var used, free int64
 		var wal string
 		_ = s.conn.QueryRowContext(ctx, "SELECT used_blocks, free_blocks, wal_size FROM pragma_database_size() WHERE database_name = '"+dbAlias+"'").Scan(&used, &free, &wal)
-		s.logger.Warn("a store insert was slow", "events", len(events), "took", t6.Sub(t0),
-			"flattening", t1.Sub(t0), "waiting", t2.Sub(t1), "appending", t3.Sub(t2), "syncing", t4.Sub(t3),
-			"committing", t5.Sub(t4), "checkpointing", t6.Sub(t5),
+		s.logger.Warn("a store insert was slow", "events", len(events), "took", t7.Sub(t0),
+			"flattening", t1.Sub(t0), "waiting", t2.Sub(t1), "planning", t3.Sub(t2), "appending", t4.Sub(t3), "syncing", t5.Sub(t4),
+			"committing", t6.Sub(t5), "checkpointing", t7.Sub(t6),
 			"db_blocks_used", used, "db_blocks_free", free, "wal_size", wal)
 	}
 	return res, nil
@@ -374,34 +431,15 @@ const (
 	slowPerEvent = 50 * time.Microsecond
 )
 
-// staged holds an Insert's changes until its commit.
+// staged holds what the events' transaction changed outside DuckDB.
 type staged struct {
-	tables  map[collKey]*table // new tables
-	cols    map[*table]map[string]string
-	marks   map[srcKey]int64   // the partitions' new marks
 	logEnds map[*jsonLog]int64 // each log written to → its end before this Insert
 }
 
-// view returns the columns of t as the write transaction sees them.
-func (st *staged) view(t *table) map[string]string {
-	if st.cols == nil {
-		st.cols = map[*table]map[string]string{}
-	}
-	if c, ok := st.cols[t]; ok {
-		return c
-	}
-	c := make(map[string]string, len(t.cols))
-	for k, v := range t.cols {
-		c[k] = v
-	}
-	st.cols[t] = c
-	return c
-}
-
-// mark returns a partition's mark as the write transaction sees it.
-func (s *DuckStore) mark(st *staged) func(srcKey) (int64, bool) {
+// markOf returns a partition's mark as this Insert sees it.
+func (s *DuckStore) markOf(marks map[srcKey]int64) func(srcKey) (int64, bool) {
 	return func(k srcKey) (int64, bool) {
-		if m, ok := st.marks[k]; ok {
+		if m, ok := marks[k]; ok {
 			return m, true
 		}
 		m, ok := s.marks[k]
@@ -409,34 +447,14 @@ func (s *DuckStore) mark(st *staged) func(srcKey) (int64, bool) {
 	}
 }
 
-func (s *DuckStore) publish(st *staged) {
-	for k, m := range st.marks {
-		s.marks[k] = m
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for t, cols := range st.cols {
-		t.cols = cols // copy on write: readers keep the old map
-	}
-	for k, t := range st.tables {
-		s.tables[k] = t
-		s.nTables++
-	}
-}
-
-// rollback aborts the write transaction: the staged changes are dropped
-// with it, and the JSON it wrote is cut off the logs.
+// rollback aborts the events' transaction and cuts the JSON it wrote off
+// the logs.
 func (s *DuckStore) rollback(st *staged) {
 	if _, err := s.conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
 		s.logger.Warn("event store: rollback", "err", err)
 	}
 	for l, end := range st.logEnds {
 		if err := l.rewind(end); err != nil {
-			s.logger.Warn("event store: rollback", "err", err)
-		}
-	}
-	for _, t := range st.tables {
-		if err := t.log.close(); err != nil {
 			s.logger.Warn("event store: rollback", "err", err)
 		}
 	}
@@ -459,63 +477,46 @@ func (s *DuckStore) saveMarks(ctx context.Context, marks map[srcKey]int64) error
 	return nil
 }
 
-// tableFor returns the table of a collection, creating it (staged) if it
-// has none; created says so.
-func (s *DuckStore) tableFor(ctx context.Context, k collKey, st *staged) (t *table, created bool, err error) {
-	s.mu.RLock()
-	t = s.tables[k]
-	s.mu.RUnlock()
-	if t == nil {
-		t = st.tables[k]
-	}
-	if t != nil {
-		return t, false, nil
-	}
-	name := fmt.Sprintf("t%d", s.nTables+len(st.tables)+1)
-	if _, err := s.conn.ExecContext(ctx, `CREATE TABLE `+name+` (`+fixedColumns+`)`); err != nil {
-		return nil, false, fmt.Errorf("store: creating the table of %s/%s: %w", k.project, k.collection, err)
-	}
-	if _, err := s.conn.ExecContext(ctx, `INSERT INTO _collections VALUES (?, ?, ?)`, k.project, k.collection, name); err != nil {
-		return nil, false, fmt.Errorf("store: %w", err)
-	}
-	log, err := openJSONLog(s.logPath(name), 0)
-	if err != nil {
-		return nil, false, err
-	}
-	t = &table{name: name, cols: map[string]string{}, log: log}
-	if st.tables == nil {
-		st.tables = map[collKey]*table{}
-	}
-	st.tables[k] = t
-	return t, true, nil
+// groupPlan is what an Insert does with the events of one collection.
+type groupPlan struct {
+	t         *table
+	cols      map[string]string // t's columns, the accepted events' included
+	accepted  []flatEvent
+	newTokens [][]any
+	res       InsertResult
 }
 
-func (s *DuckStore) insertGroup(ctx context.Context, k collKey, evs []flatEvent, st *staged) (InsertResult, error) {
-	var res InsertResult
-	t, created, err := s.tableFor(ctx, k, st)
-	if err != nil {
-		return res, err
+// planGroup decides what becomes of the events of collection k, and
+// creates the table and columns the accepted ones need (committed, and
+// published). marks collects the partitions' new marks.
+func (s *DuckStore) planGroup(ctx context.Context, k collKey, evs []flatEvent, marks map[srcKey]int64) (*groupPlan, error) {
+	p := &groupPlan{}
+	s.mu.RLock()
+	t := s.tables[k]
+	var cols map[string]string
+	if t != nil {
+		cols = t.cols
 	}
-	cols := st.view(t)
+	s.mu.RUnlock()
 
 	// Which events are already stored (re-processing)? The partitions'
 	// marks tell for most; the rest are looked up by keen.id.
-	stored, lookup, next := splitBySource(evs, s.mark(st))
-	if len(lookup) > 0 && !created {
+	stored, lookup, next := splitBySource(evs, s.markOf(marks))
+	if len(lookup) > 0 && t != nil {
 		ids := make([]string, len(lookup))
 		for j, i := range lookup {
 			ids[j] = evs[i].ev.ID
 		}
 		found, err := s.storedIDs(ctx, t, ids)
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		for _, i := range lookup {
 			stored[i] = found[evs[i].ev.ID]
 		}
 	}
 	for k, m := range next {
-		st.marks[k] = m
+		marks[k] = m
 	}
 
 	// Uniqueness tokens: the current holder of a token is its most recent
@@ -531,7 +532,7 @@ func (s *DuckStore) insertGroup(ctx context.Context, k collKey, evs []flatEvent,
 			tokens = append(tokens, fe.ev.UniquenessToken)
 		}
 	}
-	if len(tokens) > 0 {
+	if len(tokens) > 0 && t != nil {
 		if err := s.collect(ctx, `SELECT token, arg_max(keen_id, created_at), max(created_at) FROM _uniq
 			WHERE project = ? AND collection = ? AND token IN (SELECT unnest(?::VARCHAR[])) GROUP BY token`,
 			[]any{k.project, k.collection, tokens}, func(r *sql.Rows) error {
@@ -543,51 +544,76 @@ func (s *DuckStore) insertGroup(ctx context.Context, k collKey, evs []flatEvent,
 				holders[tok] = h
 				return nil
 			}); err != nil {
-			return res, fmt.Errorf("store: looking up uniqueness tokens: %w", err)
+			return nil, fmt.Errorf("store: looking up uniqueness tokens: %w", err)
 		}
 	}
 
-	var accepted []flatEvent
-	var newTokens [][]any
+	wide := newWideCheck(cols, s.limits.MaxPropertiesPerCollection)
 	inBatch := make(map[string]bool, len(evs))
 	for i, fe := range evs {
 		ev := fe.ev
+		// First, and whatever else becomes of the event, so that a refused
+		// event is refused again when processed again (refuseWide).
+		if msg := wide.refuse(fe, k.collection); msg != "" {
+			p.res.Refused = append(p.res.Refused, Refusal{Index: fe.index, Name: ErrPropertyLimit, Message: msg})
+			continue
+		}
 		if stored[i] || inBatch[ev.ID] {
-			res.Existing++
+			p.res.Existing++
 			continue
 		}
 		if tok := ev.UniquenessToken; tok != "" {
 			if h, ok := holders[tok]; ok && h.id != ev.ID && ev.CreatedAt.UTC().Before(h.created.Add(UniquenessWindow)) {
-				res.Duplicates++
+				p.res.Duplicates++
 				continue
 			}
 			holders[tok] = holder{ev.ID, ev.CreatedAt.UTC()}
-			newTokens = append(newTokens, []any{k.project, k.collection, tok, ev.ID, ev.CreatedAt.UTC()})
+			p.newTokens = append(p.newTokens, []any{k.project, k.collection, tok, ev.ID, ev.CreatedAt.UTC()})
 		}
 		inBatch[ev.ID] = true
-		accepted = append(accepted, fe)
-		res.Inserted++
+		wide.accept()
+		p.accepted = append(p.accepted, fe)
+		p.res.Inserted++
 	}
-	if len(accepted) == 0 {
-		return res, nil
+	if len(p.accepted) == 0 {
+		return p, nil
 	}
-	if err := s.addColumns(ctx, t, cols, accepted); err != nil {
-		return res, err
+	var err error
+	switch {
+	case t == nil:
+		t, err = s.createTable(ctx, k, newColumns(wide.added, p.accepted))
+	case len(wide.added) > 0:
+		err = s.addColumns(ctx, t, newColumns(wide.added, p.accepted))
 	}
-	ptrs, err := s.writeJSON(t, accepted, st)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
-	if err := s.appendRows(t, cols, accepted, ptrs); err != nil {
-		return res, err
+	p.t = t
+	s.mu.RLock()
+	p.cols = t.cols
+	s.mu.RUnlock()
+	return p, nil
+}
+
+// writeGroup writes a plan's accepted events in the events' transaction.
+func (s *DuckStore) writeGroup(ctx context.Context, p *groupPlan, st *staged) error {
+	if len(p.accepted) == 0 {
+		return nil
 	}
-	if len(newTokens) > 0 {
+	ptrs, err := s.writeJSON(p.t, p.accepted, st)
+	if err != nil {
+		return err
+	}
+	if err := s.appendRows(p.t, p.cols, p.accepted, ptrs); err != nil {
+		return err
+	}
+	if len(p.newTokens) > 0 {
 		err := s.conn.Raw(func(dc any) error {
 			app, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", "_uniq")
 			if err != nil {
 				return err
 			}
-			for _, r := range newTokens {
+			for _, r := range p.newTokens {
 				if err := app.AppendRow(r[0], r[1], r[2], r[3], r[4]); err != nil {
 					app.Close()
 					return err
@@ -596,49 +622,150 @@ func (s *DuckStore) insertGroup(ctx context.Context, k collKey, evs []flatEvent,
 			return app.Close()
 		})
 		if err != nil {
-			return res, fmt.Errorf("store: recording uniqueness tokens: %w", err)
-		}
-	}
-	return res, nil
-}
-
-// addColumns adds the columns of the fields of evs that t has none for.
-func (s *DuckStore) addColumns(ctx context.Context, t *table, cols map[string]string, evs []flatEvent) error {
-	var newFields []string
-	seen := map[string]bool{}
-	for _, fe := range evs {
-		for _, f := range fe.fields {
-			if _, ok := cols[f.Key]; !ok && !seen[f.Key] {
-				seen[f.Key] = true
-				newFields = append(newFields, f.Key)
-			}
-		}
-	}
-	sort.Strings(newFields)
-	// DuckDB adds one column per ALTER TABLE; the catalog rows go in one
-	// statement.
-	var catalogRows []string
-	var catalogArgs []any
-	for _, fk := range newFields {
-		_, typ := leaf.SplitKey(fk)
-		col := fmt.Sprintf("c%d", len(cols)+1)
-		def := sqlTypes[typ]
-		if typ == leaf.String && mostlyDistinct(fieldStrings(evs, fk, distinctSample)) {
-			def += " " + uncompressed
-		}
-		if _, err := s.conn.ExecContext(ctx, `ALTER TABLE `+t.name+` ADD COLUMN `+col+` `+def); err != nil {
-			return fmt.Errorf("store: adding a column to %s: %w", t.name, err)
-		}
-		catalogRows = append(catalogRows, "(?, ?, ?)")
-		catalogArgs = append(catalogArgs, t.name, fk, col)
-		cols[fk] = col
-	}
-	if len(catalogRows) > 0 {
-		if _, err := s.conn.ExecContext(ctx, `INSERT INTO _columns VALUES `+strings.Join(catalogRows, ", "), catalogArgs...); err != nil {
-			return fmt.Errorf("store: recording the new columns of %s: %w", t.name, err)
+			return fmt.Errorf("store: recording uniqueness tokens: %w", err)
 		}
 	}
 	return nil
+}
+
+// columnDefs are new columns: field keys, sorted, and their SQL column
+// definitions.
+type columnDefs struct{ fields, defs []string }
+
+// newColumns returns the definitions of the columns of fields, the new
+// fields of evs.
+func newColumns(fields map[string]bool, evs []flatEvent) columnDefs {
+	var c columnDefs
+	strs := false
+	for fk := range fields {
+		c.fields = append(c.fields, fk)
+		_, typ := leaf.SplitKey(fk)
+		strs = strs || typ == leaf.String
+	}
+	sort.Strings(c.fields)
+	var samples map[string][][]byte
+	if strs {
+		samples = stringSamples(evs, fields, distinctSample)
+	}
+	c.defs = make([]string, len(c.fields))
+	for i, fk := range c.fields {
+		_, typ := leaf.SplitKey(fk)
+		c.defs[i] = sqlTypes[typ]
+		if typ == leaf.String && mostlyDistinct(samples[fk]) {
+			c.defs[i] += " " + uncompressed
+		}
+	}
+	return c
+}
+
+// createTable creates, in a transaction of its own, the table of
+// collection k with columns nc, in one statement, and publishes it.
+func (s *DuckStore) createTable(ctx context.Context, k collKey, nc columnDefs) (*table, error) {
+	fields, defs := nc.fields, nc.defs
+	name := fmt.Sprintf("t%d", s.nTables+1)
+	cols := make(map[string]string, len(fields))
+	var b strings.Builder
+	b.WriteString(`CREATE TABLE ` + name + ` (` + fixedColumns)
+	for i, fk := range fields {
+		col := fmt.Sprintf("c%d", i+1)
+		cols[fk] = col
+		b.WriteString(", " + col + " " + defs[i])
+	}
+	b.WriteString(")")
+	err := s.schemaTx(ctx, func() error {
+		if _, err := s.conn.ExecContext(ctx, b.String()); err != nil {
+			return err
+		}
+		if _, err := s.conn.ExecContext(ctx, `INSERT INTO _collections VALUES (?, ?, ?)`, k.project, k.collection, name); err != nil {
+			return err
+		}
+		return s.recordColumns(ctx, name, fields, cols)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: creating the table of %s/%s: %w", k.project, k.collection, err)
+	}
+	log, err := openJSONLog(s.logPath(name), 0)
+	if err != nil {
+		return nil, err
+	}
+	t := &table{name: name, cols: cols, log: log}
+	s.mu.Lock()
+	s.tables[k] = t
+	s.nTables++
+	s.mu.Unlock()
+	return t, nil
+}
+
+// alterChunk is how many columns one transaction adds to an existing
+// table. DuckDB adds one column per ALTER TABLE, and a transaction keeps
+// every version of the table its ALTERs made until it ends: 1,000 ALTERs
+// in one transaction held 330 MB for an empty table, and grew with the
+// square of the columns. One ALTER per transaction costs a commit each.
+const alterChunk = 32
+
+// addColumns adds columns nc to t, alterChunk per transaction, each chunk
+// published once committed.
+func (s *DuckStore) addColumns(ctx context.Context, t *table, nc columnDefs) error {
+	s.mu.RLock()
+	have := t.cols
+	s.mu.RUnlock()
+	fields, defs := nc.fields, nc.defs
+	for len(fields) > 0 {
+		n := min(len(fields), alterChunk)
+		cols := make(map[string]string, len(have)+n)
+		for k, v := range have {
+			cols[k] = v
+		}
+		err := s.schemaTx(ctx, func() error {
+			for i, fk := range fields[:n] {
+				col := fmt.Sprintf("c%d", len(cols)+1)
+				if _, err := s.conn.ExecContext(ctx, `ALTER TABLE `+t.name+` ADD COLUMN `+col+` `+defs[i]); err != nil {
+					return err
+				}
+				cols[fk] = col
+			}
+			return s.recordColumns(ctx, t.name, fields[:n], cols)
+		})
+		if err != nil {
+			return fmt.Errorf("store: adding columns to %s: %w", t.name, err)
+		}
+		s.mu.Lock()
+		t.cols = cols // copy on write: readers keep the old map
+		s.mu.Unlock()
+		have, fields, defs = cols, fields[n:], defs[n:]
+	}
+	return nil
+}
+
+// recordColumns writes the catalog rows of fields (columns in cols) of
+// table name, in one statement.
+func (s *DuckStore) recordColumns(ctx context.Context, name string, fields []string, cols map[string]string) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	rows := make([]string, len(fields))
+	args := make([]any, 0, 3*len(fields))
+	for i, fk := range fields {
+		rows[i] = "(?, ?, ?)"
+		args = append(args, name, fk, cols[fk])
+	}
+	_, err := s.conn.ExecContext(ctx, `INSERT INTO _columns VALUES `+strings.Join(rows, ", "), args...)
+	return err
+}
+
+// schemaTx runs fn in a transaction of its own on the write connection.
+func (s *DuckStore) schemaTx(ctx context.Context, fn func() error) error {
+	if _, err := s.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return err
+	}
+	if err := fn(); err != nil {
+		if _, rerr := s.conn.ExecContext(context.Background(), "ROLLBACK"); rerr != nil {
+			s.logger.Warn("event store: rollback", "err", rerr)
+		}
+		return err
+	}
+	_, err := s.conn.ExecContext(ctx, "COMMIT")
+	return err
 }
 
 // jsonChunk is the size of writeJSON's writes.
@@ -820,16 +947,29 @@ func (s *DuckStore) Extract(ctx context.Context, q Query) ([]json.RawMessage, er
 	if q.Limit > 0 {
 		sqlq = fmt.Sprintf(`SELECT _off, _len FROM (SELECT _off, _len, _ts, _id FROM %s WHERE %s ORDER BY _ts DESC, _id DESC LIMIT %d) ORDER BY _ts, _id`, t.name, where, q.Limit)
 	}
+	// One row past the bound tells that it is exceeded, without listing
+	// every matching row.
+	capped := q.MaxEvents > 0 && (q.Limit == 0 || q.Limit > q.MaxEvents)
+	if capped {
+		sqlq += fmt.Sprintf(` LIMIT %d`, q.MaxEvents+1)
+	}
 	rows, err := s.db.QueryContext(ctx, sqlq, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: extraction: %w", err)
 	}
 	defer rows.Close()
 	var ptrs []jsonPtr
+	var bytes int64
 	for rows.Next() {
 		var p jsonPtr
 		if err := rows.Scan(&p.off, &p.n); err != nil {
 			return nil, fmt.Errorf("store: extraction: %w", err)
+		}
+		if capped && len(ptrs) == q.MaxEvents {
+			return nil, &TooLargeError{Events: true, MaxEvents: q.MaxEvents, MaxBytes: q.MaxBytes}
+		}
+		if bytes += int64(p.n); q.MaxBytes > 0 && bytes > q.MaxBytes {
+			return nil, &TooLargeError{MaxEvents: q.MaxEvents, MaxBytes: q.MaxBytes}
 		}
 		ptrs = append(ptrs, p)
 	}

@@ -35,7 +35,7 @@ func flattenAll(events []Event) ([]flatEvent, error) {
 			for i := lo; i < hi; i++ {
 				ev := &events[i]
 				if ev.Leaves != nil {
-					out[i] = flatEvent{ev, ev.Leaves}
+					out[i] = flatEvent{ev: ev, fields: ev.Leaves, index: i}
 					continue
 				}
 				start := len(leaves)
@@ -44,7 +44,7 @@ func flattenAll(events []Event) ([]flatEvent, error) {
 					errs[w] = fmt.Errorf("store: event %s: %w", ev.ID, err)
 					return
 				}
-				out[i] = flatEvent{ev, leaves[start:len(leaves):len(leaves)]}
+				out[i] = flatEvent{ev: ev, fields: leaves[start:len(leaves):len(leaves)], index: i}
 				if !sized { // size the rest of the chunk on the first event flattened
 					sized = true
 					leaves = append(make([]leaf.Field, 0, len(leaves)*(hi-i)+16), leaves...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -248,5 +249,20 @@ func TestCheckpointsDoNotVacuum(t *testing.T) {
 	}
 	if n, err := s.Count(ctx, Query{ProjectID: "p", Collection: "c"}); err != nil || n != int64(inserts*(size+tail)) {
 		t.Fatalf("count = %d, %v; want %d", n, err, inserts*(size+tail))
+	}
+}
+
+// TestTempDirectoryInTheStore: DuckDB spills into the store's directory,
+// not the process's working directory.
+func TestTempDirectoryInTheStore(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	defer s.Close()
+	var got string
+	if err := s.conn.QueryRowContext(context.Background(), "SELECT current_setting('temp_directory')").Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, tempDir); got != want {
+		t.Errorf("temp_directory %q, want %q", got, want)
 	}
 }

@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/sluice-io/sluice/internal/leaf"
@@ -87,7 +88,28 @@ type Query struct {
 	Collection string
 	Start, End time.Time // on keen.timestamp, [Start, End); zero = unbounded
 	Filters    []Filter  // ANDed
-	Limit      int       // extraction only; 0 = no limit
+	Limit      int       // extraction only: the Limit most recent events (Keen's latest); 0 = all
+	// MaxEvents and MaxBytes bound an extraction (0: unbounded). One that
+	// would return more events, or more bytes of JSON, fails with a
+	// *TooLargeError, found from the matching rows' narrow columns before
+	// any event's JSON is read.
+	MaxEvents int
+	MaxBytes  int64
+}
+
+// TooLargeError is an extraction over Query.MaxEvents (Events set) or
+// Query.MaxBytes.
+type TooLargeError struct {
+	Events    bool // over MaxEvents; else over MaxBytes
+	MaxEvents int
+	MaxBytes  int64
+}
+
+func (e *TooLargeError) Error() string {
+	if e.Events {
+		return fmt.Sprintf("the extraction matches more than %d events, the most one extraction returns", e.MaxEvents)
+	}
+	return fmt.Sprintf("the events the extraction matches are more than %d bytes of JSON, the most one extraction returns", e.MaxBytes)
 }
 
 // Store is an event store. Implementations are safe for concurrent use.

@@ -1,0 +1,83 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-io/sluice/internal/event"
+)
+
+// TestHostileEventsStored: the shapes the event package accepts from a
+// hostile producer (NUL characters in names and values, numbers past
+// float64, the limit of properties, huge strings, deep nesting) are stored
+// and queried in one Insert with another project's ordinary event, and the
+// same collection's next ordinary event is stored after them.
+func TestHostileEventsStored(t *testing.T) {
+	p, err := event.NewProcessor(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	now := time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
+	var props []string
+	for i := range 1000 {
+		props = append(props, fmt.Sprintf(`"q%d":%d`, i, i))
+	}
+	payloads := []string{
+		`{"a\u0000b":"x\u0000y","n":{"\u0000":["\u0000","z"]}}`,
+		`{"big":1e400,"neg":-1e400,"tiny":1e-400,"long":` + strings.Repeat("9", 10_000) + `}`,
+		`{"s":"` + strings.Repeat("x", 890_000) + `"}`,
+		`{"e":"` + strings.Repeat(`\u00e9`, 140_000) + `"}`,
+		strings.Repeat(`{"d":`, 999) + `"deep"` + strings.Repeat("}", 999),
+		"{" + strings.Join(props, ",") + "}",
+	}
+	var evs []Event
+	for i, payload := range payloads {
+		for _, leaves := range []bool{false, true} {
+			off := int64(2*i) + map[bool]int64{false: 0, true: 1}[leaves]
+			ev, err := p.Process(event.Input{Payload: []byte(payload), ID: event.ID("raw.h", 0, off), CreatedAt: now, Leaves: leaves})
+			if err != nil {
+				t.Fatalf("%.80s: %v", payload, err)
+			}
+			evs = append(evs, Event{ProjectID: "p", Collection: fmt.Sprint("h", i), ID: ev.ID, Timestamp: ev.Timestamp, CreatedAt: ev.CreatedAt,
+				JSON: ev.JSON, ValidUTF8: true, Leaves: ev.Leaves, Source: Source{Topic: "raw.h", Partition: 0, Offset: off}})
+		}
+	}
+	ordinary := func(project, id string) Event {
+		return Event{ProjectID: project, Collection: "c", ID: id, Timestamp: now, CreatedAt: now,
+			JSON: []byte(`{"keen":{"id":"` + id + `","timestamp":"2024-06-01T12:00:00.000Z","created_at":"2024-06-01T12:00:00.000Z"},"x":1}`)}
+	}
+	res, err := s.Insert(ctx, append(evs, ordinary("other", "o1")))
+	if err != nil || !sameResult(res, InsertResult{Inserted: len(evs) + 1}) {
+		t.Fatalf("%+v %v", res, err)
+	}
+	for i := range payloads {
+		extractsExactly(t, s, "p", fmt.Sprint("h", i), evs[2*i:2*i+2])
+	}
+	for _, c := range []struct {
+		coll string
+		f    Filter
+	}{
+		{"h0", Filter{[]string{"a\x00b"}, "eq", "x\x00y"}},
+		{"h0", Filter{[]string{"n", "\x00"}, "contains", "\x00"}},
+		{"h1", Filter{[]string{"big"}, "gt", n("1e300")}},
+		{"h1", Filter{[]string{"neg"}, "lt", n("-1e300")}},
+		{"h1", Filter{[]string{"tiny"}, "eq", n("0")}},
+		{"h3", Filter{[]string{"e"}, "eq", strings.Repeat("é", 140_000)}},
+		{"h4", Filter{[]string{"d", "d", "d"}, "exists", true}},
+		{"h5", Filter{[]string{"q999"}, "eq", n("999")}},
+	} {
+		got, err := s.Count(ctx, Query{ProjectID: "p", Collection: c.coll, Filters: []Filter{c.f}})
+		if err != nil || got != 2 {
+			t.Errorf("%s %q %s: %d %v, want 2", c.coll, c.f.Path, c.f.Operator, got, err)
+		}
+	}
+	if res, err := s.Insert(ctx, []Event{ordinary("p", "next")}); err != nil || res.Inserted != 1 {
+		t.Fatalf("the next event: %+v %v", res, err)
+	}
+}
