@@ -20,10 +20,15 @@ type Log struct {
 // before it is acknowledged: sluice acknowledges producers only for what
 // survives a crash.
 func Start(dir string, logger *slog.Logger) (*Log, error) {
+	return start(dir, logger)
+}
+
+// start is Start with extra kfake options, for tests.
+func start(dir string, logger *slog.Logger, extra ...kfake.Opt) (*Log, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating embedded log directory: %w", err)
 	}
-	c, err := kfake.NewCluster(
+	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.ClusterID("sluice-embedded"),
 		kfake.DataDir(dir),
@@ -31,7 +36,8 @@ func Start(dir string, logger *slog.Logger) (*Log, error) {
 		kfake.DefaultNumPartitions(9),
 		kfake.BrokerConfigs(map[string]string{"message.max.bytes": "1048588"}),
 		kfake.WithLogger(kfakeLogger{logger}),
-	)
+	}
+	c, err := kfake.NewCluster(append(opts, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("starting embedded log in %s: %w", dir, err)
 	}

@@ -416,11 +416,23 @@ func newListener(port int, tc *tls.Config, fn func(network, address string) (net
 
 func (b *broker) listen() {
 	defer b.ln.Close()
+	// SLUICE: a temporary Accept error (EMFILE, ENFILE, ECONNABORTED...)
+	// backs off and retries, as net/http's Server does, instead of closing
+	// the listener for the life of the process; only a permanent error
+	// (the listener was closed) ends the loop.
+	var backoff time.Duration
 	for {
 		conn, err := b.ln.Accept()
 		if err != nil {
+			if ne, ok := err.(interface{ Temporary() bool }); ok && ne.Temporary() && !b.c.dead.Load() {
+				backoff = acceptBackoff(backoff)
+				b.c.cfg.logger.Logf(LogLevelWarn, "accept failed, retrying in %v: %v", backoff, err)
+				time.Sleep(backoff)
+				continue
+			}
 			return
 		}
+		backoff = 0
 
 		mute := make(chan bool, 1)
 		mute <- true // first request proceeds immediately
@@ -435,6 +447,15 @@ func (b *broker) listen() {
 		go cc.read()
 		go cc.write()
 	}
+}
+
+// SLUICE: acceptBackoff is the wait after a temporary Accept error given the
+// previous wait: 5ms doubling up to 1s, net/http's Server's schedule.
+func acceptBackoff(prev time.Duration) time.Duration {
+	if prev == 0 {
+		return 5 * time.Millisecond
+	}
+	return min(2*prev, time.Second)
 }
 
 func (c *Cluster) run() {
