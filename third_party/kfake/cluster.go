@@ -79,6 +79,10 @@ type (
 		pidsLogSize        int64
 		needsGroupsCompact bool
 
+		// SLUICE: crash recovery state, filled while loading from disk
+		// and resolved once PIDs and groups are loaded.
+		recovery crashRecovery
+
 		die  chan struct{}
 		dead atomic.Bool
 	}

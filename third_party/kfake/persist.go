@@ -435,12 +435,34 @@ type (
 	}
 
 	pidLogEntry struct {
-		Type    string `json:"type"` // init, endtx, timeout
+		Type    string `json:"type"` // init, endtx, timeout, prepare (SLUICE)
 		PID     int64  `json:"pid"`
 		Epoch   int16  `json:"epoch"`
 		TxID    string `json:"txid,omitempty"`
 		Timeout int32  `json:"timeout,omitempty"`
 		Commit  *bool  `json:"commit,omitempty"`
+
+		// SLUICE: a "prepare" entry records a commit decision before
+		// its markers and offsets are written, so that a crash in the
+		// middle is completed on restart instead of leaving the
+		// transaction committed on some partitions and aborted on
+		// others.
+		Parts   []pidLogPart   `json:"parts,omitempty"`
+		Offsets []pidLogOffset `json:"offsets,omitempty"`
+	}
+
+	pidLogPart struct {
+		Topic string `json:"topic"`
+		Part  int32  `json:"part"`
+	}
+
+	pidLogOffset struct {
+		Group       string  `json:"group"`
+		Topic       string  `json:"topic"`
+		Part        int32   `json:"part"`
+		Offset      int64   `json:"offset"`
+		LeaderEpoch int32   `json:"leader_epoch"`
+		Metadata    *string `json:"metadata,omitempty"`
 	}
 )
 
@@ -1077,15 +1099,10 @@ func (c *Cluster) loadFromDisk() (bool, error) {
 		return false, err
 	}
 
-	// Load PIDs, then bump epoch for PIDs that had in-flight
-	// transactions at crash time.
+	// Load PIDs. SLUICE: transactions found open in the log are
+	// resolved below, once the groups are loaded too.
 	if err := c.loadPIDsLog(fsys, dir); err != nil {
 		return false, err
-	}
-	for pid := range crashAbortedPIDs {
-		if pidinf, ok := c.pids.ids[pid]; ok {
-			pidinf.epoch++
-		}
 	}
 
 	if err := errors.Join(
@@ -1097,6 +1114,7 @@ func (c *Cluster) loadFromDisk() (bool, error) {
 	); err != nil {
 		return false, err
 	}
+	c.resolveCrashRecovery()
 
 	if err := c.loadSessionState(); err != nil {
 		c.cfg.logger.Logf(LogLevelWarn, "load session state: %v", err)
@@ -1370,30 +1388,29 @@ func (c *Cluster) loadPartitionFullReplay(pd *partData, segFiles []int64, fsys f
 		delete(activeTxns, b.ProducerID)
 	}
 
-	// Implicitly abort in-flight transactions. Any producer still in
-	// activeTxns had a transaction open when the crash happened. We
-	// treat these as aborted so the LSO is not stuck forever.
-	if len(activeTxns) > 0 {
-		crashAbortedMu.Lock()
-		for pid, firstOff := range activeTxns {
-			last := firstOff
-			for _, b := range batches {
-				if b.ProducerID == pid && b.inTx {
-					end := b.FirstOffset + int64(b.LastOffsetDelta)
-					if end > last {
-						last = end
-					}
-				}
+	// SLUICE: any producer still in activeTxns had a transaction open
+	// when the crash happened. It is resolved once the PIDs are loaded
+	// (resolveCrashRecovery): committed if pids.log holds its commit
+	// decision, aborted otherwise, in both cases with a real control
+	// record. Upstream only added an aborted range here, without a
+	// marker: read_committed clients then skip every later batch of the
+	// producer, waiting for an abort marker that never comes.
+	crashAbortedMu.Lock()
+	for pid, firstOff := range activeTxns {
+		var epoch int16
+		for _, b := range batches {
+			if b.ProducerID == pid && b.inTx {
+				epoch = b.ProducerEpoch
 			}
-			pd.abortedTxns = append(pd.abortedTxns, abortedTxnEntry{
-				producerID:  pid,
-				firstOffset: firstOff,
-				lastOffset:  last,
-			})
-			crashAbortedPIDs[pid] = struct{}{}
 		}
-		crashAbortedMu.Unlock()
+		c.recovery.open = append(c.recovery.open, openTxn{pd: pd, pid: pid, epoch: epoch, firstOffset: firstOff})
 	}
+	// SLUICE: the idempotent producers' sequence windows are rebuilt
+	// from the log: seq_windows.json is written only on a clean close,
+	// and without the windows a producer's retry of a batch that was
+	// written just before a crash is appended a second time.
+	c.recovery.windows = append(c.recovery.windows, partWindows{pd: pd, windows: rebuildSeqWindows(batches)})
+	crashAbortedMu.Unlock()
 
 	// abortedTxns must be sorted by lastOffset for binary search in
 	// isBatchAborted and trimLeft. Implicit aborts (appended above) can
@@ -1504,6 +1521,13 @@ func (c *Cluster) loadSegmentBatches(pd *partData, fsys fs, pdir string, base in
 		idxOff := batchIdx * indexEntrySize
 		if idxOff+indexEntrySize <= len(idxRaw) {
 			epoch, _, inTx, _ = decodeIndexEntry(idxRaw[idxOff : idxOff+indexEntrySize])
+		} else {
+			// SLUICE: a batch without its index entry was written
+			// just before a crash (the segment is written first) and
+			// never acknowledged. It is cut off with the rest of a
+			// torn tail: kept, its transactional flag would be lost
+			// and the next batch's index entry would be read as its.
+			break
 		}
 
 		batch := &partBatch{
@@ -1571,6 +1595,16 @@ func (c *Cluster) loadPIDsLog(fsys fs, dir string) error {
 			c.cfg.logger.Logf(LogLevelWarn, "pids.log: skipping corrupt entry: %v", err)
 			continue
 		}
+		// SLUICE: a prepared commit stays pending until the PID's next
+		// entry, which follows only once the commit is complete.
+		if entry.Type == "prepare" {
+			if c.recovery.prepared == nil {
+				c.recovery.prepared = make(map[int64]pidLogEntry)
+			}
+			c.recovery.prepared[entry.PID] = entry
+			continue
+		}
+		delete(c.recovery.prepared, entry.PID)
 		switch entry.Type {
 		case "init":
 			pidinf := &pidinfo{
@@ -1936,7 +1970,9 @@ func (c *Cluster) persistPIDEntry(entry pidLogEntry) error {
 		return err
 	}
 	c.pidsLogSize += int64(n)
-	if c.pidsLogSize >= c.stateLogCompactBytes() {
+	// SLUICE: compaction rewrites pids.log from memory, which would
+	// drop a prepared commit before it is complete.
+	if c.pidsLogSize >= c.stateLogCompactBytes() && entry.Type != "prepare" {
 		c.compactPIDsLog()
 	}
 	return nil

@@ -587,6 +587,11 @@ func (pids *pids) doEnd(creq *clientReq) kmsg.Response {
 
 	nBatches, nGroups := pidinf.txBatchCount, len(pidinf.txGroups)
 	endTxStart := time.Now()
+	// SLUICE: the commit decision is durable before any marker or offset
+	// is written (a transaction coordinator's PrepareCommit).
+	if req.Commit {
+		pids.c.persistPIDEntry(pidinf.prepareEntry())
+	}
 	pidinf.endTx(req.Commit)
 	if elapsed := time.Since(endTxStart); elapsed > 5*time.Millisecond {
 		pids.c.cfg.logger.Logf(LogLevelWarn, "txn: EndTxn slow pid=%d epoch=%d elapsed=%dms batches=%d groups=%d",
