@@ -1740,11 +1740,34 @@ func (c *Cluster) loadSASL(fsys fs, dir string) error {
 	if found, err := readJSONFile(fsys, filepath.Join(dir, "sasl.json"), &ps); err != nil || !found {
 		return err
 	}
-	if len(ps.Plain) > 0 {
-		c.sasls.plain = ps.Plain
+	// SLUICE: users given to NewCluster (Superuser, User) win over the
+	// persisted ones, like broker configs do: replacing them locked a
+	// cluster out whose configured password changed, and a data dir saved
+	// before SASL was enabled (with no user) locked out everyone.
+	for u, p := range ps.Plain {
+		if _, ok := c.sasls.plain[u]; !ok {
+			if c.sasls.plain == nil {
+				c.sasls.plain = make(map[string]string)
+			}
+			c.sasls.plain[u] = p
+		}
 	}
-	c.sasls.scram256 = persistToScram(ps.Scram256)
-	c.sasls.scram512 = persistToScram(ps.Scram512)
+	for u, a := range persistToScram(ps.Scram256) {
+		if _, ok := c.sasls.scram256[u]; !ok {
+			if c.sasls.scram256 == nil {
+				c.sasls.scram256 = make(map[string]scramAuth)
+			}
+			c.sasls.scram256[u] = a
+		}
+	}
+	for u, a := range persistToScram(ps.Scram512) {
+		if _, ok := c.sasls.scram512[u]; !ok {
+			if c.sasls.scram512 == nil {
+				c.sasls.scram512 = make(map[string]scramAuth)
+			}
+			c.sasls.scram512[u] = a
+		}
+	}
 	return nil
 }
 
