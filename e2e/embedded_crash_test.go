@@ -6,16 +6,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/sluice-io/sluice/internal/kraw"
+	"github.com/sluice-io/sluice/internal/tenancy"
 )
 
 // TestEmbeddedExactlyOnceAcrossSIGKILL: on the embedded log (no
@@ -126,14 +131,15 @@ func TestEmbeddedExactlyOnceAcrossSIGKILL(t *testing.T) {
 			}
 		}
 		stored := waitCount(t, p.HTTP, proj, collection, len(seen))
-		t.Logf("run %d (%s): %d acked so far, %d not acked, outbound %d records of %d events, %d delivered more than once, %d acked never delivered, store counts %d",
-			run, map[bool]string{true: "SIGTERM", false: "SIGKILL"}[sigterm], len(acked), failed, len(got), len(seen), twice, missing, stored)
+		stuck := stuckPartitions(t, p, dir, tenancy.BackendOutboundTopic(proj.ID, collection))
+		t.Logf("run %d (%s): %d acked so far, %d not acked, outbound %d records of %d events, %d delivered more than once, %d acked never delivered, store counts %d, stuck outbound partitions %v",
+			run, map[bool]string{true: "SIGTERM", false: "SIGKILL"}[sigterm], len(acked), failed, len(got), len(seen), twice, missing, stored, stuck)
 		// Counts are cumulative: a run fails if it added a duplicate or
 		// left an acked event undelivered.
-		if twice > prevTwice || missing > 0 || stored-len(seen) > prevExcess {
+		if twice > prevTwice || missing > 0 || stored-len(seen) > prevExcess || len(stuck) > 0 {
 			failedRuns++
-			t.Errorf("run %d: exactly-once broken: %d events delivered more than once, %d acked events never delivered (a stuck partition), the store counts %d events for %d delivered",
-				run, twice, missing, stored, len(seen))
+			t.Errorf("run %d: exactly-once broken: %d events delivered more than once, %d acked events never delivered, the store counts %d events for %d delivered, stuck outbound partitions (last stable offset below the end) %v",
+				run, twice, missing, stored, len(seen), stuck)
 		}
 		prevTwice, prevExcess = twice, stored-len(seen)
 	}
@@ -184,4 +190,64 @@ func waitCount(t *testing.T, base string, proj httpProject, collection string, w
 		}
 	}
 	return n
+}
+
+// stuckPartitions returns the partitions of the backend topic whose last
+// stable offset stays below their end offset for longer than the pipeline's
+// transaction timeout (30 s), asking the embedded log directly with the
+// credentials sluice keeps in its data dir. It also checks that the log
+// answers nothing to a client without them.
+func stuckPartitions(t *testing.T, p *proc, dir, topic string) []int32 {
+	t.Helper()
+	line, ok := p.stdout.wait("backend:", time.Second)
+	if !ok {
+		t.Fatal("start-up printed no backend line")
+	}
+	_, addr, _ := strings.Cut(line, "listening on ")
+	addr, _, _ = strings.Cut(addr, " ")
+	raw, err := os.ReadFile(filepath.Join(dir, "data", "kafka", "credentials"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var creds struct{ Username, Password string }
+	if err := json.Unmarshal(raw, &creds); err != nil {
+		t.Fatal(err)
+	}
+
+	intruder, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RequestRetries(0), kgo.RetryTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ictx, icancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if _, err := kadm.NewClient(intruder).ListEndOffsets(ictx, topic); err == nil {
+		t.Error("the embedded log answered a client without credentials")
+	}
+	icancel()
+	intruder.Close()
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.SASL(scram.Auth{User: creds.Username, Pass: creds.Password}.AsSha256Mechanism()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	var stuck []int32
+	for deadline := time.Now().Add(40 * time.Second); ; time.Sleep(time.Second) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ends, err1 := adm.ListEndOffsets(ctx, topic)
+		stable, err2 := adm.ListCommittedOffsets(ctx, topic)
+		cancel()
+		if err1 != nil || err2 != nil {
+			t.Fatalf("listing offsets of %s: %v %v", topic, err1, err2)
+		}
+		stuck = stuck[:0]
+		ends.Each(func(o kadm.ListedOffset) {
+			if s, ok := stable.Lookup(topic, o.Partition); !ok || s.Offset < o.Offset {
+				stuck = append(stuck, o.Partition)
+			}
+		})
+		if len(stuck) == 0 || time.Now().After(deadline) {
+			return stuck
+		}
+	}
 }
