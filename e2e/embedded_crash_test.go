@@ -132,8 +132,14 @@ func TestEmbeddedExactlyOnceAcrossSIGKILL(t *testing.T) {
 		}
 		stored := waitCount(t, p.HTTP, proj, collection, len(seen))
 		stuck := stuckPartitions(t, p, dir, tenancy.BackendOutboundTopic(proj.ID, collection))
-		t.Logf("run %d (%s): %d acked so far, %d not acked, outbound %d records of %d events, %d delivered more than once, %d acked never delivered, store counts %d, stuck outbound partitions %v",
-			run, map[bool]string{true: "SIGTERM", false: "SIGKILL"}[sigterm], len(acked), failed, len(got), len(seen), twice, missing, stored, stuck)
+		recovered := 0 // transactions the restart found open (the kill fell inside them)
+		for _, l := range p.stderr.all() {
+			if strings.Contains(l, "crash recovery: transaction") {
+				recovered++
+			}
+		}
+		t.Logf("run %d (%s): %d acked so far, %d not acked, outbound %d records of %d events, %d delivered more than once, %d acked never delivered, store counts %d, stuck outbound partitions %v, open transactions ended at restart %d",
+			run, map[bool]string{true: "SIGTERM", false: "SIGKILL"}[sigterm], len(acked), failed, len(got), len(seen), twice, missing, stored, stuck, recovered)
 		// Counts are cumulative: a run fails if it added a duplicate or
 		// left an acked event undelivered.
 		if twice > prevTwice || missing > 0 || stored-len(seen) > prevExcess || len(stuck) > 0 {
