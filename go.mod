@@ -62,3 +62,5 @@ require (
 )
 
 replace github.com/twmb/franz-go/pkg/kmsg => ./third_party/kmsg
+
+replace github.com/twmb/franz-go/pkg/kfake => ./third_party/kfake

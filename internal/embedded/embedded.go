@@ -14,16 +14,43 @@ import (
 // Log is a running embedded log.
 type Log struct {
 	cluster *kfake.Cluster
+	creds   *Credentials
 }
 
-// Start opens (or creates) the log kept in dir. Every batch is fsynced
-// before it is acknowledged: sluice acknowledges producers only for what
-// survives a crash.
-func Start(dir string, logger *slog.Logger) (*Log, error) {
+// StartAuthenticated opens (or creates) the log kept in dir as sluice serves
+// it: a client must authenticate (SASL) with the Credentials kept in dir,
+// generated on the first start, before any other request; the log listens on
+// loopback, and without this any local process could read and write every
+// tenant's topics. Every batch is fsynced before it is acknowledged: sluice
+// acknowledges producers only for what survives a crash.
+func StartAuthenticated(dir string, logger *slog.Logger) (*Log, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating embedded log directory: %w", err)
 	}
-	c, err := kfake.NewCluster(
+	creds, err := loadOrCreateCredentials(dir, logger)
+	if err != nil {
+		return nil, err
+	}
+	l, err := start(dir, logger, kfake.EnableSASL(), kfake.Superuser(creds.Mechanism, creds.Username, creds.Password))
+	if err != nil {
+		return nil, err
+	}
+	l.creds = &creds
+	return l, nil
+}
+
+// Start is StartAuthenticated without authentication, for tests that reach
+// the log directly; sluice itself never serves a log started this way.
+func Start(dir string, logger *slog.Logger) (*Log, error) {
+	return start(dir, logger)
+}
+
+// start opens the log with extra kfake options.
+func start(dir string, logger *slog.Logger, extra ...kfake.Opt) (*Log, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating embedded log directory: %w", err)
+	}
+	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.ClusterID("sluice-embedded"),
 		kfake.DataDir(dir),
@@ -31,11 +58,21 @@ func Start(dir string, logger *slog.Logger) (*Log, error) {
 		kfake.DefaultNumPartitions(9),
 		kfake.BrokerConfigs(map[string]string{"message.max.bytes": "1048588"}),
 		kfake.WithLogger(kfakeLogger{logger}),
-	)
+	}
+	c, err := kfake.NewCluster(append(opts, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("starting embedded log in %s: %w", dir, err)
 	}
 	return &Log{cluster: c}, nil
+}
+
+// Credentials are what a client must authenticate with; ok is false for a
+// log started without authentication.
+func (l *Log) Credentials() (c Credentials, ok bool) {
+	if l.creds == nil {
+		return Credentials{}, false
+	}
+	return *l.creds, true
 }
 
 // Addrs are the loopback addresses the log listens on.

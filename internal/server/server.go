@@ -53,17 +53,20 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 
 	// Backend: the embedded log unless brokers are given; the same client
 	// path either way.
-	brokers := cfg.Backend.Brokers
+	brokers, backendCfg := cfg.Backend.Brokers, cfg.Backend
 	var elog *embedded.Log
 	if cfg.Backend.Embedded() {
-		elog, err = embedded.Start(filepath.Join(cfg.DataDir, "kafka"), logger)
+		elog, err = embedded.StartAuthenticated(filepath.Join(cfg.DataDir, "kafka"), logger)
 		if err != nil {
 			return err
 		}
 		defer elog.Close()
 		brokers = elog.Addrs()
+		// The embedded log requires the credentials kept in its data dir.
+		creds, _ := elog.Credentials()
+		backendCfg.SASLMechanism, backendCfg.SASLUsername, backendCfg.SASLPassword = creds.Mechanism, creds.Username, creds.Password
 	}
-	b, err := backend.Connect(ctx, cfg.Backend, brokers, logger)
+	b, err := backend.Connect(ctx, backendCfg, brokers, logger)
 	if err != nil {
 		return err
 	}
