@@ -27,8 +27,8 @@ import (
 // Kafka Outbound enabled: a, which gets the poison, and b.
 type poisonEnv struct {
 	*env
-	st   *trickStore
-	logs *logLines
+	st           *trickStore
+	logs         *logLines
 	projA, projB registry.Project
 }
 
@@ -489,4 +489,3 @@ func TestEventsTheStoreRefusesBecomeDeadLetters(t *testing.T) {
 	}
 	pe.waitMetric("sluice_pipeline_invalid_events_total", map[string]string{"project": pe.projA.ID, "error": "PropertyLimitError"}, 1)
 }
-
