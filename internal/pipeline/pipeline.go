@@ -273,7 +273,14 @@ func (p *Pipeline) run() {
 			sess.AllowRebalance()
 			continue
 		}
+		evicted := p.poison.evicted
 		isolated, err := p.handle(p.workCtx, sess, fetches)
+		if p.poison.evicted != evicted {
+			// The batch holds more poison than the memory: what it
+			// learned is partly lost again, so it is paced like any
+			// failure.
+			isolated = false
+		}
 		if errors.Is(err, errCrashed) {
 			return // as a crash would: no End, no AllowRebalance
 		}

@@ -44,9 +44,10 @@ type verdict struct {
 // verdicts are forgotten, and at most max are kept, oldest out first. It
 // is used by the pipeline's loop only.
 type poisonMemory struct {
-	max   int
-	m     map[pos]*verdict
-	order []pos // insertion order; may hold positions already forgotten
+	max     int
+	m       map[pos]*verdict
+	order   []pos // insertion order; may hold positions already forgotten
+	evicted int   // verdicts dropped to stay within max
 }
 
 func newPoisonMemory(max int) *poisonMemory {
@@ -67,7 +68,10 @@ func (pm *poisonMemory) note(p pos) *verdict {
 	for len(pm.m) > pm.max {
 		old := pm.order[0]
 		pm.order = pm.order[1:]
-		delete(pm.m, old)
+		if _, ok := pm.m[old]; ok {
+			delete(pm.m, old)
+			pm.evicted++
+		}
 	}
 	if len(pm.order) > 2*pm.max+64 {
 		pm.compact()
