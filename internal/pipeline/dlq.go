@@ -70,7 +70,9 @@ func dlqRecord(collection, id string, key, payload []byte, errText string) *kgo.
 // a prefix hard to know in advance (`<` takes 6 bytes, invalid UTF-8 a
 // base64 copy besides), so a prefix is guessed in proportion and checked.
 func dlqValueBytes(payload []byte, errText string, keyBytes, budget int) []byte {
-	n := len(payload)
+	// Every payload byte costs at least one byte of the value (in event
+	// or in event_base64), so a longer prefix than budget never fits.
+	n := min(len(payload), max(budget, 0))
 	for {
 		b := encodeDLQ(payload, n, errText, keyBytes)
 		if len(b) <= budget || n == 0 {
