@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 
 	"github.com/sluice-io/sluice/internal/kraw"
+	"github.com/sluice-io/sluice/internal/tenancy"
 )
 
 // TestPoisonDeadLettersDoNotStallOutbound: an invalid event of 180 KB of
@@ -23,15 +25,20 @@ import (
 // with Kafka Outbound enabled. Each gets a truncated dead letter that says so, and
 // the same project's next valid event and another project's event are
 // streamed on Kafka Outbound right after: on the embedded log and on
-// Apache Kafka.
+// Apache Kafka. On Apache Kafka also a record the broker refuses: an
+// outbound topic made with a smaller max.message.bytes than sluice's, and
+// three events of one key produced together, the middle one too large for
+// it: the other two are streamed, in order.
 func TestPoisonDeadLettersDoNotStallOutbound(t *testing.T) {
 	for _, backend := range []string{"embedded", "kafka"} {
 		t.Run(backend, func(t *testing.T) {
 			dir := t.TempDir()
 			const orgID, orgKey = "0123456789abcdef01234567", "poison-org-key-0123456789"
 			args := []string{"serve", "--org-id", orgID, "--org-key", orgKey}
+			var bootstrap []string
 			if backend == "kafka" {
-				args = append(args, "--kafka-brokers", strings.Join(kafkaCluster(t, 1, false).Bootstrap, ","))
+				bootstrap = kafkaCluster(t, 1, false).Bootstrap
+				args = append(args, "--kafka-brokers", strings.Join(bootstrap, ","))
 			}
 			p := startSluice(t, dir, append(args, localArgs(t)...)...)
 			a := createProject(t, p.HTTP, orgID, orgKey, "poisoned")
@@ -57,6 +64,32 @@ func TestPoisonDeadLettersDoNotStallOutbound(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			producer := client(addrAfter(t, p, "Kafka Inbound:"), a, "write", kgo.RecordDeliveryTimeout(time.Minute))
+
+			narrow := backend == "kafka"
+			if narrow {
+				adm, err := kgo.NewClient(kgo.SeedBrokers(bootstrap...))
+				if err != nil {
+					t.Fatal(err)
+				}
+				small := "2000"
+				resp, err := kadm.NewClient(adm).CreateTopic(ctx, 9, 1, map[string]*string{"max.message.bytes": &small}, tenancy.BackendOutboundTopic(a.ID, "narrow"))
+				adm.Close()
+				if err == nil {
+					err = resp.Err
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				key := []byte("one key, one batch")
+				recs := []*kgo.Record{
+					{Topic: "narrow", Key: key, Value: []byte(`{"small":1}`)},
+					{Topic: "narrow", Key: key, Value: []byte(`{"pad":"` + strings.Repeat("p", 3000) + `"}`)},
+					{Topic: "narrow", Key: key, Value: []byte(`{"small":2}`)},
+				}
+				if err := producer.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+					t.Fatal(err)
+				}
+			}
 
 			poison := strings.Repeat("<", 180_000)
 			if err := producer.ProduceSync(ctx, &kgo.Record{Topic: "pages", Value: []byte(poison)}).FirstErr(); err != nil {
@@ -85,17 +118,24 @@ func TestPoisonDeadLettersDoNotStallOutbound(t *testing.T) {
 			defer stop()
 			var streamedA, streamedB bool
 			var dead []map[string]any
-			ca, cb := consume(a, "pages", "pages-dlq"), consume(b, "other")
-			for !(streamedA && streamedB && len(dead) == 2) {
+			var narrowed []string
+			topicsA := []string{"pages", "pages-dlq"}
+			if narrow {
+				topicsA = append(topicsA, "narrow")
+			}
+			ca, cb := consume(a, topicsA...), consume(b, "other")
+			for !(streamedA && streamedB && len(dead) == 2 && (!narrow || len(narrowed) == 2)) {
 				if deadline.Err() != nil {
-					t.Fatalf("after %s: a's next event streamed %v, b's event streamed %v, %d of 2 dead letters",
-						time.Since(start).Round(time.Millisecond), streamedA, streamedB, len(dead))
+					t.Fatalf("after %s: a's next event streamed %v, b's event streamed %v, %d of 2 dead letters, narrow topic %q",
+						time.Since(start).Round(time.Millisecond), streamedA, streamedB, len(dead), narrowed)
 				}
 				poll, cancel := context.WithTimeout(deadline, 200*time.Millisecond)
 				ca.PollFetches(poll).EachRecord(func(r *kgo.Record) {
 					switch r.Topic {
 					case "pages":
 						streamedA = streamedA || bytes.Contains(r.Value, []byte(`"after":"the poison"`))
+					case "narrow":
+						narrowed = append(narrowed, string(r.Value))
 					case "pages-dlq":
 						var v map[string]any
 						if err := json.Unmarshal(r.Value, &v); err != nil {
@@ -110,6 +150,9 @@ func TestPoisonDeadLettersDoNotStallOutbound(t *testing.T) {
 					streamedB = streamedB || bytes.Contains(r.Value, []byte(`"from":"b"`))
 				})
 				cancel()
+			}
+			if narrow && (!strings.Contains(narrowed[0], `"small":1`) || !strings.Contains(narrowed[1], `"small":2`)) {
+				t.Errorf("narrow topic: %q, want small 1 then small 2", narrowed)
 			}
 			t.Logf("%s: both events streamed, both dead letters read, %s after the poison", backend, time.Since(start).Round(time.Millisecond))
 			for _, v := range dead {
