@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -99,4 +100,39 @@ func (s *healthState) failures() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.h.Failures
+}
+
+// fetchErrorPause is how long the loop waits after a poll that brought
+// only errors.
+const fetchErrorPause = 250 * time.Millisecond
+
+// fetchErrorLog logs each distinct error reading a raw partition at most
+// every failureLogEvery, with the count of those in between: a partition
+// that fails on every fetch would otherwise log thousands of lines a
+// second. It is used by the pipeline's loop only.
+type fetchErrorLog struct {
+	seen map[string]*fetchErrorSeen
+}
+
+type fetchErrorSeen struct {
+	logged time.Time
+	since  int // occurrences since it was last logged
+}
+
+func (l *fetchErrorLog) warn(log *slog.Logger, topic string, partition int32, err error, now time.Time) {
+	if l.seen == nil || len(l.seen) > 1000 {
+		l.seen = map[string]*fetchErrorSeen{}
+	}
+	k := fmt.Sprintf("%s/%d/%v", topic, partition, err)
+	s := l.seen[k]
+	if s == nil {
+		s = &fetchErrorSeen{}
+		l.seen[k] = s
+	}
+	s.since++
+	if !s.logged.IsZero() && now.Sub(s.logged) < failureLogEvery {
+		return
+	}
+	log.Warn("reading a raw topic", "topic", topic, "partition", partition, "err", err, "times", s.since)
+	s.logged, s.since = now, 0
 }

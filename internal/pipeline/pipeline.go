@@ -100,8 +100,9 @@ type Pipeline struct {
 	parts  *partitioner
 	log    *slog.Logger
 	// poison and health are the loop's (health is also read by Health).
-	poison *poisonMemory
-	health healthState
+	poison      *poisonMemory
+	health      healthState
+	fetchErrors fetchErrorLog
 
 	pollCtx    context.Context // cancelled by Close: stop polling
 	stopPoll   context.CancelFunc
@@ -266,11 +267,18 @@ func (p *Pipeline) run() {
 			sess.AllowRebalance()
 			return
 		}
+		errs := 0
 		fetches.EachError(func(t string, part int32, err error) {
-			p.log.Warn("reading a raw topic", "topic", t, "partition", part, "err", err)
+			errs++
+			p.fetchErrors.warn(p.log, t, part, err, time.Now())
 		})
 		if fetches.NumRecords() == 0 {
 			sess.AllowRebalance()
+			if errs > 0 {
+				// A partition that fails on every fetch (a batch it
+				// cannot read) must not make the loop spin.
+				p.pause(fetchErrorPause)
+			}
 			continue
 		}
 		evicted := p.poison.evicted
@@ -691,18 +699,13 @@ func (p *Pipeline) rewind(sess *kgo.GroupTransactSession, fetches kgo.Fetches) {
 func (p *Pipeline) renewSession(old *kgo.GroupTransactSession) {
 	p.log.Warn("restarting the pipeline's transactional client")
 	old.CloseAllowingRebalance()
-	var lastLog time.Time
-	for n := 1; p.pollCtx.Err() == nil; n++ {
+	for p.pollCtx.Err() == nil {
 		sess, err := p.newSession()
 		if err == nil {
 			p.sess.Store(sess)
 			return
 		}
-		if time.Since(lastLog) >= failureLogEvery {
-			lastLog = time.Now()
-			p.log.Error("restarting the pipeline's transactional client", "attempts", n, "err", err)
-		}
-		p.pause(backoff(n))
+		p.pause(p.health.failed(p.log, fmt.Errorf("restarting the pipeline's transactional client: %w", err), time.Now()))
 	}
 	// Closing: keep a closed session in place; Close closes it again.
 }

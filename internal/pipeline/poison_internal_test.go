@@ -1,8 +1,11 @@
 package pipeline
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -97,5 +100,39 @@ func TestPoisonMemoryIsBounded(t *testing.T) {
 	}
 	if pm.len() > 3 || len(pm.order) > 2*3+64 {
 		t.Fatalf("%d verdicts, order of %d", pm.len(), len(pm.order))
+	}
+}
+
+// A partition that fails on every fetch is logged once per 30 s, with the
+// count, and a failing batch once when it starts failing, then every 30 s.
+func TestRepeatedFailuresAreLoggedRarely(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	var l fetchErrorLog
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < 12_000; i++ { // 12,000 a second for 40 s
+		l.warn(log, "raw", 3, errors.New("decompressing a batch"), now.Add(time.Duration(i)*40*time.Second/12_000))
+	}
+	if n := strings.Count(buf.String(), "reading a raw topic"); n != 2 {
+		t.Fatalf("%d lines for one failing partition over 40 s, want 2:\n%s", n, buf.String())
+	}
+	if !strings.Contains(buf.String(), "times=9000") {
+		t.Fatalf("the second line does not count the errors in between:\n%s", buf.String())
+	}
+
+	buf.Reset()
+	var h healthState
+	for i := 0; i < 40; i++ {
+		h.failed(log, errors.New("broker down"), now.Add(time.Duration(i)*time.Second))
+	}
+	if n := strings.Count(buf.String(), "level=ERROR"); n != 2 {
+		t.Fatalf("%d lines for 40 failures over 40 s, want 2:\n%s", n, buf.String())
+	}
+	if got := h.h; !got.Retrying || got.Failures != 40 || got.LastError != "broker down" || !got.Since.Equal(now) {
+		t.Fatalf("health %+v", got)
+	}
+	h.committed(log, now.Add(time.Minute))
+	if got := h.h; got.Retrying || got.Failures != 0 || got.LastError != "" || !got.LastCommit.Equal(now.Add(time.Minute)) {
+		t.Fatalf("health after a commit %+v", got)
 	}
 }
