@@ -572,8 +572,8 @@ type produceFailure struct {
 
 // produce sends recs in the open transaction and waits for all of them. It
 // returns the records that failed. Records under suspicion (verdict.alone)
-// are produced one at a time, after the others, so that a failure names
-// the record; the first one that fails ends the attempt.
+// are produced one at a time, each in its own flush, after the others, so
+// that a failure names the record.
 func (p *Pipeline) produce(ctx context.Context, sess *kgo.GroupTransactSession, recs []outRec) ([]produceFailure, error) {
 	var (
 		mu    sync.Mutex
@@ -607,17 +607,26 @@ func (p *Pipeline) produce(ctx context.Context, sess *kgo.GroupTransactSession, 
 			together = append(together, &recs[i])
 		}
 	}
-	err := send(together, false)
+	if err := send(together, false); err != nil {
+		return fails, ignoreFailed(err)
+	}
+	// Past a failure too: a deterministic error reported for a record
+	// produced on its own is that record's, whatever state the failure
+	// before it left the transaction in (which aborts anyway).
 	for _, o := range alone {
-		if err != nil {
-			break
+		if err := send([]*outRec{o}, true); err != nil && !errors.Is(err, errFailed) {
+			return fails, err
 		}
-		err = send([]*outRec{o}, true)
 	}
+	return fails, nil
+}
+
+// ignoreFailed maps errFailed (the records say why) to nil.
+func ignoreFailed(err error) error {
 	if errors.Is(err, errFailed) {
-		return fails, nil
+		return nil
 	}
-	return nil, err
+	return err
 }
 
 var errFailed = errors.New("records failed")
