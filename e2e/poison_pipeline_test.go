@@ -109,8 +109,9 @@ func TestPoisonDeadLettersDoNotStallOutbound(t *testing.T) {
 
 			outbound := addrAfter(t, p, "Kafka Outbound:")
 			consume := func(proj httpProject, topics ...string) *kgo.Client {
+				// Topics that do not exist yet are looked up again soon.
 				return client(outbound, proj, "read", kgo.ConsumeTopics(topics...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-					kgo.FetchMaxBytes(8<<20))
+					kgo.FetchMaxBytes(8<<20), kgo.MetadataMinAge(250*time.Millisecond), kgo.MetadataMaxAge(time.Second))
 			}
 			// Within 30 s (the kfake tests hold the pipeline to 10 s; here
 			// the machine and a real broker add their own delays).
