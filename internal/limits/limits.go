@@ -77,3 +77,20 @@ func Default() Config {
 		MaxExtractionBytes:         64 << 20,
 	}
 }
+
+// Bounds of the pipeline's handling of records that fail deterministically
+// (docs/pipeline.md, "When a batch fails").
+const (
+	// PipelinePoisonMemory bounds the raw records the pipeline remembers
+	// as failing (with the outcome it gives them when their batch is
+	// processed again). The oldest are forgotten first; a forgotten one
+	// is found again, at the cost of one more attempt of its batch.
+	PipelinePoisonMemory = 10_000
+	// PipelineStoreAttempts is how many times a batch whose store Insert
+	// fails is processed whole before the pipeline looks for the events
+	// the store fails on (by bisecting the project's events).
+	PipelineStoreAttempts = 3
+	// PipelineBisectInserts bounds the store Inserts one project's
+	// bisection may make in one attempt of a batch.
+	PipelineBisectInserts = 64
+)

@@ -29,12 +29,14 @@ type projectBatch struct {
 	outbound bool
 	events   []store.Event
 	keys     [][]byte // the producer's record key of each event (nil: none)
+	payloads [][]byte // the raw record's value of each event
 	dlq      []dlqItem
 	invalid  map[string]int // Keen error name → count
 }
 
 type dlqItem struct {
 	collection string
+	src        pos
 	rec        *kgo.Record // topic and partition not set yet
 }
 
@@ -44,7 +46,8 @@ type partResult struct {
 	outbound bool
 	events   []store.Event
 	keys     [][]byte
-	dlq      []*kgo.Record
+	payloads [][]byte
+	dlq      []dlqItem
 	invalid  map[string]int
 	err      error
 }
@@ -93,15 +96,14 @@ func (p *Pipeline) prepare(fetches kgo.Fetches) (*batch, error) {
 		if pb == nil {
 			n := sizes[r.raw.ProjectID]
 			pb = &projectBatch{id: r.raw.ProjectID, outbound: r.outbound, invalid: map[string]int{},
-				events: make([]store.Event, 0, n), keys: make([][]byte, 0, n)}
+				events: make([]store.Event, 0, n), keys: make([][]byte, 0, n), payloads: make([][]byte, 0, n)}
 			byProject[pb.id] = pb
 			b.projects = append(b.projects, pb)
 		}
 		pb.events = append(pb.events, r.events...)
 		pb.keys = append(pb.keys, r.keys...)
-		for _, d := range r.dlq {
-			pb.dlq = append(pb.dlq, dlqItem{collection: r.raw.Collection, rec: d})
-		}
+		pb.payloads = append(pb.payloads, r.payloads...)
+		pb.dlq = append(pb.dlq, r.dlq...)
 		for name, n := range r.invalid {
 			pb.invalid[name] += n
 		}
@@ -116,7 +118,7 @@ func (p *Pipeline) processPartition(topic string, recs []*kgo.Record) partResult
 		return partResult{}
 	}
 	res := partResult{raw: raw, invalid: map[string]int{},
-		events: make([]store.Event, 0, len(recs)), keys: make([][]byte, 0, len(recs))}
+		events: make([]store.Event, 0, len(recs)), keys: make([][]byte, 0, len(recs)), payloads: make([][]byte, 0, len(recs))}
 	var autofill map[string]any
 	p.cfg.Registry.Read(func(v *registry.View) {
 		streams, _ := v.Streams(raw.ProjectID)
@@ -139,7 +141,8 @@ func (p *Pipeline) processPartition(topic string, recs []*kgo.Record) partResult
 		case errors.As(err, &invalid):
 			res.invalid[invalid.Name]++
 			if res.outbound {
-				res.dlq = append(res.dlq, dlqRecord(raw, id, r, invalid))
+				res.dlq = append(res.dlq, dlqItem{collection: raw.Collection, src: pos{topic, r.Partition, r.Offset},
+					rec: dlqRecord(raw.Collection, id, r.Key, r.Value, invalid.Name+": "+invalid.Message)})
 			}
 		case err != nil:
 			res.err = fmt.Errorf("processing offset %d: %w", r.Offset, err)
@@ -151,6 +154,7 @@ func (p *Pipeline) processPartition(topic string, recs []*kgo.Record) partResult
 				Source: store.Source{Topic: topic, Partition: r.Partition, Offset: r.Offset},
 			})
 			res.keys = append(res.keys, r.Key)
+			res.payloads = append(res.payloads, r.Value)
 		}
 	}
 	return res

@@ -15,6 +15,7 @@ type Metrics struct {
 	outRecordsC   *prometheus.CounterVec
 	outBytesC     *prometheus.CounterVec
 	outSkippedC   *prometheus.CounterVec
+	dlqDroppedC   *prometheus.CounterVec
 	transactionsC *prometheus.CounterVec
 }
 
@@ -40,14 +41,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "sluice_pipeline_outbound_bytes_total", Help: "Key, value and header bytes of the records counted by sluice_pipeline_outbound_records_total.",
 		}, []string{"project"}),
 		outSkippedC: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sluice_pipeline_outbound_skipped_total", Help: "Stored events not published to a Kafka Outbound topic, per project and reason (too_large: over max.message.bytes once enriched).",
+			Name: "sluice_pipeline_outbound_skipped_total", Help: "Stored events not published to a Kafka Outbound topic, per project and reason (too_large: over max.message.bytes once enriched; otherwise the backend's error, e.g. message_too_large).",
+		}, []string{"project", "reason"}),
+		dlqDroppedC: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_pipeline_dlq_dropped_total", Help: "DLQ records the backend refused, dropped, per project and reason (the backend's error, e.g. topic_authorization_failed).",
 		}, []string{"project", "reason"}),
 		transactionsC: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_pipeline_transactions_total", Help: "Pipeline transactions by result: committed, aborted (processed again) or failed (transactional client restarted).",
 		}, []string{"result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.storedC, m.duplicatesC, m.invalidC, m.dlqC, m.outRecordsC, m.outBytesC, m.outSkippedC, m.transactionsC)
+		reg.MustRegister(m.storedC, m.duplicatesC, m.invalidC, m.dlqC, m.outRecordsC, m.outBytesC, m.outSkippedC, m.dlqDroppedC, m.transactionsC)
 	}
 	return m
 }
@@ -84,9 +88,15 @@ func (m *Metrics) outbound(project string, records, bytes int) {
 	}
 }
 
-func (m *Metrics) outboundSkipped(project, reason string) {
-	if m != nil {
-		m.outSkippedC.WithLabelValues(project, reason).Inc()
+func (m *Metrics) outboundSkipped(project, reason string, n int) {
+	if m != nil && n > 0 {
+		m.outSkippedC.WithLabelValues(project, reason).Add(float64(n))
+	}
+}
+
+func (m *Metrics) dlqDropped(project, reason string, n int) {
+	if m != nil && n > 0 {
+		m.dlqDroppedC.WithLabelValues(project, reason).Add(float64(n))
 	}
 }
 

@@ -9,18 +9,16 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluice-io/sluice/internal/event"
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/store"
 	"github.com/sluice-io/sluice/internal/tenancy"
 )
 
-// MaxOutboundMessageBytes is max.message.bytes of the outbound and DLQ
-// topics (the seed's figure).
-const MaxOutboundMessageBytes = 1048588
-
 // Settings of the outbound and DLQ topics (the seed's figures).
 var outboundTopicConfigs = map[string]*string{
 	"retention.ms":      ptr(strconv.FormatInt((96 * time.Hour).Milliseconds(), 10)),
-	"max.message.bytes": ptr(strconv.Itoa(MaxOutboundMessageBytes)),
+	"max.message.bytes": ptr(strconv.Itoa(limits.MaxMessageBytes)),
 }
 
 func ptr(s string) *string { return &s }
@@ -37,16 +35,20 @@ func outboundTopics(pid, collection string) (stream, dlq string) {
 // per record and per header).
 const batchOverhead = 128
 
-// fits says whether a one-record batch of r stays within the outbound
-// topics' max.message.bytes: an event enriched past it is stored but
-// cannot be streamed, and trying would fail the whole transaction.
-func fits(r *kgo.Record) bool {
+// recordSize bounds the size of a one-record batch of r, as a broker
+// measures it against max.message.bytes.
+func recordSize(r *kgo.Record) int {
 	n := len(r.Key) + len(r.Value) + batchOverhead
 	for _, h := range r.Headers {
 		n += len(h.Key) + len(h.Value) + 10
 	}
-	return n <= MaxOutboundMessageBytes
+	return n
 }
+
+// fits says whether a one-record batch of r stays within the outbound
+// topics' max.message.bytes: an event enriched past it is stored but
+// cannot be streamed, and trying would fail the transaction.
+func fits(r *kgo.Record) bool { return recordSize(r) <= limits.MaxMessageBytes }
 
 // recordBytes is what a record carries: key, value and headers.
 func recordBytes(r *kgo.Record) int {
@@ -58,12 +60,16 @@ func recordBytes(r *kgo.Record) int {
 }
 
 // outboundRecords builds the records of a project's batch for its outbound
-// stream: one per stored event, value = the JSON the store holds. stored,
-// when not nil, maps keen.id to that JSON (see storedJSON); an event
-// missing from it was not stored and is not published.
-func outboundRecords(pb *projectBatch, stored map[string][]byte, parts *partitioner) []*kgo.Record {
-	out := make([]*kgo.Record, 0, len(pb.events))
+// stream: one per stored event, value = the JSON the store holds. Events
+// the store refused (by index) are left out. stored, when not nil, maps
+// keen.id to that JSON (see storedJSON); an event missing from it was not
+// stored and is not published.
+func outboundRecords(pb *projectBatch, refused map[int]*event.Error, stored map[string][]byte, parts *partitioner) []outRec {
+	out := make([]outRec, 0, len(pb.events))
 	for i, ev := range pb.events {
+		if refused[i] != nil {
+			continue
+		}
 		value := ev.JSON
 		if stored != nil {
 			v, ok := stored[ev.ID]
@@ -74,21 +80,30 @@ func outboundRecords(pb *projectBatch, stored map[string][]byte, parts *partitio
 		}
 		topic, _ := outboundTopics(pb.id, ev.Collection)
 		key := pb.keys[i]
-		out = append(out, &kgo.Record{
+		out = append(out, outRec{project: pb.id, src: sourcePos(ev.Source), rec: &kgo.Record{
 			Topic: topic, Partition: parts.partition(topic, key), Key: key, Value: value,
 			Headers: recordHeaders(ev.Collection, ev.ID),
-		})
+		}})
 	}
 	return out
 }
 
-// dlqRecords places a project's dead letters on their DLQ topics.
-func dlqRecords(pb *projectBatch, parts *partitioner) []*kgo.Record {
-	out := make([]*kgo.Record, 0, len(pb.dlq))
+// dlqRecords places a project's dead letters on their DLQ topics: the
+// invalid events', then those of the events the store refused.
+func dlqRecords(pb *projectBatch, refused map[int]*event.Error, parts *partitioner) []outRec {
+	out := make([]outRec, 0, len(pb.dlq)+len(refused))
+	place := func(collection string, src pos, r *kgo.Record) {
+		_, topic := outboundTopics(pb.id, collection)
+		r.Topic, r.Partition = topic, parts.partition(topic, r.Key)
+		out = append(out, outRec{project: pb.id, src: src, dlq: true, rec: r})
+	}
 	for _, d := range pb.dlq {
-		_, topic := outboundTopics(pb.id, d.collection)
-		d.rec.Topic, d.rec.Partition = topic, parts.partition(topic, d.rec.Key)
-		out = append(out, d.rec)
+		place(d.collection, d.src, d.rec)
+	}
+	for i, ev := range pb.events { // in order, for the partitioner
+		if e := refused[i]; e != nil {
+			place(ev.Collection, sourcePos(ev.Source), dlqRecord(ev.Collection, ev.ID, pb.keys[i], pb.payloads[i], e.Name+": "+e.Message))
+		}
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/store"
 )
 
@@ -20,7 +21,7 @@ func TestCollidingCollectionsShareATopicAndKeepTheirNames(t *testing.T) {
 		},
 		keys: [][]byte{nil, []byte("k"), nil},
 	}
-	recs := outboundRecords(pb, nil, newPartitioner())
+	recs := outboundRecords(pb, nil, nil, newPartitioner())
 	want := []struct{ topic, collection, id, value string }{
 		{"sluice.out." + pid + ".a_b", "a b", "id1", `{"x":1}`},
 		{"sluice.out." + pid + ".a_b", "a_b", "id2", `{"x":2}`},
@@ -30,15 +31,15 @@ func TestCollidingCollectionsShareATopicAndKeepTheirNames(t *testing.T) {
 		t.Fatalf("%d records, want %d", len(recs), len(want))
 	}
 	for i, w := range want {
-		r := recs[i]
+		r := recs[i].rec
 		if r.Topic != w.topic || string(r.Value) != w.value || len(r.Headers) != 2 ||
 			r.Headers[0].Key != HeaderCollection || string(r.Headers[0].Value) != w.collection ||
 			r.Headers[1].Key != HeaderID || string(r.Headers[1].Value) != w.id {
 			t.Errorf("record %d: %s %s %v, want %+v", i, r.Topic, r.Value, r.Headers, w)
 		}
 	}
-	if recs[1].Partition != keyPartition([]byte("k"), OutboundPartitions) {
-		t.Errorf("keyed record on partition %d", recs[1].Partition)
+	if recs[1].rec.Partition != keyPartition([]byte("k"), OutboundPartitions) {
+		t.Errorf("keyed record on partition %d", recs[1].rec.Partition)
 	}
 }
 
@@ -53,8 +54,8 @@ func TestOutboundRecordsPublishWhatTheStoreHolds(t *testing.T) {
 		},
 		keys: [][]byte{nil, nil},
 	}
-	recs := outboundRecords(pb, map[string][]byte{"kept": []byte(`{"created":"then"}`)}, newPartitioner())
-	if len(recs) != 1 || string(recs[0].Value) != `{"created":"then"}` {
+	recs := outboundRecords(pb, nil, map[string][]byte{"kept": []byte(`{"created":"then"}`)}, newPartitioner())
+	if len(recs) != 1 || string(recs[0].rec.Value) != `{"created":"then"}` {
 		t.Fatalf("records %v", recs)
 	}
 }
@@ -67,9 +68,9 @@ func TestFitsTheOutboundMessageSize(t *testing.T) {
 		want  bool
 	}{
 		{"small", 100, true},
-		{"just under", MaxOutboundMessageBytes - 300, true},
-		{"exactly the limit", MaxOutboundMessageBytes, false},
-		{"over", MaxOutboundMessageBytes + 1, false},
+		{"just under", limits.MaxMessageBytes - 300, true},
+		{"exactly the limit", limits.MaxMessageBytes, false},
+		{"over", limits.MaxMessageBytes + 1, false},
 	} {
 		r := &kgo.Record{Key: []byte("key"), Value: make([]byte, c.value), Headers: hdrs}
 		if got := fits(r); got != c.want {

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 
 	"github.com/sluice-io/sluice/internal/backend"
 	"github.com/sluice-io/sluice/internal/event"
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/store"
 	"github.com/sluice-io/sluice/internal/tenancy"
@@ -97,6 +99,10 @@ type Pipeline struct {
 	topics *backend.TopicCache
 	parts  *partitioner
 	log    *slog.Logger
+	// poison and health are the loop's (health is also read by Health).
+	poison      *poisonMemory
+	health      healthState
+	fetchErrors fetchErrorLog
 
 	pollCtx    context.Context // cancelled by Close: stop polling
 	stopPoll   context.CancelFunc
@@ -122,8 +128,9 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 	}
 	p := &Pipeline{
 		cfg: cfg, topics: cfg.Backend.NewTopicCache(), parts: newPartitioner(),
-		log:  cfg.Logger.With("component", "pipeline"),
-		done: make(chan struct{}), provDone: make(chan struct{}),
+		poison: newPoisonMemory(limits.PipelinePoisonMemory),
+		log:    cfg.Logger.With("component", "pipeline"),
+		done:   make(chan struct{}), provDone: make(chan struct{}),
 	}
 	if err := p.fencePredecessor(ctx); err != nil {
 		return nil, err
@@ -173,7 +180,7 @@ func (p *Pipeline) newSession() (*kgo.GroupTransactSession, error) {
 		kgo.SessionTimeout(sessionTimeout),
 		kgo.TransactionTimeout(p.cfg.TransactionTimeout),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()), // see partitioner
-		kgo.ProducerBatchMaxBytes(MaxOutboundMessageBytes),
+		kgo.ProducerBatchMaxBytes(limits.MaxMessageBytes),
 		// Outbound records are read by every kind of client, and not all
 		// of them decompress every codec (kafkajs has gzip only): publish
 		// them uncompressed.
@@ -260,61 +267,90 @@ func (p *Pipeline) run() {
 			sess.AllowRebalance()
 			return
 		}
+		errs := 0
 		fetches.EachError(func(t string, part int32, err error) {
-			p.log.Warn("reading a raw topic", "topic", t, "partition", part, "err", err)
+			errs++
+			p.fetchErrors.warn(p.log, t, part, err, time.Now())
 		})
 		if fetches.NumRecords() == 0 {
 			sess.AllowRebalance()
+			if errs > 0 {
+				// A partition that fails on every fetch (a batch it
+				// cannot read) must not make the loop spin.
+				p.pause(fetchErrorPause)
+			}
 			continue
 		}
-		err := p.handle(p.workCtx, sess, fetches)
+		evicted := p.poison.evicted
+		isolated, err := p.handle(p.workCtx, sess, fetches)
+		if p.poison.evicted != evicted {
+			// The batch holds more poison than the memory: what it
+			// learned is partly lost again, so it is paced like any
+			// failure.
+			isolated = false
+		}
 		if errors.Is(err, errCrashed) {
 			return // as a crash would: no End, no AllowRebalance
 		}
 		sess.AllowRebalance()
-		if err != nil {
-			p.log.Error("processing a batch; it will be retried", "err", err)
-			p.pause()
+		switch {
+		case err == nil:
+		case isolated:
+			// The attempt found the records it failed on; the next one
+			// gives them their outcome.
+			p.health.isolated(err, time.Now())
+		default:
+			p.pause(p.health.failed(p.log, err, time.Now()))
 		}
 	}
 }
 
-// pause waits a moment before a failed batch is retried.
-func (p *Pipeline) pause() {
+// pause waits before a failed batch is retried.
+func (p *Pipeline) pause(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
 	case <-p.pollCtx.Done():
-	case <-time.After(time.Second):
+	case <-t.C:
 	}
 }
 
-// handle processes one poll in one transaction: store (idempotent), then
-// produce the outbound and DLQ records and commit the consumed offsets
-// atomically. Whatever fails, the transaction is aborted and the session
-// rewinds to the committed offsets, so the poll is processed again.
-func (p *Pipeline) handle(ctx context.Context, sess *kgo.GroupTransactSession, fetches kgo.Fetches) error {
+// handle processes one poll: store (idempotent), then produce the outbound
+// and DLQ records and commit the consumed offsets in one transaction.
+// Whatever fails, the transaction is aborted and the session rewinds to the
+// committed offsets, so the poll is processed again; isolated says the
+// attempt learned which records it failed on (see poisonMemory), so the
+// next attempt can give them their outcome and go through.
+func (p *Pipeline) handle(ctx context.Context, sess *kgo.GroupTransactSession, fetches kgo.Fetches) (isolated bool, err error) {
 	st := stages{last: time.Now()}
 	b, err := p.prepare(fetches)
 	st.mark(&st.prepare)
 	if err != nil {
 		p.rewind(sess, fetches)
-		return err
+		return false, err
+	}
+	w, isolated, err := p.storeAndBuild(ctx, b)
+	st.mark(&st.store)
+	if err != nil {
+		p.rewind(sess, fetches)
+		return isolated, err
 	}
 	if err := sess.Begin(); err != nil {
+		p.rewind(sess, fetches)
 		p.renewSession(sess)
-		return fmt.Errorf("beginning a transaction: %w", err)
+		return false, fmt.Errorf("beginning a transaction: %w", err)
 	}
-	recs, out, err := p.storeAndBuild(ctx, b)
-	st.mark(&st.store)
-	if err == nil {
-		err = p.produce(ctx, sess, recs)
-		st.mark(&st.produce)
+	fails, err := p.produce(ctx, sess, w.recs)
+	st.mark(&st.produce)
+	if err == nil && len(fails) > 0 {
+		isolated, err = p.isolate(fails)
 	}
 	if err != nil {
 		p.abort(ctx, sess)
-		return err
+		return isolated, err
 	}
 	if p.cfg.crashBeforeCommit != nil && p.cfg.crashBeforeCommit() {
-		return errCrashed
+		return false, errCrashed
 	}
 	committed, err := sess.End(ctx, kgo.TryCommit)
 	st.mark(&st.commit)
@@ -325,18 +361,36 @@ func (p *Pipeline) handle(ctx context.Context, sess *kgo.GroupTransactSession, f
 	if err != nil {
 		p.cfg.Metrics.transaction("failed")
 		p.renewSession(sess)
-		return fmt.Errorf("committing the transaction: %w", err)
+		return false, fmt.Errorf("committing the transaction: %w", err)
 	}
 	if !committed {
 		// A rebalance moved partitions during the batch: the new owner
 		// processes them again from the committed offsets.
 		p.cfg.Metrics.transaction("aborted")
 		p.log.Info("transaction aborted by a rebalance; the batch will be processed again")
-		return nil
+		return false, nil
 	}
 	p.cfg.Metrics.transaction("committed")
-	p.countPublished(b, out)
-	return nil
+	p.health.committed(p.log, time.Now())
+	p.poison.forget(nextOffsets(fetches))
+	p.countPublished(w)
+	return false, nil
+}
+
+// nextOffsets is, per partition of a poll, the offset after its last
+// record.
+func nextOffsets(fetches kgo.Fetches) map[string]map[int32]int64 {
+	next := map[string]map[int32]int64{}
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if len(fp.Records) == 0 {
+			return
+		}
+		if next[fp.Topic] == nil {
+			next[fp.Topic] = map[int32]int64{}
+		}
+		next[fp.Topic][fp.Partition] = fp.Records[len(fp.Records)-1].Offset + 1
+	})
+	return next
 }
 
 // A batch that takes longer than slowBatch plus slowPerEvent per event
@@ -361,73 +415,264 @@ func (s *stages) mark(d *time.Duration) {
 
 func (s *stages) total() time.Duration { return s.prepare + s.store + s.produce + s.commit }
 
-// storeAndBuild stores every project's events, one Insert per project, and
-// builds the records to publish, with a tally of the stream records per
-// project.
-func (p *Pipeline) storeAndBuild(ctx context.Context, b *batch) ([]*kgo.Record, map[string]tally, error) {
-	var recs []*kgo.Record
-	out := map[string]tally{}
-	for _, pb := range b.projects {
-		if len(pb.events) > 0 {
-			res, err := p.cfg.Store.Insert(ctx, pb.events)
-			if err != nil {
-				return nil, nil, fmt.Errorf("storing %d events of project %s: %w", len(pb.events), pb.id, err)
-			}
-			p.cfg.Metrics.stored(pb.id, res)
-			if pb.outbound {
-				var stored map[string][]byte
-				if res.Existing > 0 || res.Duplicates > 0 {
-					if stored, err = storedJSON(ctx, p.cfg.Store, pb.id, pb.events); err != nil {
-						return nil, nil, err
-					}
-				}
-				for _, r := range outboundRecords(pb, stored, p.parts) {
-					if !fits(r) {
-						p.cfg.Metrics.outboundSkipped(pb.id, "too_large")
-						p.log.Warn("an enriched event exceeds the outbound max.message.bytes; stored, not streamed",
-							"project", pb.id, "keen.id", string(r.Headers[1].Value), "bytes", len(r.Value))
-						continue
-					}
-					recs = append(recs, r)
-					t := out[pb.id]
-					t.records++
-					t.bytes += recordBytes(r)
-					out[pb.id] = t
-				}
-			}
-		}
-		recs = append(recs, dlqRecords(pb, p.parts)...)
-	}
-	for _, r := range recs {
-		if err := p.topics.Ensure(ctx, r.Topic, OutboundPartitions, outboundTopicConfigs); err != nil {
-			return nil, nil, fmt.Errorf("creating an outbound topic: %w", err)
-		}
-	}
-	return recs, out, nil
+// outRec is a record to publish, with the raw record it comes from.
+type outRec struct {
+	rec     *kgo.Record
+	src     pos
+	project string
+	dlq     bool
 }
 
-// produce sends recs in the open transaction and waits for all of them.
-func (p *Pipeline) produce(ctx context.Context, sess *kgo.GroupTransactSession, recs []*kgo.Record) error {
-	errc := make(chan error, 1)
-	for _, r := range recs {
-		sess.Produce(ctx, r, func(_ *kgo.Record, err error) {
-			if err != nil {
-				select {
-				case errc <- err:
-				default:
-				}
-			}
-		})
+// work is what a batch publishes, and what its commit counts and logs.
+type work struct {
+	recs    []outRec
+	tallies map[string]*tally // by project
+	notes   []func()          // log lines due once the batch commits
+}
+
+// tally counts a project's outcomes in a batch.
+type tally struct {
+	records, bytes int            // stream records
+	dlq            int            // DLQ records
+	dlqSkipped     int            // invalid events not written: outbound disabled
+	invalid        map[string]int // by Keen error name
+	skipped        map[string]int // stored events not streamed, by reason
+	dropped        map[string]int // DLQ records dropped, by reason
+}
+
+func (w *work) tally(pid string) *tally {
+	t := w.tallies[pid]
+	if t == nil {
+		t = &tally{invalid: map[string]int{}, skipped: map[string]int{}, dropped: map[string]int{}}
+		w.tallies[pid] = t
 	}
-	if err := sess.Client().Flush(ctx); err != nil {
-		return fmt.Errorf("flushing outbound records: %w", err)
+	return t
+}
+
+// storeAndBuild stores every project's events (storeAll) and builds the
+// records to publish, giving each record the outcome a verdict holds for
+// it.
+func (p *Pipeline) storeAndBuild(ctx context.Context, b *batch) (*work, bool, error) {
+	stored, isolated, err := p.storeAll(ctx, b)
+	if err != nil {
+		return nil, isolated, err
 	}
-	select {
-	case err := <-errc:
-		return fmt.Errorf("producing outbound records: %w", err)
-	default:
+	w := &work{tallies: map[string]*tally{}}
+	for _, pb := range b.projects {
+		if err := p.build(ctx, w, pb, stored[pb]); err != nil {
+			return nil, isolated, err
+		}
+	}
+	if err := p.ensureTopics(ctx, w); err != nil {
+		return nil, isolated, err
+	}
+	return w, isolated, nil
+}
+
+// build adds a project's records and outcomes to w.
+func (p *Pipeline) build(ctx context.Context, w *work, pb *projectBatch, sp *storedProject) error {
+	t := w.tally(pb.id)
+	for name, n := range pb.invalid {
+		t.invalid[name] += n
+	}
+	for _, e := range sp.refused {
+		t.invalid[e.Name]++
+	}
+	if !pb.outbound {
+		t.dlqSkipped += sum(pb.invalid) + len(sp.refused)
 		return nil
 	}
+	var stored map[string][]byte
+	if sp.res.Existing > 0 || sp.res.Duplicates > 0 {
+		var err error
+		if stored, err = storedJSON(ctx, p.cfg.Store, pb.id, pb.events); err != nil {
+			return err
+		}
+	}
+	for _, o := range outboundRecords(pb, sp.refused, stored, p.parts) {
+		if v := p.poison.get(o.src); v != nil && v.skipStream != "" {
+			t.skipped[v.skipStream]++
+			continue
+		}
+		if !fits(o.rec) {
+			t.skipped["too_large"]++
+			id, n := string(o.rec.Headers[1].Value), len(o.rec.Value)
+			w.notes = append(w.notes, func() {
+				p.log.Warn("an enriched event exceeds the outbound max.message.bytes; stored, not streamed",
+					"project", pb.id, "keen.id", id, "bytes", n)
+			})
+			continue
+		}
+		w.recs = append(w.recs, o)
+		t.records++
+		t.bytes += recordBytes(o.rec)
+	}
+	for _, o := range dlqRecords(pb, sp.refused, p.parts) {
+		if v := p.poison.get(o.src); v != nil && v.dropDLQ != "" {
+			t.dropped[v.dropDLQ]++
+			continue
+		}
+		w.recs = append(w.recs, o)
+		t.dlq++
+	}
+	return nil
+}
+
+// ensureTopics creates the topics w publishes to. A topic the backend
+// refuses to create (policy, authorization, an invalid name) costs its
+// records only: stream records are skipped, DLQ records dropped, with the
+// error as the reason.
+func (p *Pipeline) ensureTopics(ctx context.Context, w *work) error {
+	refused := map[string]error{}
+	for _, o := range w.recs {
+		topic := o.rec.Topic
+		if _, ok := refused[topic]; ok {
+			continue
+		}
+		err := p.topics.Ensure(ctx, topic, OutboundPartitions, outboundTopicConfigs)
+		switch {
+		case err == nil:
+		case topicRefused(err):
+			refused[topic] = err
+			p.log.Warn("the backend refuses to create an outbound topic; its records are not published", "topic", topic, "err", err)
+		default:
+			return fmt.Errorf("creating an outbound topic: %w", err)
+		}
+	}
+	if len(refused) == 0 {
+		return nil
+	}
+	kept := w.recs[:0]
+	for _, o := range w.recs {
+		err, ok := refused[o.rec.Topic]
+		if !ok {
+			kept = append(kept, o)
+			continue
+		}
+		t := w.tally(o.project)
+		if o.dlq {
+			t.dlq--
+			t.dropped[faultReason(err)]++
+		} else {
+			t.records--
+			t.bytes -= recordBytes(o.rec)
+			t.skipped[faultReason(err)]++
+		}
+	}
+	w.recs = kept
+	return nil
+}
+
+// produceFailure is a record the backend did not take.
+type produceFailure struct {
+	o     *outRec
+	err   error
+	alone bool // it was produced on its own
+}
+
+// produce sends recs in the open transaction and waits for all of them. It
+// returns the records that failed. Records under suspicion (verdict.alone)
+// are produced one at a time, each in its own flush, after the others, so
+// that a failure names the record.
+func (p *Pipeline) produce(ctx context.Context, sess *kgo.GroupTransactSession, recs []outRec) ([]produceFailure, error) {
+	var (
+		mu    sync.Mutex
+		fails []produceFailure
+	)
+	send := func(set []*outRec, alone bool) error {
+		for _, o := range set {
+			sess.Produce(ctx, o.rec, func(_ *kgo.Record, err error) {
+				if err != nil {
+					mu.Lock()
+					fails = append(fails, produceFailure{o: o, err: err, alone: alone})
+					mu.Unlock()
+				}
+			})
+		}
+		if err := sess.Client().Flush(ctx); err != nil {
+			return fmt.Errorf("flushing outbound records: %w", err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(fails) > 0 {
+			return errFailed
+		}
+		return nil
+	}
+	var together, alone []*outRec
+	for i := range recs {
+		if v := p.poison.get(recs[i].src); v != nil && v.alone {
+			alone = append(alone, &recs[i])
+		} else {
+			together = append(together, &recs[i])
+		}
+	}
+	if err := send(together, false); err != nil {
+		return fails, ignoreFailed(err)
+	}
+	// Past a failure too: a deterministic error reported for a record
+	// produced on its own is that record's, whatever state the failure
+	// before it left the transaction in (which aborts anyway).
+	for _, o := range alone {
+		if err := send([]*outRec{o}, true); err != nil && !errors.Is(err, errFailed) {
+			return fails, err
+		}
+	}
+	return fails, nil
+}
+
+// ignoreFailed maps errFailed (the records say why) to nil.
+func ignoreFailed(err error) error {
+	if errors.Is(err, errFailed) {
+		return nil
+	}
+	return err
+}
+
+var errFailed = errors.New("records failed")
+
+// isolate learns from the records a produce failed on. Records refused for
+// a reason of their own (classifyProduce) get a verdict: skipped or dropped
+// when the batch is processed again, or, when their failure may be a
+// neighbour's (several records of one refused request), produced on their
+// own. isolated says there was such a record; err describes the failure.
+func (p *Pipeline) isolate(fails []produceFailure) (isolated bool, err error) {
+	recordFaults := 0
+	for _, f := range fails {
+		if classifyProduce(f.err) == recordFault {
+			recordFaults++
+		}
+	}
+	var first error
+	for _, f := range fails {
+		fault := classifyProduce(f.err)
+		if fault == transientFault {
+			if first == nil {
+				first = f.err
+			}
+			continue
+		}
+		isolated = true
+		v := p.poison.note(f.o.src)
+		if fault == recordFault && !f.alone && recordFaults > 1 {
+			v.alone = true
+			continue
+		}
+		reason := faultReason(f.err)
+		kind := "outbound"
+		if f.o.dlq {
+			v.dropDLQ, kind = reason, "DLQ"
+		} else {
+			v.skipStream = reason
+		}
+		p.log.Warn("the backend refuses a record; it is left out when its batch is processed again",
+			"project", f.o.project, "record", kind, "topic", f.o.rec.Topic, "keen.id", string(f.o.rec.Headers[1].Value),
+			"bytes", len(f.o.rec.Value), "err", f.err)
+	}
+	if isolated {
+		return true, fmt.Errorf("producing outbound records: %d refused, first: %w", len(fails), fails[0].err)
+	}
+	return false, fmt.Errorf("producing outbound records: %w", first)
 }
 
 // abort ends the transaction without committing; the session rewinds to
@@ -469,31 +714,34 @@ func (p *Pipeline) renewSession(old *kgo.GroupTransactSession) {
 			p.sess.Store(sess)
 			return
 		}
-		p.log.Error("restarting the pipeline's transactional client", "err", err)
-		p.pause()
+		p.pause(p.health.failed(p.log, fmt.Errorf("restarting the pipeline's transactional client: %w", err), time.Now()))
 	}
 	// Closing: keep a closed session in place; Close closes it again.
 }
 
-// countPublished updates the per-project metrics of a committed batch.
-func (p *Pipeline) countPublished(b *batch, out map[string]tally) {
-	for _, pb := range b.projects {
-		for name, n := range pb.invalid {
-			p.cfg.Metrics.invalid(pb.id, name, n)
+// countPublished updates the per-project metrics of a committed batch and
+// logs what it was due to.
+func (p *Pipeline) countPublished(w *work) {
+	for pid, t := range w.tallies {
+		for name, n := range t.invalid {
+			p.cfg.Metrics.invalid(pid, name, n)
 		}
-		if pb.outbound {
-			p.cfg.Metrics.dlqWritten(pb.id, len(pb.dlq))
-		} else {
-			p.cfg.Metrics.dlqSkipped(pb.id, sum(pb.invalid))
+		p.cfg.Metrics.dlqWritten(pid, t.dlq)
+		p.cfg.Metrics.dlqSkipped(pid, t.dlqSkipped)
+		for reason, n := range t.dropped {
+			p.cfg.Metrics.dlqDropped(pid, reason, n)
 		}
-		if t, ok := out[pb.id]; ok {
-			p.cfg.Metrics.outbound(pb.id, t.records, t.bytes)
+		for reason, n := range t.skipped {
+			p.cfg.Metrics.outboundSkipped(pid, reason, n)
+		}
+		if t.records > 0 {
+			p.cfg.Metrics.outbound(pid, t.records, t.bytes)
 		}
 	}
+	for _, note := range w.notes {
+		note()
+	}
 }
-
-// tally counts a project's outbound stream records of a batch.
-type tally struct{ records, bytes int }
 
 func sum(m map[string]int) int {
 	n := 0

@@ -1,0 +1,138 @@
+package pipeline
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Health says whether the pipeline is making progress.
+type Health struct {
+	Retrying   bool      // the batch in hand has failed and is being retried
+	Failures   int       // consecutive failed attempts of that batch
+	LastError  string    // the latest failure ("" when none)
+	Since      time.Time // when the first of those failures happened
+	LastCommit time.Time // when a transaction last committed (zero: none yet)
+}
+
+// Health returns the pipeline's progress. It is safe for concurrent use.
+func (p *Pipeline) Health() Health {
+	p.health.mu.Lock()
+	defer p.health.mu.Unlock()
+	return p.health.h
+}
+
+// Retry pacing of a failing batch: the first retry after minBackoff, each
+// next one after twice as long, at most maxBackoff; a failing batch is
+// logged when it starts failing and then at most every failureLogEvery.
+const (
+	minBackoff      = time.Second
+	maxBackoff      = 30 * time.Second
+	failureLogEvery = 30 * time.Second
+)
+
+// backoff is the wait before the retry that follows the failures-th
+// consecutive failure.
+func backoff(failures int) time.Duration {
+	d := minBackoff
+	for i := 1; i < failures && d < maxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, maxBackoff)
+}
+
+// healthState is the pipeline's record of its failures, written by its
+// loop and read by Health.
+type healthState struct {
+	mu      sync.Mutex
+	h       Health
+	lastLog time.Time // when the failing batch was last logged
+}
+
+// failed records a failed attempt of the batch in hand, logs it when due,
+// and returns how long to wait before the next attempt.
+func (s *healthState) failed(log *slog.Logger, err error, now time.Time) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := &s.h
+	if !h.Retrying {
+		h.Retrying, h.Since = true, now
+	}
+	h.Failures++
+	h.LastError = err.Error()
+	wait := backoff(h.Failures)
+	switch {
+	case h.Failures == 1:
+		s.lastLog = now
+		log.Error("processing a batch failed; retrying it", "err", err, "retry_in", wait)
+	case now.Sub(s.lastLog) >= failureLogEvery:
+		s.lastLog = now
+		log.Error("a batch is still failing; retrying it", "failures", h.Failures, "since", h.Since, "err", err, "retry_in", wait)
+	}
+	return wait
+}
+
+// isolated records an attempt that failed but found what it failed on: the
+// next attempt gives those records their outcome, and follows at once.
+func (s *healthState) isolated(err error, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.h.Retrying {
+		s.h.Retrying, s.h.Since = true, now
+	}
+	s.h.LastError = err.Error()
+}
+
+// committed records a committed transaction: the batch in hand is done.
+func (s *healthState) committed(log *slog.Logger, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.h.Failures > 0 {
+		log.Info("a failing batch went through", "failures", s.h.Failures, "since", s.h.Since)
+	}
+	s.h = Health{LastCommit: now}
+}
+
+// failures is the count of consecutive failed attempts of the batch in
+// hand.
+func (s *healthState) failures() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.h.Failures
+}
+
+// fetchErrorPause is how long the loop waits after a poll that brought
+// only errors.
+const fetchErrorPause = 250 * time.Millisecond
+
+// fetchErrorLog logs each distinct error reading a raw partition at most
+// every failureLogEvery, with the count of those in between: a partition
+// that fails on every fetch would otherwise log thousands of lines a
+// second. It is used by the pipeline's loop only.
+type fetchErrorLog struct {
+	seen map[string]*fetchErrorSeen
+}
+
+type fetchErrorSeen struct {
+	logged time.Time
+	since  int // occurrences since it was last logged
+}
+
+func (l *fetchErrorLog) warn(log *slog.Logger, topic string, partition int32, err error, now time.Time) {
+	if l.seen == nil || len(l.seen) > 1000 {
+		l.seen = map[string]*fetchErrorSeen{}
+	}
+	k := fmt.Sprintf("%s/%d/%v", topic, partition, err)
+	s := l.seen[k]
+	if s == nil {
+		s = &fetchErrorSeen{}
+		l.seen[k] = s
+	}
+	s.since++
+	if !s.logged.IsZero() && now.Sub(s.logged) < failureLogEvery {
+		return
+	}
+	log.Warn("reading a raw topic", "topic", topic, "partition", partition, "err", err, "times", s.since)
+	s.logged, s.since = now, 0
+}
