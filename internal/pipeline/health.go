@@ -136,3 +136,20 @@ func (l *fetchErrorLog) warn(log *slog.Logger, topic string, partition int32, er
 	log.Warn("reading a raw topic", "topic", topic, "partition", partition, "err", err, "times", s.since)
 	s.logged, s.since = now, 0
 }
+
+// Stuck says whether h shows a pipeline that is not making progress as of
+// now, and why: a batch has failed more than once, or has been failing for
+// longer than stuckAfter. One failure is not yet news: a rebalance or a
+// broker moving leadership makes a batch fail once and go through on the
+// next attempt.
+func (h Health) Stuck(now time.Time) (bool, string) {
+	if !h.Retrying || h.Failures < 2 && now.Sub(h.Since) < stuckAfter {
+		return false, ""
+	}
+	return true, fmt.Sprintf("a batch has failed %d times since %s: %s", h.Failures, h.Since.UTC().Format(time.RFC3339), h.LastError)
+}
+
+// stuckAfter is how long a batch may be retried before Stuck says so
+// whatever its count of failures (an attempt that isolated a poison record
+// is retried at once and counts no failure).
+const stuckAfter = 10 * time.Second

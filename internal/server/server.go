@@ -144,6 +144,7 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 	if err != nil {
 		return err
 	}
+	mon := health.NewMonitor(healthPeriod, logger)
 	if cfg.Pipeline {
 		txnID, err := loadPipelineID(cfg.DataDir)
 		if err != nil {
@@ -158,6 +159,12 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 		}
 		// The pipeline stops (finishing its batch) before the store closes.
 		defer pipe.Close()
+		mon.Add("pipeline", func(context.Context) (health.State, string) {
+			if stuck, why := pipe.Health().Stuck(time.Now()); stuck {
+				return health.Degraded, why
+			}
+			return health.OK, ""
+		})
 	}
 
 	// HTTP events go to raw topics like Kafka-produced ones; the producer
@@ -167,7 +174,6 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 		return err
 	}
 	defer httpKafka.Close()
-	mon := health.NewMonitor(healthPeriod, logger)
 	mon.Add("backend", func(ctx context.Context) (health.State, string) {
 		if err := b.Probe(ctx); err != nil {
 			return health.Degraded, err.Error()
