@@ -29,6 +29,8 @@ var InboundSuites = map[string]func(*testing.T, *Env){
 	"OtherRolesAPIsRefused":             OtherRolesAPIsRefused,
 	"MetadataShowsOnlyOwnCollections":   MetadataShowsOnlyOwnCollections,
 	"ProduceLandsInProjectRawTopic":     ProduceLandsInProjectRawTopic,
+	"CorruptBatchesRefused":             CorruptBatchesRefused,
+	"CompressedProducesLand":            CompressedProducesLand,
 }
 
 // ProduceLandsInProjectRawTopic: two projects produce to the same
