@@ -9,7 +9,8 @@ package gateway
 //   - a known compression codec, and a compressed payload that decompresses,
 //     read through a reader that stops as soon as the output passes
 //     limits.MaxDecompressedBatchBytes: a compression bomb costs that much
-//     decompression work and never more memory than one record;
+//     decompression work, and memory for the decompressor's window (at
+//     most the limit) and one record, never the whole output;
 //   - exactly the record count of the header (and its last offset delta),
 //     each record's length and varints consistent and inside the batch,
 //     nothing after the last record;
@@ -85,7 +86,8 @@ type decodeState struct {
 	gz      *gzip.Reader
 	zs      *zstd.Decoder
 	lz      *lz4.Reader
-	snappy  snappyReader
+	xerial  xerialReader
+	snappy  []byte // a raw snappy block, decoded
 	bounded boundedReader
 }
 
@@ -136,6 +138,13 @@ func (v *batchValidator) validate(b []byte) error {
 		st.release()
 		v.states.Put(st)
 	}()
+	if codec == codecSnappy && !bytes.HasPrefix(records, xerialHeader) {
+		out, err := decodeSnappyBlock(&st.snappy, records, v.maxDecompressed)
+		if err != nil {
+			return decompressError(codec, err, v.maxDecompressed)
+		}
+		return v.readRecords(&sliceSource{b: out}, int(count))
+	}
 	r, err := st.decompressor(codec, records, v.maxDecompressed)
 	if err != nil {
 		return decompressError(codec, err, v.maxDecompressed)
@@ -155,12 +164,15 @@ func (v *batchValidator) validate(b []byte) error {
 
 // decompressError words a decompressor's failure.
 func decompressError(codec int, err error, limit int) error {
+	if errors.Is(err, errTooLarge) {
+		return err
+	}
 	var df decompressFailure
 	if errors.As(err, &df) {
 		err = df.err
 	}
 	if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
-		return fmt.Errorf("%w: the %s batch needs more than %d bytes to decompress", errTooLarge, codecNames[codec], limit)
+		return fmt.Errorf("%w: the %s batch decompresses to more than %d bytes (its frame header says so)", errTooLarge, codecNames[codec], limit)
 	}
 	return fmt.Errorf("%w: the %s payload does not decompress: %v", errCorruptBatch, codecNames[codec], err)
 }
@@ -180,8 +192,8 @@ func (st *decodeState) decompressor(codec int, src []byte, limit int) (io.Reader
 		}
 		return st.gz, nil
 	case codecSnappy:
-		st.snappy.reset(src, limit)
-		return &st.snappy, nil
+		st.xerial.reset(src)
+		return &st.xerial, nil
 	case codecLZ4:
 		if st.lz == nil {
 			st.lz = lz4.NewReader(bytes.NewReader(src))
@@ -191,6 +203,10 @@ func (st *decodeState) decompressor(codec int, src []byte, limit int) (io.Reader
 		return st.lz, nil
 	case codecZstd:
 		if st.zs == nil {
+			// A frame encoded whole (franz-go) has a window of its
+			// decompressed size, so the window may be as large as the
+			// limit. Streamed encoders use 2 MiB (zstd-jni, librdkafka)
+			// to 8 MiB (klauspost's).
 			window := uint64(max(limit, zstd.MinWindowSize))
 			zs, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
 				zstd.WithDecoderMaxWindow(window), zstd.WithDecoderMaxMemory(max(window, uint64(limit)+1)))
@@ -213,7 +229,7 @@ func (st *decodeState) release() {
 		st.br.Reset(nil)
 	}
 	st.bounded = boundedReader{}
-	st.snappy.reset(nil, 0)
+	st.xerial.reset(nil)
 	if st.lz != nil {
 		st.lz.Reset(nil)
 	}
@@ -266,65 +282,58 @@ type decompressFailure struct{ err error }
 
 func (d decompressFailure) Error() string { return d.err.Error() }
 
-// snappyReader reads a snappy payload: a single raw block (as franz-go and
-// librdkafka write it) or xerial chunks (as Java clients write it). Each
-// block states its decoded length first, so none is decoded past the limit.
-type snappyReader struct {
-	src   []byte
-	limit int
-	out   []byte // decoded block, not yet read
-	buf   []byte
-	raw   bool // src is one raw block, not yet decoded
+// decodeSnappyBlock decodes one raw snappy block (as franz-go and
+// librdkafka write a batch) into buf. The block states its decoded length
+// first, so nothing is decoded past limit.
+func decodeSnappyBlock(buf *[]byte, block []byte, limit int) ([]byte, error) {
+	n, err := snappy.DecodedLen(block)
+	if err != nil {
+		return nil, err
+	}
+	if n > limit {
+		return nil, fmt.Errorf("%w: a snappy block of the batch decompresses to %d bytes, more than %d", errTooLarge, n, limit)
+	}
+	if cap(*buf) < n {
+		*buf = make([]byte, n)
+	}
+	return snappy.Decode((*buf)[:n], block)
 }
 
-func (s *snappyReader) reset(src []byte, limit int) {
-	s.src, s.limit, s.out = src, limit, nil
-	s.raw = !bytes.HasPrefix(src, xerialHeader)
-	if !s.raw {
-		if len(src) < xerialHeaderLen {
-			s.src = nil // read fails below
-			s.raw = true
-		} else {
-			s.src = src[xerialHeaderLen:]
-		}
+// xerialMaxChunk bounds one xerial chunk, decoded: snappy-java writes
+// 32 KiB chunks, and a chunk is held whole while its records are read.
+const xerialMaxChunk = 4 << 20
+
+// xerialReader reads xerial-framed snappy (as Java clients write it).
+type xerialReader struct {
+	src []byte
+	out []byte // decoded chunk, not yet read
+	buf []byte
+}
+
+func (s *xerialReader) reset(src []byte) {
+	s.src, s.out = src, nil
+	if len(src) >= xerialHeaderLen {
+		s.src = src[xerialHeaderLen:]
 	}
 }
 
-func (s *snappyReader) Read(p []byte) (int, error) {
+func (s *xerialReader) Read(p []byte) (int, error) {
 	for len(s.out) == 0 {
-		var block []byte
 		switch {
-		case s.raw && s.src == nil:
-			return 0, io.EOF
-		case s.raw:
-			block, s.src = s.src, nil
-			if len(block) == 0 {
-				return 0, errors.New("empty snappy payload")
-			}
 		case len(s.src) == 0:
 			return 0, io.EOF
 		case len(s.src) < 4:
 			return 0, errors.New("truncated xerial snappy chunk length")
-		default:
-			n := binary.BigEndian.Uint32(s.src)
-			if uint64(n) > uint64(len(s.src)-4) {
-				return 0, fmt.Errorf("xerial snappy chunk of %d bytes runs past the payload", n)
-			}
-			block, s.src = s.src[4:4+n], s.src[4+n:]
 		}
-		n, err := snappy.DecodedLen(block)
-		if err != nil {
+		n := binary.BigEndian.Uint32(s.src)
+		if uint64(n) > uint64(len(s.src)-4) {
+			return 0, fmt.Errorf("xerial snappy chunk of %d bytes runs past the payload", n)
+		}
+		var err error
+		if s.out, err = decodeSnappyBlock(&s.buf, s.src[4:4+n], xerialMaxChunk); err != nil {
 			return 0, err
 		}
-		if n > s.limit {
-			return 0, fmt.Errorf("%w: a snappy block of the batch decompresses to %d bytes, more than %d", errTooLarge, n, s.limit)
-		}
-		if cap(s.buf) < n {
-			s.buf = make([]byte, n)
-		}
-		if s.out, err = snappy.Decode(s.buf[:n], block); err != nil {
-			return 0, err
-		}
+		s.src = s.src[4+n:]
 	}
 	n := copy(p, s.out)
 	s.out = s.out[n:]
