@@ -12,8 +12,8 @@ import (
 
 	"github.com/sluice-io/sluice/internal/embedded"
 	"github.com/sluice-io/sluice/internal/gateway/gatewaytest"
-	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/kraw"
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/tenancy"
 )
