@@ -55,8 +55,11 @@ type RawTopics struct {
 }
 
 // NewRawTopics returns the raw topics of b, allowing maxCollections
-// collections per project.
+// collections per project (0: limits.Default()'s).
 func (b *Backend) NewRawTopics(maxCollections int) *RawTopics {
+	if maxCollections <= 0 {
+		maxCollections = limits.Default().MaxCollectionsPerProject
+	}
 	return &RawTopics{b: b, max: maxCollections, known: map[string]bool{},
 		collections: map[string]map[string]struct{}{}, creating: map[string]*sync.Mutex{}}
 }

@@ -43,8 +43,8 @@ type Config struct {
 	Backend        *backend.Backend
 	Metrics        *Metrics
 	Logger         *slog.Logger
-	// Limits applies to what clients send; the zero value means
-	// limits.Default().
+	// Limits applies to what clients send; a zero field takes its
+	// limits.Default() value.
 	Limits limits.Config
 }
 
@@ -76,9 +76,6 @@ type node struct {
 // New prepares the role: discovers the backend brokers, binds a listener
 // for each, and computes the advertised API versions.
 func New(ctx context.Context, cfg Config) (*Gateway, error) {
-	if cfg.Limits == (limits.Config{}) {
-		cfg.Limits = limits.Default()
-	}
 	g := &Gateway{
 		cfg:    cfg,
 		dialer: dialer{tls: cfg.Backend.TLS, sasl: cfg.Backend.SASL},
