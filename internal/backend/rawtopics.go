@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/tenancy"
@@ -37,12 +38,14 @@ func (e *CollectionLimitError) Error() string {
 // backend's raw topics (a collection written with several keys has several
 // raw topics, and counts once), so every sluice process on one backend
 // counts the same ones. A known topic costs nothing; the backend's topic
-// list is read only before a new collection is admitted (and once at first
-// use), never to refuse: counts only grow, so a project already at its limit
-// in the cache is at its limit.
+// list is read before a new collection is admitted (and once at first use),
+// and to refuse one only when the last reading is older than relistAfter:
+// sluice never deletes a topic, so a project at its limit in the cache is
+// at its limit unless an operator deleted some.
 //
-// Two processes admitting a project's last collections at the same moment
-// may together pass the limit by one collection each.
+// Two processes admitting a project's last collections within a few seconds
+// (the backend client answers a listing from its metadata cache for up to
+// 5 s) may together pass the limit by one collection each.
 type RawTopics struct {
 	b   *Backend
 	max int
@@ -50,7 +53,7 @@ type RawTopics struct {
 	mu          sync.Mutex
 	known       map[string]bool                // raw topics known to exist
 	collections map[string]map[string]struct{} // project → collections of its known raw topics
-	listed      bool
+	listedAt    time.Time                      // of the last listing; zero: never
 	creating    map[string]*sync.Mutex // per project: one new collection at a time
 }
 
@@ -98,7 +101,8 @@ func (r *RawTopics) check(topic string, raw tenancy.Raw) (known bool, err error)
 	return false, &CollectionLimitError{Collection: raw.Collection, Collections: len(cs), Limit: r.max}
 }
 
-// list learns every existing topic from the backend.
+// list learns the backend's topics afresh (topics an operator deleted
+// are forgotten).
 func (r *RawTopics) list(ctx context.Context) error {
 	topics, err := r.b.admin.ListTopics(ctx)
 	if err != nil {
@@ -106,14 +110,21 @@ func (r *RawTopics) list(ctx context.Context) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.known, r.collections = map[string]bool{}, map[string]map[string]struct{}{}
 	for name, t := range topics {
 		if t.Err == nil {
 			r.markLocked(name)
 		}
 	}
-	r.listed = true
+	r.listedAt = time.Now()
 	return nil
 }
+
+// relistAfter is how old a listing may be before a refusal reads the
+// topics again: a project whose topics an operator deleted gets its
+// collections back within this time, and a client insisting past the
+// limit costs at most one listing this often.
+const relistAfter = 30 * time.Second
 
 // Admit returns the limit error if writing to raw topic would make a new
 // collection past its project's limit, without creating anything. It costs
@@ -124,7 +135,7 @@ func (r *RawTopics) Admit(ctx context.Context, topic string) error {
 		return fmt.Errorf("%s is not a raw topic", topic)
 	}
 	r.mu.Lock()
-	listed := r.listed
+	listed := !r.listedAt.IsZero()
 	r.mu.Unlock()
 	if !listed {
 		if err := r.list(ctx); err != nil {
@@ -143,7 +154,14 @@ func (r *RawTopics) Ensure(ctx context.Context, topic string) error {
 	if !ok {
 		return fmt.Errorf("%s is not a raw topic", topic)
 	}
-	if known, err := r.check(topic, raw); known || err != nil {
+	known, err := r.check(topic, raw)
+	if known {
+		return nil
+	}
+	r.mu.Lock()
+	fresh := time.Since(r.listedAt) < relistAfter
+	r.mu.Unlock()
+	if err != nil && fresh {
 		return err
 	}
 	r.mu.Lock()
