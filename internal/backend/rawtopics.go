@@ -54,7 +54,7 @@ type RawTopics struct {
 	known       map[string]bool                // raw topics known to exist
 	collections map[string]map[string]struct{} // project → collections of its known raw topics
 	listedAt    time.Time                      // of the last listing; zero: never
-	creating    map[string]*sync.Mutex // per project: one new collection at a time
+	creating    map[string]*sync.Mutex         // per project: one new collection at a time
 }
 
 // NewRawTopics returns the raw topics of b, allowing maxCollections
