@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/tenancy"
 )
@@ -43,9 +45,8 @@ func (e *CollectionLimitError) Error() string {
 // sluice never deletes a topic, so a project at its limit in the cache is
 // at its limit unless an operator deleted some.
 //
-// Two processes admitting a project's last collections within a few seconds
-// (the backend client answers a listing from its metadata cache for up to
-// 5 s) may together pass the limit by one collection each.
+// Two processes admitting a project's last collections at the same moment
+// may together pass the limit by one collection each.
 type RawTopics struct {
 	b   *Backend
 	max int
@@ -102,18 +103,19 @@ func (r *RawTopics) check(topic string, raw tenancy.Raw) (known bool, err error)
 }
 
 // list learns the backend's topics afresh (topics an operator deleted
-// are forgotten).
+// are forgotten). It asks a broker itself: kadm's listing may come from the
+// client's metadata cache, seconds old.
 func (r *RawTopics) list(ctx context.Context) error {
-	topics, err := r.b.admin.ListTopics(ctx)
+	resp, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, r.b.client) // no topics named: all of them
 	if err != nil {
 		return fmt.Errorf("listing backend topics to count collections: %w", err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.known, r.collections = map[string]bool{}, map[string]map[string]struct{}{}
-	for name, t := range topics {
-		if t.Err == nil {
-			r.markLocked(name)
+	for _, t := range resp.Topics {
+		if t.Topic != nil && t.ErrorCode == 0 {
+			r.markLocked(*t.Topic)
 		}
 	}
 	r.listedAt = time.Now()
