@@ -293,11 +293,19 @@ func decodeSnappyBlock(buf *[]byte, block []byte, limit int) ([]byte, error) {
 	if n > limit {
 		return nil, fmt.Errorf("%w: a snappy block of the batch decompresses to %d bytes, more than %d", errTooLarge, n, limit)
 	}
+	if n > snappyMaxRatio*len(block)+64 {
+		// Refused before allocating what a few bytes claim.
+		return nil, fmt.Errorf("a snappy block of %d bytes cannot decode to the %d it claims", len(block), n)
+	}
 	if cap(*buf) < n {
 		*buf = make([]byte, n)
 	}
 	return snappy.Decode((*buf)[:n], block)
 }
+
+// snappyMaxRatio bounds what a snappy block can decode to: its densest
+// element, a copy of 64 bytes, takes 3.
+const snappyMaxRatio = 22
 
 // xerialMaxChunk bounds one xerial chunk, decoded: snappy-java writes
 // 32 KiB chunks, and a chunk is held whole while its records are read.

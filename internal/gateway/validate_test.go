@@ -172,6 +172,7 @@ func TestValidateCorruption(t *testing.T) {
 		{"unknown codec 7", makeBatch(7, one, 1, 0), "unknown compression codec 7"},
 		{"gzip of random bytes", makeBatch(codecGzip, random, 1, 0), "gzip payload does not decompress"},
 		{"snappy of random bytes", makeBatch(codecSnappy, random, 1, 0), "snappy payload does not decompress"},
+		{"snappy block claiming 10 MB", makeBatch(codecSnappy, binary.AppendUvarint(nil, 10<<20), 1, 0), "cannot decode to the 10485760 it claims"},
 		{"xerial of random bytes", makeBatch(codecSnappy, append(append(slicesClone(xerialHeader), 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 1, 0), random...), 1, 0), "snappy payload"},
 		{"lz4 of random bytes", makeBatch(codecLZ4, random, 1, 0), "lz4 payload does not decompress"},
 		{"zstd of random bytes", makeBatch(codecZstd, random, 1, 0), "zstd payload does not decompress"},
