@@ -28,12 +28,9 @@ import (
 
 	"github.com/sluice-io/sluice/internal/backend"
 	"github.com/sluice-io/sluice/internal/kafkaproto"
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/registry"
 )
-
-// MaxMessageBytes is message.max.bytes of both listeners (the seeds'
-// figure): a record batch larger than this is refused.
-const MaxMessageBytes = 1048588
 
 // Config configures one listener role.
 type Config struct {
@@ -46,6 +43,9 @@ type Config struct {
 	Backend        *backend.Backend
 	Metrics        *Metrics
 	Logger         *slog.Logger
+	// Limits applies to what clients send; a zero field takes its
+	// limits.Default() value.
+	Limits limits.Config
 }
 
 // Gateway serves one role.
@@ -54,7 +54,8 @@ type Gateway struct {
 	srv    *kafkaproto.Server
 	dialer dialer
 	live   *liveSet
-	topics *backend.TopicCache
+	topics *backend.RawTopics
+	valid  *batchValidator
 	ids    *topicIDs
 	log    *slog.Logger
 
@@ -79,7 +80,8 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		cfg:    cfg,
 		dialer: dialer{tls: cfg.Backend.TLS, sasl: cfg.Backend.SASL},
 		live:   newLiveSet(),
-		topics: cfg.Backend.NewTopicCache(),
+		topics: cfg.Backend.NewRawTopics(cfg.Limits.MaxCollectionsPerProject),
+		valid:  newBatchValidator(limits.MaxDecompressedBatchBytes, limits.MaxMessageBytes),
 		ids:    newTopicIDs(cfg.Backend.TopicIDs),
 		log:    cfg.Logger.With("listener", cfg.Role.String()),
 		nodes:  map[int32]*node{},

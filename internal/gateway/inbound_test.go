@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-io/sluice/internal/embedded"
 	"github.com/sluice-io/sluice/internal/gateway/gatewaytest"
 	"github.com/sluice-io/sluice/internal/kraw"
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/tenancy"
 )
@@ -52,6 +53,17 @@ func TestInboundSuitesThreeBrokers(t *testing.T) {
 	for name, suite := range gatewaytest.InboundSuites {
 		t.Run(name, func(t *testing.T) { suite(t, e.With(t)) })
 	}
+}
+
+// TestCollectionLimit runs gatewaytest.CollectionLimit on the embedded log
+// with a limit of 3 collections per project.
+func TestCollectionLimit(t *testing.T) {
+	log, err := embedded.Start(t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(log.Close)
+	gatewaytest.CollectionLimit(t, gatewaytest.StartLimits(t, log.Addrs(), limits.Config{MaxCollectionsPerProject: 3}))
 }
 
 // TestLeaderChangesAndNewBrokers: a producer keeps going when partition

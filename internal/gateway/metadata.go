@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/backend"
 	"github.com/sluice-io/sluice/internal/kafkaproto"
 	"github.com/sluice-io/sluice/internal/tenancy"
 )
@@ -123,6 +124,14 @@ func (g *Gateway) backendTopic(ctx context.Context, pid, keyID, name string) (st
 	}
 	raw := tenancy.RawTopic(pid, keyID, name)
 	if err := g.ensureRawTopic(ctx, raw); err != nil {
+		var limit *backend.CollectionLimitError
+		if errors.As(err, &limit) {
+			// What a Kafka broker answers a principal that may not create
+			// the topic: clients fail the record at once, no retry.
+			// Metadata has no error text; a Produce gets the count.
+			g.cfg.Metrics.refused(g.cfg.Role, pid, "collection_limit")
+			return "", kerr.TopicAuthorizationFailed.Code
+		}
 		g.log.Error("creating a collection's raw topic", "project", pid, "collection", name, "err", err)
 		return "", kerr.LeaderNotAvailable.Code
 	}

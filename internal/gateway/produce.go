@@ -4,13 +4,17 @@ package gateway
 // librdkafka's sake and refused when sent, as Kafka 4 does; v13 names
 // topics by id only).
 //
-// Checked per partition before anything is forwarded: the collection name
-// (INVALID_TOPIC_EXCEPTION), each batch's size against message.max.bytes
-// (MESSAGE_TOO_LARGE), transactional or control batches and transactional
-// requests (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), unreadable batches
-// (CORRUPT_MESSAGE). The rest is forwarded byte for byte to the node the
-// client chose; names are mapped back, KIP-951 leader hints rewritten and
-// backend names scrubbed from error texts.
+// Checked per topic and partition before anything is forwarded: the
+// collection name (INVALID_TOPIC_EXCEPTION), a new collection past the
+// project's limit (TOPIC_AUTHORIZATION_FAILED, its message naming the
+// count), each batch's size against message.max.bytes (MESSAGE_TOO_LARGE),
+// transactional or control batches and transactional requests
+// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), and then every batch as Apache
+// Kafka's broker checks it (validate.go): malformed (CORRUPT_MESSAGE), or
+// past the decompressed size limits (MESSAGE_TOO_LARGE). A refused
+// partition forwards nothing; the rest is forwarded byte for byte to the
+// node the client chose; names are mapped back, KIP-951 leader hints
+// rewritten and backend names scrubbed from error texts.
 
 import (
 	"context"
@@ -21,7 +25,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/backend"
 	"github.com/sluice-io/sluice/internal/kafkaproto"
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/tenancy"
 )
 
@@ -56,6 +62,16 @@ func (g *Gateway) produce(ctx context.Context, st *connState, req *kmsg.ProduceR
 			continue
 		}
 		raw := tenancy.RawTopic(pid, keyID, t.Topic)
+		if err := g.topics.Admit(ctx, raw); err != nil {
+			var limit *backend.CollectionLimitError
+			if errors.As(err, &limit) {
+				refuseAll(kerr.TopicAuthorizationFailed.Code, "collection_limit", err.Error())
+				resp.Topics = append(resp.Topics, rt)
+				continue
+			}
+			// The backend still refuses a topic that does not exist.
+			g.log.Warn("counting a project's collections", "project", pid, "err", err)
+		}
 		ft := kmsg.ProduceRequestTopic{Topic: raw, UnknownTags: t.UnknownTags}
 		for _, p := range t.Partitions {
 			info, err := inspectBatches(p.Records)
@@ -68,9 +84,17 @@ func (g *Gateway) produce(ctx context.Context, st *connState, req *kmsg.ProduceR
 				code, reason, msg = kerr.CorruptMessage.Code, "corrupt_batch", err.Error()
 			case info.transactional:
 				code, reason, msg = kerr.TransactionalIDAuthorizationFailed.Code, "transactional", "Kafka transactions are not supported"
-			case info.largest > MaxMessageBytes:
+			case info.largest > limits.MaxMessageBytes:
 				code, reason = kerr.MessageTooLarge.Code, "message_too_large"
-				msg = fmt.Sprintf("a record batch of %d bytes is larger than message.max.bytes = %d", info.largest, MaxMessageBytes)
+				msg = fmt.Sprintf("a record batch of %d bytes is larger than message.max.bytes = %d", info.largest, limits.MaxMessageBytes)
+			default:
+				err = g.valid.validateBatches(p.Records)
+				switch {
+				case errors.Is(err, errTooLarge):
+					code, reason, msg = kerr.MessageTooLarge.Code, "decompressed_too_large", err.Error()
+				case err != nil:
+					code, reason, msg = kerr.CorruptMessage.Code, "corrupt_batch", err.Error()
+				}
 			}
 			if code != 0 {
 				rt.Partitions = append(rt.Partitions, producePartitionError(p.Partition, code, msg))

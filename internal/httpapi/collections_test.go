@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/internal/httpapi"
+	"github.com/sluice-io/sluice/internal/limits"
 )
 
 // TestCollectionsEndpoint: the Streams page's collection list, with names,
@@ -24,7 +25,7 @@ func TestCollectionsEndpoint(t *testing.T) {
 	now := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	k, err := httpapi.NewKafka(f.b)
+	k, err := httpapi.NewKafka(f.b, limits.Default())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sluice-io/sluice/internal/backend"
 	"github.com/sluice-io/sluice/internal/event"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/tenancy"
@@ -86,7 +87,10 @@ func (a *API) recordOne(w http.ResponseWriter, r *http.Request) {
 	if !a.writeEvents(w, r, wr, map[string][]*eventResult{collection: results}) {
 		return
 	}
+	var limit *backend.CollectionLimitError
 	switch {
+	case errors.As(res.err, &limit):
+		writeError(w, http.StatusForbidden, tooManyCollections, limit.Error())
 	case res.err != nil:
 		a.internalError(w, r, "writing the event", res.err)
 	case res.verr != nil:
@@ -233,8 +237,15 @@ type batchItem struct {
 	Error   *batchError `json:"error,omitempty"`
 }
 
+// tooManyCollections is the error_code of an event of a new collection past
+// the project's limit (limits.Config.MaxCollectionsPerProject).
+const tooManyCollections = "TooManyCollectionsError"
+
 func itemOf(a *API, r *http.Request, res *eventResult) batchItem {
+	var limit *backend.CollectionLimitError
 	switch {
+	case errors.As(res.err, &limit):
+		return batchItem{Error: &batchError{Name: tooManyCollections, Description: limit.Error()}}
 	case res.err != nil:
 		a.cfg.Logger.Error("http: writing an event", "path", r.URL.Path, "err", res.err)
 		return batchItem{Error: &batchError{Name: "InternalServerError", Description: "sluice could not write the event; send it again."}}

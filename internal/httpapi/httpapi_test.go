@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-io/sluice/internal/embedded"
 	"github.com/sluice-io/sluice/internal/health"
 	"github.com/sluice-io/sluice/internal/httpapi"
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/registry/registrytest"
 	"github.com/sluice-io/sluice/internal/store"
@@ -47,7 +48,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	k, err := httpapi.NewKafka(b)
+	k, err := httpapi.NewKafka(b, limits.Default())
 	if err != nil {
 		t.Fatal(err)
 	}

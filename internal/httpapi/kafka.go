@@ -3,13 +3,13 @@ package httpapi
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-io/sluice/internal/backend"
+	"github.com/sluice-io/sluice/internal/limits"
 )
 
 // RawEvent is one event on its way to a raw topic.
@@ -23,7 +23,9 @@ type RawEvent struct {
 // path).
 type EventWriter interface {
 	// Write creates missing raw topics and writes evs. It returns one error
-	// per event, nil once the backend acknowledged that event with acks=all.
+	// per event, nil once the backend acknowledged that event with acks=all;
+	// a *backend.CollectionLimitError for an event of a new collection past
+	// the project's limit.
 	Write(ctx context.Context, evs []RawEvent) []error
 }
 
@@ -36,40 +38,29 @@ type OffsetReader interface {
 	EndOffsets(ctx context.Context, topics []string) (map[string]int64, error)
 }
 
-// Settings of the raw topics created for collections recorded over HTTP:
-// the gateway's (internal/gateway/topics.go), so that a collection's raw
-// topic is the same whichever way its first event arrived.
-const (
-	rawTopicPartitions = 9
-	rawTopicMaxBytes   = 1048588
-)
-
-var rawTopicConfigs = map[string]*string{"max.message.bytes": ptrTo(strconv.Itoa(rawTopicMaxBytes))}
-
-func ptrTo(s string) *string { return &s }
-
 // Kafka is the EventWriter and OffsetReader over sluice's backend.
 type Kafka struct {
 	b        *backend.Backend
 	producer *kgo.Client
-	topics   *backend.TopicCache
+	topics   *backend.RawTopics
 }
 
 // NewKafka starts the producer of HTTP events. Close it after the HTTP
-// server has stopped.
-func NewKafka(b *backend.Backend) (*Kafka, error) {
+// server has stopped. Raw topics are created as the Inbound listener
+// creates them (backend.RawTopics), within lim's collections per project.
+func NewKafka(b *backend.Backend, lim limits.Config) (*Kafka, error) {
 	producer, err := kgo.NewClient(b.Opts(
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		// An answer waits for its events: keep the wait for a batch short.
 		kgo.ProducerLinger(time.Millisecond),
 		// One event may be 900,000 bytes (Keen's limit); raw topics take
 		// 1048588-byte batches.
-		kgo.ProducerBatchMaxBytes(rawTopicMaxBytes),
+		kgo.ProducerBatchMaxBytes(limits.MaxMessageBytes),
 	)...)
 	if err != nil {
 		return nil, fmt.Errorf("starting the HTTP events producer: %w", err)
 	}
-	return &Kafka{b: b, producer: producer, topics: b.NewTopicCache()}, nil
+	return &Kafka{b: b, producer: producer, topics: b.NewRawTopics(lim.MaxCollectionsPerProject)}, nil
 }
 
 // Close flushes nothing (every Write waited for its acknowledgements) and
@@ -85,7 +76,7 @@ func (k *Kafka) Write(ctx context.Context, evs []RawEvent) []error {
 	for i, ev := range evs {
 		err, seen := ensured[ev.Topic]
 		if !seen {
-			err = k.topics.Ensure(ctx, ev.Topic, rawTopicPartitions, rawTopicConfigs)
+			err = k.topics.Ensure(ctx, ev.Topic)
 			ensured[ev.Topic] = err
 		}
 		if err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/sluice-io/sluice/internal/gateway"
 	"github.com/sluice-io/sluice/internal/health"
 	"github.com/sluice-io/sluice/internal/httpapi"
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/pipeline"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/store"
@@ -169,7 +170,7 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 
 	// HTTP events go to raw topics like Kafka-produced ones; the producer
 	// closes after the HTTP server has answered its last request.
-	httpKafka, err := httpapi.NewKafka(b)
+	httpKafka, err := httpapi.NewKafka(b, limits.Default())
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/sluice-io/sluice/internal/backend"
 	"github.com/sluice-io/sluice/internal/gateway"
 	"github.com/sluice-io/sluice/internal/kraw"
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/registry/registrytest"
 	"github.com/sluice-io/sluice/internal/tlsfiles"
@@ -48,6 +49,12 @@ type Env struct {
 
 // Start runs both roles on loopback against the cluster at brokers.
 func Start(t testing.TB, brokers []string) *Env {
+	t.Helper()
+	return StartLimits(t, brokers, limits.Default())
+}
+
+// StartLimits is Start with other limits.
+func StartLimits(t testing.TB, brokers []string, lim limits.Config) *Env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -73,7 +80,7 @@ func Start(t testing.TB, brokers []string) *Env {
 			t.Fatal(err)
 		}
 		g, err := gateway.New(ctx, gateway.Config{Role: role, Listener: ln, AdvertisedHost: "localhost",
-			TLS: mat.Config, Registry: reg, Backend: b, Metrics: m, Logger: logger})
+			TLS: mat.Config, Registry: reg, Backend: b, Metrics: m, Logger: logger, Limits: lim})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,8 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/sluice-io/sluice/internal/gateway"
 	"github.com/sluice-io/sluice/internal/kraw"
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/tenancy"
 )
@@ -29,6 +29,8 @@ var InboundSuites = map[string]func(*testing.T, *Env){
 	"OtherRolesAPIsRefused":             OtherRolesAPIsRefused,
 	"MetadataShowsOnlyOwnCollections":   MetadataShowsOnlyOwnCollections,
 	"ProduceLandsInProjectRawTopic":     ProduceLandsInProjectRawTopic,
+	"CorruptBatchesRefused":             CorruptBatchesRefused,
+	"CompressedProducesLand":            CompressedProducesLand,
 }
 
 // ProduceLandsInProjectRawTopic: two projects produce to the same
@@ -200,7 +202,7 @@ func ProduceRefusals(t *testing.T, e *Env) {
 		{"invalid characters", produceReq(9, "bad name", valid), kerr.InvalidTopicException.Code, "not allowed"},
 		{"dlq suffix", produceReq(9, "orders-dlq", valid), kerr.InvalidTopicException.Code, "dead letter"},
 		{"too long", produceReq(9, strings.Repeat("x", 65), valid), kerr.InvalidTopicException.Code, "longer than 64"},
-		{"batch one byte too large", produceReq(9, "orders", Batch(gateway.MaxMessageBytes+1, 0)), kerr.MessageTooLarge.Code, "message.max.bytes"},
+		{"batch one byte too large", produceReq(9, "orders", Batch(limits.MaxMessageBytes+1, 0)), kerr.MessageTooLarge.Code, "message.max.bytes"},
 		{"transactional batch", produceReq(9, "orders", Batch(200, 0x10)), kerr.TransactionalIDAuthorizationFailed.Code, "transactions"},
 		{"corrupt batch", produceReq(9, "orders", []byte("not a record batch at all, nowhere near it, definitely not")), kerr.CorruptMessage.Code, "corrupt"},
 	}
@@ -225,7 +227,7 @@ func ProduceRefusals(t *testing.T, e *Env) {
 	}
 
 	t.Run("batch of exactly message.max.bytes", func(t *testing.T) {
-		if code, msg := produceCode(t, c, produceReq(9, "orders", Batch(gateway.MaxMessageBytes, 0))); code != 0 {
+		if code, msg := produceCode(t, c, produceReq(9, "orders", Batch(limits.MaxMessageBytes, 0))); code != 0 {
 			t.Fatalf("refused: %v %s", kerr.ErrorForCode(code), msg)
 		}
 		if n := len(e.BackendRecords(raw)); n != 1 {
