@@ -268,7 +268,8 @@ traffic:
 	logf("soak: load stopped after %.0f s; waiting up to %s until every acknowledged event is countable", rep.TrafficSeconds, c.settle)
 
 	// Settle: until every project's count equals its acknowledged events,
-	// or the counts stop moving for a minute, or c.settle.
+	// or the counts stop moving for two minutes (a stalled pipeline), or
+	// c.settle.
 	settleStart := time.Now()
 	lastChange, last := time.Now(), int64(-1)
 	for {
@@ -286,7 +287,7 @@ traffic:
 			rep.SettledExact = true
 			break
 		}
-		if time.Since(settleStart) >= c.settle || (err == nil && time.Since(lastChange) >= time.Minute) {
+		if time.Since(settleStart) >= c.settle || (err == nil && time.Since(lastChange) >= 2*time.Minute) {
 			break
 		}
 		select {
@@ -426,9 +427,16 @@ func soakProducer(addr, ca string, p project) (*kgo.Client, error) {
 }
 
 // produceValid sends valid events at rate per second until ctx ends, then
-// flushes (at most 2 minutes) and closes the client.
+// flushes and closes the client. The records' own context is not ctx:
+// ending the load must not cancel the events already handed over, only a
+// producer still stuck 2 minutes later gives up (its records then fail,
+// counted as such).
 func produceValid(ctx context.Context, cl *kgo.Client, sp *soakProject, runID string, rate int) error {
-	defer cl.Close() // fails whatever is still buffered: counted as failures
+	defer cl.Close()
+	pctx, giveUp := context.WithCancel(context.Background())
+	defer giveUp()
+	stopAfter := context.AfterFunc(ctx, func() { time.AfterFunc(2*time.Minute, giveUp) })
+	defer stopAfter()
 	start := time.Now()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
@@ -453,12 +461,10 @@ loop:
 				break loop
 			}
 			sp.produced.Add(1)
-			cl.Produce(ctx, &kgo.Record{Value: soakEvent(runID, sp.p.ID, seq)}, done)
+			cl.Produce(pctx, &kgo.Record{Value: soakEvent(runID, sp.p.ID, seq)}, done)
 		}
 	}
-	fctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := cl.Flush(fctx); err != nil {
+	if err := cl.Flush(pctx); err != nil {
 		logf("soak: project %s: %d events still unacknowledged 2 minutes after the load stopped", sp.p.ID, sp.produced.Load()-sp.acked.Load())
 	}
 	return nil
@@ -696,6 +702,8 @@ func errText(err error) string {
 		return ke.Message
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout (no answer)"
+	case errors.Is(err, context.Canceled):
+		return "given up, unacknowledged 2 minutes after the load stopped"
 	case errors.Is(err, kgo.ErrClientClosed):
 		return "client closed (unacknowledged at the end)"
 	}

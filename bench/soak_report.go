@@ -207,6 +207,9 @@ type logCount struct {
 	Msg   string `json:"msg"`
 	Count int    `json:"count"`
 	Bytes int64  `json:"bytes"`
+	// First is the first line of the group, whole: its attributes (the
+	// error) are what the message alone does not say.
+	First string `json:"first"`
 }
 
 // slogKey returns the level and message of a log/slog text line
@@ -288,7 +291,7 @@ func countLogLines(file string) ([]logCount, int64, error) {
 		k := key{level, msg}
 		c := counts[k]
 		if c == nil {
-			c = &logCount{Level: level, Msg: msg}
+			c = &logCount{Level: level, Msg: msg, First: line}
 			counts[k] = c
 		}
 		c.Count++
@@ -453,18 +456,23 @@ func (r *soakReport) markdown(c soakConfig) string {
 	if len(r.Logs) == 0 {
 		w("(none)\n")
 	} else {
-		w("| level | message | lines | KB |\n|---|---|---:|---:|\n")
+		w("| level | message | lines | KB | the first such line |\n|---|---|---:|---:|---|\n")
 		for i, l := range r.Logs {
 			if i == 25 {
 				break
 			}
-			w("| %s | %s | %d | %.1f |\n", l.Level, strings.ReplaceAll(truncate(l.Msg, 160), "|", "/"), l.Count, float64(l.Bytes)/1024)
+			w("| %s | %s | %d | %.1f | `%s` |\n", l.Level, mdCell(truncate(l.Msg, 160)), l.Count, float64(l.Bytes)/1024, mdCell(truncate(l.First, 300)))
 		}
 	}
 	if r.StopError != "" {
 		w("\nStopping sluice: %s\n", r.StopError)
 	}
 	return s.String()
+}
+
+// mdCell keeps text inside one Markdown table cell (and code span).
+func mdCell(s string) string {
+	return strings.NewReplacer("|", "/", "`", "'", "\n", " ").Replace(s)
 }
 
 func sumLines(ls []logCount) int {
