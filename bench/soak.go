@@ -302,8 +302,9 @@ traffic:
 
 	// Per project: acknowledged vs countable.
 	counts, err := countAll(ctx, sl.http, projects)
-	if err != nil {
-		return nil, fmt.Errorf("final counts: %w", err)
+	if err != nil { // sluice wedged or gone: that is a finding, not the harness's failure
+		rep.FinalCountError = err.Error()
+		logf("soak: final counts: %v", err)
 	}
 	kinds := poisonKinds()
 	for i, sp := range projects {

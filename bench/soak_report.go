@@ -37,6 +37,8 @@ type soakReport struct {
 	Logs        []logCount                `json:"log_lines"`
 	LogBytes    int64                     `json:"log_bytes"`
 	StopError   string                    `json:"stop_error,omitempty"`
+	// FinalCountError is why a project's last count is missing (0 in Results).
+	FinalCountError string `json:"final_count_error,omitempty"`
 }
 
 type soakProjectResult struct {
@@ -101,6 +103,9 @@ func (s *soakSampler) take(ctx context.Context, note string) {
 	row := soakSample{Seconds: time.Since(s.start).Seconds(), Note: note,
 		RSSkB: procStatus(s.sl.pid, "VmRSS"), FDs: openFDs(s.sl.pid),
 		CPUSeconds: procCPU(s.sl.pid).seconds(s.c.clkTck)}
+	if row.RSSkB == 0 {
+		row.Note = strings.TrimSpace(row.Note + " sluice is not running")
+	}
 	if n := len(s.rows); n > 0 {
 		prev := s.rows[n-1]
 		if dt := row.Seconds - prev.Seconds; dt > 0 {
@@ -205,6 +210,7 @@ func labelValue(labels, name string) (string, bool) {
 type logCount struct {
 	Level string `json:"level"`
 	Msg   string `json:"msg"`
+	Err   string `json:"err,omitempty"` // the shape of the line's err attribute
 	Count int    `json:"count"`
 	Bytes int64  `json:"bytes"`
 	// First is the first line of the group, whole: its attributes (the
@@ -267,15 +273,36 @@ func msgShape(msg string) string {
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' }
 
-// countLogLines counts sluice's log lines by level and message, most
-// frequent first; other lines (a panic's stack) are counted together.
+// attrValue returns the value of a log/slog text attribute (` name=v` or
+// ` name="v"`).
+func attrValue(line, name string) (string, bool) {
+	i := strings.Index(line, " "+name+"=")
+	if i < 0 {
+		return "", false
+	}
+	v := line[i+len(name)+2:]
+	if strings.HasPrefix(v, `"`) {
+		if q, err := strconv.QuotedPrefix(v); err == nil {
+			if s, err := strconv.Unquote(q); err == nil {
+				return s, true
+			}
+		}
+		return v, true
+	}
+	v, _, _ = strings.Cut(v, " ")
+	return v, true
+}
+
+// countLogLines counts sluice's log lines by level, message and the shape
+// of their error (numbers and ids folded), most frequent first; other
+// lines (a panic's stack) are counted together.
 func countLogLines(file string) ([]logCount, int64, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer f.Close()
-	type key struct{ level, msg string }
+	type key struct{ level, msg, err string }
 	counts := map[key]*logCount{}
 	var total int64
 	sc := bufio.NewScanner(f)
@@ -288,10 +315,14 @@ func countLogLines(file string) ([]logCount, int64, error) {
 			level, msg = "other", "(not a log/slog line)"
 		}
 		msg = msgShape(msg)
-		k := key{level, msg}
+		errShape := ""
+		if e, ok := attrValue(line, "err"); ok {
+			errShape = msgShape(truncate(e, 120))
+		}
+		k := key{level, msg, errShape}
 		c := counts[k]
 		if c == nil {
-			c = &logCount{Level: level, Msg: msg, First: line}
+			c = &logCount{Level: level, Msg: msg, Err: errShape, First: line}
 			counts[k] = c
 		}
 		c.Count++
@@ -374,6 +405,9 @@ func (r *soakReport) markdown(c soakConfig) string {
 			w("- `%s`: %d valid events failed: %s\n", p.ID, n, e)
 		}
 	}
+	if r.FinalCountError != "" {
+		w("The last counts failed (a 0 above is no answer): %s\n\n", mdCell(r.FinalCountError))
+	}
 	if r.SettledExact {
 		w("Every project's count equalled its acknowledged events %.0f s after the load stopped. ", r.SettleSeconds)
 	} else {
@@ -448,7 +482,7 @@ func (r *soakReport) markdown(c soakConfig) string {
 	}
 
 	w("## sluice's log (WARN and above)\n\n")
-	w("%d lines, %.1f KB over the run, by level and message (most frequent first", sumLines(r.Logs), float64(r.LogBytes)/1024)
+	w("%d lines, %.1f KB over the run, by level, message and error, numbers and ids folded (most frequent first", sumLines(r.Logs), float64(r.LogBytes)/1024)
 	if len(r.Logs) > 25 {
 		w("; the first 25 of %d", len(r.Logs))
 	}
@@ -456,16 +490,16 @@ func (r *soakReport) markdown(c soakConfig) string {
 	if len(r.Logs) == 0 {
 		w("(none)\n")
 	} else {
-		w("| level | message | lines | KB | the first such line |\n|---|---|---:|---:|---|\n")
+		w("| level | message | err | lines | KB | the first such line |\n|---|---|---|---:|---:|---|\n")
 		for i, l := range r.Logs {
 			if i == 25 {
 				break
 			}
-			w("| %s | %s | %d | %.1f | `%s` |\n", l.Level, mdCell(truncate(l.Msg, 160)), l.Count, float64(l.Bytes)/1024, mdCell(truncate(l.First, 300)))
+			w("| %s | %s | %s | %d | %.1f | `%s` |\n", l.Level, mdCell(truncate(l.Msg, 160)), mdCell(l.Err), l.Count, float64(l.Bytes)/1024, mdCell(truncate(l.First, 300)))
 		}
 	}
 	if r.StopError != "" {
-		w("\nStopping sluice: %s\n", r.StopError)
+		w("\nStopping sluice (SIGTERM, SIGKILL after 20 s): %s\n", r.StopError)
 	}
 	return s.String()
 }

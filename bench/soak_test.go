@@ -177,14 +177,20 @@ func TestMsgShape(t *testing.T) {
 
 func TestCountLogLines(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "err")
-	lines := strings.Repeat("time=t level=WARN msg=\"flood\" n=1\n", 3) + "time=t level=ERROR msg=once\npanic: x\n"
+	lines := strings.Repeat("time=t level=WARN msg=\"flood\" n=1\n", 3) + "time=t level=ERROR msg=once\npanic: x\n" +
+		"time=t level=ERROR msg=retry err=\"too large (12 bytes)\"\n" +
+		"time=t level=ERROR msg=retry err=\"too large (13 bytes)\"\n" +
+		"time=t level=ERROR msg=retry err=other\n"
 	os.WriteFile(f, []byte(lines), 0o644)
 	got, total, err := countLogLines(f)
 	if err != nil || total != int64(len(lines)) {
 		t.Fatalf("%v, %d bytes", err, total)
 	}
-	if len(got) != 3 || got[0].Msg != "flood" || got[0].Count != 3 || got[0].Level != "WARN" {
+	if len(got) != 5 || got[0].Msg != "flood" || got[0].Count != 3 || got[0].Level != "WARN" {
 		t.Fatalf("%+v", got)
+	}
+	if got[1].Msg != "retry" || got[1].Err != "too large (N bytes)" || got[1].Count != 2 {
+		t.Fatalf("errors not grouped by shape: %+v", got[1])
 	}
 }
 
