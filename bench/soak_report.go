@@ -317,7 +317,7 @@ func countLogLines(file string) ([]logCount, int64, error) {
 		msg = msgShape(msg)
 		errShape := ""
 		if e, ok := attrValue(line, "err"); ok {
-			errShape = msgShape(truncate(e, 120))
+			errShape = truncate(msgShape(e), 120)
 		}
 		k := key{level, msg, errShape}
 		c := counts[k]
@@ -376,9 +376,17 @@ func (r *soakReport) markdown(c soakConfig) string {
 	w("| command | `%s` |\n", c.command)
 	w("| sluice backend | %s; pipeline on; `--log-level warn` |\n", r.Backend)
 	for _, line := range strings.Split(strings.TrimSpace(c.env), "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok && !(strings.HasPrefix(k, "broker") && r.Backend == "embedded log") {
-			w("| %s | %s |\n", k, v)
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
 		}
+		if r.Backend == "embedded log" { // run.sh's lines about the broker are not about this run
+			if strings.HasPrefix(k, "broker") {
+				continue
+			}
+			v = strings.TrimSuffix(v, "; backend connection PLAINTEXT")
+		}
+		w("| %s | %s |\n", k, v)
 	}
 	w("\n## Load\n\n| | |\n|---|---|\n")
 	w("| projects | %d, each with Kafka Outbound enabled (`PUT /3.0/projects/{PID}/streams/kafka/outbound`) |\n", r.Projects)
