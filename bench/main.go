@@ -12,6 +12,7 @@
 //	sluicebench load [flags]      one load against one endpoint, figures as JSON (sluicebench load -h)
 //	sluicebench pipeline [flags]  the event pipeline and store benchmark (pipeline.go; sluicebench pipeline -h)
 //	sluicebench outbound [flags]  the Kafka Outbound listener benchmark (outbound.go; sluicebench outbound -h)
+//	sluicebench soak [flags]      mixed valid and poison traffic for 30 minutes (soak.go; sluicebench soak -h)
 //	sluicebench outbound-trace FILE  an execution trace of sluice: the pipeline loop by step, Outbound fetch times
 //	sluicebench sections RESULTS.md NAME=FILE...  replace those sections of RESULTS.md
 package main
@@ -80,7 +81,7 @@ type bench struct {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | sections RESULTS.md NAME=FILE...")
+		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | soak [flags] | sections RESULTS.md NAME=FILE...")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -131,6 +132,10 @@ func main() {
 		if err := outboundBench(os.Args[2:]); err != nil {
 			fatal(err)
 		}
+	case "soak":
+		if err := soakBench(os.Args[2:]); err != nil {
+			fatal(err)
+		}
 	case "outbound-trace":
 		if len(os.Args) != 3 {
 			fatal(errors.New("usage: sluicebench outbound-trace EXECUTION-TRACE"))
@@ -143,7 +148,7 @@ func main() {
 			fatal(err)
 		}
 	default:
-		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | sections RESULTS.md NAME=FILE...")
+		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | soak [flags] | sections RESULTS.md NAME=FILE...")
 		os.Exit(2)
 	}
 }

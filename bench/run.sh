@@ -2,6 +2,7 @@
 # bench/run.sh — sluice's benchmarks, in one command.
 #
 #   bench/run.sh [--benches inbound,pipeline,outbound] [inbound flags...] [-- pipeline flags... [-- outbound flags...]]
+#   bench/run.sh --benches soak [--soak-backend embedded|kafka|both] [-- -- -- soak flags...]
 #
 # Three benchmarks, all by default, against one Apache Kafka broker; each
 # writes its own section of bench/RESULTS.md (the sections of benchmarks
@@ -18,6 +19,16 @@
 #             second `--` go to `sluicebench outbound`): consume throughput
 #             vs the broker's SASL_SSL listener, and end to end, produce ack
 #             on Inbound → enriched event consumed on Outbound at 5,000/s.
+# and one more, only when named (`--benches soak`: it takes 30 minutes):
+#   soak      issue 15's acceptance run (flags after the third `--` go to
+#             `sluicebench soak`): its own sluice, pipeline on, by default
+#             on the embedded log (`--soak-backend kafka` on the broker,
+#             `both` one after the other: an hour), several projects each
+#             producing valid events while a poison loop sends them invalid,
+#             huge, corrupt and hostile inputs; samples RSS, goroutines, fds,
+#             CPU and counts, then checks every acknowledged event was stored
+#             exactly once; writes bench/soak.json. No broker is started
+#             when only the embedded soak runs.
 #
 # What it does (see bench/README.md):
 #   1. builds sluice (./cmd/sluice) and the load generator (bench/, its own
@@ -48,8 +59,9 @@
 #      two outbound topics straight into the broker and reads them direct and
 #      through the Outbound listener in A/B pairs, then runs the end-to-end
 #      latency; writes bench/outbound-latency.png and bench/outbound.json;
-#   5. writes the sections of bench/RESULTS.md;
-#   6. stops sluice and the broker and removes its work dir on any exit
+#   5. soak (only with --benches soak): see above;
+#   6. writes the sections of bench/RESULTS.md;
+#   7. stops sluice and the broker and removes its work dir on any exit
 #      (a failed run keeps the logs and prints where).
 #
 # A quick smoke run of both (overwrites the results):
@@ -70,17 +82,23 @@ ROOT=$(cd "$HERE/.." && pwd)
 COMMAND="bench/run.sh${*:+ $*}"
 
 BENCHES=inbound,pipeline,outbound
+SOAK_BACKEND=embedded
 INBOUND_ARGS=()
 PIPELINE_ARGS=()
 OUTBOUND_ARGS=()
+SOAK_ARGS=()
 while (($#)); do
 	case $1 in
 	--benches) BENCHES=${2:-}; shift 2 || { echo "--benches needs a value" >&2; exit 2; } ;;
 	--benches=*) BENCHES=${1#--benches=}; shift ;;
+	--soak-backend) SOAK_BACKEND=${2:-}; shift 2 || { echo "--soak-backend needs a value" >&2; exit 2; } ;;
+	--soak-backend=*) SOAK_BACKEND=${1#--soak-backend=}; shift ;;
 	--)
 		shift
 		while (($#)) && [[ $1 != -- ]]; do PIPELINE_ARGS+=("$1"); shift; done
-		if (($#)); then shift; OUTBOUND_ARGS=("$@"); fi
+		if (($#)); then shift; fi
+		while (($#)) && [[ $1 != -- ]]; do OUTBOUND_ARGS+=("$1"); shift; done
+		if (($#)); then shift; SOAK_ARGS=("$@"); fi
 		break
 		;;
 	*) INBOUND_ARGS+=("$1"); shift ;;
@@ -88,8 +106,12 @@ while (($#)); do
 done
 want() { [[ ",$BENCHES," == *",$1,"* ]]; }
 for b in ${BENCHES//,/ }; do
-	[[ $b == inbound || $b == pipeline || $b == outbound ]] || { echo "run.sh: unknown benchmark $b (inbound, pipeline, outbound)" >&2; exit 2; }
+	[[ $b == inbound || $b == pipeline || $b == outbound || $b == soak ]] || { echo "run.sh: unknown benchmark $b (inbound, pipeline, outbound, soak)" >&2; exit 2; }
 done
+[[ $SOAK_BACKEND == embedded || $SOAK_BACKEND == kafka || $SOAK_BACKEND == both ]] || { echo "run.sh: --soak-backend is embedded, kafka or both" >&2; exit 2; }
+# A broker is needed by every benchmark but the soak on the embedded log.
+NEED_KAFKA=0
+if want inbound || want pipeline || want outbound || { want soak && [[ $SOAK_BACKEND != embedded ]]; }; then NEED_KAFKA=1; fi
 
 # Kafka's own production defaults (kafka-run-class.sh), a fixed 1 GiB heap.
 export KAFKA_HEAP_OPTS="${BENCH_KAFKA_HEAP_OPTS:--Xms1g -Xmx1g}"
@@ -137,7 +159,7 @@ cleanup() {
 		rm -rf "$WORK"
 	else
 		# Keep the logs, not gigabytes of log segments.
-		rm -rf "$WORK"/kafka/node*/data "$WORK/sluice-data/kafka" "$WORK/pipeline-data/kafka" "$WORK/outbound-data/kafka" 2>/dev/null || true
+		rm -rf "$WORK"/kafka/node*/data "$WORK/sluice-data/kafka" "$WORK/pipeline-data/kafka" "$WORK/outbound-data/kafka" "$WORK"/soak-*/soak-data 2>/dev/null || true
 		if ((!OK)); then
 			log "FAILED (exit $rc); logs kept in $WORK (sluice.out, sluice.err, kafka/node1/server.log)"
 		else
@@ -155,50 +177,57 @@ log "building sluice and the load generator in $WORK"
 (cd "$ROOT" && go build -o "$WORK/sluice" ./cmd/sluice)
 (cd "$HERE" && go build -o "$WORK/sluicebench" .)
 
-# 2. One Apache Kafka broker with a SASL_SSL listener. The harness binds
-# BASE, BASE+1 and BASE+2; pick a free range below the ephemeral ports and
-# retry if another process takes it first.
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-KAFKA_OUT=""
-for attempt in 1 2 3; do
-	while :; do
-		base=$((20000 + 10 * (RANDOM % 1200)))
-		port_in_use "$base" || port_in_use $((base + 1)) || port_in_use $((base + 2)) || break
+if ((NEED_KAFKA)); then
+	# 2. One Apache Kafka broker with a SASL_SSL listener. The harness binds
+	# BASE, BASE+1 and BASE+2; pick a free range below the ephemeral ports and
+	# retry if another process takes it first.
+	port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+	KAFKA_OUT=""
+	for attempt in 1 2 3; do
+		while :; do
+			base=$((20000 + 10 * (RANDOM % 1200)))
+			port_in_use "$base" || port_in_use $((base + 1)) || port_in_use $((base + 2)) || break
+		done
+		log "starting Apache Kafka on 127.0.0.1:$base-$((base + 2)) (attempt $attempt)"
+		KAFKA_STARTED=1
+		# Runs at 400+ MB/s write tens of GB: retention by size keeps the
+		# broker's disk use bounded (at most ~9 GB for the two 9-partition
+		# topics) without touching the measured path.
+		if KAFKA_OUT=$(${NICE[@]+"${NICE[@]}"} "$ROOT/scripts/kafka.sh" start --dir "$WORK/kafka" --brokers 1 --port "$base" --sasl \
+			--set log.segment.bytes=134217728 --set log.retention.bytes=402653184 --set log.retention.check.interval.ms=3000 \
+			--owner-pid $$ 2>"$WORK/kafka-start.log"); then
+			break
+		fi
+		cat "$WORK/kafka-start.log" >&2
+		"$ROOT/scripts/kafka.sh" stop --dir "$WORK/kafka" || true
+		KAFKA_STARTED=0
+		if ((attempt == 3)) || ! grep -q "Address already in use" "$WORK/kafka-start.log"; then
+			log "could not start Kafka"
+			exit 1
+		fi
+		rm -rf "$WORK/kafka"
 	done
-	log "starting Apache Kafka on 127.0.0.1:$base-$((base + 2)) (attempt $attempt)"
-	KAFKA_STARTED=1
-	# Runs at 400+ MB/s write tens of GB: retention by size keeps the
-	# broker's disk use bounded (at most ~9 GB for the two 9-partition
-	# topics) without touching the measured path.
-	if KAFKA_OUT=$(${NICE[@]+"${NICE[@]}"} "$ROOT/scripts/kafka.sh" start --dir "$WORK/kafka" --brokers 1 --port "$base" --sasl \
-		--set log.segment.bytes=134217728 --set log.retention.bytes=402653184 --set log.retention.check.interval.ms=3000 \
-		--owner-pid $$ 2>"$WORK/kafka-start.log"); then
-		break
-	fi
-	cat "$WORK/kafka-start.log" >&2
-	"$ROOT/scripts/kafka.sh" stop --dir "$WORK/kafka" || true
-	KAFKA_STARTED=0
-	if ((attempt == 3)) || ! grep -q "Address already in use" "$WORK/kafka-start.log"; then
-		log "could not start Kafka"
-		exit 1
-	fi
-	rm -rf "$WORK/kafka"
-done
-CA=$(sed -n 's/^ca=//p' <<<"$KAFKA_OUT")
-SASL=$(sed -n 's/^sasl=//p' <<<"$KAFKA_OUT")
-PLAIN=$(tail -n 1 <<<"$KAFKA_OUT")
-BROKER_PID=$(cat "$WORK/kafka/node1/pid")
-log "Kafka ready: PLAINTEXT $PLAIN, SASL_SSL $SASL, pid $BROKER_PID"
+	CA=$(sed -n 's/^ca=//p' <<<"$KAFKA_OUT")
+	SASL=$(sed -n 's/^sasl=//p' <<<"$KAFKA_OUT")
+	PLAIN=$(tail -n 1 <<<"$KAFKA_OUT")
+	BROKER_PID=$(cat "$WORK/kafka/node1/pid")
+	log "Kafka ready: PLAINTEXT $PLAIN, SASL_SSL $SASL, pid $BROKER_PID"
 
-# Versions and settings quoted in the reports.
-KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/scripts/kafka/pom.xml")
-JAVA_VERSION=$(java -version 2>&1 | head -n 1)
+	# Versions and settings quoted in the reports.
+	KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/scripts/kafka/pom.xml")
+	JAVA_VERSION=$(java -version 2>&1 | head -n 1)
+fi
 FRANZ=$(cd "$HERE" && go list -m -f '{{.Version}}' github.com/twmb/franz-go)
+
 PRIORITY="default (nice 0), like every other process on the machine"
 [[ -n ${BENCH_NICE:-} ]] && PRIORITY="nice $BENCH_NICE for the broker, sluice and the load generator (BENCH_NICE)"
-ENV_LINES="broker=Apache Kafka $KAFKA_VERSION (scripts/kafka.sh, 1 broker, KRaft combined mode, RF 1, num.network.threads=2, num.io.threads=2), $JAVA_VERSION
+BROKER_LINES=""
+if ((NEED_KAFKA)); then
+	BROKER_LINES="broker=Apache Kafka $KAFKA_VERSION (scripts/kafka.sh, 1 broker, KRaft combined mode, RF 1, num.network.threads=2, num.io.threads=2), $JAVA_VERSION
 broker JVM=\`$KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS\`
-sluice=built from this commit with $(go version | cut -d' ' -f3-), GOMAXPROCS default, \`--log-level warn\`; backend connection PLAINTEXT
+"
+fi
+ENV_LINES="${BROKER_LINES}sluice=built from this commit with $(go version | cut -d' ' -f3-), GOMAXPROCS default, \`--log-level warn\`; backend connection PLAINTEXT
 load generator=bench/ (Go), franz-go $FRANZ
 priority=$PRIORITY"
 
@@ -284,7 +313,33 @@ if want outbound; then
 	SECTIONS+=("outbound=$WORK/outbound.md")
 fi
 
-# 6. The report: the sections just measured replace theirs.
+# 6. The soak (issue 15's acceptance run): its own sluice, on the embedded
+# log and/or the broker; one section holds the runs.
+if want soak; then
+	backends=(embedded kafka)
+	[[ $SOAK_BACKEND != both ]] && backends=("$SOAK_BACKEND")
+	: >"$WORK/soak.md"
+	for backend in "${backends[@]}"; do
+		log "soak benchmark on the $backend backend"
+		mkdir -p "$WORK/soak-$backend"
+		where=(--embedded)
+		raw="$HERE/soak.json"
+		if [[ $backend == kafka ]]; then
+			where=(--kafka-brokers "$PLAIN")
+			raw="$HERE/soak-kafka.json"
+		fi
+		${NICE[@]+"${NICE[@]}"} "$WORK/sluicebench" soak \
+			--sluice-bin "$WORK/sluice" "${where[@]}" --work-dir "$WORK/soak-$backend" \
+			--clk-tck "$(getconf CLK_TCK)" --out "$WORK/soak-$backend.md" --raw "$raw" \
+			--command "$COMMAND" --repo "$ROOT" --env "$ENV_LINES" \
+			${SOAK_ARGS[@]+"${SOAK_ARGS[@]}"}
+		[[ -s $WORK/soak.md ]] && printf '\n' >>"$WORK/soak.md"
+		cat "$WORK/soak-$backend.md" >>"$WORK/soak.md"
+	done
+	SECTIONS+=("soak=$WORK/soak.md")
+fi
+
+# 7. The report: the sections just measured replace theirs.
 "$WORK/sluicebench" sections "$HERE/RESULTS.md" "${SECTIONS[@]}"
 OK=1
 log "done: bench/RESULTS.md ($BENCHES)"
