@@ -24,9 +24,12 @@ const (
 // Config holds the limits an operator may change. The zero value is not
 // usable; start from Default.
 type Config struct {
+	Connections
 }
 
 // Default returns the limits sluice runs with unless told otherwise.
 func Default() Config {
-	return Config{}
+	return Config{
+		Connections: DefaultConnections(),
+	}
 }
