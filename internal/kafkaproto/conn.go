@@ -28,6 +28,8 @@ type Conn struct {
 	stage        saslStage
 	authDeadline time.Time // TLS handshake and SASL must be done by then
 
+	countedUser string // set (under Server.mu) once counted in Server.users
+
 	mu        sync.Mutex
 	log       *slog.Logger
 	principal Principal

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/ratelog"
 )
 
 // Principal is an authenticated client. The server asks Valid before every
@@ -79,6 +81,20 @@ type Config struct {
 	// wrong key cannot be told apart by timing. Default 100 ms (Kafka's
 	// connection.failed.authentication.delay.ms); negative disables.
 	AuthFailureDelay time.Duration
+	// AuthFailureMaxDelay caps the delay of a failed authentication, which
+	// doubles with every recent failure from the same remote address
+	// (failureDelay), so that one guesser is slowed and nobody else is.
+	// Default 2 s; at most AuthFailureDelay disables the doubling.
+	AuthFailureMaxDelay time.Duration
+
+	// MaxConns caps the open connections of this Server, over all its
+	// listeners, authenticated or not; 0 is no cap. A connection over it
+	// is closed at once, before the TLS handshake.
+	MaxConns int
+	// MaxConnsPerUser caps one user's authenticated connections; 0 is no
+	// cap. Authentication over it fails with SASL_AUTHENTICATION_FAILED
+	// and a message saying so; the user's other connections stay.
+	MaxConnsPerUser int
 	// AuthTimeout bounds the TLS handshake plus SASL exchange. Default 10 s.
 	AuthTimeout time.Duration
 	// IdleTimeout closes a connection that starts no frame for this long.
@@ -105,9 +121,14 @@ type Server struct {
 	obs  Observer
 	bufs bufPool // response encoding buffers, shared by the connections
 
+	authLog  *ratelog.Limiter // failed authentications
+	limitLog *ratelog.Limiter // connections refused over MaxConns
+
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
 	conns     map[*Conn]struct{}
+	users     map[string]int // authenticated connections per user, with MaxConnsPerUser
+	failures  failureLog     // recent failed authentications per remote address
 	shutdown  bool
 	serving   int           // running Serve calls; the sweep runs while > 0
 	stopSweep chan struct{} // closed to stop the running sweep
@@ -131,7 +152,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("kafkaproto: negative MaxRequestBytes %d", cfg.MaxRequestBytes)
 	}
 	setDefault(&cfg.MaxRequestBytes, 100<<20)
+	if cfg.MaxConns < 0 || cfg.MaxConnsPerUser < 0 {
+		return nil, fmt.Errorf("kafkaproto: negative connection cap (MaxConns %d, MaxConnsPerUser %d)", cfg.MaxConns, cfg.MaxConnsPerUser)
+	}
 	setDefault(&cfg.AuthFailureDelay, 100*time.Millisecond)
+	setDefault(&cfg.AuthFailureMaxDelay, 2*time.Second)
 	setDefault(&cfg.AuthTimeout, 10*time.Second)
 	setDefault(&cfg.IdleTimeout, 10*time.Minute)
 	setDefault(&cfg.FrameTimeout, 60*time.Second)
@@ -149,12 +174,25 @@ func New(cfg Config) (*Server, error) {
 		obs:       cfg.Observer,
 		listeners: make(map[*net.Listener]struct{}),
 		conns:     make(map[*Conn]struct{}),
+		users:     make(map[string]int),
+		failures:  failureLog{m: make(map[string]*failures)},
+		authLog: ratelog.New(cfg.Logger, slog.LevelInfo, "kafkaproto: authentication failed; closing connection",
+			logInterval, logBurst),
+		limitLog: ratelog.New(cfg.Logger, slog.LevelWarn, "kafkaproto: connection limit reached; closing new connection before TLS",
+			logInterval, logBurst),
 	}
 	if err := s.SetAPIs(cfg.APIs); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
+
+// Lines a client can cause at will are written in full at most logBurst
+// times per logInterval, then summarized (package ratelog).
+const (
+	logInterval = 10 * time.Second
+	logBurst    = 5
+)
 
 func setDefault[T comparable](v *T, def T) {
 	var zero T
@@ -253,6 +291,15 @@ func (s *Server) startConn(ctx context.Context, nc net.Conn) {
 		nc.Close()
 		return
 	}
+	if s.cfg.MaxConns > 0 && len(s.conns) >= s.cfg.MaxConns {
+		s.mu.Unlock()
+		// Closed before a byte is read: cheaper than any answer, and a
+		// client sees a connection that ended, which it retries.
+		nc.Close()
+		s.obs.Refused(RefusalConnectionLimit)
+		s.limitLog.Log("remote", nc.RemoteAddr().String(), "limit", s.cfg.MaxConns)
+		return
+	}
 	c := newConn(ctx, s, nc)
 	s.conns[c] = struct{}{}
 	s.connWG.Add(1)
@@ -263,6 +310,11 @@ func (s *Server) startConn(ctx context.Context, nc net.Conn) {
 func (s *Server) connDone(c *Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	if c.countedUser != "" {
+		if s.users[c.countedUser]--; s.users[c.countedUser] <= 0 {
+			delete(s.users, c.countedUser)
+		}
+	}
 	s.mu.Unlock()
 	s.connWG.Done()
 }
@@ -287,6 +339,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		(*ln).Close()
 	}
 	s.mu.Unlock()
+	s.authLog.Stop()
+	s.limitLog.Stop()
 
 	for _, c := range s.snapshotConns() {
 		c.closeWhenIdle()
@@ -329,8 +383,9 @@ func (s *Server) sweepLoop(stop <-chan struct{}) {
 		select {
 		case <-stop:
 			return
-		case <-t.C:
+		case now := <-t.C:
 			s.Sweep()
+			s.failures.forget(now)
 		}
 	}
 }
