@@ -28,6 +28,7 @@ import (
 
 	"github.com/sluice-io/sluice/internal/backend"
 	"github.com/sluice-io/sluice/internal/kafkaproto"
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/registry"
 )
 
@@ -46,6 +47,9 @@ type Config struct {
 	Backend        *backend.Backend
 	Metrics        *Metrics
 	Logger         *slog.Logger
+	// Limits caps the role's connections (in total and per project) and
+	// bounds authentication; the zero value has no caps.
+	Limits limits.Connections
 }
 
 // Gateway serves one role.
@@ -101,6 +105,11 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		APIs:     apis,
 		Logger:   g.log,
 		Observer: cfg.Metrics.observer(cfg.Role),
+
+		MaxConns:            cfg.Limits.MaxKafkaConnections,
+		MaxConnsPerUser:     cfg.Limits.MaxKafkaConnectionsPerProject,
+		AuthTimeout:         cfg.Limits.KafkaAuthTimeout,
+		AuthFailureMaxDelay: cfg.Limits.KafkaAuthFailureMaxDelay,
 	})
 	if err != nil {
 		g.closeNodes()

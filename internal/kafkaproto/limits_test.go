@@ -53,7 +53,7 @@ func TestUserConnectionLimit(t *testing.T) {
 		t.Fatalf("third p1 connection: error %d %v", resp.ErrorCode, resp.ErrorMessage)
 	}
 	over.expectClosed()
-	if ts.obs.userRefusals("p1", RefusalUserConnectionLimit) != 1 || ts.obs.refusals(RefusalUserConnectionLimit) != 1 {
+	if ts.obs.userRefusals("p1", RefusalUserConnectionLimit) != 1 || ts.obs.refusals(RefusalUserConnectionLimit) != 0 {
 		t.Fatalf("refusal not counted: %+v", ts.obs.userRefused)
 	}
 	if n := ts.obs.authFailures(); n != 0 {

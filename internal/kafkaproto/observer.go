@@ -15,8 +15,9 @@ type Observer interface {
 	// Refused is called when the server closes a connection because of
 	// something the client did (or failed to do in time).
 	Refused(reason Refusal)
-	// UserRefused is called when an authenticated user's connection is
-	// closed because of the user's own limits (MaxConnsPerUser).
+	// UserRefused is called instead of Refused when an authenticated
+	// user's connection is closed because of the user's own limits
+	// (MaxConnsPerUser).
 	UserRefused(user string, reason Refusal)
 	// BytesIn and BytesOut count Kafka frames, size prefix included, not
 	// TLS overhead.

@@ -101,7 +101,7 @@ func (c *Conn) authenticate(token []byte) error {
 	}
 	if err := c.srv.countUser(c, p.User()); err != nil {
 		c.srv.obs.UserRefused(p.User(), RefusalUserConnectionLimit)
-		c.refuse(RefusalUserConnectionLimit, "too many connections for this user", "user", clip(p.User()))
+		c.srv.userLimitLog.Log("remote", c.RemoteAddr().String(), "user", clip(p.User()), "limit", c.srv.cfg.MaxConnsPerUser)
 		// Not a wrong key: the base delay only keeps a reconnecting
 		// client from spinning.
 		c.waitUntil(start.Add(c.srv.cfg.AuthFailureDelay))

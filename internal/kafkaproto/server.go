@@ -123,6 +123,8 @@ type Server struct {
 
 	authLog  *ratelog.Limiter // failed authentications
 	limitLog *ratelog.Limiter // connections refused over MaxConns
+	// authentications refused over MaxConnsPerUser
+	userLimitLog *ratelog.Limiter
 
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
@@ -179,6 +181,8 @@ func New(cfg Config) (*Server, error) {
 		authLog: ratelog.New(cfg.Logger, slog.LevelInfo, "kafkaproto: authentication failed; closing connection",
 			logInterval, logBurst),
 		limitLog: ratelog.New(cfg.Logger, slog.LevelWarn, "kafkaproto: connection limit reached; closing new connection before TLS",
+			logInterval, logBurst),
+		userLimitLog: ratelog.New(cfg.Logger, slog.LevelInfo, "kafkaproto: user has too many connections; refusing authentication",
 			logInterval, logBurst),
 	}
 	if err := s.SetAPIs(cfg.APIs); err != nil {
@@ -341,6 +345,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	s.authLog.Stop()
 	s.limitLog.Stop()
+	s.userLimitLog.Stop()
 
 	for _, c := range s.snapshotConns() {
 		c.closeWhenIdle()

@@ -46,8 +46,9 @@ type Env struct {
 	Metrics         *prometheus.Registry
 }
 
-// Start runs both roles on loopback against the cluster at brokers.
-func Start(t testing.TB, brokers []string) *Env {
+// Start runs both roles on loopback against the cluster at brokers; opts
+// may change each role's configuration (its limits, say).
+func Start(t testing.TB, brokers []string, opts ...func(*gateway.Config)) *Env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -72,8 +73,12 @@ func Start(t testing.TB, brokers []string) *Env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		g, err := gateway.New(ctx, gateway.Config{Role: role, Listener: ln, AdvertisedHost: "localhost",
-			TLS: mat.Config, Registry: reg, Backend: b, Metrics: m, Logger: logger})
+		cfg := gateway.Config{Role: role, Listener: ln, AdvertisedHost: "localhost",
+			TLS: mat.Config, Registry: reg, Backend: b, Metrics: m, Logger: logger}
+		for _, o := range opts {
+			o(&cfg)
+		}
+		g, err := gateway.New(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
