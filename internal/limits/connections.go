@@ -13,9 +13,9 @@ type Connections struct {
 	// TooManyConnectionsError, Retry-After) and closed; open connections
 	// keep being served.
 	MaxHTTPConnections int
-	// HTTPBodyTimeout bounds reading a request's body, from the end of its
-	// headers: a 10 MB batch needs at least ~170 KB/s.
-	HTTPBodyTimeout time.Duration
+	// HTTPReadTimeout bounds reading a whole request, headers and body: a
+	// 10 MB batch needs at least ~170 KB/s.
+	HTTPReadTimeout time.Duration
 	// HTTPWriteTimeout bounds a request from the end of its headers to the
 	// last byte of the answer. net/http counts the handler's work in it,
 	// so it must exceed the longest query: Keen's query timeout (300 s)
@@ -61,7 +61,7 @@ type Connections struct {
 func DefaultConnections() Connections {
 	return Connections{
 		MaxHTTPConnections:            8192,
-		HTTPBodyTimeout:               60 * time.Second,
+		HTTPReadTimeout:               60 * time.Second,
 		HTTPWriteTimeout:              330 * time.Second,
 		HTTPIdleTimeout:               60 * time.Second,
 		MaxKafkaConnections:           4096,

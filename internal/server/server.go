@@ -26,6 +26,7 @@ import (
 	"github.com/sluice-io/sluice/internal/event"
 	"github.com/sluice-io/sluice/internal/gateway"
 	"github.com/sluice-io/sluice/internal/httpapi"
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/pipeline"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/store"
@@ -49,6 +50,13 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 	if err != nil {
 		return err
 	}
+
+	// Before anything opens descriptors: the caps must leave room for them.
+	connLimits := cfg.Limits.Connections
+	if connLimits == (limits.Connections{}) {
+		connLimits = limits.DefaultConnections()
+	}
+	connLimits = connectionLimits(connLimits, cfg.Backend.Embedded(), logger)
 
 	// Backend: the embedded log unless brokers are given; the same client
 	// path either way.
@@ -120,6 +128,7 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 		g, err := gateway.New(ctx, gateway.Config{
 			Role: l.role, Listener: l.ln, NodePortStep: nodePortStep(l.addr), AdvertisedHost: cfg.AdvertisedHost,
 			TLS: tlsMat.Config, Registry: reg, Backend: b, Metrics: gwMetrics, Logger: logger,
+			Limits: connLimits,
 		})
 		if err != nil {
 			return err
@@ -174,9 +183,10 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 			return err
 		}
 	}
-	httpSrv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := newHTTPServer(api, connLimits, logger)
+	httpCapped := newCapListener(httpLn, connLimits.MaxHTTPConnections, metrics, logger)
 	httpDone := make(chan error, 1)
-	go func() { httpDone <- httpSrv.Serve(httpLn) }()
+	go func() { httpDone <- httpSrv.Serve(httpCapped) }()
 
 	info := startInfo{
 		inboundNodes: gateways[0].Endpoints(), outboundNodes: gateways[1].Endpoints(),
