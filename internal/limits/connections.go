@@ -89,7 +89,8 @@ const (
 
 // FitDescriptors lowers the connection caps so that, all of them full,
 // sluice still has the reserve left under nofile descriptors. The caps are
-// scaled down by one factor, so HTTP and Kafka keep their proportions;
+// scaled down by one factor, so HTTP, Kafka and a project's share of Kafka
+// keep their proportions;
 // caps that fit are returned unchanged. lowered reports whether any cap
 // changed. Pure, so that start-up can log what it decided.
 func (c Connections) FitDescriptors(nofile uint64, embedded bool) (fitted Connections, lowered bool) {
@@ -113,6 +114,8 @@ func (c Connections) FitDescriptors(nofile uint64, embedded bool) (fitted Connec
 	}
 	c.MaxHTTPConnections = scale(c.MaxHTTPConnections)
 	c.MaxKafkaConnections = scale(c.MaxKafkaConnections)
-	c.MaxKafkaConnectionsPerProject = min(c.MaxKafkaConnectionsPerProject, c.MaxKafkaConnections)
+	// A project keeps its share of a role, so a smaller role still needs
+	// several projects to fill it.
+	c.MaxKafkaConnectionsPerProject = min(scale(c.MaxKafkaConnectionsPerProject), c.MaxKafkaConnections)
 	return c, true
 }

@@ -16,11 +16,13 @@ func TestFitDescriptors(t *testing.T) {
 		// 65,536 − 13,107 = 52,429 ≥ 32,768.
 		{"64K embedded", 65536, true, 8192, 4096, 512, false},
 		// 20,000 − 4,000 = 16,000 of 32,768 embedded.
-		{"20,000 embedded", 20000, true, 4000, 2000, 512, true},
+		{"20,000 embedded", 20000, true, 4000, 2000, 250, true},
 		// 16,000 of 8,192 + 2×4,096×2 = 24,576 on an external backend.
-		{"20,000 external", 20000, false, 5333, 2666, 512, true},
+		{"20,000 external", 20000, false, 5333, 2666, 333, true},
 		// 4,096 − 2,048 = 2,048 of 32,768: a sixteenth.
-		{"4,096", 4096, true, 512, 256, 256, true},
+		{"4,096", 4096, true, 512, 256, 32, true},
+		// The e2e test's limit: 552 over the reserve.
+		{"2,600", 2600, true, 138, 69, 8, true},
 		// Nothing left over the reserve: one of each still.
 		{"1,024", 1024, true, 1, 1, 1, true},
 	} {
