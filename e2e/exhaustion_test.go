@@ -4,7 +4,9 @@ package e2e
 // a hard RLIMIT_NOFILE of 2,600 (soft 1,024, which sluice raises), so its
 // connection caps are fitted small (138 HTTP, 69 per Kafka role, 8 per
 // project and role) and reachable; floods of more connections than the
-// process has descriptors are refused cleanly, and everyone else is served.
+// process has descriptors are absorbed (idle HTTP connections make room for
+// new ones) or refused cleanly (busy HTTP connections, Kafka), and everyone
+// else is served.
 
 import (
 	"bufio"
@@ -96,64 +98,120 @@ func TestConnectionExhaustion(t *testing.T) {
 		}
 	}
 	produceQ("before the floods")
-	keep := dialKeepAlive(t, httpHost)
-	if st, _ := keep.do(t, "GET", "/healthz", "", ""); st != 200 {
-		t.Fatalf("healthz: %d", st)
-	}
 
 	t.Run("HTTP idle keep-alive flood", func(t *testing.T) {
+		// Each new connection takes the place of the longest-idle one:
+		// everybody is served and sluice's descriptors stay bounded.
 		fdsBefore, rssBefore := procFDs(t, pid), procRSS(t, pid)
-		var held []*keepAlive
-		refused := 0
-		for range exhaustFlood {
+		var conns []*keepAlive
+		for i := range exhaustFlood {
 			c, err := tryKeepAlive(httpHost)
 			if err != nil {
-				t.Fatalf("dial %d: %v", len(held)+refused, err)
+				t.Fatalf("dial %d: %v", i, err)
 			}
-			st, body, err := c.try("GET", "/healthz", "", "")
-			switch {
-			case err == nil && st == 200:
-				held = append(held, c)
-			case err == nil && st == 503 && strings.Contains(body, `"error_code":"TooManyConnectionsError"`):
-				refused++
-				c.nc.Close()
-			default:
-				t.Fatalf("after %d held and %d refused: %d %q %v", len(held), refused, st, body, err)
-			}
-		}
-		for _, c := range held {
+			conns = append(conns, c)
 			defer c.nc.Close()
+			if st, body, err := c.try("GET", "/healthz", "", ""); err != nil || st != 200 {
+				t.Fatalf("idle flood connection %d: %d %q %v", i, st, body, err)
+			}
+			if i == httpCap-10 {
+				fds, rss := procFDs(t, pid), procRSS(t, pid)
+				t.Logf("%d idle HTTP keep-alive connections: sluice's descriptors %d → %d (%.2f per connection), RSS %d → %d KiB (%.1f KiB per connection)",
+					i+1, fdsBefore, fds, float64(fds-fdsBefore)/float64(i+1), rssBefore, rss, float64(rss-rssBefore)/float64(i+1))
+			}
 		}
-		// keep holds one slot, and the start-up requests' connections may
-		// still hold a few until they close.
-		if len(held) > httpCap-1 || len(held) < httpCap-5 || refused != exhaustFlood-len(held) {
-			t.Fatalf("%d idle connections held, %d refused; cap %d", len(held), refused, httpCap)
+		open := 0
+		for _, c := range conns {
+			_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Millisecond))
+			if _, err := c.br.ReadByte(); errors.Is(err, os.ErrDeadlineExceeded) {
+				open++
+			}
 		}
-		fds, rss := procFDs(t, pid), procRSS(t, pid)
-		t.Logf("%d idle HTTP keep-alive connections held, %d refused with 503; sluice's descriptors %d → %d (%.2f per connection), RSS %d → %d KiB (%.1f KiB per connection)",
-			len(held), refused, fdsBefore, fds, float64(fds-fdsBefore)/float64(len(held)), rssBefore, rss, float64(rss-rssBefore)/float64(len(held)))
-		if fds >= exhaustNoFile-100 {
-			t.Fatalf("sluice holds %d descriptors of %d", fds, exhaustNoFile)
+		fds := procFDs(t, pid)
+		t.Logf("%d keep-alive connections served: %d still open, the others closed to make room; sluice holds %d descriptors", exhaustFlood, open, fds)
+		if open > httpCap || open < httpCap/2 || fds >= exhaustNoFile-100 {
+			t.Fatalf("%d of the flood's connections open (cap %d), %d descriptors held", open, httpCap, fds)
 		}
+		if st, body, err := httpDoKey("POST", p.HTTP+"/3.0/projects/"+projQ.ID+"/queries/count", projQ.APIKeys["read"], `{"event_collection":"orders"}`); err != nil || st != 200 {
+			t.Fatalf("count during the flood: %d %s %v", st, body, err)
+		}
+		produceQ("during the idle HTTP flood")
+		if st, body, err := httpDoKey("GET", p.HTTP+"/metrics", "", ""); err != nil || st != 200 ||
+			!metricAtLeast(body, "sluice_http_connections_evicted_total", float64(exhaustFlood-httpCap)) {
+			t.Fatalf("evictions not counted: %d %v", st, err)
+		}
+	})
 
-		// An open connection is still served, queries included, and so
-		// are Kafka producers.
-		if st, body := keep.do(t, "POST", "/3.0/projects/"+projQ.ID+"/queries/count", projQ.APIKeys["read"], `{"event_collection":"orders"}`); st != 200 {
-			t.Fatalf("count over an open connection: %d %s", st, body)
+	t.Run("HTTP busy connection flood", func(t *testing.T) {
+		// Requests whose body never comes hold their connection (up to
+		// the read timeout): past the cap, new connections are refused,
+		// each answered 503 while the client reads the answer.
+		type outcome struct {
+			nc      net.Conn
+			refused bool // a 503 TooManyConnectionsError
+			closed  bool // closed without an answer (more refusals at once than sluice answers)
+			err     error
 		}
-		produceQ("during the HTTP flood")
-		if st, body := keep.do(t, "GET", "/metrics", "", ""); st != 200 || !metricAtLeast(body, "sluice_http_connections_refused_total", float64(refused)) {
-			t.Fatalf("refusals not counted: %d", st)
+		results := make(chan outcome, exhaustFlood)
+		for i := range exhaustFlood {
+			c, err := tryKeepAlive(httpHost)
+			if err != nil {
+				t.Fatalf("dial %d: %v", i, err)
+			}
+			defer c.nc.Close()
+			fmt.Fprintf(c.nc, "POST /3.0/projects/%s/events/orders HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n", projQ.ID, httpHost)
+			go func() {
+				_ = c.nc.SetReadDeadline(time.Now().Add(3 * time.Second))
+				resp, err := http.ReadResponse(c.br, nil)
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					results <- outcome{nc: c.nc}
+					return
+				}
+				if err != nil {
+					c.nc.Close()
+					results <- outcome{closed: true}
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				c.nc.Close()
+				if resp.StatusCode != 503 || !strings.Contains(string(body), `"error_code":"TooManyConnectionsError"`) {
+					err = fmt.Errorf("answered %d %q", resp.StatusCode, body)
+				}
+				results <- outcome{refused: true, err: err}
+			}()
 		}
-
-		// Connections given back make room for new clients at once.
-		for _, c := range held {
-			c.nc.Close()
+		var held []net.Conn
+		refused, closed := 0, 0
+		for range exhaustFlood {
+			o := <-results
+			switch {
+			case o.err != nil:
+				t.Fatalf("busy flood connection: %v", o.err)
+			case o.refused:
+				refused++
+			case o.closed:
+				closed++
+			default:
+				held = append(held, o.nc)
+			}
+		}
+		fds := procFDs(t, pid)
+		t.Logf("%d connections with a body that never comes: %d held, %d refused with 503, %d closed without an answer; sluice holds %d descriptors",
+			exhaustFlood, len(held), refused, closed, fds)
+		if len(held) > httpCap || len(held) < httpCap/2 || refused < exhaustFlood/2 || fds >= exhaustNoFile-100 {
+			t.Fatalf("%d held, %d refused, %d closed (cap %d), %d descriptors", len(held), refused, closed, httpCap, fds)
+		}
+		produceQ("during the busy HTTP flood")
+		for _, nc := range held {
+			nc.Close()
 		}
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			st, _, err := httpTry("GET", p.HTTP+"/healthz")
+			st, body, err := httpDoKey("GET", p.HTTP+"/metrics", "", "")
 			if err == nil && st == 200 {
+				if !metricAtLeast(body, "sluice_http_connections_refused_total", float64(refused+closed)) {
+					t.Fatalf("refusals not counted")
+				}
 				break
 			}
 			if time.Now().After(deadline) {
@@ -245,16 +303,16 @@ func TestConnectionExhaustion(t *testing.T) {
 		if _, err := held[0].Do(meta); err != nil {
 			t.Fatalf("P's open connection: %v", err)
 		}
-		if st, body := keep.do(t, "GET", "/metrics", "", ""); st != 200 ||
+		if st, body, err := httpDoKey("GET", p.HTTP+"/metrics", "", ""); err != nil || st != 200 ||
 			!metricAtLeast(body, `sluice_kafka_refusals_total{listener="inbound",project="`+projP.ID+`",reason="user_connection_limit"}`, 1) {
-			t.Fatalf("P's refusal not counted: %d", st)
+			t.Fatalf("P's refusal not counted: %d %v", st, err)
 		}
 	})
 
 	// Every event Q produced is stored.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		st, body := keep.do(t, "POST", "/3.0/projects/"+projQ.ID+"/queries/count", projQ.APIKeys["read"], `{"event_collection":"orders"}`)
+		st, body, _ := httpDoKey("POST", p.HTTP+"/3.0/projects/"+projQ.ID+"/queries/count", projQ.APIKeys["read"], `{"event_collection":"orders"}`)
 		var r struct{ Result int }
 		_ = json.Unmarshal([]byte(body), &r)
 		if st == 200 && r.Result == produced {
@@ -315,16 +373,6 @@ func tryKeepAlive(host string) (*keepAlive, error) {
 	return &keepAlive{nc: nc, br: bufio.NewReader(nc), host: host}, nil
 }
 
-func dialKeepAlive(t *testing.T, host string) *keepAlive {
-	t.Helper()
-	c, err := tryKeepAlive(host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.nc.Close() })
-	return c
-}
-
 func (c *keepAlive) try(method, path, key, body string) (int, string, error) {
 	_ = c.nc.SetDeadline(time.Now().Add(30 * time.Second))
 	req := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n", method, path, c.host, len(body))
@@ -343,21 +391,16 @@ func (c *keepAlive) try(method, path, key, body string) (int, string, error) {
 	return resp.StatusCode, string(b), err
 }
 
-func (c *keepAlive) do(t *testing.T, method, path, key, body string) (int, string) {
-	t.Helper()
-	st, b, err := c.try(method, path, key, body)
-	if err != nil {
-		t.Fatalf("%s %s on an open connection: %v", method, path, err)
-	}
-	return st, b
-}
-
-func httpTry(method, url string) (int, string, error) {
-	req, err := http.NewRequest(method, url, nil)
+// httpDoKey is one request on a new connection; errors are returned.
+func httpDoKey(method, url, key, body string) (int, string, error) {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		return 0, "", err
 	}
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if key != "" {
+		req.Header.Set("Authorization", key)
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
 	if err != nil {
 		return 0, "", err
 	}
@@ -404,7 +447,7 @@ func procRSS(t *testing.T, pid int) int {
 
 func goroutines(t *testing.T, debugAddr string) int {
 	t.Helper()
-	st, body, err := httpTry("GET", "http://"+debugAddr+"/debug/pprof/goroutine?debug=1")
+	st, body, err := httpDoKey("GET", "http://"+debugAddr+"/debug/pprof/goroutine?debug=1", "", "")
 	if err != nil || st != 200 {
 		t.Fatalf("goroutine profile: %d %v", st, err)
 	}

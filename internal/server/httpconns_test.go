@@ -27,9 +27,7 @@ func testHTTP(t *testing.T, h http.Handler, lim limits.Connections) (addr string
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.DiscardHandler)
-	srv := newHTTPServer(h, lim, logger)
-	capped = newCapListener(ln, lim.MaxHTTPConnections, prometheus.NewRegistry(), logger)
+	srv, capped := newHTTPServer(h, lim, ln, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	go srv.Serve(capped)
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String(), capped
@@ -85,40 +83,75 @@ var okHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprint(w, "ok")
 })
 
-// Over the cap a connection is answered 503 with a Keen-style error and
-// closed, and counted; open connections keep being served, and a closed one
-// frees its slot.
+func counter(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+// At the cap a new connection takes the place of the longest-idle one; with
+// none idle it is answered 503 with a Keen-style error, closed and counted,
+// while the busy connections are served to the end.
 func TestHTTPConnectionCap(t *testing.T) {
 	lim := limits.DefaultConnections()
 	lim.MaxHTTPConnections = 2
-	addr, capped := testHTTP(t, okHandler, lim)
+	release, release2 := make(chan struct{}), make(chan struct{})
+	defer close(release2)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/block":
+			<-release
+		case "/block2":
+			<-release2
+		}
+		fmt.Fprint(w, "ok")
+	})
+	addr, capped := testHTTP(t, h, lim)
 
-	keepAlive := dialHTTP(t, addr)
-	if st, _, err := keepAlive.get("/"); err != nil || st != 200 {
-		t.Fatalf("first connection: %d %v", st, err)
-	}
-	silent := dialHTTP(t, addr) // never sends a request: still a slot
+	busy := dialHTTP(t, addr)
+	fmt.Fprint(busy.nc, "GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
+	silent := dialHTTP(t, addr) // sent nothing yet: within its grace
+	start := time.Now()
 	waitUntil(t, "two open", func() bool { return capped.open.Load() == 2 })
 
 	over := dialHTTP(t, addr)
 	st, body, err := over.get("/")
 	if err != nil || st != 503 || !strings.Contains(body, `"error_code":"TooManyConnectionsError"`) {
-		t.Fatalf("connection over the cap: %d %q %v", st, body, err)
+		t.Fatalf("connection over the cap, none idle: %d %q %v", st, body, err)
 	}
 	over.expectClosed(5 * time.Second)
-	var m dto.Metric
-	if err := capped.refused.Write(&m); err != nil || m.GetCounter().GetValue() != 1 {
-		n := m.GetCounter().GetValue()
+	if n := counter(t, capped.refused); n != 1 {
 		t.Fatalf("refused counter %v, want 1", n)
 	}
-	if st, _, err := keepAlive.get("/"); err != nil || st != 200 {
-		t.Fatalf("open connection no longer served: %d %v", st, err)
+
+	close(release)
+	if st, body, err := busy.read(); err != nil || st != 200 || body != "ok" {
+		t.Fatalf("busy connection not served to the end: %d %q %v", st, body, err)
+	}
+	// busy is idle now: the next client takes its place.
+	waitUntil(t, "busy idle", func() bool {
+		capped.mu.Lock()
+		defer capped.mu.Unlock()
+		return capped.idle.Len() == 1
+	})
+	replacing := dialHTTP(t, addr)
+	fmt.Fprint(replacing.nc, "GET /block2 HTTP/1.1\r\nHost: x\r\n\r\n") // busy from now on
+	busy.expectClosed(5 * time.Second)
+	if n := counter(t, capped.evicted); n != 1 {
+		t.Fatalf("evicted counter %v, want 1", n)
 	}
 
-	silent.nc.Close()
-	waitUntil(t, "a slot freed", func() bool { return capped.open.Load() == 1 })
+	// A connection that never sends a request gives way after its grace.
+	time.Sleep(freshGrace - time.Since(start) + 200*time.Millisecond)
 	if st, _, err := dialHTTP(t, addr).get("/"); err != nil || st != 200 {
-		t.Fatalf("connection in the freed slot: %d %v", st, err)
+		t.Fatalf("connection replacing a silent one: %d %v", st, err)
+	}
+	silent.expectClosed(5 * time.Second)
+	if n := counter(t, capped.refused); n != 1 {
+		t.Fatalf("refused counter %v, want still 1", n)
 	}
 }
 

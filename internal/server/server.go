@@ -183,8 +183,7 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 			return err
 		}
 	}
-	httpSrv := newHTTPServer(api, connLimits, logger)
-	httpCapped := newCapListener(httpLn, connLimits.MaxHTTPConnections, metrics, logger)
+	httpSrv, httpCapped := newHTTPServer(api, connLimits, httpLn, metrics, logger)
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- httpSrv.Serve(httpCapped) }()
 
