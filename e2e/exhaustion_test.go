@@ -3,7 +3,7 @@ package e2e
 // Connection exhaustion on the embedded default: the sluice binary runs with
 // a hard RLIMIT_NOFILE of 2,600 (soft 1,024, which sluice raises), so its
 // connection caps are fitted small (138 HTTP, 69 per Kafka role, 8 per
-// project and role) and reachable; floods of more connections than the
+// project and role, 4 unauthenticated per address and role) and reachable; floods of more connections than the
 // process has descriptors are absorbed (idle HTTP connections make room for
 // new ones) or refused cleanly (busy HTTP connections, Kafka), and everyone
 // else is served.
@@ -52,7 +52,7 @@ func TestConnectionExhaustion(t *testing.T) {
 		t.Fatalf("no file descriptor line in the log:\n%s", p.stderr)
 	}
 	caps := map[string]int{}
-	for _, k := range []string{"soft_before", "limit", "max_http_connections", "max_kafka_connections", "max_kafka_connections_per_project"} {
+	for _, k := range []string{"soft_before", "limit", "max_http_connections", "max_kafka_connections", "max_kafka_connections_per_project", "max_kafka_pending_per_address"} {
 		m := regexp.MustCompile(`\b` + k + `=(\d+)`).FindStringSubmatch(line)
 		if m == nil {
 			t.Fatalf("%s missing from %q", k, line)
@@ -64,8 +64,10 @@ func TestConnectionExhaustion(t *testing.T) {
 		t.Fatalf("descriptor limit not raised from 1024 to %d: %q", exhaustNoFile, line)
 	}
 	httpCap, kafkaCap, projectCap := caps["max_http_connections"], caps["max_kafka_connections"], caps["max_kafka_connections_per_project"]
-	t.Logf("RLIMIT_NOFILE %d: caps HTTP %d, Kafka %d per role, %d per project and role", exhaustNoFile, httpCap, kafkaCap, projectCap)
-	if httpCap >= exhaustFlood || kafkaCap >= exhaustFlood || projectCap >= kafkaCap || projectCap < 4 {
+	pendingCap := caps["max_kafka_pending_per_address"]
+	t.Logf("RLIMIT_NOFILE %d: caps HTTP %d, Kafka %d per role, %d per project and role, %d unauthenticated per address and role",
+		exhaustNoFile, httpCap, kafkaCap, projectCap, pendingCap)
+	if httpCap >= exhaustFlood || kafkaCap >= exhaustFlood || projectCap >= kafkaCap || projectCap < 4 || pendingCap >= kafkaCap/2 {
 		t.Fatalf("caps unsuited to the test: %v", caps)
 	}
 
@@ -222,39 +224,53 @@ func TestConnectionExhaustion(t *testing.T) {
 	})
 
 	t.Run("Kafka connection flood", func(t *testing.T) {
+		// From another address, connections that never authenticate:
+		// a few are held (until the 10 s authentication timeout), the
+		// rest closed at once, and producers elsewhere connect anew.
+		flooder := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
 		var conns []net.Conn
-		closedAtOnce := 0
-		for range exhaustFlood {
-			nc, err := net.DialTimeout("tcp", inbound, 5*time.Second)
-			if err != nil {
-				t.Fatalf("dial: %v", err)
-			}
-			conns = append(conns, nc)
-		}
 		defer func() {
 			for _, nc := range conns {
 				nc.Close()
 			}
 		}()
+		for range exhaustFlood {
+			nc, err := flooder.Dial("tcp", inbound)
+			if err != nil {
+				t.Fatalf("dial: %v", err)
+			}
+			conns = append(conns, nc)
+		}
+		closedAtOnce := 0
 		for _, nc := range conns {
-			_ = nc.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+			_ = nc.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 			if _, err := nc.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 				closedAtOnce++
 			}
 		}
 		fds := procFDs(t, pid)
-		t.Logf("%d raw connections to Kafka Inbound: %d closed at once, sluice holds %d descriptors", exhaustFlood, closedAtOnce, fds)
-		if closedAtOnce < exhaustFlood-kafkaCap || fds >= exhaustNoFile-100 {
-			t.Fatalf("%d of %d closed at once (cap %d), %d descriptors held", closedAtOnce, exhaustFlood, kafkaCap, fds)
+		t.Logf("%d unauthenticated connections to Kafka Inbound from one address: %d closed at once, sluice holds %d descriptors", exhaustFlood, closedAtOnce, fds)
+		if closedAtOnce < exhaustFlood-pendingCap || fds >= exhaustNoFile-100 {
+			t.Fatalf("%d of %d closed at once (%d unauthenticated allowed per address), %d descriptors held", closedAtOnce, exhaustFlood, pendingCap, fds)
 		}
-		// Q's producer keeps its connections; a new one waits for the
-		// unauthenticated ones to time out (10 s) or close.
+		// Q's producer keeps its connections, and a new one connects.
 		produceQ("during the Kafka flood")
-		for _, nc := range conns {
-			nc.Close()
+		q3, err := kgo.NewClient(kgo.SeedBrokers(inbound), kgo.DialTLSConfig(tlsCfg),
+			kgo.SASL(plain.Auth{User: projQ.ID, Pass: projQ.APIKeys["write"]}.AsMechanism()))
+		if err != nil {
+			t.Fatal(err)
 		}
-		conns = nil
-		produceQ("after the Kafka flood")
+		defer q3.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+		defer cancel()
+		if err := q3.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte(`{"n":-1}`)}).FirstErr(); err != nil {
+			t.Fatalf("a new producer of Q during the flood: %v", err)
+		}
+		produced++
+		if st, body, err := httpDoKey("GET", p.HTTP+"/metrics", "", ""); err != nil || st != 200 ||
+			!metricAtLeast(body, `sluice_kafka_refusals_total{listener="inbound",project="",reason="address_pending_limit"}`, float64(exhaustFlood-pendingCap)) {
+			t.Fatalf("refusals not counted: %d %v", st, err)
+		}
 	})
 
 	t.Run("one project over its Kafka cap", func(t *testing.T) {

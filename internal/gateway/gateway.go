@@ -106,10 +106,11 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		Logger:   g.log,
 		Observer: cfg.Metrics.observer(cfg.Role),
 
-		MaxConns:            cfg.Limits.MaxKafkaConnections,
-		MaxConnsPerUser:     cfg.Limits.MaxKafkaConnectionsPerProject,
-		AuthTimeout:         cfg.Limits.KafkaAuthTimeout,
-		AuthFailureMaxDelay: cfg.Limits.KafkaAuthFailureMaxDelay,
+		MaxConns:             cfg.Limits.MaxKafkaConnections,
+		MaxConnsPerUser:      cfg.Limits.MaxKafkaConnectionsPerProject,
+		MaxPendingPerAddress: cfg.Limits.MaxKafkaPendingPerAddress,
+		AuthTimeout:          cfg.Limits.KafkaAuthTimeout,
+		AuthFailureMaxDelay:  cfg.Limits.KafkaAuthFailureMaxDelay,
 	})
 	if err != nil {
 		g.closeNodes()

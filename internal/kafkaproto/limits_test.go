@@ -1,6 +1,7 @@
 package kafkaproto
 
 import (
+	"crypto/tls"
 	"net"
 	"strings"
 	"testing"
@@ -173,5 +174,70 @@ func TestRepeatedAuthFailures(t *testing.T) {
 	// The right key from the same address is not delayed into failure.
 	if r := ts.dial(t).saslV1("\x00p1\x00k1", 2); r.ErrorCode != 0 {
 		t.Fatalf("right key refused after failures: %d", r.ErrorCode)
+	}
+}
+
+// dialFrom opens a TCP connection to the server from a given loopback
+// address (all of 127/8 is local on Linux).
+func dialFrom(t *testing.T, ts *testServer, ip string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	nc, err := d.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc
+}
+
+func expectClosedAtOnce(t *testing.T, nc net.Conn) {
+	t.Helper()
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := nc.Read(make([]byte, 1)); n != 0 || err == nil || isTimeout(err) {
+		t.Fatalf("read %d bytes, err %v; want closed at once", n, err)
+	}
+}
+
+// Over MaxPendingPerAddress one address's next unauthenticated connection
+// is closed at once; other addresses, and the address once its connections
+// have authenticated, are served.
+func TestPendingPerAddress(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.MaxPendingPerAddress = 2 })
+	first := dialFrom(t, ts, "127.0.0.1")
+	dialFrom(t, ts, "127.0.0.1")
+	waitFor(t, "two pending", func() bool { return len(ts.srv.snapshotConns()) == 2 })
+	expectClosedAtOnce(t, dialFrom(t, ts, "127.0.0.1"))
+	if n := ts.obs.refusals(RefusalPendingLimit); n != 1 {
+		t.Fatalf("address_pending_limit refusals %d, want 1", n)
+	}
+
+	other := tls.Client(dialFrom(t, ts, "127.0.0.2"), ts.client)
+	rc := &rawClient{t: t, conn: other, fmt: kmsg.NewRequestFormatter(kmsg.FormatterClientID("raw-test"))}
+	if r := rc.saslV1("\x00p1\x00k1", 2); r.ErrorCode != 0 {
+		t.Fatalf("another address refused: %d", r.ErrorCode)
+	}
+
+	// An authenticated connection no longer counts as pending.
+	first.Close()
+	waitFor(t, "a pending slot freed", func() bool { return len(ts.srv.snapshotConns()) == 2 })
+	ts.dialAuth(t)
+	dialFrom(t, ts, "127.0.0.1")
+	waitFor(t, "pending again", func() bool { return len(ts.srv.snapshotConns()) == 4 })
+	expectClosedAtOnce(t, dialFrom(t, ts, "127.0.0.1"))
+}
+
+// Refusals before authentication are logged a few at a time, and each is
+// counted.
+func TestPreAuthRefusalLogs(t *testing.T) {
+	ts := startServer(t)
+	const n = 12
+	for range n {
+		nc := dialTCP(t, ts.addr)
+		_, _ = nc.Write([]byte("plaintext, not TLS\r\n\r\n"))
+		expectClosedAtOnce(t, nc)
+	}
+	waitFor(t, "refusals counted", func() bool { return ts.obs.refusals(RefusalTLSHandshake) == n })
+	if got := strings.Count(ts.logs.String(), "closing unauthenticated connection"); got != logBurst {
+		t.Fatalf("%d log lines for %d refusals, want %d:\n%s", got, n, logBurst, ts.logs)
 	}
 }

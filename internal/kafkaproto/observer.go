@@ -42,6 +42,8 @@ const (
 	RefusalRevoked       Refusal = "principal_revoked" // Principal.Valid turned false
 	// Over Config.MaxConns: closed at once, before TLS.
 	RefusalConnectionLimit Refusal = "connection_limit"
+	// Over Config.MaxPendingPerAddress: closed at once, before TLS.
+	RefusalPendingLimit Refusal = "address_pending_limit"
 	// Over Config.MaxConnsPerUser: authentication refused (UserRefused).
 	RefusalUserConnectionLimit Refusal = "user_connection_limit"
 )

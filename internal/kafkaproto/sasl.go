@@ -115,17 +115,20 @@ func (c *Conn) authenticate(token []byte) error {
 
 // countUser counts c as one of user's connections, or refuses it when the
 // user already holds MaxConnsPerUser.
+// An admitted connection no longer counts as unauthenticated.
 func (s *Server) countUser(c *Conn, user string) error {
-	if s.cfg.MaxConnsPerUser == 0 {
-		return nil
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.cfg.MaxConnsPerUser == 0 {
+		s.releasePendingLocked(c)
+		return nil
+	}
 	if n := s.users[user]; n >= s.cfg.MaxConnsPerUser {
 		return fmt.Errorf("Too many connections: project %s already has %d connections to this listener, the most allowed; close some or retry later", clip(user), n)
 	}
 	s.users[user]++
 	c.countedUser = user
+	s.releasePendingLocked(c)
 	return nil
 }
 

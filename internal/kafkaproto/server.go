@@ -91,6 +91,11 @@ type Config struct {
 	// listeners, authenticated or not; 0 is no cap. A connection over it
 	// is closed at once, before the TLS handshake.
 	MaxConns int
+	// MaxPendingPerAddress caps the connections from one remote address
+	// that have not authenticated yet; 0 is no cap. A connection over it
+	// is closed at once, before TLS, so that one source cannot hold the
+	// whole of MaxConns with connections that never authenticate.
+	MaxPendingPerAddress int
 	// MaxConnsPerUser caps one user's authenticated connections; 0 is no
 	// cap. Authentication over it fails with SASL_AUTHENTICATION_FAILED
 	// and a message saying so; the user's other connections stay.
@@ -125,11 +130,13 @@ type Server struct {
 	limitLog *ratelog.Limiter // connections refused over MaxConns
 	// authentications refused over MaxConnsPerUser
 	userLimitLog *ratelog.Limiter
+	preAuthLog   *ratelog.Limiter // other refusals before authentication
 
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
 	conns     map[*Conn]struct{}
 	users     map[string]int // authenticated connections per user, with MaxConnsPerUser
+	pending   map[string]int // unauthenticated connections per remote host, with MaxPendingPerAddress
 	failures  failureLog     // recent failed authentications per remote address
 	shutdown  bool
 	serving   int           // running Serve calls; the sweep runs while > 0
@@ -154,8 +161,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("kafkaproto: negative MaxRequestBytes %d", cfg.MaxRequestBytes)
 	}
 	setDefault(&cfg.MaxRequestBytes, 100<<20)
-	if cfg.MaxConns < 0 || cfg.MaxConnsPerUser < 0 {
-		return nil, fmt.Errorf("kafkaproto: negative connection cap (MaxConns %d, MaxConnsPerUser %d)", cfg.MaxConns, cfg.MaxConnsPerUser)
+	if cfg.MaxConns < 0 || cfg.MaxConnsPerUser < 0 || cfg.MaxPendingPerAddress < 0 {
+		return nil, fmt.Errorf("kafkaproto: negative connection cap (MaxConns %d, MaxConnsPerUser %d, MaxPendingPerAddress %d)",
+			cfg.MaxConns, cfg.MaxConnsPerUser, cfg.MaxPendingPerAddress)
 	}
 	setDefault(&cfg.AuthFailureDelay, 100*time.Millisecond)
 	setDefault(&cfg.AuthFailureMaxDelay, 2*time.Second)
@@ -177,12 +185,15 @@ func New(cfg Config) (*Server, error) {
 		listeners: make(map[*net.Listener]struct{}),
 		conns:     make(map[*Conn]struct{}),
 		users:     make(map[string]int),
+		pending:   make(map[string]int),
 		failures:  failureLog{m: make(map[string]*failures)},
 		authLog: ratelog.New(cfg.Logger, slog.LevelInfo, "kafkaproto: authentication failed; closing connection",
 			logInterval, logBurst),
 		limitLog: ratelog.New(cfg.Logger, slog.LevelWarn, "kafkaproto: connection limit reached; closing new connection before TLS",
 			logInterval, logBurst),
 		userLimitLog: ratelog.New(cfg.Logger, slog.LevelInfo, "kafkaproto: user has too many connections; refusing authentication",
+			logInterval, logBurst),
+		preAuthLog: ratelog.New(cfg.Logger, slog.LevelInfo, "kafkaproto: closing unauthenticated connection",
 			logInterval, logBurst),
 	}
 	if err := s.SetAPIs(cfg.APIs); err != nil {
@@ -295,16 +306,28 @@ func (s *Server) startConn(ctx context.Context, nc net.Conn) {
 		nc.Close()
 		return
 	}
-	if s.cfg.MaxConns > 0 && len(s.conns) >= s.cfg.MaxConns {
+	host := hostOf(nc.RemoteAddr())
+	var over Refusal
+	switch {
+	case s.cfg.MaxConns > 0 && len(s.conns) >= s.cfg.MaxConns:
+		over = RefusalConnectionLimit
+	case s.cfg.MaxPendingPerAddress > 0 && s.pending[host] >= s.cfg.MaxPendingPerAddress:
+		over = RefusalPendingLimit
+	}
+	if over != "" {
 		s.mu.Unlock()
 		// Closed before a byte is read: cheaper than any answer, and a
 		// client sees a connection that ended, which it retries.
 		nc.Close()
-		s.obs.Refused(RefusalConnectionLimit)
-		s.limitLog.Log("remote", nc.RemoteAddr().String(), "limit", s.cfg.MaxConns)
+		s.obs.Refused(over)
+		s.limitLog.Log("remote", nc.RemoteAddr().String(), "reason", string(over))
 		return
 	}
 	c := newConn(ctx, s, nc)
+	if s.cfg.MaxPendingPerAddress > 0 {
+		s.pending[host]++
+		c.pendingHost = host
+	}
 	s.conns[c] = struct{}{}
 	s.connWG.Add(1)
 	s.mu.Unlock()
@@ -319,8 +342,20 @@ func (s *Server) connDone(c *Conn) {
 			delete(s.users, c.countedUser)
 		}
 	}
+	s.releasePendingLocked(c)
 	s.mu.Unlock()
 	s.connWG.Done()
+}
+
+// releasePendingLocked stops counting c as unauthenticated.
+func (s *Server) releasePendingLocked(c *Conn) {
+	if c.pendingHost == "" {
+		return
+	}
+	if s.pending[c.pendingHost]--; s.pending[c.pendingHost] <= 0 {
+		delete(s.pending, c.pendingHost)
+	}
+	c.pendingHost = ""
 }
 
 func (s *Server) snapshotConns() []*Conn {
@@ -346,6 +381,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.authLog.Stop()
 	s.limitLog.Stop()
 	s.userLimitLog.Stop()
+	s.preAuthLog.Stop()
 
 	for _, c := range s.snapshotConns() {
 		c.closeWhenIdle()

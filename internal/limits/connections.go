@@ -36,6 +36,12 @@ type Connections struct {
 	// connections); the project's other connections and every other
 	// project are unaffected.
 	MaxKafkaConnectionsPerProject int
+	// MaxKafkaPendingPerAddress caps the connections from one remote
+	// address to one listener role that have not authenticated yet. A
+	// connection over it is closed at once, before TLS: without it one
+	// source could hold all of MaxKafkaConnections with connections that
+	// never authenticate.
+	MaxKafkaPendingPerAddress int
 	// KafkaAuthTimeout bounds the TLS handshake and SASL exchange of a new
 	// Kafka connection: an unauthenticated connection holds a slot of
 	// MaxKafkaConnections for at most this long.
@@ -57,7 +63,11 @@ type Connections struct {
 //     the embedded log, the log's end of it), 24,576 for both roles;
 //   - 512 per project and role: a fleet of 128 producers, each connected
 //     to the bootstrap and three brokers, while eight such projects fill a
-//     role.
+//     role;
+//   - 256 unauthenticated per address and role: a handshake takes
+//     milliseconds, so even a large fleet behind one NAT address that
+//     restarts at once rarely has that many under way, and one address
+//     holds at most a sixteenth of a role.
 func DefaultConnections() Connections {
 	return Connections{
 		MaxHTTPConnections:            8192,
@@ -66,6 +76,7 @@ func DefaultConnections() Connections {
 		HTTPIdleTimeout:               60 * time.Second,
 		MaxKafkaConnections:           4096,
 		MaxKafkaConnectionsPerProject: 512,
+		MaxKafkaPendingPerAddress:     256,
 		KafkaAuthTimeout:              10 * time.Second,
 		KafkaAuthFailureMaxDelay:      2 * time.Second,
 	}
@@ -89,8 +100,8 @@ const (
 
 // FitDescriptors lowers the connection caps so that, all of them full,
 // sluice still has the reserve left under nofile descriptors. The caps are
-// scaled down by one factor, so HTTP, Kafka and a project's share of Kafka
-// keep their proportions;
+// scaled down by one factor, so HTTP, Kafka and a project's and an
+// address's shares of Kafka keep their proportions;
 // caps that fit are returned unchanged. lowered reports whether any cap
 // changed. Pure, so that start-up can log what it decided.
 func (c Connections) FitDescriptors(nofile uint64, embedded bool) (fitted Connections, lowered bool) {
@@ -117,5 +128,6 @@ func (c Connections) FitDescriptors(nofile uint64, embedded bool) (fitted Connec
 	// A project keeps its share of a role, so a smaller role still needs
 	// several projects to fill it.
 	c.MaxKafkaConnectionsPerProject = min(scale(c.MaxKafkaConnectionsPerProject), c.MaxKafkaConnections)
+	c.MaxKafkaPendingPerAddress = min(scale(c.MaxKafkaPendingPerAddress), c.MaxKafkaConnections)
 	return c, true
 }

@@ -34,6 +34,9 @@ func TestFitDescriptors(t *testing.T) {
 					tc.nofile, tc.embedded, got.MaxHTTPConnections, got.MaxKafkaConnections, got.MaxKafkaConnectionsPerProject,
 					lowered, tc.http, tc.kafka, tc.perPrj, tc.lowered)
 			}
+			if want := min(max(1, tc.perPrj/2), tc.kafka); got.MaxKafkaPendingPerAddress != want {
+				t.Fatalf("pending per address %d, want %d (half the per-project cap)", got.MaxKafkaPendingPerAddress, want)
+			}
 			if got.HTTPWriteTimeout != def.HTTPWriteTimeout || got.KafkaAuthTimeout != def.KafkaAuthTimeout {
 				t.Fatal("timeouts changed")
 			}
