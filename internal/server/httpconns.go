@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,8 +37,17 @@ func newHTTPServer(h http.Handler, lim limits.Connections, ln net.Listener, reg 
 		WriteTimeout:      lim.HTTPWriteTimeout,
 		IdleTimeout:       lim.HTTPIdleTimeout,
 		ConnState:         capped.ConnState,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+		ErrorLog:          log.New(ratedWriter{ratelog.New(logger, slog.LevelWarn, "HTTP server", 10*time.Second, 5)}, "", 0),
 	}, capped
+}
+
+// ratedWriter turns net/http's log lines (accept errors and their backoff,
+// and lines some client requests cause) into rate-limited log records.
+type ratedWriter struct{ l *ratelog.Limiter }
+
+func (w ratedWriter) Write(p []byte) (int, error) {
+	w.l.Log("err", strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // overCapResponse is what a connection over the cap reads: a Keen-style
