@@ -1,9 +1,15 @@
 package kafkaproto
 
 import (
+	"context"
 	"crypto/tls"
+	"errors"
+	"log/slog"
 	"net"
+	"os"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -239,5 +245,48 @@ func TestPreAuthRefusalLogs(t *testing.T) {
 	waitFor(t, "refusals counted", func() bool { return ts.obs.refusals(RefusalTLSHandshake) == n })
 	if got := strings.Count(ts.logs.String(), "closing unauthenticated connection"); got != logBurst {
 		t.Fatalf("%d log lines for %d refusals, want %d:\n%s", got, n, logBurst, ts.logs)
+	}
+}
+
+// emfileListener fails its first Accepts with EMFILE, as a process out of
+// descriptors would.
+type emfileListener struct {
+	net.Listener
+	failures atomic.Int32
+}
+
+func (l *emfileListener) Accept() (net.Conn, error) {
+	if l.failures.Add(-1) >= 0 {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+// Out of descriptors, the accept loop backs off and keeps serving.
+func TestAcceptEMFILE(t *testing.T) {
+	stls, ctls := testTLS(t)
+	srv, err := New(Config{TLS: stls, Auth: &testAuth{}, Handler: newTestHandler(), APIs: testAPIs,
+		Logger: slog.New(slog.DiscardHandler), SweepInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := &emfileListener{Listener: mustListen(t)}
+	ln.failures.Store(4)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+
+	ts := &testServer{srv: srv, addr: ln.Addr().String(), client: ctls}
+	rc := ts.dialAuth(t)
+	if r := rc.roundTrip(metadataReq(12, "t")).(*kmsg.MetadataResponse); len(r.Topics) != 1 {
+		t.Fatalf("not served after EMFILE: %+v", r)
+	}
+	if n := ln.failures.Load(); n >= 0 {
+		t.Fatalf("the listener's failures were not all met (%d left)", n+1)
+	}
+	cancel()
+	if err := <-served; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Serve returned %v", err)
 	}
 }
