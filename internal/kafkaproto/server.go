@@ -131,13 +131,13 @@ type Server struct {
 	// authentications refused over MaxConnsPerUser
 	userLimitLog *ratelog.Limiter
 	preAuthLog   *ratelog.Limiter // other refusals before authentication
+	failures     failureLog       // recent failed authentications per remote address (own lock)
 
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
 	conns     map[*Conn]struct{}
 	users     map[string]int // authenticated connections per user, with MaxConnsPerUser
 	pending   map[string]int // unauthenticated connections per remote host, with MaxPendingPerAddress
-	failures  failureLog     // recent failed authentications per remote address
 	shutdown  bool
 	serving   int           // running Serve calls; the sweep runs while > 0
 	stopSweep chan struct{} // closed to stop the running sweep
