@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-io/sluice/internal/limits"
 )
 
 // Serve holds everything `sluice serve` needs.
@@ -33,6 +35,8 @@ type Serve struct {
 	GeoIPDB        string
 	DebugAddr      string
 	Pipeline       bool
+	// Limits are limits.Default() until flags for them exist.
+	Limits limits.Config
 }
 
 // Backend is how sluice reaches its Kafka cluster. Brokers empty means the
@@ -64,7 +68,7 @@ var backendMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
 // variables (os.LookupEnv in main; a map in tests). Errors are one line that
 // names the flag and says what is allowed.
 func ParseServe(args []string, env func(string) (string, bool), usageOut io.Writer) (Serve, error) {
-	var c Serve
+	c := Serve{Limits: limits.Default()}
 	var brokers, timeout string
 	fs := flag.NewFlagSet("sluice serve", flag.ContinueOnError)
 	fs.SetOutput(usageOut)

@@ -36,7 +36,7 @@ type authenticator struct {
 	metrics *Metrics
 }
 
-func (a authenticator) Authenticate(_ context.Context, user, pass string) (kafkaproto.Principal, error) {
+func (a authenticator) Authenticate(ctx context.Context, user, pass string) (kafkaproto.Principal, error) {
 	cred := a.reg.Match(user, pass)
 	if tenancy.CheckProjectID(user) != nil || cred.Kind == registry.KindNone {
 		project := "unknown"
@@ -53,6 +53,11 @@ func (a authenticator) Authenticate(_ context.Context, user, pass string) (kafka
 	p := &principal{pid: user, secret: pass, role: a.role}
 	p.valid.Store(true)
 	a.live.add(p)
+	// The principal leaves the live set with its connection, whether or
+	// not the connection is then admitted or ever sends a request.
+	if c, ok := kafkaproto.ConnFromContext(ctx); ok {
+		context.AfterFunc(c.Context(), func() { a.live.remove(p) })
+	}
 	return p, nil
 }
 

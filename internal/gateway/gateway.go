@@ -43,8 +43,9 @@ type Config struct {
 	Backend        *backend.Backend
 	Metrics        *Metrics
 	Logger         *slog.Logger
-	// Limits applies to what clients send; a zero field takes its
-	// limits.Default() value.
+	// Limits applies to what clients send and hold: a zero collection
+	// limit takes its limits.Default() value, zero connection caps
+	// (Limits.Connections) mean none.
 	Limits limits.Config
 }
 
@@ -103,6 +104,12 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		APIs:     apis,
 		Logger:   g.log,
 		Observer: cfg.Metrics.observer(cfg.Role),
+
+		MaxConns:             cfg.Limits.MaxKafkaConnections,
+		MaxConnsPerUser:      cfg.Limits.MaxKafkaConnectionsPerProject,
+		MaxPendingPerAddress: cfg.Limits.MaxKafkaPendingPerAddress,
+		AuthTimeout:          cfg.Limits.KafkaAuthTimeout,
+		AuthFailureMaxDelay:  cfg.Limits.KafkaAuthFailureMaxDelay,
 	})
 	if err != nil {
 		g.closeNodes()

@@ -133,16 +133,16 @@ func (g *Gateway) state(c *kafkaproto.Conn) (*connState, error) {
 	}
 	st := &connState{p: p, home: n.id, ups: map[int32]*upstream{}}
 	c.SetValue(st)
-	go func() {
-		<-c.Context().Done()
-		g.live.remove(p)
+	// Upstream connections close with the client's; AfterFunc costs no
+	// goroutine per connection while it is open.
+	context.AfterFunc(c.Context(), func() {
 		st.mu.Lock()
 		defer st.mu.Unlock()
 		for id, u := range st.ups {
 			u.close()
 			delete(st.ups, id)
 		}
-	}()
+	})
 	return st, nil
 }
 

@@ -93,3 +93,6 @@ func (o observer) ConnClosed() { o.m.connections.WithLabelValues(o.role.String()
 func (o observer) Refused(r kafkaproto.Refusal) {
 	o.m.refusals.WithLabelValues(o.role.String(), "", string(r)).Inc()
 }
+func (o observer) UserRefused(project string, r kafkaproto.Refusal) {
+	o.m.refusals.WithLabelValues(o.role.String(), project, string(r)).Inc()
+}

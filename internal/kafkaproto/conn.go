@@ -28,6 +28,11 @@ type Conn struct {
 	stage        saslStage
 	authDeadline time.Time // TLS handshake and SASL must be done by then
 
+	// Guarded by Server.mu: the user c is counted for in Server.users, and
+	// the host it is counted for in Server.pending until it authenticates.
+	countedUser string
+	pendingHost string
+
 	mu        sync.Mutex
 	log       *slog.Logger
 	principal Principal
@@ -204,9 +209,15 @@ func (c *Conn) closeWhenIdle() {
 
 // refuse logs and counts why the connection is being closed because of the
 // client. The caller then returns false up to serve, which closes.
+// Before authentication anybody can cause a refusal at will, so those lines
+// are rate-limited (package ratelog); the Observer counts each.
 func (c *Conn) refuse(r Refusal, msg string, args ...any) {
 	c.srv.obs.Refused(r)
 	args = append([]any{"reason", string(r), "client_id", clip(c.ClientID())}, args...)
+	if c.Principal() == nil {
+		c.srv.preAuthLog.Log(append([]any{"remote", c.RemoteAddr().String(), "why", msg}, args...)...)
+		return
+	}
 	c.logger().Info("kafkaproto: closing connection: "+msg, args...)
 }
 

@@ -29,6 +29,17 @@
 // (bad client software name) for ApiVersions, UNSUPPORTED_SASL_MECHANISM and
 // SASL_AUTHENTICATION_FAILED.
 //
+// Limits. Config.MaxConns caps a Server's connections, authenticated or
+// not, and Config.MaxPendingPerAddress one remote address's unauthenticated
+// ones (a connection over either is closed before TLS); Config.MaxConnsPerUser
+// caps one user's authenticated connections (SaslAuthenticate over it fails
+// with SASL_AUTHENTICATION_FAILED and says why); AuthTimeout bounds how long
+// a connection may stay unauthenticated. A failed authentication is
+// answered after a delay that doubles with each recent failure from the
+// same address. Failures and refusals anybody can cause before
+// authentication are logged a few at a time with a summary line per
+// interval (package ratelog); the Observer counts each.
+//
 // Known hole: kmsg v1.15.0 loops over a tag count read from the wire even
 // after the input ran out, so a flexible request with a tag count near 2^32
 // burns a core for over a minute. The server checks every tag section it can

@@ -96,7 +96,7 @@ func makeTLS() (*tls.Config, *tls.Config, error) {
 	return server, client, nil
 }
 
-// ---- fake Authenticator: user p1, password k1; revocable principals ----
+// ---- fake Authenticator: users p1 and p2, passwords k1 and k2; revocable principals ----
 
 type testPrincipal struct {
 	user    string
@@ -114,7 +114,7 @@ type testAuth struct {
 }
 
 func (a *testAuth) Authenticate(_ context.Context, user, pass string) (Principal, error) {
-	if user != "p1" || pass != "k1" {
+	if !(user == "p1" && pass == "k1" || user == "p2" && pass == "k2") {
 		return nil, errors.New(badCredentials)
 	}
 	p := &testPrincipal{user: user}
@@ -240,12 +240,13 @@ func produceResponse(r *kmsg.ProduceRequest) *kmsg.ProduceResponse {
 // ---- Observer that counts ----
 
 type testObserver struct {
-	mu       sync.Mutex
-	refused  map[Refusal]int
-	authFail int
-	opened   int
-	closed   int
-	in, out  int
+	mu          sync.Mutex
+	refused     map[Refusal]int
+	userRefused map[string]int
+	authFail    int
+	opened      int
+	closed      int
+	in, out     int
 }
 
 func (o *testObserver) lock() func()  { o.mu.Lock(); return o.mu.Unlock }
@@ -263,6 +264,19 @@ func (o *testObserver) Refused(r Refusal) {
 		o.refused = make(map[Refusal]int)
 	}
 	o.refused[r]++
+}
+
+func (o *testObserver) UserRefused(user string, r Refusal) {
+	defer o.lock()()
+	if o.userRefused == nil {
+		o.userRefused = make(map[string]int)
+	}
+	o.userRefused[user+"/"+string(r)]++
+}
+
+func (o *testObserver) userRefusals(user string, r Refusal) int {
+	defer o.lock()()
+	return o.userRefused[user+"/"+string(r)]
 }
 
 func (o *testObserver) refusals(r Refusal) int {
@@ -286,6 +300,7 @@ type testServer struct {
 	client  *tls.Config
 	cancel  context.CancelFunc
 	served  chan error
+	logs    *syncBuffer
 
 	allowPanics int64
 }
@@ -319,6 +334,7 @@ func startServer(t *testing.T, opts ...func(*Config)) *testServer {
 	stls, ctls := testTLS(t)
 	ts := &testServer{auth: &testAuth{}, handler: newTestHandler(), obs: &testObserver{}, client: ctls, served: make(chan error, 1)}
 	logs := &syncBuffer{}
+	ts.logs = logs
 	cfg := Config{
 		TLS:              stls,
 		Auth:             ts.auth,

@@ -15,6 +15,10 @@ type Observer interface {
 	// Refused is called when the server closes a connection because of
 	// something the client did (or failed to do in time).
 	Refused(reason Refusal)
+	// UserRefused is called instead of Refused when an authenticated
+	// user's connection is closed because of the user's own limits
+	// (MaxConnsPerUser).
+	UserRefused(user string, reason Refusal)
 	// BytesIn and BytesOut count Kafka frames, size prefix included, not
 	// TLS overhead.
 	BytesIn(n int)
@@ -36,14 +40,21 @@ const (
 	RefusalSASLState     Refusal = "sasl_state"        // request not allowed at this point of the SASL exchange
 	RefusalSASLMechanism Refusal = "sasl_mechanism"    // a mechanism other than PLAIN
 	RefusalRevoked       Refusal = "principal_revoked" // Principal.Valid turned false
+	// Over Config.MaxConns: closed at once, before TLS.
+	RefusalConnectionLimit Refusal = "connection_limit"
+	// Over Config.MaxPendingPerAddress: closed at once, before TLS.
+	RefusalPendingLimit Refusal = "address_pending_limit"
+	// Over Config.MaxConnsPerUser: authentication refused (UserRefused).
+	RefusalUserConnectionLimit Refusal = "user_connection_limit"
 )
 
 // NopObserver ignores every event.
 type NopObserver struct{}
 
-func (NopObserver) ConnOpened()     {}
-func (NopObserver) ConnClosed()     {}
-func (NopObserver) AuthFailed()     {}
-func (NopObserver) Refused(Refusal) {}
-func (NopObserver) BytesIn(int)     {}
-func (NopObserver) BytesOut(int)    {}
+func (NopObserver) ConnOpened()                 {}
+func (NopObserver) ConnClosed()                 {}
+func (NopObserver) AuthFailed()                 {}
+func (NopObserver) Refused(Refusal)             {}
+func (NopObserver) UserRefused(string, Refusal) {}
+func (NopObserver) BytesIn(int)                 {}
+func (NopObserver) BytesOut(int)                {}

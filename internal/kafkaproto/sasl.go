@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -86,19 +87,48 @@ func (c *Conn) handleRawToken(token []byte) bool {
 
 // authenticate checks a PLAIN token and, on success, moves the connection to
 // the authenticated stage. Every failure takes at least AuthFailureDelay from
-// the moment the token arrived.
+// the moment the token arrived, more after recent failures from the same
+// address (failureDelay).
 func (c *Conn) authenticate(token []byte) error {
 	start := time.Now()
 	user, p, err := c.checkPlain(token)
 	if err != nil {
 		c.srv.obs.AuthFailed()
-		c.logger().Info("kafkaproto: authentication failed; closing connection", "user", clip(user), "err", err)
+		recent := c.srv.failures.add(c.RemoteAddr(), start)
+		c.srv.authLog.Log("remote", c.RemoteAddr().String(), "user", clip(user), "err", err, "recent_failures_from_address", recent)
+		c.waitUntil(start.Add(failureDelay(c.srv.cfg.AuthFailureDelay, c.srv.cfg.AuthFailureMaxDelay, recent)))
+		return err
+	}
+	if err := c.srv.countUser(c, p.User()); err != nil {
+		c.srv.obs.UserRefused(p.User(), RefusalUserConnectionLimit)
+		c.srv.userLimitLog.Log("remote", c.RemoteAddr().String(), "user", clip(p.User()), "limit", c.srv.cfg.MaxConnsPerUser)
+		// Not a wrong key: the base delay only keeps a reconnecting
+		// client from spinning.
 		c.waitUntil(start.Add(c.srv.cfg.AuthFailureDelay))
 		return err
 	}
 	c.setPrincipal(p)
 	c.stage = stageAuthenticated
 	c.logger().Debug("kafkaproto: authenticated")
+	return nil
+}
+
+// countUser counts c as one of user's connections, or refuses it when the
+// user already holds MaxConnsPerUser.
+// An admitted connection no longer counts as unauthenticated.
+func (s *Server) countUser(c *Conn, user string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cfg.MaxConnsPerUser == 0 {
+		s.releasePendingLocked(c)
+		return nil
+	}
+	if n := s.users[user]; n >= s.cfg.MaxConnsPerUser {
+		return fmt.Errorf("Too many connections: project %s already has %d connections to this listener, the most allowed; close some or retry later", clip(user), n)
+	}
+	s.users[user]++
+	c.countedUser = user
+	s.releasePendingLocked(c)
 	return nil
 }
 
@@ -130,7 +160,12 @@ func parsePlain(token []byte) (authzid, user, pass string, err error) {
 	return string(parts[0]), string(parts[1]), string(parts[2]), nil
 }
 
+// waitUntil waits, but not past the authentication deadline, after which
+// the answer could no longer be written.
 func (c *Conn) waitUntil(t time.Time) {
+	if limit := c.authDeadline.Add(-100 * time.Millisecond); t.After(limit) {
+		t = limit
+	}
 	d := time.Until(t)
 	if d <= 0 {
 		return

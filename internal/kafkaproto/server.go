@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/ratelog"
 )
 
 // Principal is an authenticated client. The server asks Valid before every
@@ -79,6 +81,25 @@ type Config struct {
 	// wrong key cannot be told apart by timing. Default 100 ms (Kafka's
 	// connection.failed.authentication.delay.ms); negative disables.
 	AuthFailureDelay time.Duration
+	// AuthFailureMaxDelay caps the delay of a failed authentication, which
+	// doubles with every recent failure from the same remote address
+	// (failureDelay), so that one guesser is slowed and nobody else is.
+	// Default 2 s; at most AuthFailureDelay disables the doubling.
+	AuthFailureMaxDelay time.Duration
+
+	// MaxConns caps the open connections of this Server, over all its
+	// listeners, authenticated or not; 0 is no cap. A connection over it
+	// is closed at once, before the TLS handshake.
+	MaxConns int
+	// MaxPendingPerAddress caps the connections from one remote address
+	// that have not authenticated yet; 0 is no cap. A connection over it
+	// is closed at once, before TLS, so that one source cannot hold the
+	// whole of MaxConns with connections that never authenticate.
+	MaxPendingPerAddress int
+	// MaxConnsPerUser caps one user's authenticated connections; 0 is no
+	// cap. Authentication over it fails with SASL_AUTHENTICATION_FAILED
+	// and a message saying so; the user's other connections stay.
+	MaxConnsPerUser int
 	// AuthTimeout bounds the TLS handshake plus SASL exchange. Default 10 s.
 	AuthTimeout time.Duration
 	// IdleTimeout closes a connection that starts no frame for this long.
@@ -105,9 +126,18 @@ type Server struct {
 	obs  Observer
 	bufs bufPool // response encoding buffers, shared by the connections
 
+	authLog  *ratelog.Limiter // failed authentications
+	limitLog *ratelog.Limiter // connections refused over MaxConns
+	// authentications refused over MaxConnsPerUser
+	userLimitLog *ratelog.Limiter
+	preAuthLog   *ratelog.Limiter // other refusals before authentication
+	failures     failureLog       // recent failed authentications per remote address (own lock)
+
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
 	conns     map[*Conn]struct{}
+	users     map[string]int // authenticated connections per user, with MaxConnsPerUser
+	pending   map[string]int // unauthenticated connections per remote host, with MaxPendingPerAddress
 	shutdown  bool
 	serving   int           // running Serve calls; the sweep runs while > 0
 	stopSweep chan struct{} // closed to stop the running sweep
@@ -131,7 +161,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("kafkaproto: negative MaxRequestBytes %d", cfg.MaxRequestBytes)
 	}
 	setDefault(&cfg.MaxRequestBytes, 100<<20)
+	if cfg.MaxConns < 0 || cfg.MaxConnsPerUser < 0 || cfg.MaxPendingPerAddress < 0 {
+		return nil, fmt.Errorf("kafkaproto: negative connection cap (MaxConns %d, MaxConnsPerUser %d, MaxPendingPerAddress %d)",
+			cfg.MaxConns, cfg.MaxConnsPerUser, cfg.MaxPendingPerAddress)
+	}
 	setDefault(&cfg.AuthFailureDelay, 100*time.Millisecond)
+	setDefault(&cfg.AuthFailureMaxDelay, 2*time.Second)
 	setDefault(&cfg.AuthTimeout, 10*time.Second)
 	setDefault(&cfg.IdleTimeout, 10*time.Minute)
 	setDefault(&cfg.FrameTimeout, 60*time.Second)
@@ -149,12 +184,30 @@ func New(cfg Config) (*Server, error) {
 		obs:       cfg.Observer,
 		listeners: make(map[*net.Listener]struct{}),
 		conns:     make(map[*Conn]struct{}),
+		users:     make(map[string]int),
+		pending:   make(map[string]int),
+		failures:  failureLog{m: make(map[string]*failures)},
+		authLog: ratelog.New(cfg.Logger, slog.LevelInfo, "kafkaproto: authentication failed; closing connection",
+			logInterval, logBurst),
+		limitLog: ratelog.New(cfg.Logger, slog.LevelWarn, "kafkaproto: connection limit reached; closing new connection before TLS",
+			logInterval, logBurst),
+		userLimitLog: ratelog.New(cfg.Logger, slog.LevelInfo, "kafkaproto: user has too many connections; refusing authentication",
+			logInterval, logBurst),
+		preAuthLog: ratelog.New(cfg.Logger, slog.LevelInfo, "kafkaproto: closing unauthenticated connection",
+			logInterval, logBurst),
 	}
 	if err := s.SetAPIs(cfg.APIs); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
+
+// Lines a client can cause at will are written in full at most logBurst
+// times per logInterval, then summarized (package ratelog).
+const (
+	logInterval = 10 * time.Second
+	logBurst    = 5
+)
 
 func setDefault[T comparable](v *T, def T) {
 	var zero T
@@ -253,7 +306,28 @@ func (s *Server) startConn(ctx context.Context, nc net.Conn) {
 		nc.Close()
 		return
 	}
+	host := hostOf(nc.RemoteAddr())
+	var over Refusal
+	switch {
+	case s.cfg.MaxConns > 0 && len(s.conns) >= s.cfg.MaxConns:
+		over = RefusalConnectionLimit
+	case s.cfg.MaxPendingPerAddress > 0 && s.pending[host] >= s.cfg.MaxPendingPerAddress:
+		over = RefusalPendingLimit
+	}
+	if over != "" {
+		s.mu.Unlock()
+		// Closed before a byte is read: cheaper than any answer, and a
+		// client sees a connection that ended, which it retries.
+		nc.Close()
+		s.obs.Refused(over)
+		s.limitLog.Log("remote", nc.RemoteAddr().String(), "reason", string(over))
+		return
+	}
 	c := newConn(ctx, s, nc)
+	if s.cfg.MaxPendingPerAddress > 0 {
+		s.pending[host]++
+		c.pendingHost = host
+	}
 	s.conns[c] = struct{}{}
 	s.connWG.Add(1)
 	s.mu.Unlock()
@@ -263,8 +337,25 @@ func (s *Server) startConn(ctx context.Context, nc net.Conn) {
 func (s *Server) connDone(c *Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	if c.countedUser != "" {
+		if s.users[c.countedUser]--; s.users[c.countedUser] <= 0 {
+			delete(s.users, c.countedUser)
+		}
+	}
+	s.releasePendingLocked(c)
 	s.mu.Unlock()
 	s.connWG.Done()
+}
+
+// releasePendingLocked stops counting c as unauthenticated.
+func (s *Server) releasePendingLocked(c *Conn) {
+	if c.pendingHost == "" {
+		return
+	}
+	if s.pending[c.pendingHost]--; s.pending[c.pendingHost] <= 0 {
+		delete(s.pending, c.pendingHost)
+	}
+	c.pendingHost = ""
 }
 
 func (s *Server) snapshotConns() []*Conn {
@@ -287,6 +378,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		(*ln).Close()
 	}
 	s.mu.Unlock()
+	s.authLog.Stop()
+	s.limitLog.Stop()
+	s.userLimitLog.Stop()
+	s.preAuthLog.Stop()
 
 	for _, c := range s.snapshotConns() {
 		c.closeWhenIdle()
@@ -329,8 +424,9 @@ func (s *Server) sweepLoop(stop <-chan struct{}) {
 		select {
 		case <-stop:
 			return
-		case <-t.C:
+		case now := <-t.C:
 			s.Sweep()
+			s.failures.forget(now)
 		}
 	}
 }

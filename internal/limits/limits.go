@@ -88,6 +88,7 @@ type Config struct {
 	// TOPIC_AUTHORIZATION_FAILED, the HTTP Stream API 403
 	// TooManyCollectionsError. Existing collections keep working.
 	MaxCollectionsPerProject int
+	Connections
 }
 
 // Default returns the limits sluice runs with unless told otherwise.
@@ -102,6 +103,7 @@ func Default() Config {
 		MaxPropertiesPerCollection: 1000,
 		MaxExtractionBytes:         64 << 20,
 		MaxCollectionsPerProject:   1000,
+		Connections:                DefaultConnections(),
 	}
 }
 

@@ -27,7 +27,6 @@ import (
 	"github.com/sluice-io/sluice/internal/gateway"
 	"github.com/sluice-io/sluice/internal/health"
 	"github.com/sluice-io/sluice/internal/httpapi"
-	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/pipeline"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/store"
@@ -51,6 +50,10 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 	if err != nil {
 		return err
 	}
+
+	// Before anything opens descriptors: the caps must leave room for them.
+	lim := cfg.Limits
+	lim.Connections = connectionLimits(lim.Connections, cfg.Backend.Embedded(), logger)
 
 	// Backend: the embedded log unless brokers are given; the same client
 	// path either way.
@@ -96,7 +99,7 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 	}
 	defer outboundLn.Close()
 
-	st, err := store.Open(filepath.Join(cfg.DataDir, "store"), logger)
+	st, err := store.OpenLimits(filepath.Join(cfg.DataDir, "store"), logger, lim)
 	if err != nil {
 		return fmt.Errorf("opening the event store: %w", err)
 	}
@@ -125,6 +128,7 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 		g, err := gateway.New(ctx, gateway.Config{
 			Role: l.role, Listener: l.ln, NodePortStep: nodePortStep(l.addr), AdvertisedHost: cfg.AdvertisedHost,
 			TLS: tlsMat.Config, Registry: reg, Backend: b, Metrics: gwMetrics, Logger: logger,
+			Limits: lim,
 		})
 		if err != nil {
 			return err
@@ -170,7 +174,7 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 
 	// HTTP events go to raw topics like Kafka-produced ones; the producer
 	// closes after the HTTP server has answered its last request.
-	httpKafka, err := httpapi.NewKafka(b, limits.Default())
+	httpKafka, err := httpapi.NewKafka(b, lim)
 	if err != nil {
 		return err
 	}
@@ -189,16 +193,16 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 		InboundBootstrap: inboundBootstrap, OutboundBootstrap: outboundBootstrap,
 		Metrics: metrics, Logger: logger,
 		Processor: proc, Events: httpKafka, Offsets: httpKafka, CAFile: tlsMat.CAFile,
-		Health: mon.Report,
+		Health: mon.Report, MaxExtractionBytes: lim.MaxExtractionBytes,
 	})
 	if cfg.DebugAddr != "" {
 		if err := serveDebug(ctx, cfg.DebugAddr, logger); err != nil {
 			return err
 		}
 	}
-	httpSrv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	httpSrv, httpCapped := newHTTPServer(api, lim.Connections, httpLn, metrics, logger)
 	httpDone := make(chan error, 1)
-	go func() { httpDone <- httpSrv.Serve(httpLn) }()
+	go func() { httpDone <- httpSrv.Serve(httpCapped) }()
 
 	info := startInfo{
 		inboundNodes: gateways[0].Endpoints(), outboundNodes: gateways[1].Endpoints(),

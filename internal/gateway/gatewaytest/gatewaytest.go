@@ -47,14 +47,15 @@ type Env struct {
 	Metrics         *prometheus.Registry
 }
 
-// Start runs both roles on loopback against the cluster at brokers.
-func Start(t testing.TB, brokers []string) *Env {
+// Start runs both roles on loopback against the cluster at brokers; opts
+// may change each role's configuration (its limits, say).
+func Start(t testing.TB, brokers []string, opts ...func(*gateway.Config)) *Env {
 	t.Helper()
-	return StartLimits(t, brokers, limits.Default())
+	return StartLimits(t, brokers, limits.Default(), opts...)
 }
 
 // StartLimits is Start with other limits.
-func StartLimits(t testing.TB, brokers []string, lim limits.Config) *Env {
+func StartLimits(t testing.TB, brokers []string, lim limits.Config, opts ...func(*gateway.Config)) *Env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -79,8 +80,12 @@ func StartLimits(t testing.TB, brokers []string, lim limits.Config) *Env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		g, err := gateway.New(ctx, gateway.Config{Role: role, Listener: ln, AdvertisedHost: "localhost",
-			TLS: mat.Config, Registry: reg, Backend: b, Metrics: m, Logger: logger, Limits: lim})
+		cfg := gateway.Config{Role: role, Listener: ln, AdvertisedHost: "localhost",
+			TLS: mat.Config, Registry: reg, Backend: b, Metrics: m, Logger: logger, Limits: lim}
+		for _, o := range opts {
+			o(&cfg)
+		}
+		g, err := gateway.New(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
