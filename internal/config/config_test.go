@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-io/sluice/internal/limits"
 )
 
 func envOf(m map[string]string) func(string) (string, bool) {
@@ -22,6 +24,29 @@ func TestParseServeDefaults(t *testing.T) {
 		c.HTTPAddr != want.HTTPAddr || c.AdvertisedHost != want.AdvertisedHost || c.LogLevel != want.LogLevel ||
 		!c.Backend.Embedded() || c.Backend.ConnectTimeout != want.Backend.ConnectTimeout || c.OrgID != "" || c.TLSCert != "" || !c.Pipeline {
 		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestParseServeLimits(t *testing.T) {
+	c, err := ParseServe(nil, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Limits != limits.Default() {
+		t.Fatalf("limits without flags = %+v, want the defaults %+v", c.Limits, limits.Default())
+	}
+	c, err = ParseServe([]string{"--max-collections-per-project", "7", "--max-properties-per-collection", "300",
+		"--max-extraction-bytes", "1048576", "--max-http-connections", "100", "--max-kafka-connections", "50",
+		"--max-kafka-connections-per-project", "5"},
+		envOf(map[string]string{"SLUICE_MAX_KAFKA_CONNECTIONS": "60", "SLUICE_MAX_COLLECTIONS_PER_PROJECT": "9"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := limits.Default()
+	want.MaxCollectionsPerProject, want.MaxPropertiesPerCollection, want.MaxExtractionBytes = 7, 300, 1<<20
+	want.MaxHTTPConnections, want.MaxKafkaConnections, want.MaxKafkaConnectionsPerProject = 100, 50, 5
+	if c.Limits != want {
+		t.Fatalf("limits = %+v, want %+v", c.Limits, want)
 	}
 }
 
@@ -72,6 +97,11 @@ func TestParseServeErrors(t *testing.T) {
 		{"positional", []string{"extra"}, nil, "unexpected argument"},
 		{"bad env bool", nil, map[string]string{"SLUICE_DEMO": "maybe"}, "SLUICE_DEMO"},
 		{"empty data dir", []string{"--data-dir", ""}, nil, "--data-dir"},
+		{"zero limit", []string{"--max-collections-per-project", "0"}, nil, "max-collections-per-project"},
+		{"negative limit", []string{"--max-kafka-connections", "-5"}, nil, "max-kafka-connections"},
+		{"limit not a number", []string{"--max-extraction-bytes", "64MiB"}, nil, "max-extraction-bytes"},
+		{"limit overflows", []string{"--max-http-connections", "99999999999999999999"}, nil, "max-http-connections"},
+		{"bad env limit", nil, map[string]string{"SLUICE_MAX_PROPERTIES_PER_COLLECTION": "many"}, "SLUICE_MAX_PROPERTIES_PER_COLLECTION"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
