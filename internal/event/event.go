@@ -11,10 +11,6 @@ import (
 
 var keenName, keenQuoted = []byte("keen"), []byte(`"keen"`)
 
-// MaxEventSize is Keen's limit for one event's JSON, in bytes (keen-api.md
-// §4.3).
-const MaxEventSize = 900_000
-
 // Input is one raw event and what the caller knows about it.
 type Input struct {
 	Payload []byte // the event's JSON as received; not modified, and not kept after Process returns
@@ -75,8 +71,8 @@ func (p *Processor) Process(in Input) (Event, error) {
 	if in.ID == "" {
 		return Event{}, errors.New("event: Input.ID is empty")
 	}
-	if len(in.Payload) > MaxEventSize {
-		return Event{}, newError(ErrInvalidEvent, "the event is %d bytes; Keen accepts events of at most %d bytes", len(in.Payload), MaxEventSize)
+	if len(in.Payload) > limits.MaxEventBytes {
+		return Event{}, newError(ErrInvalidEvent, "the event is %d bytes; Keen accepts events of at most %d bytes", len(in.Payload), limits.MaxEventBytes)
 	}
 	ws := getWorkspace()
 	defer ws.release()

@@ -8,11 +8,6 @@ import (
 	"github.com/sluice-io/sluice/internal/limits"
 )
 
-// maxDepth bounds nesting. Keen's Java SDK refuses events nested deeper than
-// 1000 levels; the bound also keeps a hostile 900 KB payload of "{" from
-// recursing a hundred thousand frames deep.
-const maxDepth = 1000
-
 // parser reads one event and applies Keen's structural rules as it goes
 // (validate.go), so that a refused event costs one pass and the error can name
 // the property where the problem is.
@@ -140,8 +135,8 @@ func (subst *substitutions) apply(raw []byte) []byte {
 
 func (p *parser) enter() *Error {
 	p.depth++
-	if p.depth > maxDepth {
-		return newError(ErrInvalidEvent, "the event is nested more than %d levels deep (at %s)", maxDepth, formatPath(p.path))
+	if p.depth > limits.MaxEventDepth {
+		return newError(ErrInvalidEvent, "the event is nested more than %d levels deep (at %s)", limits.MaxEventDepth, formatPath(p.path))
 	}
 	return nil
 }

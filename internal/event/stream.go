@@ -73,7 +73,7 @@ func (p *Processor) stream(ws *workspace, in *Input, subst substitutions, af *va
 // level, or nil) into it. root: it is the event object, of which the body
 // is written (see stream).
 func (s *streamer) object(merge *value, root bool) bool {
-	if s.depth++; s.depth > maxDepth {
+	if s.depth++; s.depth > limits.MaxEventDepth {
 		return false
 	}
 	if merge != nil && len(merge.members) > 64 {
@@ -426,7 +426,7 @@ func (s *streamer) substitute(start int) {
 
 // array reads an array of primitives.
 func (s *streamer) array() bool {
-	if s.depth++; s.depth > maxDepth {
+	if s.depth++; s.depth > limits.MaxEventDepth {
 		return false
 	}
 	s.pos++ // '['

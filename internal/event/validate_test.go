@@ -1,6 +1,7 @@
 package event
 
 import (
+	"github.com/sluice-io/sluice/internal/limits"
 	"strings"
 	"testing"
 )
@@ -120,10 +121,10 @@ func TestEventSize(t *testing.T) {
 		const frame = `{"pad":""}`
 		return `{"pad":"` + strings.Repeat("x", n-len(frame)) + `"}`
 	}
-	if ev, _ := mustProcess(t, p, testInput(sized(MaxEventSize))); len(ev.JSON) < MaxEventSize {
+	if ev, _ := mustProcess(t, p, testInput(sized(limits.MaxEventBytes))); len(ev.JSON) < limits.MaxEventBytes {
 		t.Errorf("stored event lost data: %d bytes", len(ev.JSON))
 	}
-	mustRefuse(t, p, testInput(sized(MaxEventSize+1)), ErrInvalidEvent, "900001 bytes", "at most 900000 bytes")
+	mustRefuse(t, p, testInput(sized(limits.MaxEventBytes+1)), ErrInvalidEvent, "900001 bytes", "at most 900000 bytes")
 }
 
 func TestNumbersAndStringsAreKeptExactly(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluice-io/sluice/internal/backend"
 	"github.com/sluice-io/sluice/internal/event"
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/tenancy"
 )
@@ -34,12 +35,6 @@ import (
 //     answered with its error AND written, so that it reaches the
 //     collection's DLQ like an invalid Kafka-produced event
 //     (CONTRACT §3: the DLQ carries each invalid event of the collection).
-
-// Batch limits (keen-api.md §4.3).
-const (
-	MaxBatchBytes  = 10_000_000
-	MaxBatchEvents = 5000
-)
 
 // writeTimeout bounds how long an answer waits for the backend.
 const writeTimeout = 30 * time.Second
@@ -74,7 +69,7 @@ func (a *API) recordOne(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "InvalidCollectionNameError", collectionMessage(err))
 		return
 	}
-	body, ok := readBodyLimit(w, r, event.MaxEventSize, "An event is at most 900000 bytes.")
+	body, ok := readBodyLimit(w, r, limits.MaxEventBytes, fmt.Sprintf("An event is at most %d bytes.", limits.MaxEventBytes))
 	if !ok {
 		return
 	}
@@ -105,7 +100,7 @@ func (a *API) recordBatch(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, ok := readBodyLimit(w, r, MaxBatchBytes, "A batch is at most 10000000 bytes.")
+	body, ok := readBodyLimit(w, r, limits.MaxHTTPBatchBytes, fmt.Sprintf("A batch is at most %d bytes.", limits.MaxHTTPBatchBytes))
 	if !ok {
 		return
 	}
@@ -159,9 +154,9 @@ func parseBatch(w http.ResponseWriter, body []byte) (map[string][]json.RawMessag
 				fmt.Sprintf("The value of collection %q must be a list of events.", collection))
 			return nil, false
 		}
-		if n += len(events); n > MaxBatchEvents {
+		if n += len(events); n > limits.MaxHTTPBatchEvents {
 			writeError(w, http.StatusBadRequest, "InvalidBatchError",
-				fmt.Sprintf("A batch holds at most %d events; split it into several requests.", MaxBatchEvents))
+				fmt.Sprintf("A batch holds at most %d events; split it into several requests.", limits.MaxHTTPBatchEvents))
 			return nil, false
 		}
 		batch[collection] = events
@@ -183,9 +178,9 @@ func (a *API) check(wr writer, payload []byte) eventResult {
 		}
 		return eventResult{verr: verr}
 	}
-	if len(payload) > event.MaxEventSize {
+	if len(payload) > limits.MaxEventBytes {
 		return eventResult{verr: &event.Error{Name: event.ErrInvalidEvent,
-			Message: fmt.Sprintf("the event is %d bytes; Keen accepts events of at most %d bytes", len(payload), event.MaxEventSize)}}
+			Message: fmt.Sprintf("the event is %d bytes; Keen accepts events of at most %d bytes", len(payload), limits.MaxEventBytes)}}
 	}
 	payload = substitutePlaceholders(payload, wr.ip, wr.ua)
 	now := a.now()

@@ -15,6 +15,12 @@ const MaxMessageBytes = 1048588
 // decompression): Keen's limit for one event.
 const MaxEventBytes = 900_000
 
+// MaxEventDepth bounds an event's nesting of objects and arrays. Keen's
+// Java SDK refuses events nested deeper than 1,000 levels; the bound also
+// keeps a hostile 900 KB payload of "{" from recursing a hundred thousand
+// frames deep. Deeper is an InvalidEventError.
+const MaxEventDepth = 1000
+
 // HTTP Stream API batches (Keen's limits).
 const (
 	MaxHTTPBatchBytes  = 10_000_000
