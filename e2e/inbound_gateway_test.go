@@ -20,3 +20,9 @@ func TestInboundSuitesRealKafka(t *testing.T) {
 		})
 	}
 }
+
+// TestProduceQuotaRealKafka runs the produce quota's suite with Apache Kafka
+// behind the gateway.
+func TestProduceQuotaRealKafka(t *testing.T) {
+	gatewaytest.ProduceQuota(t, kafkaCluster(t, 1, false).Bootstrap)
+}

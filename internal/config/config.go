@@ -93,12 +93,13 @@ func ParseServe(args []string, env func(string) (string, bool), usageOut io.Writ
 	fs.StringVar(&c.GeoIPDB, "geoip-db", "", "MaxMind DB file for the keen:ip_to_geo add-on (empty = add-on unavailable)")
 	fs.BoolVar(&c.Pipeline, "pipeline", true, "run the event pipeline in this process (false: a gateway and API node only; another process must run it)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's pprof profiles here, e.g. 127.0.0.1:6060 (empty = off)")
-	positive(fs, &c.Limits.MaxCollectionsPerProject, "max-collections-per-project", "collections one project may have; a new one past it is refused")
-	positive(fs, &c.Limits.MaxPropertiesPerCollection, "max-properties-per-collection", "typed columns (property path × JSON type) one collection may have; an event past it goes to the DLQ")
-	positive(fs, &c.Limits.MaxExtractionBytes, "max-extraction-bytes", "bytes of events one extraction may return; a larger one is refused")
-	positive(fs, &c.Limits.MaxHTTPConnections, "max-http-connections", "open HTTP connections (lowered at start to fit the file descriptor limit)")
-	positive(fs, &c.Limits.MaxKafkaConnections, "max-kafka-connections", "open connections of each Kafka listener (lowered at start to fit the file descriptor limit)")
-	positive(fs, &c.Limits.MaxKafkaConnectionsPerProject, "max-kafka-connections-per-project", "authenticated connections of one project to each Kafka listener")
+	atLeast(fs, &c.Limits.MaxCollectionsPerProject, "max-collections-per-project", "collections one project may have; a new one past it is refused", 1)
+	atLeast(fs, &c.Limits.MaxPropertiesPerCollection, "max-properties-per-collection", "typed columns (property path × JSON type) one collection may have; an event past it goes to the DLQ", 1)
+	atLeast(fs, &c.Limits.MaxExtractionBytes, "max-extraction-bytes", "bytes of events one extraction may return; a larger one is refused", 1)
+	atLeast(fs, &c.Limits.MaxHTTPConnections, "max-http-connections", "open HTTP connections (lowered at start to fit the file descriptor limit)", 1)
+	atLeast(fs, &c.Limits.MaxKafkaConnections, "max-kafka-connections", "open connections of each Kafka listener (lowered at start to fit the file descriptor limit)", 1)
+	atLeast(fs, &c.Limits.ProduceBytesPerSecond, "produce-bytes-per-second", "bytes per second one project may produce over Kafka Inbound and HTTP together, beyond a second's burst; over it clients are throttled (0 = no quota)", 0)
+	atLeast(fs, &c.Limits.MaxKafkaConnectionsPerProject, "max-kafka-connections-per-project", "authenticated connections of one project to each Kafka listener", 1)
 
 	if err := applyEnv(fs, env); err != nil {
 		return c, err
@@ -118,13 +119,13 @@ func ParseServe(args []string, env func(string) (string, bool), usageOut io.Writ
 	return c, c.validate()
 }
 
-// positive declares an integer flag that only takes values above zero;
+// atLeast declares an integer flag that takes only values of min or more;
 // its default is *p.
-func positive[T int | int64](fs *flag.FlagSet, p *T, name, usage string) {
+func atLeast[T int | int64](fs *flag.FlagSet, p *T, name, usage string, min int64) {
 	fs.Func(name, fmt.Sprintf("%s (default %d)", usage, *p), func(v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 || int64(T(n)) != n {
-			return errors.New("must be a positive integer")
+		if err != nil || n < min || int64(T(n)) != n {
+			return fmt.Errorf("must be an integer of at least %d", min)
 		}
 		*p = T(n)
 		return nil

@@ -37,7 +37,7 @@ func TestParseServeLimits(t *testing.T) {
 	}
 	c, err = ParseServe([]string{"--max-collections-per-project", "7", "--max-properties-per-collection", "300",
 		"--max-extraction-bytes", "1048576", "--max-http-connections", "100", "--max-kafka-connections", "50",
-		"--max-kafka-connections-per-project", "5"},
+		"--max-kafka-connections-per-project", "5", "--produce-bytes-per-second", "0"},
 		envOf(map[string]string{"SLUICE_MAX_KAFKA_CONNECTIONS": "60", "SLUICE_MAX_COLLECTIONS_PER_PROJECT": "9"}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +101,7 @@ func TestParseServeErrors(t *testing.T) {
 		{"negative limit", []string{"--max-kafka-connections", "-5"}, nil, "max-kafka-connections"},
 		{"limit not a number", []string{"--max-extraction-bytes", "64MiB"}, nil, "max-extraction-bytes"},
 		{"limit overflows", []string{"--max-http-connections", "99999999999999999999"}, nil, "max-http-connections"},
+		{"negative quota", []string{"--produce-bytes-per-second", "-1"}, nil, "produce-bytes-per-second"},
 		{"bad env limit", nil, map[string]string{"SLUICE_MAX_PROPERTIES_PER_COLLECTION": "many"}, "SLUICE_MAX_PROPERTIES_PER_COLLECTION"},
 	}
 	for _, tc := range cases {

@@ -29,6 +29,7 @@ import (
 	"github.com/sluice-io/sluice/internal/backend"
 	"github.com/sluice-io/sluice/internal/kafkaproto"
 	"github.com/sluice-io/sluice/internal/limits"
+	"github.com/sluice-io/sluice/internal/quota"
 	"github.com/sluice-io/sluice/internal/registry"
 )
 
@@ -47,6 +48,9 @@ type Config struct {
 	// limit takes its limits.Default() value, zero connection caps
 	// (Limits.Connections) mean none.
 	Limits limits.Config
+	// ProduceQuota, when not nil, bounds each project's produce bytes per
+	// second (Inbound; shared with the HTTP Stream API).
+	ProduceQuota *quota.Limiter
 }
 
 // Gateway serves one role.

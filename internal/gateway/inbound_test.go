@@ -66,6 +66,16 @@ func TestCollectionLimit(t *testing.T) {
 	gatewaytest.CollectionLimit(t, gatewaytest.StartLimits(t, log.Addrs(), limits.Config{MaxCollectionsPerProject: 3}))
 }
 
+// TestProduceQuota runs gatewaytest.ProduceQuota on the embedded log.
+func TestProduceQuota(t *testing.T) {
+	log, err := embedded.Start(t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(log.Close)
+	gatewaytest.ProduceQuota(t, log.Addrs())
+}
+
 // TestLeaderChangesAndNewBrokers: a producer keeps going when partition
 // leaders move, and when a broker joins the cluster and becomes a leader the
 // gateway binds an endpoint for it and advertises it.

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluice-io/sluice/internal/kafkaproto"
@@ -15,6 +17,7 @@ type Metrics struct {
 	bytesOut     *prometheus.CounterVec
 	authFailures *prometheus.CounterVec
 	refusals     *prometheus.CounterVec
+	throttled    *prometheus.CounterVec
 }
 
 // NewMetrics registers the gateway's series with reg.
@@ -41,9 +44,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_kafka_refusals_total", Help: "Refused requests and connections per listener, project (empty before authentication) and reason.",
 		}, []string{"listener", "project", "reason"}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_kafka_throttle_seconds_total", Help: "Throttle time given to producers over their project's produce quota, per project.",
+		}, []string{"project"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.connections, m.recordsIn, m.bytesIn, m.recordsOut, m.bytesOut, m.authFailures, m.refusals)
+		reg.MustRegister(m.connections, m.recordsIn, m.bytesIn, m.recordsOut, m.bytesOut, m.authFailures, m.refusals, m.throttled)
 	}
 	return m
 }
@@ -64,6 +70,12 @@ func (m *Metrics) produced(project string, records, bytes int) {
 	if m != nil {
 		m.recordsIn.WithLabelValues(project).Add(float64(records))
 		m.bytesIn.WithLabelValues(project).Add(float64(bytes))
+	}
+}
+
+func (m *Metrics) throttle(project string, d time.Duration) {
+	if m != nil && d > 0 {
+		m.throttled.WithLabelValues(project).Add(d.Seconds())
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -41,6 +42,9 @@ func (g *Gateway) produce(ctx context.Context, st *connState, req *kmsg.ProduceR
 		g.cfg.Metrics.refused(g.cfg.Role, pid, "transactional")
 		resp, _ := Refuse(req, kerr.TransactionalIDAuthorizationFailed.Code, "Kafka transactions are not supported")
 		return answered(ackOrNothing(req, resp)), nil
+	}
+	if err := g.waitQuota(ctx, pid); err != nil {
+		return nil, err
 	}
 	keyID := g.autofillKeyID(st.p)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
@@ -118,6 +122,7 @@ func (g *Gateway) produce(ctx context.Context, st *connState, req *kmsg.ProduceR
 	if len(fwd.Topics) == 0 {
 		return answered(ackOrNothing(req, resp)), nil
 	}
+	throttle := g.chargeQuota(pid, counts)
 	if req.Acks == 0 {
 		// The backend answers nothing either: send, and owe nothing.
 		u, err := g.upstream(ctx, st, st.home)
@@ -132,8 +137,44 @@ func (g *Gateway) produce(ctx context.Context, st *connState, req *kmsg.ProduceR
 		return answered(nil), nil
 	}
 	return g.forward(ctx, st, &fwd, func(r kmsg.Response) (kmsg.Response, error) {
-		return g.mapProduce(r.(*kmsg.ProduceResponse), resp, names, counts, pid), nil
+		out := g.mapProduce(r.(*kmsg.ProduceResponse), resp, names, counts, pid).(*kmsg.ProduceResponse)
+		out.ThrottleMillis = max(out.ThrottleMillis, int32(throttle/time.Millisecond))
+		return out, nil
 	})
+}
+
+// waitQuota holds a Produce of a project that is over its quota until its
+// debt is repaid. A client that honours throttle_time_ms never waits here;
+// one that does not is slowed all the same, the way a broker mutes the
+// channel of a throttled client (KIP-219): the connection's next request
+// is not read meanwhile.
+func (g *Gateway) waitQuota(ctx context.Context, pid string) error {
+	wait := g.cfg.ProduceQuota.Throttled(pid, time.Now())
+	if wait <= 0 {
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// chargeQuota counts the batches about to be forwarded against the
+// project's quota and returns the throttle time its answer carries.
+func (g *Gateway) chargeQuota(pid string, counts map[string]map[int32]batchInfo) time.Duration {
+	bytes := 0
+	for _, parts := range counts {
+		for _, info := range parts {
+			bytes += info.bytes
+		}
+	}
+	throttle := g.cfg.ProduceQuota.Charge(pid, bytes, time.Now())
+	g.cfg.Metrics.throttle(pid, throttle)
+	return throttle
 }
 
 // mapProduce merges the backend's answer into resp (which already holds

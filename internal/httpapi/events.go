@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/sluice-io/sluice/internal/backend"
@@ -59,6 +61,25 @@ type eventResult struct {
 	err     error        // writing failed
 }
 
+// tooManyRequests is the error name of a request over its project's
+// produce quota (Keen answers 429 to rate-limited requests).
+const tooManyRequests = "TooManyRequestsError"
+
+// overQuota answers 429 when the project is still over its produce quota,
+// with Retry-After; otherwise it counts the body against the quota. The
+// Kafka Inbound listener shares the quota.
+func (a *API) overQuota(w http.ResponseWriter, pid string, bytes int) bool {
+	now := time.Now()
+	if wait := a.cfg.ProduceQuota.Throttled(pid, now); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		writeError(w, http.StatusTooManyRequests, tooManyRequests,
+			fmt.Sprintf("The project is over its produce quota; retry in %s.", wait.Round(time.Millisecond)))
+		return true
+	}
+	a.cfg.ProduceQuota.Charge(pid, bytes, now)
+	return false
+}
+
 func (a *API) recordOne(w http.ResponseWriter, r *http.Request) {
 	wr, ok := a.authenticateWriter(w, r)
 	if !ok {
@@ -70,7 +91,7 @@ func (a *API) recordOne(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, ok := readBodyLimit(w, r, limits.MaxEventBytes, fmt.Sprintf("An event is at most %d bytes.", limits.MaxEventBytes))
-	if !ok {
+	if !ok || a.overQuota(w, wr.pid, len(body)) {
 		return
 	}
 	res := a.check(wr, body)
@@ -101,7 +122,7 @@ func (a *API) recordBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, ok := readBodyLimit(w, r, limits.MaxHTTPBatchBytes, fmt.Sprintf("A batch is at most %d bytes.", limits.MaxHTTPBatchBytes))
-	if !ok {
+	if !ok || a.overQuota(w, wr.pid, len(body)) {
 		return
 	}
 	batch, ok := parseBatch(w, body)

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluice-io/sluice/internal/httpapi"
+	"github.com/sluice-io/sluice/internal/quota"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/tenancy"
 )
@@ -279,4 +282,41 @@ func jsonEqual(a, b string) bool {
 		return false
 	}
 	return reflect.DeepEqual(x, y)
+}
+
+// TestRecordOverQuota: with a produce quota of 10,000 bytes/s, an event
+// past the project's burst is still recorded, and the project's next
+// requests are answered 429 TooManyRequestsError with Retry-After until its
+// debt is repaid; another project records as usual.
+func TestRecordOverQuota(t *testing.T) {
+	f := newFixture(t, func(c *httpapi.Config) { c.ProduceQuota = quota.New(10_000, time.Second) })
+	p, q := f.createProject("P"), f.createProject("Q")
+	big := `{"pad":"` + strings.Repeat("x", 30_000) + `"}`
+	if st, body := f.post("/3.0/projects/"+p.ID+"/events/orders", p.APIKeys["write"], big, nil); st != 201 {
+		t.Fatalf("the event that passes the quota: %d %s", st, body)
+	}
+	for _, path := range []string{"/events/orders", "/events"} {
+		body := `{"n":1}`
+		if path == "/events" {
+			body = `{"orders":[{"n":1}]}`
+		}
+		req, _ := http.NewRequest("POST", f.srv.URL+"/3.0/projects/"+p.ID+path, strings.NewReader(body))
+		req.Header.Set("Authorization", p.APIKeys["write"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		retry, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		if resp.StatusCode != 429 || !strings.Contains(string(answer), `"TooManyRequestsError"`) || retry < 1 || retry > 3 {
+			t.Fatalf("%s over the quota: %d, Retry-After %q, %s", path, resp.StatusCode, resp.Header.Get("Retry-After"), answer)
+		}
+	}
+	if st, body := f.post("/3.0/projects/"+q.ID+"/events/orders", q.APIKeys["write"], `{"n":1}`, nil); st != 201 {
+		t.Fatalf("another project: %d %s", st, body)
+	}
+	if got := len(f.rawRecords(p.ID)); got != 1 {
+		t.Fatalf("%d of P's events written, want the accepted one only", got)
+	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/sluice-io/sluice/internal/event"
 	"github.com/sluice-io/sluice/internal/health"
+	"github.com/sluice-io/sluice/internal/quota"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/store"
 )
@@ -69,6 +70,9 @@ type Config struct {
 	// CAFile is the path of the CA clients trust, shown in the Streams
 	// page's snippets ("" when the operator gave a certificate).
 	CAFile string
+	// ProduceQuota, when not nil, bounds each project's recorded bytes
+	// per second (shared with the Kafka Inbound listener).
+	ProduceQuota *quota.Limiter
 	// Health reports the process's components for /healthz (nil: only
 	// "ready or not").
 	Health func() health.Report

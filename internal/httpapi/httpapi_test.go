@@ -34,7 +34,9 @@ type fixture struct {
 	store store.Store
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture serves the API on the embedded log; opts may change its
+// configuration.
+func newFixture(t *testing.T, opts ...func(*httpapi.Config)) *fixture {
 	t.Helper()
 	log, err := embedded.Start(t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -53,11 +55,15 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(k.Close)
-	api := httpapi.New(httpapi.Config{Registry: reg, OrgID: orgID, OrgKey: orgKey,
+	cfg := httpapi.Config{Registry: reg, OrgID: orgID, OrgKey: orgKey,
 		InboundBootstrap: "kafka.test:9092", OutboundBootstrap: "kafka.test:9093", Store: st,
 		Events: k, Offsets: k, CAFile: "/etc/sluice/ca.pem",
 		Now:    func() time.Time { return queryNow },
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	api := httpapi.New(cfg)
 	api.SetReady()
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)

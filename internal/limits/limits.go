@@ -94,6 +94,12 @@ type Config struct {
 	// TOPIC_AUTHORIZATION_FAILED, the HTTP Stream API 403
 	// TooManyCollectionsError. Existing collections keep working.
 	MaxCollectionsPerProject int
+	// ProduceBytesPerSecond is each project's produce quota, Kafka Inbound
+	// and the HTTP Stream API together, with a burst of one second's worth;
+	// 0 means none (Kafka's brokers have no default quota either). Over it,
+	// Kafka producers are throttled (throttle_time_ms, and their next
+	// request is held until the debt is repaid) and HTTP answers 429.
+	ProduceBytesPerSecond int64
 	Connections
 }
 

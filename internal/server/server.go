@@ -28,6 +28,7 @@ import (
 	"github.com/sluice-io/sluice/internal/health"
 	"github.com/sluice-io/sluice/internal/httpapi"
 	"github.com/sluice-io/sluice/internal/pipeline"
+	"github.com/sluice-io/sluice/internal/quota"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/store"
 	"github.com/sluice-io/sluice/internal/tlsfiles"
@@ -54,6 +55,10 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 	// Before anything opens descriptors: the caps must leave room for them.
 	lim := cfg.Limits
 	lim.Connections = connectionLimits(lim.Connections, cfg.Backend.Embedded(), logger)
+	var produceQuota *quota.Limiter
+	if lim.ProduceBytesPerSecond > 0 {
+		produceQuota = quota.New(lim.ProduceBytesPerSecond, time.Second)
+	}
 
 	// Backend: the embedded log unless brokers are given; the same client
 	// path either way.
@@ -128,7 +133,7 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 		g, err := gateway.New(ctx, gateway.Config{
 			Role: l.role, Listener: l.ln, NodePortStep: nodePortStep(l.addr), AdvertisedHost: cfg.AdvertisedHost,
 			TLS: tlsMat.Config, Registry: reg, Backend: b, Metrics: gwMetrics, Logger: logger,
-			Limits: lim,
+			Limits: lim, ProduceQuota: produceQuota,
 		})
 		if err != nil {
 			return err
@@ -193,7 +198,7 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 		InboundBootstrap: inboundBootstrap, OutboundBootstrap: outboundBootstrap,
 		Metrics: metrics, Logger: logger,
 		Processor: proc, Events: httpKafka, Offsets: httpKafka, CAFile: tlsMat.CAFile,
-		Health: mon.Report, MaxExtractionBytes: lim.MaxExtractionBytes,
+		Health: mon.Report, MaxExtractionBytes: lim.MaxExtractionBytes, ProduceQuota: produceQuota,
 	})
 	if cfg.DebugAddr != "" {
 		if err := serveDebug(ctx, cfg.DebugAddr, logger); err != nil {
