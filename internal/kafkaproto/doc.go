@@ -40,9 +40,10 @@
 // authentication are logged a few at a time with a summary line per
 // interval (package ratelog); the Observer counts each.
 //
-// Known hole: kmsg v1.15.0 loops over a tag count read from the wire even
-// after the input ran out, so a flexible request with a tag count near 2^32
-// burns a core for over a minute. The server checks every tag section it can
-// reach before authentication (header tags, ApiVersions, SaslAuthenticate);
-// request bodies after authentication need kmsg fixed.
+// Tag counts: kmsg's decoders loop over a tagged-field count read from the
+// wire, so a flexible request claiming 2^32 tags could burn a core for over
+// a minute. sluice builds kmsg from third_party/kmsg, whose loops stop when
+// the input runs out (its SLUICE.md); the server also checks the tag
+// sections it reads before authentication itself (header tags, ApiVersions,
+// SaslAuthenticate). TestTagCountBomb covers both.
 package kafkaproto
