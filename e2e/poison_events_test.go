@@ -6,16 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl/plain"
-
-	"github.com/sluice-io/sluice/internal/kraw"
 )
 
 // TestPoisonEvents sends hostile events through Kafka Inbound, each to a
@@ -59,33 +55,8 @@ func TestPoisonEvents(t *testing.T) {
 	}
 	for _, backend := range []string{"embedded", "kafka"} {
 		t.Run(backend, func(t *testing.T) {
-			dir := t.TempDir()
-			const orgID, orgKey = "0123456789abcdef0123eeee", "poison-events-org-key-0123456789"
-			args := []string{"serve", "--org-id", orgID, "--org-key", orgKey}
-			if backend == "kafka" {
-				args = append(args, "--kafka-brokers", strings.Join(kafkaCluster(t, 1, false).Bootstrap, ","))
-			}
-			p := startSluice(t, dir, append(args, localArgs(t)...)...)
-			a := createProject(t, p.HTTP, orgID, orgKey, "hostile")
-			b := createProject(t, p.HTTP, orgID, orgKey, "bystander")
-			for _, proj := range []httpProject{a, b} {
-				if st, body := httpDo(t, "PUT", p.HTTP+"/3.0/projects/"+proj.ID+"/streams/kafka/outbound", proj.APIKeys["master"], `{"enabled":true}`); st != 200 {
-					t.Fatalf("enabling Kafka Outbound: %d %s", st, body)
-				}
-			}
-			tlsCfg, err := kraw.TLSConfig(filepath.Join(dir, "data", "tls", "ca.pem"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			client := func(addr string, proj httpProject, key string, opts ...kgo.Opt) *kgo.Client {
-				cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.DialTLSConfig(tlsCfg),
-					kgo.SASL(plain.Auth{User: proj.ID, Pass: proj.APIKeys[key]}.AsMechanism())}, opts...)...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(cl.Close)
-				return cl
-			}
+			e := startPoisonEnv(t, backend)
+			p, a, b, client := e.p, e.a, e.b, e.client
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			producer := client(addrAfter(t, p, "Kafka Inbound:"), a, "write", kgo.RecordDeliveryTimeout(time.Minute))

@@ -4,16 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl/plain"
 
-	"github.com/sluice-io/sluice/internal/kraw"
 	"github.com/sluice-io/sluice/internal/tenancy"
 )
 
@@ -32,42 +29,15 @@ import (
 func TestPoisonDeadLettersDoNotStallOutbound(t *testing.T) {
 	for _, backend := range []string{"embedded", "kafka"} {
 		t.Run(backend, func(t *testing.T) {
-			dir := t.TempDir()
-			const orgID, orgKey = "0123456789abcdef01234567", "poison-org-key-0123456789"
-			args := []string{"serve", "--org-id", orgID, "--org-key", orgKey}
-			var bootstrap []string
-			if backend == "kafka" {
-				bootstrap = kafkaCluster(t, 1, false).Bootstrap
-				args = append(args, "--kafka-brokers", strings.Join(bootstrap, ","))
-			}
-			p := startSluice(t, dir, append(args, localArgs(t)...)...)
-			a := createProject(t, p.HTTP, orgID, orgKey, "poisoned")
-			b := createProject(t, p.HTTP, orgID, orgKey, "bystander")
-			for _, proj := range []httpProject{a, b} {
-				if st, body := httpDo(t, "PUT", p.HTTP+"/3.0/projects/"+proj.ID+"/streams/kafka/outbound", proj.APIKeys["master"], `{"enabled":true}`); st != 200 {
-					t.Fatalf("enabling Kafka Outbound: %d %s", st, body)
-				}
-			}
-			tlsCfg, err := kraw.TLSConfig(filepath.Join(dir, "data", "tls", "ca.pem"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			client := func(addr string, proj httpProject, key string, opts ...kgo.Opt) *kgo.Client {
-				cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.DialTLSConfig(tlsCfg),
-					kgo.SASL(plain.Auth{User: proj.ID, Pass: proj.APIKeys[key]}.AsMechanism())}, opts...)...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(cl.Close)
-				return cl
-			}
+			e := startPoisonEnv(t, backend)
+			p, a, b, client := e.p, e.a, e.b, e.client
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			producer := client(addrAfter(t, p, "Kafka Inbound:"), a, "write", kgo.RecordDeliveryTimeout(time.Minute))
 
 			narrow := backend == "kafka"
 			if narrow {
-				adm, err := kgo.NewClient(kgo.SeedBrokers(bootstrap...))
+				adm, err := kgo.NewClient(kgo.SeedBrokers(e.bootstrap...))
 				if err != nil {
 					t.Fatal(err)
 				}
