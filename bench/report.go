@@ -199,7 +199,7 @@ func (b *bench) markdown(rep *report) string {
 
 	w("# Kafka Inbound listener benchmark\n\n")
 	w("Written by `bench/run.sh` (`bench/main.go` and friends); do not edit by hand, run it again. ")
-	w("What is measured and why: `bench/README.md` and `/work/shared/BENCHMARKS.md`.\n\n")
+	w("What is measured and why: `bench/README.md`.\n\n")
 	w("| | |\n|---|---|\n")
 	w("| date | %s (run took %s) |\n", b.start.UTC().Format("2006-01-02 15:04 MST"), rep.Finished.Sub(b.start).Round(time.Second))
 	w("| machine | %d cores, %s; %.1f GiB memory; Linux %s |\n", m.Cores, m.CPUModel, m.MemGiB, m.Kernel)
