@@ -67,7 +67,7 @@ func geoTestDB(t *testing.T) string {
 
 // TestGeoAndReferrerAddOns: keen:ip_to_geo (sluice started with
 // --geoip-db) and keen:referrer_parser on events produced through the
-// Inbound listener, with the output shapes of keen-api.md §2, read back by
+// Inbound listener, with the output shapes of docs/contract.md §7, read back by
 // extraction.
 func TestGeoAndReferrerAddOns(t *testing.T) {
 	e := startPipeEnv(t, "addons", "--geoip-db", geoTestDB(t))

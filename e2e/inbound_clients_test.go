@@ -413,8 +413,8 @@ func clientsDir(t *testing.T, sub string) string {
 	return filepath.Join(root, "e2e", "clients", sub)
 }
 
-// kcatArgs are the documented librdkafka settings (CONTRACT §3, reference
-// §15.6) for producing to topic as pid with key.
+// kcatArgs are the documented librdkafka settings (docs/contract.md §2, and
+// the README's kcat example) for producing to topic as pid with key.
 func (e *inboundEnv) kcatArgs(topic, pid, key string, extra ...string) []string {
 	return append([]string{"-P", "-b", e.inbound, "-t", topic,
 		"-X", "security.protocol=SASL_SSL", "-X", "sasl.mechanisms=PLAIN",

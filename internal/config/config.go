@@ -1,5 +1,5 @@
 // Package config parses and validates sluice's flags and their SLUICE_*
-// environment variables (CONTRACT.md §1). It is pure: no listener is opened
+// environment variables (docs/contract.md §1). It is pure: no listener is opened
 // and no file is read here, so every rule is table-testable.
 package config
 

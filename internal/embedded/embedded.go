@@ -1,5 +1,5 @@
 // Package embedded runs the single-node Kafka-protocol log that sluice uses
-// when no backend cluster is configured (DESIGN decision 1): franz-go's kfake
+// when no backend cluster is configured (docs/decisions.md §1): franz-go's kfake
 // with on-disk persistence, reached over the Kafka protocol like any cluster.
 package embedded
 

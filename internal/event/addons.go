@@ -8,7 +8,7 @@ import (
 	"github.com/sluice-io/sluice/internal/limits"
 )
 
-// Data-enrichment add-ons (keen-api.md §2). A client lists them in
+// Data-enrichment add-ons (docs/contract.md §7). A client lists them in
 // keen.addons:
 //
 //	{"name": "keen:url_parser", "input": {"url": "page.url"}, "output": "page.info"}

@@ -1,7 +1,7 @@
 package event
 
 // keen:date_time_parser — input "date_time" (commonly keen.timestamp);
-// output, the 11 properties of keen-api.md §2, all numbers but one:
+// output, the 11 properties of docs/contract.md §7, all numbers but one:
 //
 //	millisecond, second, minute, hour (0–23), day_of_month, month, year,
 //	day_of_week (ISO 8601: Monday = 1 … Sunday = 7),

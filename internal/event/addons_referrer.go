@@ -6,7 +6,7 @@ import (
 )
 
 // keen:referrer_parser — inputs "referrer_url" and "page_url"; output
-// (keen-api.md §2): {"medium": "SEARCH", "source": "Google", "term": "…"}.
+// (docs/contract.md §7): {"medium": "SEARCH", "source": "Google", "term": "…"}.
 //
 // Keen's medium names are those of Snowplow's referer-parser, which its
 // fields (medium, source, term) mirror:

@@ -8,7 +8,7 @@ import (
 	"github.com/ua-parser/uap-go/uaparser"
 )
 
-// keen:ua_parser — input "ua_string"; output (keen-api.md §2):
+// keen:ua_parser — input "ua_string"; output (docs/contract.md §7):
 //
 //	{"device":  {"family": "iPhone", "type": "mobile phone"},
 //	 "browser": {"family": "Mobile Safari", "major": 17, "minor": 4, "patch": null},

@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 )
 
-// keen:url_parser — input "url"; output (keen-api.md §2):
+// keen:url_parser — input "url"; output (docs/contract.md §7):
 //
 //	{"protocol": "http", "domain": "my-website.com", "path": "/cool/link",
 //	 "anchor": "title", "query_string": {"source": "twitter", "foo": "bar/"}}

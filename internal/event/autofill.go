@@ -7,8 +7,8 @@ import (
 	"strconv"
 )
 
-// Autofill is the writing access key's options.writes.autofill (keen-api.md
-// §3.4): properties deep-merged into every event written with the key, after
+// Autofill is the writing access key's options.writes.autofill
+// (docs/contract.md §7): properties deep-merged into every event written with the key, after
 // the add-ons (the Kafka Inbound order: keen object, add-ons, autofill).
 //
 // Keen does not document who wins a conflict (§9 question 2). Autofill wins:

@@ -1,8 +1,8 @@
 // Package event turns one raw Keen event (the JSON a client sent over HTTP or
 // Kafka Inbound) into the event sluice stores and streams: it checks Keen's
 // rules, builds the keen object, runs the data-enrichment add-ons and merges
-// the access key's autofill, in that order (keen-api.md §1, §7; the Kafka
-// Inbound page). It is pure: no I/O besides opening the GeoIP database and
+// the access key's autofill, in that order (docs/contract.md §7, as
+// Keen documents for its Kafka Inbound cluster). It is pure: no I/O besides opening the GeoIP database and
 // no clock (the caller gives the times and the id), so processing the same
 // raw record twice gives the same bytes.
 //
@@ -12,7 +12,7 @@
 //	// err is an *event.Error (Keen's error name + a message) for a refused event;
 //	// ev.JSON is the stored event, ev.UniquenessToken the dedupe key.
 //
-// Where Keen's documentation is silent (keen-api.md §9), the choices are
+// Where Keen's documentation is silent (docs/contract.md §7), the choices are
 // written next to the code that makes them:
 //
 //   - validate.go: empty property names and arrays of arrays are refused too;

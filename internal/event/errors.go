@@ -2,7 +2,7 @@ package event
 
 import "fmt"
 
-// Keen's error names (keen-api.md §5.6), used as Error.Name and as the
+// Keen's error names (docs/contract.md §7), used as Error.Name and as the
 // error_code of the HTTP API. ErrInvalidAddOn and ErrPropertyLimit are
 // sluice's own: Keen documents no name for a bad add-on specification, nor
 // for an event over its property limit.

@@ -39,7 +39,7 @@ type Event struct {
 	CreatedAt time.Time // keen.created_at, UTC, milliseconds
 	// UniquenessToken is keen.uniqueness_token ("" if none): the caller
 	// keeps only the first event of a collection with a given token
-	// (keen-api.md §4.4). It also stays in the stored keen object.
+	// (docs/contract.md §7). It also stays in the stored keen object.
 	UniquenessToken string
 	// JSON is the stored event, keen object included, keen.addons left
 	// out. It is valid UTF-8: invalid input is refused, and the strings

@@ -62,7 +62,7 @@ type cityRecord struct {
 	} `maxminddb:"location"`
 }
 
-// enrich is keen:ip_to_geo's output (keen-api.md §2), with English names:
+// enrich is keen:ip_to_geo's output (docs/contract.md §7), with English names:
 //
 //	{"city": "San Francisco", "province": "California", "country": "United States",
 //	 "country_code": "US", "continent": "North America", "postal_code": "94122",

@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 )
 
-// The keen namespace (keen-api.md §1). Clients may set:
+// The keen namespace (docs/contract.md §7). Clients may set:
 //
 //	keen.timestamp         ISO-8601; normalized to UTC, milliseconds, "Z"
 //	keen.location          an object; only "coordinates" = [longitude, latitude]
@@ -20,7 +20,7 @@ import (
 // keen.id and keen.created_at are always sluice's own. A client-sent value is
 // silently overwritten rather than refused: events extracted from Keen (or
 // from sluice) carry both, and re-posting them must work — Keen drops the
-// system-managed ones on re-post the same way (keen-api.md §1, §9 question 4).
+// system-managed ones on re-post the same way (docs/contract.md §7).
 // Any other key under keen is refused (InvalidKeenNamespaceProperty).
 
 const maxUniquenessTokenLen = 64

@@ -25,7 +25,7 @@ type parser struct {
 
 // substitutions are the HTTP API's dynamic placeholders: a string value that
 // is exactly "${keen.ip}" or "${keen.user_agent}" becomes the request's
-// client IP or User-Agent (keen-api.md §1). Empty = leave the text alone.
+// client IP or User-Agent (docs/contract.md §7). Empty = leave the text alone.
 type substitutions struct {
 	ip, userAgent []byte // already JSON-encoded
 }

@@ -3,7 +3,7 @@ package event
 import "time"
 
 // Keen stores keen.timestamp and keen.created_at in UTC with milliseconds and
-// "Z" (2014-04-25T20:38:04.084Z, keen-api.md §1).
+// "Z" (2014-04-25T20:38:04.084Z, docs/contract.md §7).
 const keenTimeLayout = "2006-01-02T15:04:05.000Z"
 
 // normalizeTime is the instant as Keen keeps it: UTC, cut to milliseconds

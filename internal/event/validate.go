@@ -9,7 +9,7 @@ import (
 	"github.com/sluice-io/sluice/internal/limits"
 )
 
-// Keen's rules for property names and values (keen-api.md §4.2), applied to
+// Keen's rules for property names and values (docs/contract.md §7), applied to
 // every name at every depth:
 //   - a name is shorter than 256 characters (Unicode code points);
 //   - it does not start with "$";

@@ -37,7 +37,7 @@ func TestInvalidEvents(t *testing.T) {
 		name, payload, err string
 		want               []string // substrings of the message
 	}{
-		// Property names (keen-api.md §4.2).
+		// Property names (docs/contract.md §7).
 		{"dot", `{"a.b":1}`, ErrInvalidPropertyName, []string{`"a.b"`, `contains "."`, "dots"}},
 		{"nested dot", `{"customer":{"first.name":"F"}}`, ErrInvalidPropertyName, []string{`"first.name"`, `inside "customer"`}},
 		{"deep dot", `{"a":{"b":{"c.d":1}}}`, ErrInvalidPropertyName, []string{`"c.d"`, `inside "a.b"`}},

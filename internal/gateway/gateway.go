@@ -1,5 +1,5 @@
 // Package gateway is the Kafka-protocol gateway behind the Inbound and
-// Outbound listeners (DESIGN decisions 2–4): it authenticates a project key,
+// Outbound listeners (docs/decisions.md §2–§4): it authenticates a project key,
 // maps the project's names into the backend's, forwards each request at the
 // client's exact version to the right backend broker over an upstream
 // connection of the client's own, and maps the answer back. Clients only

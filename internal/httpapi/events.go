@@ -19,7 +19,7 @@ import (
 	"github.com/sluice-io/sluice/internal/tenancy"
 )
 
-// The Stream API (CONTRACT §2, keen-api.md §5.3): single and batch event
+// The Stream API (docs/contract.md §6): single and batch event
 // recording with the write key, the master key or an access key permitting
 // writes.
 //
@@ -36,7 +36,7 @@ import (
 //   - an event that is a JSON object but breaks Keen's event rules is
 //     answered with its error AND written, so that it reaches the
 //     collection's DLQ like an invalid Kafka-produced event
-//     (CONTRACT §3: the DLQ carries each invalid event of the collection).
+//     (docs/contract.md §8: the DLQ carries each invalid event of the collection).
 
 // writeTimeout bounds how long an answer waits for the backend.
 const writeTimeout = 30 * time.Second

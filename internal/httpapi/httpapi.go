@@ -1,4 +1,4 @@
-// Package httpapi serves sluice's Keen-compatible HTTP API (CONTRACT.md §2):
+// Package httpapi serves sluice's Keen-compatible HTTP API (docs/contract.md §6):
 // provisioning, projects, access keys and stream settings, with Keen's
 // authentication and error shapes.
 package httpapi

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 )
 
-// Keen's dynamic placeholders (keen-api.md §1): a string value that is
+// Keen's dynamic placeholders (docs/contract.md §7): a string value that is
 // exactly "${keen.ip}" or "${keen.user_agent}" is replaced with the
 // request's client IP or User-Agent header. Only the HTTP request knows
 // them, so the substitution happens here, before the event is written to its

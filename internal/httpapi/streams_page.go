@@ -10,7 +10,7 @@ import (
 	"github.com/sluice-io/sluice/internal/tenancy"
 )
 
-// The Streams page (CONTRACT §2, "Web"): /projects/{PID}/streams, plain
+// The Streams page (docs/contract.md §6): /projects/{PID}/streams, plain
 // HTML, CSS and JavaScript embedded in the binary, no build step and nothing
 // loaded from elsewhere. The page itself holds no project data: it signs in
 // with the project id and master key and reads everything through the API

@@ -1,5 +1,5 @@
 // Package pipeline turns raw events into stored Keen events and the Kafka
-// Outbound streams (DESIGN decision 6): one consumer group over every
+// Outbound streams (docs/decisions.md §6): one consumer group over every
 // project's raw topics; each poll's records validated and enriched by
 // package event (partitions in parallel), stored idempotently, and, while
 // the project's Kafka Outbound is enabled, published to the collection's

@@ -1,5 +1,5 @@
 // Package registry holds sluice's state: projects, their keys and access
-// keys, and stream settings (DESIGN decision 5). The records live in a
+// keys, and stream settings (docs/decisions.md §5). The records live in a
 // compacted topic on the backend; every process folds them into a View and
 // answers authentication from memory.
 package registry

@@ -20,7 +20,7 @@ import (
 	"github.com/sluice-io/sluice/internal/limits"
 )
 
-// DuckStore is the Store on an embedded DuckDB database (DESIGN decision 7,
+// DuckStore is the Store on an embedded DuckDB database (docs/decisions.md §7,
 // engine chosen by measurement):
 //
 //   - one table per (project, collection), named t1, t2, … through the

@@ -1,5 +1,5 @@
 // Package store keeps stored Keen events and answers queries over them
-// (DESIGN decision 7). The Store interface is what the pipeline writes and
+// (docs/decisions.md §7). The Store interface is what the pipeline writes and
 // the query API reads; implementations live beside it.
 package store
 

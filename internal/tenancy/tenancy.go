@@ -1,6 +1,6 @@
 // Package tenancy owns every naming and visibility rule between what a
 // project's clients see (collections, topics, groups) and the backend's
-// names (DESIGN decision 4). Everything here is a pure function.
+// names (docs/decisions.md §4). Everything here is a pure function.
 //
 // Backend names:
 //
@@ -49,7 +49,7 @@ func (e *ErrInvalidTopic) Error() string {
 }
 
 // CheckCollectionTopic applies the Inbound listener's rule for a topic name
-// (CONTRACT §3): [a-zA-Z0-9._-], 1 to 64 characters, not ending in -dlq.
+// (docs/contract.md §3): [a-zA-Z0-9._-], 1 to 64 characters, not ending in -dlq.
 func CheckCollectionTopic(name string) error {
 	if err := checkCollectionShape(name); err != nil {
 		return err
@@ -89,7 +89,7 @@ func KeyID(key string) string {
 }
 
 // CheckCollectionName applies the HTTP API's rule for a collection name
-// (CONTRACT §2): 1 to 64 printable ASCII characters (space included), not
+// (docs/contract.md §3): 1 to 64 printable ASCII characters (space included), not
 // ending in -dlq, and not "." or ".." (which no outbound topic could carry).
 // Every name CheckCollectionTopic accepts passes.
 func CheckCollectionName(name string) error {
