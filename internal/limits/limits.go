@@ -6,6 +6,8 @@
 // what a client gets when it is exceeded.
 package limits
 
+import "time"
+
 // MaxMessageBytes is message.max.bytes of every topic a client reaches:
 // raw (Kafka Inbound), outbound and DLQ (Kafka Outbound). It is the seed's
 // figure, which clients configure themselves by.
@@ -93,4 +95,19 @@ const (
 	// PipelineBisectInserts bounds the store Inserts one project's
 	// bisection may make in one attempt of a batch.
 	PipelineBisectInserts = 64
+)
+
+// Fairness of the pipeline between projects (docs/pipeline.md,
+// "Fairness").
+const (
+	// PipelineFairShare is the most records of one project a batch holds
+	// while other projects are active (at least one fetched partition's
+	// worth): about 0.1–0.15 s of storing, so another project's events
+	// wait a few short batches, not a 40,000-record one.
+	PipelineFairShare = 5_000
+	// PipelineFairWindow is how long a project counts as active after a
+	// poll held its records: a project sending a few events a second
+	// keeps the batches short between its events, not just while one is
+	// waiting.
+	PipelineFairWindow = 5 * time.Second
 )
