@@ -88,7 +88,7 @@ while (($#)); do
 done
 want() { [[ ",$BENCHES," == *",$1,"* ]]; }
 for b in ${BENCHES//,/ }; do
-	[[ $b == inbound || $b == pipeline || $b == outbound ]] || { echo "run.sh: unknown benchmark $b (inbound, pipeline, outbound)" >&2; exit 2; }
+	[[ $b == inbound || $b == pipeline || $b == outbound || $b == fairness ]] || { echo "run.sh: unknown benchmark $b (inbound, pipeline, outbound, fairness)" >&2; exit 2; }
 done
 
 # Kafka's own production defaults (kafka-run-class.sh), a fixed 1 GiB heap.
@@ -282,6 +282,20 @@ if want outbound; then
 		tail -n 20 "$WORK/outbound-sluice.err" >&2
 	fi
 	SECTIONS+=("outbound=$WORK/outbound.md")
+fi
+
+# Not in the default set: a quiet project's produce → countable while
+# another project's backlog drains (bench/fairness.go). FAIRNESS_ARGS
+# (words) go to `sluicebench fairness`, e.g. "--baseline-bin /path/sluice"
+# for an A/B against another build.
+if want fairness; then
+	log "fairness benchmark"
+	# shellcheck disable=SC2086
+	${NICE[@]+"${NICE[@]}"} "$WORK/sluicebench" fairness \
+		--sluice-bin "$WORK/sluice" --kafka-brokers "$PLAIN" --work-dir "$WORK" \
+		--out "$WORK/fairness.md" --raw "$WORK/fairness.json" \
+		--command "$COMMAND" --repo "$ROOT" --env "$ENV_LINES" ${FAIRNESS_ARGS:-}
+	SECTIONS+=("fairness=$WORK/fairness.md")
 fi
 
 # 6. The report: the sections just measured replace theirs.
