@@ -112,10 +112,10 @@ func (f *fairness) cut(log *slog.Logger, fetches kgo.Fetches, now time.Time) (kg
 	if sharing := len(f.lastSeen) > 1; sharing != f.sharing {
 		f.sharing = sharing
 		if sharing {
-			log.Info("several projects are active: each gets at most its share of a batch",
+			log.Debug("several projects are active: each gets at most its share of a batch",
 				"projects", len(f.lastSeen), "share", limits.PipelineFairShare)
 		} else {
-			log.Info("one project is active: it gets whole polls")
+			log.Debug("one project is active: it gets whole polls")
 		}
 	}
 	f.turn++
