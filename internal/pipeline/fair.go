@@ -152,3 +152,31 @@ func (f *fairness) partitionBytes() int32 {
 	}
 	return fetchMaxPartitionBytes
 }
+
+// freshen drops what the client fetched while the last batch was being
+// processed, so that the next poll is fetched now. The client sends its
+// next fetch as soon as a poll has taken the last one: while a flood keeps
+// the broker from waiting, that fetch returns at once, when the batch
+// begins, and a quiet project's events that arrive during the batch would
+// be in the poll after next, a whole batch later. Pausing every topic makes
+// a poll drop the buffered records instead of returning them (the client
+// fetches them again from the same offsets once resumed; the session's
+// consumed offsets do not move). A topic the pause did not cover (one the
+// subscription found meanwhile) can still return records: they are
+// returned, to be processed as a poll.
+func (p *Pipeline) freshen(sess *kgo.GroupTransactSession) kgo.Fetches {
+	cl := sess.Client()
+	topics := cl.GetConsumeTopics()
+	if len(topics) == 0 {
+		return nil
+	}
+	cl.PauseFetchTopics(topics...)
+	//lint:ignore SA1012 a nil context makes the poll take what is buffered and not wait
+	fetches := sess.PollRecords(nil, maxPollRecords) //nolint:staticcheck
+	cl.ResumeFetchTopics(topics...)
+	if fetches.NumRecords() == 0 {
+		sess.AllowRebalance()
+		return nil
+	}
+	return fetches
+}

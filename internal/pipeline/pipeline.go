@@ -264,7 +264,13 @@ func (p *Pipeline) run() {
 	defer close(p.done)
 	for p.pollCtx.Err() == nil {
 		sess := p.sess.Load()
-		fetches := sess.PollRecords(p.pollCtx, maxPollRecords)
+		var fetches kgo.Fetches
+		if p.fair.sharing {
+			fetches = p.freshen(sess)
+		}
+		if fetches.NumRecords() == 0 {
+			fetches = sess.PollRecords(p.pollCtx, maxPollRecords)
+		}
 		if p.pollCtx.Err() != nil {
 			sess.AllowRebalance()
 			return
