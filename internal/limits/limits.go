@@ -102,9 +102,13 @@ const (
 const (
 	// PipelineFairShare is the most records of one project a batch holds
 	// while other projects are active (at least one fetched partition's
-	// worth): about 0.1–0.15 s of storing, so another project's events
-	// wait a few short batches, not a 40,000-record one.
-	PipelineFairShare = 5_000
+	// worth): about 0.3 s of storing, so another project's events wait a
+	// short batch, not a 40,000-record one. It is one row group of the
+	// store: an Insert of a row group or more goes straight into the
+	// database file, a smaller one through DuckDB's WAL, whose
+	// checkpoints (every 16 MB, 0.5–1 s each) stall every project's
+	// events; shares of 5,000 made them several times a second.
+	PipelineFairShare = 16_384
 	// PipelineFairWindow is how long a project counts as active after a
 	// poll held its records: a project sending a few events a second
 	// keeps the batches short between its events, not just while one is

@@ -38,7 +38,7 @@ func TestABacklogIsDrainedInSharesWhileAnotherProjectIsActive(t *testing.T) {
 	e.stop()
 	flood, quiet := e.project(), e.project()
 	e.enable(flood.ID, true)
-	const n = 18000 // 2,000 in each of the 9 partitions: a share is 2 of them
+	const n = 36000 // 4,000 in each of the 9 partitions: a share is 4 of them
 	floodTopic := tenancy.RawTopic(flood.ID, "", "flood")
 	e.produce(floodTopic, events(n, func(i int) string { return fmt.Sprintf(`{"n":%d}`, i) })...)
 	quietTopic := tenancy.RawTopic(quiet.ID, "", "quiet")
