@@ -16,8 +16,10 @@ import (
 // While more than one project is active, each project's share of a batch
 // is capped (fairCut) and the partitions left out are given back to the
 // session, so the batches stay short and every active project's records
-// are in each of them. A project alone keeps the full polls that make a
-// backlog drain fast.
+// are in each of them; each poll is fetched after the batch before it
+// (freshen), and a batch stores its smallest projects first (prepare). A
+// project alone keeps the full polls, fetched ahead, that make a backlog
+// drain fast.
 
 // fairFetchPartitionBytes is the fetch size per partition while projects
 // share the pipeline: a poll then holds about what fairCut keeps, instead
@@ -171,8 +173,8 @@ func (p *Pipeline) freshen(sess *kgo.GroupTransactSession) kgo.Fetches {
 		return nil
 	}
 	cl.PauseFetchTopics(topics...)
-	//lint:ignore SA1012 a nil context makes the poll take what is buffered and not wait
-	fetches := sess.PollRecords(nil, maxPollRecords) //nolint:staticcheck
+	// A nil context: the poll takes what is buffered and does not wait.
+	fetches := sess.PollRecords(nil, maxPollRecords) //nolint:staticcheck // SA1012: kgo documents nil
 	cl.ResumeFetchTopics(topics...)
 	if fetches.NumRecords() == 0 {
 		sess.AllowRebalance()
