@@ -128,6 +128,10 @@ func main() {
 		if err := pipelineBench(os.Args[2:]); err != nil {
 			fatal(err)
 		}
+	case "fairness":
+		if err := fairnessBench(os.Args[2:]); err != nil {
+			fatal(err)
+		}
 	case "outbound":
 		if err := outboundBench(os.Args[2:]); err != nil {
 			fatal(err)

@@ -3,6 +3,7 @@
 #
 #   bench/run.sh [--benches inbound,pipeline,outbound] [inbound flags...] [-- pipeline flags... [-- outbound flags...]]
 #   bench/run.sh --benches soak [--soak-backend embedded|kafka|both] [-- -- -- soak flags...]
+#   FAIRNESS_ARGS="..." bench/run.sh --benches fairness
 #
 # Three benchmarks, all by default, against one Apache Kafka broker; each
 # writes its own section of bench/RESULTS.md (the sections of benchmarks
@@ -19,8 +20,12 @@
 #             second `--` go to `sluicebench outbound`): consume throughput
 #             vs the broker's SASL_SSL listener, and end to end, produce ack
 #             on Inbound → enriched event consumed on Outbound at 5,000/s.
-# and one more, only when named (`--benches soak`: it takes 30 minutes):
-#   soak      issue 15's acceptance run (flags after the third `--` go to
+# and two more, only when named:
+#   fairness  a quiet project's produce → countable while another project's
+#             backlog drains, and alone; the flood's drain rate
+#             (bench/fairness.go; FAIRNESS_ARGS go to `sluicebench fairness`,
+#             e.g. "--baseline-bin /path/sluice" for an A/B);
+#   soak      (30 minutes) issue 15's acceptance run (flags after the third `--` go to
 #             `sluicebench soak`): its own sluice, pipeline on, by default
 #             on the embedded log (`--soak-backend kafka` on the broker,
 #             `both` one after the other: an hour), several projects each
@@ -106,12 +111,12 @@ while (($#)); do
 done
 want() { [[ ",$BENCHES," == *",$1,"* ]]; }
 for b in ${BENCHES//,/ }; do
-	[[ $b == inbound || $b == pipeline || $b == outbound || $b == soak ]] || { echo "run.sh: unknown benchmark $b (inbound, pipeline, outbound, soak)" >&2; exit 2; }
+	[[ $b == inbound || $b == pipeline || $b == outbound || $b == fairness || $b == soak ]] || { echo "run.sh: unknown benchmark $b (inbound, pipeline, outbound, fairness, soak)" >&2; exit 2; }
 done
 [[ $SOAK_BACKEND == embedded || $SOAK_BACKEND == kafka || $SOAK_BACKEND == both ]] || { echo "run.sh: --soak-backend is embedded, kafka or both" >&2; exit 2; }
 # A broker is needed by every benchmark but the soak on the embedded log.
 NEED_KAFKA=0
-if want inbound || want pipeline || want outbound || { want soak && [[ $SOAK_BACKEND != embedded ]]; }; then NEED_KAFKA=1; fi
+if want inbound || want pipeline || want outbound || want fairness || { want soak && [[ $SOAK_BACKEND != embedded ]]; }; then NEED_KAFKA=1; fi
 
 # Kafka's own production defaults (kafka-run-class.sh), a fixed 1 GiB heap.
 export KAFKA_HEAP_OPTS="${BENCH_KAFKA_HEAP_OPTS:--Xms1g -Xmx1g}"
@@ -313,7 +318,18 @@ if want outbound; then
 	SECTIONS+=("outbound=$WORK/outbound.md")
 fi
 
-# 6. The soak (issue 15's acceptance run): its own sluice, on the embedded
+# 6. The fairness benchmark (not in the default set, see above).
+if want fairness; then
+	log "fairness benchmark"
+	# shellcheck disable=SC2086
+	${NICE[@]+"${NICE[@]}"} "$WORK/sluicebench" fairness \
+		--sluice-bin "$WORK/sluice" --kafka-brokers "$PLAIN" --work-dir "$WORK" \
+		--out "$WORK/fairness.md" --raw "$WORK/fairness.json" \
+		--command "$COMMAND" --repo "$ROOT" --env "$ENV_LINES" ${FAIRNESS_ARGS:-}
+	SECTIONS+=("fairness=$WORK/fairness.md")
+fi
+
+# 7. The soak (issue 15's acceptance run): its own sluice, on the embedded
 # log and/or the broker; one section holds the runs.
 if want soak; then
 	backends=(embedded kafka)
@@ -339,7 +355,7 @@ if want soak; then
 	SECTIONS+=("soak=$WORK/soak.md")
 fi
 
-# 7. The report: the sections just measured replace theirs.
+# 8. The report: the sections just measured replace theirs.
 "$WORK/sluicebench" sections "$HERE/RESULTS.md" "${SECTIONS[@]}"
 OK=1
 log "done: bench/RESULTS.md ($BENCHES)"

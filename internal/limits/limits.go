@@ -6,6 +6,8 @@
 // what a client gets when it is exceeded.
 package limits
 
+import "time"
+
 // MaxMessageBytes is message.max.bytes of every topic a client reaches:
 // raw (Kafka Inbound), outbound and DLQ (Kafka Outbound). It is the seed's
 // figure, which clients configure themselves by.
@@ -134,4 +136,23 @@ const (
 	// PipelineBisectInserts bounds the store Inserts one project's
 	// bisection may make in one attempt of a batch.
 	PipelineBisectInserts = 64
+)
+
+// Fairness of the pipeline between projects (docs/pipeline.md,
+// "Fairness").
+const (
+	// PipelineFairShare is the most records of one project a batch holds
+	// while other projects are active (at least one fetched partition's
+	// worth): about 0.3 s of storing, so another project's events wait a
+	// short batch, not a 40,000-record one. It is one row group of the
+	// store: an Insert of a row group or more goes straight into the
+	// database file, a smaller one through DuckDB's WAL, whose
+	// checkpoints (every 16 MB, 0.5–1 s each) stall every project's
+	// events; shares of 5,000 made them several times a second.
+	PipelineFairShare = 16_384
+	// PipelineFairWindow is how long a project counts as active after a
+	// poll held its records: a project sending a few events a second
+	// keeps the batches short between its events, not just while one is
+	// waiting.
+	PipelineFairWindow = 5 * time.Second
 )

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -108,6 +109,12 @@ func (p *Pipeline) prepare(fetches kgo.Fetches) (*batch, error) {
 			pb.invalid[name] += n
 		}
 	}
+	// The smallest projects are stored first: an event becomes countable
+	// when its project's Insert commits, so a quiet project's few events
+	// do not wait for a large neighbour's Insert in the same batch.
+	slices.SortStableFunc(b.projects, func(x, y *projectBatch) int {
+		return (len(x.events) + len(x.dlq)) - (len(y.events) + len(y.dlq))
+	})
 	return b, errors.Join(errs...)
 }
 

@@ -103,6 +103,7 @@ type Pipeline struct {
 	poison      *poisonMemory
 	health      healthState
 	fetchErrors fetchErrorLog
+	fair        *fairness
 
 	pollCtx    context.Context // cancelled by Close: stop polling
 	stopPoll   context.CancelFunc
@@ -128,9 +129,9 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 	}
 	p := &Pipeline{
 		cfg: cfg, topics: cfg.Backend.NewTopicCache(), parts: newPartitioner(),
-		poison: newPoisonMemory(limits.PipelinePoisonMemory),
-		log:    cfg.Logger.With("component", "pipeline"),
-		done:   make(chan struct{}), provDone: make(chan struct{}),
+		poison: newPoisonMemory(limits.PipelinePoisonMemory), fair: newFairness(),
+		log:  cfg.Logger.With("component", "pipeline"),
+		done: make(chan struct{}), provDone: make(chan struct{}),
 	}
 	if err := p.fencePredecessor(ctx); err != nil {
 		return nil, err
@@ -170,6 +171,7 @@ func (p *Pipeline) newSession() (*kgo.GroupTransactSession, error) {
 		kgo.MetadataMinAge(500*time.Millisecond),
 		kgo.MetadataMaxAge(2*time.Second),
 		kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.FetchMaxBytes(fetchMaxBytes),
 		kgo.FetchMaxPartitionBytes(fetchMaxPartitionBytes),
 		kgo.TransactionalID(p.cfg.TransactionalID),
 		// Static membership under the process's own, stable id: a
@@ -262,7 +264,13 @@ func (p *Pipeline) run() {
 	defer close(p.done)
 	for p.pollCtx.Err() == nil {
 		sess := p.sess.Load()
-		fetches := sess.PollRecords(p.pollCtx, maxPollRecords)
+		var fetches kgo.Fetches
+		if p.fair.sharing {
+			fetches = p.freshen(sess)
+		}
+		if fetches.NumRecords() == 0 {
+			fetches = sess.PollRecords(p.pollCtx, maxPollRecords)
+		}
 		if p.pollCtx.Err() != nil {
 			sess.AllowRebalance()
 			return
@@ -281,8 +289,16 @@ func (p *Pipeline) run() {
 			}
 			continue
 		}
+		// While several projects are active, a batch holds at most a
+		// share of each one's records; the rest is given back and comes
+		// again in a later poll (fair.go).
+		batch, giveBack := p.fair.cut(p.log, fetches, time.Now())
+		sess.Client().UpdateFetchMaxBytes(fetchMaxBytes, p.fair.partitionBytes())
+		if giveBack != nil {
+			sess.Client().SetOffsets(giveBack)
+		}
 		evicted := p.poison.evicted
-		isolated, err := p.handle(p.workCtx, sess, fetches)
+		isolated, err := p.handle(p.workCtx, sess, batch)
 		if p.poison.evicted != evicted {
 			// The batch holds more poison than the memory: what it
 			// learned is partly lost again, so it is paced like any

@@ -1,0 +1,432 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The fairness benchmark (sluicebench fairness, bench/run.sh --benches
+// fairness): does a flood from one project delay a quiet project's events?
+// For each build measured (--sluice-bin, and --baseline-bin for an A/B):
+//
+//  1. preload: sluice with --pipeline=false, two new projects; the flood
+//     project gets --flood-events events of 1 KB through the Inbound
+//     listener;
+//  2. flood: sluice restarted with the pipeline on, so the backlog drains;
+//     meanwhile the quiet project produces --rate events/s, each with a
+//     sequence number, and a poller finds when each becomes countable (as
+//     the pipeline benchmark's latency run does); the flood project's count
+//     is sampled every 2 s for its drain rate;
+//  3. quiet: once the backlog is drained, the same quiet run again, alone.
+type fairConfig struct {
+	bin, baseline, brokers, workDir string
+	floodEvents, recordSize, rate   int
+	duration, warmup, pollEvery     time.Duration
+	drainTimeout                    time.Duration
+	out, raw, command, repo, env    string
+}
+
+// fairLatency is the quiet project's produce ack → countable, in ms.
+type fairLatency struct {
+	Measured, NotSeen int
+	P50, P99, Max     float64
+}
+
+// fairBuild is what one build gave.
+type fairBuild struct {
+	Build, Binary  string
+	PreloadSeconds float64
+	Flood, Quiet   fairLatency
+	// FloodRate is the flood project's events stored per second while
+	// the quiet project's events were measured; FloodDrained says the
+	// backlog ran out before the end of that window (the figures then
+	// include a stretch without a flood).
+	FloodRate    float64
+	FloodDrained bool
+	// DrainSeconds is the whole backlog's drain, from sluice's start (to
+	// the count sample, every 2 s, that first showed all of it).
+	DrainSeconds float64
+}
+
+type fairReport struct {
+	Started, Finished time.Time
+	Machine           machine
+	LoadEnd           string
+	FloodEvents       int
+	RecordSize        int
+	Rate              int
+	Builds            []fairBuild
+}
+
+func fairnessBench(args []string) error {
+	var c fairConfig
+	fs := flag.NewFlagSet("sluicebench fairness", flag.ContinueOnError)
+	fs.StringVar(&c.bin, "sluice-bin", "", "the sluice binary")
+	fs.StringVar(&c.baseline, "baseline-bin", "", "a sluice binary to compare with (e.g. built from the commit before a change; empty: none)")
+	fs.StringVar(&c.brokers, "kafka-brokers", "", "the broker's PLAINTEXT listener (sluice's backend)")
+	fs.StringVar(&c.workDir, "work-dir", os.TempDir(), "where sluice's data dirs and logs go")
+	fs.IntVar(&c.floodEvents, "flood-events", 2_000_000, "the flood project's preloaded backlog")
+	fs.IntVar(&c.recordSize, "record-size", 1024, "bytes of JSON per event")
+	fs.IntVar(&c.rate, "rate", 20, "the quiet project's events per second")
+	fs.DurationVar(&c.duration, "duration", 40*time.Second, "length of each quiet run (warm-up included)")
+	fs.DurationVar(&c.warmup, "warmup", 5*time.Second, "first part of each quiet run left out of the figures")
+	fs.DurationVar(&c.pollEvery, "poll", 20*time.Millisecond, "interval of the count polls")
+	fs.DurationVar(&c.drainTimeout, "drain-timeout", 10*time.Minute, "give up the backlog's drain after this long")
+	fs.StringVar(&c.out, "out", "fairness.md", "the report section (Markdown)")
+	fs.StringVar(&c.raw, "raw", "", "the figures as JSON (empty: none)")
+	fs.StringVar(&c.command, "command", "", "the command line to quote in the report")
+	fs.StringVar(&c.repo, "repo", ".", "the repository (for the commit)")
+	fs.StringVar(&c.env, "env", "", "software versions and settings to quote in the report, lines of key=value")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if c.bin == "" || c.brokers == "" {
+		return errors.New("--sluice-bin and --kafka-brokers are required")
+	}
+	if c.warmup >= c.duration {
+		return errors.New("--warmup must be shorter than --duration")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep := &fairReport{Started: time.Now(), Machine: describeMachine(), FloodEvents: c.floodEvents, RecordSize: c.recordSize, Rate: c.rate}
+	builds := []struct{ name, bin string }{{"this commit", c.bin}}
+	if c.baseline != "" {
+		builds = append(builds, struct{ name, bin string }{"baseline", c.baseline})
+	}
+	for i, b := range builds {
+		fb, err := fairnessRun(ctx, c, b.name, b.bin, i)
+		if err != nil {
+			return fmt.Errorf("%s: %w", b.name, err)
+		}
+		rep.Builds = append(rep.Builds, fb)
+	}
+	rep.Finished, rep.LoadEnd = time.Now(), loadAvg()
+	if c.raw != "" {
+		raw, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(c.raw, append(raw, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(c.out, []byte(rep.markdown(c)), 0o644); err != nil {
+		return err
+	}
+	logf("wrote %s", c.out)
+	return nil
+}
+
+func fairnessRun(ctx context.Context, c fairConfig, name, bin string, i int) (fairBuild, error) {
+	fb := fairBuild{Build: name, Binary: bin}
+	dataDir := filepath.Join(c.workDir, fmt.Sprintf("fairness-data-%d", i))
+	logPrefix := filepath.Join(c.workDir, fmt.Sprintf("fairness-sluice-%d", i))
+	ca := filepath.Join(dataDir, "tls", "ca.pem")
+	pl := payloads(4096, c.recordSize)
+
+	// 1. Preload the flood, the pipeline off.
+	sl, err := startSluice(ctx, bin, dataDir, c.brokers, false, nil, logPrefix+"-preload")
+	if err != nil {
+		return fb, err
+	}
+	var quiet project
+	flood, err := createProject(ctx, sl.http, dataDir, fmt.Sprintf("fairness-flood-%d", i))
+	if err == nil {
+		quiet, err = createProject(ctx, sl.http, dataDir, fmt.Sprintf("fairness-quiet-%d", i))
+	}
+	if err != nil {
+		sl.stop()
+		return fb, err
+	}
+	logf("fairness (%s): preloading %d events of project %s", name, c.floodEvents, flood.ID)
+	t0 := time.Now()
+	err = produceAll(ctx, sl.inbound, ca, flood, "flood", pl, c.floodEvents)
+	fb.PreloadSeconds = time.Since(t0).Seconds()
+	if stopErr := sl.stop(); err == nil {
+		err = stopErr
+	}
+	if err != nil {
+		return fb, fmt.Errorf("preload: %w", err)
+	}
+	// Earlier benchmarks' and builds' raw events would be drained too.
+	if err := deleteOtherRawTopics(ctx, c.brokers, flood.ID); err != nil {
+		return fb, fmt.Errorf("deleting other raw topics: %w", err)
+	}
+
+	// 2. The flood drains while the quiet project is measured.
+	sl, err = startSluice(ctx, bin, dataDir, c.brokers, true, nil, logPrefix)
+	if err != nil {
+		return fb, err
+	}
+	defer sl.stop()
+	started := time.Now()
+	floodCount := func() (int64, error) {
+		n, _, err := count(ctx, sl.http, flood, map[string]any{"event_collection": "flood"})
+		return n, err
+	}
+	var (
+		mu      sync.Mutex
+		samples []fairSample
+	)
+	sctx, stopSampling := context.WithCancel(ctx)
+	sampled := make(chan error, 1)
+	go func() {
+		for {
+			n, err := floodCount()
+			if err != nil && sctx.Err() == nil {
+				sampled <- err
+				return
+			}
+			mu.Lock()
+			samples = append(samples, fairSample{time.Now(), n})
+			mu.Unlock()
+			if n >= int64(c.floodEvents) {
+				sampled <- nil
+				return
+			}
+			select {
+			case <-sctx.Done():
+				sampled <- nil
+				return
+			case <-time.After(2 * time.Second):
+			}
+		}
+	}()
+	from, to := time.Now().Add(c.warmup), time.Time{}
+	fb.Flood, err = quietLatency(ctx, c, sl, ca, quiet, "quiet-flood", pl)
+	to = time.Now()
+	if err != nil {
+		stopSampling()
+		return fb, fmt.Errorf("quiet project during the flood: %w", err)
+	}
+	logf("fairness (%s): quiet project during the flood: p50 %.0f ms, p99 %.0f ms, max %.0f ms", name, fb.Flood.P50, fb.Flood.P99, fb.Flood.Max)
+	// The backlog drains to its end.
+	deadline := time.Now().Add(c.drainTimeout)
+	for {
+		n, err := floodCount()
+		if err != nil {
+			stopSampling()
+			return fb, err
+		}
+		if n >= int64(c.floodEvents) {
+			fb.DrainSeconds = time.Since(started).Seconds()
+			break
+		}
+		if time.Now().After(deadline) {
+			stopSampling()
+			return fb, fmt.Errorf("the backlog was not drained after %s (%d of %d)", c.drainTimeout, n, c.floodEvents)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	stopSampling()
+	if err := <-sampled; err != nil {
+		return fb, err
+	}
+	mu.Lock()
+	fb.FloodRate, fb.FloodDrained = floodRate(samples, from, to, int64(c.floodEvents))
+	for _, s := range samples { // the first sample with the whole backlog (every 2 s)
+		if s.n >= int64(c.floodEvents) {
+			fb.DrainSeconds = s.at.Sub(started).Seconds()
+			break
+		}
+	}
+	mu.Unlock()
+	logf("fairness (%s): the flood stored %.0f events/s while the quiet project was measured; drained in %.1f s", name, fb.FloodRate, fb.DrainSeconds)
+
+	// 3. The quiet project alone.
+	fb.Quiet, err = quietLatency(ctx, c, sl, ca, quiet, "quiet-alone", pl)
+	if err != nil {
+		return fb, fmt.Errorf("quiet project alone: %w", err)
+	}
+	logf("fairness (%s): quiet project alone: p50 %.0f ms, p99 %.0f ms, max %.0f ms", name, fb.Quiet.P50, fb.Quiet.P99, fb.Quiet.Max)
+	return fb, nil
+}
+
+type fairSample struct {
+	at time.Time
+	n  int64
+}
+
+// floodRate is the events per second stored between the samples closest
+// to [from, to]; drained says the backlog was complete before to.
+func floodRate(samples []fairSample, from, to time.Time, total int64) (rate float64, drained bool) {
+	var a, b *fairSample
+	for i := range samples {
+		s := &samples[i]
+		if a == nil && !s.at.Before(from) {
+			a = s
+		}
+		if !s.at.After(to) {
+			b = s
+		}
+	}
+	if a == nil || b == nil || !b.at.After(a.at) {
+		return 0, true
+	}
+	return float64(b.n-a.n) / b.at.Sub(a.at).Seconds(), b.n >= total
+}
+
+// quietLatency produces c.rate events/s with a sequence number into a new
+// collection of p for c.duration and finds when each becomes countable
+// (count with seq < k, as the pipeline benchmark's latency run).
+func quietLatency(ctx context.Context, c fairConfig, sl *sluiceProc, ca string, p project, collection string, pl [][]byte) (fairLatency, error) {
+	var fig fairLatency
+	cl, err := inboundClient(sl.inbound, ca, p, collection)
+	if err != nil {
+		return fig, err
+	}
+	defer cl.Close()
+	total := int(float64(c.rate) * c.duration.Seconds())
+	acked := make([]atomic.Int64, total)
+	visible := make([]int64, total)
+	var produceErr atomic.Value
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		start := time.Now()
+		for i := 0; i < total; i++ {
+			due := start.Add(time.Duration(float64(i) / float64(c.rate) * float64(time.Second)))
+			if d := time.Until(due); d > 0 {
+				select {
+				case <-pctx.Done():
+					return
+				case <-time.After(d):
+				}
+			}
+			base := pl[i%len(pl)]
+			v := append([]byte(fmt.Sprintf(`{"seq":%d,`, i)), base[1:]...)
+			cl.Produce(pctx, &kgo.Record{Value: v}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					produceErr.CompareAndSwap(nil, err)
+					return
+				}
+				acked[i].Store(time.Now().UnixNano())
+			})
+		}
+	}()
+	q := func(k int) (int64, error) {
+		n, _, err := count(ctx, sl.http, p, map[string]any{"event_collection": collection,
+			"filters": []any{map[string]any{"property_name": "seq", "operator": "lt", "property_value": k}}})
+		return n, err
+	}
+	frontier := 0
+	deadline := time.Now().Add(c.duration + 60*time.Second)
+	for frontier < total && time.Now().Before(deadline) {
+		if err, _ := produceErr.Load().(error); err != nil {
+			return fig, err
+		}
+		x := frontier
+		for x < total && acked[x].Load() != 0 {
+			x++
+		}
+		if x > frontier {
+			n, err := q(x)
+			if err != nil {
+				return fig, err
+			}
+			k := x
+			if n != int64(x) { // the largest k with all of [0, k) countable
+				lo, hi := frontier, x
+				for hi-lo > 1 {
+					mid := (lo + hi) / 2
+					m, err := q(mid)
+					if err != nil {
+						return fig, err
+					}
+					if m == int64(mid) {
+						lo = mid
+					} else {
+						hi = mid
+					}
+				}
+				k = lo
+			}
+			now := time.Now().UnixNano()
+			for i := frontier; i < k; i++ {
+				visible[i] = now
+			}
+			frontier = k
+		}
+		select {
+		case <-ctx.Done():
+			return fig, ctx.Err()
+		case <-time.After(c.pollEvery):
+		}
+	}
+	cancel()
+	wg.Wait()
+	skip := int(float64(c.rate) * c.warmup.Seconds())
+	var ms []float64
+	for i := skip; i < total; i++ {
+		if visible[i] == 0 || acked[i].Load() == 0 {
+			fig.NotSeen++
+			continue
+		}
+		ms = append(ms, float64(visible[i]-acked[i].Load())/1e6)
+	}
+	fig.Measured = len(ms)
+	if len(ms) == 0 {
+		return fig, errors.New("no event became countable")
+	}
+	sortFloats(ms)
+	fig.P50, fig.P99, fig.Max = quantile(ms, 0.5), quantile(ms, 0.99), ms[len(ms)-1]
+	if fig.NotSeen > 0 {
+		return fig, fmt.Errorf("%d events never became countable", fig.NotSeen)
+	}
+	return fig, nil
+}
+
+func (r *fairReport) markdown(c fairConfig) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Fairness: a quiet project next to a flood\n\n")
+	m := r.Machine
+	fmt.Fprintf(&b, "Written by `bench/run.sh --benches fairness` (`bench/fairness.go`). `%s` at commit %s, %s → %s; "+
+		"%d cores (%s), %.0f GiB, Linux %s; load average %s at the start, %s at the end.\n\n", c.command, git(c.repo, "rev-parse", "--short", "HEAD"),
+		r.Started.UTC().Format("2006-01-02 15:04"), r.Finished.UTC().Format("15:04 UTC"), m.Cores, m.CPUModel, m.MemGiB, m.Kernel, m.LoadAvg, r.LoadEnd)
+	fmt.Fprintf(&b, "The flood project's backlog of %d events of %d bytes (preloaded through Kafka Inbound with the pipeline off) "+
+		"drains from sluice's start; meanwhile the quiet project produces %d events/s with a sequence number for %s "+
+		"(the first %s left out), and a poller (count with `seq < k`, every %s) finds when each becomes countable. "+
+		"Then, the backlog drained, the same run again, alone. Goal: the quiet project's p99 ≤ 500 ms during the flood.\n\n",
+		r.FloodEvents, r.RecordSize, r.Rate, c.duration, c.warmup, c.pollEvery)
+	b.WriteString("| build | quiet project during the flood: p50 / p99 / max | alone: p50 / p99 / max | flood stored while measured | whole backlog drained in |\n")
+	b.WriteString("|---|---|---|---|---|\n")
+	for _, fb := range r.Builds {
+		note := ""
+		if fb.FloodDrained {
+			note = " (the backlog ran out before the end)"
+		}
+		fmt.Fprintf(&b, "| %s | %.0f / %.0f / %.0f ms | %.0f / %.0f / %.0f ms | %.0f events/s%s | %.1f s (%.0f events/s) |\n",
+			fb.Build, fb.Flood.P50, fb.Flood.P99, fb.Flood.Max, fb.Quiet.P50, fb.Quiet.P99, fb.Quiet.Max,
+			fb.FloodRate, note, fb.DrainSeconds, float64(r.FloodEvents)/fb.DrainSeconds)
+	}
+	fmt.Fprintf(&b, "\nEach build on a fresh data dir and fresh projects, the same broker; the earlier raw topics deleted before each drain. "+
+		"`this commit`: %s; `baseline`: %s.\n", r.Builds[0].Binary, baselineName(r.Builds))
+	if c.env != "" {
+		b.WriteString("\n")
+		for _, line := range strings.Split(strings.TrimSpace(c.env), "\n") {
+			k, v, _ := strings.Cut(line, "=")
+			fmt.Fprintf(&b, "- %s: %s\n", k, v)
+		}
+	}
+	return b.String()
+}
+
+func baselineName(builds []fairBuild) string {
+	if len(builds) < 2 {
+		return "none (--baseline-bin not given)"
+	}
+	return builds[1].Binary
+}
