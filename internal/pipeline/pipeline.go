@@ -173,6 +173,12 @@ func (p *Pipeline) newSession() (*kgo.GroupTransactSession, error) {
 		kgo.FetchMaxWait(100*time.Millisecond),
 		kgo.FetchMaxBytes(fetchMaxBytes),
 		kgo.FetchMaxPartitionBytes(fetchMaxPartitionBytes),
+		// The Inbound listener refuses batches that decompress past
+		// MaxDecompressedBatchBytes, so a raw batch over it (one written
+		// before that check existed) is hostile: franz-go would inflate it
+		// up to 1 GiB. Over this bound the partition stops with
+		// ErrDecompressTooLarge instead (logged, see run).
+		kgo.MaxDecompressBatchBytes(limits.MaxDecompressedBatchBytes + limits.MaxMessageBytes),
 		kgo.TransactionalID(p.cfg.TransactionalID),
 		// Static membership under the process's own, stable id: a
 		// process restarted after a crash takes its partitions back as
