@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/sluice-io/sluice/internal/limits"
 )
 
 // Log is a running embedded log.
@@ -56,7 +59,7 @@ func start(dir string, logger *slog.Logger, extra ...kfake.Opt) (*Log, error) {
 		kfake.DataDir(dir),
 		kfake.SyncWrites(),
 		kfake.DefaultNumPartitions(9),
-		kfake.BrokerConfigs(map[string]string{"message.max.bytes": "1048588"}),
+		kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(limits.MaxMessageBytes)}),
 		kfake.WithLogger(kfakeLogger{logger}),
 	}
 	c, err := kfake.NewCluster(append(opts, extra...)...)

@@ -53,8 +53,8 @@ func NewKafka(b *backend.Backend, lim limits.Config) (*Kafka, error) {
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		// An answer waits for its events: keep the wait for a batch short.
 		kgo.ProducerLinger(time.Millisecond),
-		// One event may be 900,000 bytes (Keen's limit); raw topics take
-		// 1048588-byte batches.
+		// One event may be limits.MaxEventBytes; raw topics take batches
+		// of limits.MaxMessageBytes.
 		kgo.ProducerBatchMaxBytes(limits.MaxMessageBytes),
 	)...)
 	if err != nil {
