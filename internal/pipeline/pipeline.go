@@ -178,7 +178,7 @@ func (p *Pipeline) newSession() (*kgo.GroupTransactSession, error) {
 		// before that check existed) is hostile: franz-go would inflate it
 		// up to 1 GiB. Over this bound the partition stops with
 		// ErrDecompressTooLarge instead (logged, see run).
-		kgo.MaxDecompressBatchBytes(limits.MaxDecompressedBatchBytes + limits.MaxMessageBytes),
+		kgo.MaxDecompressBatchBytes(limits.MaxDecompressedBatchBytes+limits.MaxMessageBytes),
 		kgo.TransactionalID(p.cfg.TransactionalID),
 		// Static membership under the process's own, stable id: a
 		// process restarted after a crash takes its partitions back as
