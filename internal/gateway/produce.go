@@ -14,7 +14,8 @@ package gateway
 // past the decompressed size limits (MESSAGE_TOO_LARGE). A refused
 // partition forwards nothing; the rest is forwarded byte for byte to the
 // node the client chose; names are mapped back, KIP-951 leader hints
-// rewritten and backend names scrubbed from error texts.
+// rewritten and backend names scrubbed from error texts. A project over its
+// produce quota is throttled, never refused (waitQuota, chargeQuota).
 
 import (
 	"context"
