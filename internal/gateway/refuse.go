@@ -44,7 +44,8 @@ package gateway
 //	              IncrementalAlterConfigs 44, AlterPartitionAssignments 45,
 //	              ListPartitionReassignments 46, DescribeClientQuotas 48,
 //	              AlterClientQuotas 49, DescribeUserScramCredentials 50,
-//	              AlterUserScramCredentials 51, DescribeCluster 60
+//	              AlterUserScramCredentials 51, AlterReplicaLogDirs 34,
+//	              UpdateFeatures 57, DescribeCluster 60
 //	telemetry:    GetTelemetrySubscriptions 71, PushTelemetry 72
 //
 // Everything else (ApiVersions, SASL, broker/controller-internal APIs,
@@ -163,6 +164,10 @@ func Refuse(req kmsg.Request, code int16, msg string) (resp kmsg.Response, ok bo
 		ok = rf.alterUserSCRAMCredentials(r, resp.(*kmsg.AlterUserSCRAMCredentialsResponse))
 	case *kmsg.DescribeClusterRequest:
 		ok = rf.describeCluster(r, resp.(*kmsg.DescribeClusterResponse))
+	case *kmsg.AlterReplicaLogDirsRequest:
+		ok = rf.alterReplicaLogDirs(r, resp.(*kmsg.AlterReplicaLogDirsResponse))
+	case *kmsg.UpdateFeaturesRequest:
+		ok = rf.updateFeatures(r, resp.(*kmsg.UpdateFeaturesResponse))
 	case *kmsg.DescribeProducersRequest:
 		ok = rf.describeProducers(r, resp.(*kmsg.DescribeProducersResponse))
 	case *kmsg.DescribeTransactionsRequest:
@@ -895,6 +900,39 @@ func (rf refusal) describeCluster(req *kmsg.DescribeClusterRequest, resp *kmsg.D
 	resp.EndpointType = req.EndpointType // v1+
 	resp.ControllerID = -1
 	resp.Brokers = []kmsg.DescribeClusterResponseBroker{}
+	return true
+}
+
+// alterReplicaLogDirs refuses every partition asked to move, as a broker
+// does when the principal may not alter the cluster.
+func (rf refusal) alterReplicaLogDirs(req *kmsg.AlterReplicaLogDirsRequest, resp *kmsg.AlterReplicaLogDirsResponse) bool {
+	for _, d := range req.Dirs {
+		for _, t := range d.Topics {
+			rt := kmsg.NewAlterReplicaLogDirsResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewAlterReplicaLogDirsResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p, rf.code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+	}
+	return true
+}
+
+// updateFeatures refuses the request and, up to v1 (which list them), each
+// feature asked for.
+func (rf refusal) updateFeatures(req *kmsg.UpdateFeaturesRequest, resp *kmsg.UpdateFeaturesResponse) bool {
+	resp.ErrorCode = rf.code
+	resp.ErrorMessage = rf.message()
+	if req.Version <= 1 {
+		for _, f := range req.FeatureUpdates {
+			r := kmsg.NewUpdateFeaturesResponseResult()
+			r.Feature, r.ErrorCode, r.ErrorMessage = f.Feature, rf.code, rf.message()
+			resp.Results = append(resp.Results, r)
+		}
+	}
 	return true
 }
 

@@ -319,6 +319,35 @@ var refuseCases = map[int16]refuseCase{
 			t.Errorf("%d results, want one per distinct user (2)", n)
 		}
 	}},
+	34: {build: func(int16) kmsg.Request {
+		r := kmsg.NewPtrAlterReplicaLogDirsRequest()
+		for i, tp := range refuseTopics {
+			r.Dirs = append(r.Dirs, kmsg.AlterReplicaLogDirsRequestDir{Dir: fmt.Sprintf("/data/%d", i),
+				Topics: []kmsg.AlterReplicaLogDirsRequestDirTopic{{Topic: tp.name, Partitions: tp.partitions}}})
+		}
+		return r
+	}, check: func(t *testing.T, v int16, resp kmsg.Response) {
+		n := 0
+		for _, tp := range resp.(*kmsg.AlterReplicaLogDirsResponse).Topics {
+			n += len(tp.Partitions)
+		}
+		want := 0
+		for _, tp := range refuseTopics {
+			want += len(tp.partitions)
+		}
+		if n != want {
+			t.Errorf("%d partitions answered, want every one asked for (%d)", n, want)
+		}
+	}},
+	57: {build: func(int16) kmsg.Request {
+		r := kmsg.NewPtrUpdateFeaturesRequest()
+		r.FeatureUpdates = []kmsg.UpdateFeaturesRequestFeatureUpdate{{Feature: "f1", MaxVersionLevel: 2}, {Feature: "f2", MaxVersionLevel: 1}}
+		return r
+	}, check: func(t *testing.T, v int16, resp kmsg.Response) {
+		if n := len(resp.(*kmsg.UpdateFeaturesResponse).Results); v <= 1 && n != 2 {
+			t.Errorf("v%d: %d results, want one per feature (2)", v, n)
+		}
+	}},
 	60: {build: func(int16) kmsg.Request { return kmsg.NewPtrDescribeClusterRequest() }},
 	61: {build: func(int16) kmsg.Request {
 		r := kmsg.NewPtrDescribeProducersRequest()
@@ -403,7 +432,7 @@ var refuseCases = map[int16]refuseCase{
 // TestRefuseCoversBrief pins the list of keys Refuse must answer.
 func TestRefuseCoversBrief(t *testing.T) {
 	want := []int16{0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 19, 20, 21, 22, 23, 24, 25, 26, 28,
-		29, 30, 31, 32, 33, 35, 37, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 60, 61, 65, 66, 68, 69,
+		29, 30, 31, 32, 33, 34, 35, 37, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 57, 60, 61, 65, 66, 68, 69,
 		71, 72, 75, 76, 77, 78, 79}
 	for _, k := range want {
 		if _, ok := refuseCases[k]; !ok {
@@ -487,6 +516,27 @@ func TestRefuseNotOK(t *testing.T) {
 				t.Fatalf("Refuse = %v, %v; want nil, false", resp, ok)
 			}
 		})
+	}
+}
+
+// TestEveryRoleRefusalHasAnAnswer: every key a role refuses (refusalCode)
+// has a case in Refuse, tested at every version by TestRefuseAllVersions,
+// so it gets an error response rather than a closed connection: the role's
+// list and Refuse's cases must not drift apart.
+func TestEveryRoleRefusalHasAnAnswer(t *testing.T) {
+	for _, role := range []Role{Inbound, Outbound} {
+		for key := int16(0); key < 200; key++ {
+			req := kmsg.RequestForKey(key)
+			if req == nil {
+				continue
+			}
+			if _, _, refused := refusalCode(role, req); !refused {
+				continue
+			}
+			if _, ok := refuseCases[key]; !ok {
+				t.Errorf("%s refuses %s, but Refuse has no case for it (the connection would be closed)", role, kmsg.NameForKey(key))
+			}
+		}
 	}
 }
 
