@@ -316,10 +316,12 @@ func (s *Server) startConn(ctx context.Context, nc net.Conn) {
 	}
 	if over != "" {
 		s.mu.Unlock()
-		// Closed before a byte is read: cheaper than any answer, and a
-		// client sees a connection that ended, which it retries.
-		nc.Close()
+		// Counted before the close, so that whoever sees the connection
+		// end sees the refusal counted. Closed before a byte is read:
+		// cheaper than any answer, and a client sees a connection that
+		// ended, which it retries.
 		s.obs.Refused(over)
+		nc.Close()
 		s.limitLog.Log("remote", nc.RemoteAddr().String(), "reason", string(over))
 		return
 	}
