@@ -131,8 +131,8 @@ func (l *capListener) Accept() (net.Conn, error) {
 		}
 		l.open.Add(-1)
 		if v := l.victim(time.Now()); v != nil {
-			v.Close() // gives its slot back at once
-			l.evicted.Inc()
+			l.evicted.Inc() // before the close: whoever sees it end sees it counted
+			v.Close()       // gives its slot back at once
 			l.open.Add(1)
 			return &countedConn{Conn: nc, l: l}, nil
 		}
