@@ -9,7 +9,7 @@ package gateway
 // forwarded as a full fetch without a session, and answered with session
 // id 0, which tells the client there is none): the broker binds sessions to
 // nothing but their id, so forwarding them would let one project replay
-// another's (docs/kafka-protocol.md §6). The isolation level is forced to
+// another's (docs/protocol.md §6). The isolation level is forced to
 // read_committed and aborted transactions are filtered out here
 // (txnbatches.go). Replica fields are forced to a consumer's, and the
 // preferred read replica cleared, so every fetch goes to the leader

@@ -7,7 +7,7 @@ package gateway
 // offered, cluster administration, ...) the way a Kafka broker whose ACLs
 // deny would: with a well-formed response, at the request's exact version,
 // whose error fields carry an authorization code. The caller picks the code
-// (docs/kafka-protocol.md §8): typically TOPIC_AUTHORIZATION_FAILED (29) for
+// (docs/protocol.md §8): typically TOPIC_AUTHORIZATION_FAILED (29) for
 // topic data APIs, GROUP_AUTHORIZATION_FAILED (30) for group APIs,
 // TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53) for transactional APIs,
 // CLUSTER_AUTHORIZATION_FAILED (31) for cluster administration, or

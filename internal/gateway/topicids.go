@@ -9,7 +9,7 @@ import (
 // topicIDs maps backend topic ids to backend topic names, so requests that
 // name topics by id (Fetch v13+) can be authorized: an id is not a secret,
 // and only an id whose topic belongs to the client's project may pass
-// (docs/kafka-protocol.md §5). It learns from every Metadata answer the gateway
+// (docs/protocol.md §5). It learns from every Metadata answer the gateway
 // forwards and, on a miss, from the backend directly (at most once per
 // refreshEvery, so unknown ids cannot make the gateway hammer the backend).
 type topicIDs struct {

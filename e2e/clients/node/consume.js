@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Consumes a topic from sluice's Kafka Outbound listener with kafkajs in a
-// consumer group, the settings of shared/reference/kafka-protocol.md §15.6,
+// consumer group, the settings of shared/reference/protocol.md §15.6,
 // and prints each record value on its own line of stdout.
 //
 //   node consume.js --bootstrap HOST:PORT --ca CA.pem --user PROJECT_ID \

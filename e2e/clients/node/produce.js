@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Produces JSON lines to sluice's Kafka Inbound listener with kafkajs,
-// acks=-1 (all), the settings of shared/reference/kafka-protocol.md §15.6.
+// acks=-1 (all), the settings of shared/reference/protocol.md §15.6.
 //
 //   node produce.js --bootstrap HOST:PORT --ca CA.pem --user PROJECT_ID \
 //     --password KEY --topic COLLECTION --dir DIR --codecs gzip

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Consumes a topic from sluice's Kafka Outbound listener with a real Python
 client in a consumer group, the settings of
-shared/reference/kafka-protocol.md §15.6 and nothing else, and prints each
+shared/reference/protocol.md §15.6 and nothing else, and prints each
 record value on its own line of stdout.
 
     consume.py --lib confluent|kafka-python --bootstrap HOST:PORT --ca CA.pem \

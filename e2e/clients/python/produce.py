@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Produces JSON lines to sluice's Kafka Inbound listener with a real Python
 client, one producer per compression codec, acks=all, the settings of
-shared/reference/kafka-protocol.md §15.6 and nothing else.
+shared/reference/protocol.md §15.6 and nothing else.
 
     produce.py --lib confluent|kafka-python --bootstrap HOST:PORT --ca CA.pem \
         --user PROJECT_ID --password KEY --topic COLLECTION --dir DIR \
