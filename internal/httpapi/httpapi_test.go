@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/registry/registrytest"
 	"github.com/sluice-io/sluice/internal/store"
+	"github.com/sluice-io/sluice/internal/store/duckdb"
 )
 
 const (
@@ -45,7 +46,7 @@ func newFixture(t *testing.T, opts ...func(*httpapi.Config)) *fixture {
 	t.Cleanup(log.Close)
 	b := registrytest.Connect(t, log.Addrs())
 	reg := registrytest.Open(t, b)
-	st, err := store.Open(t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	st, err := duckdb.Open(t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

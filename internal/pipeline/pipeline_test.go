@@ -22,6 +22,7 @@ import (
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/registry/registrytest"
 	"github.com/sluice-io/sluice/internal/store"
+	"github.com/sluice-io/sluice/internal/store/duckdb"
 	"github.com/sluice-io/sluice/internal/tenancy"
 )
 
@@ -45,7 +46,7 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(log.Close)
 	b := registrytest.Connect(t, log.Addrs())
-	st, err := store.Open(t.TempDir(), quiet())
+	st, err := duckdb.Open(t.TempDir(), quiet())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ import (
 	"github.com/sluice-io/sluice/internal/pipeline"
 	"github.com/sluice-io/sluice/internal/quota"
 	"github.com/sluice-io/sluice/internal/registry"
-	"github.com/sluice-io/sluice/internal/store"
+	"github.com/sluice-io/sluice/internal/store/duckdb"
 	"github.com/sluice-io/sluice/internal/tlsfiles"
 )
 
@@ -104,7 +104,7 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 	}
 	defer outboundLn.Close()
 
-	st, err := store.OpenLimits(filepath.Join(cfg.DataDir, "store"), logger, lim)
+	st, err := duckdb.OpenLimits(filepath.Join(cfg.DataDir, "store"), logger, lim)
 	if err != nil {
 		return fmt.Errorf("opening the event store: %w", err)
 	}

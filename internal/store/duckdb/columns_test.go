@@ -1,4 +1,4 @@
-package store
+package duckdb
 
 import (
 	"bufio"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluice-io/sluice/internal/store"
 	"io"
 	"log/slog"
 	"os"
@@ -20,7 +21,7 @@ import (
 
 // wideEvent is an event of collection "wide" with n numeric properties
 // p<first>…p<first+n-1>.
-func wideEvent(id string, first, n int) Event {
+func wideEvent(id string, first, n int) store.Event {
 	ts := time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
 	var b strings.Builder
 	b.WriteString(`{"keen":{"id":"` + id + `","timestamp":"2024-06-01T12:00:00.000Z","created_at":"2024-06-01T12:00:00.000Z"}`)
@@ -28,7 +29,7 @@ func wideEvent(id string, first, n int) Event {
 		fmt.Fprintf(&b, `,"p%d":%d`, i, i)
 	}
 	b.WriteString("}")
-	return Event{ProjectID: "p", Collection: "wide", ID: id, Timestamp: ts, CreatedAt: ts, JSON: []byte(b.String())}
+	return store.Event{ProjectID: "p", Collection: "wide", ID: id, Timestamp: ts, CreatedAt: ts, JSON: []byte(b.String())}
 }
 
 // rss returns the process's resident and peak resident memory in bytes.
@@ -80,16 +81,16 @@ func TestWideEventMemoryBounded(t *testing.T) {
 	ctx := context.Background()
 	warm := wideEvent("warm", 0, 1)
 	warm.Collection = "warm" // DuckDB's own start-up memory
-	if _, err := s.Insert(ctx, []Event{warm}); err != nil {
+	if _, err := s.Insert(ctx, []store.Event{warm}); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
 		name  string
-		first Event // stored before, or nothing
-		bound int64 // on the peak RSS's growth
+		first store.Event // stored before, or nothing
+		bound int64       // on the peak RSS's growth
 	}{
 		// A new table is created with its columns in one statement.
-		{"new collection", Event{}, 100 << 20},
+		{"new collection", store.Event{}, 100 << 20},
 		// DuckDB pins two blocks of 256 KiB per column to append to a
 		// table that has rows: 500 MiB for 1,000 columns, and about as
 		// much again for the new columns' blocks.
@@ -100,7 +101,7 @@ func TestWideEventMemoryBounded(t *testing.T) {
 			n := 1000
 			if c.first.ID != "" {
 				c.first.Collection = coll
-				if _, err := s.Insert(ctx, []Event{c.first}); err != nil {
+				if _, err := s.Insert(ctx, []store.Event{c.first}); err != nil {
 					t.Fatal(err)
 				}
 				n = 999
@@ -109,8 +110,8 @@ func TestWideEventMemoryBounded(t *testing.T) {
 			resetPeak(t)
 			ev := wideEvent("wide", 1, n)
 			ev.Collection = coll
-			res, err := s.Insert(ctx, []Event{ev})
-			if err != nil || !sameResult(res, InsertResult{Inserted: 1}) {
+			res, err := s.Insert(ctx, []store.Event{ev})
+			if err != nil || !sameResult(res, store.InsertResult{Inserted: 1}) {
 				t.Fatalf("%+v %v", res, err)
 			}
 			_, peak := rss(t)
@@ -118,7 +119,7 @@ func TestWideEventMemoryBounded(t *testing.T) {
 			if grew := peak - before; grew > c.bound {
 				t.Errorf("storing one event of %d new properties raised the peak RSS by %d MiB (bound %d MiB)", n, grew>>20, c.bound>>20)
 			}
-			got, err := s.Count(ctx, Query{ProjectID: "p", Collection: coll, Filters: []Filter{{Path: []string{"p999"}, Operator: "eq", Value: json.Number("999")}}})
+			got, err := s.Count(ctx, store.Query{ProjectID: "p", Collection: coll, Filters: []store.Filter{{Path: []string{"p999"}, Operator: "eq", Value: json.Number("999")}}})
 			if err != nil || got != 1 {
 				t.Fatalf("count p999 = 999: %d %v", got, err)
 			}
@@ -146,7 +147,7 @@ func TestColumnGrowthCost(t *testing.T) {
 		defer s.Close()
 		warm := wideEvent("warm", 0, 1)
 		warm.Collection = "warm" // DuckDB's own start-up memory
-		if _, err := s.Insert(context.Background(), []Event{warm}); err != nil {
+		if _, err := s.Insert(context.Background(), []store.Event{warm}); err != nil {
 			t.Fatal(err)
 		}
 		before, _ := rss(t)
@@ -160,7 +161,7 @@ func TestColumnGrowthCost(t *testing.T) {
 		t.Logf("%s: %v, peak RSS %d MiB (+%d MiB)", name, took.Round(time.Millisecond), peak>>20, (peak-before)>>20)
 	}
 	measure(fmt.Sprintf("one event with %d new properties", cols), func(s *DuckStore) error {
-		res, err := s.Insert(context.Background(), []Event{wideEvent("one", 1, cols)})
+		res, err := s.Insert(context.Background(), []store.Event{wideEvent("one", 1, cols)})
 		if err == nil && res.Inserted != 1 {
 			err = fmt.Errorf("%+v", res)
 		}
@@ -169,7 +170,7 @@ func TestColumnGrowthCost(t *testing.T) {
 	measure(fmt.Sprintf("%d columns over 100 Inserts", cols), func(s *DuckStore) error {
 		per := max(cols/100, 1)
 		for i := 0; i < 100; i++ {
-			res, err := s.Insert(context.Background(), []Event{wideEvent(fmt.Sprint("e", i), 1+i*per, per)})
+			res, err := s.Insert(context.Background(), []store.Event{wideEvent(fmt.Sprint("e", i), 1+i*per, per)})
 			if err == nil && res.Inserted != 1 {
 				err = fmt.Errorf("Insert %d: %+v", i, res)
 			}
@@ -182,8 +183,8 @@ func TestColumnGrowthCost(t *testing.T) {
 }
 
 // sameOutcome is sameResult without the refusals' messages.
-func sameOutcome(a, b InsertResult) bool {
-	strip := func(r InsertResult) InsertResult {
+func sameOutcome(a, b store.InsertResult) bool {
+	strip := func(r store.InsertResult) store.InsertResult {
 		r.Refused = slices.Clone(r.Refused)
 		for i := range r.Refused {
 			r.Refused[i].Message = ""
@@ -212,13 +213,13 @@ func TestCollectionPropertyLimit(t *testing.T) {
 	dir := t.TempDir()
 	s := openLimited(t, dir, 10)
 	ctx := context.Background()
-	sourced := func(ev Event, off int64) Event {
-		ev.Source = Source{Topic: "raw", Partition: 0, Offset: off}
+	sourced := func(ev store.Event, off int64) store.Event {
+		ev.Source = store.Source{Topic: "raw", Partition: 0, Offset: off}
 		return ev
 	}
 	other := wideEvent("o1", 0, 8)
 	other.Collection = "other"
-	evs := []Event{
+	evs := []store.Event{
 		sourced(wideEvent("a", 0, 6), 0),  // p0…p5: 6 columns
 		sourced(wideEvent("b", 6, 5), 1),  // p6…p10: 11, refused
 		sourced(wideEvent("c", 6, 4), 2),  // p6…p9: 10
@@ -226,7 +227,7 @@ func TestCollectionPropertyLimit(t *testing.T) {
 		sourced(wideEvent("d", 0, 10), 3), // no new column
 		sourced(wideEvent("e", 9, 2), 4),  // p10: refused, the last of its partition
 	}
-	want := InsertResult{Inserted: 4, Refused: []Refusal{
+	want := store.InsertResult{Inserted: 4, Refused: []store.Refusal{
 		{Index: 1, Name: ErrPropertyLimit, Message: `the event would add 5 properties to collection "wide", which has 6 of the 10 it may have (one per property path and JSON type); the event was not stored`},
 		{Index: 5, Name: ErrPropertyLimit, Message: `the event would add 1 property to collection "wide", which has 10 of the 10 it may have (one per property path and JSON type); the event was not stored`},
 	}}
@@ -234,13 +235,13 @@ func TestCollectionPropertyLimit(t *testing.T) {
 	if err != nil || !sameResult(res, want) {
 		t.Fatalf("Insert: %+v %v\nwant %+v", res, err, want)
 	}
-	extractsExactly(t, s, "p", "wide", []Event{evs[0], evs[2], evs[4]})
-	extractsExactly(t, s, "p", "other", []Event{evs[3]})
+	extractsExactly(t, s, "p", "wide", []store.Event{evs[0], evs[2], evs[4]})
+	extractsExactly(t, s, "p", "other", []store.Event{evs[3]})
 
 	// Processed again, before and after a reopen: the refused events are
 	// refused again although their partition's mark is past them (the
 	// messages say how full the collection is now).
-	again := InsertResult{Existing: 4, Refused: want.Refused}
+	again := store.InsertResult{Existing: 4, Refused: want.Refused}
 	if res, err := s.Insert(ctx, evs); err != nil || !sameOutcome(res, again) {
 		t.Fatalf("again: %+v %v\nwant %+v", res, err, again)
 	}
@@ -254,7 +255,7 @@ func TestCollectionPropertyLimit(t *testing.T) {
 	}
 	// Events of a full collection that bring no new column are stored;
 	// a new collection whose only event is refused gets no table.
-	next := []Event{sourced(wideEvent("f", 3, 7), 5), wideEvent("g", 0, 11)}
+	next := []store.Event{sourced(wideEvent("f", 3, 7), 5), wideEvent("g", 0, 11)}
 	next[1].Collection = "new"
 	if res, err := s.Insert(ctx, next); err != nil || res.Inserted != 1 || len(res.Refused) != 1 || res.Refused[0].Index != 1 {
 		t.Fatalf("next: %+v %v", res, err)
@@ -262,7 +263,7 @@ func TestCollectionPropertyLimit(t *testing.T) {
 	if tbl, _ := s.snapshot("p", "new"); tbl != "" {
 		t.Errorf("a collection of refused events has table %s", tbl)
 	}
-	extractsExactly(t, s, "p", "wide", []Event{evs[0], evs[2], evs[4], next[0]})
+	extractsExactly(t, s, "p", "wide", []store.Event{evs[0], evs[2], evs[4], next[0]})
 }
 
 // TestWideCheckWithoutSources: events without a Source (looked up by
@@ -271,8 +272,8 @@ func TestWideCheckWithoutSources(t *testing.T) {
 	s := openLimited(t, t.TempDir(), 3)
 	defer s.Close()
 	ctx := context.Background()
-	evs := []Event{wideEvent("a", 0, 2), wideEvent("b", 1, 3), wideEvent("c", 2, 1)}
-	want := InsertResult{Inserted: 2, Refused: []Refusal{{Index: 1, Name: ErrPropertyLimit,
+	evs := []store.Event{wideEvent("a", 0, 2), wideEvent("b", 1, 3), wideEvent("c", 2, 1)}
+	want := store.InsertResult{Inserted: 2, Refused: []store.Refusal{{Index: 1, Name: ErrPropertyLimit,
 		Message: `the event would add 2 properties to collection "wide", which has 2 of the 3 it may have (one per property path and JSON type); the event was not stored`}}}
 	for i := 0; i < 2; i++ {
 		res, err := s.Insert(ctx, evs)
@@ -284,13 +285,13 @@ func TestWideCheckWithoutSources(t *testing.T) {
 }
 
 // TestExtractionBounds: an extraction over MaxEvents or MaxBytes fails
-// with a *TooLargeError; at the bounds, and with latest within them, it
+// with a *store.TooLargeError; at the bounds, and with latest within them, it
 // returns the events.
 func TestExtractionBounds(t *testing.T) {
 	s := openTest(t, t.TempDir())
 	defer s.Close()
 	ctx := context.Background()
-	var evs []Event
+	var evs []store.Event
 	var total int64
 	for i := range 10 {
 		ev := wideEvent(fmt.Sprint("e", i), 0, 3)
@@ -320,16 +321,16 @@ func TestExtractionBounds(t *testing.T) {
 		{"latest over the bytes bound", 2, 9, last, -1, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := s.Extract(ctx, Query{ProjectID: "p", Collection: "wide", Limit: c.limit, MaxEvents: c.maxEvents, MaxBytes: c.maxBytes})
+			got, err := s.Extract(ctx, store.Query{ProjectID: "p", Collection: "wide", Limit: c.limit, MaxEvents: c.maxEvents, MaxBytes: c.maxBytes})
 			if c.want >= 0 {
 				if err != nil || len(got) != c.want {
 					t.Fatalf("%d events, %v; want %d", len(got), err, c.want)
 				}
 				return
 			}
-			var tl *TooLargeError
+			var tl *store.TooLargeError
 			if !errors.As(err, &tl) || tl.Events != c.overEvents || got != nil {
-				t.Fatalf("%d events, %v; want a TooLargeError (events: %v)", len(got), err, c.overEvents)
+				t.Fatalf("%d events, %v; want a store.TooLargeError (events: %v)", len(got), err, c.overEvents)
 			}
 		})
 	}

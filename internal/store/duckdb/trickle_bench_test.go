@@ -1,8 +1,9 @@
-package store
+package duckdb
 
 import (
 	"context"
 	"fmt"
+	"github.com/sluice-io/sluice/internal/store"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -46,7 +47,7 @@ func BenchmarkTrickleAfterDrain(b *testing.B) {
 						return
 					case <-time.After(every):
 					}
-					if _, err := s.Count(ctx, Query{ProjectID: "p1", Collection: coll}); err != nil {
+					if _, err := s.Count(ctx, store.Query{ProjectID: "p1", Collection: coll}); err != nil {
 						b.Error(err)
 					}
 				}
@@ -61,7 +62,7 @@ func BenchmarkTrickleAfterDrain(b *testing.B) {
 			batch := sizes[k%len(sizes)]
 			evs := wordEvents(r, "p1", "drain", fmt.Sprintf("d%d-", i), batch)
 			for j := range evs {
-				evs[j].Source = Source{Topic: "raw.drain", Partition: int32(j % 9), Offset: int64((i + j) / 9)}
+				evs[j].Source = store.Source{Topic: "raw.drain", Partition: int32(j % 9), Offset: int64((i + j) / 9)}
 			}
 			t0, c0 := time.Now(), processCPU()
 			if _, err := s.Insert(ctx, evs); err != nil {
@@ -85,9 +86,9 @@ func BenchmarkTrickleAfterDrain(b *testing.B) {
 
 		// The pipeline benchmark's queries run between its drain and its
 		// trickle: they fill DuckDB's buffers.
-		for _, q := range []Query{
-			{Filters: []Filter{{[]string{"user", "country"}, "eq", "paris"}}},
-			{Filters: []Filter{{[]string{"text"}, "contains", "checkout pricing"}}},
+		for _, q := range []store.Query{
+			{Filters: []store.Filter{{Path: []string{"user", "country"}, Operator: "eq", Value: "paris"}}},
+			{Filters: []store.Filter{{Path: []string{"text"}, Operator: "contains", Value: "checkout pricing"}}},
 		} {
 			q.ProjectID, q.Collection = "p1", "drain"
 			for range 5 {
@@ -96,7 +97,7 @@ func BenchmarkTrickleAfterDrain(b *testing.B) {
 				}
 			}
 		}
-		if _, err := s.Extract(ctx, Query{ProjectID: "p1", Collection: "drain", Limit: 100}); err != nil {
+		if _, err := s.Extract(ctx, store.Query{ProjectID: "p1", Collection: "drain", Limit: 100}); err != nil {
 			b.Fatal(err)
 		}
 		var worst time.Duration
@@ -104,7 +105,7 @@ func BenchmarkTrickleAfterDrain(b *testing.B) {
 		for i := range 300 {
 			evs := wordEvents(r, "p1", "trickle", fmt.Sprintf("t%d-", i), 100)
 			for j := range evs {
-				evs[j].Source = Source{Topic: "raw.trickle", Partition: int32(j % 9), Offset: int64((i*100 + j) / 9)}
+				evs[j].Source = store.Source{Topic: "raw.trickle", Partition: int32(j % 9), Offset: int64((i*100 + j) / 9)}
 			}
 			t0 := time.Now()
 			if _, err := s.Insert(ctx, evs); err != nil {

@@ -1,9 +1,10 @@
-package store
+package duckdb
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/sluice-io/sluice/internal/store"
 	"runtime"
 	"sync"
 
@@ -16,7 +17,7 @@ const flattenChunk = 256
 
 // flattenAll flattens events in parallel (flattening is most of an
 // Insert's Go-side cost, and it runs before the write lock is taken).
-func flattenAll(events []Event) ([]flatEvent, error) {
+func flattenAll(events []store.Event) ([]flatEvent, error) {
 	out := make([]flatEvent, len(events))
 	workers := min(runtime.GOMAXPROCS(0), (len(events)+flattenChunk-1)/flattenChunk)
 	errs := make([]error, workers)

@@ -1,8 +1,9 @@
-package store
+package duckdb
 
 import (
 	"context"
 	"fmt"
+	"github.com/sluice-io/sluice/internal/store"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func testProcessedEvents(t *testing.T, leaves bool) {
 	defer s.Close()
 	ctx := context.Background()
 	now := time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
-	var evs []Event
+	var evs []store.Event
 	for i, payload := range []string{
 		`{"a": {"b": "x"}, "n": 1.50, "keen": {"timestamp": "2024-01-02T03:04:05.678Z", "uniqueness_token": "t"}}`,
 		`{"n": 12345678901234567890, "tags": ["x", "y"], "é": "\u00e9", "o": {"p": null, "q": true}}`,
@@ -40,33 +41,33 @@ func testProcessedEvents(t *testing.T, leaves bool) {
 		if leaves && ev.Leaves == nil {
 			t.Fatalf("%s: no leaves", payload)
 		}
-		evs = append(evs, Event{ProjectID: "p", Collection: "clicks", ID: ev.ID, Timestamp: ev.Timestamp, CreatedAt: ev.CreatedAt, UniquenessToken: ev.UniquenessToken, JSON: ev.JSON, ValidUTF8: true, Leaves: ev.Leaves})
+		evs = append(evs, store.Event{ProjectID: "p", Collection: "clicks", ID: ev.ID, Timestamp: ev.Timestamp, CreatedAt: ev.CreatedAt, UniquenessToken: ev.UniquenessToken, JSON: ev.JSON, ValidUTF8: true, Leaves: ev.Leaves})
 	}
 	res, err := s.Insert(ctx, evs)
-	if err != nil || !sameResult(res, InsertResult{Inserted: 2, Duplicates: 1}) {
+	if err != nil || !sameResult(res, store.InsertResult{Inserted: 2, Duplicates: 1}) {
 		t.Fatalf("%+v %v", res, err)
 	}
-	got, err := s.Extract(ctx, Query{ProjectID: "p", Collection: "clicks"})
+	got, err := s.Extract(ctx, store.Query{ProjectID: "p", Collection: "clicks"})
 	if err != nil || len(got) != 2 || string(got[0]) != string(evs[0].JSON) || string(got[1]) != string(evs[1].JSON) {
 		t.Fatalf("extract: %s %v", got, err)
 	}
 	for _, c := range []struct {
-		f    Filter
+		f    store.Filter
 		want int64
 	}{
-		{Filter{[]string{"a", "b"}, "eq", "x"}, 1},
-		{Filter{[]string{"n"}, "eq", n("1.5")}, 1},
-		{Filter{[]string{"n"}, "gt", n("1e19")}, 1},
-		{Filter{[]string{"keen", "uniqueness_token"}, "exists", true}, 1},
-		{Filter{[]string{"keen", "timestamp"}, "lt", "2024-02-01"}, 1},
-		{Filter{[]string{"keen", "id"}, "eq", evs[1].ID}, 1},
-		{Filter{[]string{"é"}, "eq", "é"}, 1},
-		{Filter{[]string{"tags"}, "eq", "y"}, 1},
-		{Filter{[]string{"o", "p"}, "eq", nil}, 1},
-		{Filter{[]string{"o", "q"}, "eq", true}, 1},
-		{Filter{[]string{"o"}, "exists", true}, 1},
+		{store.Filter{Path: []string{"a", "b"}, Operator: "eq", Value: "x"}, 1},
+		{store.Filter{Path: []string{"n"}, Operator: "eq", Value: n("1.5")}, 1},
+		{store.Filter{Path: []string{"n"}, Operator: "gt", Value: n("1e19")}, 1},
+		{store.Filter{Path: []string{"keen", "uniqueness_token"}, Operator: "exists", Value: true}, 1},
+		{store.Filter{Path: []string{"keen", "timestamp"}, Operator: "lt", Value: "2024-02-01"}, 1},
+		{store.Filter{Path: []string{"keen", "id"}, Operator: "eq", Value: evs[1].ID}, 1},
+		{store.Filter{Path: []string{"é"}, Operator: "eq", Value: "é"}, 1},
+		{store.Filter{Path: []string{"tags"}, Operator: "eq", Value: "y"}, 1},
+		{store.Filter{Path: []string{"o", "p"}, Operator: "eq", Value: nil}, 1},
+		{store.Filter{Path: []string{"o", "q"}, Operator: "eq", Value: true}, 1},
+		{store.Filter{Path: []string{"o"}, Operator: "exists", Value: true}, 1},
 	} {
-		got, err := s.Count(ctx, Query{ProjectID: "p", Collection: "clicks", Filters: []Filter{c.f}})
+		got, err := s.Count(ctx, store.Query{ProjectID: "p", Collection: "clicks", Filters: []store.Filter{c.f}})
 		if err != nil || got != c.want {
 			t.Errorf("%v: %d %v, want %d", c.f, got, err, c.want)
 		}
@@ -82,16 +83,16 @@ func TestInsertInvalidUTF8(t *testing.T) {
 	ctx := context.Background()
 	ts := time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
 	doc := `{"keen":{"id":"i1","timestamp":"2024-06-01T12:00:00.000Z","created_at":"2024-06-01T12:00:00.000Z"},"s":"a` + "\xff" + `b","l":["` + "\xc3" + `","ok"]}`
-	ev := Event{ProjectID: "p", Collection: "c", ID: "i1", Timestamp: ts, CreatedAt: ts, JSON: []byte(doc)}
-	if _, err := s.Insert(ctx, []Event{ev}); err != nil {
+	ev := store.Event{ProjectID: "p", Collection: "c", ID: "i1", Timestamp: ts, CreatedAt: ts, JSON: []byte(doc)}
+	if _, err := s.Insert(ctx, []store.Event{ev}); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []Filter{
-		{[]string{"s"}, "eq", "a\uFFFDb"},
-		{[]string{"l"}, "eq", "\uFFFD"},
-		{[]string{"l"}, "eq", "ok"},
+	for _, f := range []store.Filter{
+		{Path: []string{"s"}, Operator: "eq", Value: "a\uFFFDb"},
+		{Path: []string{"l"}, Operator: "eq", Value: "\uFFFD"},
+		{Path: []string{"l"}, Operator: "eq", Value: "ok"},
 	} {
-		got, err := s.Count(ctx, Query{ProjectID: "p", Collection: "c", Filters: []Filter{f}})
+		got, err := s.Count(ctx, store.Query{ProjectID: "p", Collection: "c", Filters: []store.Filter{f}})
 		if err != nil || got != 1 {
 			t.Errorf("%v: %d %v, want 1", f, got, err)
 		}

@@ -1,8 +1,9 @@
-package store
+package duckdb
 
 import (
 	"context"
 	"fmt"
+	"github.com/sluice-io/sluice/internal/store"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -44,7 +45,7 @@ func BenchmarkLoad1M(b *testing.B) {
 			}
 			evs := gen(r, "p1", "pageviews", fmt.Sprintf("pv%d-", i), batch)
 			for j := range evs {
-				evs[j].Source = Source{Topic: "raw.pageviews", Partition: int32(j % 9), Offset: int64((i + j) / 9)}
+				evs[j].Source = store.Source{Topic: "raw.pageviews", Partition: int32(j % 9), Offset: int64((i + j) / 9)}
 			}
 			b.StartTimer()
 			w0, c0 := time.Now(), processCPU()
@@ -70,13 +71,13 @@ func BenchmarkLoad1M(b *testing.B) {
 // wordEvents returns n events shaped like the pipeline benchmark's
 // (bench/load.go payloads, after enrichment): a few short properties, four
 // tags and about 700 bytes of word-like text, 1 KB in all.
-func wordEvents(r *rand.Rand, project, collection, idPrefix string, n int) []Event {
+func wordEvents(r *rand.Rand, project, collection, idPrefix string, n int) []store.Event {
 	words := strings.Fields(`page view click purchase signup login logout search cart checkout
 		product category home about pricing docs blog careers contact support account settings
 		chrome firefox safari edge android ios linux windows macos mobile desktop tablet
 		paris london berlin madrid tokyo sydney toronto chicago austin denver seattle boston`)
 	word := func() string { return words[r.IntN(len(words))] }
-	evs := make([]Event, n)
+	evs := make([]store.Event, n)
 	for i := range evs {
 		ts := genBase.Add(time.Duration(r.Int64N(int64(genSpan/time.Millisecond))) * time.Millisecond)
 		id := fmt.Sprintf("%s%d", idPrefix, i)
@@ -94,7 +95,7 @@ func wordEvents(r *rand.Rand, project, collection, idPrefix string, n int) []Eve
 			"tags", []any{word(), word(), word(), word()},
 			"text", text.String(),
 		)
-		evs[i] = Event{ProjectID: project, Collection: collection, ID: id, Timestamp: ts, CreatedAt: ts, JSON: []byte(doc)}
+		evs[i] = store.Event{ProjectID: project, Collection: collection, ID: id, Timestamp: ts, CreatedAt: ts, JSON: []byte(doc)}
 	}
 	return evs
 }

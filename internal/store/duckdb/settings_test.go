@@ -1,8 +1,9 @@
-package store
+package duckdb
 
 import (
 	"context"
 	"fmt"
+	"github.com/sluice-io/sluice/internal/store"
 	"math/rand/v2"
 	"path/filepath"
 	"strconv"
@@ -53,7 +54,7 @@ func TestStoreCheckpointsAfterCheckpointEveryBytes(t *testing.T) {
 	if s.sinceCheckpoint != 0 {
 		t.Fatalf("sinceCheckpoint = %d after a checkpoint", s.sinceCheckpoint)
 	}
-	if n, err := s.Count(ctx, Query{ProjectID: "p1", Collection: "c"}); err != nil || n != 200 {
+	if n, err := s.Count(ctx, store.Query{ProjectID: "p1", Collection: "c"}); err != nil || n != 200 {
 		t.Fatalf("count = %d, %v; want 200", n, err)
 	}
 }
@@ -99,10 +100,10 @@ func TestKeenTimeFiltersAtTheEdges(t *testing.T) {
 		time.Date(2026, 2, 28, 7, 8, 9, 10e6, time.UTC),
 		time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC),
 	}
-	var evs []Event
+	var evs []store.Event
 	for i, ts := range times {
 		stamp := ts.Format("2006-01-02T15:04:05.000Z")
-		evs = append(evs, Event{ProjectID: "p", Collection: "c", ID: fmt.Sprint("id", i), Timestamp: ts, CreatedAt: ts,
+		evs = append(evs, store.Event{ProjectID: "p", Collection: "c", ID: fmt.Sprint("id", i), Timestamp: ts, CreatedAt: ts,
 			JSON: []byte(fmt.Sprintf(`{"keen":{"timestamp":%q,"created_at":%q,"id":"id%d"}}`, stamp, stamp, i))})
 	}
 	if _, err := s.Insert(ctx, evs); err != nil {
@@ -111,11 +112,11 @@ func TestKeenTimeFiltersAtTheEdges(t *testing.T) {
 	for i, ts := range times {
 		stamp := ts.Format("2006-01-02T15:04:05.000Z")
 		for _, name := range []string{"timestamp", "created_at"} {
-			n, err := s.Count(ctx, Query{ProjectID: "p", Collection: "c", Filters: []Filter{{[]string{"keen", name}, "eq", stamp}}})
+			n, err := s.Count(ctx, store.Query{ProjectID: "p", Collection: "c", Filters: []store.Filter{{Path: []string{"keen", name}, Operator: "eq", Value: stamp}}})
 			if err != nil || n != 1 {
 				t.Errorf("keen.%s eq %s: %d, %v; want 1", name, stamp, n, err)
 			}
-			n, err = s.Count(ctx, Query{ProjectID: "p", Collection: "c", Filters: []Filter{{[]string{"keen", name}, "lt", stamp}}})
+			n, err = s.Count(ctx, store.Query{ProjectID: "p", Collection: "c", Filters: []store.Filter{{Path: []string{"keen", name}, Operator: "lt", Value: stamp}}})
 			if err != nil || n != int64(i) {
 				t.Errorf("keen.%s lt %s: %d, %v; want %d", name, stamp, n, err, i)
 			}
@@ -157,12 +158,12 @@ func TestColumnCompressionChosenFromFirstValues(t *testing.T) {
 	s := openTest(t, t.TempDir())
 	defer s.Close()
 	ctx := context.Background()
-	batch := func(prefix string, n, distinct int) []Event {
-		evs := make([]Event, n)
+	batch := func(prefix string, n, distinct int) []store.Event {
+		evs := make([]store.Event, n)
 		for i := range evs {
 			id := fmt.Sprintf("%s%d", prefix, i)
 			v := fmt.Sprintf("value-%d", i%distinct)
-			evs[i] = Event{ProjectID: "p", Collection: "c", ID: id, Timestamp: genBase, CreatedAt: genBase,
+			evs[i] = store.Event{ProjectID: "p", Collection: "c", ID: id, Timestamp: genBase, CreatedAt: genBase,
 				JSON: []byte(fmt.Sprintf(`{"keen":{"id":%q},"unique":%q,"repeated":"%s"}`, id, v, v[:7]+fmt.Sprint(i%3)))}
 		}
 		return evs
@@ -226,10 +227,10 @@ func TestCheckpointsDoNotVacuum(t *testing.T) {
 	}
 	const inserts, tail = 3, 100
 	for i := range inserts {
-		evs := make([]Event, size+tail)
+		evs := make([]store.Event, size+tail)
 		for j := range evs {
 			id := fmt.Sprintf("i%d-%d", i, j)
-			evs[j] = Event{ProjectID: "p", Collection: "c", ID: id, Timestamp: genBase, CreatedAt: genBase,
+			evs[j] = store.Event{ProjectID: "p", Collection: "c", ID: id, Timestamp: genBase, CreatedAt: genBase,
 				JSON: []byte(fmt.Sprintf(`{"keen":{"id":%q},"n":%d}`, id, j))}
 		}
 		if _, err := s.Insert(ctx, evs); err != nil {
@@ -247,7 +248,7 @@ func TestCheckpointsDoNotVacuum(t *testing.T) {
 	if groups != 2*inserts {
 		t.Errorf("%d row groups after %d Inserts of %d+%d events, want %d: a checkpoint merged row groups", groups, inserts, size, tail, 2*inserts)
 	}
-	if n, err := s.Count(ctx, Query{ProjectID: "p", Collection: "c"}); err != nil || n != int64(inserts*(size+tail)) {
+	if n, err := s.Count(ctx, store.Query{ProjectID: "p", Collection: "c"}); err != nil || n != int64(inserts*(size+tail)) {
 		t.Fatalf("count = %d, %v; want %d", n, err, inserts*(size+tail))
 	}
 }

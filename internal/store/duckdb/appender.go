@@ -1,4 +1,4 @@
-package store
+package duckdb
 
 // The rows of the events go into DuckDB through its C appender, with the
 // values written straight into the appender's data chunks. duckdb-go's own

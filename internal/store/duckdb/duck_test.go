@@ -1,9 +1,10 @@
-package store
+package duckdb
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/sluice-io/sluice/internal/store"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -29,7 +30,7 @@ func openTest(t testing.TB, dir string) *DuckStore {
 func n(s string) json.Number { return json.Number(s) }
 
 // sameResult compares two InsertResults, refusals included.
-func sameResult(a, b InsertResult) bool {
+func sameResult(a, b store.InsertResult) bool {
 	return a.Inserted == b.Inserted && a.Existing == b.Existing && a.Duplicates == b.Duplicates &&
 		slices.Equal(a.Refused, b.Refused)
 }
@@ -37,7 +38,7 @@ func sameResult(a, b InsertResult) bool {
 // testQueries returns the filters the comparison runs: every operator on
 // every kind of path (present, mixed types, nested, arrays, missing), with
 // values of every type.
-func testFilters() []Filter {
+func testFilters() []store.Filter {
 	paths := [][]string{
 		{"country"}, {"Country"}, {"price"}, {"code"}, {"is_mobile"}, {"tags"},
 		{"user"}, {"user", "id"}, {"user", "name"}, {"user", "address"}, {"user", "address", "city"},
@@ -57,34 +58,34 @@ func testFilters() []Filter {
 		[]any{"red"}, []any{}, []any{"red", "green"},
 	}
 	values = append(values, stamps...)
-	var fs []Filter
+	var fs []store.Filter
 	for _, p := range paths {
 		for _, op := range []string{"eq", "ne"} {
 			for _, v := range values {
-				fs = append(fs, Filter{p, op, v})
+				fs = append(fs, store.Filter{Path: p, Operator: op, Value: v})
 			}
 		}
 		for _, op := range []string{"lt", "lte", "gt", "gte"} {
 			for _, v := range append([]any{n("10"), n("0"), n("-3.25"), n("100"), "F", "apple", "", "Ünïcode", "10", "user5"}, stamps...) {
-				fs = append(fs, Filter{p, op, v})
+				fs = append(fs, store.Filter{Path: p, Operator: op, Value: v})
 			}
 		}
-		fs = append(fs, Filter{p, "exists", true}, Filter{p, "exists", false})
+		fs = append(fs, store.Filter{Path: p, Operator: "exists", Value: true}, store.Filter{Path: p, Operator: "exists", Value: false})
 		for _, v := range [][]any{
 			{"France", "Zed"}, {n("10"), n("7"), "10"}, {true}, {nil, "red"}, {}, {[]any{"red"}, n("0")}, {n("1e2"), false, "Paris"},
 		} {
-			fs = append(fs, Filter{p, "in", v})
+			fs = append(fs, store.Filter{Path: p, Operator: "in", Value: v})
 		}
 		for _, op := range []string{"contains", "not_contains"} {
 			for _, v := range append([]any{"r", "Fr", "", "red", "ü", "\"", "user1", "0"}, stamps...) {
-				fs = append(fs, Filter{p, op, v})
+				fs = append(fs, store.Filter{Path: p, Operator: op, Value: v})
 			}
 		}
 	}
 	return fs
 }
 
-func compare(t *testing.T, s *DuckStore, m *model, q Query, name string) {
+func compare(t *testing.T, s *DuckStore, m *model, q store.Query, name string) {
 	t.Helper()
 	ctx := context.Background()
 	want := m.extract(q)
@@ -111,7 +112,7 @@ func compare(t *testing.T, s *DuckStore, m *model, q Query, name string) {
 	}
 }
 
-func qname(q Query) string {
+func qname(q store.Query) string {
 	var parts []string
 	for _, f := range q.Filters {
 		v, _ := json.Marshal(f.Value)
@@ -156,26 +157,26 @@ func TestQueriesAgainstModel(t *testing.T) {
 		for _, name := range []string{"id", "timestamp", "created_at"} {
 			v := keen[name].(string)
 			for _, op := range []string{"eq", "ne", "lt", "gte", "contains"} {
-				filters = append(filters, Filter{[]string{"keen", name}, op, v})
+				filters = append(filters, store.Filter{Path: []string{"keen", name}, Operator: op, Value: v})
 			}
-			filters = append(filters, Filter{[]string{"keen", name}, "in", []any{v, "x"}},
-				Filter{[]string{"keen", name}, "contains", v[len(v)-5:]})
+			filters = append(filters, store.Filter{Path: []string{"keen", name}, Operator: "in", Value: []any{v, "x"}},
+				store.Filter{Path: []string{"keen", name}, Operator: "contains", Value: v[len(v)-5:]})
 		}
 	}
 	mid := genBase.Add(genSpan / 3)
 	late := genBase.Add(2 * genSpan / 3)
 
-	run := func(s *DuckStore, filters []Filter) {
+	run := func(s *DuckStore, filters []store.Filter) {
 		// Every filter alone, on one collection (case-distinct "purchases"
 		// and "Purchases" checked separately below).
 		for _, f := range filters {
-			q := Query{ProjectID: "p1", Collection: "clicks", Filters: []Filter{f}}
+			q := store.Query{ProjectID: "p1", Collection: "clicks", Filters: []store.Filter{f}}
 			compare(t, s, m, q, qname(q))
 		}
 		r := rand.New(rand.NewPCG(7, 7))
 		// Combinations, timeframes, latest, other collections.
 		for i := 0; i < 300; i++ {
-			q := Query{ProjectID: pick(r, genProjects), Collection: pick(r, genColls)}
+			q := store.Query{ProjectID: pick(r, genProjects), Collection: pick(r, genColls)}
 			for j := r.IntN(4); j > 0; j-- {
 				q.Filters = append(q.Filters, pick(r, filters))
 			}
@@ -192,7 +193,7 @@ func TestQueriesAgainstModel(t *testing.T) {
 			}
 			compare(t, s, m, q, qname(q))
 		}
-		for _, q := range []Query{
+		for _, q := range []store.Query{
 			{ProjectID: "p1", Collection: "nope"},
 			{ProjectID: "p3", Collection: "clicks"},
 			{ProjectID: "p2", Collection: "Purchases"},
@@ -200,8 +201,8 @@ func TestQueriesAgainstModel(t *testing.T) {
 			{ProjectID: "p1", Collection: "views", Limit: 5},
 			{ProjectID: "p1", Collection: "views", Limit: 100000},
 			{ProjectID: "p1", Collection: "views", Start: genBase.Add(genSpan), End: genBase.Add(2 * genSpan)},
-			{ProjectID: "p1", Collection: "nope", Filters: []Filter{{[]string{"x"}, "ne", "y"}}, Limit: 3},
-			{ProjectID: "p1", Collection: "clicks", Filters: []Filter{{[]string{"zzz"}, "ne", "y"}, {[]string{"zzz"}, "exists", false}}},
+			{ProjectID: "p1", Collection: "nope", Filters: []store.Filter{{Path: []string{"x"}, Operator: "ne", Value: "y"}}, Limit: 3},
+			{ProjectID: "p1", Collection: "clicks", Filters: []store.Filter{{Path: []string{"zzz"}, Operator: "ne", Value: "y"}, {Path: []string{"zzz"}, Operator: "exists", Value: false}}},
 		} {
 			compare(t, s, m, q, qname(q))
 		}
@@ -209,10 +210,10 @@ func TestQueriesAgainstModel(t *testing.T) {
 	run(s, filters)
 
 	// Unknown collection: 0 and an empty extraction, not errors.
-	if c, err := s.Count(context.Background(), Query{ProjectID: "p1", Collection: "nope"}); err != nil || c != 0 {
+	if c, err := s.Count(context.Background(), store.Query{ProjectID: "p1", Collection: "nope"}); err != nil || c != 0 {
 		t.Fatalf("unknown collection: %d, %v", c, err)
 	}
-	if got, err := s.Extract(context.Background(), Query{ProjectID: "p1", Collection: "nope"}); err != nil || got == nil || len(got) != 0 {
+	if got, err := s.Extract(context.Background(), store.Query{ProjectID: "p1", Collection: "nope"}); err != nil || got == nil || len(got) != 0 {
 		t.Fatalf("unknown collection: %v, %v", got, err)
 	}
 
@@ -234,8 +235,8 @@ func TestQueriesAgainstModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.add(more...)
-	for _, f := range append(filters[:200:200], Filter{[]string{"brand_new", "deep"}, "eq", "x"}, Filter{[]string{"brand_new"}, "exists", true}) {
-		q := Query{ProjectID: "p2", Collection: "views", Filters: []Filter{f}}
+	for _, f := range append(filters[:200:200], store.Filter{Path: []string{"brand_new", "deep"}, Operator: "eq", Value: "x"}, store.Filter{Path: []string{"brand_new"}, Operator: "exists", Value: true}) {
+		q := store.Query{ProjectID: "p2", Collection: "views", Filters: []store.Filter{f}}
 		compare(t, s, m, q, qname(q))
 	}
 }
@@ -253,7 +254,7 @@ func TestIdempotentReinsert(t *testing.T) {
 		out := map[string]int64{}
 		for _, p := range genProjects {
 			for _, c := range genColls {
-				n, err := s.Count(ctx, Query{ProjectID: p, Collection: c})
+				n, err := s.Count(ctx, store.Query{ProjectID: p, Collection: c})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -264,13 +265,13 @@ func TestIdempotentReinsert(t *testing.T) {
 	}
 	before := counts()
 	res, err = s.Insert(ctx, evs[:300])
-	if err != nil || !sameResult(res, InsertResult{Existing: 300}) {
+	if err != nil || !sameResult(res, store.InsertResult{Existing: 300}) {
 		t.Fatalf("re-insert: %+v %v", res, err)
 	}
 	// Overlapping batch, with a repeat inside the batch.
 	batch := append(slices.Clone(evs[250:400]), evs[350])
 	res, err = s.Insert(ctx, batch)
-	if err != nil || !sameResult(res, InsertResult{Inserted: 100, Existing: 51}) {
+	if err != nil || !sameResult(res, store.InsertResult{Inserted: 100, Existing: 51}) {
 		t.Fatalf("overlap: %+v %v", res, err)
 	}
 	after := counts()
@@ -286,8 +287,8 @@ func TestIdempotentReinsert(t *testing.T) {
 	}
 }
 
-func tokenEvent(id, token string, created time.Time) Event {
-	return Event{
+func tokenEvent(id, token string, created time.Time) store.Event {
+	return store.Event{
 		ProjectID: "p", Collection: "signups", ID: id, Timestamp: created, CreatedAt: created,
 		UniquenessToken: token,
 		JSON:            []byte(fmt.Sprintf(`{"keen":{"timestamp":%q,"created_at":%q,"id":%q,"uniqueness_token":%q},"x":1}`, created.Format(time.RFC3339), created.Format(time.RFC3339), id, token)),
@@ -299,26 +300,26 @@ func TestUniquenessTokens(t *testing.T) {
 	s := openTest(t, dir)
 	ctx := context.Background()
 	t0 := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
-	check := func(evs []Event, want InsertResult) {
+	check := func(evs []store.Event, want store.InsertResult) {
 		t.Helper()
 		res, err := s.Insert(ctx, evs)
 		if err != nil || !sameResult(res, want) {
 			t.Fatalf("got %+v %v, want %+v", res, err, want)
 		}
 	}
-	check([]Event{tokenEvent("a", "tok", t0)}, InsertResult{Inserted: 1})
+	check([]store.Event{tokenEvent("a", "tok", t0)}, store.InsertResult{Inserted: 1})
 	// Same keen.id: re-processing, not a duplicate.
-	check([]Event{tokenEvent("a", "tok", t0)}, InsertResult{Existing: 1})
+	check([]store.Event{tokenEvent("a", "tok", t0)}, store.InsertResult{Existing: 1})
 	// Another event with the token within 31 days: dropped.
-	check([]Event{tokenEvent("b", "tok", t0.Add(30*24*time.Hour))}, InsertResult{Duplicates: 1})
+	check([]store.Event{tokenEvent("b", "tok", t0.Add(30*24*time.Hour))}, store.InsertResult{Duplicates: 1})
 	// Within one batch: the first wins.
-	check([]Event{tokenEvent("c", "tok2", t0), tokenEvent("d", "tok2", t0.Add(time.Second)), tokenEvent("e", "", t0)}, InsertResult{Inserted: 2, Duplicates: 1})
+	check([]store.Event{tokenEvent("c", "tok2", t0), tokenEvent("d", "tok2", t0.Add(time.Second)), tokenEvent("e", "", t0)}, store.InsertResult{Inserted: 2, Duplicates: 1})
 	// Another collection or project: its own scope.
 	other := tokenEvent("f", "tok", t0.Add(time.Hour))
 	other.Collection = "other"
 	other2 := tokenEvent("g", "tok", t0.Add(time.Hour))
 	other2.ProjectID = "q"
-	check([]Event{other, other2}, InsertResult{Inserted: 2})
+	check([]store.Event{other, other2}, store.InsertResult{Inserted: 2})
 
 	// Reopen: tokens persist.
 	if err := s.Close(); err != nil {
@@ -326,12 +327,12 @@ func TestUniquenessTokens(t *testing.T) {
 	}
 	s = openTest(t, dir)
 	defer s.Close()
-	check([]Event{tokenEvent("h", "tok", t0.Add(31*24*time.Hour-time.Millisecond))}, InsertResult{Duplicates: 1})
+	check([]store.Event{tokenEvent("h", "tok", t0.Add(31*24*time.Hour-time.Millisecond))}, store.InsertResult{Duplicates: 1})
 	// Window expired: accepted again, and it becomes the holder.
-	check([]Event{tokenEvent("i", "tok", t0.Add(31*24*time.Hour))}, InsertResult{Inserted: 1})
-	check([]Event{tokenEvent("j", "tok", t0.Add(40*24*time.Hour))}, InsertResult{Duplicates: 1})
-	check([]Event{tokenEvent("a", "tok", t0)}, InsertResult{Existing: 1})
-	n, err := s.Count(ctx, Query{ProjectID: "p", Collection: "signups"})
+	check([]store.Event{tokenEvent("i", "tok", t0.Add(31*24*time.Hour))}, store.InsertResult{Inserted: 1})
+	check([]store.Event{tokenEvent("j", "tok", t0.Add(40*24*time.Hour))}, store.InsertResult{Duplicates: 1})
+	check([]store.Event{tokenEvent("a", "tok", t0)}, store.InsertResult{Existing: 1})
+	n, err := s.Count(ctx, store.Query{ProjectID: "p", Collection: "signups"})
 	if err != nil || n != 4 { // a, c, e, i
 		t.Fatalf("count %d %v", n, err)
 	}
@@ -363,7 +364,7 @@ func TestConcurrentInserts(t *testing.T) {
 					return
 				}
 				// Concurrent reads too.
-				if _, err := s.Count(ctx, Query{ProjectID: "p", Collection: fmt.Sprintf("c%d", (w+1)%workers), Filters: []Filter{{[]string{"price"}, "gt", n("1")}}}); err != nil {
+				if _, err := s.Count(ctx, store.Query{ProjectID: "p", Collection: fmt.Sprintf("c%d", (w+1)%workers), Filters: []store.Filter{{Path: []string{"price"}, Operator: "gt", Value: n("1")}}}); err != nil {
 					errs <- err
 					return
 				}
@@ -376,9 +377,9 @@ func TestConcurrentInserts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for w := 0; w < workers; w++ {
-		for _, f := range []Filter{{[]string{"country"}, "eq", "France"}, {[]string{"code"}, "exists", true}} {
-			compare(t, s, models[w], Query{ProjectID: "p", Collection: fmt.Sprintf("c%d", w)}, "all")
-			compare(t, s, models[w], Query{ProjectID: "p", Collection: fmt.Sprintf("c%d", w), Filters: []Filter{f}}, "filtered")
+		for _, f := range []store.Filter{{Path: []string{"country"}, Operator: "eq", Value: "France"}, {Path: []string{"code"}, Operator: "exists", Value: true}} {
+			compare(t, s, models[w], store.Query{ProjectID: "p", Collection: fmt.Sprintf("c%d", w)}, "all")
+			compare(t, s, models[w], store.Query{ProjectID: "p", Collection: fmt.Sprintf("c%d", w), Filters: []store.Filter{f}}, "filtered")
 		}
 	}
 }

@@ -1,8 +1,9 @@
-package store
+package duckdb
 
 import (
 	"context"
 	"fmt"
+	"github.com/sluice-io/sluice/internal/store"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -14,9 +15,9 @@ import (
 )
 
 // benchEvents returns n events of about 1 KB in one collection.
-func benchEvents(r *rand.Rand, project, collection, idPrefix string, n int) []Event {
+func benchEvents(r *rand.Rand, project, collection, idPrefix string, n int) []store.Event {
 	pad := strings.Repeat("x", 560)
-	evs := make([]Event, n)
+	evs := make([]store.Event, n)
 	for i := range evs {
 		ts := genBase.Add(time.Duration(r.Int64N(int64(genSpan/time.Millisecond))) * time.Millisecond)
 		id := fmt.Sprintf("%s%d", idPrefix, i)
@@ -34,7 +35,7 @@ func benchEvents(r *rand.Rand, project, collection, idPrefix string, n int) []Ev
 			"user_agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
 			"payload", pad,
 		)
-		evs[i] = Event{ProjectID: project, Collection: collection, ID: id, Timestamp: ts, CreatedAt: ts, JSON: []byte(doc)}
+		evs[i] = store.Event{ProjectID: project, Collection: collection, ID: id, Timestamp: ts, CreatedAt: ts, JSON: []byte(doc)}
 	}
 	return evs
 }
@@ -57,14 +58,14 @@ func BenchmarkCount1M(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
 	const total, batch = 1_000_000, 10_000
 	start := time.Now()
-	loaded, err := s.Count(ctx, Query{ProjectID: "p1", Collection: "pageviews"})
+	loaded, err := s.Count(ctx, store.Query{ProjectID: "p1", Collection: "pageviews"})
 	if err != nil {
 		b.Fatal(err)
 	}
 	for i := int(loaded); i < total; i += batch {
 		evs := benchEvents(r, "p1", "pageviews", fmt.Sprintf("pv%d-", i), batch)
 		for j := range evs { // as the pipeline gives them: from 9 partitions
-			evs[j].Source = Source{Topic: "raw.pageviews", Partition: int32(j % 9), Offset: int64((i + j) / 9)}
+			evs[j].Source = store.Source{Topic: "raw.pageviews", Partition: int32(j % 9), Offset: int64((i + j) / 9)}
 		}
 		if _, err := s.Insert(ctx, evs); err != nil {
 			b.Fatal(err)
@@ -90,15 +91,15 @@ func BenchmarkCount1M(b *testing.B) {
 
 	for _, bc := range []struct {
 		name string
-		q    Query
+		q    store.Query
 	}{
-		{"eq_string", Query{Filters: []Filter{{[]string{"country"}, "eq", "France"}}}},
-		{"gt_number", Query{Filters: []Filter{{[]string{"price"}, "gt", n("5000")}}}},
-		{"nested_eq", Query{Filters: []Filter{{[]string{"user", "address", "city"}, "eq", "Paris"}}}},
-		{"ne_string", Query{Filters: []Filter{{[]string{"country"}, "ne", "France"}}}},
-		{"contains", Query{Filters: []Filter{{[]string{"page_url"}, "contains", "campaign-7"}}}},
-		{"eq_string_7days", Query{Start: genBase.Add(10 * 24 * time.Hour), End: genBase.Add(17 * 24 * time.Hour), Filters: []Filter{{[]string{"country"}, "eq", "France"}}}},
-		{"no_filter", Query{}},
+		{"eq_string", store.Query{Filters: []store.Filter{{Path: []string{"country"}, Operator: "eq", Value: "France"}}}},
+		{"gt_number", store.Query{Filters: []store.Filter{{Path: []string{"price"}, Operator: "gt", Value: n("5000")}}}},
+		{"nested_eq", store.Query{Filters: []store.Filter{{Path: []string{"user", "address", "city"}, Operator: "eq", Value: "Paris"}}}},
+		{"ne_string", store.Query{Filters: []store.Filter{{Path: []string{"country"}, Operator: "ne", Value: "France"}}}},
+		{"contains", store.Query{Filters: []store.Filter{{Path: []string{"page_url"}, Operator: "contains", Value: "campaign-7"}}}},
+		{"eq_string_7days", store.Query{Start: genBase.Add(10 * 24 * time.Hour), End: genBase.Add(17 * 24 * time.Hour), Filters: []store.Filter{{Path: []string{"country"}, Operator: "eq", Value: "France"}}}},
+		{"no_filter", store.Query{}},
 	} {
 		q := bc.q
 		q.ProjectID, q.Collection = "p1", "pageviews"
@@ -114,7 +115,7 @@ func BenchmarkCount1M(b *testing.B) {
 		})
 	}
 	b.Run("extract_latest_100", func(b *testing.B) {
-		q := Query{ProjectID: "p1", Collection: "pageviews", Limit: 100, Filters: []Filter{{[]string{"country"}, "eq", "France"}}}
+		q := store.Query{ProjectID: "p1", Collection: "pageviews", Limit: 100, Filters: []store.Filter{{Path: []string{"country"}, Operator: "eq", Value: "France"}}}
 		for b.Loop() {
 			if _, err := s.Extract(ctx, q); err != nil {
 				b.Fatal(err)
@@ -149,7 +150,7 @@ func BenchmarkInsert(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				b.StopTimer()
-				var evs []Event
+				var evs []store.Event
 				for c := 0; c < bc.collections; c++ {
 					evs = append(evs, benchEvents(r, "p1", fmt.Sprintf("coll%d", c), fmt.Sprintf("b%d-%d-", i, c), bc.batch/bc.collections)...)
 				}

@@ -1,8 +1,9 @@
-package store
+package duckdb
 
 import (
 	"context"
 	"fmt"
+	"github.com/sluice-io/sluice/internal/store"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +37,7 @@ func TestHostileEventsStored(t *testing.T) {
 		strings.Repeat(`{"d":`, 999) + `"deep"` + strings.Repeat("}", 999),
 		"{" + strings.Join(props, ",") + "}",
 	}
-	var evs []Event
+	var evs []store.Event
 	for i, payload := range payloads {
 		for _, leaves := range []bool{false, true} {
 			off := int64(2*i) + map[bool]int64{false: 0, true: 1}[leaves]
@@ -44,16 +45,16 @@ func TestHostileEventsStored(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%.80s: %v", payload, err)
 			}
-			evs = append(evs, Event{ProjectID: "p", Collection: fmt.Sprint("h", i), ID: ev.ID, Timestamp: ev.Timestamp, CreatedAt: ev.CreatedAt,
-				JSON: ev.JSON, ValidUTF8: true, Leaves: ev.Leaves, Source: Source{Topic: "raw.h", Partition: 0, Offset: off}})
+			evs = append(evs, store.Event{ProjectID: "p", Collection: fmt.Sprint("h", i), ID: ev.ID, Timestamp: ev.Timestamp, CreatedAt: ev.CreatedAt,
+				JSON: ev.JSON, ValidUTF8: true, Leaves: ev.Leaves, Source: store.Source{Topic: "raw.h", Partition: 0, Offset: off}})
 		}
 	}
-	ordinary := func(project, id string) Event {
-		return Event{ProjectID: project, Collection: "c", ID: id, Timestamp: now, CreatedAt: now,
+	ordinary := func(project, id string) store.Event {
+		return store.Event{ProjectID: project, Collection: "c", ID: id, Timestamp: now, CreatedAt: now,
 			JSON: []byte(`{"keen":{"id":"` + id + `","timestamp":"2024-06-01T12:00:00.000Z","created_at":"2024-06-01T12:00:00.000Z"},"x":1}`)}
 	}
 	res, err := s.Insert(ctx, append(evs, ordinary("other", "o1")))
-	if err != nil || !sameResult(res, InsertResult{Inserted: len(evs) + 1}) {
+	if err != nil || !sameResult(res, store.InsertResult{Inserted: len(evs) + 1}) {
 		t.Fatalf("%+v %v", res, err)
 	}
 	for i := range payloads {
@@ -61,23 +62,23 @@ func TestHostileEventsStored(t *testing.T) {
 	}
 	for _, c := range []struct {
 		coll string
-		f    Filter
+		f    store.Filter
 	}{
-		{"h0", Filter{[]string{"a\x00b"}, "eq", "x\x00y"}},
-		{"h0", Filter{[]string{"n", "\x00"}, "contains", "\x00"}},
-		{"h1", Filter{[]string{"big"}, "gt", n("1e300")}},
-		{"h1", Filter{[]string{"neg"}, "lt", n("-1e300")}},
-		{"h1", Filter{[]string{"tiny"}, "eq", n("0")}},
-		{"h3", Filter{[]string{"e"}, "eq", strings.Repeat("é", 140_000)}},
-		{"h4", Filter{[]string{"d", "d", "d"}, "exists", true}},
-		{"h5", Filter{[]string{"q999"}, "eq", n("999")}},
+		{"h0", store.Filter{Path: []string{"a\x00b"}, Operator: "eq", Value: "x\x00y"}},
+		{"h0", store.Filter{Path: []string{"n", "\x00"}, Operator: "contains", Value: "\x00"}},
+		{"h1", store.Filter{Path: []string{"big"}, Operator: "gt", Value: n("1e300")}},
+		{"h1", store.Filter{Path: []string{"neg"}, Operator: "lt", Value: n("-1e300")}},
+		{"h1", store.Filter{Path: []string{"tiny"}, Operator: "eq", Value: n("0")}},
+		{"h3", store.Filter{Path: []string{"e"}, Operator: "eq", Value: strings.Repeat("é", 140_000)}},
+		{"h4", store.Filter{Path: []string{"d", "d", "d"}, Operator: "exists", Value: true}},
+		{"h5", store.Filter{Path: []string{"q999"}, Operator: "eq", Value: n("999")}},
 	} {
-		got, err := s.Count(ctx, Query{ProjectID: "p", Collection: c.coll, Filters: []Filter{c.f}})
+		got, err := s.Count(ctx, store.Query{ProjectID: "p", Collection: c.coll, Filters: []store.Filter{c.f}})
 		if err != nil || got != 2 {
 			t.Errorf("%s %q %s: %d %v, want 2", c.coll, c.f.Path, c.f.Operator, got, err)
 		}
 	}
-	if res, err := s.Insert(ctx, []Event{ordinary("p", "next")}); err != nil || res.Inserted != 1 {
+	if res, err := s.Insert(ctx, []store.Event{ordinary("p", "next")}); err != nil || res.Inserted != 1 {
 		t.Fatalf("the next event: %+v %v", res, err)
 	}
 }

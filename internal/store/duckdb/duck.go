@@ -1,4 +1,4 @@
-package store
+package duckdb
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluice-io/sluice/internal/store"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -20,7 +21,7 @@ import (
 	"github.com/sluice-io/sluice/internal/limits"
 )
 
-// DuckStore is the Store on an embedded DuckDB database (docs/decisions.md §7,
+// DuckStore is the store.Store on an embedded DuckDB database (docs/decisions.md §7,
 // engine chosen by measurement):
 //
 //   - one table per (project, collection), named t1, t2, … through the
@@ -53,7 +54,7 @@ type DuckStore struct {
 
 	dir    string
 	limits limits.Config
-	marks  map[srcKey]int64 // each raw partition's mark (Source); guarded by wmu
+	marks  map[srcKey]int64 // each raw partition's mark (store.Source); guarded by wmu
 	// sinceCheckpoint counts the JSON bytes committed since the last
 	// checkpoint this store ran, which it runs at checkpointEvery
 	// (checkpointBytes; tests set less); guarded by wmu.
@@ -73,7 +74,7 @@ type table struct {
 // follow, added as they appear. No primary key: DuckDB rewrites a table's
 // whole index at every checkpoint, which made checkpoints longer as the
 // table grew (a second per million events, during which inserts wait).
-// Idempotence comes from the partitions' marks instead (Source).
+// Idempotence comes from the partitions' marks instead (store.Source).
 const fixedColumns = `_id VARCHAR ` + uncompressed + `, _ts TIMESTAMP, _created TIMESTAMP, _off BIGINT, _len INTEGER`
 
 // fixedNames are the names of the fixed columns, in fixedColumns' order
@@ -148,7 +149,7 @@ func MemoryLimit(l limits.Config) int64 {
 	return max(memoryLimit, 256<<20+int64(l.MaxPropertiesPerCollection)*pinnedPerColumn)
 }
 
-var _ Store = (*DuckStore)(nil)
+var _ store.Store = (*DuckStore)(nil)
 
 // Open opens (creating if needed) the store kept in directory dir, with
 // the default limits.
@@ -301,16 +302,16 @@ func (s *DuckStore) Close() error {
 
 // flatEvent is an event ready to append.
 type flatEvent struct {
-	ev     *Event
+	ev     *store.Event
 	fields []leaf.Field
 	index  int // in the events given to Insert
 }
 
 // Insert stores events: an event its collection already holds (the same
-// Source position, or without one the same keen.id) is counted as Existing
+// store.Source position, or without one the same keen.id) is counted as Existing
 // and left alone (re-processing); an event whose uniqueness token is held,
 // in its collection, by an event with a different keen.id created less
-// than UniquenessWindow before it (by CreatedAt) is dropped and counted as
+// than store.UniquenessWindow before it (by CreatedAt) is dropped and counted as
 // a duplicate; an event that would take its collection over
 // MaxPropertiesPerCollection columns is refused (see refuseWide).
 // Idempotence is checked per (project, collection): keen.id is unique per
@@ -322,8 +323,8 @@ type flatEvent struct {
 // event of 1,000 new properties took hundreds of MB, 4,000 several GB).
 // The events themselves are one transaction: on an error (malformed event
 // JSON included) none of them is stored.
-func (s *DuckStore) Insert(ctx context.Context, events []Event) (InsertResult, error) {
-	var res InsertResult
+func (s *DuckStore) Insert(ctx context.Context, events []store.Event) (store.InsertResult, error) {
+	var res store.InsertResult
 	if len(events) == 0 {
 		return res, nil
 	}
@@ -358,7 +359,7 @@ func (s *DuckStore) Insert(ctx context.Context, events []Event) (InsertResult, e
 	for _, k := range order {
 		p, err := s.planGroup(ctx, k, groups[k], marks)
 		if err != nil {
-			return InsertResult{}, err
+			return store.InsertResult{}, err
 		}
 		res.Inserted += p.res.Inserted
 		res.Existing += p.res.Existing
@@ -370,13 +371,13 @@ func (s *DuckStore) Insert(ctx context.Context, events []Event) (InsertResult, e
 	t3 := time.Now()
 
 	if _, err := s.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return InsertResult{}, fmt.Errorf("store: %w", err)
+		return store.InsertResult{}, fmt.Errorf("store: %w", err)
 	}
 	// The marks are published only once committed.
 	st := staged{logEnds: map[*jsonLog]int64{}}
-	fail := func(err error) (InsertResult, error) {
+	fail := func(err error) (store.InsertResult, error) {
 		s.rollback(&st)
-		return InsertResult{}, err
+		return store.InsertResult{}, err
 	}
 	for _, p := range plans {
 		if err := s.writeGroup(ctx, p, &st); err != nil {
@@ -483,7 +484,7 @@ type groupPlan struct {
 	cols      map[string]string // t's columns, the accepted events' included
 	accepted  []flatEvent
 	newTokens [][]any
-	res       InsertResult
+	res       store.InsertResult
 }
 
 // planGroup decides what becomes of the events of collection k, and
@@ -555,7 +556,7 @@ func (s *DuckStore) planGroup(ctx context.Context, k collKey, evs []flatEvent, m
 		// First, and whatever else becomes of the event, so that a refused
 		// event is refused again when processed again (refuseWide).
 		if msg := wide.refuse(fe, k.collection); msg != "" {
-			p.res.Refused = append(p.res.Refused, Refusal{Index: fe.index, Name: ErrPropertyLimit, Message: msg})
+			p.res.Refused = append(p.res.Refused, store.Refusal{Index: fe.index, Name: ErrPropertyLimit, Message: msg})
 			continue
 		}
 		if stored[i] || inBatch[ev.ID] {
@@ -563,7 +564,7 @@ func (s *DuckStore) planGroup(ctx context.Context, k collKey, evs []flatEvent, m
 			continue
 		}
 		if tok := ev.UniquenessToken; tok != "" {
-			if h, ok := holders[tok]; ok && h.id != ev.ID && ev.CreatedAt.UTC().Before(h.created.Add(UniquenessWindow)) {
+			if h, ok := holders[tok]; ok && h.id != ev.ID && ev.CreatedAt.UTC().Before(h.created.Add(store.UniquenessWindow)) {
 				p.res.Duplicates++
 				continue
 			}
@@ -913,7 +914,7 @@ func (s *DuckStore) snapshotTable(project, collection string) (*table, map[strin
 }
 
 // Count counts the events matching q (0 for an unknown collection).
-func (s *DuckStore) Count(ctx context.Context, q Query) (int64, error) {
+func (s *DuckStore) Count(ctx context.Context, q store.Query) (int64, error) {
 	tbl, cols := s.snapshot(q.ProjectID, q.Collection)
 	if tbl == "" {
 		return 0, nil
@@ -933,7 +934,7 @@ func (s *DuckStore) Count(ctx context.Context, q Query) (int64, error) {
 // by keen.id); with a Limit, the Limit most recent ones (Keen's latest).
 // The matching rows are selected from the narrow columns, then their JSON
 // is read from the table's log.
-func (s *DuckStore) Extract(ctx context.Context, q Query) ([]json.RawMessage, error) {
+func (s *DuckStore) Extract(ctx context.Context, q store.Query) ([]json.RawMessage, error) {
 	out := []json.RawMessage{}
 	t, cols := s.snapshotTable(q.ProjectID, q.Collection)
 	if t == nil {
@@ -966,10 +967,10 @@ func (s *DuckStore) Extract(ctx context.Context, q Query) ([]json.RawMessage, er
 			return nil, fmt.Errorf("store: extraction: %w", err)
 		}
 		if capped && len(ptrs) == q.MaxEvents {
-			return nil, &TooLargeError{Events: true, MaxEvents: q.MaxEvents, MaxBytes: q.MaxBytes}
+			return nil, &store.TooLargeError{Events: true, MaxEvents: q.MaxEvents, MaxBytes: q.MaxBytes}
 		}
 		if bytes += int64(p.n); q.MaxBytes > 0 && bytes > q.MaxBytes {
-			return nil, &TooLargeError{MaxEvents: q.MaxEvents, MaxBytes: q.MaxBytes}
+			return nil, &store.TooLargeError{MaxEvents: q.MaxEvents, MaxBytes: q.MaxBytes}
 		}
 		ptrs = append(ptrs, p)
 	}

@@ -1,4 +1,4 @@
-package store
+package duckdb
 
 // srcKey is a raw topic partition.
 type srcKey struct {
@@ -7,7 +7,7 @@ type srcKey struct {
 }
 
 // splitBySource tells which events of one Insert are already stored,
-// going by their Source (see Source): an event below its partition's mark
+// going by their store.Source (see store.Source): an event below its partition's mark
 // is stored; one at or above it is new. lookup lists the events that have
 // no Source, or whose partition has no mark yet in this store (a new
 // partition, or a store written before marks were kept): only their

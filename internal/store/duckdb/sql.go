@@ -1,8 +1,9 @@
-package store
+package duckdb
 
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/sluice-io/sluice/internal/store"
 	"sort"
 	"strings"
 
@@ -35,7 +36,7 @@ import (
 //     strings.
 //   - Numbers are compared as float64 (DOUBLE); extraction returns the
 //     events exactly as stored.
-func compileWhere(q Query, cols map[string]string) (string, []any, error) {
+func compileWhere(q store.Query, cols map[string]string) (string, []any, error) {
 	var conds []string
 	var args []any
 	if !q.Start.IsZero() {
@@ -164,7 +165,7 @@ func (fc *filterCompiler) contains(v any) string {
 
 var comparisons = map[string]string{"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
-func compileFilter(f Filter, cols map[string]string) (string, []any, error) {
+func compileFilter(f store.Filter, cols map[string]string) (string, []any, error) {
 	if len(f.Path) == 0 {
 		return "", nil, fmt.Errorf("store: a filter has no property name")
 	}

@@ -1,4 +1,4 @@
-package store
+package duckdb
 
 import (
 	"fmt"
@@ -6,7 +6,7 @@ import (
 )
 
 // ErrPropertyLimit is the Keen-style name of a refusal for too many
-// properties (Refusal.Name).
+// properties (store.Refusal.Name).
 const ErrPropertyLimit = "PropertyLimitError"
 
 // Wide collections. A collection has one column per (property path, JSON

@@ -1,4 +1,4 @@
-package store
+package duckdb
 
 import "github.com/sluice-io/sluice/internal/leaf"
 

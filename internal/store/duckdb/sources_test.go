@@ -1,8 +1,9 @@
-package store
+package duckdb
 
 import (
 	"context"
 	"fmt"
+	"github.com/sluice-io/sluice/internal/store"
 	"maps"
 	"math/rand/v2"
 	"os"
@@ -16,7 +17,7 @@ import (
 
 func TestSplitBySource(t *testing.T) {
 	ev := func(topic string, part int32, off int64) flatEvent {
-		return flatEvent{ev: &Event{ID: fmt.Sprintf("%s/%d/%d", topic, part, off), Source: Source{topic, part, off}}}
+		return flatEvent{ev: &store.Event{ID: fmt.Sprintf("%s/%d/%d", topic, part, off), Source: store.Source{Topic: topic, Partition: part, Offset: off}}}
 	}
 	marks := map[srcKey]int64{{"a", 0}: 10, {"a", 1}: 0}
 	for _, c := range []struct {
@@ -39,7 +40,7 @@ func TestSplitBySource(t *testing.T) {
 			[]flatEvent{ev("a", 0, 3)},
 			[]bool{true}, nil, map[srcKey]int64{{"a", 0}: 10}},
 		{"an unknown partition and no source: looked up",
-			[]flatEvent{ev("b", 0, 5), {ev: &Event{ID: "x"}}, ev("a", 0, 10)},
+			[]flatEvent{ev("b", 0, 5), {ev: &store.Event{ID: "x"}}, ev("a", 0, 10)},
 			[]bool{false, false, false}, []int{0, 1}, map[srcKey]int64{{"b", 0}: 6, {"a", 0}: 11}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -53,9 +54,9 @@ func TestSplitBySource(t *testing.T) {
 
 // sourced gives events positions in two partitions of a raw topic, in
 // order, as a consumer reads them.
-func sourced(evs []Event, topic string) []Event {
+func sourced(evs []store.Event, topic string) []store.Event {
 	for i := range evs {
-		evs[i].Source = Source{Topic: topic, Partition: int32(i % 2), Offset: int64(i / 2)}
+		evs[i].Source = store.Source{Topic: topic, Partition: int32(i % 2), Offset: int64(i / 2)}
 	}
 	return evs
 }
@@ -71,7 +72,7 @@ func TestIdempotentBySource(t *testing.T) {
 		t.Fatalf("%+v %v", res, err)
 	}
 	// A consumer rewound to an earlier offset reads part of it again.
-	if res, err := s.Insert(ctx, evs[200:400]); err != nil || !sameResult(res, InsertResult{Inserted: 100, Existing: 100}) {
+	if res, err := s.Insert(ctx, evs[200:400]); err != nil || !sameResult(res, store.InsertResult{Inserted: 100, Existing: 100}) {
 		t.Fatalf("rewound: %+v %v", res, err)
 	}
 	if err := s.Close(); err != nil {
@@ -79,7 +80,7 @@ func TestIdempotentBySource(t *testing.T) {
 	}
 	s = openTest(t, dir)
 	defer s.Close()
-	if res, err := s.Insert(ctx, evs[100:]); err != nil || !sameResult(res, InsertResult{Inserted: 200, Existing: 300}) {
+	if res, err := s.Insert(ctx, evs[100:]); err != nil || !sameResult(res, store.InsertResult{Inserted: 200, Existing: 300}) {
 		t.Fatalf("after reopen: %+v %v", res, err)
 	}
 	// A failed Insert (malformed JSON in its last event) moves no mark.
@@ -92,7 +93,7 @@ func TestIdempotentBySource(t *testing.T) {
 	if res, err := s.Insert(ctx, more); err != nil || res.Inserted != 20 {
 		t.Fatalf("after a failed insert: %+v %v", res, err)
 	}
-	if n, err := s.Count(ctx, Query{ProjectID: "p1", Collection: "clicks"}); err != nil || n != 620 {
+	if n, err := s.Count(ctx, store.Query{ProjectID: "p1", Collection: "clicks"}); err != nil || n != 620 {
 		t.Fatalf("%d stored (%v), want 620", n, err)
 	}
 }
@@ -128,7 +129,7 @@ func TestJSONLogCutToCommittedEnd(t *testing.T) {
 	if after, err := os.ReadFile(path); err != nil || string(after) != string(before) {
 		t.Fatalf("the log was not cut back to its committed %d bytes: %d (%v)", len(before), len(after), err)
 	}
-	if res, err := s.Insert(ctx, evs); err != nil || !sameResult(res, InsertResult{Inserted: 20, Existing: 20}) {
+	if res, err := s.Insert(ctx, evs); err != nil || !sameResult(res, store.InsertResult{Inserted: 20, Existing: 20}) {
 		t.Fatalf("%+v %v", res, err)
 	}
 	extractsExactly(t, s, "p1", "views", evs)
@@ -196,7 +197,7 @@ func TestJSONWrittenInChunks(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 8))
 	var want []string
 	for batch := range 3 {
-		var evs []Event
+		var evs []store.Event
 		size := 0
 		for i := 0; size < 3*jsonChunk; i++ {
 			pad := r.IntN(3000)
@@ -206,7 +207,7 @@ func TestJSONWrittenInChunks(t *testing.T) {
 			id := fmt.Sprintf("b%d-%05d", batch, i)
 			ts := genBase.Add(time.Duration(len(want)) * time.Millisecond)
 			doc := fmt.Sprintf(`{"keen":{"id":%q},"pad":"%s"}`, id, strings.Repeat("x", pad))
-			evs = append(evs, Event{ProjectID: "p", Collection: "c", ID: id, Timestamp: ts, CreatedAt: ts, JSON: []byte(doc)})
+			evs = append(evs, store.Event{ProjectID: "p", Collection: "c", ID: id, Timestamp: ts, CreatedAt: ts, JSON: []byte(doc)})
 			want = append(want, doc)
 			size += len(doc) + 1
 		}
@@ -214,7 +215,7 @@ func TestJSONWrittenInChunks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := s.Extract(ctx, Query{ProjectID: "p", Collection: "c"})
+	got, err := s.Extract(ctx, store.Query{ProjectID: "p", Collection: "c"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,14 +237,14 @@ func TestInsertFailingAfterItsJSON(t *testing.T) {
 	dir := t.TempDir()
 	s := openTest(t, dir)
 	ctx := context.Background()
-	batch := func(from, n int, coll string) []Event {
-		var evs []Event
+	batch := func(from, n int, coll string) []store.Event {
+		var evs []store.Event
 		for i := from; i < from+n; i++ {
 			id := fmt.Sprintf("%s-%03d", coll, i)
 			ts := genBase.Add(time.Duration(i) * time.Second)
 			doc := fmt.Sprintf(`{"keen":{"id":%q},"n":%d,"s":"%s"}`, id, i, strings.Repeat("x", i))
-			evs = append(evs, Event{ProjectID: "p", Collection: coll, ID: id, Timestamp: ts, CreatedAt: ts, JSON: []byte(doc),
-				Source: Source{Topic: "raw-" + coll, Partition: 0, Offset: int64(i)}})
+			evs = append(evs, store.Event{ProjectID: "p", Collection: coll, ID: id, Timestamp: ts, CreatedAt: ts, JSON: []byte(doc),
+				Source: store.Source{Topic: "raw-" + coll, Partition: 0, Offset: int64(i)}})
 		}
 		return evs
 	}
@@ -276,7 +277,7 @@ func TestInsertFailingAfterItsJSON(t *testing.T) {
 		if err != nil || l.end != ends[c] || st.Size() != ends[c] {
 			t.Fatalf("log %s after the failed Insert: end %d, size %d (%v); want %d", c, l.end, st.Size(), err, ends[c])
 		}
-		if n, err := s.Count(ctx, Query{ProjectID: "p", Collection: c}); err != nil || n != 10 {
+		if n, err := s.Count(ctx, store.Query{ProjectID: "p", Collection: c}); err != nil || n != 10 {
 			t.Fatalf("count %s after the failed Insert: %d %v, want 10", c, n, err)
 		}
 	}
@@ -287,7 +288,7 @@ func TestInsertFailingAfterItsJSON(t *testing.T) {
 	}
 	check := func(s *DuckStore, when string) {
 		for _, c := range []string{"a", "b"} {
-			got, err := s.Extract(ctx, Query{ProjectID: "p", Collection: c})
+			got, err := s.Extract(ctx, store.Query{ProjectID: "p", Collection: c})
 			want := append(batch(0, 10, c), batch(10, 10, c)...)
 			if err != nil || len(got) != len(want) {
 				t.Fatalf("%s: extract %s: %d events %v, want %d", when, c, len(got), err, len(want))

@@ -1,10 +1,11 @@
-package store
+package duckdb
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/sluice-io/sluice/internal/store"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -29,13 +30,13 @@ func TestIdempotentAcrossReopen(t *testing.T) {
 	s = openTest(t, dir)
 	defer s.Close()
 	res, err := s.Insert(ctx, evs[300:])
-	if err != nil || !sameResult(res, InsertResult{Inserted: 200, Existing: 100}) {
+	if err != nil || !sameResult(res, store.InsertResult{Inserted: 200, Existing: 100}) {
 		t.Fatalf("after reopen: %+v %v", res, err)
 	}
 	var total int64
 	for _, p := range genProjects {
 		for _, c := range genColls {
-			n, err := s.Count(ctx, Query{ProjectID: p, Collection: c})
+			n, err := s.Count(ctx, store.Query{ProjectID: p, Collection: c})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -54,7 +55,7 @@ func TestLargeBatchesAcrossCollections(t *testing.T) {
 	defer s.Close()
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(8, 8))
-	var all []Event
+	var all []store.Event
 	for c := 0; c < 3; c++ {
 		all = append(all, benchEvents(r, "p1", fmt.Sprintf("coll%d", c), fmt.Sprintf("c%d-", c), 7000)...)
 	}
@@ -65,11 +66,11 @@ func TestLargeBatchesAcrossCollections(t *testing.T) {
 	}
 	// The whole set again: the first part is re-processing.
 	res, err := s.Insert(ctx, slices.Concat(second, first))
-	if err != nil || !sameResult(res, InsertResult{Inserted: len(second), Existing: len(first)}) {
+	if err != nil || !sameResult(res, store.InsertResult{Inserted: len(second), Existing: len(first)}) {
 		t.Fatalf("%+v %v", res, err)
 	}
 	for c := 0; c < 3; c++ {
-		n, err := s.Count(ctx, Query{ProjectID: "p1", Collection: fmt.Sprintf("coll%d", c)})
+		n, err := s.Count(ctx, store.Query{ProjectID: "p1", Collection: fmt.Sprintf("coll%d", c)})
 		if err != nil || n != 7000 {
 			t.Fatalf("coll%d: %d events, %v", c, n, err)
 		}
@@ -123,12 +124,12 @@ func TestLegacyTableMovesItsJSONToALog(t *testing.T) {
 	if err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_constraints() WHERE table_name = 't1'`).Scan(&keys); err != nil || keys != 0 {
 		t.Fatalf("t1 has %d constraints (%v), want none", keys, err)
 	}
-	if n, err := s.Count(ctx, Query{ProjectID: "p1", Collection: "legacy", Filters: []Filter{{[]string{"country"}, "eq", "France"}}}); err != nil || n != int64(wantFrance) {
+	if n, err := s.Count(ctx, store.Query{ProjectID: "p1", Collection: "legacy", Filters: []store.Filter{{Path: []string{"country"}, Operator: "eq", Value: "France"}}}); err != nil || n != int64(wantFrance) {
 		t.Fatalf("count country = France: %d (%v), want %d", n, err, wantFrance)
 	}
 	// The first 10 again (without a Source: looked up by keen.id) and 10
 	// new ones.
-	if res, err := s.Insert(ctx, evs); err != nil || !sameResult(res, InsertResult{Inserted: 10, Existing: 10}) {
+	if res, err := s.Insert(ctx, evs); err != nil || !sameResult(res, store.InsertResult{Inserted: 10, Existing: 10}) {
 		t.Fatalf("%+v %v", res, err)
 	}
 	s.Close()
@@ -143,9 +144,9 @@ func TestLegacyTableMovesItsJSONToALog(t *testing.T) {
 
 // extractsExactly checks that extraction returns each of evs exactly once,
 // byte for byte, and nothing else.
-func extractsExactly(t *testing.T, s *DuckStore, project, collection string, evs []Event) {
+func extractsExactly(t *testing.T, s *DuckStore, project, collection string, evs []store.Event) {
 	t.Helper()
-	got, err := s.Extract(context.Background(), Query{ProjectID: project, Collection: collection})
+	got, err := s.Extract(context.Background(), store.Query{ProjectID: project, Collection: collection})
 	if err != nil || len(got) != len(evs) {
 		t.Fatalf("extracted %d events (%v), want %d", len(got), err, len(evs))
 	}

@@ -1,9 +1,10 @@
-package store
+package duckdb
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/sluice-io/sluice/internal/store"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -70,8 +71,8 @@ var (
 func pick[T any](r *rand.Rand, s []T) T { return s[r.IntN(len(s))] }
 
 // genEvents returns n random events spread over projects and collections.
-func genEvents(r *rand.Rand, n int, idPrefix string) []Event {
-	evs := make([]Event, 0, n)
+func genEvents(r *rand.Rand, n int, idPrefix string) []store.Event {
+	evs := make([]store.Event, 0, n)
 	for i := 0; i < n; i++ {
 		ts := genBase.Add(time.Duration(r.Int64N(int64(genSpan/time.Millisecond))) * time.Millisecond)
 		if r.IntN(20) == 0 && len(evs) > 0 { // exact timestamp ties
@@ -132,7 +133,7 @@ func genEvents(r *rand.Rand, n int, idPrefix string) []Event {
 		if r.IntN(8) == 0 {
 			pairs = append(pairs, "note", nil)
 		}
-		evs = append(evs, Event{
+		evs = append(evs, store.Event{
 			ProjectID:  pick(r, genProjects),
 			Collection: pick(r, genColls),
 			ID:         id,
@@ -150,13 +151,13 @@ type model struct {
 }
 
 type modelEvent struct {
-	ev  Event
+	ev  store.Event
 	doc map[string]any
 }
 
 func newModel() *model { return &model{} }
 
-func (m *model) add(evs ...Event) {
+func (m *model) add(evs ...store.Event) {
 	for _, ev := range evs {
 		d := json.NewDecoder(bytes.NewReader(ev.JSON))
 		d.UseNumber()
@@ -168,7 +169,7 @@ func (m *model) add(evs ...Event) {
 	}
 }
 
-func (m *model) extract(q Query) []string {
+func (m *model) extract(q store.Query) []string {
 	var sel []modelEvent
 	for _, e := range m.events {
 		if e.ev.ProjectID != q.ProjectID || e.ev.Collection != q.Collection {
@@ -310,7 +311,7 @@ func evalContains(val any, present bool, fv any) bool {
 	return false
 }
 
-func evalFilter(doc map[string]any, f Filter) bool {
+func evalFilter(doc map[string]any, f store.Filter) bool {
 	val, present := lookup(doc, f.Path)
 	switch f.Operator {
 	case "eq":
