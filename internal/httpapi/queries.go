@@ -51,19 +51,19 @@ func (a *API) query(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if analysis == query.Count {
-		n, err := a.cfg.Store.Count(r.Context(), q)
+		res, err := a.cfg.Store.Run(r.Context(), q)
 		if err != nil {
 			a.internalError(w, r, "running a count query", err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"result": n})
+		writeJSON(w, http.StatusOK, map[string]any{"result": res.Rows[0].Value})
 		return
 	}
 	q.MaxBytes = a.cfg.MaxExtractionBytes
 	if q.MaxBytes == 0 {
 		q.MaxBytes = limits.Default().MaxExtractionBytes
 	}
-	events, err := a.cfg.Store.Extract(r.Context(), q)
+	res, err := a.cfg.Store.Run(r.Context(), q)
 	var tooLarge *store.TooLargeError
 	switch {
 	case errors.As(err, &tooLarge):
@@ -73,7 +73,7 @@ func (a *API) query(w http.ResponseWriter, r *http.Request) {
 		a.internalError(w, r, "running an extraction", err)
 		return
 	}
-	writeExtraction(w, events)
+	writeExtraction(w, res.Events)
 }
 
 // ErrExtractionTooLarge is the error_code of an extraction over

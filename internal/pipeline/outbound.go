@@ -127,13 +127,13 @@ func storedJSON(ctx context.Context, st store.Store, pid string, events []store.
 	for _, coll := range order {
 		ids := byCollection[coll]
 		for start := 0; start < len(ids); start += chunk {
-			got, err := st.Extract(ctx, store.Query{ProjectID: pid, Collection: coll, Filters: []store.Filter{
+			res, err := st.Run(ctx, store.Query{ProjectID: pid, Collection: coll, Analysis: store.Extraction, Filters: []store.Filter{
 				{Path: []string{"keen", "id"}, Operator: "in", Value: ids[start:min(start+chunk, len(ids))]},
 			}})
 			if err != nil {
 				return nil, fmt.Errorf("reading back stored events of %s: %w", coll, err)
 			}
-			for _, doc := range got {
+			for _, doc := range res.Events {
 				var v struct {
 					Keen struct {
 						ID string `json:"id"`

@@ -358,7 +358,7 @@ func (e *env) produceRecords(recs ...*kgo.Record) {
 // storedByID is the JSON the store holds for a collection, by keen.id.
 func (e *env) storedByID(pid, collection string) map[string][]byte {
 	e.t.Helper()
-	docs, err := e.store.Extract(context.Background(), store.Query{ProjectID: pid, Collection: collection})
+	docs, err := extract(e.store, context.Background(), store.Query{ProjectID: pid, Collection: collection})
 	if err != nil {
 		e.t.Fatal(err)
 	}

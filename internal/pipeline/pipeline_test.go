@@ -122,13 +122,13 @@ func (e *env) waitCount(pid, collection string, want int64) {
 	var n int64
 	for time.Now().Before(deadline) {
 		var err error
-		n, err = e.store.Count(context.Background(), store.Query{ProjectID: pid, Collection: collection})
+		n, err = count(e.store, context.Background(), store.Query{ProjectID: pid, Collection: collection})
 		if err != nil {
 			e.t.Fatal(err)
 		}
 		if n == want {
 			time.Sleep(300 * time.Millisecond)
-			if n2, _ := e.store.Count(context.Background(), store.Query{ProjectID: pid, Collection: collection}); n2 == want {
+			if n2, _ := count(e.store, context.Background(), store.Query{ProjectID: pid, Collection: collection}); n2 == want {
 				return
 			}
 		}
@@ -161,7 +161,7 @@ func TestStoresEveryEventExactlyOnce(t *testing.T) {
 	e.produce(raw, events(300, func(i int) string { return fmt.Sprintf(`{"n":%d,"price":%d.5}`, i, i) })...)
 	e.waitCount(p.ID, "purchases", 300)
 
-	got, err := e.store.Extract(context.Background(), store.Query{ProjectID: p.ID, Collection: "purchases",
+	got, err := extract(e.store, context.Background(), store.Query{ProjectID: p.ID, Collection: "purchases",
 		Filters: []store.Filter{{Path: []string{"n"}, Operator: "eq", Value: json.Number("7")}}})
 	if err != nil || len(got) != 1 {
 		t.Fatalf("extraction: %v %v", got, err)
@@ -263,7 +263,7 @@ func TestAutofillAndUniquenessTokens(t *testing.T) {
 	e.produce(tenancy.RawTopic(p.ID, "", "signups"),
 		`{"user":"b","keen":{"uniqueness_token":"tok"}}`, `{"user":"c","keen":{"uniqueness_token":"tok"}}`)
 	e.waitCount(p.ID, "signups", 2)
-	n, err := e.store.Count(context.Background(), store.Query{ProjectID: p.ID, Collection: "signups",
+	n, err := count(e.store, context.Background(), store.Query{ProjectID: p.ID, Collection: "signups",
 		Filters: []store.Filter{{Path: []string{"tenant", "id"}, Operator: "eq", Value: "t1"}, {Path: []string{"tenant", "plan"}, Operator: "eq", Value: "x"}}})
 	if err != nil || n != 1 {
 		t.Fatalf("autofilled events: %d %v", n, err)
@@ -327,4 +327,21 @@ func TestCloseLeavesTheGroup(t *testing.T) {
 	if n := members(); n != 0 {
 		t.Fatalf("%d members after Close, want 0", n)
 	}
+}
+
+// count runs q as a count.
+func count(st store.Store, ctx context.Context, q store.Query) (int64, error) {
+	q.Analysis = store.Count
+	res, err := st.Run(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	return res.Rows[0].Value.(int64), nil
+}
+
+// extract runs q as an extraction.
+func extract(st store.Store, ctx context.Context, q store.Query) ([]json.RawMessage, error) {
+	q.Analysis = store.Extraction
+	res, err := st.Run(ctx, q)
+	return res.Events, err
 }

@@ -77,7 +77,7 @@ func (pe *poisonEnv) waitStreamed(pid, collection, s string, deadline time.Time)
 }
 
 func (pe *poisonEnv) storedWith(pid, collection, s string) bool {
-	docs, err := pe.store.Extract(context.Background(), store.Query{ProjectID: pid, Collection: collection})
+	docs, err := extract(pe.store, context.Background(), store.Query{ProjectID: pid, Collection: collection})
 	if err != nil {
 		pe.t.Fatal(err)
 	}

@@ -39,8 +39,8 @@ func FuzzParse(f *testing.F) {
 		if !q.Start.IsZero() && !q.End.IsZero() && q.End.Before(q.Start) {
 			t.Fatalf("timeframe ends before it starts: %v .. %v", q.Start, q.End)
 		}
-		if q.Limit < 0 {
-			t.Fatalf("negative limit %d", q.Limit)
+		if q.Latest < 0 {
+			t.Fatalf("negative limit %d", q.Latest)
 		}
 		if len(q.Filters) == 0 || q.Filters[len(q.Filters)-1].Path[0] != "tenant" {
 			t.Fatalf("the access key's filter is missing: %+v", q.Filters)

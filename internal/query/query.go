@@ -46,7 +46,7 @@ type Params struct {
 // Parse builds the store query for an analysis of project pid at time now.
 // keyFilters are the access key's query filters, ANDed in.
 func Parse(analysis, pid string, p Params, keyFilters []registry.Filter, now time.Time) (store.Query, error) {
-	q := store.Query{ProjectID: pid, Collection: p.EventCollection}
+	q := store.Query{ProjectID: pid, Collection: p.EventCollection, Analysis: store.Analysis(analysis)}
 	if analysis != Count && analysis != Extraction {
 		return q, &Error{Name: "InvalidAnalysisTypeError", Message: fmt.Sprintf("analysis type %q is not supported; sluice serves count and extraction", analysis)}
 	}
@@ -85,7 +85,7 @@ func Parse(analysis, pid string, p Params, keyFilters []registry.Filter, now tim
 		if n > limits.MaxExtractionEvents {
 			return q, bad(`"latest" is %d; an extraction returns at most %d events`, n, limits.MaxExtractionEvents)
 		}
-		q.Limit = n
+		q.Latest = n
 	}
 	return q, nil
 }

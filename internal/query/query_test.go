@@ -82,7 +82,7 @@ func TestFiltersAndKeyFilters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(q.Filters) != 3 || q.Limit != 5 || strings.Join(q.Filters[0].Path, "/") != "customer/id" ||
+	if len(q.Filters) != 3 || q.Latest != 5 || strings.Join(q.Filters[0].Path, "/") != "customer/id" ||
 		q.Filters[1].Value != json.Number("2.5") || q.Filters[2].Value.([]any)[1] != json.Number("1") {
 		t.Fatalf("query = %+v", q)
 	}
@@ -104,8 +104,8 @@ func TestExtractionBound(t *testing.T) {
 			p.Latest = json.RawMessage(c.latest)
 		}
 		q, err := Parse(c.analysis, "p", p, nil, now)
-		if err != nil || q.Limit != c.limit || q.MaxEvents != c.max {
-			t.Errorf("%s latest %q: Limit %d MaxEvents %d %v; want %d %d", c.analysis, c.latest, q.Limit, q.MaxEvents, err, c.limit, c.max)
+		if err != nil || q.Latest != c.limit || q.MaxEvents != c.max {
+			t.Errorf("%s latest %q: Limit %d MaxEvents %d %v; want %d %d", c.analysis, c.latest, q.Latest, q.MaxEvents, err, c.limit, c.max)
 		}
 	}
 }

@@ -5,7 +5,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -65,6 +64,31 @@ type InsertResult struct {
 	// stored; the rest of the Insert is. A refusal is deterministic: the
 	// same event is refused again when processed again.
 	Refused []Refusal
+	// Outcomes has one entry per event given to Insert, in order (the
+	// counts above are their tally).
+	Outcomes []Outcome
+}
+
+// Status is what an Insert did with one event.
+type Status uint8
+
+const (
+	Stored    Status = iota + 1 // new: stored by this Insert
+	Existing                    // already stored (same keen.id): re-processing
+	Duplicate                   // dropped: another event holds its uniqueness token
+	Refused                     // not stored (Outcome.Name, Message say why)
+)
+
+// Outcome is what an Insert did with one event.
+type Outcome struct {
+	Status Status
+	// JSON is, for Existing, the event as stored by the Insert that
+	// stored it (its keen.created_at, add-ons and autofill of then): what
+	// Kafka Outbound streams for it, again.
+	JSON []byte
+	// Name is a Keen-style error name and Message says which limit and by
+	// how much, for Refused.
+	Name, Message string
 }
 
 // Refusal is one event an Insert refused.
@@ -73,28 +97,6 @@ type Refusal struct {
 	// Name is a Keen-style error name (e.g. "PropertyLimitError"),
 	// Message says which limit and by how much.
 	Name, Message string
-}
-
-// Filter is a Keen query filter on a property path.
-type Filter struct {
-	Path     []string // "customer.id" → ["customer", "id"]
-	Operator string   // eq, ne, lt, lte, gt, gte, exists, in, contains, not_contains
-	Value    any      // decoded JSON (json.Number for numbers)
-}
-
-// Query selects events of one collection.
-type Query struct {
-	ProjectID  string
-	Collection string
-	Start, End time.Time // on keen.timestamp, [Start, End); zero = unbounded
-	Filters    []Filter  // ANDed
-	Limit      int       // extraction only: the Limit most recent events (Keen's latest); 0 = all
-	// MaxEvents and MaxBytes bound an extraction (0: unbounded). One that
-	// would return more events, or more bytes of JSON, fails with a
-	// *TooLargeError, found from the matching rows' narrow columns before
-	// any event's JSON is read.
-	MaxEvents int
-	MaxBytes  int64
 }
 
 // TooLargeError is an extraction over Query.MaxEvents (Events set) or
@@ -112,14 +114,19 @@ func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("the events the extraction matches are more than %d bytes of JSON, the most one extraction returns", e.MaxBytes)
 }
 
-// Store is an event store. Implementations are safe for concurrent use.
+// Store is an event store. Implementations are safe for concurrent use,
+// and pass the conformance suite in package storetest.
 type Store interface {
 	// Insert stores events, idempotently on (project, keen.id). Events
 	// of one Source topic and partition must come in offset order across
 	// Inserts (as a consumer reads them); within one Insert any order.
 	Insert(ctx context.Context, events []Event) (InsertResult, error)
-	Count(ctx context.Context, q Query) (int64, error)
-	// Extract returns the matching events, oldest keen.timestamp first.
-	Extract(ctx context.Context, q Query) ([]json.RawMessage, error)
+	// Run answers a query (query.go says what each one means). An
+	// unknown collection is a collection without events.
+	Run(ctx context.Context, q Query) (Result, error)
+	// Schema lists a project's collections and their properties.
+	Schema(ctx context.Context, project string) ([]Collection, error)
+	// Delete removes what d names from every later Run and Schema.
+	Delete(ctx context.Context, d Deletion) (Deleted, error)
 	Close() error
 }

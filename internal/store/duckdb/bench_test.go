@@ -115,7 +115,7 @@ func BenchmarkCount1M(b *testing.B) {
 		})
 	}
 	b.Run("extract_latest_100", func(b *testing.B) {
-		q := store.Query{ProjectID: "p1", Collection: "pageviews", Limit: 100, Filters: []store.Filter{{Path: []string{"country"}, Operator: "eq", Value: "France"}}}
+		q := store.Query{ProjectID: "p1", Collection: "pageviews", Latest: 100, Filters: []store.Filter{{Path: []string{"country"}, Operator: "eq", Value: "France"}}}
 		for b.Loop() {
 			if _, err := s.Extract(ctx, q); err != nil {
 				b.Fatal(err)

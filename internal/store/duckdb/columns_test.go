@@ -321,7 +321,7 @@ func TestExtractionBounds(t *testing.T) {
 		{"latest over the bytes bound", 2, 9, last, -1, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := s.Extract(ctx, store.Query{ProjectID: "p", Collection: "wide", Limit: c.limit, MaxEvents: c.maxEvents, MaxBytes: c.maxBytes})
+			got, err := s.Extract(ctx, store.Query{ProjectID: "p", Collection: "wide", Latest: c.limit, MaxEvents: c.maxEvents, MaxBytes: c.maxBytes})
 			if c.want >= 0 {
 				if err != nil || len(got) != c.want {
 					t.Fatalf("%d events, %v; want %d", len(got), err, c.want)

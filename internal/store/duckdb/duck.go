@@ -931,7 +931,7 @@ func (s *DuckStore) Count(ctx context.Context, q store.Query) (int64, error) {
 }
 
 // Extract returns the matching events, oldest keen.timestamp first (ties
-// by keen.id); with a Limit, the Limit most recent ones (Keen's latest).
+// by keen.id); with Latest, the Latest most recent ones (Keen's latest).
 // The matching rows are selected from the narrow columns, then their JSON
 // is read from the table's log.
 func (s *DuckStore) Extract(ctx context.Context, q store.Query) ([]json.RawMessage, error) {
@@ -945,12 +945,12 @@ func (s *DuckStore) Extract(ctx context.Context, q store.Query) ([]json.RawMessa
 		return nil, err
 	}
 	sqlq := `SELECT _off, _len FROM ` + t.name + ` WHERE ` + where + ` ORDER BY _ts, _id`
-	if q.Limit > 0 {
-		sqlq = fmt.Sprintf(`SELECT _off, _len FROM (SELECT _off, _len, _ts, _id FROM %s WHERE %s ORDER BY _ts DESC, _id DESC LIMIT %d) ORDER BY _ts, _id`, t.name, where, q.Limit)
+	if q.Latest > 0 {
+		sqlq = fmt.Sprintf(`SELECT _off, _len FROM (SELECT _off, _len, _ts, _id FROM %s WHERE %s ORDER BY _ts DESC, _id DESC LIMIT %d) ORDER BY _ts, _id`, t.name, where, q.Latest)
 	}
 	// One row past the bound tells that it is exceeded, without listing
 	// every matching row.
-	capped := q.MaxEvents > 0 && (q.Limit == 0 || q.Limit > q.MaxEvents)
+	capped := q.MaxEvents > 0 && (q.Latest == 0 || q.Latest > q.MaxEvents)
 	if capped {
 		sqlq += fmt.Sprintf(` LIMIT %d`, q.MaxEvents+1)
 	}
@@ -985,4 +985,37 @@ func (s *DuckStore) Extract(ctx context.Context, q store.Query) ([]json.RawMessa
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// Run answers q. Count and Extraction are served; the other analyses,
+// GroupBy and Buckets are refused until this engine computes them.
+func (s *DuckStore) Run(ctx context.Context, q store.Query) (store.Result, error) {
+	if len(q.GroupBy) > 0 || len(q.Buckets) > 0 {
+		return store.Result{}, fmt.Errorf("store: group_by and interval are not supported by the DuckDB engine yet")
+	}
+	switch q.Analysis {
+	case store.Count:
+		n, err := s.Count(ctx, q)
+		if err != nil {
+			return store.Result{}, err
+		}
+		return store.Result{Rows: []store.Row{{Value: n}}}, nil
+	case store.Extraction:
+		evs, err := s.Extract(ctx, q)
+		if err != nil {
+			return store.Result{}, err
+		}
+		return store.Result{Events: evs}, nil
+	}
+	return store.Result{}, fmt.Errorf("store: analysis %q is not supported by the DuckDB engine yet", q.Analysis)
+}
+
+// Schema is not served by this engine yet.
+func (s *DuckStore) Schema(ctx context.Context, project string) ([]store.Collection, error) {
+	return nil, fmt.Errorf("store: schema inspection is not supported by the DuckDB engine yet")
+}
+
+// Delete is not served by this engine yet.
+func (s *DuckStore) Delete(ctx context.Context, d store.Deletion) (store.Deleted, error) {
+	return store.Deleted{}, fmt.Errorf("store: deletes are not supported by the DuckDB engine yet")
 }

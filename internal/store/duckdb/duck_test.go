@@ -101,7 +101,7 @@ func compare(t *testing.T, s *DuckStore, m *model, q store.Query, name string) {
 		t.Errorf("%s: extract: got %d events, want %d", name, len(gs), len(want))
 		return
 	}
-	if q.Limit == 0 {
+	if q.Latest == 0 {
 		c, err := s.Count(ctx, q)
 		if err != nil {
 			t.Fatalf("%s: count: %v", name, err)
@@ -119,7 +119,7 @@ func qname(q store.Query) string {
 		parts = append(parts, fmt.Sprintf("%s %s %s", strings.Join(f.Path, "."), f.Operator, v))
 	}
 	return fmt.Sprintf("%s/%s [%s,%s) latest=%d {%s}", q.ProjectID, q.Collection,
-		q.Start.Format(time.RFC3339), q.End.Format(time.RFC3339), q.Limit, strings.Join(parts, " AND "))
+		q.Start.Format(time.RFC3339), q.End.Format(time.RFC3339), q.Latest, strings.Join(parts, " AND "))
 }
 
 // loadRandom fills a store and a model with the same random events.
@@ -189,7 +189,7 @@ func TestQueriesAgainstModel(t *testing.T) {
 				q.Start, q.End = mid, late
 			}
 			if r.IntN(3) == 0 {
-				q.Limit = 1 + r.IntN(40)
+				q.Latest = 1 + r.IntN(40)
 			}
 			compare(t, s, m, q, qname(q))
 		}
@@ -198,10 +198,10 @@ func TestQueriesAgainstModel(t *testing.T) {
 			{ProjectID: "p3", Collection: "clicks"},
 			{ProjectID: "p2", Collection: "Purchases"},
 			{ProjectID: "p2", Collection: "purchases"},
-			{ProjectID: "p1", Collection: "views", Limit: 5},
-			{ProjectID: "p1", Collection: "views", Limit: 100000},
+			{ProjectID: "p1", Collection: "views", Latest: 5},
+			{ProjectID: "p1", Collection: "views", Latest: 100000},
 			{ProjectID: "p1", Collection: "views", Start: genBase.Add(genSpan), End: genBase.Add(2 * genSpan)},
-			{ProjectID: "p1", Collection: "nope", Filters: []store.Filter{{Path: []string{"x"}, Operator: "ne", Value: "y"}}, Limit: 3},
+			{ProjectID: "p1", Collection: "nope", Filters: []store.Filter{{Path: []string{"x"}, Operator: "ne", Value: "y"}}, Latest: 3},
 			{ProjectID: "p1", Collection: "clicks", Filters: []store.Filter{{Path: []string{"zzz"}, Operator: "ne", Value: "y"}, {Path: []string{"zzz"}, Operator: "exists", Value: false}}},
 		} {
 			compare(t, s, m, q, qname(q))

@@ -199,8 +199,8 @@ func (m *model) extract(q store.Query) []string {
 		}
 		return a.ID < b.ID
 	})
-	if q.Limit > 0 && len(sel) > q.Limit {
-		sel = sel[len(sel)-q.Limit:]
+	if q.Latest > 0 && len(sel) > q.Latest {
+		sel = sel[len(sel)-q.Latest:]
 	}
 	out := make([]string, len(sel))
 	for i, e := range sel {

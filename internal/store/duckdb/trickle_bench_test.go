@@ -97,7 +97,7 @@ func BenchmarkTrickleAfterDrain(b *testing.B) {
 				}
 			}
 		}
-		if _, err := s.Extract(ctx, store.Query{ProjectID: "p1", Collection: "drain", Limit: 100}); err != nil {
+		if _, err := s.Extract(ctx, store.Query{ProjectID: "p1", Collection: "drain", Latest: 100}); err != nil {
 			b.Fatal(err)
 		}
 		var worst time.Duration
