@@ -27,7 +27,15 @@ func FuzzParse(f *testing.F) {
 	now := time.Date(2026, 12, 6, 12, 30, 0, 0, time.UTC)
 	keyFilters := []registry.Filter{{PropertyName: "tenant", Operator: "eq", PropertyValue: "t1"}}
 	f.Fuzz(func(t *testing.T, analysis, collection, timeframe, timezone, filters, latest string) {
-		p := Params{EventCollection: collection, Timeframe: raw(timeframe), Timezone: raw(timezone), Filters: raw(filters), Latest: raw(latest)}
+		p := Params{}
+		for name, v := range map[string]json.RawMessage{"timeframe": raw(timeframe), "timezone": raw(timezone), "filters": raw(filters), "latest": raw(latest)} {
+			if v != nil {
+				p[name] = v
+			}
+		}
+		if collection != "" {
+			p["event_collection"], _ = json.Marshal(collection)
+		}
 		q, err := Parse(analysis, "pid", p, keyFilters, now)
 		if err != nil {
 			var qe *Error
@@ -36,14 +44,14 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if !q.Start.IsZero() && !q.End.IsZero() && q.End.Before(q.Start) {
-			t.Fatalf("timeframe ends before it starts: %v .. %v", q.Start, q.End)
+		if !q.Store.Start.IsZero() && !q.Store.End.IsZero() && q.Store.End.Before(q.Store.Start) {
+			t.Fatalf("timeframe ends before it starts: %v .. %v", q.Store.Start, q.Store.End)
 		}
-		if q.Latest < 0 {
-			t.Fatalf("negative limit %d", q.Latest)
+		if q.Store.Latest < 0 {
+			t.Fatalf("negative limit %d", q.Store.Latest)
 		}
-		if len(q.Filters) == 0 || q.Filters[len(q.Filters)-1].Path[0] != "tenant" {
-			t.Fatalf("the access key's filter is missing: %+v", q.Filters)
+		if len(q.Store.Filters) == 0 || q.Store.Filters[len(q.Store.Filters)-1].Path[0] != "tenant" {
+			t.Fatalf("the access key's filter is missing: %+v", q.Store.Filters)
 		}
 	})
 }
