@@ -18,11 +18,11 @@ type Params map[string]json.RawMessage
 type kind int
 
 const (
-	text     kind = iota // always a string: event_collection=a b
-	number               // a JSON number when it is one: percentile=50
-	boolean              // true or false
-	jsonText             // JSON (an array or object): filters=[…]
-	jsonOrText           // JSON when it starts as JSON does, else a string: group_by=a or group_by=["a","b"]
+	text       kind = iota // always a string: event_collection=a b
+	number                 // a JSON number when it is one: percentile=50
+	boolean                // true or false
+	jsonText               // JSON (an array or object): filters=[…]
+	jsonOrText             // JSON when it starts as JSON does, else a string: group_by=a or group_by=["a","b"]
 )
 
 // params are the parameters of Keen's query API, and how each is given in
