@@ -95,7 +95,9 @@ func truncate(t time.Time, unit string) time.Time {
 	case "minute":
 		return t.Truncate(time.Minute)
 	case "hour":
-		return time.Date(y, mo, d, t.Hour(), 0, 0, 0, t.Location())
+		// By elapsed time, not time.Date: in the hour a DST change
+		// repeats, time.Date may pick the other of the two.
+		return t.Add(-time.Duration(t.Minute())*time.Minute - time.Duration(t.Second())*time.Second - time.Duration(t.Nanosecond()))
 	case "day":
 		return time.Date(y, mo, d, 0, 0, 0, 0, t.Location())
 	case "week":
