@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/store"
 )
 
@@ -111,7 +110,7 @@ func orNull(raw json.RawMessage) json.RawMessage {
 }
 
 // FunnelTooLarge is the error_code of a funnel step with more than
-// limits.MaxFunnelActors actors (sluice's own name: Keen documents no
+// Query.MaxActors actors (sluice's own name: Keen documents no
 // such bound).
 const FunnelTooLarge = "FunnelTooLargeError"
 
@@ -132,7 +131,7 @@ func runFunnel(ctx context.Context, st store.Store, q *Query) (map[string]any, e
 	withActors := false
 	for i, step := range q.Steps {
 		echo[i] = step.Echo
-		mine, err := stepActors(ctx, st, i, step.Query)
+		mine, err := stepActors(ctx, st, i, step.Query, q.MaxActors)
 		if err != nil {
 			return nil, err
 		}
@@ -166,18 +165,17 @@ func runFunnel(ctx context.Context, st store.Store, q *Query) (map[string]any, e
 	return out, nil
 }
 
-// stepActors is a step's actors by key, bounded by
-// limits.MaxFunnelActors (counted first, so a step over it is refused
-// before its actors are read).
-func stepActors(ctx context.Context, st store.Store, i int, q store.Query) (map[string]any, error) {
+// stepActors is a step's actors by key, at most maxActors (counted first,
+// so a step over it is refused before its actors are read).
+func stepActors(ctx context.Context, st store.Store, i int, q store.Query, maxActors int64) (map[string]any, error) {
 	cq := q
 	cq.Analysis = store.CountUnique
 	res, err := st.Run(ctx, cq)
 	if err != nil {
 		return nil, fmt.Errorf("counting the actors of funnel step %d: %w", i, err)
 	}
-	if n := rowsValue(res.Rows); n != nil && asInt(n) > limits.MaxFunnelActors {
-		return nil, refuse(FunnelTooLarge, "funnel step %d has %d distinct actors, more than the %d a funnel step may have; narrow its timeframe or filters", i, asInt(n), limits.MaxFunnelActors)
+	if n := asInt(rowsValue(res.Rows)); n > maxActors {
+		return nil, refuse(FunnelTooLarge, "funnel step %d has %d distinct actors, more than the %d a funnel step may have; narrow its timeframe or filters", i, n, maxActors)
 	}
 	res, err = st.Run(ctx, q)
 	if err != nil {

@@ -85,8 +85,10 @@ type Query struct {
 	Analyses []Labelled
 	// PropertyNames are an extraction's property_names (nil: whole events).
 	PropertyNames [][]string
-	// Steps are a funnel's.
-	Steps []Step
+	// Steps are a funnel's, and MaxActors bounds the distinct actors of
+	// each (limits.MaxFunnelActors).
+	Steps     []Step
+	MaxActors int64
 }
 
 // Labelled is one analysis of a multi_analysis.
@@ -190,6 +192,7 @@ func Parse(analysis, pid string, p Params, keyFs []registry.Filter, now time.Tim
 		if q.Steps, err = parseSteps(pid, p, loc, kf, now); err != nil {
 			return nil, err
 		}
+		q.MaxActors = limits.MaxFunnelActors
 		return q, nil
 	}
 

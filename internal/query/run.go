@@ -197,7 +197,12 @@ type groupRow struct {
 	values []any
 }
 
+// groupKey identifies a group (nil and an empty Group are the same: no
+// group_by).
 func groupKey(g []any) string {
+	if len(g) == 0 {
+		return ""
+	}
 	b, _ := json.Marshal(g)
 	return string(b)
 }
