@@ -28,6 +28,7 @@ const (
 // params are the parameters of Keen's query API, and how each is given in
 // a URL.
 var params = map[string]kind{
+	"analysis_type":    text,
 	"event_collection": text,
 	"target_property":  text,
 	"percentile":       number,

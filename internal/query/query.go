@@ -117,7 +117,9 @@ type Step struct {
 // allowed lists the parameters each analysis takes (beyond its own, named
 // in Parse).
 var (
-	common   = []string{"timeframe", "timezone", "max_age", "include_metadata"}
+	// analysis_type: keen-analysis.js repeats the path's analysis in
+	// the body.
+	common   = []string{"analysis_type", "timeframe", "timezone", "max_age", "include_metadata"}
 	analytic = []string{"event_collection", "filters", "group_by", "order_by", "limit", "interval", "zero_fill"}
 )
 
@@ -160,9 +162,15 @@ func Parse(analysis, pid string, p Params, keyFs []registry.Filter, now time.Tim
 		if _, known := params[name]; !known {
 			return nil, invalid("%q is not a query parameter sluice knows", name)
 		}
-		if !slices.Contains(ok, name) {
+		// A null is no value (form-built queries send them).
+		if p.given(name) && !slices.Contains(ok, name) {
 			return nil, invalid("%q is not a parameter of %s", name, analysis)
 		}
+	}
+	if typ, err := p.str("analysis_type"); err != nil {
+		return nil, err
+	} else if p.given("analysis_type") && typ != analysis {
+		return nil, invalid(`"analysis_type" is %q but the query runs %s`, typ, analysis)
 	}
 	if p.given("email") {
 		return nil, invalid(`"email" (an extraction e-mailed when it is ready) is not supported: sluice answers extractions synchronously, up to %d events`, limits.MaxExtractionEvents)
@@ -299,15 +307,16 @@ func parseExtraction(q *Query, p Params) error {
 	return nil
 }
 
-// names reads a parameter that is a property name or an array of them.
+// names reads a parameter that is a property name or an array of them
+// (empty: none, as Keen's explorer sends "no property_names").
 func names(raw json.RawMessage, param string) ([]string, error) {
 	var one string
 	if json.Unmarshal(raw, &one) == nil {
 		return []string{one}, nil
 	}
 	var many []string
-	if err := json.Unmarshal(raw, &many); err != nil || len(many) == 0 {
-		return nil, invalid("%q must be a property name or a non-empty array of them", param)
+	if err := json.Unmarshal(raw, &many); err != nil {
+		return nil, invalid("%q must be a property name or an array of them", param)
 	}
 	return many, nil
 }

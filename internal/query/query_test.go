@@ -81,6 +81,7 @@ func TestRefusals(t *testing.T) {
 	}{
 		{"sums", `{` + c + `}`, "InvalidAnalysisTypeError", `"sums" is not an analysis type`},
 		{Count, `{}`, "InvalidQueryError", `"event_collection" is required`},
+		{Count, `{` + c + `,"analysis_type":"sum"}`, "InvalidQueryError", `"analysis_type" is "sum" but the query runs count`},
 		{Count, `{` + c + `,"bogus":1}`, "InvalidQueryError", `"bogus" is not a query parameter`},
 		{Count, `{` + c + `,"target_property":"x"}`, "InvalidQueryError", `"target_property" is not a parameter of count`},
 		{Count, `{` + c + `,"latest":5}`, "InvalidQueryError", `"latest" is not a parameter of count`},
@@ -106,6 +107,7 @@ func TestRefusals(t *testing.T) {
 		{Count, `{` + c + `,"include_metadata":true}`, "InvalidQueryError", `"include_metadata": true is not supported`},
 		{Count, `{` + c + `,"max_age":-5}`, "InvalidQueryError", `"max_age" must be a positive integer`},
 		{Count, `{` + c + `,"group_by":7}`, "InvalidQueryError", `"group_by" must be a property name`},
+		{Count, `{` + c + `,"group_by":[],"order_by":{"property_name":"result"}}`, "InvalidQueryError", `"order_by" is only allowed with "group_by"`},
 		{Count, `{` + c + `,"group_by":["a","a"]}`, "InvalidQueryError", `names "a" twice`},
 		{Count, `{` + c + `,"order_by":{"property_name":"result"}}`, "InvalidQueryError", `"order_by" is only allowed with "group_by"`},
 		{Count, `{` + c + `,"group_by":"a","limit":3}`, "InvalidQueryError", `"limit" is only allowed with "order_by"`},
@@ -134,7 +136,8 @@ func TestRefusals(t *testing.T) {
 		{Extraction, `{` + c + `,"latest":100001}`, "InvalidQueryError", `"latest" is 100001; an extraction returns at most 100000 events`},
 		{Extraction, `{` + c + `,"email":"a@b.c"}`, "InvalidQueryError", `"email"`},
 		{Extraction, `{` + c + `,"group_by":"a"}`, "InvalidQueryError", `"group_by" is not a parameter of extraction`},
-		{Extraction, `{` + c + `,"property_names":[]}`, "InvalidQueryError", `"property_names" must be a property name or a non-empty array`},
+		{Extraction, `{` + c + `,"property_names":{"a":1}}`, "InvalidQueryError", `"property_names" must be a property name or an array`},
+		{Extraction, `{` + c + `,"property_names":[""]}`, "InvalidQueryError", `"property_names" must not be empty`},
 		{MultiAnalysis, `{` + c + `}`, "InvalidQueryError", `"analyses" is required`},
 		{MultiAnalysis, `{` + c + `,"analyses":{"x":{"analysis_type":"extraction"}}}`, "InvalidAnalysisTypeError", `"x": "extraction" is not an analysis a multi_analysis runs`},
 		{MultiAnalysis, `{` + c + `,"analyses":{"x":{"analysis_type":"sum"}}}`, "InvalidQueryError", `"x": "target_property" is required for sum`},
@@ -225,7 +228,8 @@ func TestParseShapes(t *testing.T) {
 		!reflect.DeepEqual(q.OrderBy, []Order{{"result", true}, {"b", false}}) || q.Limit != 3 || !q.ZeroFill {
 		t.Errorf("percentile: %+v", q)
 	}
-	q = mustParse(t, Median, `{"event_collection":"c","target_property":"x","group_by":"g","zero_fill":false,"order_by":{"property_name":"g"}}`)
+	// keen-analysis.js sends the analysis again, and a timezone, in every body.
+	q = mustParse(t, Median, `{"analysis_type":"median","timezone":3600,"event_collection":"c","target_property":"x","group_by":"g","zero_fill":false,"order_by":{"property_name":"g"}}`)
 	if q.Store.Analysis != store.Median || !reflect.DeepEqual(q.GroupBy, []string{"g"}) || q.ZeroFill || q.Limit != 0 {
 		t.Errorf("median: %+v", q)
 	}
@@ -234,6 +238,15 @@ func TestParseShapes(t *testing.T) {
 	want := []Labelled{{"n", store.Count, nil, 0}, {"p90", store.Percentile, []string{"p"}, 90}, {"total", store.Sum, []string{"p"}, 0}}
 	if !reflect.DeepEqual(q.Analyses, want) || q.Store.Analysis != "" || !reflect.DeepEqual(q.OrderBy, []Order{{"total", true}}) {
 		t.Errorf("multi_analysis: %+v", q)
+	}
+	// Nulls are no value; empty group_by and property_names are none.
+	q = mustParse(t, Extraction, `{"event_collection":"c","property_names":[],"group_by":null,"interval":null}`)
+	if q.PropertyNames != nil || q.GroupBy != nil {
+		t.Errorf("empty property_names: %+v", q)
+	}
+	q = mustParse(t, Count, `{"event_collection":"c","group_by":[]}`)
+	if q.GroupBy != nil {
+		t.Errorf("empty group_by: %+v", q)
 	}
 	q = mustParse(t, Extraction, `{"event_collection":"c","property_names":["price","customer.id"]}`)
 	if !reflect.DeepEqual(q.PropertyNames, [][]string{{"price"}, {"customer", "id"}}) || q.Store.MaxEvents != limits.MaxExtractionEvents {
