@@ -85,6 +85,9 @@ type Query struct {
 	Analyses []Labelled
 	// PropertyNames are an extraction's property_names (nil: whole events).
 	PropertyNames [][]string
+	// MaxResults bounds the (bucket, group) results of the answer
+	// (limits.MaxQueryResults).
+	MaxResults int
 	// Steps are a funnel's, and MaxActors bounds the distinct actors of
 	// each (limits.MaxFunnelActors).
 	Steps     []Step
@@ -191,7 +194,7 @@ func Parse(analysis, pid string, p Params, keyFs []registry.Filter, now time.Tim
 	if err != nil {
 		return nil, err
 	}
-	q := &Query{Analysis: analysis}
+	q := &Query{Analysis: analysis, MaxResults: limits.MaxQueryResults}
 	loc, err := timezone(p["timezone"])
 	if err != nil {
 		return nil, err

@@ -56,15 +56,28 @@ func Run(ctx context.Context, st store.Store, q *Query) (*Answer, error) {
 			}
 			rows[i] = res.Rows
 		}
-		return &Answer{Body: map[string]any{"result": Shape(q, rows)}}, nil
+		return answer(q, rows)
 	default:
 		res, err := st.Run(ctx, q.Store)
 		if err != nil {
 			return nil, fmt.Errorf("running %s: %w", q.Analysis, err)
 		}
-		return &Answer{Body: map[string]any{"result": Shape(q, [][]store.Row{res.Rows})}}, nil
+		return answer(q, [][]store.Row{res.Rows})
 	}
 }
+
+func answer(q *Query, rows [][]store.Row) (*Answer, error) {
+	result, err := Shape(q, rows)
+	if err != nil {
+		return nil, err
+	}
+	return &Answer{Body: map[string]any{"result": result}}, nil
+}
+
+// ResultTooLarge is the error_code of a query whose answer would hold more
+// than Query.MaxResults results (sluice's own name: Keen documents no such
+// bound).
+const ResultTooLarge = "ResultTooLargeError"
 
 // empty is an analysis's value over no events: 0 for the counts, an empty
 // list for select_unique, null for the numeric analyses (Keen's).
@@ -90,7 +103,10 @@ func empty(a store.Analysis) any {
 //     bucket, every bucket present (an empty one has the empty value);
 //     with group_by, each value is the list above, listing, with
 //     zero_fill (the default), every group found in any bucket.
-func Shape(q *Query, rows [][]store.Row) any {
+//
+// An answer of more than q.MaxResults (bucket, group) results is refused
+// with ResultTooLarge.
+func Shape(q *Query, rows [][]store.Row) (any, error) {
 	labels := []string{"result"}
 	analyses := []store.Analysis{q.Store.Analysis}
 	if q.Analysis == MultiAnalysis {
@@ -133,6 +149,16 @@ func Shape(q *Query, rows [][]store.Row) any {
 		}
 	}
 	sort.SliceStable(groups, func(i, j int) bool { return compareGroups(groups[i].values, groups[j].values) < 0 })
+	results := 0
+	for _, c := range cells {
+		results += len(c)
+	}
+	if len(q.GroupBy) > 0 && len(q.Store.Buckets) > 0 && q.ZeroFill {
+		results = len(groups) * nb
+	}
+	if q.MaxResults > 0 && results > q.MaxResults {
+		return nil, refuse(ResultTooLarge, "this query's answer would hold %d results (groups × intervals), more than the %d one answer holds; use fewer intervals, a group_by with fewer values, filters, or zero_fill false", results, q.MaxResults)
+	}
 
 	value := func(c []any, i int) any {
 		if c == nil {
@@ -177,7 +203,7 @@ func Shape(q *Query, rows [][]store.Row) any {
 		return orderAndLimit(q, list)
 	}
 	if len(q.Store.Buckets) == 0 {
-		return bucketValue(0)
+		return bucketValue(0), nil
 	}
 	out := make([]object, nb)
 	for b := range out {
@@ -186,7 +212,7 @@ func Shape(q *Query, rows [][]store.Row) any {
 			{"value", bucketValue(b)},
 		}
 	}
-	return out
+	return out, nil
 }
 
 // missing marks an analysis without a row in a cell another analysis has.

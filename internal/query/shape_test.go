@@ -2,9 +2,11 @@ package query
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"testing"
 
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/store"
 )
 
@@ -76,7 +78,12 @@ func TestShape(t *testing.T) {
 	}
 	for _, tc := range cases {
 		q := mustParse(t, tc.analysis, tc.body)
-		got, err := json.Marshal(Shape(q, tc.rows))
+		shaped, err := Shape(q, tc.rows)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		got, err := json.Marshal(shaped)
 		if err != nil {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
@@ -101,6 +108,33 @@ func TestProject(t *testing.T) {
 		got, err := project(ev, tc.paths)
 		if err != nil || string(got) != tc.want {
 			t.Errorf("%v: %s %v, want %s", tc.paths, got, err, tc.want)
+		}
+	}
+}
+
+// TestResultBound: the results an answer holds, zero-filled groups
+// included, are bounded.
+func TestResultBound(t *testing.T) {
+	rows := [][]store.Row{{{Bucket: 0, Group: []any{"a"}, Value: int64(1)}, {Bucket: 2, Group: []any{"b"}, Value: int64(1)}}}
+	for _, tc := range []struct {
+		body string
+		max  int
+		ok   bool
+	}{
+		{`{"event_collection":"c","group_by":"g",` + threeDays + `}`, 6, true},  // 2 groups × 3 days
+		{`{"event_collection":"c","group_by":"g",` + threeDays + `}`, 5, false}, // zero-filled
+		{`{"event_collection":"c","group_by":"g","zero_fill":false,` + threeDays + `}`, 2, true},
+		{`{"event_collection":"c","group_by":"g","zero_fill":false,` + threeDays + `}`, 1, false},
+	} {
+		q := mustParse(t, Count, tc.body)
+		if q.MaxResults != limits.MaxQueryResults {
+			t.Fatalf("MaxResults = %d", q.MaxResults)
+		}
+		q.MaxResults = tc.max
+		_, err := Shape(q, rows)
+		var qe *Error
+		if tc.ok != (err == nil) || (err != nil && (!errors.As(err, &qe) || qe.Name != ResultTooLarge)) {
+			t.Errorf("%s, at most %d: %v", tc.body, tc.max, err)
 		}
 	}
 }
