@@ -85,10 +85,14 @@ func parseStep(pid string, sp, root Params, loc *time.Location, kf []store.Filte
 		return st, err
 	}
 	q.Filters = append(q.Filters, kf...)
-	for name, dst := range map[string]*bool{"optional": &st.Optional, "inverted": &st.Inverted, "with_actors": &st.WithActors} {
-		if *dst, err = sp.boolean(name); err != nil {
-			return st, err
-		}
+	if st.Optional, err = sp.boolean("optional"); err != nil {
+		return st, err
+	}
+	if st.Inverted, err = sp.boolean("inverted"); err != nil {
+		return st, err
+	}
+	if st.WithActors, err = sp.boolean("with_actors"); err != nil {
+		return st, err
 	}
 	filters := json.RawMessage("[]")
 	if sp.given("filters") {

@@ -225,7 +225,10 @@ func Parse(analysis, pid string, p Params, keyFs []registry.Filter, now time.Tim
 
 	switch analysis {
 	case Extraction:
-		return q, parseExtraction(q, p)
+		if err := parseExtraction(q, p); err != nil {
+			return nil, err
+		}
+		return q, nil
 	case MultiAnalysis:
 		if q.Analyses, err = parseAnalyses(p["analyses"]); err != nil {
 			return nil, err
