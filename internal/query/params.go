@@ -114,6 +114,15 @@ func fromText(name, s string) json.RawMessage {
 // given reports whether a parameter is present and not null.
 func (p Params) given(name string) bool { return !isNull(p[name]) }
 
+// empty reports whether a parameter is absent, null, [] or {}.
+func (p Params) empty(name string) bool {
+	if !p.given(name) {
+		return true
+	}
+	t := string(bytes.Join(bytes.Fields(p[name]), nil))
+	return t == "[]" || t == "{}"
+}
+
 // str decodes a string parameter ("" when absent).
 func (p Params) str(name string) (string, error) {
 	if !p.given(name) {

@@ -165,8 +165,8 @@ func Parse(analysis, pid string, p Params, keyFs []registry.Filter, now time.Tim
 		if _, known := params[name]; !known {
 			return nil, invalid("%q is not a query parameter sluice knows", name)
 		}
-		// A null is no value (form-built queries send them).
-		if p.given(name) && !slices.Contains(ok, name) {
+		// A null, [] or {} is no value (form-built queries send them).
+		if !p.empty(name) && !slices.Contains(ok, name) {
 			return nil, invalid("%q is not a parameter of %s", name, analysis)
 		}
 	}

@@ -244,6 +244,7 @@ func TestParseShapes(t *testing.T) {
 	if q.PropertyNames != nil || q.GroupBy != nil {
 		t.Errorf("empty property_names: %+v", q)
 	}
+	mustParse(t, Funnel, `{"filters":[],"analyses":{},"steps":[{"event_collection":"a","actor_property":"u"}]}`)
 	q = mustParse(t, Count, `{"event_collection":"c","group_by":[]}`)
 	if q.GroupBy != nil {
 		t.Errorf("empty group_by: %+v", q)
