@@ -73,8 +73,9 @@ const MaxIntervalBuckets = 20_000
 const MaxFunnelActors = 1_000_000
 
 // MaxQueryResults bounds the results of one grouped or interval query:
-// its (bucket, group) results once zero-filled (Keen documents none; its
-// answers stop at 150 MB). A million results of about 60 bytes each is an
+// its (bucket, group) results once zero-filled, and the values of a
+// select_unique over all its results (Keen documents none; its answers
+// stop at 150 MB). A million results of about 60 bytes each is an
 // answer of some 60 MB. Over it, the query is refused (400
 // ResultTooLargeError) before the answer is built; fewer buckets, a group_by
 // with fewer values or zero_fill false bring it under.

@@ -21,7 +21,8 @@ type Answer struct {
 
 // Run runs a parsed query against st. An extraction over its bounds fails
 // with the store's *store.TooLargeError; a refusal found while running (a
-// funnel step over limits.MaxFunnelActors) is an *Error.
+// funnel step over Query.MaxActors, an answer over Query.MaxResults) is an
+// *Error.
 func Run(ctx context.Context, st store.Store, q *Query) (*Answer, error) {
 	switch q.Analysis {
 	case Funnel:
@@ -50,20 +51,45 @@ func Run(ctx context.Context, st store.Store, q *Query) (*Answer, error) {
 		for i, l := range q.Analyses {
 			sq := q.Store
 			sq.Analysis, sq.Target, sq.Percentile = l.Analysis, l.Target, l.Percentile
-			res, err := st.Run(ctx, sq)
-			if err != nil {
-				return nil, fmt.Errorf("running %s %q of a multi_analysis: %w", l.Analysis, l.Label, err)
+			var err error
+			if rows[i], err = runRows(ctx, st, sq, q.MaxResults); err != nil {
+				return nil, prefix(fmt.Sprintf("%q: ", l.Label), err)
 			}
-			rows[i] = res.Rows
 		}
 		return answer(q, rows)
 	default:
-		res, err := st.Run(ctx, q.Store)
+		rows, err := runRows(ctx, st, q.Store, q.MaxResults)
 		if err != nil {
-			return nil, fmt.Errorf("running %s: %w", q.Analysis, err)
+			return nil, err
 		}
-		return answer(q, [][]store.Row{res.Rows})
+		return answer(q, [][]store.Row{rows})
 	}
+}
+
+// runRows runs one store query. A select_unique is counted first: one
+// whose values, over all its rows, are more than maxResults is refused
+// (ResultTooLarge) before they are read.
+func runRows(ctx context.Context, st store.Store, sq store.Query, maxResults int) ([]store.Row, error) {
+	if sq.Analysis == store.SelectUnique && maxResults > 0 {
+		cq := sq
+		cq.Analysis = store.CountUnique
+		res, err := st.Run(ctx, cq)
+		if err != nil {
+			return nil, fmt.Errorf("counting the values of select_unique: %w", err)
+		}
+		var n int64
+		for _, r := range res.Rows {
+			n += asInt(r.Value)
+		}
+		if n > int64(maxResults) {
+			return nil, refuse(ResultTooLarge, "select_unique would answer %d values, more than the %d one answer holds; narrow the timeframe or the filters", n, maxResults)
+		}
+	}
+	res, err := st.Run(ctx, sq)
+	if err != nil {
+		return nil, fmt.Errorf("running %s: %w", sq.Analysis, err)
+	}
+	return res.Rows, nil
 }
 
 func answer(q *Query, rows [][]store.Row) (*Answer, error) {

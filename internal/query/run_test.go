@@ -261,3 +261,33 @@ func TestRunKeyFilters(t *testing.T) {
 		t.Errorf("funnel: %s %v", got, err)
 	}
 }
+
+// TestSelectUniqueBound: select_unique is counted first; an answer of more
+// values than the bound is refused before they are read.
+func TestSelectUniqueBound(t *testing.T) {
+	st := newStore(t)
+	for _, tc := range []struct {
+		analysis, body string
+		max            int
+		ok             bool
+	}{
+		{query.SelectUnique, `{"event_collection":"purchases","target_property":"user"}`, 3, true},
+		{query.SelectUnique, `{"event_collection":"purchases","target_property":"user"}`, 2, false},
+		// u1 on two days: 4 values over the intervals.
+		{query.SelectUnique, `{"event_collection":"purchases","target_property":"user",` + jan + `,"interval":"daily"}`, 4, true},
+		{query.SelectUnique, `{"event_collection":"purchases","target_property":"user",` + jan + `,"interval":"daily"}`, 3, false},
+		{query.MultiAnalysis, `{"event_collection":"purchases","analyses":{"u":{"analysis_type":"select_unique","target_property":"user"}}}`, 2, false},
+	} {
+		p, _ := query.FromJSON([]byte(tc.body))
+		q, err := query.Parse(tc.analysis, "P", p, nil, runNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.MaxResults = tc.max
+		_, err = query.Run(context.Background(), st, q)
+		var qe *query.Error
+		if tc.ok != (err == nil) || (err != nil && (!errors.As(err, &qe) || qe.Name != query.ResultTooLarge)) {
+			t.Errorf("%s at most %d: %v", tc.body, tc.max, err)
+		}
+	}
+}
