@@ -69,14 +69,12 @@ func parseStep(pid string, sp, root Params, loc *time.Location, kf []store.Filte
 	tz, tf := root["timezone"], root["timeframe"]
 	if sp.given("timezone") {
 		tz = sp["timezone"]
-	}
-	if sp.given("timeframe") {
-		tf = sp["timeframe"]
-	}
-	if sp.given("timezone") {
 		if loc, err = timezone(tz); err != nil {
 			return st, err
 		}
+	}
+	if sp.given("timeframe") {
+		tf = sp["timeframe"]
 	}
 	if q.Start, q.End, err = timeframe(tf, now, loc); err != nil {
 		return st, err
