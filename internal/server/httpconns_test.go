@@ -27,8 +27,8 @@ func testHTTP(t *testing.T, h http.Handler, lim limits.Connections) (addr string
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, capped := newHTTPServer(h, lim, ln, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
-	go srv.Serve(capped)
+	srv, capped := newHTTPServer(h, lim, ln, nil, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	go serveHTTP(srv, capped)
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String(), capped
 }
