@@ -68,7 +68,7 @@ func newFixture(t *testing.T, opts ...func(*httpapi.Config)) *fixture {
 	api.SetReady()
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &fixture{t: t, srv: srv, reg: reg, b: b, store: st}
+	return &fixture{t: t, srv: srv, reg: reg, b: b, store: cfg.Store}
 }
 
 // do sends a request and decodes the JSON answer into out (if non-nil).
