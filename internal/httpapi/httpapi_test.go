@@ -33,6 +33,7 @@ type fixture struct {
 	reg   *registry.Registry
 	b     *backend.Backend
 	store store.Store
+	ids   int // the last keen.id (as a number) insert gave
 }
 
 // newFixture serves the API on the embedded log; opts may change its

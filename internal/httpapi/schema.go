@@ -124,15 +124,34 @@ func onlyParams(w http.ResponseWriter, r *http.Request, allowed ...string) bool 
 	return true
 }
 
-// schema returns the project's collections, sorted by name.
+// schema returns the project's collections, sorted by name, each with
+// keen.id among its properties.
 func (a *API) schema(w http.ResponseWriter, r *http.Request, pid string) ([]store.Collection, bool) {
 	cs, err := a.cfg.Store.Schema(r.Context(), pid)
 	if err != nil {
 		a.internalError(w, r, "reading the schema", err)
 		return nil, false
 	}
+	for i, c := range cs {
+		cs[i] = withKeenID(c)
+	}
 	slices.SortFunc(cs, func(x, y store.Collection) int { return strings.Compare(x.Name, y.Name) })
 	return cs, true
+}
+
+// withKeenID adds keen.id, a string, to c's properties: every event has
+// one and Keen lists it, but the store does not (it keeps keen.id apart
+// from the events' leaves).
+func withKeenID(c store.Collection) store.Collection {
+	props := make(map[string][]string, len(c.Properties)+1)
+	for path, types := range c.Properties {
+		props[path] = types
+	}
+	if _, ok := props["keen.id"]; !ok {
+		props["keen.id"] = []string{leaf.String}
+	}
+	c.Properties = props
+	return c
 }
 
 // collection finds one collection's schema, answering 404 when the project
