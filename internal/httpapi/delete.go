@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -28,14 +29,11 @@ func (a *API) deleteCollection(w http.ResponseWriter, r *http.Request, p registr
 	if !onlyParams(w, r, deleteParams...) || !bodyRepeatsParams(w, r) || !a.storeAvailable(w, "Deleting") {
 		return
 	}
-	params, ok := queryParams(w, r)
-	if !ok {
-		return
-	}
+	params := r.URL.Query()
 	d := store.Deletion{ProjectID: p.ID, Collection: name}
-	if !isNullJSON(params.Filters) || !isNullJSON(params.Timeframe) {
-		q, err := query.Parse(query.Count, p.ID, query.Params{EventCollection: name,
-			Filters: params.Filters, Timeframe: params.Timeframe, Timezone: params.Timezone}, nil, a.now())
+	if params.Has("filters") || params.Has("timeframe") {
+		q, err := query.Selection(p.ID, name, paramJSON(params, "filters"), paramJSON(params, "timeframe"),
+			paramJSON(params, "timezone"), a.now())
 		var qe *query.Error
 		switch {
 		case errors.As(err, &qe):
@@ -46,7 +44,7 @@ func (a *API) deleteCollection(w http.ResponseWriter, r *http.Request, p registr
 			return
 		}
 		d.Events = &q
-	} else if !isNullJSON(params.Timezone) {
+	} else if params.Has("timezone") {
 		// Deleting the whole collection because a timeframe was
 		// forgotten would be a disaster: refuse instead.
 		writeError(w, http.StatusBadRequest, "InvalidQueryError",
@@ -115,7 +113,7 @@ func bodyRepeatsParams(w http.ResponseWriter, r *http.Request) bool {
 	}
 	inURL := r.URL.Query()
 	for name, v := range body {
-		if !inURL.Has(name) || !sameJSON(v, paramJSON(inURL.Get(name))) {
+		if !inURL.Has(name) || !sameJSON(v, paramJSON(inURL, name)) {
 			writeError(w, http.StatusBadRequest, "InvalidRequestError",
 				"A DELETE takes its parameters in the query string; the body's "+strconv.Quote(name)+" is not the same there.")
 			return false
@@ -124,9 +122,14 @@ func bodyRepeatsParams(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// paramJSON is a URL parameter's value as JSON: itself when it is JSON,
-// else a JSON string (a bare timeframe such as this_7_days).
-func paramJSON(s string) json.RawMessage {
+// paramJSON is URL parameter name's value as JSON (nil when not given):
+// itself when it is JSON, else a JSON string (a bare timeframe such as
+// this_7_days, a zone name).
+func paramJSON(params url.Values, name string) json.RawMessage {
+	if !params.Has(name) {
+		return nil
+	}
+	s := params.Get(name)
 	if json.Valid([]byte(s)) {
 		return json.RawMessage(s)
 	}
@@ -149,9 +152,4 @@ func canonicalJSON(b json.RawMessage) ([]byte, error) {
 		return nil, err
 	}
 	return json.Marshal(v) // object keys sorted
-}
-
-func isNullJSON(b json.RawMessage) bool {
-	t := bytes.TrimSpace(b)
-	return len(t) == 0 || string(t) == "null"
 }
