@@ -2,11 +2,13 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/url"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/sluice-io/sluice/internal/query"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/store"
 )
@@ -109,10 +111,14 @@ func TestDeleteRefusals(t *testing.T) {
 		{"unknown parameter", base + "/purchases?event_collection=purchases", master, "", 400, "InvalidRequestError"},
 		{"property: a parameter", base + "/purchases/properties/tags?filters=" + eq, master, "", 400, "InvalidRequestError"},
 		{"timezone alone", base + "/purchases?timezone=US/Pacific", master, "", 400, "InvalidQueryError"},
-		{"bad filters", base + "/purchases?filters=" + url.QueryEscape(`[{"property_name":"plan"}]`), master, "", 400, "InvalidQueryError"},
-		{"bad operator", base + "/purchases?filters=" + url.QueryEscape(`[{"property_name":"plan","operator":"like","property_value":"x"}]`), master, "", 400, "InvalidQueryError"},
-		{"bad timeframe", base + "/purchases?timeframe=someday", master, "", 400, "InvalidQueryError"},
-		{"bad timezone", base + "/purchases?timeframe=this_2_days&timezone=Mars/Olympus", master, "", 400, "InvalidQueryError"},
+		// Parameters package query refuses: its error name (as the query API's).
+		{"bad filters", base + "/purchases?filters=" + url.QueryEscape(`[{"property_name":"plan"}]`), master, "", 400,
+			selectionError(t, `[{"property_name":"plan"}]`, "", "")},
+		{"bad operator", base + "/purchases?filters=" + url.QueryEscape(`[{"property_name":"plan","operator":"like","property_value":"x"}]`), master, "", 400,
+			selectionError(t, `[{"property_name":"plan","operator":"like","property_value":"x"}]`, "", "")},
+		{"bad timeframe", base + "/purchases?timeframe=someday", master, "", 400, selectionError(t, "", `"someday"`, "")},
+		{"bad timezone", base + "/purchases?timeframe=this_2_days&timezone=Mars/Olympus", master, "", 400,
+			selectionError(t, "", `"this_2_days"`, `"Mars/Olympus"`)},
 		{"filters only in the body", base + "/purchases", master, `{"filters":[{"property_name":"plan","operator":"eq","property_value":"pro"}]}`, 400, "InvalidRequestError"},
 		{"body filters differ", base + "/purchases?filters=" + eq, master, `{"filters":[{"property_name":"plan","operator":"eq","property_value":"free"}]}`, 400, "InvalidRequestError"},
 		{"body not JSON", base + "/purchases", master, `filters=x`, 400, "InvalidRequestError"},
@@ -127,4 +133,22 @@ func TestDeleteRefusals(t *testing.T) {
 	if d := stub.deleted(); len(d) != 0 {
 		t.Fatalf("refused deletes reached the store: %+v", d)
 	}
+}
+
+// selectionError is the error name package query gives the parameters
+// (JSON; "" when not given), failing the test when it accepts them.
+func selectionError(t *testing.T, filters, timeframe, timezone string) string {
+	t.Helper()
+	raw := func(s string) json.RawMessage {
+		if s == "" {
+			return nil
+		}
+		return json.RawMessage(s)
+	}
+	_, err := query.Selection("p", "c", raw(filters), raw(timeframe), raw(timezone), queryNow)
+	var qe *query.Error
+	if !errors.As(err, &qe) || qe.Name == "" {
+		t.Fatalf("query.Selection(%s, %s, %s) = %v, want a named refusal", filters, timeframe, timezone, err)
+	}
+	return qe.Name
 }
