@@ -65,10 +65,12 @@ func (w ratedWriter) Write(p []byte) (int, error) {
 
 // overCapResponse is what a connection over the cap reads: a Keen-style
 // 503 a client can show and retry, rather than a reset it cannot tell from
-// a network fault.
+// a network fault. It carries the Keen API's CORS headers (httpapi), so
+// that a page sees the 503 too.
 var overCapResponse = func() []byte {
 	body := `{"message":"Too many open connections to this server; retry later","error_code":"TooManyConnectionsError"}`
 	return fmt.Appendf(nil, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"+
+		"Access-Control-Allow-Origin: *\r\nAccess-Control-Expose-Headers: Retry-After\r\n"+
 		"Connection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 }()
 
