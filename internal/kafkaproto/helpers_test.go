@@ -157,7 +157,17 @@ func (h *testHandler) seen() ([]int16, []*Conn) {
 	return append([]int16(nil), h.keys...), append([]*Conn(nil), h.conns...)
 }
 
-func (h *testHandler) Handle(ctx context.Context, c *Conn, req kmsg.Request) (kmsg.Response, error) {
+// Begin answers at once (handle), blocking the connection's reader while
+// it runs.
+func (h *testHandler) Begin(ctx context.Context, c *Conn, req kmsg.Request) (Pending, error) {
+	resp, err := h.handle(ctx, c, req)
+	if err != nil {
+		return nil, err
+	}
+	return func() (kmsg.Response, error) { return resp, nil }, nil
+}
+
+func (h *testHandler) handle(ctx context.Context, c *Conn, req kmsg.Request) (kmsg.Response, error) {
 	if got, ok := ConnFromContext(ctx); !ok || got != c || c.Principal() == nil {
 		return nil, errors.New("test handler: context does not carry the authenticated Conn")
 	}
