@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"regexp"
 	"slices"
 	"sort"
@@ -645,10 +646,21 @@ func compute(q store.Query, c *cell) any {
 }
 
 // PercentileRank is the 0-based rank, among n ascending values, of
-// percentile p: floor(p/100 × (n−1)), not interpolated.
+// percentile p: floor(p/100 × (n−1)), not interpolated. It is computed
+// exactly, p taken as the decimal it prints as: in float64, 29/100 × 100
+// is 28.999999999999996, whose floor is one rank short.
 func PercentileRank(p float64, n int) int {
-	r := int(math.Floor(p / 100 * float64(n-1)))
-	return max(0, min(r, n-1))
+	if n <= 1 {
+		return 0
+	}
+	r, ok := new(big.Rat).SetString(strconv.FormatFloat(p, 'g', -1, 64))
+	if !ok {
+		panic(fmt.Sprintf("storetest: percentile %v", p))
+	}
+	r.Mul(r, new(big.Rat).SetInt64(int64(n-1)))
+	r.Quo(r, big.NewRat(100, 1))
+	rank := new(big.Int).Quo(r.Num(), r.Denom()) // truncation is floor: r ≥ 0
+	return int(max(0, min(rank.Int64(), int64(n-1))))
 }
 
 // sum adds xs with Neumaier's compensation, so that the model's sums are
