@@ -145,12 +145,14 @@ func randomEvents(r *rand.Rand, n int) []store.Event {
 		if r.IntN(10) == 0 {
 			project = "q"
 		}
-		e := event(project, pick(r, rColls), fmt.Sprintf("r%06d", i), at, created, props...)
+		var token string
 		if r.IntN(8) == 0 {
-			e.UniquenessToken = pick(r, rTokens)
+			token = pick(r, rTokens)
 			// Spread tokens' keen.created_at over more than a window.
-			e.CreatedAt = rBase.Add(time.Duration(r.Int64N(int64(3*store.UniquenessWindow/time.Millisecond))) * time.Millisecond)
+			created = rBase.Add(time.Duration(r.Int64N(int64(3*store.UniquenessWindow/time.Millisecond))) * time.Millisecond)
 		}
+		e := event(project, pick(r, rColls), fmt.Sprintf("r%06d", i), at, created, props...)
+		e.UniquenessToken = token
 		evs = append(evs, e)
 	}
 	return evs
