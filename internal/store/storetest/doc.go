@@ -41,7 +41,11 @@
 // — whose answers must equal the Model's: counts and group keys exactly,
 // float results within Tolerance (relative), rows compared as sets keyed
 // by (bucket, group), select_unique values as sets, extractions byte for
-// byte and in order.
+// byte and in order. Then Random/schema compares the Schema of the random
+// projects with the Model's, and Random/delete (last: it changes the
+// events) makes random deletions — events by random timeframe and filters,
+// properties, a whole collection — comparing what each removed, and counts
+// after it.
 //
 // # Reproducing a failure
 //

@@ -220,6 +220,101 @@ func (s *suite) random(t *testing.T) {
 			}
 		})
 	}
+	if s.has("schema") {
+		t.Run("schema", func(t *testing.T) { compareSchemas(t, st, model, seed) })
+	}
+	// Last: it changes the events.
+	if s.has("delete", "count") {
+		t.Run("delete", func(t *testing.T) {
+			g := &queryGen{r: rand.New(rand.NewPCG(seed, 1)), s: s, docs: docs}
+			for i := 0; i < 12; i++ {
+				d := g.deletion(i)
+				want, werr := model.Delete(ctx, d)
+				got, gerr := st.Delete(ctx, d)
+				if werr != nil {
+					t.Fatalf("the model refused deletion %d (a suite bug): %v", i, werr)
+				}
+				if gerr != nil || got.Events != want.Events {
+					t.Fatalf("random deletion %d (%s=%d): Delete(%s) = %d events, %v; want %d",
+						i, EnvSeed, seed, describeDeletion(d), got.Events, gerr, want.Events)
+				}
+				// Counts over every collection, grouped when the engine
+				// groups, tell whether the same events are left.
+				for _, c := range rColls {
+					q := store.Query{ProjectID: "p", Collection: c, Analysis: store.Count}
+					if s.has("group_by") {
+						q.GroupBy = [][]string{path(pick(g.r, rGroupBy))}
+					}
+					if msg := compareRun(ctx, st, model, q); msg != "" {
+						t.Fatalf("after random deletion %d (%s=%d) %s:\n%s\n%s", i, EnvSeed, seed, describeDeletion(d), describe(q), msg)
+					}
+				}
+				for j := 0; j < 10; j++ {
+					q := g.query(store.Count)
+					if msg := compareRun(ctx, st, model, q); msg != "" {
+						t.Fatalf("after random deletion %d (%s=%d) %s:\n%s\n%s", i, EnvSeed, seed, describeDeletion(d), describe(q), msg)
+					}
+				}
+			}
+			if s.has("schema") {
+				compareSchemas(t, st, model, seed)
+			}
+		})
+	}
+}
+
+// compareSchemas compares the store's Schema of the random projects with
+// the Model's.
+func compareSchemas(t *testing.T, st store.Store, model *Model, seed uint64) {
+	t.Helper()
+	for _, p := range []string{"p", "q"} {
+		want, err := model.Schema(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wm := map[string]map[string][]string{}
+		for _, c := range want {
+			wm[c.Name] = c.Properties
+			delete(c.Properties, "keen.id")
+		}
+		got, err := st.Schema(context.Background(), p)
+		if err != nil {
+			t.Fatalf("Schema(%q): %v", p, err)
+		}
+		if msg := diffSchema(got, wm); msg != "" {
+			t.Errorf("%s=%d: Schema(%q):\n%s", EnvSeed, seed, p, msg)
+		}
+	}
+}
+
+// deletion returns the i-th random deletion: mostly events by filter,
+// then a property, and once a whole collection.
+func (g *queryGen) deletion(i int) store.Deletion {
+	r := g.r
+	d := store.Deletion{ProjectID: "p", Collection: pick(r, rColls)}
+	switch {
+	case i == 11:
+		// the whole collection
+	case i%4 == 3:
+		d.Property = path(pick(r, []string{"country", "user.name", "user", "tags", "code", "user.address", "nope"}))
+	default:
+		q := g.query(store.Count)
+		for len(q.Filters) == 0 && q.Start.IsZero() && q.End.IsZero() {
+			q = g.query(store.Count)
+		}
+		d.Events = &store.Query{Start: q.Start, End: q.End, Filters: q.Filters}
+	}
+	return d
+}
+
+func describeDeletion(d store.Deletion) string {
+	switch {
+	case d.Events != nil:
+		return fmt.Sprintf("events of %s/%s matching %s", d.ProjectID, d.Collection, describe(*d.Events))
+	case len(d.Property) > 0:
+		return fmt.Sprintf("property %v of %s/%s", d.Property, d.ProjectID, d.Collection)
+	}
+	return fmt.Sprintf("collection %s/%s", d.ProjectID, d.Collection)
 }
 
 // decodeAll decodes the events' JSON.
