@@ -361,7 +361,7 @@ func compileOperator(f store.Filter) (valueMatcher, error) {
 			}
 			lo, _ := number(lon)
 			la, _ := number(lat)
-			return Haversine(g.Longitude, g.Latitude, lo, la) <= g.MaxMiles
+			return haversine(g.Longitude, g.Latitude, lo, la) <= g.MaxMiles
 		}, nil
 	}
 	return nil, fmt.Errorf("unknown operator %q", f.Operator)
@@ -404,9 +404,9 @@ func eqMatcher(fv any) (valueMatcher, error) {
 	return nil, fmt.Errorf("the value is %T, not a number, string, boolean, null or array of strings", fv)
 }
 
-// Haversine is the distance in miles between two points (degrees) on a
+// haversine is the distance in miles between two points (degrees) on a
 // sphere of radius store.EarthRadiusMiles.
-func Haversine(lon1, lat1, lon2, lat2 float64) float64 {
+func haversine(lon1, lat1, lon2, lat2 float64) float64 {
 	rad := math.Pi / 180
 	dLat := (lat2 - lat1) * rad
 	dLon := (lon2 - lon1) * rad
@@ -444,10 +444,10 @@ func extract(q store.Query, sel []*modelEvent) ([]json.RawMessage, error) {
 	return out, nil
 }
 
-// GroupValue is the Row.Group form of a value at a group_by path: nil
+// groupValue is the Row.Group form of a value at a group_by path: nil
 // (missing, null or an object), string, float64, bool, []string or
 // json.RawMessage (another array, as compact JSON).
-func GroupValue(v any) any {
+func groupValue(v any) any {
 	switch x := v.(type) {
 	case string, bool:
 		return x
@@ -474,10 +474,10 @@ func encodeJSON(v any) []byte {
 	return []byte(strings.TrimSuffix(b.String(), "\n"))
 }
 
-// ValueKey is a key that two Row.Group values (or two unique values) have
+// valueKey is a key that two Row.Group values (or two unique values) have
 // in common exactly when they are the same value: types differ ("1" and
 // 1), numbers compare as float64 (-0 is 0), arrays by content.
-func ValueKey(v any) string {
+func valueKey(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return "z"
@@ -553,8 +553,8 @@ func analyse(q store.Query, sel []*modelEvent) []store.Row {
 		key.WriteString(strconv.Itoa(bucket))
 		for i, path := range q.GroupBy {
 			v, _ := lookup(e.doc, path)
-			group[i] = GroupValue(v)
-			k := ValueKey(group[i])
+			group[i] = groupValue(v)
+			k := valueKey(group[i])
 			key.WriteString("\x00" + strconv.Itoa(len(k)) + ":" + k)
 		}
 		k := key.String()
@@ -598,7 +598,7 @@ func compute(q store.Query, c *cell) any {
 			if !ok {
 				continue
 			}
-			if k := ValueKey(u); !seen[k] {
+			if k := valueKey(u); !seen[k] {
 				seen[k] = true
 				uniq = append(uniq, u)
 			}
@@ -633,7 +633,7 @@ func compute(q store.Query, c *cell) any {
 			p = q.Percentile
 		}
 		slices.Sort(xs)
-		return xs[PercentileRank(p, len(xs))]
+		return xs[percentileRank(p, len(xs))]
 	case store.StandardDeviation:
 		mean := sum(xs) / float64(len(xs))
 		d := make([]float64, len(xs))
@@ -645,11 +645,11 @@ func compute(q store.Query, c *cell) any {
 	panic("storetest: unhandled analysis " + string(q.Analysis))
 }
 
-// PercentileRank is the 0-based rank, among n ascending values, of
+// percentileRank is the 0-based rank, among n ascending values, of
 // percentile p: floor(p/100 × (n−1)), not interpolated. It is computed
 // exactly, p taken as the decimal it prints as: in float64, 29/100 × 100
 // is 28.999999999999996, whose floor is one rank short.
-func PercentileRank(p float64, n int) int {
+func percentileRank(p float64, n int) int {
 	if n <= 1 {
 		return 0
 	}

@@ -40,8 +40,8 @@ func TestPercentileRank(t *testing.T) {
 		{50, 2, 0}, {100, 2, 1}, {0, 5, 0}, {50, 5, 2}, {99, 5, 3}, {100, 5, 4}, {50, 1, 0}, {25, 4, 0}, {75, 4, 2}, {29, 101, 29}, {57, 101, 57}, {33.3, 1001, 333}, {12.5, 9, 1},
 	}
 	for _, c := range cases {
-		if got := PercentileRank(c.p, c.n); got != c.want {
-			t.Errorf("PercentileRank(%v, %d) = %d, want %d", c.p, c.n, got, c.want)
+		if got := percentileRank(c.p, c.n); got != c.want {
+			t.Errorf("percentileRank(%v, %d) = %d, want %d", c.p, c.n, got, c.want)
 		}
 	}
 }

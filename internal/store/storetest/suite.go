@@ -165,7 +165,7 @@ func rowKey(r store.Row) string {
 	var b strings.Builder
 	b.WriteString(strconv.Itoa(r.Bucket))
 	for _, g := range r.Group {
-		k := ValueKey(g)
+		k := valueKey(g)
 		fmt.Fprintf(&b, "|%d:%s", len(k), k)
 	}
 	return b.String()
@@ -283,7 +283,7 @@ func compareValue(a store.Analysis, got, want any) string {
 			default:
 				return fmt.Sprintf("select_unique values are strings, float64s and bools, not %T", v)
 			}
-			k := ValueKey(v)
+			k := valueKey(v)
 			if gk[k] {
 				return fmt.Sprintf("value %s listed twice", showValue(v))
 			}
@@ -292,13 +292,13 @@ func compareValue(a store.Analysis, got, want any) string {
 		var missing, extra []any
 		wk := map[string]bool{}
 		for _, v := range want.([]any) {
-			wk[ValueKey(v)] = true
-			if !gk[ValueKey(v)] {
+			wk[valueKey(v)] = true
+			if !gk[valueKey(v)] {
 				missing = append(missing, v)
 			}
 		}
 		for _, v := range g {
-			if !wk[ValueKey(v)] {
+			if !wk[valueKey(v)] {
 				extra = append(extra, v)
 			}
 		}
