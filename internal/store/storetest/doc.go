@@ -5,8 +5,9 @@
 // Model evaluates queries directly over the decoded event JSON, as
 // internal/store/query.go defines each analysis and filter (no SQL, nothing
 // shared with an engine). It is also a fast store for other packages'
-// tests (10,000 events answer in milliseconds). Its doc comment lists the
-// choices it makes where query.go is silent.
+// tests: a query over 10,000 events takes milliseconds to tens of
+// milliseconds. Its doc comment lists the choices it makes where query.go
+// is silent.
 //
 // # Running the suite
 //
