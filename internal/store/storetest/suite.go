@@ -273,7 +273,7 @@ func compareValue(a store.Analysis, got, want any) string {
 		}
 	case store.SelectUnique:
 		g, ok := got.([]any)
-		if !ok && got != nil {
+		if !ok {
 			return fmt.Sprintf("select_unique gives []any, not %T", got)
 		}
 		gk := map[string]bool{}
