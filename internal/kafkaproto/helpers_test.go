@@ -469,16 +469,9 @@ func (rc *rawClient) read(req kmsg.Request, corr int32) kmsg.Response {
 	if err != nil {
 		rc.t.Fatalf("reading response to %s: %v", kmsg.NameForKey(req.Key()), err)
 	}
-	if got := int32(binary.BigEndian.Uint32(b)); got != corr {
-		rc.t.Fatalf("correlation id %d, want %d", got, corr)
-	}
-	b = b[4:]
-	resp := req.ResponseKind()
-	if resp.IsFlexible() && resp.Key() != int16(kmsg.ApiVersions) {
-		b = b[1:] // empty header tags
-	}
-	if err := resp.ReadFrom(b); err != nil {
-		rc.t.Fatalf("decoding %s response: %v", kmsg.NameForKey(req.Key()), err)
+	resp, err := DecodeResponse(b, req, corr)
+	if err != nil {
+		rc.t.Fatal(err)
 	}
 	return resp
 }

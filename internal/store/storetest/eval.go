@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"regexp"
 	"slices"
 	"sort"
@@ -360,7 +361,7 @@ func compileOperator(f store.Filter) (valueMatcher, error) {
 			}
 			lo, _ := number(lon)
 			la, _ := number(lat)
-			return Haversine(g.Longitude, g.Latitude, lo, la) <= g.MaxMiles
+			return haversine(g.Longitude, g.Latitude, lo, la) <= g.MaxMiles
 		}, nil
 	}
 	return nil, fmt.Errorf("unknown operator %q", f.Operator)
@@ -403,9 +404,9 @@ func eqMatcher(fv any) (valueMatcher, error) {
 	return nil, fmt.Errorf("the value is %T, not a number, string, boolean, null or array of strings", fv)
 }
 
-// Haversine is the distance in miles between two points (degrees) on a
+// haversine is the distance in miles between two points (degrees) on a
 // sphere of radius store.EarthRadiusMiles.
-func Haversine(lon1, lat1, lon2, lat2 float64) float64 {
+func haversine(lon1, lat1, lon2, lat2 float64) float64 {
 	rad := math.Pi / 180
 	dLat := (lat2 - lat1) * rad
 	dLon := (lon2 - lon1) * rad
@@ -443,10 +444,10 @@ func extract(q store.Query, sel []*modelEvent) ([]json.RawMessage, error) {
 	return out, nil
 }
 
-// GroupValue is the Row.Group form of a value at a group_by path: nil
+// groupValue is the Row.Group form of a value at a group_by path: nil
 // (missing, null or an object), string, float64, bool, []string or
 // json.RawMessage (another array, as compact JSON).
-func GroupValue(v any) any {
+func groupValue(v any) any {
 	switch x := v.(type) {
 	case string, bool:
 		return x
@@ -473,10 +474,10 @@ func encodeJSON(v any) []byte {
 	return []byte(strings.TrimSuffix(b.String(), "\n"))
 }
 
-// ValueKey is a key that two Row.Group values (or two unique values) have
+// valueKey is a key that two Row.Group values (or two unique values) have
 // in common exactly when they are the same value: types differ ("1" and
 // 1), numbers compare as float64 (-0 is 0), arrays by content.
-func ValueKey(v any) string {
+func valueKey(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return "z"
@@ -552,8 +553,8 @@ func analyse(q store.Query, sel []*modelEvent) []store.Row {
 		key.WriteString(strconv.Itoa(bucket))
 		for i, path := range q.GroupBy {
 			v, _ := lookup(e.doc, path)
-			group[i] = GroupValue(v)
-			k := ValueKey(group[i])
+			group[i] = groupValue(v)
+			k := valueKey(group[i])
 			key.WriteString("\x00" + strconv.Itoa(len(k)) + ":" + k)
 		}
 		k := key.String()
@@ -597,7 +598,7 @@ func compute(q store.Query, c *cell) any {
 			if !ok {
 				continue
 			}
-			if k := ValueKey(u); !seen[k] {
+			if k := valueKey(u); !seen[k] {
 				seen[k] = true
 				uniq = append(uniq, u)
 			}
@@ -632,7 +633,7 @@ func compute(q store.Query, c *cell) any {
 			p = q.Percentile
 		}
 		slices.Sort(xs)
-		return xs[PercentileRank(p, len(xs))]
+		return xs[percentileRank(p, len(xs))]
 	case store.StandardDeviation:
 		mean := sum(xs) / float64(len(xs))
 		d := make([]float64, len(xs))
@@ -644,11 +645,22 @@ func compute(q store.Query, c *cell) any {
 	panic("storetest: unhandled analysis " + string(q.Analysis))
 }
 
-// PercentileRank is the 0-based rank, among n ascending values, of
-// percentile p: floor(p/100 × (n−1)), not interpolated.
-func PercentileRank(p float64, n int) int {
-	r := int(math.Floor(p / 100 * float64(n-1)))
-	return max(0, min(r, n-1))
+// percentileRank is the 0-based rank, among n ascending values, of
+// percentile p: floor(p/100 × (n−1)), not interpolated. It is computed
+// exactly, p taken as the decimal it prints as: in float64, 29/100 × 100
+// is 28.999999999999996, whose floor is one rank short.
+func percentileRank(p float64, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	r, ok := new(big.Rat).SetString(strconv.FormatFloat(p, 'g', -1, 64))
+	if !ok {
+		panic(fmt.Sprintf("storetest: percentile %v", p))
+	}
+	r.Mul(r, new(big.Rat).SetInt64(int64(n-1)))
+	r.Quo(r, big.NewRat(100, 1))
+	rank := new(big.Int).Quo(r.Num(), r.Denom()) // truncation is floor: r ≥ 0
+	return int(max(0, min(rank.Int64(), int64(n-1))))
 }
 
 // sum adds xs with Neumaier's compensation, so that the model's sums are

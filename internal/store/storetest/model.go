@@ -30,7 +30,20 @@ import (
 //     collection was created: deleting events does not remove properties,
 //     deleting a property does. keen.id is not listed (it is not a leaf);
 //     keen.timestamp and keen.created_at are, as leaf.String.
-//   - An extraction over both MaxEvents and MaxBytes fails with Events set.
+//   - An extraction over both MaxEvents and MaxBytes fails with Events set
+//     (the suite accepts either).
+//   - Percentile p's rank floor(p/100 × (n−1)) is computed exactly, p
+//     taken as the decimal it prints as (float64 arithmetic gives 28 for
+//     p = 29, n = 101).
+//   - A query the contract gives no meaning to is refused with an error:
+//     an unknown analysis or operator, a missing target, a percentile
+//     outside 0–100, group_by or buckets on an extraction, Latest or the
+//     extraction bounds on another analysis, fewer than two or unordered
+//     bucket boundaries, an "or" without filters, a filter value of a
+//     type its operator does not take (lt on a boolean, contains on a
+//     number, exists on anything but a boolean, in on a non-list, within
+//     on anything but a store.Geo), an invalid regex.
+//   - Deleting keen.id, keen.timestamp or keen.created_at is refused.
 //   - Source positions are not used: keen.id alone tells a stored event.
 type Model struct {
 	mu       sync.RWMutex
