@@ -1,0 +1,217 @@
+// Package clickhousetest runs real ClickHouse servers for integration tests.
+//
+// The servers are Debian's clickhouse-server, installed and started by
+// scripts/clickhouse.sh (plain foreground processes in a directory of their
+// own, loopback only); this package picks ports, runs the script and stops
+// the servers. A missing server fails the test rather than skips it: a
+// silently skipped conformance suite is worse than a red one.
+package clickhousetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Cluster is a set of running servers started by Start.
+type Cluster struct {
+	// Addrs are the servers' native-protocol addresses (host:port), one
+	// per shard. Every server knows the cluster "sluice" of all of them.
+	Addrs []string
+	// Dir holds DIR/serverN/{config.xml,server.log,server.err.log,data/}.
+	Dir string
+
+	script  string
+	ownsDir bool
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// ClusterName is the name of the cluster (remote_servers) every server
+// started here knows: one shard per server.
+const ClusterName = "sluice"
+
+// Start installs ClickHouse if needed and starts shards servers (1 or 2)
+// in dir (a new temporary directory, removed by Stop, when dir is "").
+func Start(ctx context.Context, shards int, dir string) (*Cluster, error) {
+	if shards != 1 && shards != 2 {
+		return nil, fmt.Errorf("clickhousetest: shards must be 1 or 2, got %d", shards)
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{script: filepath.Join(root, "scripts", "clickhouse.sh"), Dir: dir}
+	if c.Dir == "" {
+		if c.Dir, err = os.MkdirTemp("", "sluice-clickhouse-"); err != nil {
+			return nil, fmt.Errorf("clickhousetest: %w", err)
+		}
+		c.ownsDir = true
+	}
+	var out string
+	for attempt := 1; ; attempt++ {
+		base, err := freeBasePort(shards)
+		if err != nil {
+			c.cleanupDir()
+			return nil, err
+		}
+		out, err = c.run(ctx, "start", "--dir", c.Dir, "--shards", strconv.Itoa(shards),
+			"--port", strconv.Itoa(base),
+			// If the test binary dies without Stop, the script's watchdog
+			// stops the servers.
+			"--owner-pid", strconv.Itoa(os.Getpid()))
+		if err == nil {
+			break
+		}
+		c.stopServers()
+		// Probing ports races other test packages doing the same.
+		if attempt < 3 && ctx.Err() == nil && strings.Contains(err.Error(), "already in use") {
+			continue
+		}
+		c.cleanupDir()
+		return nil, err
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	c.Addrs = strings.Split(lines[len(lines)-1], ",")
+	if len(c.Addrs) != shards {
+		_ = c.Stop(context.Background())
+		return nil, fmt.Errorf("clickhousetest: scripts/clickhouse.sh start printed %q, want %d addresses", out, shards)
+	}
+	return c, nil
+}
+
+// StartForTest starts servers for t in t.TempDir() and stops them when t's
+// cleanup runs; when t has failed, the tail of every server's error log is
+// logged first.
+func StartForTest(t testing.TB, shards int) *Cluster {
+	t.Helper()
+	// Generous: the first run may install the packages.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	c, err := Start(ctx, shards, t.TempDir())
+	if err != nil {
+		t.Fatalf("clickhousetest: %v", err)
+	}
+	t.Logf("clickhousetest: %d server(s) up in %s: %s", shards, time.Since(start).Round(time.Millisecond), strings.Join(c.Addrs, ","))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("clickhousetest: server logs of %s:\n%s", c.Dir, c.LogTail(30))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := c.Stop(ctx); err != nil {
+			t.Errorf("clickhousetest: %v", err)
+		}
+	})
+	return c
+}
+
+// Stop stops every server (SIGTERM, SIGKILL after 15 s) and, if Start
+// created the directory, removes it. Calling it again returns the first
+// result.
+func (c *Cluster) Stop(ctx context.Context) error {
+	c.stopOnce.Do(func() {
+		_, c.stopErr = c.run(ctx, "stop", "--dir", c.Dir)
+		c.cleanupDir()
+	})
+	return c.stopErr
+}
+
+// LogTail returns the last n lines of every server's error log.
+func (c *Cluster) LogTail(n int) string {
+	var b strings.Builder
+	logs, _ := filepath.Glob(filepath.Join(c.Dir, "server*", "server.err.log"))
+	for _, l := range logs {
+		data, err := os.ReadFile(l)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		if len(lines) > n {
+			lines = lines[len(lines)-n:]
+		}
+		fmt.Fprintf(&b, "----- %s -----\n%s\n", l, strings.Join(lines, "\n"))
+	}
+	return b.String()
+}
+
+func (c *Cluster) run(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "bash", append([]string{c.script}, args...)...)
+	// SIGTERM, not SIGKILL: the script's trap then stops half-started servers.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 30 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("clickhousetest: scripts/clickhouse.sh %s: %w\n%s", args[0], err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+func (c *Cluster) stopServers() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, _ = c.run(ctx, "stop", "--dir", c.Dir)
+}
+
+func (c *Cluster) cleanupDir() {
+	if c.ownsDir {
+		_ = os.RemoveAll(c.Dir)
+	}
+}
+
+// repoRoot is the nearest directory at or above the working directory that
+// holds go.mod; go test runs in the package directory.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("clickhousetest: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("clickhousetest: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// freeBasePort finds a base port whose server ports (base+10*i) are free,
+// below Linux's ephemeral range (32768+) so that outgoing connections
+// cannot take one between the probe and the server's bind.
+func freeBasePort(shards int) (int, error) {
+	const lo, hi = 20000, 32000
+	for range 100 {
+		base := lo + 10*rand.IntN((hi-lo-10*shards)/10)
+		free := true
+		for i := range shards {
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(base+10*i)))
+			if err != nil {
+				free = false
+				break
+			}
+			_ = l.Close()
+		}
+		if free {
+			return base, nil
+		}
+	}
+	return 0, errors.New("clickhousetest: no free port range found")
+}

@@ -1,0 +1,210 @@
+// Package clickhouse is the store engine over a ClickHouse server, shared by
+// every sluice node that points at it (docs/clickhouse.md). It speaks the
+// native protocol (github.com/ClickHouse/clickhouse-go/v2) and writes only
+// SQL that ClickHouse 18.16 (Debian's package) runs.
+//
+// Layout: one table per (project, collection), one typed column per leaf
+// key (package leaf) like the DuckDB engine, plus the fixed columns below.
+// Tables are ReplacingMergeTree ordered by keen.id, and every read uses
+// FINAL, so that an event written twice (a node re-processing after a
+// crash, two nodes during a partition move) is counted once.
+package clickhouse
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Config is where the store lives.
+type Config struct {
+	Addrs    []string // host:port of the native protocol
+	Database string
+	Username string
+	Password string
+	TLS      *tls.Config // nil: plain TCP
+	// DialTimeout bounds connecting (0: 10 s).
+	DialTimeout time.Duration
+}
+
+// ParseURL reads a --store URL:
+//
+//	clickhouse://[user[:password]@]host:port[,host:port...]/database[?secure=true&skip_verify=true&dial_timeout=10s]
+//
+// Any other parameter is refused, naming it.
+func ParseURL(raw string) (Config, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return Config{}, fmt.Errorf("clickhouse store URL: %w", err)
+	}
+	if u.Scheme != "clickhouse" {
+		return Config{}, fmt.Errorf("clickhouse store URL: scheme %q, want clickhouse://", u.Scheme)
+	}
+	var c Config
+	for _, h := range strings.Split(u.Host, ",") {
+		if h == "" {
+			continue
+		}
+		if _, _, err := splitHostPort(h); err != nil {
+			return Config{}, fmt.Errorf("clickhouse store URL: host %q: %w", h, err)
+		}
+		c.Addrs = append(c.Addrs, h)
+	}
+	if len(c.Addrs) == 0 {
+		return Config{}, errors.New("clickhouse store URL: no host:port")
+	}
+	c.Database = strings.Trim(u.Path, "/")
+	if c.Database == "" {
+		return Config{}, errors.New("clickhouse store URL: no database (clickhouse://host:port/DATABASE)")
+	}
+	if !isIdent(c.Database) {
+		return Config{}, fmt.Errorf("clickhouse store URL: database %q: letters, digits and _ only", c.Database)
+	}
+	if u.User != nil {
+		c.Username = u.User.Username()
+		c.Password, _ = u.User.Password()
+	}
+	secure, skipVerify := false, false
+	for k, vs := range u.Query() {
+		v := vs[len(vs)-1]
+		switch k {
+		case "secure", "skip_verify":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return Config{}, fmt.Errorf("clickhouse store URL: %s=%q is not a boolean", k, v)
+			}
+			if k == "secure" {
+				secure = b
+			} else {
+				skipVerify = b
+			}
+		case "dial_timeout":
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return Config{}, fmt.Errorf("clickhouse store URL: dial_timeout=%q is not a positive duration", v)
+			}
+			c.DialTimeout = d
+		default:
+			return Config{}, fmt.Errorf("clickhouse store URL: parameter %q is not supported (secure, skip_verify, dial_timeout are)", k)
+		}
+	}
+	if skipVerify && !secure {
+		return Config{}, errors.New("clickhouse store URL: skip_verify needs secure=true")
+	}
+	if secure {
+		c.TLS = &tls.Config{InsecureSkipVerify: skipVerify, MinVersion: tls.VersionTLS12} // #nosec G402 -- only when asked for
+	}
+	return c, nil
+}
+
+func splitHostPort(h string) (string, int, error) {
+	i := strings.LastIndexByte(h, ':')
+	if i <= 0 {
+		return "", 0, errors.New("want host:port")
+	}
+	p, err := strconv.Atoi(h[i+1:])
+	if err != nil || p <= 0 || p > 65535 {
+		return "", 0, errors.New("bad port")
+	}
+	return h[:i], p, nil
+}
+
+func isIdent(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' && i > 0) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// Store is the ClickHouse engine (store.Store).
+type Store struct {
+	conn driver.Conn
+	db   string // quoted database name
+	log  *slog.Logger
+
+	// mu serialises Inserts of this process: the existing-id and
+	// uniqueness-token checks and the writes that follow them are one
+	// step per process (docs/clickhouse.md, "Exactly once").
+	mu sync.Mutex
+}
+
+// Open connects to the server and creates the database and the shared
+// tables if they are missing.
+func Open(ctx context.Context, c Config, log *slog.Logger) (*Store, error) {
+	if !isIdent(c.Database) {
+		return nil, fmt.Errorf("clickhouse store: database %q: letters, digits and _ only", c.Database)
+	}
+	dt := c.DialTimeout
+	if dt == 0 {
+		dt = 10 * time.Second
+	}
+	conn, err := ch.Open(&ch.Options{
+		Addr:        c.Addrs,
+		Auth:        ch.Auth{Username: c.Username, Password: c.Password},
+		TLS:         c.TLS,
+		DialTimeout: dt,
+		// 18.16 speaks only the native protocol to this client.
+		Protocol: ch.Native,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse store: connecting to %v: %w", c.Addrs, err)
+	}
+	s := &Store{conn: conn, db: quoteIdent(c.Database), log: log}
+	if err := s.init(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// The shared tables, beside one table per collection (eventTable):
+//   - ids: every stored keen.id of a project and its table, for
+//     Insert's idempotence across collections and nodes;
+//   - tokens: the holder of each uniqueness token of a collection.
+const (
+	idsTable    = "sluice_ids"
+	tokensTable = "sluice_tokens"
+)
+
+func (s *Store) init(ctx context.Context) error {
+	stmts := []string{
+		"CREATE DATABASE IF NOT EXISTS " + s.db,
+		"CREATE TABLE IF NOT EXISTS " + s.db + "." + idsTable +
+			" (project String, id String, tbl String, _v UInt64) ENGINE = ReplacingMergeTree(_v) ORDER BY (project, id)",
+		"CREATE TABLE IF NOT EXISTS " + s.db + "." + tokensTable +
+			" (project String, collection String, token String, id String, created Int64, _v UInt64)" +
+			" ENGINE = ReplacingMergeTree(_v) ORDER BY (project, collection, token)",
+	}
+	for _, q := range stmts {
+		if err := s.conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("clickhouse store: %s: %w", firstWords(q), err)
+		}
+	}
+	return nil
+}
+
+// Close closes the connections.
+func (s *Store) Close() error { return s.conn.Close() }
+
+func firstWords(q string) string {
+	if len(q) > 80 {
+		return q[:80] + "…"
+	}
+	return q
+}
+
+// version is a row's ReplacingMergeTree version: the newest write wins.
+func version() uint64 { return uint64(time.Now().UnixNano()) }

@@ -1,0 +1,429 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/sluice-io/sluice/internal/leaf"
+	"github.com/sluice-io/sluice/internal/store"
+)
+
+// ensureTable creates a collection's table if it is missing.
+func (s *Store) ensureTable(ctx context.Context, tbl string) error {
+	q := "CREATE TABLE IF NOT EXISTS " + s.db + "." + tbl + " (" +
+		colID + " String, " + colTS + " Int64, " + colCreated + " Int64, " + colJSON + " String, " +
+		colKeys + " Array(String), " + colV + " UInt64) ENGINE = ReplacingMergeTree(" + colV + ") ORDER BY " + colID
+	if err := s.conn.Exec(ctx, q); err != nil {
+		return fmt.Errorf("clickhouse store: creating table %s: %w", tbl, err)
+	}
+	return nil
+}
+
+// columns returns the leaf columns of a table (leaf key → column name); nil
+// when the table does not exist.
+func (s *Store) columns(ctx context.Context, tbl string) (map[string]string, error) {
+	rows, err := s.conn.Query(ctx, "SELECT name FROM system.columns WHERE database = "+str(unquote(s.db))+" AND table = "+str(tbl))
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse store: reading the columns of %s: %w", tbl, err)
+	}
+	defer rows.Close()
+	var cols map[string]string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("clickhouse store: reading the columns of %s: %w", tbl, err)
+		}
+		if cols == nil {
+			cols = map[string]string{}
+		}
+		if k, ok := columnKey(name); ok {
+			cols[k] = name
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouse store: reading the columns of %s: %w", tbl, err)
+	}
+	return cols, nil
+}
+
+func unquote(q string) string { return strings.Trim(q, "`") }
+
+// ensureColumns adds the columns of keys a table lacks. Another node may
+// add the same column at the same time: its "already exists" is success.
+func (s *Store) ensureColumns(ctx context.Context, tbl string, cols map[string]string, keys []string) error {
+	for _, k := range keys {
+		if _, ok := cols[k]; ok {
+			continue
+		}
+		_, typ := leaf.SplitKey(k)
+		ct, err := columnType(typ)
+		if err != nil {
+			return err
+		}
+		name := columnName(k)
+		err = s.conn.Exec(ctx, "ALTER TABLE "+s.db+"."+tbl+" ADD COLUMN "+name+" "+ct)
+		if err != nil && !strings.Contains(err.Error(), "already exists") {
+			return fmt.Errorf("clickhouse store: adding column %s to %s: %w", name, tbl, err)
+		}
+		cols[k] = name
+	}
+	return nil
+}
+
+type pending struct {
+	ev     *store.Event
+	tbl    string
+	leaves []leaf.Field
+}
+
+// Insert stores events (store.Store). Per process, Inserts are serialised;
+// see docs/clickhouse.md for what holds across nodes.
+func (s *Store) Insert(ctx context.Context, events []store.Event) (store.InsertResult, error) {
+	var res store.InsertResult
+	tbls := make([]string, len(events))
+	leaves := make([][]leaf.Field, len(events))
+	for i := range events {
+		ev := &events[i]
+		if ev.ID == "" || ev.ProjectID == "" || ev.Collection == "" {
+			return res, fmt.Errorf("clickhouse store: event %d: project, collection and keen.id are required", i)
+		}
+		t, err := tableName(ev.ProjectID, ev.Collection)
+		if err != nil {
+			return res, err
+		}
+		tbls[i] = t
+		if ev.Leaves != nil {
+			leaves[i] = ev.Leaves
+		} else {
+			var f leaf.Flattener
+			if leaves[i], err = f.Flatten(ev.JSON, ev.ValidUTF8, nil); err != nil {
+				return res, fmt.Errorf("clickhouse store: event %d (%s): %w", i, ev.ID, err)
+			}
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	stored, err := s.storedJSON(ctx, events)
+	if err != nil {
+		return res, err
+	}
+	holders, err := s.tokenHolders(ctx, events)
+	if err != nil {
+		return res, err
+	}
+
+	res.Outcomes = make([]store.Outcome, len(events))
+	var fresh []pending
+	for i := range events {
+		ev := &events[i]
+		idk := ev.ProjectID + "\x00" + ev.ID
+		if js, ok := stored[idk]; ok {
+			res.Outcomes[i] = store.Outcome{Status: store.Existing, JSON: slices.Clone(js)}
+			continue
+		}
+		created := ev.CreatedAt.UnixMilli()
+		if ev.UniquenessToken != "" {
+			tk := tokenKey{ev.ProjectID, ev.Collection, ev.UniquenessToken}
+			if h, ok := holders[tk]; ok && h.id != ev.ID && created < h.created+store.UniquenessWindow.Milliseconds() {
+				res.Outcomes[i] = store.Outcome{Status: store.Duplicate}
+				continue
+			}
+			holders[tk] = holder{id: ev.ID, created: created, changed: true}
+		}
+		stored[idk] = ev.JSON
+		fresh = append(fresh, pending{ev: ev, tbl: tbls[i], leaves: leaves[i]})
+		res.Outcomes[i] = store.Outcome{Status: store.Stored}
+	}
+	// Events first, then their ids and tokens: a crash in between leaves
+	// events whose id is not recorded; processing them again writes them
+	// again, and FINAL counts each keen.id once.
+	if err := s.writeEvents(ctx, fresh); err != nil {
+		return store.InsertResult{}, err
+	}
+	if err := s.writeIDs(ctx, fresh); err != nil {
+		return store.InsertResult{}, err
+	}
+	if err := s.writeTokens(ctx, holders); err != nil {
+		return store.InsertResult{}, err
+	}
+	tally(&res)
+	return res, nil
+}
+
+// tally fills the counters from the outcomes.
+func tally(r *store.InsertResult) {
+	for i, o := range r.Outcomes {
+		switch o.Status {
+		case store.Stored:
+			r.Inserted++
+		case store.Existing:
+			r.Existing++
+		case store.Duplicate:
+			r.Duplicates++
+		case store.Refused:
+			r.Refused = append(r.Refused, store.Refusal{Index: i, Name: o.Name, Message: o.Message})
+		}
+	}
+}
+
+// storedJSON returns the stored JSON of the events' keen.ids that are
+// stored, keyed by project + "\x00" + keen.id.
+func (s *Store) storedJSON(ctx context.Context, events []store.Event) (map[string][]byte, error) {
+	byProject := map[string][]string{}
+	for i := range events {
+		byProject[events[i].ProjectID] = append(byProject[events[i].ProjectID], events[i].ID)
+	}
+	out := map[string][]byte{}
+	for p, ids := range byProject {
+		byTable := map[string][]string{}
+		q := "SELECT id, tbl FROM " + s.db + "." + idsTable + " FINAL WHERE project = " + str(p) + " AND id IN (" + strList(ids) + ")"
+		if err := s.each(ctx, q, func(scan func(...any) error) error {
+			var id, tbl string
+			if err := scan(&id, &tbl); err != nil {
+				return err
+			}
+			byTable[tbl] = append(byTable[tbl], id)
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("clickhouse store: looking up stored keen.ids: %w", err)
+		}
+		for tbl, ids := range byTable {
+			q := "SELECT " + colID + ", " + colJSON + " FROM " + s.db + "." + tbl + " FINAL WHERE " + colID + " IN (" + strList(ids) + ")"
+			if err := s.each(ctx, q, func(scan func(...any) error) error {
+				var id, js string
+				if err := scan(&id, &js); err != nil {
+					return err
+				}
+				out[p+"\x00"+id] = []byte(js)
+				return nil
+			}); err != nil && !isUnknownTable(err) {
+				return nil, fmt.Errorf("clickhouse store: reading stored events: %w", err)
+			}
+		}
+	}
+	return out, nil
+}
+
+func isUnknownTable(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "doesn't exist")
+}
+
+func strList(ss []string) string {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = str(s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+type holder struct {
+	id      string
+	created int64 // Unix ms
+	changed bool  // to be written
+}
+
+type tokenKey struct{ project, collection, token string }
+
+// tokenHolders returns the stored holders of the events' uniqueness tokens.
+func (s *Store) tokenHolders(ctx context.Context, events []store.Event) (map[tokenKey]holder, error) {
+	type pc struct{ p, c string }
+	toks := map[pc][]string{}
+	for i := range events {
+		if t := events[i].UniquenessToken; t != "" {
+			k := pc{events[i].ProjectID, events[i].Collection}
+			toks[k] = append(toks[k], t)
+		}
+	}
+	out := map[tokenKey]holder{}
+	for k, ts := range toks {
+		q := "SELECT token, id, created FROM " + s.db + "." + tokensTable + " FINAL WHERE project = " + str(k.p) +
+			" AND collection = " + str(k.c) + " AND token IN (" + strList(ts) + ")"
+		if err := s.each(ctx, q, func(scan func(...any) error) error {
+			var tok, id string
+			var created int64
+			if err := scan(&tok, &id, &created); err != nil {
+				return err
+			}
+			out[tokenKey{k.p, k.c, tok}] = holder{id: id, created: created}
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("clickhouse store: looking up uniqueness tokens: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// each runs q and calls f for each row.
+func (s *Store) each(ctx context.Context, q string, f func(scan func(...any) error) error) error {
+	rows, err := s.conn.Query(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := f(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (s *Store) writeEvents(ctx context.Context, evs []pending) error {
+	byTable := map[string][]pending{}
+	var order []string
+	for _, p := range evs {
+		if _, ok := byTable[p.tbl]; !ok {
+			order = append(order, p.tbl)
+		}
+		byTable[p.tbl] = append(byTable[p.tbl], p)
+	}
+	v := version()
+	for _, tbl := range order {
+		rows := byTable[tbl]
+		if err := s.ensureTable(ctx, tbl); err != nil {
+			return err
+		}
+		cols, err := s.columns(ctx, tbl)
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		var keys []string
+		for _, p := range rows {
+			for _, f := range p.leaves {
+				if !seen[f.Key] {
+					seen[f.Key] = true
+					keys = append(keys, f.Key)
+				}
+			}
+		}
+		sort.Strings(keys)
+		if err := s.ensureColumns(ctx, tbl, cols, keys); err != nil {
+			return err
+		}
+		names := []string{colID, colTS, colCreated, colJSON, colKeys, colV}
+		index := map[string]int{}
+		for _, k := range keys {
+			names = append(names, cols[k])
+			index[k] = len(names) - 1
+		}
+		batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+"."+tbl+" ("+strings.Join(names, ", ")+")")
+		if err != nil {
+			return fmt.Errorf("clickhouse store: inserting into %s: %w", tbl, err)
+		}
+		for _, p := range rows {
+			vals := make([]any, len(names))
+			evKeys := make([]string, 0, len(p.leaves))
+			for i, k := range keys {
+				vals[6+i] = nullOf(k)
+			}
+			for _, f := range p.leaves {
+				evKeys = append(evKeys, f.Key)
+				vals[index[f.Key]] = leafValue(f)
+			}
+			vals[0], vals[1], vals[2], vals[3], vals[4], vals[5] = p.ev.ID, p.ev.Timestamp.UnixMilli(), p.ev.CreatedAt.UnixMilli(), string(p.ev.JSON), evKeys, v
+			if err := batch.Append(vals...); err != nil {
+				_ = batch.Abort()
+				return fmt.Errorf("clickhouse store: inserting into %s: %w", tbl, err)
+			}
+		}
+		if err := batch.Send(); err != nil {
+			return fmt.Errorf("clickhouse store: inserting into %s: %w", tbl, err)
+		}
+	}
+	return nil
+}
+
+
+// nullOf is the value of a leaf column in an event without that leaf.
+func nullOf(k string) any {
+	switch _, typ := leaf.SplitKey(k); typ {
+	case leaf.StrArray:
+		return []string{}
+	case leaf.Number:
+		return (*float64)(nil)
+	case leaf.Bool, leaf.Null:
+		return (*uint8)(nil)
+	}
+	return (*string)(nil)
+}
+
+func leafValue(f leaf.Field) any {
+	switch _, typ := leaf.SplitKey(f.Key); typ {
+	case leaf.String, leaf.JSONArray:
+		s := string(f.Str)
+		return &s
+	case leaf.Number:
+		n := f.Num
+		if n == 0 {
+			n = 0 // -0 is 0: uniqExact and GROUP BY tell their bits apart
+		}
+		return &n
+	case leaf.Bool, leaf.Null:
+		var b uint8
+		if f.Bool {
+			b = 1
+		}
+		return &b
+	case leaf.StrArray:
+		ss := make([]string, len(f.Strs))
+		for i, e := range f.Strs {
+			ss[i] = string(e)
+		}
+		return ss
+	}
+	return nil
+}
+
+func (s *Store) writeIDs(ctx context.Context, evs []pending) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+"."+idsTable+" (project, id, tbl, _v)")
+	if err != nil {
+		return fmt.Errorf("clickhouse store: recording keen.ids: %w", err)
+	}
+	v := version()
+	for _, p := range evs {
+		if err := batch.Append(p.ev.ProjectID, p.ev.ID, p.tbl, v); err != nil {
+			_ = batch.Abort()
+			return fmt.Errorf("clickhouse store: recording keen.ids: %w", err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("clickhouse store: recording keen.ids: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) writeTokens(ctx context.Context, hs map[tokenKey]holder) error {
+	var changed []tokenKey
+	for k, h := range hs {
+		if h.changed {
+			changed = append(changed, k)
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+"."+tokensTable+" (project, collection, token, id, created, _v)")
+	if err != nil {
+		return fmt.Errorf("clickhouse store: recording uniqueness tokens: %w", err)
+	}
+	v := version()
+	for _, k := range changed {
+		h := hs[k]
+		if err := batch.Append(k.project, k.collection, k.token, h.id, h.created, v); err != nil {
+			_ = batch.Abort()
+			return fmt.Errorf("clickhouse store: recording uniqueness tokens: %w", err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("clickhouse store: recording uniqueness tokens: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,320 @@
+#!/usr/bin/env bash
+# ClickHouse test harness: Debian's clickhouse-server (18.16.1 on bookworm),
+# started as plain foreground processes in a directory of their own, no
+# service, no container. Used by internal/clickhousetest and usable by hand.
+#
+#   scripts/clickhouse.sh install
+#       Install clickhouse-server and clickhouse-client from Debian's
+#       packages when missing (`apt-get update` only then). Idempotent.
+#   scripts/clickhouse.sh start --dir DIR --port BASE [--shards N] [--owner-pid PID]
+#       Start N servers (N=1 or 2), each with a generated config. Server i
+#       (1-based) listens on 127.0.0.1 only, native protocol on
+#       BASE+10*(i-1) (no HTTP interface). Every server knows the cluster
+#       "sluice" (one shard per server, no replica), so a Distributed table
+#       over it works from any of them.
+#       --owner-pid stops the servers once that process has exited, so a
+#       killed test run does not leave servers behind.
+#       Files: DIR/serverN/{config.xml,users.xml,server.log,stdout.log,pid,data/}.
+#       Running start again on a stopped DIR restarts the same servers with
+#       their data.
+#   scripts/clickhouse.sh stop --dir DIR
+#       SIGTERM every server, SIGKILL what is left after
+#       ${CLICKHOUSE_STOP_TIMEOUT:-15} s.
+#
+# Output of start: progress goes to stderr; stdout is exactly one line, the
+# native addresses: 127.0.0.1:P1[,127.0.0.1:P2].
+#
+# Environment: CLICKHOUSE_START_TIMEOUT (seconds, default 60),
+# CLICKHOUSE_STOP_TIMEOUT, CLICKHOUSE_SERVER (the server binary).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
+SERVER="${CLICKHOUSE_SERVER:-/usr/sbin/clickhouse-server}"
+
+log() { echo "clickhouse.sh: $*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+usage() {
+	sed -n '2,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//' >&2
+	exit 2
+}
+
+installed() {
+	[[ -x $SERVER ]] && command -v clickhouse-client >/dev/null
+}
+
+cmd_install() {
+	installed && return 0
+	command -v apt-get >/dev/null || die "clickhouse-server missing and there is no apt-get: install it by hand"
+	local sudo=()
+	if ((EUID != 0)); then
+		command -v sudo >/dev/null || die "clickhouse-server missing: apt-get needs root (or sudo)"
+		sudo=(sudo)
+	fi
+	# Parallel test packages may all install at once.
+	local lock="${TMPDIR:-/tmp}/sluice-clickhouse-install.lock"
+	exec 9>"$lock"
+	flock 9
+	if ! installed; then
+		log "installing clickhouse-server and clickhouse-client from Debian's packages"
+		local out
+		if ! apt-cache show clickhouse-server >/dev/null 2>&1; then
+			out=$("${sudo[@]}" apt-get update 2>&1) || { printf '%s\n' "$out" >&2; die "apt-get update failed"; }
+		fi
+		out=$(DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends \
+			clickhouse-server clickhouse-client 2>&1) || { printf '%s\n' "$out" >&2; die "apt-get install failed"; }
+		# The package enables a system service; the harness runs its own
+		# servers and must not find the default ports taken.
+		if command -v systemctl >/dev/null && systemctl is-active --quiet clickhouse-server 2>/dev/null; then
+			"${sudo[@]}" systemctl stop clickhouse-server || true
+		fi
+	fi
+	exec 9>&-
+	installed || die "clickhouse-server still missing at $SERVER after apt-get install"
+}
+
+pid_alive() {
+	local pid=$1
+	[[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
+	# Guard against a recycled pid: it must still be a ClickHouse server.
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'clickhouse'
+}
+
+server_pid() {
+	if [[ -f "$1/pid" ]]; then cat "$1/pid"; fi
+}
+
+port_open() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+log_tails() {
+	local dir=$1 n f
+	for n in "$dir"/server*; do
+		[[ -d $n ]] || continue
+		for f in stdout.log server.err.log; do
+			[[ -s "$n/$f" ]] || continue
+			echo "----- $n/$f (last 40 lines) -----" >&2
+			tail -n 40 "$n/$f" >&2
+		done
+	done
+}
+
+# write_config DIR PORT SHARDS_XML writes a server's config.xml and users.xml.
+write_config() {
+	local n=$1 port=$2 shards=$3
+	cat >"$n/config.xml" <<-EOF
+		<?xml version="1.0"?>
+		<!-- Written by scripts/clickhouse.sh start; rewritten on every start. -->
+		<yandex>
+		    <logger>
+		        <level>information</level>
+		        <log>$n/server.log</log>
+		        <errorlog>$n/server.err.log</errorlog>
+		        <size>100M</size>
+		        <count>2</count>
+		    </logger>
+		    <listen_host>127.0.0.1</listen_host>
+		    <tcp_port>$port</tcp_port>
+		    <path>$n/data/</path>
+		    <tmp_path>$n/tmp/</tmp_path>
+		    <user_files_path>$n/user_files/</user_files_path>
+		    <format_schema_path>$n/format_schemas/</format_schema_path>
+		    <users_config>$n/users.xml</users_config>
+		    <default_profile>default</default_profile>
+		    <default_database>default</default_database>
+		    <timezone>UTC</timezone>
+		    <max_connections>256</max_connections>
+		    <keep_alive_timeout>3</keep_alive_timeout>
+		    <max_concurrent_queries>100</max_concurrent_queries>
+		    <!-- Caches sized for a test host, not a server. -->
+		    <uncompressed_cache_size>67108864</uncompressed_cache_size>
+		    <mark_cache_size>67108864</mark_cache_size>
+		    <builtin_dictionaries_reload_interval>0</builtin_dictionaries_reload_interval>
+		    <remote_servers>
+		        <sluice>
+		$shards
+		        </sluice>
+		    </remote_servers>
+		</yandex>
+	EOF
+	cat >"$n/users.xml" <<-'EOF'
+		<?xml version="1.0"?>
+		<yandex>
+		    <profiles>
+		        <default>
+		            <max_memory_usage>2000000000</max_memory_usage>
+		            <max_threads>2</max_threads>
+		        </default>
+		    </profiles>
+		    <users>
+		        <default>
+		            <password></password>
+		            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+		            <profile>default</profile>
+		            <quota>default</quota>
+		        </default>
+		    </users>
+		    <quotas>
+		        <default>
+		            <interval>
+		                <duration>3600</duration>
+		                <queries>0</queries>
+		                <errors>0</errors>
+		                <result_rows>0</result_rows>
+		                <read_rows>0</read_rows>
+		                <execution_time>0</execution_time>
+		            </interval>
+		        </default>
+		    </quotas>
+		</yandex>
+	EOF
+}
+
+cmd_start() {
+	local dir="" servers=1 base="" owner=""
+	while (($#)); do
+		case $1 in
+		--dir) dir=$2; shift 2 ;;
+		--shards) servers=$2; shift 2 ;;
+		--port) base=$2; shift 2 ;;
+		--owner-pid) owner=$2; shift 2 ;;
+		*) die "start: unknown argument $1" ;;
+		esac
+	done
+	[[ -n $dir ]] || die "start: --dir is required"
+	[[ $base =~ ^[0-9]+$ ]] || die "start: --port BASE is required"
+	[[ $servers =~ ^[12]$ ]] || die "start: --shards must be 1 or 2"
+	((base + 10 * (servers - 1) <= 65535)) || die "start: --port too high"
+	cmd_install
+
+	mkdir -p "$dir"
+	dir=$(cd "$dir" && pwd)
+	local i
+	for ((i = 1; i <= servers; i++)); do
+		if pid_alive "$(server_pid "$dir/server$i")"; then
+			die "server $i in $dir is already running (scripts/clickhouse.sh stop --dir $dir)"
+		fi
+	done
+
+	local shards="" addrs=""
+	for ((i = 1; i <= servers; i++)); do
+		local p=$((base + 10 * (i - 1)))
+		shards+="            <shard><replica><host>127.0.0.1</host><port>$p</port></replica></shard>"$'\n'
+		addrs+="${addrs:+,}127.0.0.1:$p"
+	done
+
+	log "starting $servers ClickHouse server(s) in $dir"
+	# A caller that gives up must not leave half-started servers behind.
+	# shellcheck disable=SC2064
+	trap "cmd_stop --dir $(printf %q "$dir") >/dev/null 2>&1 || true; exit 143" TERM INT HUP
+	for ((i = 1; i <= servers; i++)); do
+		local n="$dir/server$i" p=$((base + 10 * (i - 1)))
+		mkdir -p "$n/data" "$n/tmp" "$n/user_files" "$n/format_schemas"
+		write_config "$n" "$p" "$shards"
+		# Detached stdio: whoever runs this script (exec.Cmd with pipes)
+		# must see EOF when the script exits, not when the servers do.
+		"$SERVER" --config-file="$n/config.xml" </dev/null >"$n/stdout.log" 2>&1 &
+		echo $! >"$n/pid"
+	done
+
+	if [[ -n $owner ]]; then
+		# shellcheck disable=SC2016
+		SLUICE_CLICKHOUSE_WATCHDOG=1 nohup bash -c '
+			while kill -0 "$1" 2>/dev/null && [[ -f "$2/server1/pid" ]]; do sleep 1; done
+			[[ -f "$2/server1/pid" ]] && exec bash "$3" stop --dir "$2"
+		' watchdog "$owner" "$dir" "$SELF" </dev/null >/dev/null 2>&1 &
+		echo $! >"$dir/watchdog.pid"
+	fi
+
+	local timeout=${CLICKHOUSE_START_TIMEOUT:-60} start=$SECONDS
+	local ready=()
+	while :; do
+		local all=1
+		for ((i = 1; i <= servers; i++)); do
+			[[ ${ready[i]:-0} == 1 ]] && continue
+			local n="$dir/server$i" p=$((base + 10 * (i - 1)))
+			if ! kill -0 "$(server_pid "$n")" 2>/dev/null; then
+				log_tails "$dir"
+				cmd_stop --dir "$dir" >/dev/null 2>&1 || true
+				die "server $i exited during start-up (logs above, in $n)"
+			fi
+			if port_open "$p" && clickhouse-client --host 127.0.0.1 --port "$p" -q "SELECT 1" >/dev/null 2>&1; then
+				ready[i]=1
+				log "server $i ready after $((SECONDS - start)) s"
+			else
+				all=0
+			fi
+		done
+		((all)) && break
+		if ((SECONDS - start >= timeout)); then
+			log_tails "$dir"
+			cmd_stop --dir "$dir" >/dev/null 2>&1 || true
+			die "servers in $dir not ready after ${timeout} s (logs above)"
+		fi
+		sleep 0.2
+	done
+	trap - TERM INT HUP
+	echo "$addrs"
+}
+
+cmd_stop() {
+	local dir=""
+	while (($#)); do
+		case $1 in
+		--dir) dir=$2; shift 2 ;;
+		*) die "stop: unknown argument $1" ;;
+		esac
+	done
+	[[ -n $dir ]] || die "stop: --dir is required"
+	[[ -d $dir ]] || return 0
+
+	if [[ -z ${SLUICE_CLICKHOUSE_WATCHDOG:-} && -f "$dir/watchdog.pid" ]]; then
+		kill "$(cat "$dir/watchdog.pid")" 2>/dev/null || true
+	fi
+	rm -f "$dir/watchdog.pid"
+
+	local pids=() n pid
+	for n in "$dir"/server*; do
+		[[ -d $n ]] || continue
+		pid=$(server_pid "$n")
+		if pid_alive "$pid"; then
+			kill -TERM "$pid" 2>/dev/null || true
+			pids+=("$pid")
+		fi
+	done
+	local deadline=$((SECONDS + ${CLICKHOUSE_STOP_TIMEOUT:-15}))
+	while ((${#pids[@]})); do
+		local left=()
+		for pid in "${pids[@]}"; do
+			if pid_alive "$pid"; then left+=("$pid"); fi
+		done
+		pids=(${left[@]+"${left[@]}"})
+		((${#pids[@]})) || break
+		if ((SECONDS >= deadline)); then
+			log "killing ${pids[*]}: no clean exit"
+			kill -KILL "${pids[@]}" 2>/dev/null || true
+			sleep 0.5
+			break
+		fi
+		sleep 0.2
+	done
+	for n in "$dir"/server*; do
+		rm -f "$n/pid"
+	done
+}
+
+(($#)) || usage
+cmd=$1
+shift
+case $cmd in
+install) cmd_install "$@" ;;
+start) cmd_start "$@" ;;
+stop) cmd_stop "$@" ;;
+-h | --help | help) usage ;;
+*) die "unknown command $cmd (install, start, stop)" ;;
+esac
