@@ -136,7 +136,9 @@ func valueColumns(q store.Query, cols map[string]string) ([]string, error) {
 	case store.Maximum:
 		return orNull("max(" + n + ")"), nil
 	case store.StandardDeviation:
-		return orNull("stddevPop(" + n + ")"), nil
+		// varPop of equal values can round to just below 0, whose
+		// stddevPop is NaN.
+		return orNull("sqrt(greatest(varPop(" + n + "), 0))"), nil
 	}
 	pct := 50.0
 	if q.Analysis == store.Percentile {
