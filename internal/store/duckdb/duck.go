@@ -324,7 +324,7 @@ type flatEvent struct {
 // The events themselves are one transaction: on an error (malformed event
 // JSON included) none of them is stored.
 func (s *DuckStore) Insert(ctx context.Context, events []store.Event) (store.InsertResult, error) {
-	var res store.InsertResult
+	res := store.InsertResult{Outcomes: make([]store.Outcome, len(events))}
 	if len(events) == 0 {
 		return res, nil
 	}
@@ -357,17 +357,12 @@ func (s *DuckStore) Insert(ctx context.Context, events []store.Event) (store.Ins
 	marks := map[srcKey]int64{}
 	plans := make([]*groupPlan, 0, len(order))
 	for _, k := range order {
-		p, err := s.planGroup(ctx, k, groups[k], marks)
+		p, err := s.planGroup(ctx, k, groups[k], marks, res.Outcomes)
 		if err != nil {
 			return store.InsertResult{}, err
 		}
-		res.Inserted += p.res.Inserted
-		res.Existing += p.res.Existing
-		res.Duplicates += p.res.Duplicates
-		res.Refused = append(res.Refused, p.res.Refused...)
 		plans = append(plans, p)
 	}
-	sort.Slice(res.Refused, func(i, j int) bool { return res.Refused[i].Index < res.Refused[j].Index })
 	t3 := time.Now()
 
 	if _, err := s.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
@@ -484,13 +479,13 @@ type groupPlan struct {
 	cols      map[string]string // t's columns, the accepted events' included
 	accepted  []flatEvent
 	newTokens [][]any
-	res       store.InsertResult
 }
 
-// planGroup decides what becomes of the events of collection k, and
-// creates the table and columns the accepted ones need (committed, and
-// published). marks collects the partitions' new marks.
-func (s *DuckStore) planGroup(ctx context.Context, k collKey, evs []flatEvent, marks map[srcKey]int64) (*groupPlan, error) {
+// planGroup decides what becomes of the events of collection k, writing
+// each one's outcome in out (by its index in the Insert), and creates the
+// table and columns the accepted ones need (committed, and published).
+// marks collects the partitions' new marks.
+func (s *DuckStore) planGroup(ctx context.Context, k collKey, evs []flatEvent, marks map[srcKey]int64, out []store.Outcome) (*groupPlan, error) {
 	p := &groupPlan{}
 	s.mu.RLock()
 	t := s.tables[k]
@@ -501,19 +496,29 @@ func (s *DuckStore) planGroup(ctx context.Context, k collKey, evs []flatEvent, m
 	s.mu.RUnlock()
 
 	// Which events are already stored (re-processing)? The partitions'
-	// marks tell for most; the rest are looked up by keen.id.
+	// marks tell for most; the rest are looked up by keen.id. Either way
+	// the stored JSON of those found is read back (Outcome.JSON).
 	stored, lookup, next := splitBySource(evs, s.markOf(marks))
-	if len(lookup) > 0 && t != nil {
-		ids := make([]string, len(lookup))
-		for j, i := range lookup {
-			ids[j] = evs[i].ev.ID
-		}
-		found, err := s.storedIDs(ctx, t, ids)
-		if err != nil {
-			return nil, err
+	storedJSON := map[string][]byte{}
+	if t != nil {
+		var ids []string
+		for i := range evs {
+			if stored[i] {
+				ids = append(ids, evs[i].ev.ID)
+			}
 		}
 		for _, i := range lookup {
-			stored[i] = found[evs[i].ev.ID]
+			ids = append(ids, evs[i].ev.ID)
+		}
+		if len(ids) > 0 {
+			found, err := s.storedJSON(ctx, t, ids)
+			if err != nil {
+				return nil, err
+			}
+			storedJSON = found
+		}
+		for _, i := range lookup {
+			_, stored[i] = storedJSON[evs[i].ev.ID]
 		}
 	}
 	for k, m := range next {
@@ -550,31 +555,38 @@ func (s *DuckStore) planGroup(ctx context.Context, k collKey, evs []flatEvent, m
 	}
 
 	wide := newWideCheck(cols, s.limits.MaxPropertiesPerCollection)
-	inBatch := make(map[string]bool, len(evs))
+	inBatch := make(map[string][]byte, len(evs)) // keen.id → JSON, of the events this Insert stores
 	for i, fe := range evs {
 		ev := fe.ev
+		o := &out[fe.index]
 		// First, and whatever else becomes of the event, so that a refused
 		// event is refused again when processed again (refuseWide).
 		if msg := wide.refuse(fe, k.collection); msg != "" {
-			p.res.Refused = append(p.res.Refused, store.Refusal{Index: fe.index, Name: ErrPropertyLimit, Message: msg})
+			*o = store.Outcome{Status: store.Refused, Name: ErrPropertyLimit, Message: msg}
 			continue
 		}
-		if stored[i] || inBatch[ev.ID] {
-			p.res.Existing++
+		if stored[i] {
+			// nil JSON: processed before but not stored (a duplicate
+			// then, or deleted since).
+			*o = store.Outcome{Status: store.Existing, JSON: storedJSON[ev.ID]}
+			continue
+		}
+		if doc, ok := inBatch[ev.ID]; ok {
+			*o = store.Outcome{Status: store.Existing, JSON: doc}
 			continue
 		}
 		if tok := ev.UniquenessToken; tok != "" {
 			if h, ok := holders[tok]; ok && h.id != ev.ID && ev.CreatedAt.UTC().Before(h.created.Add(store.UniquenessWindow)) {
-				p.res.Duplicates++
+				*o = store.Outcome{Status: store.Duplicate}
 				continue
 			}
 			holders[tok] = holder{ev.ID, ev.CreatedAt.UTC()}
 			p.newTokens = append(p.newTokens, []any{k.project, k.collection, tok, ev.ID, ev.CreatedAt.UTC()})
 		}
-		inBatch[ev.ID] = true
+		inBatch[ev.ID] = ev.JSON
 		wide.accept()
 		p.accepted = append(p.accepted, fe)
-		p.res.Inserted++
+		*o = store.Outcome{Status: store.Stored}
 	}
 	if len(p.accepted) == 0 {
 		return p, nil
