@@ -999,29 +999,6 @@ func (s *DuckStore) Extract(ctx context.Context, q store.Query) ([]json.RawMessa
 	return out, nil
 }
 
-// Run answers q. Count and Extraction are served; the other analyses,
-// GroupBy and Buckets are refused until this engine computes them.
-func (s *DuckStore) Run(ctx context.Context, q store.Query) (store.Result, error) {
-	if len(q.GroupBy) > 0 || len(q.Buckets) > 0 {
-		return store.Result{}, fmt.Errorf("store: group_by and interval are not supported by the DuckDB engine yet")
-	}
-	switch q.Analysis {
-	case store.Count:
-		n, err := s.Count(ctx, q)
-		if err != nil {
-			return store.Result{}, err
-		}
-		return store.Result{Rows: []store.Row{{Value: n}}}, nil
-	case store.Extraction:
-		evs, err := s.Extract(ctx, q)
-		if err != nil {
-			return store.Result{}, err
-		}
-		return store.Result{Events: evs}, nil
-	}
-	return store.Result{}, fmt.Errorf("store: analysis %q is not supported by the DuckDB engine yet", q.Analysis)
-}
-
 // Schema is not served by this engine yet.
 func (s *DuckStore) Schema(ctx context.Context, project string) ([]store.Collection, error) {
 	return nil, fmt.Errorf("store: schema inspection is not supported by the DuckDB engine yet")
