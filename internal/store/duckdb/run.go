@@ -129,10 +129,12 @@ func valueColumns(q store.Query, cols map[string]string) (string, error) {
 	case store.SelectUnique:
 		list := func(c string) string { return "list(DISTINCT " + c + ") FILTER (WHERE " + c + " IS NOT NULL)" }
 		return list(str) + ", " + list(num) + ", " + list(boo), nil
+	// Sums are compensated (Kahan), so that they do not depend on the
+	// order DuckDB's threads add the values in more than float64 must.
 	case store.Sum:
-		return "sum(" + num + ")", nil
+		return "fsum(" + num + ")", nil
 	case store.Average:
-		return "avg(" + num + ")", nil
+		return "fsum(" + num + ") / count(" + num + ")", nil
 	case store.Minimum:
 		return "min(" + num + ")", nil
 	case store.Maximum:
@@ -314,6 +316,9 @@ const emptyTable = `(SELECT NULL::VARCHAR AS _id, NULL::TIMESTAMP AS _ts, NULL::
 
 // Run answers q (see store.Query).
 func (s *DuckStore) Run(ctx context.Context, q store.Query) (store.Result, error) {
+	if q.Latest < 0 || q.MaxEvents < 0 || q.MaxBytes < 0 {
+		return store.Result{}, fmt.Errorf("store: latest and the extraction bounds cannot be negative")
+	}
 	if q.Analysis == store.Extraction {
 		if len(q.GroupBy) > 0 || len(q.Buckets) > 0 {
 			return store.Result{}, fmt.Errorf("store: an extraction has no group_by or interval")
@@ -323,6 +328,9 @@ func (s *DuckStore) Run(ctx context.Context, q store.Query) (store.Result, error
 			return store.Result{}, err
 		}
 		return store.Result{Events: evs}, nil
+	}
+	if q.Latest != 0 || q.MaxEvents != 0 || q.MaxBytes != 0 {
+		return store.Result{}, fmt.Errorf("store: latest and the extraction bounds are for extractions, not %s", q.Analysis)
 	}
 	tbl, cols := s.snapshot(q.ProjectID, q.Collection)
 	if tbl == "" {

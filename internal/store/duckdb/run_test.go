@@ -328,7 +328,7 @@ func TestNewFiltersAgainstModel(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
 	for i := 0; i < 200; i++ {
 		or := store.Filter{Operator: "or"}
-		for j := r.IntN(4); j > 0; j-- {
+		for j := 1 + r.IntN(3); j > 0; j-- {
 			f := pick(r, fs)
 			if r.IntN(3) == 0 {
 				f = pick(r, testFilters())
@@ -344,10 +344,20 @@ func TestNewFiltersAgainstModel(t *testing.T) {
 		}
 		compare(t, s, m, q, qname(q))
 	}
-	// An invalid expression is an error, not a match of nothing.
-	if _, err := s.Run(context.Background(), store.Query{ProjectID: "p1", Collection: "clicks", Analysis: store.Count,
-		Filters: []store.Filter{{Path: []string{"country"}, Operator: "regex", Value: "("}}}); err == nil {
-		t.Error("an invalid regular expression was accepted")
+	// Filters without a meaning are errors, not matches of nothing.
+	for _, f := range []store.Filter{
+		{Path: []string{"country"}, Operator: "regex", Value: "("},
+		{Path: []string{"country"}, Operator: "regex", Value: n("1")},
+		{Operator: "or"},
+		{Path: []string{"loc"}, Operator: "within", Value: []any{n("1"), n("2")}},
+		{Path: []string{"country"}, Operator: "lt", Value: true},
+		{Path: []string{"country"}, Operator: "contains", Value: n("1")},
+		{Path: []string{"country"}, Operator: "eq", Value: map[string]any{}},
+	} {
+		if _, err := s.Run(context.Background(), store.Query{ProjectID: "p1", Collection: "clicks", Analysis: store.Count,
+			Filters: []store.Filter{f}}); err == nil {
+			t.Errorf("filter %+v was accepted", f)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package duckdb
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"github.com/sluice-io/sluice/internal/store"
 	"regexp"
@@ -68,26 +69,53 @@ func or(parts []string) string {
 
 func not(cond string) string { return "NOT coalesce(" + cond + ", FALSE)" }
 
-func number(v json.Number) (float64, error) {
-	f, err := v.Float64()
-	if err != nil {
-		return 0, fmt.Errorf("store: filter value %s is not a number", v)
+// number returns a filter value's number: a json.Number (out of range:
+// ±Inf, as the stored events' numbers are) or a Go number. ok is false for
+// any other value; err is set for a json.Number that is not a number.
+func number(v any) (f float64, ok bool, err error) {
+	switch x := v.(type) {
+	case json.Number:
+		f, err := strconv.ParseFloat(string(x), 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return 0, true, fmt.Errorf("store: filter value %s is not a number", x)
+		}
+		return f, true, nil
+	case float64:
+		return x, true, nil
+	case float32:
+		return float64(x), true, nil
+	case int:
+		return float64(x), true, nil
+	case int64:
+		return float64(x), true, nil
 	}
-	return f, nil
+	return 0, false, nil
+}
+
+// stringList returns a []string filter value as a []any.
+func stringList(v any) any {
+	if l, ok := v.([]string); ok {
+		a := make([]any, len(l))
+		for i, s := range l {
+			a[i] = s
+		}
+		return a
+	}
+	return v
 }
 
 // eq compiles equality with v.
 func (fc *filterCompiler) eq(v any) (string, error) {
 	var parts []string
-	switch x := v.(type) {
-	case json.Number:
-		f, err := number(x)
-		if err != nil {
-			return "", err
-		}
+	if f, ok, err := number(v); err != nil {
+		return "", err
+	} else if ok {
 		if c := fc.col(leaf.Number); c != "" {
 			parts = append(parts, c+" = "+fc.arg(f))
 		}
+		return or(parts), nil
+	}
+	switch x := stringList(v).(type) {
 	case string:
 		if c := fc.col(leaf.String); c != "" {
 			parts = append(parts, c+" = "+fc.arg(x))
@@ -111,6 +139,8 @@ func (fc *filterCompiler) eq(v any) (string, error) {
 			}
 			parts = append(parts, c+" = ["+strings.Join(elems, ", ")+"]::VARCHAR[]")
 		}
+	default:
+		return "", fmt.Errorf("store: filter value %v (%T) is not a number, string, boolean, null or array of strings", v, v)
 	}
 	return or(parts), nil
 }
@@ -124,10 +154,10 @@ func allStrings(a []any) bool {
 	return true
 }
 
-func (fc *filterCompiler) contains(v any) string {
+func (fc *filterCompiler) contains(v any) (string, error) {
 	s, ok := v.(string)
 	if !ok {
-		return "FALSE"
+		return "", fmt.Errorf("store: operators contains and not_contains take a string, not %T", v)
 	}
 	var parts []string
 	if c := fc.col(leaf.String); c != "" {
@@ -136,13 +166,16 @@ func (fc *filterCompiler) contains(v any) string {
 	if c := fc.col(leaf.StrArray); c != "" {
 		parts = append(parts, "list_contains("+c+", "+fc.arg(s)+")")
 	}
-	return or(parts)
+	return or(parts), nil
 }
 
 var comparisons = map[string]string{"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
 func compileFilter(f store.Filter, cols map[string]string) (string, []any, error) {
 	if f.Operator == "or" {
+		if len(f.Or) == 0 {
+			return "", nil, fmt.Errorf("store: an or filter without filters")
+		}
 		var parts []string
 		var all []any
 		for _, sub := range f.Or {
@@ -199,19 +232,21 @@ func compileFilter(f store.Filter, cols map[string]string) (string, []any, error
 	case "lt", "lte", "gt", "gte":
 		op := comparisons[f.Operator]
 		cond = "FALSE"
-		switch x := f.Value.(type) {
-		case json.Number:
-			n, err := number(x)
-			if err != nil {
-				return "", nil, err
-			}
+		n, isNum, err := number(f.Value)
+		s, isStr := f.Value.(string)
+		switch {
+		case err != nil:
+			return "", nil, err
+		case isNum:
 			if c := fc.col(leaf.Number); c != "" {
 				cond = c + " " + op + " " + fc.arg(n)
 			}
-		case string:
+		case isStr:
 			if c := fc.col(leaf.String); c != "" {
-				cond = c + " " + op + " " + fc.arg(x)
+				cond = c + " " + op + " " + fc.arg(s)
 			}
+		default:
+			return "", nil, fmt.Errorf("store: operator %s takes a number or a string, not %T", f.Operator, f.Value)
 		}
 	case "exists":
 		want, ok := f.Value.(bool)
@@ -236,14 +271,15 @@ func compileFilter(f store.Filter, cols map[string]string) (string, []any, error
 			cond = not(cond)
 		}
 	case "in":
-		vals, ok := f.Value.([]any)
+		vals, ok := stringList(f.Value).([]any)
 		if !ok {
 			return "", nil, fmt.Errorf("store: operator in takes an array")
 		}
 		var parts []string
 		for _, v := range vals {
-			if _, isArray := v.([]any); isArray {
-				continue
+			switch v.(type) {
+			case []any, []string:
+				continue // an array inside in matches nothing
 			}
 			c, err := fc.eq(v)
 			if err != nil {
@@ -254,10 +290,15 @@ func compileFilter(f store.Filter, cols map[string]string) (string, []any, error
 			}
 		}
 		cond = or(parts)
-	case "contains":
-		cond = fc.contains(f.Value)
-	case "not_contains":
-		cond = not(fc.contains(f.Value))
+	case "contains", "not_contains":
+		c, err := fc.contains(f.Value)
+		if err != nil {
+			return "", nil, err
+		}
+		cond = c
+		if f.Operator == "not_contains" {
+			cond = not(c)
+		}
 	default:
 		return "", nil, fmt.Errorf("store: operator %q is not supported", f.Operator)
 	}
@@ -274,12 +315,14 @@ func withinCondition(col string, g store.Geo) string {
 	num := func(i int) string {
 		return fmt.Sprintf("json_type(%s, '$[%d]') IN ('UBIGINT', 'BIGINT', 'DOUBLE')", col, i)
 	}
-	val := func(i int) string { return fmt.Sprintf("CAST(json_extract(%s, '$[%d]') AS DOUBLE)", col, i) }
+	val := func(i int) string { return fmt.Sprintf("TRY_CAST(json_extract(%s, '$[%d]') AS DOUBLE)", col, i) }
 	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 	// The CASE keeps the distance from being computed (and the casts from
 	// failing) for arrays that are not two numbers.
 	dist := fmt.Sprintf("2 * %s * asin(least(1, sqrt(pow(sin(radians(%s - %s) / 2), 2) + cos(radians(%s)) * cos(radians(%s)) * pow(sin(radians(%s - %s) / 2), 2))))",
 		f(store.EarthRadiusMiles), val(1), f(g.Latitude), f(g.Latitude), val(1), val(0), f(g.Longitude))
-	return fmt.Sprintf("CASE WHEN json_array_length(%s) = 2 AND %s AND %s THEN %s <= %s ELSE FALSE END",
-		col, num(0), num(1), dist, f(g.MaxMiles))
+	// An out-of-range number is ±Inf (as in the number columns): no
+	// distance, and DuckDB's trigonometry refuses it.
+	return fmt.Sprintf("CASE WHEN json_array_length(%s) = 2 AND %s AND %s AND isfinite(%s) AND isfinite(%s) THEN %s <= %s ELSE FALSE END",
+		col, num(0), num(1), val(0), val(1), dist, f(g.MaxMiles))
 }
