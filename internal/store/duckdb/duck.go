@@ -48,7 +48,10 @@ type DuckStore struct {
 
 	wmu sync.Mutex // serializes writes and catalog changes
 
-	mu      sync.RWMutex // guards tables and each table's cols (replaced, never modified, once published)
+	mu sync.RWMutex // guards tables and each table's cols (replaced, never modified, once published)
+	// logMu is held (read) by extractions while they read a log, and
+	// (write) by a Delete that closes a log or blanks deleted events in it.
+	logMu   sync.RWMutex
 	tables  map[collKey]*table
 	nTables int
 
@@ -730,8 +733,9 @@ func (s *DuckStore) addColumns(ctx context.Context, t *table, nc columnDefs) err
 			cols[k] = v
 		}
 		err := s.schemaTx(ctx, func() error {
+			next := nextColumn(cols)
 			for i, fk := range fields[:n] {
-				col := fmt.Sprintf("c%d", len(cols)+1)
+				col := fmt.Sprintf("c%d", next+i)
 				if _, err := s.conn.ExecContext(ctx, `ALTER TABLE `+t.name+` ADD COLUMN `+col+` `+defs[i]); err != nil {
 					return err
 				}
@@ -748,6 +752,20 @@ func (s *DuckStore) addColumns(ctx context.Context, t *table, nc columnDefs) err
 		have, fields, defs = cols, fields[n:], defs[n:]
 	}
 	return nil
+}
+
+// nextColumn is the number of the next column of a table whose columns
+// are cols: past the highest, since a deleted property's columns leave
+// gaps.
+func nextColumn(cols map[string]string) int {
+	n := 0
+	for _, c := range cols {
+		var i int
+		if _, err := fmt.Sscanf(c, "c%d", &i); err == nil && i > n {
+			n = i
+		}
+	}
+	return n + 1
 }
 
 // recordColumns writes the catalog rows of fields (columns in cols) of
@@ -948,13 +966,17 @@ func (s *DuckStore) Count(ctx context.Context, q store.Query) (int64, error) {
 // is read from the table's log.
 func (s *DuckStore) Extract(ctx context.Context, q store.Query) ([]json.RawMessage, error) {
 	out := []json.RawMessage{}
+	// A Delete neither closes a log nor blanks bytes in it while an
+	// extraction follows pointers it read.
+	s.logMu.RLock()
+	defer s.logMu.RUnlock()
 	t, cols := s.snapshotTable(q.ProjectID, q.Collection)
-	if t == nil {
-		return out, nil
-	}
 	where, args, err := compileWhere(q, cols)
 	if err != nil {
 		return nil, err
+	}
+	if t == nil {
+		return out, nil
 	}
 	sqlq := `SELECT _off, _len FROM ` + t.name + ` WHERE ` + where + ` ORDER BY _ts, _id`
 	if q.Latest > 0 {
@@ -997,14 +1019,4 @@ func (s *DuckStore) Extract(ctx context.Context, q store.Query) ([]json.RawMessa
 		out = append(out, d)
 	}
 	return out, nil
-}
-
-// Schema is not served by this engine yet.
-func (s *DuckStore) Schema(ctx context.Context, project string) ([]store.Collection, error) {
-	return nil, fmt.Errorf("store: schema inspection is not supported by the DuckDB engine yet")
-}
-
-// Delete is not served by this engine yet.
-func (s *DuckStore) Delete(ctx context.Context, d store.Deletion) (store.Deleted, error) {
-	return store.Deleted{}, fmt.Errorf("store: deletes are not supported by the DuckDB engine yet")
 }
