@@ -121,8 +121,9 @@ const tempDir = "duckdb.tmp"
 // in the store benchmark, Inserts of 33,000 events cost 25 µs per event
 // with vacuums and 18–20 without, while Inserts of 32,000 (whose tails are
 // too large to merge) cost 19–20 with vacuums. The price is at most one
-// partly filled row group per large Insert. The store deletes no rows, so
-// a vacuum has nothing else to reclaim.
+// partly filled row group per large Insert, and the space of rows Delete
+// removes is reclaimed only as DuckDB rewrites their row groups (deletes
+// are rare; inserts are the pipeline's steady load).
 //
 // DuckDB's buffer manager is capped at 512 MB (memoryLimit), or more when
 // the widest collection allowed needs it (MemoryLimit). In the pipeline
