@@ -125,7 +125,18 @@ func valueColumns(q store.Query, cols map[string]string) (string, error) {
 		// One event has at most one value at a path, and values of
 		// different types are different: the distinct values of each type
 		// add up.
-		return "CAST(count(DISTINCT " + str + ") + count(DISTINCT " + num + ") + count(DISTINCT " + boo + ") AS BIGINT)", nil
+		// Only the columns the table has: each count(DISTINCT) is a hash
+		// table of its own.
+		var parts []string
+		for _, typ := range []string{leaf.String, leaf.Number, leaf.Bool} {
+			if c := leafColumn(cols, target, typ); c != "" {
+				parts = append(parts, "count(DISTINCT "+c+")")
+			}
+		}
+		if len(parts) == 0 {
+			parts = []string{"count(DISTINCT NULL::VARCHAR)"} // 0, as an aggregate
+		}
+		return "CAST(" + strings.Join(parts, " + ") + " AS BIGINT)", nil
 	case store.SelectUnique:
 		list := func(c string) string { return "list(DISTINCT " + c + ") FILTER (WHERE " + c + " IS NOT NULL)" }
 		return list(str) + ", " + list(num) + ", " + list(boo), nil

@@ -424,3 +424,57 @@ func TestCompileBuckets(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileRun: the SQL of an analysis reads only the columns the table
+// has, groups by every typed column of each group_by path, and is one
+// query.
+func TestCompileRun(t *testing.T) {
+	cols := map[string]string{
+		"country" + "\x1f$s": "c1", "country" + "\x1f$n": "c2", "price" + "\x1f$n": "c3", "tags" + "\x1f$as": "c4",
+	}
+	day := []time.Time{genBase, genBase.Add(24 * time.Hour), genBase.Add(48 * time.Hour)}
+	for _, c := range []struct {
+		q      store.Query
+		sql    string
+		groups [][]string
+	}{
+		{store.Query{Analysis: store.Count}, `SELECT count(*) FROM t WHERE TRUE`, nil},
+		{store.Query{Analysis: store.Count, GroupBy: [][]string{{"country"}, {"nope"}}},
+			`SELECT c1, c2, count(*) FROM t WHERE TRUE GROUP BY 1, 2`, [][]string{{"s", "n"}, nil}},
+		{store.Query{Analysis: store.Count, GroupBy: [][]string{{"nope"}}},
+			`SELECT count(*) FROM t WHERE TRUE HAVING count(*) > 0`, [][]string{nil}},
+		{store.Query{Analysis: store.Sum, Target: []string{"price"}, Buckets: day, GroupBy: [][]string{{"tags"}}},
+			`SELECT CASE WHEN _ts < TIMESTAMP '2024-01-02 00:00:00.000000' THEN 0 ELSE 1 END, c4, fsum(c3) FROM t WHERE TRUE AND _ts >= TIMESTAMP '2024-01-01 00:00:00.000000' AND _ts < TIMESTAMP '2024-01-03 00:00:00.000000' GROUP BY 1, 2`,
+			[][]string{{"as"}}},
+		{store.Query{Analysis: store.CountUnique, Target: []string{"country"}},
+			`SELECT CAST(count(DISTINCT c1) + count(DISTINCT c2) AS BIGINT) FROM t WHERE TRUE`, nil},
+		{store.Query{Analysis: store.CountUnique, Target: []string{"nope"}},
+			`SELECT CAST(count(DISTINCT NULL::VARCHAR) AS BIGINT) FROM t WHERE TRUE`, nil},
+		{store.Query{Analysis: store.Average, Target: []string{"tags"}},
+			`SELECT fsum(NULL::DOUBLE) / count(NULL::DOUBLE) FROM t WHERE TRUE`, nil},
+		{store.Query{Analysis: store.Percentile, Percentile: 90, Target: []string{"price"}},
+			`SELECT (list(c3 ORDER BY c3) FILTER (WHERE c3 IS NOT NULL))[CAST(floor(0.9 * (count(c3) - 1)) AS BIGINT) + 1] FROM t WHERE TRUE`, nil},
+		{store.Query{Analysis: store.Count, GroupBy: [][]string{{"keen", "timestamp"}}},
+			`SELECT strftime(_ts, '%Y-%m-%dT%H:%M:%S.%gZ'), count(*) FROM t WHERE TRUE GROUP BY 1`, [][]string{{"s"}}},
+	} {
+		p, err := compileRun(c.q, "t", cols)
+		if err != nil {
+			t.Errorf("%s: %v", runName(c.q), err)
+			continue
+		}
+		if p.sql != c.sql || fmt.Sprint(p.groups) != fmt.Sprint(c.groups) {
+			t.Errorf("%s:\n got %s %v\nwant %s %v", runName(c.q), p.sql, p.groups, c.sql, c.groups)
+		}
+	}
+	for _, q := range []store.Query{
+		{Analysis: store.Sum},
+		{Analysis: "mode", Target: []string{"price"}},
+		{Analysis: store.Percentile, Percentile: -1, Target: []string{"price"}},
+		{Analysis: store.Count, GroupBy: [][]string{{}}},
+		{Analysis: store.Count, Buckets: []time.Time{genBase}},
+	} {
+		if _, err := compileRun(q, "t", cols); err == nil {
+			t.Errorf("%s: compiled", runName(q))
+		}
+	}
+}
