@@ -123,6 +123,8 @@ func (s *DuckStore) deleteCollection(ctx context.Context, k collKey, t *table) (
 	if err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM `+t.name).Scan(&n); err != nil {
 		return store.Deleted{}, fmt.Errorf("store: deleting %s/%s: %w", k.project, k.collection, err)
 	}
+	s.delMu.Lock()
+	defer s.delMu.Unlock()
 	err := s.schemaTx(ctx, func() error {
 		for _, q := range []struct {
 			sql  string
@@ -142,8 +144,6 @@ func (s *DuckStore) deleteCollection(ctx context.Context, k collKey, t *table) (
 	if err != nil {
 		return store.Deleted{}, fmt.Errorf("store: deleting %s/%s: %w", k.project, k.collection, err)
 	}
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
 	s.mu.Lock()
 	delete(s.tables, k)
 	s.mu.Unlock()
@@ -346,6 +346,7 @@ func (s *DuckStore) dropColumns(ctx context.Context, t *table, keys []string) er
 			drop = append(drop, have[k])
 			delete(kept, k)
 		}
+		s.delMu.Lock()
 		err := s.schemaTx(ctx, func() error {
 			for _, c := range drop {
 				if _, err := s.conn.ExecContext(ctx, `ALTER TABLE `+t.name+` DROP COLUMN `+c.(string)); err != nil {
@@ -355,12 +356,15 @@ func (s *DuckStore) dropColumns(ctx context.Context, t *table, keys []string) er
 			_, err := s.conn.ExecContext(ctx, `DELETE FROM _columns WHERE tbl = ? AND col IN (SELECT unnest(?::VARCHAR[]))`, t.name, drop)
 			return err
 		})
+		if err == nil {
+			s.mu.Lock()
+			t.cols = kept // copy on write: readers keep the old map
+			s.mu.Unlock()
+		}
+		s.delMu.Unlock()
 		if err != nil {
 			return err
 		}
-		s.mu.Lock()
-		t.cols = kept // copy on write: readers keep the old map
-		s.mu.Unlock()
 		keys = keys[n:]
 	}
 	return nil
@@ -384,8 +388,8 @@ func (s *DuckStore) blank(t *table, ptrs []jsonPtr) {
 	if len(ptrs) == 0 {
 		return
 	}
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
+	s.delMu.Lock()
+	defer s.delMu.Unlock()
 	if err := t.log.blank(ptrs); err != nil {
 		s.logger.Warn("event store: blanking deleted events in their log", "path", t.log.path, "err", err)
 	}

@@ -346,3 +346,66 @@ func TestSchema(t *testing.T) {
 		t.Errorf("an unknown project: %v %v", got, err)
 	}
 }
+
+// TestQueriesDuringDeletes: queries running while events, a property and a
+// collection are deleted never fail and never see blanked JSON.
+func TestQueriesDuringDeletes(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	var evs []store.Event
+	for i := 0; i < 400; i++ {
+		evs = append(evs, delEvent("a", i, []string{"France", "Spain", "Italy"}[i%3], ""))
+	}
+	if _, err := s.Insert(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	errs := make(chan error, 4)
+	for w := 0; w < 3; w++ {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				res, err := s.Run(ctx, store.Query{ProjectID: "p", Collection: "a", Analysis: store.Extraction})
+				if err == nil {
+					for _, e := range res.Events {
+						if e[0] != '{' {
+							err = fmt.Errorf("an extraction read %q", e)
+							break
+						}
+					}
+				}
+				if err == nil {
+					_, err = s.Run(ctx, store.Query{ProjectID: "p", Collection: "a", Analysis: store.CountUnique, Target: []string{"user", "name"}, GroupBy: [][]string{{"user", "age"}}})
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	sel := store.Query{Filters: []store.Filter{{Path: []string{"country"}, Operator: "eq", Value: "Spain"}}}
+	for _, d := range []store.Deletion{
+		{ProjectID: "p", Collection: "a", Events: &sel},
+		{ProjectID: "p", Collection: "a", Property: []string{"user"}},
+		{ProjectID: "p", Collection: "a"},
+	} {
+		time.Sleep(50 * time.Millisecond)
+		if _, err := s.Delete(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(done)
+	for w := 0; w < 3; w++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

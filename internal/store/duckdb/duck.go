@@ -49,9 +49,10 @@ type DuckStore struct {
 	wmu sync.Mutex // serializes writes and catalog changes
 
 	mu sync.RWMutex // guards tables and each table's cols (replaced, never modified, once published)
-	// logMu is held (read) by extractions while they read a log, and
-	// (write) by a Delete that closes a log or blanks deleted events in it.
-	logMu   sync.RWMutex
+	// delMu is held (read) by a query while it runs, and (write) by a
+	// Delete while it removes what a running query may read: a table, a
+	// column, a log or bytes in it.
+	delMu   sync.RWMutex
 	tables  map[collKey]*table
 	nTables int
 
@@ -969,8 +970,8 @@ func (s *DuckStore) Extract(ctx context.Context, q store.Query) ([]json.RawMessa
 	out := []json.RawMessage{}
 	// A Delete neither closes a log nor blanks bytes in it while an
 	// extraction follows pointers it read.
-	s.logMu.RLock()
-	defer s.logMu.RUnlock()
+	s.delMu.RLock()
+	defer s.delMu.RUnlock()
 	t, cols := s.snapshotTable(q.ProjectID, q.Collection)
 	where, args, err := compileWhere(q, cols)
 	if err != nil {

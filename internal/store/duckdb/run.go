@@ -343,6 +343,8 @@ func (s *DuckStore) Run(ctx context.Context, q store.Query) (store.Result, error
 	if q.Latest != 0 || q.MaxEvents != 0 || q.MaxBytes != 0 {
 		return store.Result{}, fmt.Errorf("store: latest and the extraction bounds are for extractions, not %s", q.Analysis)
 	}
+	s.delMu.RLock() // no table or column it names is dropped while it runs
+	defer s.delMu.RUnlock()
 	tbl, cols := s.snapshot(q.ProjectID, q.Collection)
 	if tbl == "" {
 		tbl = emptyTable // an unknown collection: the analysis over no events
