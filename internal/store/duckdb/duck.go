@@ -312,13 +312,14 @@ type flatEvent struct {
 	index  int // in the events given to Insert
 }
 
-// Insert stores events: an event its collection already holds (the same
-// store.Source position, or without one the same keen.id) is counted as Existing
-// and left alone (re-processing); an event whose uniqueness token is held,
-// in its collection, by an event with a different keen.id created less
-// than store.UniquenessWindow before it (by CreatedAt) is dropped and counted as
-// a duplicate; an event that would take its collection over
-// MaxPropertiesPerCollection columns is refused (see refuseWide).
+// Insert stores events and answers what it did with each: an event its
+// collection already processed (below its store.Source partition's mark,
+// or without one the same keen.id stored) is Existing, with the JSON
+// stored for it, and left alone (re-processing); an event whose uniqueness
+// token is held, in its collection, by an event with a different keen.id
+// created less than store.UniquenessWindow before it (by CreatedAt) is a
+// Duplicate, dropped; an event that would take its collection over
+// MaxPropertiesPerCollection columns is Refused (see wideCheck).
 // Idempotence is checked per (project, collection): keen.id is unique per
 // project, and an event never changes collection.
 //
