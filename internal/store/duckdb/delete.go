@@ -21,8 +21,10 @@ import (
 // more is refused.
 const MaxPropertyRewrite = 1_000_000
 
-// propertyChunk is how many events a property deletion edits at a time.
-const propertyChunk = 4096
+// propertyChunk is how many bytes of JSON a property deletion reads and
+// edits at a time (at least one event; DuckStore.propertyChunk, which tests
+// set lower).
+const propertyChunk = 16 << 20
 
 // Schema lists a project's collections, sorted by name, and for each the
 // leaf types of its properties (sorted), from the catalog: every type a
@@ -250,8 +252,12 @@ func (s *DuckStore) deleteProperty(ctx context.Context, t *table, cols map[strin
 	// at it (as an Insert's).
 	st := staged{logEnds: map[*jsonLog]int64{t.log: t.log.end}}
 	moved := make([]jsonPtr, len(old))
-	for start := 0; start < len(old); start += propertyChunk {
-		part := old[start:min(start+propertyChunk, len(old))]
+	for start, stop := 0, 0; start < len(old); start = stop {
+		var size int64
+		for stop = start; stop < len(old) && (stop == start || size+int64(old[stop].n) <= s.propertyChunk); stop++ {
+			size += int64(old[stop].n)
+		}
+		part := old[start:stop]
 		docs, err := t.log.read(ctx, part)
 		if err != nil {
 			s.rewind(&st)

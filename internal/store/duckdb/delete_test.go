@@ -235,6 +235,7 @@ func TestDeleteProperty(t *testing.T) {
 		t.Fatal(err)
 	}
 	tbl, _ := s.snapshot("p", "a")
+	s.propertyChunk = 500 // two or three events at a time
 	for _, p := range [][]string{{"keen"}, {"keen", "id"}, {"keen", "timestamp"}, {"keen", "created_at"}, {"user", ""}} {
 		if _, err := s.Delete(ctx, store.Deletion{ProjectID: "p", Collection: "a", Property: p}); err == nil {
 			t.Errorf("deleting %v was accepted", p)

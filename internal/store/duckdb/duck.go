@@ -64,6 +64,7 @@ type DuckStore struct {
 	// (checkpointBytes; tests set less); guarded by wmu.
 	sinceCheckpoint, checkpointEvery int
 	jsonBuf                          []byte // writeJSON's buffer, reused; guarded by wmu
+	propertyChunk                    int64  // see propertyChunk
 }
 
 type collKey struct{ project, collection string }
@@ -200,7 +201,7 @@ func OpenLimits(dir string, logger *slog.Logger, l limits.Config) (*DuckStore, e
 		return nil, fmt.Errorf("store: opening %s: %w", path, err)
 	}
 	db := sql.OpenDB(connector)
-	s := &DuckStore{db: db, logger: logger, tables: map[collKey]*table{}, dir: dir, limits: l, marks: map[srcKey]int64{}, checkpointEvery: checkpointBytes}
+	s := &DuckStore{db: db, logger: logger, tables: map[collKey]*table{}, dir: dir, limits: l, marks: map[srcKey]int64{}, checkpointEvery: checkpointBytes, propertyChunk: propertyChunk}
 	ctx := context.Background()
 	if s.conn, err = db.Conn(ctx); err != nil {
 		db.Close()
