@@ -67,7 +67,7 @@ func (s *DuckStore) Schema(ctx context.Context, project string) ([]store.Collect
 
 // Delete removes a whole collection, the events of a collection that
 // match a timeframe and filters, or a property from every event of a
-// collection (docs/store.md, "Deletes"). The partitions' marks stay: an
+// collection (docs/store.md, "Schema and deletes"). The partitions' marks stay: an
 // event deleted and then processed again (store.Source) is found already
 // processed, and not stored again.
 func (s *DuckStore) Delete(ctx context.Context, d store.Deletion) (store.Deleted, error) {
@@ -202,8 +202,8 @@ func (s *DuckStore) deleteEvents(ctx context.Context, t *table, cols map[string]
 
 // deleteProperty removes the property at path from every event of t: its
 // events' JSON is rewritten without it (appended to the log, the rows
-// pointed at the new JSON, the old bytes blanked) and its columns (its own
-// leaves and those of its children) are dropped, in one transaction.
+// pointed at the new JSON in one transaction, the old bytes blanked), then
+// its columns (its own leaves and those of its children) are dropped.
 // Events where the property is an empty object have no leaf to find them
 // by and keep it in their JSON.
 func (s *DuckStore) deleteProperty(ctx context.Context, t *table, cols map[string]string, path []string) error {
