@@ -24,6 +24,8 @@ import (
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sluice-io/sluice/internal/limits"
 )
 
 // Config is where the store lives.
@@ -134,6 +136,9 @@ type Store struct {
 	conn driver.Conn
 	db   string // quoted database name
 	log  *slog.Logger
+	// maxProps is limits.Config.MaxPropertiesPerCollection: the leaf
+	// columns one collection's table may have.
+	maxProps int
 
 	// mu serialises Inserts of this process: the existing-id and
 	// uniqueness-token checks and the writes that follow them are one
@@ -142,10 +147,18 @@ type Store struct {
 }
 
 // Open connects to the server and creates the database and the shared
-// tables if they are missing.
+// tables if they are missing, with the default limits.
 func Open(ctx context.Context, c Config, log *slog.Logger) (*Store, error) {
+	return OpenLimits(ctx, c, log, limits.Default())
+}
+
+// OpenLimits is Open with limits l.
+func OpenLimits(ctx context.Context, c Config, log *slog.Logger, l limits.Config) (*Store, error) {
 	if !isIdent(c.Database) {
 		return nil, fmt.Errorf("clickhouse store: database %q: letters, digits and _ only", c.Database)
+	}
+	if l.MaxPropertiesPerCollection < 1 {
+		return nil, fmt.Errorf("clickhouse store: MaxPropertiesPerCollection %d; at least 1", l.MaxPropertiesPerCollection)
 	}
 	dt := c.DialTimeout
 	if dt == 0 {
@@ -162,7 +175,7 @@ func Open(ctx context.Context, c Config, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse store: connecting to %v: %w", c.Addrs, err)
 	}
-	s := &Store{conn: conn, db: quoteIdent(c.Database), log: log}
+	s := &Store{conn: conn, db: quoteIdent(c.Database), log: log, maxProps: l.MaxPropertiesPerCollection}
 	if err := s.init(ctx); err != nil {
 		conn.Close()
 		return nil, err

@@ -73,6 +73,36 @@ func (s *Store) ensureColumns(ctx context.Context, tbl string, cols map[string]s
 	return nil
 }
 
+// ErrPropertyLimit is the Keen-style name of a refusal for too many
+// properties (store.Outcome.Name of a store.Refused event).
+const ErrPropertyLimit = "PropertyLimitError"
+
+// refuseWide returns why an event with leaves fs would take its
+// collection, whose table has cols and gains added from the events
+// accepted before it in this Insert, over MaxPropertiesPerCollection
+// columns; "" when it does not (its new columns are then added to added).
+func (s *Store) refuseWide(fs []leaf.Field, cols map[string]string, added map[string]bool, collection string) string {
+	fresh := map[string]bool{}
+	for _, f := range fs {
+		if _, ok := cols[f.Key]; !ok && !added[f.Key] {
+			fresh[f.Key] = true
+		}
+	}
+	have := len(cols) + len(added)
+	if len(fresh) == 0 || have+len(fresh) <= s.maxProps {
+		for k := range fresh {
+			added[k] = true
+		}
+		return ""
+	}
+	what := "properties"
+	if len(fresh) == 1 {
+		what = "property"
+	}
+	return fmt.Sprintf("the event would add %d %s to collection %q, which has %d of the %d it may have (one per property path and JSON type); the event was not stored",
+		len(fresh), what, collection, have, s.maxProps)
+}
+
 type pending struct {
 	ev     *store.Event
 	tbl    string
@@ -107,6 +137,21 @@ func (s *Store) Insert(ctx context.Context, events []store.Event) (store.InsertR
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	tableCols := map[string]map[string]string{}
+	added := map[string]map[string]bool{} // per table, the new columns of the events accepted so far
+	for _, t := range tbls {
+		if _, ok := tableCols[t]; ok {
+			continue
+		}
+		cols, err := s.columns(ctx, t)
+		if err != nil {
+			return res, err
+		}
+		if cols == nil {
+			cols = map[string]string{}
+		}
+		tableCols[t], added[t] = cols, map[string]bool{}
+	}
 	stored, err := s.storedJSON(ctx, events)
 	if err != nil {
 		return res, err
@@ -120,6 +165,13 @@ func (s *Store) Insert(ctx context.Context, events []store.Event) (store.InsertR
 	var fresh []pending
 	for i := range events {
 		ev := &events[i]
+		// First, whatever else becomes of the event, so that a refused
+		// event is refused again when processed again: the columns can
+		// only have grown since, and a stored event needs no new one.
+		if msg := s.refuseWide(leaves[i], tableCols[tbls[i]], added[tbls[i]], ev.Collection); msg != "" {
+			res.Outcomes[i] = store.Outcome{Status: store.Refused, Name: ErrPropertyLimit, Message: msg}
+			continue
+		}
 		idk := ev.ProjectID + "\x00" + ev.ID
 		if js, ok := stored[idk]; ok {
 			res.Outcomes[i] = store.Outcome{Status: store.Existing, JSON: slices.Clone(js)}
@@ -141,7 +193,7 @@ func (s *Store) Insert(ctx context.Context, events []store.Event) (store.InsertR
 	// Events first, then their ids and tokens: a crash in between leaves
 	// events whose id is not recorded; processing them again writes them
 	// again, and FINAL counts each keen.id once.
-	if err := s.writeEvents(ctx, fresh); err != nil {
+	if err := s.writeEvents(ctx, fresh, tableCols); err != nil {
 		return store.InsertResult{}, err
 	}
 	if err := s.writeIDs(ctx, fresh); err != nil {
@@ -150,24 +202,7 @@ func (s *Store) Insert(ctx context.Context, events []store.Event) (store.InsertR
 	if err := s.writeTokens(ctx, holders); err != nil {
 		return store.InsertResult{}, err
 	}
-	tally(&res)
 	return res, nil
-}
-
-// tally fills the counters from the outcomes.
-func tally(r *store.InsertResult) {
-	for i, o := range r.Outcomes {
-		switch o.Status {
-		case store.Stored:
-			r.Inserted++
-		case store.Existing:
-			r.Existing++
-		case store.Duplicate:
-			r.Duplicates++
-		case store.Refused:
-			r.Refused = append(r.Refused, store.Refusal{Index: i, Name: o.Name, Message: o.Message})
-		}
-	}
 }
 
 // storedJSON returns the stored JSON of the events' keen.ids that are
@@ -272,7 +307,7 @@ func (s *Store) each(ctx context.Context, q string, f func(scan func(...any) err
 	return rows.Err()
 }
 
-func (s *Store) writeEvents(ctx context.Context, evs []pending) error {
+func (s *Store) writeEvents(ctx context.Context, evs []pending, tableCols map[string]map[string]string) error {
 	byTable := map[string][]pending{}
 	var order []string
 	for _, p := range evs {
@@ -287,10 +322,7 @@ func (s *Store) writeEvents(ctx context.Context, evs []pending) error {
 		if err := s.ensureTable(ctx, tbl); err != nil {
 			return err
 		}
-		cols, err := s.columns(ctx, tbl)
-		if err != nil {
-			return err
-		}
+		cols := tableCols[tbl]
 		seen := map[string]bool{}
 		var keys []string
 		for _, p := range rows {
@@ -337,7 +369,6 @@ func (s *Store) writeEvents(ctx context.Context, evs []pending) error {
 	}
 	return nil
 }
-
 
 // nullOf is the value of a leaf column in an event without that leaf.
 func nullOf(k string) any {

@@ -111,7 +111,9 @@ func columnType(typ string) (string, error) {
 	return "", fmt.Errorf("clickhouse store: unknown leaf type %q", typ)
 }
 
-func quoteIdent(s string) string { return "`" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "`", "\\`") + "`" }
+func quoteIdent(s string) string {
+	return "`" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "`", "\\`") + "`"
+}
 
 // str is s as a ClickHouse string literal (any bytes).
 func str(s string) string {

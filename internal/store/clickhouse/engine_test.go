@@ -1,0 +1,223 @@
+package clickhouse_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/sluice-io/sluice/internal/clickhousetest"
+	"github.com/sluice-io/sluice/internal/limits"
+	"github.com/sluice-io/sluice/internal/store"
+	"github.com/sluice-io/sluice/internal/store/clickhouse"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// testEvent is an event of collection "c" of project "p" with props
+// (JSON members, already encoded) beside its keen object.
+func testEvent(id string, i int, props string) store.Event {
+	ts := t0.Add(time.Duration(i) * time.Second)
+	created := ts.Add(time.Millisecond)
+	js := fmt.Sprintf(`{"keen":{"id":%q,"timestamp":%q,"created_at":%q}%s}`, id,
+		ts.Format("2006-01-02T15:04:05.000Z"), created.Format("2006-01-02T15:04:05.000Z"), props)
+	return store.Event{ProjectID: "p", Collection: "c", ID: id, Timestamp: ts, CreatedAt: created, JSON: []byte(js), ValidUTF8: true}
+}
+
+func openDB(t *testing.T, addrs []string, db string, l limits.Config) *clickhouse.Store {
+	t.Helper()
+	st, err := clickhouse.OpenLimits(context.Background(), clickhouse.Config{Addrs: addrs, Database: db}, slog.New(slog.DiscardHandler), l)
+	if err != nil {
+		t.Fatalf("opening the ClickHouse store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func count(t *testing.T, st store.Store) int64 {
+	t.Helper()
+	res, err := st.Run(context.Background(), store.Query{ProjectID: "p", Collection: "c", Analysis: store.Count})
+	if err != nil {
+		t.Fatalf("count: %v", err)
+	}
+	return res.Rows[0].Value.(int64)
+}
+
+func statuses(res store.InsertResult) map[store.Status]int {
+	m := map[store.Status]int{}
+	for _, o := range res.Outcomes {
+		m[o.Status]++
+	}
+	return m
+}
+
+// Two stores on one database are two sluice nodes, or one node before and
+// after a restart: what one stored, the other knows as Existing, with the
+// JSON the first stored, and both count the same.
+func TestIdempotentAcrossNodes(t *testing.T) {
+	c := clickhousetest.StartForTest(t, 1)
+	a := openDB(t, c.Addrs, "nodes", limits.Default())
+	b := openDB(t, c.Addrs, "nodes", limits.Default())
+	ctx := context.Background()
+	var first, again []store.Event
+	for i := range 100 {
+		first = append(first, testEvent(fmt.Sprintf("id%03d", i), i, fmt.Sprintf(`,"n":%d`, i)))
+	}
+	res, err := a.Insert(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses(res); got[store.Stored] != 100 {
+		t.Fatalf("node a: outcomes %v, want 100 stored", got)
+	}
+	for i := range 150 {
+		ev := testEvent(fmt.Sprintf("id%03d", i), i, fmt.Sprintf(`,"n":%d,"again":true`, i))
+		again = append(again, ev)
+	}
+	res, err = b.Insert(ctx, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses(res); got[store.Existing] != 100 || got[store.Stored] != 50 {
+		t.Fatalf("node b: outcomes %v, want 100 existing and 50 stored", got)
+	}
+	for i, o := range res.Outcomes[:100] {
+		if string(o.JSON) != string(first[i].JSON) {
+			t.Fatalf("node b: event %d Existing with JSON %s, want what node a stored: %s", i, o.JSON, first[i].JSON)
+		}
+	}
+	if na, nb := count(t, a), count(t, b); na != 150 || nb != 150 {
+		t.Fatalf("counts %d (a) and %d (b), want 150", na, nb)
+	}
+}
+
+// A node that wrote events and died before recording their keen.ids writes
+// them again when the events are processed again; two nodes racing on the
+// same partition do the same. Every query still counts each keen.id once.
+func TestEventsWrittenTwiceCountOnce(t *testing.T) {
+	c := clickhousetest.StartForTest(t, 1)
+	a := openDB(t, c.Addrs, "twice", limits.Default())
+	ctx := context.Background()
+	var evs []store.Event
+	for i := range 200 {
+		evs = append(evs, testEvent(fmt.Sprintf("id%03d", i), i, fmt.Sprintf(`,"n":%d,"g":"%c"`, i, 'a'+i%3)))
+	}
+	if _, err := a.Insert(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	// The crash: the events are written, their ids are not.
+	conn, err := ch.Open(&ch.Options{Addr: c.Addrs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Exec(ctx, "TRUNCATE TABLE twice.sluice_ids"); err != nil {
+		t.Fatal(err)
+	}
+	// Processed again by two nodes at once.
+	b := openDB(t, c.Addrs, "twice", limits.Default())
+	var wg sync.WaitGroup
+	for _, st := range []*clickhouse.Store{a, b} {
+		wg.Go(func() {
+			if _, err := st.Insert(ctx, evs); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	var rows uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM twice.e_p__c").Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows < 400 {
+		t.Fatalf("the table has %d rows: the test did not write the events again (want at least 400 before a merge)", rows)
+	}
+	if n := count(t, a); n != 200 {
+		t.Fatalf("count %d, want 200", n)
+	}
+	sum, err := a.Run(ctx, store.Query{ProjectID: "p", Collection: "c", Analysis: store.Sum, Target: []string{"n"}, GroupBy: [][]string{{"g"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, r := range sum.Rows {
+		total += r.Value.(float64)
+	}
+	if total != 199*200/2 {
+		t.Fatalf("sum of n over the groups %v, want %d", total, 199*200/2)
+	}
+	ex, err := a.Run(ctx, store.Query{ProjectID: "p", Collection: "c", Analysis: store.Extraction})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ex.Events) != 200 {
+		t.Fatalf("extraction of %d events, want 200", len(ex.Events))
+	}
+}
+
+// An event that would take its collection over MaxPropertiesPerCollection
+// is refused, again when processed again; the rest of the Insert is stored.
+func TestPropertyLimit(t *testing.T) {
+	c := clickhousetest.StartForTest(t, 1)
+	l := limits.Default()
+	l.MaxPropertiesPerCollection = 3
+	st := openDB(t, c.Addrs, "wide", l)
+	ctx := context.Background()
+	evs := []store.Event{
+		testEvent("a", 0, `,"x":1,"y":"s"`),
+		testEvent("b", 1, `,"z":1,"w":2`), // 4 columns: refused
+		testEvent("c", 2, `,"x":2,"z":true`),
+		testEvent("d", 3, `,"x":3`),
+	}
+	for round := range 2 {
+		res, err := st.Insert(ctx, evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []store.Status{store.Stored, store.Refused, store.Stored, store.Stored}
+		if round == 1 {
+			want = []store.Status{store.Existing, store.Refused, store.Existing, store.Existing}
+		}
+		for i, o := range res.Outcomes {
+			if o.Status != want[i] {
+				t.Fatalf("round %d: event %d: status %d, want %d (%s)", round, i, o.Status, want[i], o.Message)
+			}
+		}
+		if o := res.Outcomes[1]; o.Name != clickhouse.ErrPropertyLimit || o.Message == "" {
+			t.Fatalf("round %d: the refusal is %q %q, want %s and a message", round, o.Name, o.Message, clickhouse.ErrPropertyLimit)
+		}
+	}
+	if n := count(t, st); n != 3 {
+		t.Fatalf("count %d, want 3", n)
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	for _, tc := range []struct {
+		url  string
+		want string // fmt of Addrs, Database, Username, TLS != nil; or "error"
+	}{
+		{"clickhouse://127.0.0.1:9000/sluice", "[127.0.0.1:9000] sluice  false"},
+		{"clickhouse://u:pw@h1:9000,h2:9001/db?secure=true", "[h1:9000 h2:9001] db u true"},
+		{"clickhouse://h:9000/db?dial_timeout=3s", "[h:9000] db  false"},
+		{"clickhouse://h:9000/", "error"},
+		{"clickhouse://h/db", "error"},
+		{"clickhouse://h:9000/my-db", "error"},
+		{"clickhouse://h:9000/db?compress=lz4", "error"},
+		{"clickhouse://h:9000/db?skip_verify=true", "error"},
+		{"duckdb://h:9000/db", "error"},
+	} {
+		c, err := clickhouse.ParseURL(tc.url)
+		got := "error"
+		if err == nil {
+			got = fmt.Sprintf("%v %s %s %v", c.Addrs, c.Database, c.Username, c.TLS != nil)
+		}
+		if got != tc.want {
+			t.Errorf("ParseURL(%q) = %s (err %v), want %s", tc.url, got, err, tc.want)
+		}
+	}
+}
