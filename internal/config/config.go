@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/internal/limits"
+	"github.com/sluice-io/sluice/internal/store/clickhouse"
 )
 
 // Serve holds everything `sluice serve` needs.
@@ -41,6 +42,10 @@ type Serve struct {
 	GeoIPDB     string
 	DebugAddr   string
 	Pipeline    bool
+	// Store is where events are stored: nil is the embedded DuckDB store
+	// under DataDir, else the ClickHouse database --store names (shared by
+	// every node pointing at it).
+	Store *clickhouse.Config
 	// Limits are limits.Default() but for the --max-* flags.
 	Limits limits.Config
 }
@@ -75,7 +80,7 @@ var backendMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
 // names the flag and says what is allowed.
 func ParseServe(args []string, env func(string) (string, bool), usageOut io.Writer) (Serve, error) {
 	c := Serve{Limits: limits.Default()}
-	var brokers, timeout string
+	var brokers, timeout, storeURL string
 	fs := flag.NewFlagSet("sluice serve", flag.ContinueOnError)
 	fs.SetOutput(usageOut)
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "everything sluice keeps on disk")
@@ -101,6 +106,7 @@ func ParseServe(args []string, env func(string) (string, bool), usageOut io.Writ
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.GeoIPDB, "geoip-db", "", "MaxMind DB file for the keen:ip_to_geo add-on (empty = add-on unavailable)")
 	fs.BoolVar(&c.Pipeline, "pipeline", true, "run the event pipeline in this process (false: a gateway and API node only; another process must run it)")
+	fs.StringVar(&storeURL, "store", "", "event store: clickhouse://[user[:password]@]host:port[,host:port]/database[?secure=true&skip_verify=true&dial_timeout=10s] (empty = the embedded DuckDB store under the data dir)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's pprof profiles here, e.g. 127.0.0.1:6060 (empty = off)")
 	atLeast(fs, &c.Limits.MaxCollectionsPerProject, "max-collections-per-project", "collections one project may have; a new one past it is refused", 1)
 	atLeast(fs, &c.Limits.MaxPropertiesPerCollection, "max-properties-per-collection", "typed columns (property path × JSON type) one collection may have; an event past it goes to the DLQ", 1)
@@ -125,6 +131,13 @@ func ParseServe(args []string, env func(string) (string, bool), usageOut io.Writ
 		return c, fmt.Errorf("--kafka-connect-timeout: %q is not a positive duration such as 30s", timeout)
 	}
 	c.Backend.ConnectTimeout = d
+	if storeURL != "" {
+		sc, err := clickhouse.ParseURL(storeURL)
+		if err != nil {
+			return c, fmt.Errorf("--store: %v", err)
+		}
+		c.Store = &sc
+	}
 	return c, c.validate()
 }
 

@@ -107,6 +107,9 @@ func TestParseServeErrors(t *testing.T) {
 		{"limit overflows", []string{"--max-http-connections", "99999999999999999999"}, nil, "max-http-connections"},
 		{"negative quota", []string{"--produce-bytes-per-second", "-1"}, nil, "produce-bytes-per-second"},
 		{"bad env limit", nil, map[string]string{"SLUICE_MAX_PROPERTIES_PER_COLLECTION": "many"}, "SLUICE_MAX_PROPERTIES_PER_COLLECTION"},
+		{"store scheme", []string{"--store", "postgres://h:5432/db"}, nil, "--store"},
+		{"store no database", []string{"--store", "clickhouse://h:9000"}, nil, "--store"},
+		{"store unknown parameter", nil, map[string]string{"SLUICE_STORE": "clickhouse://h:9000/db?compress=lz4"}, "compress"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -118,6 +121,24 @@ func TestParseServeErrors(t *testing.T) {
 				t.Fatalf("error is not one line: %q", err)
 			}
 		})
+	}
+}
+
+func TestParseServeStore(t *testing.T) {
+	c, err := ParseServe(nil, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Store != nil {
+		t.Fatalf("store without --store = %+v, want nil (the embedded DuckDB store)", c.Store)
+	}
+	c, err = ParseServe([]string{"--store", "clickhouse://u:pw@127.0.0.1:9000,127.0.0.1:9010/events?secure=true"}, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Store == nil || strings.Join(c.Store.Addrs, ",") != "127.0.0.1:9000,127.0.0.1:9010" || c.Store.Database != "events" ||
+		c.Store.Username != "u" || c.Store.Password != "pw" || c.Store.TLS == nil {
+		t.Fatalf("store = %+v", c.Store)
 	}
 }
 

@@ -28,9 +28,12 @@ import (
 	"github.com/sluice-io/sluice/internal/gateway"
 	"github.com/sluice-io/sluice/internal/health"
 	"github.com/sluice-io/sluice/internal/httpapi"
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/pipeline"
 	"github.com/sluice-io/sluice/internal/quota"
 	"github.com/sluice-io/sluice/internal/registry"
+	"github.com/sluice-io/sluice/internal/store"
+	"github.com/sluice-io/sluice/internal/store/clickhouse"
 	"github.com/sluice-io/sluice/internal/store/duckdb"
 	"github.com/sluice-io/sluice/internal/tlsfiles"
 )
@@ -109,9 +112,9 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 	}
 	defer outboundLn.Close()
 
-	st, err := duckdb.OpenLimits(filepath.Join(cfg.DataDir, "store"), logger, lim)
+	st, err := openStore(ctx, cfg, logger, lim)
 	if err != nil {
-		return fmt.Errorf("opening the event store: %w", err)
+		return err
 	}
 	defer st.Close()
 
@@ -337,4 +340,22 @@ func ensureDemo(ctx context.Context, reg *registry.Registry, orgID string) (regi
 		return p, fmt.Errorf("creating the demo project: %w", err)
 	}
 	return p, nil
+}
+
+// openStore opens the event store: the ClickHouse database --store names,
+// or the embedded DuckDB store under the data dir.
+func openStore(ctx context.Context, cfg config.Serve, logger *slog.Logger, lim limits.Config) (store.Store, error) {
+	if cfg.Store != nil {
+		st, err := clickhouse.OpenLimits(ctx, *cfg.Store, logger, lim)
+		if err != nil {
+			return nil, fmt.Errorf("opening the ClickHouse event store (--store): %w", err)
+		}
+		logger.Info("event store: ClickHouse", "addrs", cfg.Store.Addrs, "database", cfg.Store.Database)
+		return st, nil
+	}
+	st, err := duckdb.OpenLimits(filepath.Join(cfg.DataDir, "store"), logger, lim)
+	if err != nil {
+		return nil, fmt.Errorf("opening the event store: %w", err)
+	}
+	return st, nil
 }
