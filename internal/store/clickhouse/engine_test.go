@@ -221,3 +221,25 @@ func TestParseURL(t *testing.T) {
 		}
 	}
 }
+
+// 18.16's match() pre-checks a literal of the pattern case sensitively,
+// even under (?i); the engine's patterns must not let it.
+func TestRegexCaseInsensitive(t *testing.T) {
+	c := clickhousetest.StartForTest(t, 1)
+	st := openDB(t, c.Addrs, "regex", limits.Default())
+	ctx := context.Background()
+	evs := []store.Event{testEvent("a", 0, `,"city":"Paris"`), testEvent("b", 1, `,"city":"paris"`), testEvent("c", 2, `,"city":"Rome"`)}
+	if _, err := st.Insert(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	for pattern, want := range map[string]int64{"(?i)paris": 2, "paris": 1, "^(?i:PARIS)$": 2, "o|P": 2, "^$": 0} {
+		res, err := st.Run(ctx, store.Query{ProjectID: "p", Collection: "c", Analysis: store.Count,
+			Filters: []store.Filter{{Path: []string{"city"}, Operator: "regex", Value: pattern}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.Rows[0].Value.(int64); got != want {
+			t.Errorf("regex %q: count %d, want %d", pattern, got, want)
+		}
+	}
+}

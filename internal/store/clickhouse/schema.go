@@ -2,7 +2,6 @@ package clickhouse
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -62,7 +61,3 @@ func (s *Store) Schema(ctx context.Context, project string) ([]store.Collection,
 	return out, nil
 }
 
-// Delete is not built yet on ClickHouse: it is refused, naming itself.
-func (s *Store) Delete(ctx context.Context, d store.Deletion) (store.Deleted, error) {
-	return store.Deleted{}, errors.New("clickhouse store: delete is not supported yet by the ClickHouse engine")
-}

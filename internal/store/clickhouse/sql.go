@@ -237,7 +237,11 @@ func compileFilter(f store.Filter, cols map[string]string) (string, error) {
 			return "", fmt.Errorf("store: operator regex: %w", err)
 		}
 		if c := fc.col(leaf.String); c != "" {
-			return "match(" + c + ", " + str(pattern) + ")", nil
+			// 18.16 pre-checks a literal it finds in the pattern, case
+			// sensitively even under (?i): match('Paris', '(?i)paris') is
+			// 0. A top-level alternative that matches nothing ([^\s\S])
+			// leaves it no required literal, and the pattern its meaning.
+			return "match(" + c + ", " + str("(?:"+pattern+")|[^\\s\\S]") + ")", nil
 		}
 		return "0", nil
 	case "within":

@@ -1,0 +1,252 @@
+package clickhouse
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluice-io/sluice/internal/jsonedit"
+	"github.com/sluice-io/sluice/internal/leaf"
+	"github.com/sluice-io/sluice/internal/store"
+)
+
+// Delete removes a whole collection, the events of a collection matching a
+// timeframe and filters, or a property from every event of a collection
+// (store.Deletion; docs/clickhouse.md, "Deletes"). It returns once the
+// server has applied it: ClickHouse's mutations are asynchronous, and
+// Delete waits for them.
+func (s *Store) Delete(ctx context.Context, d store.Deletion) (store.Deleted, error) {
+	if d.ProjectID == "" || d.Collection == "" {
+		return store.Deleted{}, fmt.Errorf("store: a deletion names a project and a collection")
+	}
+	if len(d.Property) > 0 && d.Events != nil {
+		return store.Deleted{}, fmt.Errorf("store: a deletion removes a property or events, not both")
+	}
+	if len(d.Property) > 0 {
+		if err := deletableProperty(d.Property); err != nil {
+			return store.Deleted{}, err
+		}
+	}
+	if d.Events != nil {
+		if _, err := compileWhere(*d.Events, nil); err != nil {
+			return store.Deleted{}, err
+		}
+	}
+	tbl, err := tableName(d.ProjectID, d.Collection)
+	if err != nil {
+		return store.Deleted{}, err
+	}
+	// No Insert of this process runs meanwhile (its checks would read
+	// what the deletion is changing).
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cols, err := s.columns(ctx, tbl)
+	if err != nil {
+		return store.Deleted{}, err
+	}
+	if cols == nil {
+		return store.Deleted{}, nil
+	}
+	switch {
+	case len(d.Property) > 0:
+		return store.Deleted{}, s.deleteProperty(ctx, tbl, cols, d.Property)
+	case d.Events != nil:
+		return s.deleteEvents(ctx, d.ProjectID, tbl, cols, *d.Events)
+	}
+	return s.deleteCollection(ctx, d.ProjectID, d.Collection, tbl)
+}
+
+// deletableProperty refuses the keen object's own fields, which every
+// event has (and the keen object itself, which holds them).
+func deletableProperty(path []string) error {
+	for _, p := range path {
+		if p == "" {
+			return fmt.Errorf("store: property %q has an empty name", strings.Join(path, "."))
+		}
+	}
+	if path[0] == "keen" && (len(path) == 1 || (len(path) == 2 && slices.Contains([]string{"id", "timestamp", "created_at"}, path[1]))) {
+		return fmt.Errorf("store: the property %s cannot be deleted", strings.Join(path, "."))
+	}
+	return nil
+}
+
+// deleteCollection drops the table, forgets its keen.ids (processed again,
+// they are stored again) and releases its uniqueness tokens.
+func (s *Store) deleteCollection(ctx context.Context, project, collection, tbl string) (store.Deleted, error) {
+	var n uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.db+"."+tbl+" FINAL").Scan(&n); err != nil {
+		return store.Deleted{}, fmt.Errorf("clickhouse store: counting the events of %s: %w", tbl, err)
+	}
+	if err := s.conn.Exec(ctx, "DROP TABLE IF EXISTS "+s.db+"."+tbl); err != nil {
+		return store.Deleted{}, fmt.Errorf("clickhouse store: dropping %s: %w", tbl, err)
+	}
+	if err := s.mutate(ctx, idsTable, "DELETE WHERE project = "+str(project)+" AND tbl = "+str(tbl)); err != nil {
+		return store.Deleted{}, err
+	}
+	if err := s.mutate(ctx, tokensTable, "DELETE WHERE project = "+str(project)+" AND collection = "+str(collection)); err != nil {
+		return store.Deleted{}, err
+	}
+	return store.Deleted{Events: int64(n)}, nil
+}
+
+// idChunk bounds the keen.ids one mutation names.
+const idChunk = 5000
+
+// deleteEvents deletes the matching events by keen.id, so that every
+// stored version of an event goes (a condition evaluated on each version
+// could keep an older one that then shows through FINAL), and forgets
+// their keen.ids. Their uniqueness tokens stay held for the rest of the
+// window: a deleted event was recorded.
+func (s *Store) deleteEvents(ctx context.Context, project, tbl string, cols map[string]string, q store.Query) (store.Deleted, error) {
+	where, err := compileWhere(q, cols)
+	if err != nil {
+		return store.Deleted{}, err
+	}
+	var ids []string
+	err = s.each(ctx, "SELECT "+colID+" FROM "+s.db+"."+tbl+" FINAL WHERE "+where, func(scan func(...any) error) error {
+		var id string
+		if err := scan(&id); err != nil {
+			return err
+		}
+		ids = append(ids, id)
+		return nil
+	})
+	if err != nil {
+		return store.Deleted{}, fmt.Errorf("clickhouse store: selecting the events to delete: %w", err)
+	}
+	for chunk := range slices.Chunk(ids, idChunk) {
+		if err := s.mutate(ctx, tbl, "DELETE WHERE "+colID+" IN ("+strList(chunk)+")"); err != nil {
+			return store.Deleted{}, err
+		}
+		if err := s.mutate(ctx, idsTable, "DELETE WHERE project = "+str(project)+" AND id IN ("+strList(chunk)+")"); err != nil {
+			return store.Deleted{}, err
+		}
+	}
+	return store.Deleted{Events: int64(len(ids))}, nil
+}
+
+// rewriteBatch is how many rewritten events one INSERT sends.
+const rewriteBatch = 10000
+
+// deleteProperty drops the property's columns, then writes every event
+// that has it again without it (JSON and _keys edited, a newer version:
+// FINAL reads the rewrite). Done again after a failure half-way, it
+// finishes the job: the events still to rewrite are those whose newest
+// version still lists the property's keys or names it in its JSON.
+func (s *Store) deleteProperty(ctx context.Context, tbl string, cols map[string]string, path []string) error {
+	prefix := strings.Join(path, leaf.Sep) + leaf.Sep
+	for k, c := range cols {
+		if strings.HasPrefix(k, prefix) {
+			if err := s.conn.Exec(ctx, "ALTER TABLE "+s.db+"."+tbl+" DROP COLUMN "+c); err != nil {
+				return fmt.Errorf("clickhouse store: dropping column %s of %s: %w", c, tbl, err)
+			}
+			delete(cols, k)
+		}
+	}
+	// An event may hold the property as an empty object, which has no
+	// leaf: its JSON names it.
+	name, err := json.Marshal(path[len(path)-1])
+	if err != nil {
+		return err
+	}
+	cond := "arrayExists(k -> substring(k, 1, " + strconv.Itoa(len(prefix)) + ") = " + str(prefix) + ", " + colKeys + ") OR position(" + colJSON + ", " + str(string(name)) + ") > 0"
+	names := []string{colID, colTS, colCreated, colJSON, colKeys, colV}
+	for _, c := range cols {
+		names = append(names, c)
+	}
+	slices.Sort(names[6:])
+	rows, err := s.conn.Query(ctx, "SELECT "+strings.Join(names, ", ")+" FROM "+s.db+"."+tbl+" FINAL WHERE "+cond)
+	if err != nil {
+		return fmt.Errorf("clickhouse store: selecting the events holding %s: %w", strings.Join(path, "."), err)
+	}
+	defer rows.Close()
+	types := rows.ColumnTypes()
+	insert := "INSERT INTO " + s.db + "." + tbl + " (" + strings.Join(names, ", ") + ")"
+	v := version()
+	var pending [][]any
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		batch, err := s.conn.PrepareBatch(ctx, insert)
+		if err != nil {
+			return fmt.Errorf("clickhouse store: rewriting events of %s: %w", tbl, err)
+		}
+		for _, vals := range pending {
+			if err := batch.Append(vals...); err != nil {
+				_ = batch.Abort()
+				return fmt.Errorf("clickhouse store: rewriting events of %s: %w", tbl, err)
+			}
+		}
+		if err := batch.Send(); err != nil {
+			return fmt.Errorf("clickhouse store: rewriting events of %s: %w", tbl, err)
+		}
+		pending = pending[:0]
+		return nil
+	}
+	for rows.Next() {
+		ptrs := make([]any, len(types))
+		for i, t := range types {
+			ptrs[i] = reflect.New(t.ScanType()).Interface()
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return fmt.Errorf("clickhouse store: reading events of %s: %w", tbl, err)
+		}
+		vals := make([]any, len(ptrs))
+		for i, p := range ptrs {
+			vals[i] = reflect.ValueOf(p).Elem().Interface()
+		}
+		js, _ := vals[3].(string)
+		out, changed, err := jsonedit.WithoutMember([]byte(js), path)
+		if err != nil {
+			return fmt.Errorf("clickhouse store: deleting %s from event %v: %w", strings.Join(path, "."), vals[0], err)
+		}
+		keys, _ := vals[4].([]string)
+		kept := slices.DeleteFunc(slices.Clone(keys), func(k string) bool { return strings.HasPrefix(k, prefix) })
+		if !changed && len(kept) == len(keys) {
+			continue // the name was elsewhere in its JSON
+		}
+		vals[3], vals[4], vals[5] = string(out), kept, v
+		pending = append(pending, vals)
+		if len(pending) == rewriteBatch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("clickhouse store: reading events of %s: %w", tbl, err)
+	}
+	return flush()
+}
+
+// mutate runs ALTER TABLE tbl <cmd> and waits until the server has applied
+// it to every part (18.16 has no mutations_sync).
+func (s *Store) mutate(ctx context.Context, tbl, cmd string) error {
+	if err := s.conn.Exec(ctx, "ALTER TABLE "+s.db+"."+tbl+" "+cmd); err != nil {
+		return fmt.Errorf("clickhouse store: ALTER TABLE %s %s: %w", tbl, firstWords(cmd), err)
+	}
+	wait := 5 * time.Millisecond
+	for {
+		var n uint64
+		err := s.conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = "+str(unquote(s.db))+
+			" AND table = "+str(tbl)+" AND is_done = 0").Scan(&n)
+		if err != nil {
+			return fmt.Errorf("clickhouse store: waiting for a mutation of %s: %w", tbl, err)
+		}
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("clickhouse store: waiting for a mutation of %s: %w", tbl, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+}
