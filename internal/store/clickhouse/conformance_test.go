@@ -14,7 +14,6 @@ import (
 	"github.com/sluice-io/sluice/internal/store/storetest"
 )
 
-
 // opener returns a storetest open function: every store is a new
 // database on the servers.
 func opener(addrs []string) func(t *testing.T) store.Store {

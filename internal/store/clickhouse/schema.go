@@ -60,4 +60,3 @@ func (s *Store) Schema(ctx context.Context, project string) ([]store.Collection,
 	slices.SortFunc(out, func(a, b store.Collection) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
-
