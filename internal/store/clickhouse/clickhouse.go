@@ -37,11 +37,18 @@ type Config struct {
 	TLS      *tls.Config // nil: plain TCP
 	// DialTimeout bounds connecting (0: 10 s).
 	DialTimeout time.Duration
+	// Cluster, when set, is the cluster (remote_servers) Addrs are the
+	// shards of, one address per shard: tables are sharded (ddl.go).
+	Cluster string
 }
 
 // ParseURL reads a --store URL:
 //
-//	clickhouse://[user[:password]@]host:port[,host:port...]/database[?secure=true&skip_verify=true&dial_timeout=10s]
+//	clickhouse://[user[:password]@]host:port[,host:port...]/database[?secure=true&skip_verify=true&dial_timeout=10s&cluster=NAME]
+//
+// Without cluster, the hosts are one server (or its replicas behind one
+// address each); with cluster, they are its shards, one host per shard, in
+// the order of the cluster's remote_servers.
 //
 // Any other parameter is refused, naming it.
 func ParseURL(raw string) (Config, error) {
@@ -90,6 +97,11 @@ func ParseURL(raw string) (Config, error) {
 			} else {
 				skipVerify = b
 			}
+		case "cluster":
+			if !isIdent(v) {
+				return Config{}, fmt.Errorf("clickhouse store URL: cluster=%q: letters, digits and _ only", v)
+			}
+			c.Cluster = v
 		case "dial_timeout":
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
@@ -97,7 +109,7 @@ func ParseURL(raw string) (Config, error) {
 			}
 			c.DialTimeout = d
 		default:
-			return Config{}, fmt.Errorf("clickhouse store URL: parameter %q is not supported (secure, skip_verify, dial_timeout are)", k)
+			return Config{}, fmt.Errorf("clickhouse store URL: parameter %q is not supported (secure, skip_verify, dial_timeout, cluster are)", k)
 		}
 	}
 	if skipVerify && !secure {
@@ -133,8 +145,12 @@ func isIdent(s string) bool {
 
 // Store is the ClickHouse engine (store.Store).
 type Store struct {
-	conn driver.Conn
-	db   string // quoted database name
+	conn driver.Conn // reads (any server)
+	// shards are one connection per shard (Config.Cluster); nil on one
+	// server.
+	shards  []driver.Conn
+	cluster string
+	db      string // quoted database name
 	log  *slog.Logger
 	// maxProps is limits.Config.MaxPropertiesPerCollection: the leaf
 	// columns one collection's table may have.
@@ -164,20 +180,37 @@ func OpenLimits(ctx context.Context, c Config, log *slog.Logger, l limits.Config
 	if dt == 0 {
 		dt = 10 * time.Second
 	}
-	conn, err := ch.Open(&ch.Options{
-		Addr:        c.Addrs,
-		Auth:        ch.Auth{Username: c.Username, Password: c.Password},
-		TLS:         c.TLS,
-		DialTimeout: dt,
-		// 18.16 speaks only the native protocol to this client.
-		Protocol: ch.Native,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("clickhouse store: connecting to %v: %w", c.Addrs, err)
+	open := func(addrs []string) (driver.Conn, error) {
+		conn, err := ch.Open(&ch.Options{
+			Addr:        addrs,
+			Auth:        ch.Auth{Username: c.Username, Password: c.Password},
+			TLS:         c.TLS,
+			DialTimeout: dt,
+			// 18.16 speaks only the native protocol to this client.
+			Protocol: ch.Native,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse store: connecting to %v: %w", addrs, err)
+		}
+		return conn, nil
 	}
-	s := &Store{conn: conn, db: quoteIdent(c.Database), log: log, maxProps: l.MaxPropertiesPerCollection}
+	conn, err := open(c.Addrs)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{conn: conn, cluster: c.Cluster, db: quoteIdent(c.Database), log: log, maxProps: l.MaxPropertiesPerCollection}
+	if c.Cluster != "" {
+		for _, a := range c.Addrs {
+			sc, err := open([]string{a})
+			if err != nil {
+				s.Close()
+				return nil, err
+			}
+			s.shards = append(s.shards, sc)
+		}
+	}
 	if err := s.init(ctx); err != nil {
-		conn.Close()
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -193,24 +226,30 @@ const (
 )
 
 func (s *Store) init(ctx context.Context) error {
-	stmts := []string{
-		"CREATE DATABASE IF NOT EXISTS " + s.db,
-		"CREATE TABLE IF NOT EXISTS " + s.db + "." + idsTable +
-			" (project String, id String, tbl String, _v UInt64) ENGINE = ReplacingMergeTree(_v) ORDER BY (project, id)",
-		"CREATE TABLE IF NOT EXISTS " + s.db + "." + tokensTable +
-			" (project String, collection String, token String, id String, created Int64, _v UInt64)" +
-			" ENGINE = ReplacingMergeTree(_v) ORDER BY (project, collection, token)",
+	if err := s.onEach(func(c driver.Conn) error { return c.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+s.db) }); err != nil {
+		return fmt.Errorf("clickhouse store: creating database %s: %w", s.db, err)
 	}
-	for _, q := range stmts {
-		if err := s.conn.Exec(ctx, q); err != nil {
-			return fmt.Errorf("clickhouse store: %s: %w", firstWords(q), err)
-		}
+	if err := s.createTable(ctx, idsTable, "project String, id String, tbl String, _v UInt64",
+		"ReplacingMergeTree(_v) ORDER BY (project, id)"); err != nil {
+		return fmt.Errorf("clickhouse store: creating %s: %w", idsTable, err)
+	}
+	if err := s.createTable(ctx, tokensTable, "project String, collection String, token String, id String, created Int64, _v UInt64",
+		"ReplacingMergeTree(_v) ORDER BY (project, collection, token)"); err != nil {
+		return fmt.Errorf("clickhouse store: creating %s: %w", tokensTable, err)
 	}
 	return nil
 }
 
 // Close closes the connections.
-func (s *Store) Close() error { return s.conn.Close() }
+func (s *Store) Close() error {
+	err := s.conn.Close()
+	for _, c := range s.shards {
+		if cerr := c.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
 
 func firstWords(q string) string {
 	if len(q) > 80 {

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/sluice-io/sluice/internal/jsonedit"
 	"github.com/sluice-io/sluice/internal/leaf"
@@ -82,7 +81,7 @@ func (s *Store) deleteCollection(ctx context.Context, project, collection, tbl s
 	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.db+"."+tbl+" FINAL").Scan(&n); err != nil {
 		return store.Deleted{}, fmt.Errorf("clickhouse store: counting the events of %s: %w", tbl, err)
 	}
-	if err := s.conn.Exec(ctx, "DROP TABLE IF EXISTS "+s.db+"."+tbl); err != nil {
+	if err := s.dropTable(ctx, tbl); err != nil {
 		return store.Deleted{}, fmt.Errorf("clickhouse store: dropping %s: %w", tbl, err)
 	}
 	if err := s.mutate(ctx, idsTable, "DELETE WHERE project = "+str(project)+" AND tbl = "+str(tbl)); err != nil {
@@ -142,7 +141,7 @@ func (s *Store) deleteProperty(ctx context.Context, tbl string, cols map[string]
 	prefix := strings.Join(path, leaf.Sep) + leaf.Sep
 	for k, c := range cols {
 		if strings.HasPrefix(k, prefix) {
-			if err := s.conn.Exec(ctx, "ALTER TABLE "+s.db+"."+tbl+" DROP COLUMN "+c); err != nil {
+			if err := s.alterTable(ctx, tbl, "DROP COLUMN "+c, notThere); err != nil {
 				return fmt.Errorf("clickhouse store: dropping column %s of %s: %w", c, tbl, err)
 			}
 			delete(cols, k)
@@ -166,28 +165,12 @@ func (s *Store) deleteProperty(ctx context.Context, tbl string, cols map[string]
 	}
 	defer rows.Close()
 	types := rows.ColumnTypes()
-	insert := "INSERT INTO " + s.db + "." + tbl + " (" + strings.Join(names, ", ") + ")"
 	v := version()
 	var pending [][]any
 	flush := func() error {
-		if len(pending) == 0 {
-			return nil
-		}
-		batch, err := s.conn.PrepareBatch(ctx, insert)
-		if err != nil {
-			return fmt.Errorf("clickhouse store: rewriting events of %s: %w", tbl, err)
-		}
-		for _, vals := range pending {
-			if err := batch.Append(vals...); err != nil {
-				_ = batch.Abort()
-				return fmt.Errorf("clickhouse store: rewriting events of %s: %w", tbl, err)
-			}
-		}
-		if err := batch.Send(); err != nil {
-			return fmt.Errorf("clickhouse store: rewriting events of %s: %w", tbl, err)
-		}
+		err := s.insert(ctx, tbl, names, pending, eventShardKey)
 		pending = pending[:0]
-		return nil
+		return err
 	}
 	for rows.Next() {
 		ptrs := make([]any, len(types))
@@ -223,30 +206,4 @@ func (s *Store) deleteProperty(ctx context.Context, tbl string, cols map[string]
 		return fmt.Errorf("clickhouse store: reading events of %s: %w", tbl, err)
 	}
 	return flush()
-}
-
-// mutate runs ALTER TABLE tbl <cmd> and waits until the server has applied
-// it to every part (18.16 has no mutations_sync).
-func (s *Store) mutate(ctx context.Context, tbl, cmd string) error {
-	if err := s.conn.Exec(ctx, "ALTER TABLE "+s.db+"."+tbl+" "+cmd); err != nil {
-		return fmt.Errorf("clickhouse store: ALTER TABLE %s %s: %w", tbl, firstWords(cmd), err)
-	}
-	wait := 5 * time.Millisecond
-	for {
-		var n uint64
-		err := s.conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = "+str(unquote(s.db))+
-			" AND table = "+str(tbl)+" AND is_done = 0").Scan(&n)
-		if err != nil {
-			return fmt.Errorf("clickhouse store: waiting for a mutation of %s: %w", tbl, err)
-		}
-		if n == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("clickhouse store: waiting for a mutation of %s: %w", tbl, ctx.Err())
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 200*time.Millisecond)
-	}
 }

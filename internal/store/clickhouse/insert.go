@@ -7,44 +7,62 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/sluice-io/sluice/internal/leaf"
 	"github.com/sluice-io/sluice/internal/store"
 )
 
 // ensureTable creates a collection's table if it is missing.
 func (s *Store) ensureTable(ctx context.Context, tbl string) error {
-	q := "CREATE TABLE IF NOT EXISTS " + s.db + "." + tbl + " (" +
-		colID + " String, " + colTS + " Int64, " + colCreated + " Int64, " + colJSON + " String, " +
-		colKeys + " Array(String), " + colV + " UInt64) ENGINE = ReplacingMergeTree(" + colV + ") ORDER BY " + colID
-	if err := s.conn.Exec(ctx, q); err != nil {
+	err := s.createTable(ctx, tbl, colID+" String, "+colTS+" Int64, "+colCreated+" Int64, "+colJSON+" String, "+
+		colKeys+" Array(String), "+colV+" UInt64", "ReplacingMergeTree("+colV+") ORDER BY "+colID)
+	if err != nil {
 		return fmt.Errorf("clickhouse store: creating table %s: %w", tbl, err)
 	}
 	return nil
 }
 
-// columns returns the leaf columns of a table (leaf key → column name); nil
-// when the table does not exist.
+// columns returns the leaf columns of a table (leaf key → column name)
+// that every server has (on a cluster, in its local and its Distributed
+// table: a column added on some servers only, by a node that stopped
+// half-way, is added again by the next Insert that needs it); nil when
+// no server has the table.
 func (s *Store) columns(ctx context.Context, tbl string) (map[string]string, error) {
-	rows, err := s.conn.Query(ctx, "SELECT name FROM system.columns WHERE database = "+str(unquote(s.db))+" AND table = "+str(tbl))
+	names := []string{tbl}
+	if s.cluster != "" {
+		names = append(names, tbl+localSuffix)
+	}
+	seen := map[string]int{}
+	found, servers := false, 0
+	err := s.onEach(func(c driver.Conn) error {
+		servers++
+		rows, err := c.Query(ctx, "SELECT name FROM system.columns WHERE database = "+str(unquote(s.db))+" AND table IN ("+strList(names)+")")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				return err
+			}
+			found = true
+			seen[name]++
+		}
+		return rows.Err()
+	})
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse store: reading the columns of %s: %w", tbl, err)
 	}
-	defer rows.Close()
-	var cols map[string]string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, fmt.Errorf("clickhouse store: reading the columns of %s: %w", tbl, err)
-		}
-		if cols == nil {
-			cols = map[string]string{}
-		}
-		if k, ok := columnKey(name); ok {
+	if !found {
+		return nil, nil
+	}
+	cols := map[string]string{}
+	for name, n := range seen {
+		if k, ok := columnKey(name); ok && n == servers*len(names) {
 			cols[k] = name
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("clickhouse store: reading the columns of %s: %w", tbl, err)
 	}
 	return cols, nil
 }
@@ -64,8 +82,7 @@ func (s *Store) ensureColumns(ctx context.Context, tbl string, cols map[string]s
 			return err
 		}
 		name := columnName(k)
-		err = s.conn.Exec(ctx, "ALTER TABLE "+s.db+"."+tbl+" ADD COLUMN "+name+" "+ct)
-		if err != nil && !strings.Contains(err.Error(), "already exists") {
+		if err := s.alterTable(ctx, tbl, "ADD COLUMN "+name+" "+ct, alreadyExists); err != nil {
 			return fmt.Errorf("clickhouse store: adding column %s to %s: %w", name, tbl, err)
 		}
 		cols[k] = name
@@ -343,10 +360,7 @@ func (s *Store) writeEvents(ctx context.Context, evs []pending, tableCols map[st
 			names = append(names, cols[k])
 			index[k] = len(names) - 1
 		}
-		batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+"."+tbl+" ("+strings.Join(names, ", ")+")")
-		if err != nil {
-			return fmt.Errorf("clickhouse store: inserting into %s: %w", tbl, err)
-		}
+		var out [][]any
 		for _, p := range rows {
 			vals := make([]any, len(names))
 			evKeys := make([]string, 0, len(p.leaves))
@@ -358,17 +372,17 @@ func (s *Store) writeEvents(ctx context.Context, evs []pending, tableCols map[st
 				vals[index[f.Key]] = leafValue(f)
 			}
 			vals[0], vals[1], vals[2], vals[3], vals[4], vals[5] = p.ev.ID, p.ev.Timestamp.UnixMilli(), p.ev.CreatedAt.UnixMilli(), string(p.ev.JSON), evKeys, v
-			if err := batch.Append(vals...); err != nil {
-				_ = batch.Abort()
-				return fmt.Errorf("clickhouse store: inserting into %s: %w", tbl, err)
-			}
+			out = append(out, vals)
 		}
-		if err := batch.Send(); err != nil {
-			return fmt.Errorf("clickhouse store: inserting into %s: %w", tbl, err)
+		if err := s.insert(ctx, tbl, names, out, eventShardKey); err != nil {
+			return err
 		}
 	}
 	return nil
 }
+
+// eventShardKey is a collection table row's sharding key: its keen.id.
+func eventShardKey(row []any) string { return row[0].(string) }
 
 // nullOf is the value of a leaf column in an event without that leaf.
 func nullOf(k string) any {
@@ -411,49 +425,30 @@ func leafValue(f leaf.Field) any {
 }
 
 func (s *Store) writeIDs(ctx context.Context, evs []pending) error {
-	if len(evs) == 0 {
-		return nil
-	}
-	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+"."+idsTable+" (project, id, tbl, _v)")
-	if err != nil {
-		return fmt.Errorf("clickhouse store: recording keen.ids: %w", err)
-	}
 	v := version()
-	for _, p := range evs {
-		if err := batch.Append(p.ev.ProjectID, p.ev.ID, p.tbl, v); err != nil {
-			_ = batch.Abort()
-			return fmt.Errorf("clickhouse store: recording keen.ids: %w", err)
-		}
+	rows := make([][]any, len(evs))
+	for i, p := range evs {
+		rows[i] = []any{p.ev.ProjectID, p.ev.ID, p.tbl, v}
 	}
-	if err := batch.Send(); err != nil {
+	if err := s.insert(ctx, idsTable, []string{"project", "id", "tbl", "_v"}, rows, func(r []any) string {
+		return r[0].(string) + "\x00" + r[1].(string)
+	}); err != nil {
 		return fmt.Errorf("clickhouse store: recording keen.ids: %w", err)
 	}
 	return nil
 }
 
 func (s *Store) writeTokens(ctx context.Context, hs map[tokenKey]holder) error {
-	var changed []tokenKey
+	v := version()
+	var rows [][]any
 	for k, h := range hs {
 		if h.changed {
-			changed = append(changed, k)
+			rows = append(rows, []any{k.project, k.collection, k.token, h.id, h.created, v})
 		}
 	}
-	if len(changed) == 0 {
-		return nil
-	}
-	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+"."+tokensTable+" (project, collection, token, id, created, _v)")
-	if err != nil {
-		return fmt.Errorf("clickhouse store: recording uniqueness tokens: %w", err)
-	}
-	v := version()
-	for _, k := range changed {
-		h := hs[k]
-		if err := batch.Append(k.project, k.collection, k.token, h.id, h.created, v); err != nil {
-			_ = batch.Abort()
-			return fmt.Errorf("clickhouse store: recording uniqueness tokens: %w", err)
-		}
-	}
-	if err := batch.Send(); err != nil {
+	if err := s.insert(ctx, tokensTable, []string{"project", "collection", "token", "id", "created", "_v"}, rows, func(r []any) string {
+		return r[0].(string) + "\x00" + r[1].(string) + "\x00" + r[2].(string)
+	}); err != nil {
 		return fmt.Errorf("clickhouse store: recording uniqueness tokens: %w", err)
 	}
 	return nil

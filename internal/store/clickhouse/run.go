@@ -28,9 +28,11 @@ type runPlan struct {
 	grouped  bool // a count() column follows the keys; rows without events are dropped
 }
 
-func compileRun(q store.Query, tbl string, cols map[string]string) (*runPlan, error) {
+// compileRun compiles an analysis other than extraction over table tbl,
+// whose leaf columns are cols; sum is the summing aggregate (sumFunction).
+func compileRun(q store.Query, tbl string, cols map[string]string, sum string) (*runPlan, error) {
 	p := &runPlan{analysis: q.Analysis, grouped: len(q.GroupBy) > 0 || len(q.Buckets) > 0}
-	values, err := valueColumns(q, cols)
+	values, err := valueColumns(q, cols, sum)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +95,7 @@ func typedColumn(cols map[string]string, path, typ string) string {
 	return "CAST(NULL AS " + ct + ")"
 }
 
-func valueColumns(q store.Query, cols map[string]string) ([]string, error) {
+func valueColumns(q store.Query, cols map[string]string, sum string) ([]string, error) {
 	switch q.Analysis {
 	case store.Count:
 		return []string{"count()"}, nil
@@ -128,9 +130,9 @@ func valueColumns(q store.Query, cols map[string]string) ([]string, error) {
 		}
 		return out, nil
 	case store.Sum:
-		return orNull("sumKahan(" + n + ")"), nil
+		return orNull(sum + "(" + n + ")"), nil
 	case store.Average:
-		return orNull("sumKahan(" + n + ") / count(" + n + ")"), nil
+		return orNull(sum + "(" + n + ") / count(" + n + ")"), nil
 	case store.Minimum:
 		return orNull("min(" + n + ")"), nil
 	case store.Maximum:
@@ -224,12 +226,12 @@ func (s *Store) Run(ctx context.Context, q store.Query) (store.Result, error) {
 	if cols == nil {
 		// An unknown collection: the analysis over no events, checked as
 		// any other query is.
-		if _, err := compileRun(q, "t", nil); err != nil {
+		if _, err := compileRun(q, "t", nil, s.sumFunction()); err != nil {
 			return store.Result{}, err
 		}
 		return emptyResult(q), nil
 	}
-	p, err := compileRun(q, s.db+"."+tbl, cols)
+	p, err := compileRun(q, s.db+"."+tbl, cols, s.sumFunction())
 	if err != nil {
 		return store.Result{}, err
 	}
@@ -248,6 +250,17 @@ func (s *Store) Run(ctx context.Context, q store.Query) (store.Result, error) {
 		return store.Result{}, fmt.Errorf("clickhouse store: %s: %w", q.Analysis, err)
 	}
 	return out, nil
+}
+
+// sumFunction is the aggregate that sums: compensated (Kahan) on one
+// server, so that a sum does not depend on the order of the values more
+// than float64 must; plain sum over a Distributed table, where 18.16
+// fails to ship sumKahan's state between servers.
+func (s *Store) sumFunction() string {
+	if s.cluster != "" {
+		return "sum"
+	}
+	return "sumKahan"
 }
 
 func emptyResult(q store.Query) store.Result {
