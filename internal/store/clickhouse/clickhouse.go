@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -37,8 +38,10 @@ type Config struct {
 	TLS      *tls.Config // nil: plain TCP
 	// DialTimeout bounds connecting (0: 10 s).
 	DialTimeout time.Duration
-	// Cluster, when set, is the cluster (remote_servers) Addrs are the
-	// shards of, one address per shard: tables are sharded (ddl.go).
+	// Cluster, when set, names the cluster (the servers' remote_servers)
+	// whose shards hold the tables (ddl.go). Addrs are then only where
+	// the engine first connects: the shards and their replicas are read
+	// from system.clusters, so every node finds them in the same order.
 	Cluster string
 }
 
@@ -46,9 +49,8 @@ type Config struct {
 //
 //	clickhouse://[user[:password]@]host:port[,host:port...]/database[?secure=true&skip_verify=true&dial_timeout=10s&cluster=NAME]
 //
-// Without cluster, the hosts are one server (or its replicas behind one
-// address each); with cluster, they are its shards, one host per shard, in
-// the order of the cluster's remote_servers.
+// Several hosts are tried in turn (failover). With cluster, the tables are
+// sharded over that cluster's shards, found in system.clusters.
 //
 // Any other parameter is refused, naming it.
 func ParseURL(raw string) (Config, error) {
@@ -151,7 +153,7 @@ type Store struct {
 	shards  []driver.Conn
 	cluster string
 	db      string // quoted database name
-	log  *slog.Logger
+	log     *slog.Logger
 	// maxProps is limits.Config.MaxPropertiesPerCollection: the leaf
 	// columns one collection's table may have.
 	maxProps int
@@ -200,8 +202,13 @@ func OpenLimits(ctx context.Context, c Config, log *slog.Logger, l limits.Config
 	}
 	s := &Store{conn: conn, cluster: c.Cluster, db: quoteIdent(c.Database), log: log, maxProps: l.MaxPropertiesPerCollection}
 	if c.Cluster != "" {
-		for _, a := range c.Addrs {
-			sc, err := open([]string{a})
+		shards, err := clusterShards(ctx, conn, c.Cluster)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		for _, replicas := range shards {
+			sc, err := open(replicas)
 			if err != nil {
 				s.Close()
 				return nil, err
@@ -214,6 +221,38 @@ func OpenLimits(ctx context.Context, c Config, log *slog.Logger, l limits.Config
 		return nil, err
 	}
 	return s, nil
+}
+
+// clusterShards returns, per shard of the cluster in shard order, the
+// native addresses of its replicas.
+func clusterShards(ctx context.Context, conn driver.Conn, cluster string) ([][]string, error) {
+	rows, err := conn.Query(ctx, "SELECT shard_num, host_name, port FROM system.clusters WHERE cluster = "+str(cluster)+" ORDER BY shard_num, replica_num")
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse store: reading cluster %s: %w", cluster, err)
+	}
+	defer rows.Close()
+	var shards [][]string
+	last := uint32(0)
+	for rows.Next() {
+		var shard uint32
+		var host string
+		var port uint16
+		if err := rows.Scan(&shard, &host, &port); err != nil {
+			return nil, fmt.Errorf("clickhouse store: reading cluster %s: %w", cluster, err)
+		}
+		if shard != last {
+			shards = append(shards, nil)
+			last = shard
+		}
+		shards[len(shards)-1] = append(shards[len(shards)-1], net.JoinHostPort(host, strconv.Itoa(int(port))))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouse store: reading cluster %s: %w", cluster, err)
+	}
+	if len(shards) == 0 {
+		return nil, fmt.Errorf("clickhouse store: the server knows no cluster %q (remote_servers)", cluster)
+	}
+	return shards, nil
 }
 
 // The shared tables, beside one table per collection (eventTable):

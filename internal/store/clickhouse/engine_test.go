@@ -204,10 +204,12 @@ func TestParseURL(t *testing.T) {
 		{"clickhouse://127.0.0.1:9000/sluice", "[127.0.0.1:9000] sluice  false"},
 		{"clickhouse://u:pw@h1:9000,h2:9001/db?secure=true", "[h1:9000 h2:9001] db u true"},
 		{"clickhouse://h:9000/db?dial_timeout=3s", "[h:9000] db  false"},
+		{"clickhouse://h:9000/db?cluster=sluice", "[h:9000] db  false"},
 		{"clickhouse://h:9000/", "error"},
 		{"clickhouse://h/db", "error"},
 		{"clickhouse://h:9000/my-db", "error"},
 		{"clickhouse://h:9000/db?compress=lz4", "error"},
+		{"clickhouse://h:9000/db?cluster=my-cluster", "error"},
 		{"clickhouse://h:9000/db?skip_verify=true", "error"},
 		{"duckdb://h:9000/db", "error"},
 	} {
@@ -240,6 +242,72 @@ func TestRegexCaseInsensitive(t *testing.T) {
 		}
 		if got := res.Rows[0].Value.(int64); got != want {
 			t.Errorf("regex %q: count %d, want %d", pattern, got, want)
+		}
+	}
+}
+
+// On two shards, events are spread over both shards' local tables, every
+// version of one keen.id on the same shard, and any server answers for
+// all of them.
+func TestTwoShards(t *testing.T) {
+	c := clickhousetest.StartForTest(t, 2)
+	ctx := context.Background()
+	open := func(addrs ...string) *clickhouse.Store {
+		st, err := clickhouse.Open(ctx, clickhouse.Config{Addrs: addrs, Database: "sharded", Cluster: clickhousetest.ClusterName}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	st := open(c.Addrs...)
+	var evs []store.Event
+	for i := range 200 {
+		evs = append(evs, testEvent(fmt.Sprintf("id%03d", i), i, fmt.Sprintf(`,"n":%d`, i)))
+	}
+	if _, err := st.Insert(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	// Written again, as after a crash before the keen.ids were recorded.
+	var total uint64
+	for _, a := range c.Addrs {
+		conn, err := ch.Open(&ch.Options{Addr: []string{a}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if err := conn.Exec(ctx, "TRUNCATE TABLE sharded.sluice_ids_l"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.Insert(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range c.Addrs {
+		conn, err := ch.Open(&ch.Options{Addr: []string{a}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var rows, ids uint64
+		if err := conn.QueryRow(ctx, "SELECT count(), uniqExact(_id) FROM sharded.e_p__c_l").Scan(&rows, &ids); err != nil {
+			t.Fatal(err)
+		}
+		if ids < 50 || rows != 2*ids {
+			t.Fatalf("shard %s holds %d rows of %d keen.ids; want a fair share of the 200, each twice", a, rows, ids)
+		}
+		total += ids
+	}
+	if total != 200 {
+		t.Fatalf("the shards hold %d keen.ids, want 200", total)
+	}
+	if _, err := clickhouse.Open(ctx, clickhouse.Config{Addrs: c.Addrs, Database: "sharded", Cluster: "nope"}, slog.New(slog.DiscardHandler)); err == nil {
+		t.Fatal("opened a store on a cluster the servers do not know")
+	}
+	// Each server alone answers for both shards.
+	for _, a := range c.Addrs {
+		if n := count(t, open(a)); n != 200 {
+			t.Fatalf("count through %s: %d, want 200", a, n)
 		}
 	}
 }
