@@ -93,9 +93,6 @@ func (s *Store) deleteCollection(ctx context.Context, project, collection, tbl s
 	return store.Deleted{Events: int64(n)}, nil
 }
 
-// idChunk bounds the keen.ids one mutation names.
-const idChunk = 5000
-
 // deleteEvents deletes the matching events by keen.id, so that every
 // stored version of an event goes (a condition evaluated on each version
 // could keep an older one that then shows through FINAL), and forgets
@@ -118,11 +115,11 @@ func (s *Store) deleteEvents(ctx context.Context, project, tbl string, cols map[
 	if err != nil {
 		return store.Deleted{}, fmt.Errorf("clickhouse store: selecting the events to delete: %w", err)
 	}
-	for chunk := range slices.Chunk(ids, idChunk) {
-		if err := s.mutate(ctx, tbl, "DELETE WHERE "+colID+" IN ("+strList(chunk)+")"); err != nil {
+	for _, list := range inLists(ids) {
+		if err := s.mutate(ctx, tbl, "DELETE WHERE "+colID+" IN ("+list+")"); err != nil {
 			return store.Deleted{}, err
 		}
-		if err := s.mutate(ctx, idsTable, "DELETE WHERE project = "+str(project)+" AND id IN ("+strList(chunk)+")"); err != nil {
+		if err := s.mutate(ctx, idsTable, "DELETE WHERE project = "+str(project)+" AND id IN ("+list+")"); err != nil {
 			return store.Deleted{}, err
 		}
 	}

@@ -311,3 +311,31 @@ func TestTwoShards(t *testing.T) {
 		}
 	}
 }
+
+// An Insert as large as the pipeline's largest poll (40,000 events), with
+// uniqueness tokens, goes through: the keen.id and token lookups stay
+// under the server's max_query_size. Sent again, every event is Existing.
+func TestLargeInsert(t *testing.T) {
+	c := clickhousetest.StartForTest(t, 1)
+	st := openDB(t, c.Addrs, "large", limits.Default())
+	ctx := context.Background()
+	evs := make([]store.Event, 40000)
+	for i := range evs {
+		evs[i] = testEvent(fmt.Sprintf("event-id-%012d", i), i, `,"n":1`)
+		evs[i].UniquenessToken = fmt.Sprintf("token-%020d", i)
+	}
+	for round, want := range []store.Status{store.Stored, store.Existing} {
+		start := time.Now()
+		res, err := st.Insert(ctx, evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := statuses(res); got[want] != len(evs) {
+			t.Fatalf("round %d: outcomes %v, want all %d", round, got, want)
+		}
+		t.Logf("round %d: Insert of %d events in %s", round, len(evs), time.Since(start).Round(time.Millisecond))
+	}
+	if n := count(t, st); n != int64(len(evs)) {
+		t.Fatalf("count %d, want %d", n, len(evs))
+	}
+}

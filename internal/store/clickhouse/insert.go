@@ -232,28 +232,32 @@ func (s *Store) storedJSON(ctx context.Context, events []store.Event) (map[strin
 	out := map[string][]byte{}
 	for p, ids := range byProject {
 		byTable := map[string][]string{}
-		q := "SELECT id, tbl FROM " + s.db + "." + idsTable + " FINAL WHERE project = " + str(p) + " AND id IN (" + strList(ids) + ")"
-		if err := s.each(ctx, q, func(scan func(...any) error) error {
-			var id, tbl string
-			if err := scan(&id, &tbl); err != nil {
-				return err
-			}
-			byTable[tbl] = append(byTable[tbl], id)
-			return nil
-		}); err != nil {
-			return nil, fmt.Errorf("clickhouse store: looking up stored keen.ids: %w", err)
-		}
-		for tbl, ids := range byTable {
-			q := "SELECT " + colID + ", " + colJSON + " FROM " + s.db + "." + tbl + " FINAL WHERE " + colID + " IN (" + strList(ids) + ")"
+		for _, list := range inLists(ids) {
+			q := "SELECT id, tbl FROM " + s.db + "." + idsTable + " FINAL WHERE project = " + str(p) + " AND id IN (" + list + ")"
 			if err := s.each(ctx, q, func(scan func(...any) error) error {
-				var id, js string
-				if err := scan(&id, &js); err != nil {
+				var id, tbl string
+				if err := scan(&id, &tbl); err != nil {
 					return err
 				}
-				out[p+"\x00"+id] = []byte(js)
+				byTable[tbl] = append(byTable[tbl], id)
 				return nil
-			}); err != nil && !isUnknownTable(err) {
-				return nil, fmt.Errorf("clickhouse store: reading stored events: %w", err)
+			}); err != nil {
+				return nil, fmt.Errorf("clickhouse store: looking up stored keen.ids: %w", err)
+			}
+		}
+		for tbl, ids := range byTable {
+			for _, list := range inLists(ids) {
+				q := "SELECT " + colID + ", " + colJSON + " FROM " + s.db + "." + tbl + " FINAL WHERE " + colID + " IN (" + list + ")"
+				if err := s.each(ctx, q, func(scan func(...any) error) error {
+					var id, js string
+					if err := scan(&id, &js); err != nil {
+						return err
+					}
+					out[p+"\x00"+id] = []byte(js)
+					return nil
+				}); err != nil && !isUnknownTable(err) {
+					return nil, fmt.Errorf("clickhouse store: reading stored events: %w", err)
+				}
 			}
 		}
 	}
@@ -270,6 +274,33 @@ func strList(ss []string) string {
 		parts[i] = str(s)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// maxInList bounds the text of one IN list: a statement must stay under
+// the server's max_query_size (256 KiB by default), and an Insert may
+// carry 40,000 keen.ids.
+const maxInList = 128 << 10
+
+// inLists returns values as string-literal lists for IN (…), each under
+// maxInList bytes (a longer value goes alone).
+func inLists(values []string) []string {
+	var out []string
+	var b strings.Builder
+	for _, v := range values {
+		lit := str(v)
+		if b.Len() > 0 && b.Len()+2+len(lit) > maxInList {
+			out = append(out, b.String())
+			b.Reset()
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(lit)
+	}
+	if b.Len() > 0 {
+		out = append(out, b.String())
+	}
+	return out
 }
 
 type holder struct {
@@ -292,18 +323,20 @@ func (s *Store) tokenHolders(ctx context.Context, events []store.Event) (map[tok
 	}
 	out := map[tokenKey]holder{}
 	for k, ts := range toks {
-		q := "SELECT token, id, created FROM " + s.db + "." + tokensTable + " FINAL WHERE project = " + str(k.p) +
-			" AND collection = " + str(k.c) + " AND token IN (" + strList(ts) + ")"
-		if err := s.each(ctx, q, func(scan func(...any) error) error {
-			var tok, id string
-			var created int64
-			if err := scan(&tok, &id, &created); err != nil {
-				return err
+		for _, list := range inLists(ts) {
+			q := "SELECT token, id, created FROM " + s.db + "." + tokensTable + " FINAL WHERE project = " + str(k.p) +
+				" AND collection = " + str(k.c) + " AND token IN (" + list + ")"
+			if err := s.each(ctx, q, func(scan func(...any) error) error {
+				var tok, id string
+				var created int64
+				if err := scan(&tok, &id, &created); err != nil {
+					return err
+				}
+				out[tokenKey{k.p, k.c, tok}] = holder{id: id, created: created}
+				return nil
+			}); err != nil {
+				return nil, fmt.Errorf("clickhouse store: looking up uniqueness tokens: %w", err)
 			}
-			out[tokenKey{k.p, k.c, tok}] = holder{id: id, created: created}
-			return nil
-		}); err != nil {
-			return nil, fmt.Errorf("clickhouse store: looking up uniqueness tokens: %w", err)
 		}
 	}
 	return out, nil
