@@ -191,7 +191,10 @@ func (s *Store) deleteProperty(ctx context.Context, tbl string, cols map[string]
 		if !changed && len(kept) == len(keys) {
 			continue // the name was elsewhere in its JSON
 		}
-		vals[3], vals[4], vals[5] = string(out), kept, v
+		// Newer than the version it replaces even if this node's clock
+		// is behind the one that wrote it.
+		old, _ := vals[5].(uint64)
+		vals[3], vals[4], vals[5] = string(out), kept, max(v, old+1)
 		pending = append(pending, vals)
 		if len(pending) == rewriteBatch {
 			if err := flush(); err != nil {
