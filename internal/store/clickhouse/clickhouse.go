@@ -153,7 +153,6 @@ type Store struct {
 	shards  []driver.Conn
 	cluster string
 	db      string // quoted database name
-	log     *slog.Logger
 	// maxProps is limits.Config.MaxPropertiesPerCollection: the leaf
 	// columns one collection's table may have.
 	maxProps int
@@ -200,7 +199,7 @@ func OpenLimits(ctx context.Context, c Config, log *slog.Logger, l limits.Config
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{conn: conn, cluster: c.Cluster, db: quoteIdent(c.Database), log: log, maxProps: l.MaxPropertiesPerCollection}
+	s := &Store{conn: conn, cluster: c.Cluster, db: quoteIdent(c.Database), maxProps: l.MaxPropertiesPerCollection}
 	if c.Cluster != "" {
 		shards, err := clusterShards(ctx, conn, c.Cluster)
 		if err != nil {
@@ -219,6 +218,9 @@ func OpenLimits(ctx context.Context, c Config, log *slog.Logger, l limits.Config
 	if err := s.init(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if c.Cluster != "" {
+		log.Info("clickhouse store: tables sharded", "cluster", c.Cluster, "shards", len(s.shards), "database", c.Database)
 	}
 	return s, nil
 }
