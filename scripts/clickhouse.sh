@@ -6,6 +6,11 @@
 #   scripts/clickhouse.sh install
 #       Install clickhouse-server and clickhouse-client from Debian's
 #       packages when missing (`apt-get update` only then). Idempotent.
+#   scripts/clickhouse.sh chdb
+#       Install chDB (a current ClickHouse engine, in process; PyPI's chdb,
+#       version CHDB_VERSION below) into a venv at
+#       ${SLUICE_CACHE:-$HOME/.cache/sluice}/chdb-venv when missing, and
+#       print that venv's python. The engine's tests replay its SQL there.
 #   scripts/clickhouse.sh start --dir DIR --port BASE [--shards N] [--owner-pid PID]
 #       Start N servers (N=1 or 2), each with a generated config. Server i
 #       (1-based) listens on 127.0.0.1 only, native protocol on
@@ -31,6 +36,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
 SERVER="${CLICKHOUSE_SERVER:-/usr/sbin/clickhouse-server}"
+CHDB_VERSION=4.4.0
+CHDB_VENV="${SLUICE_CACHE:-${HOME:-/tmp}/.cache/sluice}/chdb-venv"
 
 log() { echo "clickhouse.sh: $*" >&2; }
 die() {
@@ -75,6 +82,26 @@ cmd_install() {
 	fi
 	exec 9>&-
 	installed || die "clickhouse-server still missing at $SERVER after apt-get install"
+}
+
+cmd_chdb() {
+	local py="$CHDB_VENV/bin/python" stamp="$CHDB_VENV/.sluice-chdb"
+	if [[ ! -x $py || ! -f $stamp || $(cat "$stamp") != "$CHDB_VERSION" ]]; then
+		command -v python3 >/dev/null || die "python3 not found"
+		mkdir -p "$(dirname "$CHDB_VENV")"
+		exec 9>"$CHDB_VENV.lock"
+		flock 9
+		if [[ ! -f $stamp || $(cat "$stamp") != "$CHDB_VERSION" ]]; then
+			log "installing chdb $CHDB_VERSION into $CHDB_VENV"
+			[[ -x $py ]] || python3 -m venv "$CHDB_VENV" >&2 || die "python3 -m venv failed"
+			"$py" -m pip install --disable-pip-version-check --no-input -q "chdb==$CHDB_VERSION" >&2 ||
+				die "pip install chdb==$CHDB_VERSION failed"
+			"$py" -c 'import chdb' || die "chdb does not import"
+			echo "$CHDB_VERSION" >"$stamp"
+		fi
+		exec 9>&-
+	fi
+	echo "$py"
 }
 
 pid_alive() {
@@ -313,8 +340,9 @@ cmd=$1
 shift
 case $cmd in
 install) cmd_install "$@" ;;
+chdb) cmd_chdb "$@" ;;
 start) cmd_start "$@" ;;
 stop) cmd_stop "$@" ;;
 -h | --help | help) usage ;;
-*) die "unknown command $cmd (install, start, stop)" ;;
+*) die "unknown command $cmd (install, chdb, start, stop)" ;;
 esac

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command of the README: installs what the tests need (Go modules,
-# Apache Kafka jars from Maven Central, Debian's ClickHouse server for the
-# ClickHouse store's tests), checks formatting and vet, then runs
+# Apache Kafka jars from Maven Central, Debian's ClickHouse server and PyPI's
+# chDB for the ClickHouse store's tests), checks formatting and vet, then runs
 # every test, the end-to-end ones against a real Apache Kafka broker included.
 #
 #   scripts/test.sh [go test flags and packages]   (default: ./...)
@@ -12,6 +12,7 @@ echo "== dependencies"
 go list -deps -test ./... >/dev/null  # fetches only the modules the build needs
 scripts/kafka.sh fetch >/dev/null
 scripts/clickhouse.sh install
+scripts/clickhouse.sh chdb >/dev/null
 scripts/install-clients.sh
 
 echo "== gofmt, go vet"

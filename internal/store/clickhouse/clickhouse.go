@@ -43,6 +43,9 @@ type Config struct {
 	// the engine first connects: the shards and their replicas are read
 	// from system.clusters, so every node finds them in the same order.
 	Cluster string
+
+	// wrap, when set (tests), wraps every connection the store opens.
+	wrap func(driver.Conn) driver.Conn
 }
 
 // ParseURL reads a --store URL:
@@ -192,6 +195,9 @@ func OpenLimits(ctx context.Context, c Config, log *slog.Logger, l limits.Config
 		})
 		if err != nil {
 			return nil, fmt.Errorf("clickhouse store: connecting to %v: %w", addrs, err)
+		}
+		if c.wrap != nil {
+			return c.wrap(conn), nil
 		}
 		return conn, nil
 	}
