@@ -2,6 +2,7 @@ package clickhouse_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -337,5 +338,75 @@ func TestLargeInsert(t *testing.T) {
 	}
 	if n := count(t, st); n != int64(len(evs)) {
 		t.Fatalf("count %d, want %d", n, len(evs))
+	}
+}
+
+// After a property is deleted, the events' older versions (which still
+// have it) must not show through a filter on it: FINAL picks each
+// event's newest version before the filter is applied.
+func TestDeletedPropertyDoesNotShowThrough(t *testing.T) {
+	c := clickhousetest.StartForTest(t, 1)
+	st := openDB(t, c.Addrs, "showthrough", limits.Default())
+	ctx := context.Background()
+	evs := []store.Event{testEvent("a", 0, `,"x":1,"y":"k"`), testEvent("b", 1, `,"x":2,"y":"k"`), testEvent("c", 2, `,"y":"k"`)}
+	if _, err := st.Insert(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Delete(ctx, store.Deletion{ProjectID: "p", Collection: "c", Property: []string{"x"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []store.Filter{
+		{Path: []string{"x"}, Operator: "exists", Value: true},
+		{Path: []string{"x"}, Operator: "eq", Value: json.Number("1")},
+		{Path: []string{"x"}, Operator: "gt", Value: json.Number("0")},
+	} {
+		res, err := st.Run(ctx, store.Query{ProjectID: "p", Collection: "c", Analysis: store.Count, Filters: []store.Filter{f}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := res.Rows[0].Value.(int64); n != 0 {
+			t.Errorf("count where x %s %v after deleting x: %d, want 0", f.Operator, f.Value, n)
+		}
+	}
+	res, err := st.Run(ctx, store.Query{ProjectID: "p", Collection: "c", Analysis: store.Count, Filters: []store.Filter{{Path: []string{"x"}, Operator: "exists", Value: false}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := res.Rows[0].Value.(int64); n != 3 {
+		t.Errorf("count where x does not exist after deleting x: %d, want 3", n)
+	}
+}
+
+// When an event's copies differ (written again after a crash, its
+// keen.created_at or an add-on computed again), a query sees the newest
+// copy only: filters apply after FINAL picks it (the engine never writes
+// PREWHERE, which 18.16 would apply before).
+func TestNewestCopyIsFiltered(t *testing.T) {
+	c := clickhousetest.StartForTest(t, 1)
+	st := openDB(t, c.Addrs, "copies", limits.Default())
+	ctx := context.Background()
+	if _, err := st.Insert(ctx, []store.Event{testEvent("a", 0, `,"v":"old"`)}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := ch.Open(&ch.Options{Addr: c.Addrs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Exec(ctx, "TRUNCATE TABLE copies.sluice_ids"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Insert(ctx, []store.Event{testEvent("a", 0, `,"v":"new"`)}); err != nil {
+		t.Fatal(err)
+	}
+	for v, want := range map[string]int64{"old": 0, "new": 1} {
+		res, err := st.Run(ctx, store.Query{ProjectID: "p", Collection: "c", Analysis: store.Count,
+			Filters: []store.Filter{{Path: []string{"v"}, Operator: "eq", Value: v}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := res.Rows[0].Value.(int64); n != want {
+			t.Errorf("count where v = %q: %d, want %d", v, n, want)
+		}
 	}
 }
