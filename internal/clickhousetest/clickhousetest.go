@@ -131,6 +131,29 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	return c.stopErr
 }
 
+// Kill SIGKILLs server i (0-based), as a crash would, and returns once it
+// has exited. Stop still cleans up the others.
+func (c *Cluster) Kill(i int) error {
+	pidFile := filepath.Join(c.Dir, fmt.Sprintf("server%d", i+1), "pid")
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return fmt.Errorf("clickhousetest: server %d: %w", i, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("clickhousetest: %s: %w", pidFile, err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("clickhousetest: killing server %d (pid %d): %w", i, pid, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if syscall.Kill(pid, 0) != nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("clickhousetest: server %d (pid %d) still runs after SIGKILL", i, pid)
+}
+
 // LogTail returns the last n lines of every server's error log.
 func (c *Cluster) LogTail(n int) string {
 	var b strings.Builder

@@ -410,3 +410,45 @@ func TestNewestCopyIsFiltered(t *testing.T) {
 		}
 	}
 }
+
+// With a shard down, queries and inserts fail: never a count of the
+// surviving shard alone.
+func TestShardDownIsAnError(t *testing.T) {
+	c := clickhousetest.StartForTest(t, 2)
+	ctx := context.Background()
+	st, err := clickhouse.Open(ctx, clickhouse.Config{Addrs: c.Addrs[:1], Database: "down", Cluster: clickhousetest.ClusterName}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var evs []store.Event
+	for i := range 100 {
+		evs = append(evs, testEvent(fmt.Sprintf("id%03d", i), i, `,"n":1`))
+	}
+	if _, err := st.Insert(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, st); n != 100 {
+		t.Fatalf("count %d, want 100", n)
+	}
+	if err := c.Kill(1); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []store.Query{
+		{ProjectID: "p", Collection: "c", Analysis: store.Count},
+		{ProjectID: "p", Collection: "c", Analysis: store.Sum, Target: []string{"n"}},
+		{ProjectID: "p", Collection: "c", Analysis: store.Extraction},
+	} {
+		res, err := st.Run(ctx, q)
+		if err == nil {
+			t.Fatalf("%s with a shard down: %+v, want an error", q.Analysis, res)
+		}
+	}
+	more := []store.Event{}
+	for i := range 20 {
+		more = append(more, testEvent(fmt.Sprintf("new%03d", i), i, `,"n":1`))
+	}
+	if res, err := st.Insert(ctx, more); err == nil {
+		t.Fatalf("Insert with a shard down: %v, want an error", res.Outcomes)
+	}
+}
