@@ -164,6 +164,10 @@ type Store struct {
 	// uniqueness-token checks and the writes that follow them are one
 	// step per process (docs/clickhouse.md, "Exactly once").
 	mu sync.Mutex
+	// delMu keeps this process's queries from reading a table or column
+	// a Delete is dropping (they take it for reading, a Delete for
+	// writing); a query on another node may still fail while one runs.
+	delMu sync.RWMutex
 }
 
 // Open connects to the server and creates the database and the shared

@@ -44,6 +44,8 @@ func (s *Store) Delete(ctx context.Context, d store.Deletion) (store.Deleted, er
 	// what the deletion is changing).
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.delMu.Lock()
+	defer s.delMu.Unlock()
 	cols, err := s.columns(ctx, tbl)
 	if err != nil {
 		return store.Deleted{}, err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -450,5 +451,61 @@ func TestShardDownIsAnError(t *testing.T) {
 	}
 	if res, err := st.Insert(ctx, more); err == nil {
 		t.Fatalf("Insert with a shard down: %v, want an error", res.Outcomes)
+	}
+}
+
+// Queries of this process that run while a Delete drops the columns they
+// read wait for it instead of failing.
+func TestQueriesDuringDeletes(t *testing.T) {
+	c := clickhousetest.StartForTest(t, 1)
+	st := openDB(t, c.Addrs, "during", limits.Default())
+	ctx := context.Background()
+	const props = 20
+	var evs []store.Event
+	for i := range 50 {
+		var b strings.Builder
+		for p := range props {
+			fmt.Fprintf(&b, `,"x%d":%d`, p, i)
+		}
+		evs = append(evs, testEvent(fmt.Sprintf("id%03d", i), i, b.String()))
+	}
+	if _, err := st.Insert(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	errs := make(chan error, 1)
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				p := (i + w) % props
+				_, err := st.Run(ctx, store.Query{ProjectID: "p", Collection: "c", Analysis: store.Sum, Target: []string{fmt.Sprintf("x%d", p)},
+					Filters: []store.Filter{{Path: []string{fmt.Sprintf("x%d", (p+1)%props)}, Operator: "gte", Value: json.Number("0")}}})
+				if err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+					return
+				}
+			}
+		})
+	}
+	for p := range props {
+		if _, err := st.Delete(ctx, store.Deletion{ProjectID: "p", Collection: "c", Property: []string{fmt.Sprintf("x%d", p)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		t.Fatalf("a query during the deletes failed: %v", err)
+	default:
 	}
 }

@@ -215,6 +215,8 @@ func (s *Store) Run(ctx context.Context, q store.Query) (store.Result, error) {
 	if q.Latest != 0 || q.MaxEvents != 0 || q.MaxBytes != 0 {
 		return store.Result{}, fmt.Errorf("store: latest and the extraction bounds are for extractions, not %s", q.Analysis)
 	}
+	s.delMu.RLock()
+	defer s.delMu.RUnlock()
 	tbl, err := tableName(q.ProjectID, q.Collection)
 	if err != nil {
 		return store.Result{}, err
@@ -414,6 +416,8 @@ func (p *runPlan) value(vals []any) (any, error) {
 // extract answers an extraction: the count and size are checked against
 // the bounds before any JSON is returned.
 func (s *Store) extract(ctx context.Context, q store.Query) ([]json.RawMessage, error) {
+	s.delMu.RLock()
+	defer s.delMu.RUnlock()
 	tbl, err := tableName(q.ProjectID, q.Collection)
 	if err != nil {
 		return nil, err
