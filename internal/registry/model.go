@@ -213,8 +213,14 @@ func parseOptions(raw json.RawMessage) (Options, error) {
 			}
 			switch name {
 			case "saved_queries":
+				if _, err := parseNameRules(name, v, true); err != nil {
+					return o, err
+				}
 				o.SavedQueries = v
 			case "cached_queries":
+				if _, err := parseNameRules(name, v, false); err != nil {
+					return o, err
+				}
 				o.CachedQueries = v
 			default:
 				o.Datasets = v

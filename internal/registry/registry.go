@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-io/sluice/internal/backend"
@@ -26,6 +27,7 @@ type Registry struct {
 	logger   *slog.Logger
 	producer *kgo.Client
 	consumer *kgo.Client
+	admin    *kadm.Client
 
 	mu      sync.RWMutex
 	view    *View
@@ -69,6 +71,7 @@ func Open(ctx context.Context, b *backend.Backend, logger *slog.Logger) (*Regist
 		logger:   logger,
 		producer: producer,
 		consumer: consumer,
+		admin:    b.Admin(),
 		view:     NewView(),
 		changed:  make(chan struct{}),
 		stop:     make(chan struct{}),
@@ -76,16 +79,7 @@ func Open(ctx context.Context, b *backend.Backend, logger *slog.Logger) (*Regist
 	}
 	go r.follow()
 
-	end, err := b.Admin().ListEndOffsets(ctx, Topic)
-	if err == nil {
-		err = end.Error()
-	}
-	if err != nil {
-		r.Close()
-		return nil, fmt.Errorf("reading the registry's end offset: %w", err)
-	}
-	o, _ := end.Lookup(Topic, 0)
-	if err := r.waitApplied(ctx, o.Offset-1); err != nil {
+	if err := r.Sync(ctx); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("loading the registry: %w", err)
 	}
@@ -114,10 +108,10 @@ func (r *Registry) follow() {
 
 func (r *Registry) apply(rec *kgo.Record) {
 	r.mu.Lock()
-	if rec.Value != nil { // a tombstone only removes data from the log
-		if err := r.view.Apply(rec.Key, rec.Value); err != nil {
-			r.logger.Error("skipping a registry record", "offset", rec.Offset, "err", err)
-		}
+	if rec.Value == nil {
+		r.view.remove(rec.Key)
+	} else if err := r.view.Apply(rec.Key, rec.Value); err != nil {
+		r.logger.Error("skipping a registry record", "offset", rec.Offset, "err", err)
 	}
 	r.mu.Unlock()
 	// Hooks run before the writer waiting for this record is released, so
@@ -190,6 +184,31 @@ func (r *Registry) put(ctx context.Context, key string, rec record) error {
 		return fmt.Errorf("writing registry record %s: %w", key, err)
 	}
 	return r.waitApplied(ctx, written.Offset)
+}
+
+// putTombstone deletes the entity key names and returns once the local
+// view no longer holds it.
+func (r *Registry) putTombstone(ctx context.Context, key string) error {
+	res := r.producer.ProduceSync(ctx, &kgo.Record{Key: []byte(key)})
+	written, err := res.First()
+	if err != nil {
+		return fmt.Errorf("deleting registry record %s: %w", key, err)
+	}
+	return r.waitApplied(ctx, written.Offset)
+}
+
+// Sync returns once the local view holds every record written before it
+// was called, by any process.
+func (r *Registry) Sync(ctx context.Context) error {
+	end, err := r.admin.ListEndOffsets(ctx, Topic)
+	if err == nil {
+		err = end.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("reading the registry's end offset: %w", err)
+	}
+	o, _ := end.Lookup(Topic, 0)
+	return r.waitApplied(ctx, o.Offset-1)
 }
 
 // CreateProject creates a project with fresh keys in the organization.

@@ -1,0 +1,195 @@
+package saved_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-io/sluice/internal/embedded"
+	"github.com/sluice-io/sluice/internal/registry"
+	"github.com/sluice-io/sluice/internal/registry/registrytest"
+	"github.com/sluice-io/sluice/internal/saved"
+	"github.com/sluice-io/sluice/internal/store"
+	"github.com/sluice-io/sluice/internal/store/storetest"
+)
+
+func TestIsLeader(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	grace := time.Second
+	m := func(id string, joined, expires int) registry.Member {
+		return registry.Member{ID: id, Joined: t0.Add(time.Duration(joined) * time.Second), Expires: t0.Add(time.Duration(expires) * time.Second)}
+	}
+	cases := []struct {
+		name    string
+		members []registry.Member
+		self    string
+		now     int
+		want    bool
+	}{
+		{"alone", []registry.Member{m("a", 0, 10)}, "a", 5, true},
+		{"not a member yet", []registry.Member{m("a", 0, 10)}, "b", 5, false},
+		{"own beat about to expire", []registry.Member{m("a", 0, 10)}, "a", 9, false},
+		{"older member live", []registry.Member{m("a", 0, 10), m("b", 1, 10)}, "b", 5, false},
+		{"older member leads", []registry.Member{m("a", 0, 10), m("b", 1, 10)}, "a", 5, true},
+		{"older member expired, within grace", []registry.Member{m("a", 0, 10), m("b", 1, 20)}, "b", 11, false},
+		{"older member expired past grace", []registry.Member{m("a", 0, 10), m("b", 1, 20)}, "b", 12, true},
+		{"same join time: smaller id", []registry.Member{m("b", 0, 10), m("a", 0, 10)}, "b", 5, false},
+		{"same join time: smaller id leads", []registry.Member{m("b", 0, 10), m("a", 0, 10)}, "a", 5, true},
+	}
+	for _, c := range cases {
+		if got := saved.IsLeader(c.members, c.self, t0.Add(time.Duration(c.now)*time.Second), grace); got != c.want {
+			t.Errorf("%s: IsLeader = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// countingStore records each analysis run, by the process that ran it.
+type countingStore struct {
+	store.Store
+	who string
+	mu  *sync.Mutex
+	log *[]run
+}
+
+type run struct {
+	who string
+	at  time.Time
+}
+
+func (c countingStore) Run(ctx context.Context, q store.Query) (store.Result, error) {
+	c.mu.Lock()
+	*c.log = append(*c.log, run{c.who, time.Now()})
+	c.mu.Unlock()
+	return c.Store.Run(ctx, q)
+}
+
+// TestScheduleExactlyOnce runs three processes (a registry and a schedule
+// each) on one backend: a cached query is computed once per refresh period
+// in all, by one process; when that process leaves, another takes over,
+// still once per period; every process serves the same cached result.
+func TestScheduleExactlyOnce(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log, err := embedded.Start(t.TempDir(), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	model := storetest.NewModel()
+	var regs []*registry.Registry
+	for i := 0; i < 3; i++ {
+		regs = append(regs, registrytest.Open(t, registrytest.Connect(t, log.Addrs())))
+	}
+	ctx := context.Background()
+	p, err := regs[0].CreateProject(ctx, "org", "P")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := time.Now().Add(-time.Hour)
+	if _, err := model.Insert(ctx, []store.Event{{ProjectID: p.ID, Collection: "c", ID: fmt.Sprintf("%024x", 1), Timestamp: ts, CreatedAt: ts,
+		JSON: []byte(`{"keen":{"id":"000000000000000000000001","timestamp":"` + ts.UTC().Format(time.RFC3339Nano) + `"}}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	const period = 2 * time.Second
+	now := time.Now().UTC()
+	sq := registry.SavedQuery{ProjectID: p.ID, Name: "cached", Query: json.RawMessage(`{"analysis_type":"count","event_collection":"c"}`),
+		RefreshRate: int(period / time.Second), Created: now, Modified: now}
+	if err := regs[0].PutSavedQuery(ctx, sq); err != nil {
+		t.Fatal(err)
+	}
+
+	var mu sync.Mutex
+	var runs []run
+	cancels := make([]context.CancelFunc, 3)
+	done := make([]chan struct{}, 3)
+	for i, reg := range regs {
+		id := fmt.Sprintf("process-%d", i)
+		s, err := saved.NewSchedule(saved.ScheduleConfig{
+			Registry: reg, Runner: saved.Runner{Store: countingStore{model, id, &mu, &runs}}, ID: id,
+			Beat: 100 * time.Millisecond, TTL: 1500 * time.Millisecond, Grace: 300 * time.Millisecond, Logger: logger,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		cancels[i], done[i] = cancel, make(chan struct{})
+		go func() { defer close(done[i]); s.Run(sctx) }()
+	}
+	defer func() {
+		for i := range cancels {
+			cancels[i]()
+			<-done[i]
+		}
+	}()
+
+	time.Sleep(3*period + period/2)
+	mu.Lock()
+	first := append([]run(nil), runs...)
+	mu.Unlock()
+	if len(first) == 0 {
+		t.Fatal("the cached query was never computed")
+	}
+	leader := first[0].who
+	for _, r := range first {
+		if r.who != leader {
+			t.Fatalf("two processes computed while the leader was up: %+v", first)
+		}
+	}
+	// The leader leaves; another takes over.
+	li := int(leader[len(leader)-1] - '0')
+	cancels[li]()
+	<-done[li]
+	time.Sleep(3*period + period/2)
+
+	mu.Lock()
+	all := append([]run(nil), runs...)
+	mu.Unlock()
+	sort.Slice(all, func(i, j int) bool { return all[i].at.Before(all[j].at) })
+	// Exactly once per period: consecutive runs are a period apart (less
+	// the beat's jitter), and never more than a period and the slack of
+	// noticing it (a beat, a takeover).
+	const slack = time.Second
+	for i := 1; i < len(all); i++ {
+		gap := all[i].at.Sub(all[i-1].at)
+		if gap < period-150*time.Millisecond || gap > period+slack {
+			t.Fatalf("runs %d and %d are %s apart (period %s): %+v", i-1, i, gap, period, all)
+		}
+	}
+	if len(all) < 6 {
+		t.Fatalf("%d runs in 7 periods: %+v", len(all), all)
+	}
+	var after []string
+	for _, r := range all[len(first):] {
+		after = append(after, r.who)
+	}
+	for _, w := range after {
+		if w == leader || w != after[0] {
+			t.Fatalf("after %s left, runs were by %v", leader, after)
+		}
+	}
+	// Every process holds the same cached result, the last run's.
+	var results []registry.SavedResult
+	for _, reg := range regs {
+		if err := reg.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		reg.Read(func(v *registry.View) {
+			res, ok := v.SavedResult(p.ID, "cached")
+			if !ok {
+				t.Fatal("a process has no cached result")
+			}
+			results = append(results, res)
+		})
+	}
+	for _, r := range results {
+		if string(r.Body) != `{"result":1}` || !r.RunAt.Equal(results[0].RunAt) || r.Status != 200 {
+			t.Fatalf("cached results differ or are wrong: %+v", results)
+		}
+	}
+	t.Logf("%d runs: first %d by %s, then by %s", len(all), len(first), leader, after[0])
+}
