@@ -40,6 +40,8 @@ type Registry interface {
 	DeleteAccessKey(ctx context.Context, pid, key string) error
 	Streams(pid string) (registry.Streams, bool)
 	SetStreams(ctx context.Context, pid string, s registry.Streams) error
+	PutSavedQuery(ctx context.Context, sq registry.SavedQuery) (registry.SavedQuery, error)
+	DeleteSavedQuery(ctx context.Context, pid, name string) error
 }
 
 // Config is what the API serves with.
@@ -137,6 +139,7 @@ func (a *API) routes() {
 	m.HandleFunc("DELETE /3.0/projects/{pid}/events/{collection}/properties/{property}", a.master(a.deleteProperty))
 	m.HandleFunc("GET /3.0/projects/{pid}/queries/{analysis}", a.query)
 	m.HandleFunc("POST /3.0/projects/{pid}/queries/{analysis}", a.query)
+	a.savedRoutes()
 
 	a.webRoutes()
 

@@ -23,15 +23,18 @@ type SavedQuery struct {
 	Metadata    json.RawMessage `json:"metadata,omitempty"`
 	Created     time.Time       `json:"created"`
 	Modified    time.Time       `json:"modified"`
+	// Version is new at every write (PutSavedQuery sets it): a result is
+	// of one version of the definition.
+	Version string `json:"version"`
 }
 
 // SavedResult is the last scheduled run of a cached query. It belongs to
-// the definition whose Modified it carries: a result of an older
+// the definition whose Version it carries: a result of an older
 // definition is not served.
 type SavedResult struct {
 	ProjectID string    `json:"project_id"`
 	Name      string    `json:"name"`
-	Modified  time.Time `json:"query_modified"`
+	Version   string    `json:"version"`
 	RunAt     time.Time `json:"run_at"`
 	// Body is the answer's JSON ({"result": …}); empty when the run failed.
 	Body json.RawMessage `json:"body,omitempty"`
@@ -174,7 +177,7 @@ func (v *View) SavedResult(pid, name string) (SavedResult, bool) {
 	}
 	sq, ok := st.saved[name]
 	res, ok2 := st.results[name]
-	if !ok || !ok2 || !res.Modified.Equal(sq.Modified) {
+	if !ok || !ok2 || res.Version != sq.Version {
 		return SavedResult{}, false
 	}
 	return res, true
@@ -254,12 +257,17 @@ func (v *View) remove(key []byte) {
 	}
 }
 
-// PutSavedQuery creates or replaces a saved query of an existing project.
-func (r *Registry) PutSavedQuery(ctx context.Context, sq SavedQuery) error {
+// PutSavedQuery creates or replaces a saved query of an existing project,
+// as a new version, which it returns.
+func (r *Registry) PutSavedQuery(ctx context.Context, sq SavedQuery) (SavedQuery, error) {
 	if _, ok := r.Project(sq.ProjectID); !ok {
-		return ErrNotFound
+		return SavedQuery{}, ErrNotFound
 	}
-	return r.put(ctx, savedQueryRecordKey(sq.ProjectID, sq.Name), record{Kind: kindSavedQuery, SavedQuery: &sq})
+	sq.Version = randomHex(8)
+	if err := r.put(ctx, savedQueryRecordKey(sq.ProjectID, sq.Name), record{Kind: kindSavedQuery, SavedQuery: &sq}); err != nil {
+		return SavedQuery{}, err
+	}
+	return sq, nil
 }
 
 // DeleteSavedQuery removes a saved query and its cached result.

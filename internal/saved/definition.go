@@ -208,7 +208,7 @@ func NewDocument(sq registry.SavedQuery, last *registry.SavedResult) Document {
 // NextRun is when a cached query is due: at once when it has not run since
 // its definition changed, else refresh_rate after its last run.
 func NextRun(sq registry.SavedQuery, last *registry.SavedResult) time.Time {
-	if last == nil || !last.Modified.Equal(sq.Modified) {
+	if last == nil || last.Version != sq.Version {
 		return sq.Modified
 	}
 	return last.RunAt.Add(time.Duration(sq.RefreshRate) * time.Second)

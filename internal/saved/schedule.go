@@ -227,7 +227,7 @@ func (s *Schedule) refreshDue(ctx context.Context) {
 // refresh runs one cached query and returns its result record.
 func (s *Schedule) refresh(ctx context.Context, sq registry.SavedQuery) registry.SavedResult {
 	runAt := s.cfg.Now()
-	res := registry.SavedResult{ProjectID: sq.ProjectID, Name: sq.Name, Modified: sq.Modified, RunAt: runAt, Holder: s.cfg.ID, Status: http.StatusOK}
+	res := registry.SavedResult{ProjectID: sq.ProjectID, Name: sq.Name, Version: sq.Version, RunAt: runAt, Holder: s.cfg.ID, Status: http.StatusOK}
 	body, err := s.cfg.Runner.Run(ctx, sq, nil, runAt)
 	var qe *query.Error
 	var tooLarge *store.TooLargeError

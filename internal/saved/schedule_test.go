@@ -99,7 +99,7 @@ func TestScheduleExactlyOnce(t *testing.T) {
 	now := time.Now().UTC()
 	sq := registry.SavedQuery{ProjectID: p.ID, Name: "cached", Query: json.RawMessage(`{"analysis_type":"count","event_collection":"c"}`),
 		RefreshRate: int(period / time.Second), Created: now, Modified: now}
-	if err := regs[0].PutSavedQuery(ctx, sq); err != nil {
+	if _, err := regs[0].PutSavedQuery(ctx, sq); err != nil {
 		t.Fatal(err)
 	}
 
