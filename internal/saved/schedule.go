@@ -22,6 +22,15 @@ const Group = "cached-queries"
 // answer is recorded as a failed run, and …/result computes it when asked.
 const MaxResultBytes = 512 << 10
 
+// Production timing of the schedule: a member beats every DefaultBeat and
+// is live DefaultTTL after its beat; clocks may differ by DefaultGrace.
+// A crashed leader's successor starts within DefaultTTL + DefaultGrace.
+const (
+	DefaultBeat  = 2 * time.Second
+	DefaultTTL   = 10 * time.Second
+	DefaultGrace = 2 * time.Second
+)
+
 // staleMember is how long a member that stopped beating without leaving
 // (a crash) is kept before the leader removes its record.
 const staleMember = time.Hour
