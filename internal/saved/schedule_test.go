@@ -3,11 +3,13 @@ package saved_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,10 +71,27 @@ func (c countingStore) Run(ctx context.Context, q store.Query) (store.Result, er
 	return c.Store.Run(ctx, q)
 }
 
+// crashable is a process's registry whose Leave fails once it "crashed":
+// its member record stays until it expires, as after a kill.
+type crashable struct {
+	*registry.Registry
+	self    string
+	crashed atomic.Bool
+}
+
+func (c *crashable) Leave(ctx context.Context, group, id string) error {
+	if c.crashed.Load() && id == c.self {
+		return errors.New("crashed")
+	}
+	return c.Registry.Leave(ctx, group, id)
+}
+
 // TestScheduleExactlyOnce runs three processes (a registry and a schedule
 // each) on one backend: a cached query is computed once per refresh period
-// in all, by one process; when that process leaves, another takes over,
-// still once per period; every process serves the same cached result.
+// in all, by one process; when that process leaves, another takes over at
+// once, and when that one crashes (its member record left behind), the
+// last takes over when the record expires — still once per period; every
+// process holds the same cached result.
 func TestScheduleExactlyOnce(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	log, err := embedded.Start(t.TempDir(), logger)
@@ -107,10 +126,12 @@ func TestScheduleExactlyOnce(t *testing.T) {
 	var runs []run
 	cancels := make([]context.CancelFunc, 3)
 	done := make([]chan struct{}, 3)
+	wrapped := make([]*crashable, 3)
 	for i, reg := range regs {
 		id := fmt.Sprintf("process-%d", i)
+		wrapped[i] = &crashable{Registry: reg, self: id}
 		s, err := saved.NewSchedule(saved.ScheduleConfig{
-			Registry: reg, Runner: saved.Runner{Store: countingStore{model, id, &mu, &runs}}, ID: id,
+			Registry: wrapped[i], Runner: saved.Runner{Store: countingStore{model, id, &mu, &runs}}, ID: id,
 			Beat: 100 * time.Millisecond, TTL: 1500 * time.Millisecond, Grace: 300 * time.Millisecond, Logger: logger,
 		})
 		if err != nil {
@@ -127,50 +148,61 @@ func TestScheduleExactlyOnce(t *testing.T) {
 		}
 	}()
 
-	time.Sleep(3*period + period/2)
-	mu.Lock()
-	first := append([]run(nil), runs...)
-	mu.Unlock()
-	if len(first) == 0 {
-		t.Fatal("the cached query was never computed")
-	}
-	leader := first[0].who
-	for _, r := range first {
-		if r.who != leader {
-			t.Fatalf("two processes computed while the leader was up: %+v", first)
+	// runsSince returns the runs after the first n, and checks they are by
+	// one process.
+	runsSince := func(n int, phase string) ([]run, string) {
+		t.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		rs := append([]run(nil), runs[n:]...)
+		if len(rs) == 0 {
+			t.Fatalf("%s: no run", phase)
 		}
+		for _, r := range rs {
+			if r.who != rs[0].who {
+				t.Fatalf("%s: two processes computed: %+v", phase, rs)
+			}
+		}
+		return rs, rs[0].who
 	}
+	index := func(who string) int { return int(who[len(who)-1] - '0') }
+
+	time.Sleep(3 * period)
+	first, leader := runsSince(0, "all up")
 	// The leader leaves; another takes over.
-	li := int(leader[len(leader)-1] - '0')
-	cancels[li]()
-	<-done[li]
-	time.Sleep(3*period + period/2)
+	cancels[index(leader)]()
+	<-done[index(leader)]
+	time.Sleep(3 * period)
+	second, next := runsSince(len(first), "after a leave")
+	if next == leader {
+		t.Fatalf("%s ran after it left", leader)
+	}
+	// The next one crashes: its record stays until it expires.
+	wrapped[index(next)].crashed.Store(true)
+	cancels[index(next)]()
+	<-done[index(next)]
+	time.Sleep(3 * period)
+	_, last := runsSince(len(first)+len(second), "after a crash")
+	if last == leader || last == next {
+		t.Fatalf("%s ran after %s left and %s crashed", last, leader, next)
+	}
 
 	mu.Lock()
 	all := append([]run(nil), runs...)
 	mu.Unlock()
 	sort.Slice(all, func(i, j int) bool { return all[i].at.Before(all[j].at) })
 	// Exactly once per period: consecutive runs are a period apart (less
-	// the beat's jitter), and never more than a period and the slack of
-	// noticing it (a beat, a takeover).
-	const slack = time.Second
+	// the beat's jitter), and never more than a period and the time to
+	// notice it (a beat, a takeover after a crash: TTL + grace).
+	const slack = 1500*time.Millisecond + 300*time.Millisecond + 2*100*time.Millisecond
 	for i := 1; i < len(all); i++ {
 		gap := all[i].at.Sub(all[i-1].at)
 		if gap < period-150*time.Millisecond || gap > period+slack {
 			t.Fatalf("runs %d and %d are %s apart (period %s): %+v", i-1, i, gap, period, all)
 		}
 	}
-	if len(all) < 6 {
-		t.Fatalf("%d runs in 7 periods: %+v", len(all), all)
-	}
-	var after []string
-	for _, r := range all[len(first):] {
-		after = append(after, r.who)
-	}
-	for _, w := range after {
-		if w == leader || w != after[0] {
-			t.Fatalf("after %s left, runs were by %v", leader, after)
-		}
+	if len(all) < 7 {
+		t.Fatalf("%d runs in 9 periods: %+v", len(all), all)
 	}
 	// Every process holds the same cached result, the last run's.
 	var results []registry.SavedResult
@@ -191,5 +223,5 @@ func TestScheduleExactlyOnce(t *testing.T) {
 			t.Fatalf("cached results differ or are wrong: %+v", results)
 		}
 	}
-	t.Logf("%d runs: first %d by %s, then by %s", len(all), len(first), leader, after[0])
+	t.Logf("%d runs: %d by %s, then %d by %s, then by %s", len(all), len(first), leader, len(second), next, last)
 }
