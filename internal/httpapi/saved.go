@@ -73,6 +73,18 @@ func (s savedAccess) filters(sq registry.SavedQuery) []registry.Filter {
 	return fs
 }
 
+// noParams refuses URL parameters (but api_key, the credential): none of
+// these endpoints takes one.
+func noParams(w http.ResponseWriter, r *http.Request) bool {
+	for name := range r.URL.Query() {
+		if name != "api_key" {
+			writeError(w, http.StatusBadRequest, saved.ErrInvalidRequest, "The URL parameter "+strconv.Quote(name)+" is not one of this endpoint's: it takes none (but api_key).")
+			return false
+		}
+	}
+	return true
+}
+
 func refuseSavedKey(w http.ResponseWriter) {
 	writeError(w, http.StatusUnauthorized, "InvalidApiKeyError", "This key may not use this saved query: use the master key, the read key, or an access key permitting saved_queries (or cached_queries, for a cached query) whose options allow the name.")
 }
@@ -88,6 +100,9 @@ func (a *API) savedReader(w http.ResponseWriter, r *http.Request) (registry.Proj
 		return p, savedAccess{}, false
 	}
 	acc := savedAccess{cred}
+	if !noParams(w, r) {
+		return p, acc, false
+	}
 	if !acc.any() {
 		refuseSavedKey(w)
 		return p, acc, false
@@ -153,6 +168,9 @@ func (a *API) getSaved(w http.ResponseWriter, r *http.Request) {
 // putSaved creates (201) or replaces (200) a saved query; a body whose
 // query_name differs from the path renames it.
 func (a *API) putSaved(w http.ResponseWriter, r *http.Request, p registry.Project) {
+	if !noParams(w, r) {
+		return
+	}
 	b, ok := readBody(w, r)
 	if !ok {
 		return
@@ -202,6 +220,9 @@ func (a *API) putSaved(w http.ResponseWriter, r *http.Request, p registry.Projec
 }
 
 func (a *API) deleteSaved(w http.ResponseWriter, r *http.Request, p registry.Project) {
+	if !noParams(w, r) {
+		return
+	}
 	name := r.PathValue("name")
 	err := a.cfg.Registry.DeleteSavedQuery(r.Context(), p.ID, name)
 	switch {

@@ -151,6 +151,9 @@ func TestSavedQueryRefusals(t *testing.T) {
 		{"sum without target_property", "PUT", "/q", master, `{"query":{"analysis_type":"sum","event_collection":"c"}}`, 400, "InvalidQueryError"},
 		{"result of a missing query", "GET", "/nope/result", master, "", 404, "ResourceNotFoundError"},
 		{"get a missing query", "GET", "/nope", p.APIKeys["read"], "", 404, "ResourceNotFoundError"},
+		{"URL parameter on a result", "GET", "/q/result?timeframe=this_2_days", master, "", 400, "InvalidRequestError"},
+		{"URL parameter on a PUT", "PUT", "/q?refresh_rate=14400", master, countPurchases, 400, "InvalidRequestError"},
+		{"URL parameter on a list", "GET", "?page=2", master, "", 400, "InvalidRequestError"},
 		{"rename a missing query", "PUT", "/nope", master, `{"query_name":"other","query":{"analysis_type":"count","event_collection":"c"}}`, 404, "ResourceNotFoundError"},
 	}
 	before := f.registryEnd()
@@ -191,7 +194,7 @@ func TestSavedQueryResult(t *testing.T) {
 	put("cached", `{"query":{"analysis_type":"count","event_collection":"purchases"},"refresh_rate":14400}`)
 
 	var doc savedDoc
-	if st := f.do("GET", base+"/day/result", read, "", &doc); st != 200 || string(doc.Result) != "24" || doc.QueryName != "day" {
+	if st := f.do("GET", base+"/day/result?api_key="+read, "", "", &doc); st != 200 || string(doc.Result) != "24" || doc.QueryName != "day" {
 		t.Fatalf("result: %d %+v", st, doc)
 	}
 	// The same answer as the query API gives.
