@@ -42,6 +42,8 @@ type Registry interface {
 	SetStreams(ctx context.Context, pid string, s registry.Streams) error
 	PutSavedQuery(ctx context.Context, sq registry.SavedQuery) (registry.SavedQuery, error)
 	DeleteSavedQuery(ctx context.Context, pid, name string) error
+	PutDataset(ctx context.Context, d registry.Dataset) error
+	DeleteDataset(ctx context.Context, pid, name string) error
 }
 
 // Config is what the API serves with.
@@ -140,6 +142,7 @@ func (a *API) routes() {
 	m.HandleFunc("GET /3.0/projects/{pid}/queries/{analysis}", a.query)
 	m.HandleFunc("POST /3.0/projects/{pid}/queries/{analysis}", a.query)
 	a.savedRoutes()
+	a.datasetRoutes()
 
 	a.webRoutes()
 

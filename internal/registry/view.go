@@ -35,6 +35,7 @@ type record struct {
 	SavedQuery  *SavedQuery  `json:"saved_query,omitempty"`
 	SavedResult *SavedResult `json:"saved_result,omitempty"`
 	Member      *Member      `json:"member,omitempty"`
+	Dataset     *Dataset     `json:"dataset,omitempty"`
 }
 
 func projectRecordKey(pid string) string        { return "project/" + pid }
@@ -63,12 +64,13 @@ type View struct {
 }
 
 type projectState struct {
-	project Project
-	keys    map[string]*AccessKey
-	byKeyID map[string]*AccessKey // by tenancy.KeyID, as named in raw topics
-	streams Streams
-	saved   map[string]SavedQuery  // by name
-	results map[string]SavedResult // by saved query name
+	project  Project
+	keys     map[string]*AccessKey
+	byKeyID  map[string]*AccessKey // by tenancy.KeyID, as named in raw topics
+	streams  Streams
+	saved    map[string]SavedQuery  // by name
+	results  map[string]SavedResult // by saved query name
+	datasets map[string]Dataset     // by name
 }
 
 // NewView returns an empty view.
@@ -94,7 +96,7 @@ func (v *View) Apply(key, value []byte) error {
 			st.project = *p
 		} else {
 			v.projects[p.ID] = &projectState{project: *p, keys: map[string]*AccessKey{}, byKeyID: map[string]*AccessKey{},
-				saved: map[string]SavedQuery{}, results: map[string]SavedResult{}}
+				saved: map[string]SavedQuery{}, results: map[string]SavedResult{}, datasets: map[string]Dataset{}}
 		}
 	case kindAccessKey:
 		k := r.AccessKey

@@ -148,7 +148,7 @@ func RoundTrip(t *testing.T, brokers []string) {
 }
 
 // SavedQueries checks, on the cluster at brokers: a saved query, its
-// cached result and a schedule member written by one process are seen by
+// cached result, a dataset and a schedule member written by one process are seen by
 // another within 1 s; a replacement gets a new version, whose old result
 // no longer counts; a deletion (a tombstone) reaches the other process and
 // holds for a process opened afterwards; Sync catches a view up.
@@ -179,13 +179,17 @@ func SavedQueries(t *testing.T, brokers []string) {
 	if err := r1.Heartbeat(ctx, registry.Member{Group: "g", ID: "m1", Joined: now, Beat: now, Expires: now.Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
+	if err := r1.PutDataset(ctx, registry.Dataset{ProjectID: p.ID, Name: "ds", DisplayName: "DS", Query: []byte(`{"analysis_type":"count"}`),
+		IndexBy: []string{"user.id"}, Created: now, Modified: now}); err != nil {
+		t.Fatal(err)
+	}
 	within(t, time.Second, "saved query, result and member reaching the second process", func() bool {
 		var ok bool
 		r2.Read(func(v *registry.View) {
 			got, found := v.SavedQuery(p.ID, "daily")
 			res, hasRes := v.SavedResult(p.ID, "daily")
 			ok = found && got.Version == sq.Version && got.RefreshRate == 14400 && hasRes && string(res.Body) == `{"result":7}` &&
-				len(v.Members("g")) == 1 && len(v.CachedQueries()) > 0
+				len(v.Members("g")) == 1 && len(v.CachedQueries()) > 0 && len(v.Datasets(p.ID)) == 1
 		})
 		return ok
 	})
@@ -215,6 +219,9 @@ func SavedQueries(t *testing.T, brokers []string) {
 	if err := r1.Leave(ctx, "g", "m1"); err != nil {
 		t.Fatal(err)
 	}
+	if err := r1.DeleteDataset(ctx, p.ID, "ds"); err != nil {
+		t.Fatal(err)
+	}
 	within(t, time.Second, "deletion reaching the first process", func() bool {
 		var gone bool
 		r1.Read(func(v *registry.View) { _, found := v.SavedQuery(p.ID, "daily"); gone = !found })
@@ -227,6 +234,9 @@ func SavedQueries(t *testing.T, brokers []string) {
 		}
 		if len(v.Members("g")) != 0 {
 			t.Fatal("a process opened after the member left sees it")
+		}
+		if _, found := v.Dataset(p.ID, "ds"); found {
+			t.Fatal("a process opened after the dataset's deletion sees it")
 		}
 		if _, ok := v.Project(p.ID); !ok {
 			t.Fatal("the project is gone")
