@@ -139,6 +139,7 @@ func (a *API) routes() {
 	m.HandleFunc("POST /3.0/projects/{pid}/queries/{analysis}", a.query)
 
 	a.webRoutes()
+	a.explorerRoutes()
 
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "ResourceNotFoundError", "There is no resource at "+r.URL.Path+" for "+r.Method+".")
