@@ -663,7 +663,8 @@
       list = await api('GET', '/queries/saved');
       if (!Array.isArray(list)) throw new Error('the answer is not a list');
     } catch (e) {
-      $('saved-note').textContent = 'Could not list saved queries: ' + e.message;
+      // A server without Keen's saved queries answers 400 or 404 here.
+      $('saved-note').textContent = 'Saved queries are not available: listing them failed (' + e.message + ').';
       $('saved-table').hidden = true;
       return;
     }
