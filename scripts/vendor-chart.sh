@@ -42,11 +42,16 @@ version=$(node -p 'require(process.argv[1]).version' "$tmp/package/package.json"
 [[ $version == "$VERSION" ]] || die "the tarball holds chart.js $version, want $VERSION"
 
 # The file names carry no version, so the page's <script> tag does not
-# change on an upgrade; VERSION.chart.js says which release it is.
+# change on an upgrade; VERSION.chart.js says which release it is, and the
+# bundle's SHA-256, which internal/httpapi's tests check the embedded file
+# against (so a hand edit of the bundle fails them).
 mkdir -p "$tmp/out"
 cp "$tmp/package/dist/chart.umd.min.js" "$tmp/out/chart.umd.min.js"
 cp "$tmp/package/LICENSE.md" "$tmp/out/chart.js.LICENSE.md"
-printf 'chart.js %s %s\n' "$VERSION" "$INTEGRITY" >"$tmp/out/VERSION.chart.js"
+{
+	printf 'chart.js %s (npm tarball %s)\n' "$VERSION" "$INTEGRITY"
+	printf 'chart.umd.min.js sha256 %s\n' "$(sha256sum "$tmp/out/chart.umd.min.js" | cut -d' ' -f1)"
+} >"$tmp/out/VERSION.chart.js"
 
 if $check; then
 	for f in chart.umd.min.js chart.js.LICENSE.md VERSION.chart.js; do

@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"os"
@@ -56,5 +58,27 @@ func TestExplorerPageServed(t *testing.T) {
 		if resp, _ := get(path); resp.StatusCode != 404 {
 			t.Errorf("%s: %d, want 404", path, resp.StatusCode)
 		}
+	}
+}
+
+// TestVendoredChartJS: the embedded Chart.js is the bundle
+// scripts/vendor-chart.sh wrote (its SHA-256 is in VERSION.chart.js), with
+// its license beside it.
+func TestVendoredChartJS(t *testing.T) {
+	bundle, err := os.ReadFile("web/vendor/chart.umd.min.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	version, err := os.ReadFile("web/vendor/VERSION.chart.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(bundle)
+	if want := "chart.umd.min.js sha256 " + hex.EncodeToString(sum[:]) + "\n"; !strings.Contains(string(version), want) {
+		t.Errorf("web/vendor/chart.umd.min.js is not the bundle VERSION.chart.js names (it has sha256 %x): run scripts/vendor-chart.sh\n%s", sum, version)
+	}
+	license, err := os.ReadFile("web/vendor/chart.js.LICENSE.md")
+	if err != nil || !strings.Contains(string(license), "MIT License") {
+		t.Errorf("chart.js.LICENSE.md: %v %.80q", err, license)
 	}
 }
