@@ -50,6 +50,11 @@ async function api(method, path, key, body) {
 // The events: per day before today (0 = today, UTC), per platform, how many,
 // each at 00:00:01 UTC of its day so that "this 7 days" holds them all.
 const plan = { 0: { ios: 3, android: 1 }, 1: { ios: 1, web: 2 }, 3: { android: 2, web: 1, ios: 2 } };
+// The expected dates are fixed now: a run does not straddle midnight UTC.
+while (Date.now() % day < 5_000 || day - (Date.now() % day) < 120_000) {
+  step('waiting for midnight UTC to pass');
+  await new Promise((r) => setTimeout(r, 5_000));
+}
 const midnight = Math.floor(Date.now() / day) * day;
 const events = [];
 for (const [ago, counts] of Object.entries(plan)) {

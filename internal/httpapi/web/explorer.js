@@ -516,10 +516,15 @@
     const a = q.analysis;
     if (!analyses.has(a)) return { kind: 'json', value: result };
     if (a === 'extraction') {
-      const rows = result.map((e) => flatten(e, '', {}));
+      // Only the events the table shows are flattened (an extraction may
+      // hold 100,000); their columns are the union of their properties.
+      const rows = result.slice(0, maxTableRows).map((e) => flatten(e, '', {}));
       const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
       cols.sort((x, y) => (x.startsWith('keen.') === y.startsWith('keen.') ? x.localeCompare(y) : x.startsWith('keen.') ? -1 : 1));
-      return { kind: 'table', caption: result.length + ' events', columns: cols, rows: rows.map((r) => cols.map((c) => (c in r ? text(r[c]) : ''))) };
+      return {
+        kind: 'table', caption: result.length + ' events', total: result.length, columns: cols,
+        rows: rows.map((r) => cols.map((c) => (c in r ? text(r[c]) : ''))),
+      };
     }
     const unique = a === 'select_unique';
     if (p.interval) {
@@ -609,7 +614,7 @@
       return tr;
     });
     $('result-body').replaceChildren(...rows);
-    const cut = view.rows.length > maxTableRows ? ' (the first ' + maxTableRows + ' shown)' : '';
+    const cut = (view.total || view.rows.length) > maxTableRows ? ' (the first ' + maxTableRows + ' shown)' : '';
     $('result-caption').textContent = what + ': ' + view.caption + cut;
     $('table-box').hidden = false;
     $('result-status').textContent = what + ': ' + (view.kind === 'chart' ? (view.type === 'line' ? 'line chart, ' : 'bar chart, ') : '') + view.caption + took;
