@@ -5,8 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -354,11 +359,61 @@ func checkKeenAnswers(t *testing.T, client, out string, checks map[string]keenCh
 	t.Logf("%s: %d of %d answers right", client, len(names)-failed, len(names))
 }
 
-// TestKeenPythonClient drives PyPI's keen (keen_client.py) against sluice
-// on Apache Kafka: recording (batch, single, image beacon), every query
-// method, schema, a filtered delete.
-func TestKeenPythonClient(t *testing.T) {
-	e := startPipeEnv(t, "keen python client")
+// TestKeenClients drives Keen's official clients against one sluice on
+// Apache Kafka whose HTTP API is served over HTTPS on 127.0.0.1:443 (Node's
+// keen-analysis reaches no other port), each client in a project of its
+// own: PyPI's keen (keen_client.py: recording in batches, one by one and
+// by image beacon, every query method, schema, a filtered delete), npm's
+// keen-tracking and keen-analysis in Node.js (keen.js) and their browser
+// builds in Chromium, from a page of another origin (CORS).
+func TestKeenClients(t *testing.T) {
+	const httpsAddr = "127.0.0.1:443"
+	e := startPipeEnv(t, "keen clients", "--http-tls", "--http-addr", httpsAddr)
+	if !strings.HasPrefix(e.sluice.HTTP, "https://") {
+		t.Fatalf("sluice serves its HTTP API at %s, not over HTTPS", e.sluice.HTTP)
+	}
+	ca := filepath.Join(e.dir, "data", "tls", "ca.pem")
+	hc := e.http
+	const orgID, orgKey = "0123456789abcdef01234567", "pipe-env-org-key-0123456789"
+	t.Run("python", func(t *testing.T) {
+		p := createProjectWith(t, hc, e.sluice.HTTP, orgID, orgKey, "keen python")
+		steps, checks := keenRecording(p, true)
+		plan, _ := json.Marshal(map[string]any{"url": e.sluice.HTTP, "project_id": p.ID,
+			"write_key": p.APIKeys["write"], "read_key": p.APIKeys["read"], "master_key": p.APIKeys["master"], "steps": steps})
+		out := runKeenDriver(t, string(plan), []string{"REQUESTS_CA_BUNDLE=" + ca}, clientsPython(t), clientsDir(t, "python")+"/keen_client.py")
+		checkKeenAnswers(t, "python keen", out, checks)
+	})
+	t.Run("node", func(t *testing.T) {
+		p := createProjectWith(t, hc, e.sluice.HTTP, orgID, orgKey, "keen node")
+		steps, checks := keenRecording(p, false)
+		plan, _ := json.Marshal(map[string]any{"project_id": p.ID,
+			"write_key": p.APIKeys["write"], "read_key": p.APIKeys["read"], "master_key": p.APIKeys["master"], "steps": steps,
+			"tracking": map[string]any{"host": "127.0.0.1", "port": 443, "protocol": "https"},
+			"analysis": map[string]any{"host": "127.0.0.1", "protocol": "https"}})
+		dir := clientsDir(t, "keen")
+		out := runKeenDriver(t, string(plan), []string{"NODE_EXTRA_CA_CERTS=" + ca}, "node", filepath.Join(dir, "keen.js"))
+		checkKeenAnswers(t, "node keen-tracking/keen-analysis", out, checks)
+	})
+	t.Run("browser", func(t *testing.T) {
+		p := createProjectWith(t, hc, e.sluice.HTTP, orgID, orgKey, "keen browser")
+		steps, checks := keenRecording(p, false)
+		plan, _ := json.Marshal(map[string]any{"project_id": p.ID,
+			"write_key": p.APIKeys["write"], "read_key": p.APIKeys["read"], "master_key": p.APIKeys["master"], "steps": steps,
+			"tracking": map[string]any{"host": "127.0.0.1", "protocol": "https"},
+			"analysis": map[string]any{"host": "127.0.0.1", "protocol": "https"}})
+		page := keenPage(t)
+		shot := filepath.Join(artifactsDir(t), "keen-browser.png")
+		out := runKeenDriver(t, "", []string{"PAGE_URL=" + page, "PLAN=" + string(plan), "SCREENSHOT=" + shot, "CHROMIUM=" + chromiumPath(t)},
+			"node", filepath.Join(browserDir(t), "keen.mjs"))
+		checkKeenAnswers(t, "browser keen-tracking/keen-analysis", out, checks)
+	})
+}
+
+// keenRecording is a client's plan: record the events, wait until they
+// are counted, run keenQueries, read the schema; with python, also an
+// image beacon and a filtered delete (the JavaScript clients have neither
+// a beacon call nor, in the browser, a delete the read key may run).
+func keenRecording(p httpProject, python bool) ([]keenStep, map[string]keenCheck) {
 	purchases, signups := keenEvents()
 	steps := []keenStep{
 		{"name": "record purchases", "op": "record", "collection": "purchases", "events": purchases},
@@ -391,14 +446,18 @@ func TestKeenPythonClient(t *testing.T) {
 	for k, v := range qchecks {
 		checks[k] = v
 	}
+	steps = append(steps, keenStep{"name": "schema purchases", "op": "collection", "collection": "purchases"})
+	checks["schema purchases"] = keenSchemaCheck
+	if !python {
+		return steps, checks
+	}
 	steps = append(steps,
-		keenStep{"name": "schema purchases", "op": "collection", "collection": "purchases"},
 		keenStep{"name": "beacon", "op": "beacon", "collection": "beacons", "event": map[string]any{"page": "/home"}},
+		keenStep{"name": "wait beacon", "op": "wait_count", "collection": "beacons", "count": 1},
 		keenStep{"name": "delete US", "op": "delete", "collection": "purchases", "params": map[string]any{
 			"filters": []any{map[string]any{"property_name": "country", "operator": "eq", "property_value": "US"}}}},
 		keenStep{"name": "count after delete", "op": "query", "analysis": "count", "params": map[string]any{"event_collection": "purchases", "timeframe": keenTimeframe}},
 	)
-	checks["schema purchases"] = keenSchemaCheck
 	checks["beacon"] = func(r json.RawMessage) error {
 		var b struct {
 			Status      int
@@ -412,24 +471,54 @@ func TestKeenPythonClient(t *testing.T) {
 		}
 		return nil
 	}
+	checks["wait beacon"] = scalar(1)
 	checks["delete US"] = func(json.RawMessage) error { return nil } // the count after it tells
 	checks["count after delete"] = scalar(5)
+	return steps, checks
+}
 
-	plan, _ := json.Marshal(map[string]any{"url": e.sluice.HTTP, "project_id": e.proj.ID,
-		"write_key": e.proj.APIKeys["write"], "read_key": e.proj.APIKeys["read"], "master_key": e.proj.APIKeys["master"], "steps": steps})
-	out := runKeenDriver(t, string(plan), clientsPython(t), clientsDir(t, "python")+"/keen_client.py")
-	checkKeenAnswers(t, "python keen", out, checks)
-	e.waitCount(t, "beacons", 1)
+// keenPage serves, from an origin of its own, a page that loads the
+// browser builds of keen-tracking and keen-analysis and steps.js, and
+// returns its URL.
+func keenPage(t *testing.T) string {
+	t.Helper()
+	dir := clientsDir(t, "keen")
+	files := map[string]string{
+		"/keen-tracking.min.js": filepath.Join(dir, "node_modules", "keen-tracking", "dist", "keen-tracking.min.js"),
+		"/keen-analysis.min.js": filepath.Join(dir, "node_modules", "keen-analysis", "dist", "keen-analysis.min.js"),
+		"/steps.js":             filepath.Join(dir, "steps.js"),
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if path, ok := files[r.URL.Path]; ok {
+			w.Header().Set("Content-Type", "text/javascript")
+			http.ServeFile(w, r, path)
+			return
+		}
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><html><head><meta charset="utf-8"><title>Keen clients</title>
+<script src="/keen-tracking.min.js"></script><script src="/keen-analysis.min.js"></script><script src="/steps.js"></script>
+</head><body>running</body></html>`)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL + "/"
 }
 
 // runKeenDriver runs a client driver with plan on stdin and returns its
 // standard output (the answers); its standard error is shown only when it
 // fails.
-func runKeenDriver(t *testing.T, plan, name string, args ...string) string {
+func runKeenDriver(t *testing.T, plan string, env []string, name string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = filepath.Dir(args[len(args)-1])
+	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(plan), &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -1,8 +1,8 @@
 // Drives Keen's official JavaScript clients in Node.js against sluice, for
 // e2e/keen_clients_test.go: keen-tracking records, keen-analysis queries.
 //
-// Reads a plan (JSON) on stdin — the same plan as
-// e2e/clients/python/keen_client.py:
+// Reads a plan (JSON) on stdin — the steps of
+// e2e/clients/python/keen_client.py, run by steps.js:
 //   {"project_id", "write_key", "read_key", "master_key",
 //    "tracking": {"host", "port", "protocol"},
 //    "analysis": {"host", "protocol"},
@@ -17,6 +17,7 @@
 
 const KeenTracking = require('keen-tracking');
 const KeenAnalysis = require('keen-analysis');
+const { runPlan } = require('./steps');
 
 const readStdin = () => new Promise((resolve, reject) => {
   let data = '';
@@ -25,46 +26,6 @@ const readStdin = () => new Promise((resolve, reject) => {
   process.stdin.on('end', () => resolve(data));
   process.stdin.on('error', reject);
 });
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function run(plan, tracking, analysis, step) {
-  switch (step.op) {
-    case 'record':
-      return tracking.recordEvents({ [step.collection]: step.events });
-    case 'record_one':
-      return tracking.recordEvent(step.collection, step.event);
-    case 'wait_count': {
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const res = await analysis.query({
-          analysis_type: 'count', event_collection: step.collection, timeframe: step.timeframe,
-        });
-        if (res.result === step.count || Date.now() > deadline) return res.result;
-        await sleep(200);
-      }
-    }
-    case 'query': {
-      const res = await analysis.query({ analysis_type: step.analysis, ...step.params });
-      // As the Python driver: a funnel's whole answer (result, steps,
-      // actors), otherwise its result. (keen-analysis also adds the query
-      // it sent, as "query"; that is the client's, not the server's.)
-      if (step.analysis !== 'funnel') return res.result;
-      delete res.query;
-      return res;
-    }
-    case 'collection':
-      return analysis.get({ url: analysis.url('events', step.collection), api_key: plan.read_key });
-    case 'collections':
-      return analysis.get({ url: analysis.url('events'), api_key: plan.read_key });
-    case 'delete':
-      return analysis.del({
-        url: analysis.url('events', step.collection), api_key: plan.master_key, params: step.params || {},
-      });
-    default:
-      throw new Error(`unknown op ${step.op}`);
-  }
-}
 
 (async () => {
   const plan = JSON.parse(await readStdin());
@@ -82,15 +43,7 @@ async function run(plan, tracking, analysis, step) {
     host: plan.analysis.host,
     protocol: plan.analysis.protocol,
   });
-  const out = {};
-  for (const step of plan.steps) {
-    try {
-      out[step.name] = { result: await run(plan, tracking, analysis, step) };
-    } catch (err) {
-      out[step.name] = { error: `${err.code || err.name || 'Error'}: ${err.message || err}` };
-    }
-  }
-  process.stdout.write(JSON.stringify(out));
+  process.stdout.write(JSON.stringify(await runPlan(plan, tracking, analysis)));
 })().catch((err) => {
   console.error(err);
   process.exit(1);
