@@ -27,14 +27,20 @@ type Serve struct {
 	AdvertisedHost string
 	TLSCert        string
 	TLSKey         string
-	OrgID          string
-	OrgKey         string
-	Backend        Backend
-	Demo           bool
-	LogLevel       string
-	GeoIPDB        string
-	DebugAddr      string
-	Pipeline       bool
+	// HTTPTLS serves the HTTP API over TLS: with HTTPTLSCert and HTTPTLSKey
+	// when given, else with the Kafka listeners' certificate (TLSCert, or
+	// the one sluice's own CA signs).
+	HTTPTLS     bool
+	HTTPTLSCert string
+	HTTPTLSKey  string
+	OrgID       string
+	OrgKey      string
+	Backend     Backend
+	Demo        bool
+	LogLevel    string
+	GeoIPDB     string
+	DebugAddr   string
+	Pipeline    bool
 	// Limits are limits.Default() but for the --max-* flags.
 	Limits limits.Config
 }
@@ -86,6 +92,9 @@ func ParseServe(args []string, env func(string) (string, bool), usageOut io.Writ
 	fs.StringVar(&c.AdvertisedHost, "advertised-host", "localhost", "host name that clients are told to connect to")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate for both Kafka listeners (empty = generated under <data-dir>/tls)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key for --tls-cert")
+	fs.BoolVar(&c.HTTPTLS, "http-tls", false, "serve the HTTP API over HTTPS, with the Kafka listeners' certificate unless --http-tls-cert is given")
+	fs.StringVar(&c.HTTPTLSCert, "http-tls-cert", "", "PEM certificate for the HTTP API (implies --http-tls)")
+	fs.StringVar(&c.HTTPTLSKey, "http-tls-key", "", "PEM private key for --http-tls-cert")
 	fs.StringVar(&c.OrgID, "org-id", "", "organization id for provisioning (empty = generated once into <data-dir>/org.json)")
 	fs.StringVar(&c.OrgKey, "org-key", "", "organization key for provisioning (empty = generated once into <data-dir>/org.json)")
 	fs.BoolVar(&c.Demo, "demo", false, "create a project named demo if there is none and print client commands for it")
@@ -191,6 +200,12 @@ func (c *Serve) validate() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key: give both or neither")
+	}
+	if (c.HTTPTLSCert == "") != (c.HTTPTLSKey == "") {
+		return errors.New("--http-tls-cert and --http-tls-key: give both or neither")
+	}
+	if c.HTTPTLSCert != "" {
+		c.HTTPTLS = true
 	}
 	if (c.OrgID == "") != (c.OrgKey == "") {
 		return errors.New("--org-id and --org-key: give both or neither")

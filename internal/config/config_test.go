@@ -22,7 +22,8 @@ func TestParseServeDefaults(t *testing.T) {
 		AdvertisedHost: "localhost", LogLevel: "info", Backend: Backend{ConnectTimeout: 30 * time.Second}}
 	if c.DataDir != want.DataDir || c.InboundAddr != want.InboundAddr || c.OutboundAddr != want.OutboundAddr ||
 		c.HTTPAddr != want.HTTPAddr || c.AdvertisedHost != want.AdvertisedHost || c.LogLevel != want.LogLevel ||
-		!c.Backend.Embedded() || c.Backend.ConnectTimeout != want.Backend.ConnectTimeout || c.OrgID != "" || c.TLSCert != "" || !c.Pipeline {
+		!c.Backend.Embedded() || c.Backend.ConnectTimeout != want.Backend.ConnectTimeout || c.OrgID != "" || c.TLSCert != "" || !c.Pipeline ||
+		c.HTTPTLS || c.HTTPTLSCert != "" {
 		t.Fatalf("defaults = %+v", c)
 	}
 }
@@ -81,6 +82,9 @@ func TestParseServeErrors(t *testing.T) {
 		{"same listeners", []string{"--inbound-addr", ":1", "--outbound-addr", ":1"}, nil, "--outbound-addr"},
 		{"bad host", []string{"--advertised-host", "a b"}, nil, "--advertised-host"},
 		{"cert without key", []string{"--tls-cert", "x.pem"}, nil, "--tls-cert and --tls-key"},
+		{"http cert without key", []string{"--http-tls-cert", "x.pem"}, nil, "--http-tls-cert and --http-tls-key"},
+		{"http key without cert", nil, map[string]string{"SLUICE_HTTP_TLS_KEY": "k.pem"}, "--http-tls-cert and --http-tls-key"},
+		{"bad env http-tls", nil, map[string]string{"SLUICE_HTTP_TLS": "sometimes"}, "SLUICE_HTTP_TLS"},
 		{"org id without key", []string{"--org-id", "abc"}, nil, "--org-id and --org-key"},
 		{"org key short", []string{"--org-id", "abc", "--org-key", "short"}, nil, "--org-key"},
 		{"org id chars", []string{"--org-id", "a b", "--org-key", "0123456789abcdef0123"}, nil, "--org-id"},
@@ -125,5 +129,32 @@ func TestParseServeBackendOK(t *testing.T) {
 	}
 	if c.Backend.SASLMechanism != "SCRAM-SHA-512" || !c.Backend.TLS || c.Backend.Embedded() {
 		t.Fatalf("backend = %+v", c.Backend)
+	}
+}
+
+func TestParseServeHTTPTLS(t *testing.T) {
+	cases := []struct {
+		name      string
+		args      []string
+		env       map[string]string
+		tls       bool
+		cert, key string
+	}{
+		{"off by default", nil, nil, false, "", ""},
+		{"the Kafka listeners' certificate", []string{"--http-tls"}, nil, true, "", ""},
+		{"from the environment", nil, map[string]string{"SLUICE_HTTP_TLS": "true"}, true, "", ""},
+		{"own certificate implies TLS", []string{"--http-tls-cert", "/c.pem", "--http-tls-key", "/k.pem"}, nil, true, "/c.pem", "/k.pem"},
+		{"own certificate from the environment", nil, map[string]string{"SLUICE_HTTP_TLS_CERT": "/c.pem", "SLUICE_HTTP_TLS_KEY": "/k.pem"}, true, "/c.pem", "/k.pem"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseServe(tc.args, envOf(tc.env), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.HTTPTLS != tc.tls || c.HTTPTLSCert != tc.cert || c.HTTPTLSKey != tc.key {
+				t.Fatalf("HTTPTLS %v cert %q key %q, want %v %q %q", c.HTTPTLS, c.HTTPTLSCert, c.HTTPTLSKey, tc.tls, tc.cert, tc.key)
+			}
+		})
 	}
 }

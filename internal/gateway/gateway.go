@@ -259,8 +259,8 @@ func (g *Gateway) endpoint(id int32) (host string, port int32, ok bool) {
 // advertisedAPIs intersects the role's versions with every backend broker's.
 func (g *Gateway) advertisedAPIs(ctx context.Context) (map[int16]kafkaproto.VersionRange, error) {
 	out := map[int16]kafkaproto.VersionRange{}
-	for k, v := range roleAPIs[g.cfg.Role] {
-		out[k] = v
+	for k, e := range roles[g.cfg.Role] {
+		out[int16(k)] = e.versions
 	}
 	g.mu.Lock()
 	ids := g.nodeIDsLocked()
@@ -285,7 +285,7 @@ func (g *Gateway) advertisedAPIs(ctx context.Context) (map[int16]kafkaproto.Vers
 				delete(out, key)
 				continue
 			}
-			// Produce keeps min 0 whatever the backend says (see roleAPIs).
+			// Produce keeps min 0 whatever the backend says (see roles).
 			if key != int16(kmsg.Produce) {
 				r.Min = max(r.Min, b.MinVersion)
 			}

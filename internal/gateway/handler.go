@@ -21,7 +21,7 @@ type connState struct {
 	ups map[int32]*upstream
 }
 
-// Begin starts one authenticated request (kafkaproto.Pipeliner): what goes
+// Begin starts one authenticated request (kafkaproto.Handler): what goes
 // to the backend is sent now, and the answer is read and mapped back when
 // the connection's writer asks for it, so the client's next request is read
 // while the backend works on this one.
@@ -30,46 +30,14 @@ func (g *Gateway) Begin(ctx context.Context, c *kafkaproto.Conn, req kmsg.Reques
 	if err != nil {
 		return nil, err
 	}
-	if r, ok := req.(*kmsg.MetadataRequest); ok {
-		return g.metadata(ctx, st, r)
+	if e := roles[g.cfg.Role][kmsg.Key(req.Key())]; e.serve != nil {
+		return e.serve(g, ctx, st, req)
 	}
-	if g.cfg.Role == Inbound {
-		switch r := req.(type) {
-		case *kmsg.ProduceRequest:
-			return g.produce(ctx, st, r)
-		case *kmsg.InitProducerIDRequest:
-			if r.TransactionalID == nil {
-				return g.start(ctx, st, st.home, r)
-			}
-		}
-	} else {
-		switch r := req.(type) {
-		case *kmsg.FetchRequest:
-			return g.fetch(ctx, st, r)
-		case *kmsg.ListOffsetsRequest:
-			return g.listOffsets(ctx, st, r)
-		case *kmsg.OffsetForLeaderEpochRequest:
-			return g.offsetForLeaderEpoch(ctx, st, r)
-		case *kmsg.FindCoordinatorRequest:
-			return g.findCoordinator(ctx, st, r)
-		case *kmsg.JoinGroupRequest:
-			return g.joinGroup(ctx, st, r)
-		case *kmsg.SyncGroupRequest:
-			return g.syncGroup(ctx, st, r)
-		case *kmsg.HeartbeatRequest:
-			return g.heartbeat(ctx, st, r)
-		case *kmsg.LeaveGroupRequest:
-			return g.leaveGroup(ctx, st, r)
-		case *kmsg.OffsetCommitRequest:
-			return g.offsetCommit(ctx, st, r)
-		case *kmsg.OffsetFetchRequest:
-			return g.offsetFetch(ctx, st, r)
-		case *kmsg.DescribeGroupsRequest:
-			return g.describeGroups(ctx, st, r)
-		case *kmsg.ListGroupsRequest:
-			return g.listGroups(ctx, st, r)
-		}
-	}
+	return g.refusePending(st, req)
+}
+
+// refusePending is refuse's answer as a Pending.
+func (g *Gateway) refusePending(st *connState, req kmsg.Request) (kafkaproto.Pending, error) {
 	resp, err := g.refuse(st, req)
 	if err != nil {
 		return nil, err
@@ -77,13 +45,13 @@ func (g *Gateway) Begin(ctx context.Context, c *kafkaproto.Conn, req kmsg.Reques
 	return answered(resp), nil
 }
 
-// Handle serves one request start to finish (kafkaproto.Handler).
-func (g *Gateway) Handle(ctx context.Context, c *kafkaproto.Conn, req kmsg.Request) (kmsg.Response, error) {
-	p, err := g.Begin(ctx, c, req)
-	if err != nil {
-		return nil, err
+// initProducerID serves an idempotent producer's InitProducerID; a
+// transactional one is refused (sluice does not offer transactions).
+func (g *Gateway) initProducerID(ctx context.Context, st *connState, req *kmsg.InitProducerIDRequest) (kafkaproto.Pending, error) {
+	if req.TransactionalID != nil {
+		return g.refusePending(st, req)
 	}
-	return p()
+	return g.start(ctx, st, st.home, req)
 }
 
 // answered is a Pending whose answer is already known.

@@ -519,22 +519,56 @@ func TestRefuseNotOK(t *testing.T) {
 	}
 }
 
-// TestEveryRoleRefusalHasAnAnswer: every key a role refuses (refusalCode)
-// has a case in Refuse, tested at every version by TestRefuseAllVersions,
-// so it gets an error response rather than a closed connection: the role's
-// list and Refuse's cases must not drift apart.
-func TestEveryRoleRefusalHasAnAnswer(t *testing.T) {
+// TestEveryAPIKeyHasAnAnswer: for each role, every API kmsg defines is
+// served (the role's table has a handler), refused with an error response
+// at every version (refusals), or deliberately closed (closes) — never by
+// default; and an API advertised without a handler is refused, not closed.
+func TestEveryAPIKeyHasAnAnswer(t *testing.T) {
 	for _, role := range []Role{Inbound, Outbound} {
 		for key := int16(0); key < 200; key++ {
 			req := kmsg.RequestForKey(key)
 			if req == nil {
 				continue
 			}
-			if _, _, refused := refusalCode(role, req); !refused {
+			name := fmt.Sprintf("%s %s", role, kmsg.NameForKey(key))
+			e, inTable := roles[role][kmsg.Key(key)]
+			if inTable && e.versions.Max > req.MaxVersion() {
+				t.Errorf("%s: advertised up to v%d, kmsg knows v%d", name, e.versions.Max, req.MaxVersion())
+			}
+			if e.serve != nil {
 				continue
 			}
-			if _, ok := refuseCases[key]; !ok {
-				t.Errorf("%s refuses %s, but Refuse has no case for it (the connection would be closed)", role, kmsg.NameForKey(key))
+			code, _, refused := refusalCode(role, req)
+			closed := closes[kmsg.Key(key)]
+			switch {
+			case refused && closed:
+				t.Errorf("%s: both refused and closed", name)
+			case !refused && !closed:
+				t.Errorf("%s: neither served, refused nor closed: add it to roles, refusals or closes", name)
+			case closed && inTable:
+				t.Errorf("%s: advertised, but closes the connection when sent", name)
+			case refused:
+				// The shapes Refuse closes on purpose are tested with
+				// their cases; here, requests that have an answer.
+				switch r := req.(type) {
+				case *kmsg.ProduceRequest:
+					r.Acks = -1 // acks=0 reads no answer
+				case *kmsg.ElectLeadersRequest:
+					r.Topics = []kmsg.ElectLeadersRequestTopic{} // v0 with all partitions has no error field
+				}
+				from := int16(0)
+				if key == int16(kmsg.DescribeLogDirs) {
+					from = 3 // v0–2 have no error field
+				}
+				for v := from; v <= req.MaxVersion(); v++ {
+					req.SetVersion(v)
+					resp, ok := Refuse(req, code, "refused")
+					if !ok {
+						t.Errorf("%s v%d: refused, but Refuse has no answer for it (the connection would be closed)", name, v)
+						break
+					}
+					refuseRoundTripResponse(t, req, resp)
+				}
 			}
 		}
 	}

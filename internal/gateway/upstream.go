@@ -11,10 +11,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl"
+
+	"github.com/sluice-io/sluice/internal/kafkaproto"
 )
 
 // maxResponseBytes bounds what an upstream response may claim to be, so a
@@ -162,24 +163,9 @@ func (u *upstream) receive(ctx context.Context, req kmsg.Request, corr int32) (k
 	if _, err := io.ReadFull(u.r, body); err != nil {
 		return nil, fmt.Errorf("reading from backend broker: %w", err)
 	}
-	rd := kbin.Reader{Src: body}
-	if got := rd.Int32(); got != corr {
-		return nil, fmt.Errorf("backend broker answered correlation id %d, want %d", got, corr)
-	}
-	resp := req.ResponseKind()
-	resp.SetVersion(req.GetVersion())
-	// Flexible responses carry header tags, except ApiVersions (KIP-511).
-	if resp.IsFlexible() && req.Key() != 18 {
-		for n := rd.Uvarint(); n > 0; n-- {
-			rd.Uvarint()
-			rd.Span(int(rd.Uvarint()))
-		}
-	}
-	if err := rd.Complete(); err != nil {
-		return nil, fmt.Errorf("backend response header: %w", err)
-	}
-	if err := resp.ReadFrom(rd.Src); err != nil {
-		return nil, fmt.Errorf("decoding backend %s response: %w", kmsg.NameForKey(req.Key()), err)
+	resp, err := kafkaproto.DecodeResponse(body, req, corr)
+	if err != nil {
+		return nil, fmt.Errorf("backend broker: %w", err)
 	}
 	return resp, nil
 }

@@ -86,22 +86,43 @@ func (a *API) recordOne(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	collection := r.PathValue("collection")
-	if err := tenancy.CheckCollectionName(collection); err != nil {
-		writeError(w, http.StatusBadRequest, "InvalidCollectionNameError", collectionMessage(err))
+	if !checkCollection(w, collection) {
 		return
 	}
-	body, ok := readBodyLimit(w, r, limits.MaxEventBytes, fmt.Sprintf("An event is at most %d bytes.", limits.MaxEventBytes))
-	if !ok || a.overQuota(w, wr.pid, len(body)) {
-		return
+	body, ok := readBodyLimit(w, r, limits.MaxEventBytes, eventTooLarge)
+	if ok && a.recordSingle(w, r, wr, collection, body) {
+		writeJSON(w, http.StatusCreated, map[string]bool{"created": true})
+	}
+}
+
+// eventTooLarge is the message of a single event over limits.MaxEventBytes.
+var eventTooLarge = fmt.Sprintf("An event is at most %d bytes.", limits.MaxEventBytes)
+
+// checkCollection refuses a bad collection name, answering the error itself.
+func checkCollection(w http.ResponseWriter, collection string) bool {
+	if err := tenancy.CheckCollectionName(collection); err != nil {
+		writeError(w, http.StatusBadRequest, "InvalidCollectionNameError", collectionMessage(err))
+		return false
+	}
+	return true
+}
+
+// recordSingle records one event of collection, as a POST of it and the
+// image beacon do. It answers every failure itself and returns true only
+// when the event was written and valid, leaving the success answer to the
+// caller.
+func (a *API) recordSingle(w http.ResponseWriter, r *http.Request, wr writer, collection string, body []byte) bool {
+	if a.overQuota(w, wr.pid, len(body)) {
+		return false
 	}
 	res := a.check(wr, body)
 	if !res.write {
 		writeError(w, http.StatusBadRequest, res.verr.Name, res.verr.Message)
-		return
+		return false
 	}
 	results := []*eventResult{&res}
 	if !a.writeEvents(w, r, wr, map[string][]*eventResult{collection: results}) {
-		return
+		return false
 	}
 	var limit *backend.CollectionLimitError
 	switch {
@@ -112,8 +133,9 @@ func (a *API) recordOne(w http.ResponseWriter, r *http.Request) {
 	case res.verr != nil:
 		writeError(w, http.StatusBadRequest, res.verr.Name, res.verr.Message)
 	default:
-		writeJSON(w, http.StatusCreated, map[string]bool{"created": true})
+		return true
 	}
+	return false
 }
 
 func (a *API) recordBatch(w http.ResponseWriter, r *http.Request) {

@@ -80,10 +80,11 @@ type Config struct {
 
 // API is the HTTP handler.
 type API struct {
-	cfg   Config
-	rates *rateSampler
-	mux   *http.ServeMux
-	ready atomic.Bool
+	cfg     Config
+	rates   *rateSampler
+	mux     *http.ServeMux
+	handler http.Handler // mux behind the middleware
+	ready   atomic.Bool
 }
 
 // New builds the API. /healthz answers 503 until SetReady, and then
@@ -94,13 +95,14 @@ func New(cfg Config) *API {
 	}
 	a := &API{cfg: cfg, mux: http.NewServeMux(), rates: newRateSampler()}
 	a.routes()
+	a.handler = cors(a.mux)
 	return a
 }
 
 // SetReady makes /healthz answer 200.
 func (a *API) SetReady() { a.ready.Store(true) }
 
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
 
 func (a *API) routes() {
 	m := a.mux
@@ -125,6 +127,14 @@ func (a *API) routes() {
 	m.HandleFunc("GET /3.0/projects/{pid}/streams/collections", a.master(a.listCollections))
 	m.HandleFunc("POST /3.0/projects/{pid}/events/{collection}", a.recordOne)
 	m.HandleFunc("POST /3.0/projects/{pid}/events", a.recordBatch)
+	// GET of a collection is its schema, or the image beacon when it
+	// carries data= (as Keen serves both on one URL).
+	m.HandleFunc("GET /3.0/projects/{pid}/events", a.schemaReader(a.listSchemas))
+	m.HandleFunc("GET /3.0/projects/{pid}/events/{collection}", a.collectionOrBeacon)
+	m.HandleFunc("GET /3.0/projects/{pid}/events/{collection}/properties", a.schemaReader(a.listProperties))
+	m.HandleFunc("GET /3.0/projects/{pid}/events/{collection}/properties/{property}", a.schemaReader(a.getProperty))
+	m.HandleFunc("DELETE /3.0/projects/{pid}/events/{collection}", a.master(a.deleteCollection))
+	m.HandleFunc("DELETE /3.0/projects/{pid}/events/{collection}/properties/{property}", a.master(a.deleteProperty))
 	m.HandleFunc("GET /3.0/projects/{pid}/queries/{analysis}", a.query)
 	m.HandleFunc("POST /3.0/projects/{pid}/queries/{analysis}", a.query)
 

@@ -33,6 +33,7 @@ type fixture struct {
 	reg   *registry.Registry
 	b     *backend.Backend
 	store store.Store
+	ids   int // the last keen.id (as a number) insert gave
 }
 
 // newFixture serves the API on the embedded log; opts may change its
@@ -68,7 +69,7 @@ func newFixture(t *testing.T, opts ...func(*httpapi.Config)) *fixture {
 	api.SetReady()
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &fixture{t: t, srv: srv, reg: reg, b: b, store: st}
+	return &fixture{t: t, srv: srv, reg: reg, b: b, store: cfg.Store}
 }
 
 // do sends a request and decodes the JSON answer into out (if non-nil).

@@ -44,9 +44,9 @@ type Conn struct {
 	draining  bool // close as soon as no request is in flight
 	closing   bool
 
-	// Pipelining (Config.Handler is a Pipeliner): answers are written by a
-	// writer goroutine, in request order, while the next request is read.
-	queue      chan queued // nil until the first pipelined request
+	// Pipelining: the Handler's answers are written by a writer
+	// goroutine, in request order, while the next request is read.
+	queue      chan queued // nil until the first request for the Handler
 	writerDone chan struct{}
 	deferred   bool // the request being handled is answered by the writer
 }
@@ -271,7 +271,7 @@ func (c *Conn) handshake() (*tls.Conn, error) {
 }
 
 // next reads, handles and answers one request; false means close. A
-// pipelined request is answered later by the writer, which ends it.
+// request for the Handler is answered later by the writer, which ends it.
 func (c *Conn) next() bool {
 	frame, ok := c.readFrame()
 	if !ok || !c.begin() {
@@ -445,26 +445,15 @@ func (c *Conn) handleApiVersions(h header, r kbin.Reader) bool {
 }
 
 func (c *Conn) handleRequest(h header, req kmsg.Request) bool {
-	api := kmsg.NameForKey(req.Key())
-	if pl, ok := c.srv.cfg.Handler.(Pipeliner); ok {
-		pending, err := pl.Begin(c.ctx, c, req)
-		if err != nil {
-			if c.ctx.Err() == nil {
-				c.logger().Warn("kafkaproto: handler failed; closing connection", "api", api, "version", req.GetVersion(), "err", err)
-			}
-			return false
-		}
-		c.enqueue(queued{corr: h.corr, req: req, pending: pending})
-		return true
-	}
-	resp, err := c.srv.cfg.Handler.Handle(c.ctx, c, req)
+	pending, err := c.srv.cfg.Handler.Begin(c.ctx, c, req)
 	if err != nil {
 		if c.ctx.Err() == nil {
-			c.logger().Warn("kafkaproto: handler failed; closing connection", "api", api, "version", req.GetVersion(), "err", err)
+			c.logger().Warn("kafkaproto: handler failed; closing connection", "api", kmsg.NameForKey(req.Key()), "version", req.GetVersion(), "err", err)
 		}
 		return false
 	}
-	return c.answer(h.corr, req, resp)
+	c.enqueue(queued{corr: h.corr, req: req, pending: pending})
+	return true
 }
 
 // answer writes the handler's answer to req, checked; false means close.
@@ -489,8 +478,9 @@ func (c *Conn) answer(corr int32, req kmsg.Request, resp kmsg.Response) bool {
 	return c.writeRaw(frame)
 }
 
-// write sends a response the server made itself. Once requests are
-// pipelined it joins the writer's queue, so answers keep request order.
+// write sends a response the server made itself. Once the Handler has
+// been given a request it joins the writer's queue, so answers keep
+// request order.
 func (c *Conn) write(corr int32, resp kmsg.Response) bool {
 	if c.queue != nil {
 		c.enqueue(queued{corr: corr, req: resp.RequestKind(), pending: func() (kmsg.Response, error) { return resp, nil }})

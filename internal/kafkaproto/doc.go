@@ -4,14 +4,14 @@
 // nothing about projects, topics or forwarding; both listener roles
 // (Inbound and Outbound) share it and differ only in their Config.
 //
-// Connection model. Each connection is served by one goroutine that reads a
-// frame, handles it and writes the response before reading the next one —
-// Kafka's own "mute while a request is in flight" rule: responses leave in
-// request order and correlation ids are echoed. A Handler that is also a
-// Pipeliner may answer later: then a writer goroutine writes the answers in
-// request order while the next requests are read (up to 16 owed), so a
-// gateway can overlap a backend's work with reading the client's next
-// request. Produce with acks=0 gets no response at all.
+// Connection model. Each connection is served by one goroutine that reads
+// frames and starts each request (Handler.Begin), and, from its first
+// request for the Handler, a writer goroutine that writes the answers in
+// request order (correlation ids echoed) while the next requests are read
+// (up to 16 owed): a gateway overlaps a backend's work with reading the
+// client's next request, and the client still sees Kafka's order. The
+// handshake (ApiVersions and SASL) is answered in line, before any request
+// is owed. Produce with acks=0 gets no response at all.
 //
 // SASL states. A fresh connection may send ApiVersions and SaslHandshake
 // only. SaslHandshake v1 is followed by SaslAuthenticate requests;

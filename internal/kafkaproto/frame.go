@@ -158,15 +158,45 @@ func sizeHint(resp kmsg.Response) int {
 	return n
 }
 
-// appendResponse encodes a whole response frame. ApiVersions responses always
-// use header v0, without the tag byte, even when the body is flexible
-// (KIP-511): a client that does not yet know the server's versions must be
-// able to read it.
+// headerTags says whether a response's header has a tag section: flexible
+// versions have one, except ApiVersions, whose responses always use header
+// v0 even when the body is flexible (KIP-511): a client that does not yet
+// know the server's versions must be able to read it.
+func headerTags(resp kmsg.Response) bool {
+	return resp.IsFlexible() && resp.Key() != int16(kmsg.ApiVersions)
+}
+
+// DecodeResponse decodes the body of a response frame (what follows its
+// size) to req: the correlation id must be corr, the header's tags (if
+// any) are skipped, and the response is of req's kind and version. It is
+// the client side of appendResponse, for whatever talks to a broker.
+func DecodeResponse(body []byte, req kmsg.Request, corr int32) (kmsg.Response, error) {
+	rd := kbin.Reader{Src: body}
+	if got := rd.Int32(); got != corr {
+		return nil, fmt.Errorf("correlation id %d, want %d", got, corr)
+	}
+	resp := req.ResponseKind()
+	resp.SetVersion(req.GetVersion())
+	if headerTags(resp) {
+		if err := skipTags(&rd); err != nil {
+			return nil, fmt.Errorf("%s response header: %w", kmsg.NameForKey(req.Key()), err)
+		}
+	}
+	if err := rd.Complete(); err != nil {
+		return nil, fmt.Errorf("%s response header: %w", kmsg.NameForKey(req.Key()), err)
+	}
+	if err := resp.ReadFrom(rd.Src); err != nil {
+		return nil, fmt.Errorf("decoding %s response: %w", kmsg.NameForKey(req.Key()), err)
+	}
+	return resp, nil
+}
+
+// appendResponse encodes a whole response frame.
 func appendResponse(dst []byte, corr int32, resp kmsg.Response) []byte {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(corr))
-	if resp.IsFlexible() && resp.Key() != int16(kmsg.ApiVersions) {
+	if headerTags(resp) {
 		dst = append(dst, 0) // empty header tag section
 	}
 	dst = resp.AppendTo(dst)

@@ -28,11 +28,13 @@ func (nopConn) SetWriteDeadline(time.Time) error { return nil }
 // echoHandler answers every request with its empty response kind.
 type echoHandler struct{}
 
-func (echoHandler) Handle(_ context.Context, _ *Conn, req kmsg.Request) (kmsg.Response, error) {
-	if p, ok := req.(*kmsg.ProduceRequest); ok && p.Acks == 0 {
-		return nil, nil
-	}
-	return req.ResponseKind(), nil
+func (echoHandler) Begin(_ context.Context, _ *Conn, req kmsg.Request) (Pending, error) {
+	return func() (kmsg.Response, error) {
+		if p, ok := req.(*kmsg.ProduceRequest); ok && p.Acks == 0 {
+			return nil, nil
+		}
+		return req.ResponseKind(), nil
+	}, nil
 }
 
 // FuzzHandle feeds arbitrary frames to a connection in each SASL stage,

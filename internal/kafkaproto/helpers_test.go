@@ -157,7 +157,17 @@ func (h *testHandler) seen() ([]int16, []*Conn) {
 	return append([]int16(nil), h.keys...), append([]*Conn(nil), h.conns...)
 }
 
-func (h *testHandler) Handle(ctx context.Context, c *Conn, req kmsg.Request) (kmsg.Response, error) {
+// Begin answers at once (handle), blocking the connection's reader while
+// it runs.
+func (h *testHandler) Begin(ctx context.Context, c *Conn, req kmsg.Request) (Pending, error) {
+	resp, err := h.handle(ctx, c, req)
+	if err != nil {
+		return nil, err
+	}
+	return func() (kmsg.Response, error) { return resp, nil }, nil
+}
+
+func (h *testHandler) handle(ctx context.Context, c *Conn, req kmsg.Request) (kmsg.Response, error) {
 	if got, ok := ConnFromContext(ctx); !ok || got != c || c.Principal() == nil {
 		return nil, errors.New("test handler: context does not carry the authenticated Conn")
 	}
@@ -459,16 +469,9 @@ func (rc *rawClient) read(req kmsg.Request, corr int32) kmsg.Response {
 	if err != nil {
 		rc.t.Fatalf("reading response to %s: %v", kmsg.NameForKey(req.Key()), err)
 	}
-	if got := int32(binary.BigEndian.Uint32(b)); got != corr {
-		rc.t.Fatalf("correlation id %d, want %d", got, corr)
-	}
-	b = b[4:]
-	resp := req.ResponseKind()
-	if resp.IsFlexible() && resp.Key() != int16(kmsg.ApiVersions) {
-		b = b[1:] // empty header tags
-	}
-	if err := resp.ReadFrom(b); err != nil {
-		rc.t.Fatalf("decoding %s response: %v", kmsg.NameForKey(req.Key()), err)
+	resp, err := DecodeResponse(b, req, corr)
+	if err != nil {
+		rc.t.Fatal(err)
 	}
 	return resp
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// pipelineHandler is a Pipeliner over the test handler: Metadata for
+// pipelineHandler answers later than the test handler: Metadata for
 // "slow" is answered only when release closes, "fail later" fails when its
 // answer is wanted.
 type pipelineHandler struct {
@@ -29,11 +29,7 @@ func (h *pipelineHandler) Begin(ctx context.Context, c *Conn, req kmsg.Request) 
 			return func() (kmsg.Response, error) { return nil, errors.New("backend gone") }, nil
 		}
 	}
-	resp, err := h.testHandler.Handle(ctx, c, req)
-	if err != nil {
-		return nil, err
-	}
-	return func() (kmsg.Response, error) { return resp, nil }, nil
+	return h.testHandler.Begin(ctx, c, req)
 }
 
 func startPipelined(t *testing.T) (*testServer, *pipelineHandler) {
@@ -42,7 +38,7 @@ func startPipelined(t *testing.T) (*testServer, *pipelineHandler) {
 	return ts, ph
 }
 
-// A Pipeliner's requests are read ahead while an earlier answer is pending,
+// Requests are read ahead while an earlier answer is pending,
 // and every answer, the server's own included, leaves in request order.
 func TestPipelinedAnswersInOrder(t *testing.T) {
 	ts, ph := startPipelined(t)

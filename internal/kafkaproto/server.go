@@ -32,27 +32,21 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, user, pass string) (Principal, error)
 }
 
-// Handler answers authenticated requests other than ApiVersions and SASL.
-// Calls for one connection are serial. A nil response means "send nothing"
-// and is only valid for Produce with acks=0 (for which anything returned is
-// dropped: such a client reads no response). An error closes the connection.
-// ctx is the connection's context.
-type Handler interface {
-	Handle(ctx context.Context, c *Conn, req kmsg.Request) (kmsg.Response, error)
-}
-
 // Pending yields the answer to a request later.
 type Pending func() (kmsg.Response, error)
 
-// Pipeliner is a Handler that can start a request and answer it later, so
-// the connection reads the next request while, say, a backend broker works
-// on this one. Begin calls for one connection are serial and in request
-// order; their Pendings are called serially, in the same order, from another
-// goroutine, and their answers written in that order. An error from either
-// closes the connection. The server's own answers on a pipelined connection
-// (ApiVersions, Unlisted) take their place in the same order.
-type Pipeliner interface {
-	Handler
+// Handler answers authenticated requests other than ApiVersions and SASL.
+// Begin starts one request and returns how to get its answer, so the
+// connection reads the next request while, say, a backend broker works on
+// this one. Begin calls for one connection are serial and in request order
+// (ctx is the connection's context); their Pendings are called serially,
+// in the same order, from another goroutine, and their answers written in
+// that order. The server's own answers (ApiVersions, Unlisted) take their
+// place in the same order. A nil answer means "send nothing" and is only
+// valid for Produce with acks=0 (for which anything returned is dropped:
+// such a client reads no response). An error from either closes the
+// connection.
+type Handler interface {
 	Begin(ctx context.Context, c *Conn, req kmsg.Request) (Pending, error)
 }
 

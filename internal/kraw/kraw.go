@@ -16,9 +16,10 @@ import (
 	"os"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/kafkaproto"
 )
 
 // Conn is one client connection.
@@ -130,22 +131,7 @@ func (c *Conn) Receive(req kmsg.Request) (kmsg.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	rd := kbin.Reader{Src: body}
-	if got := rd.Int32(); got != c.corr {
-		return nil, fmt.Errorf("correlation id %d, want %d", got, c.corr)
-	}
-	resp := req.ResponseKind()
-	resp.SetVersion(req.GetVersion())
-	if resp.IsFlexible() && req.Key() != int16(kmsg.ApiVersions) {
-		for n := rd.Uvarint(); n > 0; n-- {
-			rd.Uvarint()
-			rd.Span(int(rd.Uvarint()))
-		}
-	}
-	if err := resp.ReadFrom(rd.Src); err != nil {
-		return nil, fmt.Errorf("decoding %s response: %w", kmsg.NameForKey(req.Key()), err)
-	}
-	return resp, nil
+	return kafkaproto.DecodeResponse(body, req, c.corr)
 }
 
 func (c *Conn) readFrame(d time.Duration) ([]byte, error) {

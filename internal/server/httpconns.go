@@ -2,6 +2,7 @@ package server
 
 import (
 	"container/list"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -27,11 +28,14 @@ import (
 // longest query), keep-alive connections closed after HTTPIdleTimeout
 // without a request. net/http lifts the read deadline once a body has been
 // read, so a handler outliving HTTPReadTimeout is not cancelled by it
-// (TestHTTPTimeouts). Serve it on the returned listener.
-func newHTTPServer(h http.Handler, lim limits.Connections, ln net.Listener, reg prometheus.Registerer, logger *slog.Logger) (*http.Server, *capListener) {
+// (TestHTTPTimeouts). With tlsCfg the server speaks HTTPS. Serve it with
+// serveHTTP.
+func newHTTPServer(h http.Handler, lim limits.Connections, ln net.Listener, tlsCfg *tls.Config, reg prometheus.Registerer, logger *slog.Logger) (*http.Server, *capListener) {
 	capped := newCapListener(ln, lim.MaxHTTPConnections, reg, logger)
+	capped.tls = tlsCfg != nil
 	return &http.Server{
 		Handler:           h,
+		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       lim.HTTPReadTimeout,
 		WriteTimeout:      lim.HTTPWriteTimeout,
@@ -39,6 +43,15 @@ func newHTTPServer(h http.Handler, lim limits.Connections, ln net.Listener, reg 
 		ConnState:         capped.ConnState,
 		ErrorLog:          log.New(ratedWriter{ratelog.New(logger, slog.LevelWarn, "HTTP server", 10*time.Second, 5)}, "", 0),
 	}, capped
+}
+
+// serveHTTP serves srv on capped (both from newHTTPServer) until it is
+// shut down: HTTPS when srv has a TLS configuration.
+func serveHTTP(srv *http.Server, capped *capListener) error {
+	if srv.TLSConfig != nil {
+		return srv.ServeTLS(capped, "", "")
+	}
+	return srv.Serve(capped)
 }
 
 // ratedWriter turns net/http's log lines (accept errors and their backoff,
@@ -52,10 +65,12 @@ func (w ratedWriter) Write(p []byte) (int, error) {
 
 // overCapResponse is what a connection over the cap reads: a Keen-style
 // 503 a client can show and retry, rather than a reset it cannot tell from
-// a network fault.
+// a network fault. It carries the Keen API's CORS headers (httpapi), so
+// that a page sees the 503 too.
 var overCapResponse = func() []byte {
 	body := `{"message":"Too many open connections to this server; retry later","error_code":"TooManyConnectionsError"}`
 	return fmt.Appendf(nil, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"+
+		"Access-Control-Allow-Origin: *\r\nAccess-Control-Expose-Headers: Retry-After\r\n"+
 		"Connection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 }()
 
@@ -84,6 +99,9 @@ const freshGrace = 2 * time.Second
 // backoff. Its ConnState must be the server's hook.
 type capListener struct {
 	net.Listener
+	// tls: the server speaks TLS on the accepted connections, so a
+	// connection over the cap cannot be answered in plain HTTP.
+	tls      bool
 	max      int64
 	open     atomic.Int64
 	refusers chan struct{}
@@ -138,6 +156,13 @@ func (l *capListener) Accept() (net.Conn, error) {
 		}
 		l.refused.Inc()
 		l.log.Log("remote", nc.RemoteAddr().String(), "limit", l.max)
+		if l.tls {
+			// A TLS client cannot read a plain-text answer, and a
+			// handshake to send one would cost the most when the
+			// server is already full: close.
+			nc.Close()
+			continue
+		}
 		select {
 		case l.refusers <- struct{}{}:
 			go l.refuse(nc)
@@ -165,6 +190,9 @@ func (l *capListener) victim(now time.Time) *countedConn {
 
 // ConnState tracks which connections are idle (http.Server.ConnState).
 func (l *capListener) ConnState(nc net.Conn, st http.ConnState) {
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn() // over TLS, the server reports the TLS connection
+	}
 	c, ok := nc.(*countedConn)
 	if !ok {
 		return

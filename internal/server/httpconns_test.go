@@ -27,8 +27,8 @@ func testHTTP(t *testing.T, h http.Handler, lim limits.Connections) (addr string
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, capped := newHTTPServer(h, lim, ln, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
-	go srv.Serve(capped)
+	srv, capped := newHTTPServer(h, lim, ln, nil, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	go serveHTTP(srv, capped)
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String(), capped
 }
@@ -118,9 +118,17 @@ func TestHTTPConnectionCap(t *testing.T) {
 	waitUntil(t, "two open", func() bool { return capped.open.Load() == 2 })
 
 	over := dialHTTP(t, addr)
-	st, body, err := over.get("/")
-	if err != nil || st != 503 || !strings.Contains(body, `"error_code":"TooManyConnectionsError"`) {
-		t.Fatalf("connection over the cap, none idle: %d %q %v", st, body, err)
+	_ = over.nc.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprint(over.nc, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(over.br, nil)
+	if err != nil {
+		t.Fatalf("connection over the cap, none idle: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if st, body := resp.StatusCode, string(b); st != 503 || !strings.Contains(body, `"error_code":"TooManyConnectionsError"`) ||
+		resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("connection over the cap, none idle: %d %v %q", st, resp.Header, body)
 	}
 	over.expectClosed(5 * time.Second)
 	if n := counter(t, capped.refused); n != 1 {

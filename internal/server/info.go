@@ -19,6 +19,7 @@ type startInfo struct {
 	brokers           []string
 	embedded          bool
 	httpURL           string
+	httpTLS           *tlsfiles.Material // nil: plain HTTP
 	inbound, outbound string
 	inboundNodes      []string
 	outboundNodes     []string
@@ -33,6 +34,9 @@ func (i startInfo) print(w io.Writer) {
 		p("backend:        Kafka cluster at %s", strings.Join(i.brokers, ","))
 	}
 	p("HTTP API:       %s", i.httpURL)
+	if i.httpTLS != nil && i.httpTLS != i.tls {
+		p("HTTP TLS:       certificate %s", i.httpTLS.CertFile)
+	}
 	p("Kafka Inbound:  %s (SASL_SSL, PLAIN); backend brokers: %s", i.inbound, strings.Join(i.inboundNodes, ", "))
 	p("Kafka Outbound: %s (SASL_SSL, PLAIN); backend brokers: %s", i.outbound, strings.Join(i.outboundNodes, ", "))
 	if i.tls.CAFile != "" {
@@ -81,7 +85,16 @@ Produce with kcat:
     -X sasl.username=%[1]s -X sasl.password=%[3]s
 
 Project over HTTP:
-  curl -H 'Authorization: %[2]s' %[10]s/3.0/projects/%[1]s
+  curl%[11]s -H 'Authorization: %[2]s' %[10]s/3.0/projects/%[1]s
 
-`, d.ID, d.MasterKey, d.WriteKey, d.ReadKey, i.inbound, i.outbound, ca, jaas(d.WriteKey), jaas(d.ReadKey), i.httpURL)
+`, d.ID, d.MasterKey, d.WriteKey, d.ReadKey, i.inbound, i.outbound, ca, jaas(d.WriteKey), jaas(d.ReadKey), i.httpURL, i.curlCA())
+}
+
+// curlCA is curl's option to trust the HTTP API's certificate: sluice's
+// CA when the HTTP API presents a certificate it signed.
+func (i startInfo) curlCA() string {
+	if i.httpTLS == nil || i.httpTLS.CAFile == "" {
+		return ""
+	}
+	return " --cacert " + i.httpTLS.CAFile
 }

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -48,6 +49,10 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 		return err
 	}
 	tlsMat, err := tlsfiles.Load(filepath.Join(cfg.DataDir, "tls"), cfg.TLSCert, cfg.TLSKey, cfg.AdvertisedHost)
+	if err != nil {
+		return err
+	}
+	httpTLS, err := httpTLSMaterial(cfg, tlsMat)
 	if err != nil {
 		return err
 	}
@@ -205,14 +210,19 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 			return err
 		}
 	}
-	httpSrv, httpCapped := newHTTPServer(api, lim.Connections, httpLn, metrics, logger)
+	var httpTLSConfig *tls.Config
+	httpScheme := "http://"
+	if httpTLS != nil {
+		httpTLSConfig, httpScheme = httpTLS.Config, "https://"
+	}
+	httpSrv, httpCapped := newHTTPServer(api, lim.Connections, httpLn, httpTLSConfig, metrics, logger)
 	httpDone := make(chan error, 1)
-	go func() { httpDone <- httpSrv.Serve(httpCapped) }()
+	go func() { httpDone <- serveHTTP(httpSrv, httpCapped) }()
 
 	info := startInfo{
 		inboundNodes: gateways[0].Endpoints(), outboundNodes: gateways[1].Endpoints(),
 		cfg: cfg, org: org, orgGenerated: generated, tls: tlsMat, brokers: brokers, embedded: elog != nil,
-		httpURL: "http://" + advertised(cfg.AdvertisedHost, httpLn), inbound: inboundBootstrap, outbound: outboundBootstrap,
+		httpURL: httpScheme + advertised(cfg.AdvertisedHost, httpLn), httpTLS: httpTLS, inbound: inboundBootstrap, outbound: outboundBootstrap,
 	}
 	if cfg.Demo {
 		if info.demo, err = ensureDemo(ctx, reg, org.ID); err != nil {
@@ -237,6 +247,25 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 		logger.Warn("HTTP shutdown", "err", err)
 	}
 	return nil
+}
+
+// httpTLSMaterial is the HTTP API's certificate: nil without --http-tls;
+// the operator's --http-tls-cert; else the Kafka listeners' (--tls-cert, or
+// the one sluice's CA signed for localhost and the advertised host), so
+// that clients trust one CA for every listener.
+func httpTLSMaterial(cfg config.Serve, kafka *tlsfiles.Material) (*tlsfiles.Material, error) {
+	switch {
+	case !cfg.HTTPTLS:
+		return nil, nil
+	case cfg.HTTPTLSCert != "":
+		m, err := tlsfiles.Load("", cfg.HTTPTLSCert, cfg.HTTPTLSKey, "")
+		if err != nil {
+			return nil, fmt.Errorf("--http-tls-cert: %w", err)
+		}
+		return m, nil
+	default:
+		return kafka, nil
+	}
 }
 
 // healthPeriod is how often the health probes run, and how long each may
