@@ -3,6 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -397,13 +400,27 @@ func TestKeenClients(t *testing.T) {
 	t.Run("browser", func(t *testing.T) {
 		p := createProjectWith(t, hc, e.sluice.HTTP, orgID, orgKey, "keen browser")
 		steps, checks := keenRecording(p, false)
+		// In a browser, recordEvents resolves with fetch's Response (no
+		// body to check): the counts after it tell whether it recorded.
+		checks["record purchases"] = func(json.RawMessage) error { return nil }
+		steps = append(steps,
+			keenStep{"name": "image beacon", "op": "record_img", "collection": "beacons", "event": map[string]any{"page": "/home"}},
+			keenStep{"name": "wait beacon", "op": "wait_count", "collection": "beacons", "count": 1})
+		checks["image beacon"] = func(r json.RawMessage) error {
+			if string(r) != "true" {
+				return fmt.Errorf("want the GIF loaded")
+			}
+			return nil
+		}
+		checks["wait beacon"] = scalar(1)
 		plan, _ := json.Marshal(map[string]any{"project_id": p.ID,
 			"write_key": p.APIKeys["write"], "read_key": p.APIKeys["read"], "master_key": p.APIKeys["master"], "steps": steps,
 			"tracking": map[string]any{"host": "127.0.0.1", "protocol": "https"},
 			"analysis": map[string]any{"host": "127.0.0.1", "protocol": "https"}})
 		page := keenPage(t)
 		shot := filepath.Join(artifactsDir(t), "keen-browser.png")
-		out := runKeenDriver(t, "", []string{"PAGE_URL=" + page, "PLAN=" + string(plan), "SCREENSHOT=" + shot, "CHROMIUM=" + chromiumPath(t)},
+		out := runKeenDriver(t, "", []string{"PAGE_URL=" + page, "PLAN=" + string(plan), "SCREENSHOT=" + shot, "CHROMIUM=" + chromiumPath(t),
+			"SPKI=" + serverSPKI(t, httpsAddr, hc)},
 			"node", filepath.Join(browserDir(t), "keen.mjs"))
 		checkKeenAnswers(t, "browser keen-tracking/keen-analysis", out, checks)
 	})
@@ -477,6 +494,20 @@ func keenRecording(p httpProject, python bool) ([]keenStep, map[string]keenCheck
 	return steps, checks
 }
 
+// serverSPKI is the pin of the certificate served at addr: the base64
+// SHA-256 of its public key, as Chromium's
+// --ignore-certificate-errors-spki-list takes it.
+func serverSPKI(t *testing.T, addr string, hc *http.Client) string {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, hc.Transport.(*http.Transport).TLSClientConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sum := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].RawSubjectPublicKeyInfo)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
 // keenPage serves, from an origin of its own, a page that loads the
 // browser builds of keen-tracking and keen-analysis and steps.js, and
 // returns its URL.
@@ -493,6 +524,10 @@ func keenPage(t *testing.T) string {
 		if path, ok := files[r.URL.Path]; ok {
 			w.Header().Set("Content-Type", "text/javascript")
 			http.ServeFile(w, r, path)
+			return
+		}
+		if r.URL.Path == "/favicon.ico" {
+			w.WriteHeader(http.StatusNoContent)
 			return
 		}
 		if r.URL.Path != "/" {

@@ -16,6 +16,17 @@
         return tracking.recordEvents({ [step.collection]: step.events });
       case 'record_one':
         return tracking.recordEvent(step.collection, step.event);
+      case 'record_img':
+        // keen-tracking's image beacon (browser only): resolves when the
+        // GIF loads, fails when it does not.
+        return new Promise((resolve, reject) => {
+          tracking.recordEvent({
+            collection: step.collection,
+            event: step.event,
+            requestType: 'img',
+            callback: (err) => (err ? reject(new Error(String(err))) : resolve(true)),
+          });
+        });
       case 'wait_count': {
         const deadline = Date.now() + 60000;
         for (;;) {
@@ -55,7 +66,11 @@
       try {
         out[step.name] = { result: await run(plan, tracking, analysis, step) };
       } catch (err) {
-        out[step.name] = { error: `${err.code || err.name || 'Error'}: ${err.message || err}` };
+        // keen-analysis rejects with an Error (code, message), or in
+        // browsers with the answer ({error_code, body, status}).
+        const code = err.code || err.error_code || err.name || 'Error';
+        const message = err.message || err.body || JSON.stringify(err);
+        out[step.name] = { error: `${code}: ${message}` };
       }
     }
     return out;
