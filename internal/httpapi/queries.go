@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/sluice-io/sluice/internal/limits"
@@ -15,8 +14,9 @@ import (
 	"github.com/sluice-io/sluice/internal/store"
 )
 
-// The query API: count and extraction (read key, master key, or an access
-// key permitting queries, whose query filters are ANDed in).
+// The query API: every Keen analysis (package query parses, runs and
+// shapes it), for the read key, the master key, or an access key
+// permitting queries, whose query filters are ANDed into every analysis.
 
 func (a *API) query(w http.ResponseWriter, r *http.Request) {
 	p, cred, ok := a.authenticate(w, r)
@@ -39,41 +39,41 @@ func (a *API) query(w http.ResponseWriter, r *http.Request) {
 	if cred.Kind == registry.KindAccess && cred.AccessKey.Options.Queries != nil {
 		keyFilters = cred.AccessKey.Options.Queries.Filters
 	}
-	analysis := r.PathValue("analysis")
-	q, err := query.Parse(analysis, p.ID, params, keyFilters, a.now())
-	var qe *query.Error
-	switch {
-	case errors.As(err, &qe):
-		writeError(w, http.StatusBadRequest, qe.Name, err.Error())
-		return
-	case err != nil:
-		writeError(w, http.StatusBadRequest, "InvalidQueryError", err.Error())
+	q, err := query.Parse(r.PathValue("analysis"), p.ID, params, keyFilters, a.now())
+	if err != nil {
+		writeQueryError(w, err)
 		return
 	}
-	if analysis == query.Count {
-		res, err := a.cfg.Store.Run(r.Context(), q)
-		if err != nil {
-			a.internalError(w, r, "running a count query", err)
-			return
+	if q.Analysis == query.Extraction {
+		q.Store.MaxBytes = a.cfg.MaxExtractionBytes
+		if q.Store.MaxBytes == 0 {
+			q.Store.MaxBytes = limits.Default().MaxExtractionBytes
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"result": res.Rows[0].Value})
-		return
 	}
-	q.MaxBytes = a.cfg.MaxExtractionBytes
-	if q.MaxBytes == 0 {
-		q.MaxBytes = limits.Default().MaxExtractionBytes
-	}
-	res, err := a.cfg.Store.Run(r.Context(), q)
+	ans, err := query.Run(r.Context(), a.cfg.Store, q)
 	var tooLarge *store.TooLargeError
+	var qe *query.Error
 	switch {
 	case errors.As(err, &tooLarge):
 		writeError(w, http.StatusBadRequest, ErrExtractionTooLarge, tooLargeMessage(tooLarge))
-		return
+	case errors.As(err, &qe):
+		writeError(w, http.StatusBadRequest, qe.Name, qe.Message)
 	case err != nil:
-		a.internalError(w, r, "running an extraction", err)
+		a.internalError(w, r, "running a "+q.Analysis+" query", err)
+	case q.Analysis == query.Extraction:
+		writeExtraction(w, ans.Events)
+	default:
+		writeJSON(w, http.StatusOK, ans.Body)
+	}
+}
+
+func writeQueryError(w http.ResponseWriter, err error) {
+	var qe *query.Error
+	if errors.As(err, &qe) {
+		writeError(w, http.StatusBadRequest, qe.Name, qe.Message)
 		return
 	}
-	writeExtraction(w, res.Events)
+	writeError(w, http.StatusBadRequest, "InvalidQueryError", err.Error())
 }
 
 // ErrExtractionTooLarge is the error_code of an extraction over
@@ -107,37 +107,34 @@ func writeExtraction(w http.ResponseWriter, events []json.RawMessage) {
 	_ = bw.Flush() // a client gone away: nothing to tell it
 }
 
-// queryParams reads the parameters from a JSON body (POST) or the URL (GET,
-// where timeframe, filters and timezone may be JSON or plain strings).
+// queryParams reads the parameters from a JSON body (POST) or the URL
+// (GET: JSON-valued parameters such as filters, group_by, steps and
+// analyses are JSON text). A POST may also carry URL parameters; one given
+// in both places is refused.
 func queryParams(w http.ResponseWriter, r *http.Request) (query.Params, bool) {
-	var p query.Params
-	if r.Method == http.MethodPost {
-		b, ok := readBody(w, r)
-		if !ok {
-			return p, false
-		}
-		if len(strings.TrimSpace(string(b))) > 0 {
-			if err := json.Unmarshal(b, &p); err != nil {
-				writeError(w, http.StatusBadRequest, "InvalidRequestError", "The request body is not a valid JSON object of query parameters.")
-				return p, false
-			}
-		}
+	fromURL, err := query.FromURL(r.URL.Query())
+	if err != nil {
+		writeQueryError(w, err)
+		return nil, false
 	}
-	v := r.URL.Query()
-	if s := v.Get("event_collection"); s != "" {
-		p.EventCollection = s
+	if r.Method != http.MethodPost {
+		return fromURL, true
 	}
-	for name, dst := range map[string]*json.RawMessage{"timeframe": &p.Timeframe, "filters": &p.Filters, "timezone": &p.Timezone, "latest": &p.Latest} {
-		s := v.Get(name)
-		if s == "" {
-			continue
+	b, ok := readBody(w, r)
+	if !ok {
+		return nil, false
+	}
+	p, err := query.FromJSON(b)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "InvalidRequestError", "The request body is not a valid JSON object of query parameters.")
+		return nil, false
+	}
+	for name, v := range fromURL {
+		if _, dup := p[name]; dup {
+			writeError(w, http.StatusBadRequest, "InvalidQueryError", fmt.Sprintf("%q is given both in the URL and in the body; give it once", name))
+			return nil, false
 		}
-		if json.Valid([]byte(s)) {
-			*dst = json.RawMessage(s)
-		} else {
-			b, _ := json.Marshal(s) // a bare relative timeframe or zone name
-			*dst = b
-		}
+		p[name] = v
 	}
 	return p, true
 }

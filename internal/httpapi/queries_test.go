@@ -90,7 +90,7 @@ func TestQueries(t *testing.T) {
 	}{
 		{"no key", "", "count", `{"event_collection":"purchases"}`, 401, "InvalidApiKeyError"},
 		{"write key", p.APIKeys["write"], "count", `{"event_collection":"purchases"}`, 401, "InvalidApiKeyError"},
-		{"unknown analysis", p.APIKeys["read"], "sum", `{"event_collection":"purchases"}`, 400, "InvalidAnalysisTypeError"},
+		{"unknown analysis", p.APIKeys["read"], "sums", `{"event_collection":"purchases"}`, 400, "InvalidAnalysisTypeError"},
 		{"no collection", p.APIKeys["read"], "count", `{}`, 400, "InvalidQueryError"},
 		{"bad operator", p.APIKeys["read"], "count", `{"event_collection":"purchases","filters":[{"property_name":"a","operator":"like","property_value":1}]}`, 400, "InvalidQueryError"},
 		{"malformed body", p.APIKeys["read"], "count", `{"event_collection":`, 400, "InvalidRequestError"},

@@ -59,6 +59,28 @@ const (
 // timeframe or filters).
 const MaxExtractionEvents = 100_000
 
+// MaxIntervalBuckets bounds the interval buckets of one query (Keen
+// documents no figure): 20,000 is hourly over two years or minutely over
+// most of two weeks, and keeps the answer of an interval query under a few
+// MB. Over it, the query is refused (400) before it runs.
+const MaxIntervalBuckets = 20_000
+
+// MaxFunnelActors bounds the distinct actors of one funnel step (Keen
+// documents no figure). A funnel holds each step's actors in memory to
+// intersect them, so a step over it is refused (400 FunnelTooLargeError,
+// found by counting before any actor is read); narrow its timeframe or
+// filters.
+const MaxFunnelActors = 1_000_000
+
+// MaxQueryResults bounds the results of one grouped or interval query:
+// its (bucket, group) results once zero-filled, and the values of a
+// select_unique over all its results (Keen documents none; its answers
+// stop at 150 MB). A million results of about 60 bytes each is an
+// answer of some 60 MB. Over it, the query is refused (400
+// ResultTooLargeError) before the answer is built; fewer buckets, a group_by
+// with fewer values or zero_fill false bring it under.
+const MaxQueryResults = 1_000_000
+
 // MaxDecompressedBatchBytes bounds what one compressed record batch may
 // decompress to. The Inbound listener refuses a batch past it
 // (MESSAGE_TOO_LARGE) after decompressing at most this much, so a
