@@ -463,9 +463,30 @@ func keenRecording(p httpProject, python bool) ([]keenStep, map[string]keenCheck
 	for k, v := range qchecks {
 		checks[k] = v
 	}
-	steps = append(steps, keenStep{"name": "schema purchases", "op": "collection", "collection": "purchases"})
+	steps = append(steps, keenStep{"name": "schema purchases", "op": "collection", "collection": "purchases"},
+		keenStep{"name": "schema", "op": "collections"})
 	checks["schema purchases"] = keenSchemaCheck
+	checks["schema"] = func(r json.RawMessage) error {
+		var cs []struct{ Name string }
+		if err := json.Unmarshal(r, &cs); err != nil {
+			return err
+		}
+		var names []string
+		for _, c := range cs {
+			names = append(names, c.Name)
+		}
+		sort.Strings(names)
+		if !reflect.DeepEqual(names, []string{"purchases", "signups"}) {
+			return fmt.Errorf("want purchases and signups")
+		}
+		return nil
+	}
 	if !python {
+		// keen 0.7.0 (Python) has no method for it; keen-analysis runs
+		// any analysis. Population deviation of 10…60: sqrt(1750 / 6).
+		steps = append(steps, keenStep{"name": "standard_deviation price", "op": "query", "analysis": "standard_deviation",
+			"params": map[string]any{"event_collection": "purchases", "timeframe": keenTimeframe, "target_property": "price"}})
+		checks["standard_deviation price"] = scalar(math.Sqrt(1750.0 / 6))
 		return steps, checks
 	}
 	steps = append(steps,
