@@ -30,7 +30,8 @@ import (
 //	country         "c%03d" of (i × 7919) mod 1000   1,000 values
 //	user            "u%05d" of (i × 104729) mod 100000   100,000 actors
 //	session         "s%07d" of (i × 15485863) mod 1000000   1,000,000 values
-//	step            view (i mod 10 < 6), cart (< 9), buy
+//	step            view ((i div 7) mod 10 < 6), cart (< 9), buy: each
+//	                user's events spread over the steps
 //	price           (i mod 1000) / 10
 type queriesConfig struct {
 	bin, workDir   string
@@ -263,7 +264,7 @@ func queryTimestamp(i, n int) time.Time {
 }
 
 func queryStep(i int) string {
-	switch m := i % 10; {
+	switch m := (i / 7) % 10; {
 	case m < 6:
 		return "view"
 	case m < 9:
@@ -299,7 +300,7 @@ func directQueries(ctx context.Context, c queriesConfig, cases []queryCase, timi
 		printf('c%%03d', (i * 7919) %% 1000) AS country,
 		printf('u%%05d', (i * 104729) %% 100000) AS "user",
 		printf('s%%07d', (i * 15485863) %% 1000000) AS session,
-		CASE WHEN i %% 10 < 6 THEN 'view' WHEN i %% 10 < 9 THEN 'cart' ELSE 'buy' END AS step,
+		CASE WHEN (i // 7) %% 10 < 6 THEN 'view' WHEN (i // 7) %% 10 < 9 THEN 'cart' ELSE 'buy' END AS step,
 		(i %% 1000) / 10.0 AS price
 		FROM range(%d) t(i)`, qbStart.Format("2006-01-02 15:04:05"), int64(qbDays*24*time.Hour/time.Millisecond), c.events, c.events)
 	if _, err := db.ExecContext(ctx, "SET temp_directory = '"+strings.ReplaceAll(filepath.Join(c.workDir, "direct.tmp"), "'", "''")+"'"); err != nil {
@@ -354,6 +355,9 @@ func directQueries(ctx context.Context, c queriesConfig, cases []queryCase, timi
 // summarize describes a query result briefly: a scalar as is, an array by
 // its length and first element.
 func summarize(raw json.RawMessage) string {
+	if len(raw) <= 80 {
+		return string(raw)
+	}
 	var arr []json.RawMessage
 	if json.Unmarshal(raw, &arr) == nil {
 		if len(arr) == 0 {
