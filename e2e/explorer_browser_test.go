@@ -23,32 +23,9 @@ import (
 // ($SLUICE_ARTIFACTS, else e2e/artifacts/). Any page error fails it.
 // scripts/install-clients.sh installs chromium and playwright-core.
 func TestExplorerPageInBrowser(t *testing.T) {
-	browserDir, err := filepath.Abs("browser")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(browserDir, "node_modules", "playwright-core", "package.json")); err != nil {
-		t.Fatalf("playwright-core is not installed in %s: run scripts/install-clients.sh (%v)", browserDir, err)
-	}
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("no Chromium at %s: run scripts/install-clients.sh or set CHROMIUM (%v)", chromium, err)
-	}
+	browserDir, chromium, artifacts := browserDir(t), chromiumPath(t), artifactsDir(t)
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatalf("the test runs the page's curl command: %v", err)
-	}
-	artifacts := os.Getenv("SLUICE_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = "artifacts"
-	}
-	if artifacts, err = filepath.Abs(artifacts); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(artifacts, 0o755); err != nil {
-		t.Fatal(err)
 	}
 	shots, _ := filepath.Glob(filepath.Join(artifacts, "explorer-*.png"))
 	for _, s := range shots {
