@@ -1,10 +1,11 @@
 // Drives the Explorer page in headless Chromium (Debian's package) with
 // playwright-core, as e2e/explorer_browser_test.go asks: sign in (a wrong key
 // first), record events over HTTP, build a daily count grouped by platform
-// and check the values Chart.js holds, then a count by platform (bars), a
-// filtered count (a number) and an extraction (a table); run the page's curl
-// command with curl; save the query, reload and run the saved query when the
-// server serves Keen's saved queries (else check that saving fails visibly).
+// and check the values Chart.js holds, then a count by platform (bars, then
+// ordered and limited), a filtered count (a number) and an extraction (a
+// table); run the page's curl command with curl; save the query, reload and
+// run the saved query when the server serves Keen's saved queries (else check
+// that saving fails visibly).
 // Screenshots go to ARTIFACTS. Any page error fails the run.
 //
 // Environment: SLUICE_URL, PROJECT_ID, MASTER_KEY, WRITE_KEY, READ_KEY,
@@ -195,10 +196,20 @@ try {
   const bars = await chartData(page);
   const wantBars = { type: 'bar', labels: platforms, datasets: [{ label: 'count', data: [3, 6, 3] }] };
   if (!same(bars, wantBars)) fail(`bars ${JSON.stringify(bars)}, want ${JSON.stringify(wantBars)}`);
+  step('ordered by platform, descending, the first 2 groups');
+  await byLabel('Order groups by').selectOption('platform');
+  await byLabel('Direction').selectOption('DESC');
+  await byLabel('Limit').fill('2');
+  await page.getByRole('button', { name: 'Run query' }).click();
+  await page.getByRole('status').filter({ hasText: 'bar chart, 2 groups' }).waitFor();
+  const ordered = await chartData(page);
+  const wantOrdered = { type: 'bar', labels: ['web', 'ios'], datasets: [{ label: 'count', data: [3, 6] }] };
+  if (!same(ordered, wantOrdered)) fail(`ordered bars ${JSON.stringify(ordered)}, want ${JSON.stringify(wantOrdered)}`);
   await page.screenshot({ path: join(artifacts, 'explorer-by-platform.png'), fullPage: true });
 
   step('a count filtered on platform = ios: a number');
   await byLabel('Group by').selectOption([]);
+  if (await byLabel('Limit').isVisible()) fail('order_by and limit are offered without a group_by');
   await page.getByRole('button', { name: 'Add filter' }).click();
   await byLabel('Filter 1 property').selectOption('platform');
   await byLabel('Filter 1 operator').selectOption('eq');

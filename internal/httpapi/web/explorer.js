@@ -168,6 +168,18 @@
       sel.replaceChildren(...names.map((n) => option(n)));
       if (names.includes(keep)) sel.value = keep;
     }
+    fillOrderBy();
+  }
+
+  // fillOrderBy offers the result and the chosen group_by properties, the
+  // only things Keen orders groups by; it shows only with a group_by.
+  function fillOrderBy() {
+    const groups = $('group-by').disabled ? [] : [...$('group-by').selectedOptions].map((o) => o.value);
+    const sel = $('order-by');
+    const keep = sel.value;
+    sel.replaceChildren(option('', 'none (by group values)'), option('result'), ...groups.map((g) => option(g)));
+    sel.value = keep === 'result' || groups.includes(keep) ? keep : '';
+    $('order-fields').hidden = groups.length === 0;
   }
 
   function showAnalysisFields() {
@@ -178,6 +190,7 @@
     // Keen takes neither group_by nor interval on an extraction.
     $('group-by').disabled = a === 'extraction';
     $('interval').disabled = a === 'extraction';
+    fillOrderBy();
   }
 
   function showTimeframeFields() {
@@ -193,6 +206,7 @@
   }
 
   $('collection').addEventListener('change', fillProperties);
+  $('group-by').addEventListener('change', fillOrderBy);
   $('analysis').addEventListener('change', showAnalysisFields);
   $('timeframe-kind').addEventListener('change', showTimeframeFields);
   $('refresh-collections').addEventListener('click', async () => {
@@ -332,6 +346,8 @@
       const groups = [...$('group-by').selectedOptions].map((o) => o.value);
       if (groups.length === 1) params.group_by = groups[0];
       if (groups.length > 1) params.group_by = groups;
+      if (groups.length && $('order-by').value) params.order_by = { property_name: $('order-by').value, direction: $('order-direction').value };
+      if (groups.length && $('limit').value.trim() !== '') params.limit = Number($('limit').value);
     }
     const filters = [...$('filters').children].map((row, i) => ({
       property_name: row.querySelector('.filter-property').value,
@@ -366,6 +382,8 @@
     iv.value = p.interval || '';
     const groups = new Set(p.group_by === undefined || p.group_by === null ? [] : [].concat(p.group_by));
     for (const o of $('group-by').options) o.selected = groups.has(o.value);
+    applyOrderBy(p.order_by, problems);
+    $('limit').value = p.limit === undefined || p.limit === null ? '' : p.limit;
     $('filters').replaceChildren();
     for (const f of p.filters || []) {
       if (f.operator === 'or') { problems.push('the page cannot edit an "or" filter'); continue; }
@@ -375,6 +393,19 @@
     $('latest').value = p.latest === undefined ? '' : p.latest;
     $('query-error').textContent = problems.length ? 'The form shows this query in part: ' + problems.join('; ') + '.' : '';
     updateCurl();
+  }
+
+  // applyOrderBy takes Keen's forms of order_by: a name, an object, or a
+  // list of them (the form holds one).
+  function applyOrderBy(ob, problems) {
+    fillOrderBy();
+    const list = ob === undefined || ob === null ? [] : [].concat(ob);
+    if (list.length > 1) problems.push('the form orders by one property, the query by ' + list.length);
+    const first = list.length ? (typeof list[0] === 'string' ? { property_name: list[0] } : list[0]) : { property_name: '' };
+    const sel = $('order-by');
+    if (first.property_name && ![...sel.options].some((o) => o.value === first.property_name)) sel.appendChild(option(first.property_name));
+    sel.value = first.property_name || '';
+    $('order-direction').value = String(first.direction || 'ASC').toUpperCase();
   }
 
   function applyTimeframe(tf, problems) {
