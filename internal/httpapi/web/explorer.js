@@ -362,12 +362,17 @@
   // applyQuery fills the form from a saved query's parameters.
   function applyQuery(analysis, p) {
     const problems = [];
+    if (!analyses.has(analysis)) {
+      // A funnel or multi_analysis saved through the API: its result is
+      // shown as JSON, and the form is left as it was.
+      $('query-error').textContent = 'The form cannot show a ' + analysis + ' query; its result is shown as JSON.';
+      return;
+    }
     const sel = $('collection');
     if (![...sel.options].some((o) => o.value === p.event_collection)) sel.appendChild(option(p.event_collection));
     sel.value = p.event_collection;
     fillProperties();
-    if (!analyses.has(analysis)) problems.push('the page cannot edit a ' + analysis + ' query');
-    else $('analysis').value = analysis;
+    $('analysis').value = analysis;
     showAnalysisFields();
     if (p.target_property) {
       const t = $('target-property');
