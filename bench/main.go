@@ -13,6 +13,7 @@
 //	sluicebench pipeline [flags]  the event pipeline and store benchmark (pipeline.go; sluicebench pipeline -h)
 //	sluicebench outbound [flags]  the Kafka Outbound listener benchmark (outbound.go; sluicebench outbound -h)
 //	sluicebench soak [flags]      mixed valid and poison traffic for 30 minutes (soak.go; sluicebench soak -h)
+//	sluicebench queries [flags]   Keen's analyses over 10M stored events, through sluice and direct (queries.go)
 //	sluicebench outbound-trace FILE  an execution trace of sluice: the pipeline loop by step, Outbound fetch times
 //	sluicebench sections RESULTS.md NAME=FILE...  replace those sections of RESULTS.md
 package main
@@ -81,7 +82,7 @@ type bench struct {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | soak [flags] | sections RESULTS.md NAME=FILE...")
+		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | soak [flags] | queries [flags] | sections RESULTS.md NAME=FILE...")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -140,6 +141,10 @@ func main() {
 		if err := soakBench(os.Args[2:]); err != nil {
 			fatal(err)
 		}
+	case "queries":
+		if err := queriesBench(os.Args[2:]); err != nil {
+			fatal(err)
+		}
 	case "outbound-trace":
 		if len(os.Args) != 3 {
 			fatal(errors.New("usage: sluicebench outbound-trace EXECUTION-TRACE"))
@@ -152,7 +157,7 @@ func main() {
 			fatal(err)
 		}
 	default:
-		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | soak [flags] | sections RESULTS.md NAME=FILE...")
+		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | soak [flags] | queries [flags] | sections RESULTS.md NAME=FILE...")
 		os.Exit(2)
 	}
 }

@@ -145,6 +145,7 @@ func (a *API) routes() {
 	a.datasetRoutes()
 
 	a.webRoutes()
+	a.explorerRoutes()
 
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "ResourceNotFoundError", "There is no resource at "+r.URL.Path+" for "+r.Method+".")

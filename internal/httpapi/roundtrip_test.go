@@ -13,11 +13,6 @@ import (
 	"github.com/sluice-io/sluice/internal/store/storetest"
 )
 
-// duckdbServesSchemaAndDelete turns on the DuckDB variants of the round
-// trips below. The DuckDB engine refuses Schema and Delete until the
-// engine that serves them is merged; set it true then.
-const duckdbServesSchemaAndDelete = false
-
 // roundTripStores are the stores the schema and delete round trips run
 // against: the reference model, and the DuckDB engine sluice serves with.
 func roundTripStores(t *testing.T) map[string]func(t *testing.T) *fixture {
@@ -25,12 +20,7 @@ func roundTripStores(t *testing.T) map[string]func(t *testing.T) *fixture {
 		"model": func(t *testing.T) *fixture {
 			return newFixture(t, func(c *httpapi.Config) { c.Store = storetest.NewModel() })
 		},
-		"duckdb": func(t *testing.T) *fixture {
-			if !duckdbServesSchemaAndDelete {
-				t.Skip("the DuckDB engine does not serve Schema and Delete yet (duckdbServesSchemaAndDelete)")
-			}
-			return newFixture(t)
-		},
+		"duckdb": func(t *testing.T) *fixture { return newFixture(t) },
 	}
 }
 

@@ -58,8 +58,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 func (m *Metrics) stored(project string, r store.InsertResult) {
 	if m != nil {
-		m.storedC.WithLabelValues(project).Add(float64(r.Inserted))
-		m.duplicatesC.WithLabelValues(project).Add(float64(r.Duplicates))
+		m.storedC.WithLabelValues(project).Add(float64(r.Count(store.Stored)))
+		m.duplicatesC.WithLabelValues(project).Add(float64(r.Count(store.Duplicate)))
 	}
 }
 

@@ -1,8 +1,6 @@
 package pipeline
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -60,23 +58,30 @@ func recordBytes(r *kgo.Record) int {
 }
 
 // outboundRecords builds the records of a project's batch for its outbound
-// stream: one per stored event, value = the JSON the store holds. Events
-// the store refused (by index) are left out. stored, when not nil, maps
-// keen.id to that JSON (see storedJSON); an event missing from it was not
-// stored and is not published.
-func outboundRecords(pb *projectBatch, refused map[int]*event.Error, stored map[string][]byte, parts *partitioner) []outRec {
+// stream: one per event stored, value = the JSON the store holds: the
+// event's own for one stored now, the stored JSON for one stored by an
+// earlier processing of the batch (store.Existing, e.g. after a crash or an
+// aborted transaction: it has that processing's keen.created_at). Events
+// dropped as duplicates, refused, or no longer stored are left out.
+func outboundRecords(pb *projectBatch, sp *storedProject, parts *partitioner) ([]outRec, error) {
 	out := make([]outRec, 0, len(pb.events))
 	for i, ev := range pb.events {
-		if refused[i] != nil {
+		if sp.refused[i] != nil {
 			continue
 		}
-		value := ev.JSON
-		if stored != nil {
-			v, ok := stored[ev.ID]
-			if !ok {
+		var value []byte
+		switch o := sp.outcomes[i]; o.Status {
+		case store.Stored:
+			value = ev.JSON
+		case store.Existing:
+			if o.JSON == nil {
 				continue
 			}
-			value = v
+			value = o.JSON
+		case store.Duplicate:
+			continue
+		default:
+			return nil, fmt.Errorf("the store gave event %s (collection %s) no outcome (status %d)", ev.ID, ev.Collection, o.Status)
 		}
 		topic, _ := outboundTopics(pb.id, ev.Collection)
 		key := pb.keys[i]
@@ -85,7 +90,7 @@ func outboundRecords(pb *projectBatch, refused map[int]*event.Error, stored map[
 			Headers: recordHeaders(ev.Collection, ev.ID),
 		}})
 	}
-	return out
+	return out, nil
 }
 
 // dlqRecords places a project's dead letters on their DLQ topics: the
@@ -106,45 +111,4 @@ func dlqRecords(pb *projectBatch, refused map[int]*event.Error, parts *partition
 		}
 	}
 	return out
-}
-
-// storedJSON returns, by keen.id, the JSON the store holds for events. It
-// is needed only when Insert found some events already stored (a batch
-// processed again after a crash or an aborted transaction: the stored JSON
-// has the first processing's keen.created_at) or dropped some (uniqueness
-// tokens): Insert reports counts, not which events.
-func storedJSON(ctx context.Context, st store.Store, pid string, events []store.Event) (map[string][]byte, error) {
-	const chunk = 500
-	byCollection := map[string][]any{}
-	var order []string
-	for _, ev := range events {
-		if _, ok := byCollection[ev.Collection]; !ok {
-			order = append(order, ev.Collection)
-		}
-		byCollection[ev.Collection] = append(byCollection[ev.Collection], ev.ID)
-	}
-	out := make(map[string][]byte, len(events))
-	for _, coll := range order {
-		ids := byCollection[coll]
-		for start := 0; start < len(ids); start += chunk {
-			res, err := st.Run(ctx, store.Query{ProjectID: pid, Collection: coll, Analysis: store.Extraction, Filters: []store.Filter{
-				{Path: []string{"keen", "id"}, Operator: "in", Value: ids[start:min(start+chunk, len(ids))]},
-			}})
-			if err != nil {
-				return nil, fmt.Errorf("reading back stored events of %s: %w", coll, err)
-			}
-			for _, doc := range res.Events {
-				var v struct {
-					Keen struct {
-						ID string `json:"id"`
-					} `json:"keen"`
-				}
-				if err := json.Unmarshal(doc, &v); err != nil {
-					return nil, fmt.Errorf("reading back a stored event of %s: %w", coll, err)
-				}
-				out[v.Keen.ID] = doc
-			}
-		}
-	}
-	return out, nil
 }

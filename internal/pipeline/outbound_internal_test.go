@@ -21,7 +21,14 @@ func TestCollidingCollectionsShareATopicAndKeepTheirNames(t *testing.T) {
 		},
 		keys: [][]byte{nil, []byte("k"), nil},
 	}
-	recs := outboundRecords(pb, nil, nil, newPartitioner())
+	sp := newStoredProject(len(pb.events))
+	for i := range sp.outcomes {
+		sp.outcomes[i].Status = store.Stored
+	}
+	recs, err := outboundRecords(pb, sp, newPartitioner())
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := []struct{ topic, collection, id, value string }{
 		{"sluice.out." + pid + ".a_b", "a b", "id1", `{"x":1}`},
 		{"sluice.out." + pid + ".a_b", "a_b", "id2", `{"x":2}`},
@@ -43,20 +50,31 @@ func TestCollidingCollectionsShareATopicAndKeepTheirNames(t *testing.T) {
 	}
 }
 
-// With stored JSON given (a batch processed again), the stored JSON is
-// published and events the store does not hold are left out.
+// For events stored by an earlier processing of the batch, the stored JSON
+// is published; events the store does not hold (duplicates, or processed
+// before but not stored) are left out.
 func TestOutboundRecordsPublishWhatTheStoreHolds(t *testing.T) {
 	const pid = "0123456789abcdef01234567"
 	pb := &projectBatch{id: pid, outbound: true,
 		events: []store.Event{
 			{ProjectID: pid, Collection: "c", ID: "kept", JSON: []byte(`{"created":"now"}`)},
 			{ProjectID: pid, Collection: "c", ID: "dropped", JSON: []byte(`{"dup":true}`)},
+			{ProjectID: pid, Collection: "c", ID: "gone", JSON: []byte(`{"deleted":true}`)},
 		},
-		keys: [][]byte{nil, nil},
+		keys: [][]byte{nil, nil, nil},
 	}
-	recs := outboundRecords(pb, nil, map[string][]byte{"kept": []byte(`{"created":"then"}`)}, newPartitioner())
-	if len(recs) != 1 || string(recs[0].rec.Value) != `{"created":"then"}` {
-		t.Fatalf("records %v", recs)
+	sp := newStoredProject(len(pb.events))
+	sp.outcomes[0] = store.Outcome{Status: store.Existing, JSON: []byte(`{"created":"then"}`)}
+	sp.outcomes[1] = store.Outcome{Status: store.Duplicate}
+	sp.outcomes[2] = store.Outcome{Status: store.Existing}
+	recs, err := outboundRecords(pb, sp, newPartitioner())
+	if err != nil || len(recs) != 1 || string(recs[0].rec.Value) != `{"created":"then"}` {
+		t.Fatalf("records %v, %v", recs, err)
+	}
+	// An event without an outcome is a store's bug, not silently dropped.
+	sp.outcomes[1] = store.Outcome{}
+	if _, err := outboundRecords(pb, sp, newPartitioner()); err == nil {
+		t.Fatal("an event without an outcome was accepted")
 	}
 }
 

@@ -504,14 +504,11 @@ func (p *Pipeline) build(ctx context.Context, w *work, pb *projectBatch, sp *sto
 		t.dlqSkipped += sum(pb.invalid) + len(sp.refused)
 		return nil
 	}
-	var stored map[string][]byte
-	if sp.res.Existing > 0 || sp.res.Duplicates > 0 {
-		var err error
-		if stored, err = storedJSON(ctx, p.cfg.Store, pb.id, pb.events); err != nil {
-			return err
-		}
+	recs, err := outboundRecords(pb, sp, p.parts)
+	if err != nil {
+		return err
 	}
-	for _, o := range outboundRecords(pb, sp.refused, stored, p.parts) {
+	for _, o := range recs {
 		if v := p.poison.get(o.src); v != nil && v.skipStream != "" {
 			t.skipped[v.skipStream]++
 			continue

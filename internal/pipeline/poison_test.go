@@ -181,7 +181,7 @@ type trickStore struct {
 	store.Store
 	down    atomic.Bool
 	fail    func(store.Event) error
-	refuse  func(store.Event) *store.Refusal
+	refuse  func(store.Event) *store.Outcome // a Refused outcome, or nil
 	inserts atomic.Int64
 }
 
@@ -201,24 +201,26 @@ func (s *trickStore) Insert(ctx context.Context, evs []store.Event) (store.Inser
 		return s.Store.Insert(ctx, evs)
 	}
 	var keep []store.Event
-	var refused []store.Refusal
+	var keptAt []int
+	out := make([]store.Outcome, len(evs))
 	for i, ev := range evs {
 		if r := s.refuse(ev); r != nil {
-			r.Index = i
-			refused = append(refused, *r)
+			out[i] = *r
 			continue
 		}
 		keep = append(keep, ev)
+		keptAt = append(keptAt, i)
 	}
-	res := store.InsertResult{}
 	if len(keep) > 0 {
-		var err error
-		if res, err = s.Store.Insert(ctx, keep); err != nil {
+		res, err := s.Store.Insert(ctx, keep)
+		if err != nil {
 			return res, err
 		}
+		for j, o := range res.Outcomes {
+			out[keptAt[j]] = o
+		}
 	}
-	res.Refused = refused
-	return res, nil
+	return store.InsertResult{Outcomes: out}, nil
 }
 
 // logLines keeps the messages logged.
@@ -455,14 +457,14 @@ func TestAStoreThatIsDownIsRetriedWithBackoff(t *testing.T) {
 	}
 }
 
-// Events the store refuses (InsertResult.Refused) become dead letters with
+// Events the store refuses (store.Refused outcomes) become dead letters with
 // the store's error, are counted as invalid under its name, and are not
 // streamed.
 func TestEventsTheStoreRefusesBecomeDeadLetters(t *testing.T) {
 	pe := newPoisonEnv(t)
-	pe.st.refuse = func(ev store.Event) *store.Refusal {
+	pe.st.refuse = func(ev store.Event) *store.Outcome {
 		if bytes.Contains(ev.JSON, []byte("too-many-properties")) {
-			return &store.Refusal{Name: "PropertyLimitError", Message: "the collection would have 1001 properties; at most 1000"}
+			return &store.Outcome{Status: store.Refused, Name: "PropertyLimitError", Message: "the collection would have 1001 properties; at most 1000"}
 		}
 		return nil
 	}

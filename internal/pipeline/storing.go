@@ -12,23 +12,32 @@ import (
 
 // storedProject is what storing one project's events of a batch gave.
 type storedProject struct {
-	res store.InsertResult // counts; Refused is in refused
+	// outcomes are the store's, by index in the project's events (zero
+	// for an event not inserted: see refused).
+	outcomes []store.Outcome
 	// refused are the events not stored, by index in the project's
 	// events, with the error their dead letter carries: refused by the
-	// store (InsertResult.Refused), or failing it alone (ErrStore).
+	// store (store.Refused), by a verdict, or failing it alone (ErrStore).
 	refused map[int]*event.Error
 }
 
+func newStoredProject(n int) *storedProject {
+	return &storedProject{outcomes: make([]store.Outcome, n), refused: map[int]*event.Error{}}
+}
+
 // add merges the result of an Insert of the events at idx.
-func (s *storedProject) add(res store.InsertResult, idx []int) {
-	s.res.Inserted += res.Inserted
-	s.res.Existing += res.Existing
-	s.res.Duplicates += res.Duplicates
-	for _, r := range res.Refused {
-		if r.Index >= 0 && r.Index < len(idx) {
-			s.refused[idx[r.Index]] = &event.Error{Name: r.Name, Message: r.Message}
-		}
+func (s *storedProject) add(res store.InsertResult, idx []int) error {
+	if len(res.Outcomes) != len(idx) {
+		return fmt.Errorf("the store gave %d outcomes for %d events", len(res.Outcomes), len(idx))
 	}
+	for i, o := range res.Outcomes {
+		if o.Status == store.Refused {
+			s.refused[idx[i]] = &event.Error{Name: o.Name, Message: o.Message}
+			continue
+		}
+		s.outcomes[idx[i]] = o
+	}
+	return nil
 }
 
 // storeAttempt is what storing a batch's projects learned.
@@ -88,7 +97,7 @@ func (p *Pipeline) storeAll(ctx context.Context, b *batch) (out map[*projectBatc
 // storeProject inserts a project's events, leaving out those a verdict
 // says the store refuses.
 func (p *Pipeline) storeProject(ctx context.Context, pb *projectBatch, a *storeAttempt) (*storedProject, error) {
-	sp := &storedProject{refused: map[int]*event.Error{}}
+	sp := newStoredProject(len(pb.events))
 	evs := make([]store.Event, 0, len(pb.events))
 	idx := make([]int, 0, len(pb.events))
 	for i, ev := range pb.events {
@@ -102,15 +111,17 @@ func (p *Pipeline) storeProject(ctx context.Context, pb *projectBatch, a *storeA
 	if len(evs) == 0 {
 		return sp, nil
 	}
+	wrap := func(err error) error { return fmt.Errorf("storing %d events of project %s: %w", len(evs), pb.id, err) }
 	res, err := p.cfg.Store.Insert(ctx, evs)
 	if err == nil {
 		a.works = true
 		p.cfg.Metrics.stored(pb.id, res)
-		sp.add(res, idx)
+		if err := sp.add(res, idx); err != nil {
+			return sp, wrap(err)
+		}
 		p.rememberRefusals(pb, sp)
 		return sp, nil
 	}
-	wrap := func(err error) error { return fmt.Errorf("storing %d events of project %s: %w", len(evs), pb.id, err) }
 	if ctx.Err() != nil || storeDown(err) || p.health.failures()+1 < limits.PipelineStoreAttempts {
 		return sp, wrap(err)
 	}
@@ -141,7 +152,9 @@ func (p *Pipeline) bisect(ctx context.Context, pb *projectBatch, evs []store.Eve
 		if perr == nil {
 			a.works = true
 			p.cfg.Metrics.stored(pb.id, res)
-			sp.add(res, pidx)
+			if err := sp.add(res, pidx); err != nil {
+				return err
+			}
 			continue
 		}
 		if ctx.Err() != nil || storeDown(perr) {

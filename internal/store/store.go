@@ -56,17 +56,21 @@ type Source struct {
 
 // InsertResult says what an Insert did with each event.
 type InsertResult struct {
-	Inserted   int // new events
-	Existing   int // already stored (same keen.id): re-processing
-	Duplicates int // dropped: another event holds their uniqueness token
-	// Refused lists the events the store would not take, by their index
-	// in the Insert's events (ascending), each with why. They are not
-	// stored; the rest of the Insert is. A refusal is deterministic: the
-	// same event is refused again when processed again.
-	Refused []Refusal
-	// Outcomes has one entry per event given to Insert, in order (the
-	// counts above are their tally).
+	// Outcomes has one entry per event given to Insert, in order. A
+	// refusal is deterministic: the same event is refused again when
+	// processed again.
 	Outcomes []Outcome
+}
+
+// Count is how many events had status st.
+func (r InsertResult) Count(st Status) int {
+	n := 0
+	for _, o := range r.Outcomes {
+		if o.Status == st {
+			n++
+		}
+	}
+	return n
 }
 
 // Status is what an Insert did with one event.
@@ -74,7 +78,7 @@ type Status uint8
 
 const (
 	Stored    Status = iota + 1 // new: stored by this Insert
-	Existing                    // already stored (same keen.id): re-processing
+	Existing                    // already processed (same keen.id): re-processing
 	Duplicate                   // dropped: another event holds its uniqueness token
 	Refused                     // not stored (Outcome.Name, Message say why)
 )
@@ -84,18 +88,12 @@ type Outcome struct {
 	Status Status
 	// JSON is, for Existing, the event as stored by the Insert that
 	// stored it (its keen.created_at, add-ons and autofill of then): what
-	// Kafka Outbound streams for it, again.
+	// Kafka Outbound streams for it, again. It is nil when the event was
+	// processed before but is not stored: dropped as a duplicate then, or
+	// deleted since (Delete); such an event is not streamed again.
 	JSON []byte
-	// Name is a Keen-style error name and Message says which limit and by
-	// how much, for Refused.
-	Name, Message string
-}
-
-// Refusal is one event an Insert refused.
-type Refusal struct {
-	Index int // in the events given to Insert
-	// Name is a Keen-style error name (e.g. "PropertyLimitError"),
-	// Message says which limit and by how much.
+	// Name is a Keen-style error name (e.g. "PropertyLimitError") and
+	// Message says which limit and by how much, for Refused.
 	Name, Message string
 }
 
@@ -112,6 +110,16 @@ func (e *TooLargeError) Error() string {
 		return fmt.Sprintf("the extraction matches more than %d events, the most one extraction returns", e.MaxEvents)
 	}
 	return fmt.Sprintf("the events the extraction matches are more than %d bytes of JSON, the most one extraction returns", e.MaxBytes)
+}
+
+// RewriteTooLargeError is a property deletion refused because it would
+// rewrite more events than the engine does in one deletion.
+type RewriteTooLargeError struct {
+	Events, Max int64
+}
+
+func (e *RewriteTooLargeError) Error() string {
+	return fmt.Sprintf("%d events hold the property, more than the %d one deletion rewrites; delete events first, or the collection", e.Events, e.Max)
 }
 
 // Store is an event store. Implementations are safe for concurrent use,

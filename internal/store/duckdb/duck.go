@@ -48,7 +48,11 @@ type DuckStore struct {
 
 	wmu sync.Mutex // serializes writes and catalog changes
 
-	mu      sync.RWMutex // guards tables and each table's cols (replaced, never modified, once published)
+	mu sync.RWMutex // guards tables and each table's cols (replaced, never modified, once published)
+	// delMu is held (read) by a query while it runs, and (write) by a
+	// Delete while it removes what a running query may read: a table, a
+	// column, a log or bytes in it.
+	delMu   sync.RWMutex
 	tables  map[collKey]*table
 	nTables int
 
@@ -60,6 +64,7 @@ type DuckStore struct {
 	// (checkpointBytes; tests set less); guarded by wmu.
 	sinceCheckpoint, checkpointEvery int
 	jsonBuf                          []byte // writeJSON's buffer, reused; guarded by wmu
+	propertyChunk                    int64  // see propertyChunk
 }
 
 type collKey struct{ project, collection string }
@@ -118,8 +123,9 @@ const tempDir = "duckdb.tmp"
 // in the store benchmark, Inserts of 33,000 events cost 25 µs per event
 // with vacuums and 18–20 without, while Inserts of 32,000 (whose tails are
 // too large to merge) cost 19–20 with vacuums. The price is at most one
-// partly filled row group per large Insert. The store deletes no rows, so
-// a vacuum has nothing else to reclaim.
+// partly filled row group per large Insert, and the space of rows Delete
+// removes is reclaimed only as DuckDB rewrites their row groups (deletes
+// are rare; inserts are the pipeline's steady load).
 //
 // DuckDB's buffer manager is capped at 512 MB (memoryLimit), or more when
 // the widest collection allowed needs it (MemoryLimit). In the pipeline
@@ -195,7 +201,7 @@ func OpenLimits(dir string, logger *slog.Logger, l limits.Config) (*DuckStore, e
 		return nil, fmt.Errorf("store: opening %s: %w", path, err)
 	}
 	db := sql.OpenDB(connector)
-	s := &DuckStore{db: db, logger: logger, tables: map[collKey]*table{}, dir: dir, limits: l, marks: map[srcKey]int64{}, checkpointEvery: checkpointBytes}
+	s := &DuckStore{db: db, logger: logger, tables: map[collKey]*table{}, dir: dir, limits: l, marks: map[srcKey]int64{}, checkpointEvery: checkpointBytes, propertyChunk: propertyChunk}
 	ctx := context.Background()
 	if s.conn, err = db.Conn(ctx); err != nil {
 		db.Close()
@@ -307,13 +313,14 @@ type flatEvent struct {
 	index  int // in the events given to Insert
 }
 
-// Insert stores events: an event its collection already holds (the same
-// store.Source position, or without one the same keen.id) is counted as Existing
-// and left alone (re-processing); an event whose uniqueness token is held,
-// in its collection, by an event with a different keen.id created less
-// than store.UniquenessWindow before it (by CreatedAt) is dropped and counted as
-// a duplicate; an event that would take its collection over
-// MaxPropertiesPerCollection columns is refused (see refuseWide).
+// Insert stores events and answers what it did with each: an event its
+// collection already processed (below its store.Source partition's mark,
+// or without one the same keen.id stored) is Existing, with the JSON
+// stored for it, and left alone (re-processing); an event whose uniqueness
+// token is held, in its collection, by an event with a different keen.id
+// created less than store.UniquenessWindow before it (by CreatedAt) is a
+// Duplicate, dropped; an event that would take its collection over
+// MaxPropertiesPerCollection columns is Refused (see wideCheck).
 // Idempotence is checked per (project, collection): keen.id is unique per
 // project, and an event never changes collection.
 //
@@ -324,7 +331,7 @@ type flatEvent struct {
 // The events themselves are one transaction: on an error (malformed event
 // JSON included) none of them is stored.
 func (s *DuckStore) Insert(ctx context.Context, events []store.Event) (store.InsertResult, error) {
-	var res store.InsertResult
+	res := store.InsertResult{Outcomes: make([]store.Outcome, len(events))}
 	if len(events) == 0 {
 		return res, nil
 	}
@@ -357,17 +364,12 @@ func (s *DuckStore) Insert(ctx context.Context, events []store.Event) (store.Ins
 	marks := map[srcKey]int64{}
 	plans := make([]*groupPlan, 0, len(order))
 	for _, k := range order {
-		p, err := s.planGroup(ctx, k, groups[k], marks)
+		p, err := s.planGroup(ctx, k, groups[k], marks, res.Outcomes)
 		if err != nil {
 			return store.InsertResult{}, err
 		}
-		res.Inserted += p.res.Inserted
-		res.Existing += p.res.Existing
-		res.Duplicates += p.res.Duplicates
-		res.Refused = append(res.Refused, p.res.Refused...)
 		plans = append(plans, p)
 	}
-	sort.Slice(res.Refused, func(i, j int) bool { return res.Refused[i].Index < res.Refused[j].Index })
 	t3 := time.Now()
 
 	if _, err := s.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
@@ -484,13 +486,13 @@ type groupPlan struct {
 	cols      map[string]string // t's columns, the accepted events' included
 	accepted  []flatEvent
 	newTokens [][]any
-	res       store.InsertResult
 }
 
-// planGroup decides what becomes of the events of collection k, and
-// creates the table and columns the accepted ones need (committed, and
-// published). marks collects the partitions' new marks.
-func (s *DuckStore) planGroup(ctx context.Context, k collKey, evs []flatEvent, marks map[srcKey]int64) (*groupPlan, error) {
+// planGroup decides what becomes of the events of collection k, writing
+// each one's outcome in out (by its index in the Insert), and creates the
+// table and columns the accepted ones need (committed, and published).
+// marks collects the partitions' new marks.
+func (s *DuckStore) planGroup(ctx context.Context, k collKey, evs []flatEvent, marks map[srcKey]int64, out []store.Outcome) (*groupPlan, error) {
 	p := &groupPlan{}
 	s.mu.RLock()
 	t := s.tables[k]
@@ -501,19 +503,29 @@ func (s *DuckStore) planGroup(ctx context.Context, k collKey, evs []flatEvent, m
 	s.mu.RUnlock()
 
 	// Which events are already stored (re-processing)? The partitions'
-	// marks tell for most; the rest are looked up by keen.id.
+	// marks tell for most; the rest are looked up by keen.id. Either way
+	// the stored JSON of those found is read back (Outcome.JSON).
 	stored, lookup, next := splitBySource(evs, s.markOf(marks))
-	if len(lookup) > 0 && t != nil {
-		ids := make([]string, len(lookup))
-		for j, i := range lookup {
-			ids[j] = evs[i].ev.ID
-		}
-		found, err := s.storedIDs(ctx, t, ids)
-		if err != nil {
-			return nil, err
+	storedJSON := map[string][]byte{}
+	if t != nil {
+		var ids []string
+		for i := range evs {
+			if stored[i] {
+				ids = append(ids, evs[i].ev.ID)
+			}
 		}
 		for _, i := range lookup {
-			stored[i] = found[evs[i].ev.ID]
+			ids = append(ids, evs[i].ev.ID)
+		}
+		if len(ids) > 0 {
+			found, err := s.storedJSON(ctx, t, ids)
+			if err != nil {
+				return nil, err
+			}
+			storedJSON = found
+		}
+		for _, i := range lookup {
+			_, stored[i] = storedJSON[evs[i].ev.ID]
 		}
 	}
 	for k, m := range next {
@@ -550,31 +562,38 @@ func (s *DuckStore) planGroup(ctx context.Context, k collKey, evs []flatEvent, m
 	}
 
 	wide := newWideCheck(cols, s.limits.MaxPropertiesPerCollection)
-	inBatch := make(map[string]bool, len(evs))
+	inBatch := make(map[string][]byte, len(evs)) // keen.id → JSON, of the events this Insert stores
 	for i, fe := range evs {
 		ev := fe.ev
+		o := &out[fe.index]
 		// First, and whatever else becomes of the event, so that a refused
 		// event is refused again when processed again (refuseWide).
 		if msg := wide.refuse(fe, k.collection); msg != "" {
-			p.res.Refused = append(p.res.Refused, store.Refusal{Index: fe.index, Name: ErrPropertyLimit, Message: msg})
+			*o = store.Outcome{Status: store.Refused, Name: ErrPropertyLimit, Message: msg}
 			continue
 		}
-		if stored[i] || inBatch[ev.ID] {
-			p.res.Existing++
+		if stored[i] {
+			// nil JSON: processed before but not stored (a duplicate
+			// then, or deleted since).
+			*o = store.Outcome{Status: store.Existing, JSON: storedJSON[ev.ID]}
+			continue
+		}
+		if doc, ok := inBatch[ev.ID]; ok {
+			*o = store.Outcome{Status: store.Existing, JSON: doc}
 			continue
 		}
 		if tok := ev.UniquenessToken; tok != "" {
 			if h, ok := holders[tok]; ok && h.id != ev.ID && ev.CreatedAt.UTC().Before(h.created.Add(store.UniquenessWindow)) {
-				p.res.Duplicates++
+				*o = store.Outcome{Status: store.Duplicate}
 				continue
 			}
 			holders[tok] = holder{ev.ID, ev.CreatedAt.UTC()}
 			p.newTokens = append(p.newTokens, []any{k.project, k.collection, tok, ev.ID, ev.CreatedAt.UTC()})
 		}
-		inBatch[ev.ID] = true
+		inBatch[ev.ID] = ev.JSON
 		wide.accept()
 		p.accepted = append(p.accepted, fe)
-		p.res.Inserted++
+		*o = store.Outcome{Status: store.Stored}
 	}
 	if len(p.accepted) == 0 {
 		return p, nil
@@ -718,8 +737,9 @@ func (s *DuckStore) addColumns(ctx context.Context, t *table, nc columnDefs) err
 			cols[k] = v
 		}
 		err := s.schemaTx(ctx, func() error {
+			next := nextColumn(cols)
 			for i, fk := range fields[:n] {
-				col := fmt.Sprintf("c%d", len(cols)+1)
+				col := fmt.Sprintf("c%d", next+i)
 				if _, err := s.conn.ExecContext(ctx, `ALTER TABLE `+t.name+` ADD COLUMN `+col+` `+defs[i]); err != nil {
 					return err
 				}
@@ -736,6 +756,20 @@ func (s *DuckStore) addColumns(ctx context.Context, t *table, nc columnDefs) err
 		have, fields, defs = cols, fields[n:], defs[n:]
 	}
 	return nil
+}
+
+// nextColumn is the number of the next column of a table whose columns
+// are cols: past the highest, since a deleted property's columns leave
+// gaps.
+func nextColumn(cols map[string]string) int {
+	n := 0
+	for _, c := range cols {
+		var i int
+		if _, err := fmt.Sscanf(c, "c%d", &i); err == nil && i > n {
+			n = i
+		}
+	}
+	return n + 1
 }
 
 // recordColumns writes the catalog rows of fields (columns in cols) of
@@ -936,13 +970,17 @@ func (s *DuckStore) Count(ctx context.Context, q store.Query) (int64, error) {
 // is read from the table's log.
 func (s *DuckStore) Extract(ctx context.Context, q store.Query) ([]json.RawMessage, error) {
 	out := []json.RawMessage{}
+	// A Delete neither closes a log nor blanks bytes in it while an
+	// extraction follows pointers it read.
+	s.delMu.RLock()
+	defer s.delMu.RUnlock()
 	t, cols := s.snapshotTable(q.ProjectID, q.Collection)
-	if t == nil {
-		return out, nil
-	}
 	where, args, err := compileWhere(q, cols)
 	if err != nil {
 		return nil, err
+	}
+	if t == nil {
+		return out, nil
 	}
 	sqlq := `SELECT _off, _len FROM ` + t.name + ` WHERE ` + where + ` ORDER BY _ts, _id`
 	if q.Latest > 0 {
@@ -985,37 +1023,4 @@ func (s *DuckStore) Extract(ctx context.Context, q store.Query) ([]json.RawMessa
 		out = append(out, d)
 	}
 	return out, nil
-}
-
-// Run answers q. Count and Extraction are served; the other analyses,
-// GroupBy and Buckets are refused until this engine computes them.
-func (s *DuckStore) Run(ctx context.Context, q store.Query) (store.Result, error) {
-	if len(q.GroupBy) > 0 || len(q.Buckets) > 0 {
-		return store.Result{}, fmt.Errorf("store: group_by and interval are not supported by the DuckDB engine yet")
-	}
-	switch q.Analysis {
-	case store.Count:
-		n, err := s.Count(ctx, q)
-		if err != nil {
-			return store.Result{}, err
-		}
-		return store.Result{Rows: []store.Row{{Value: n}}}, nil
-	case store.Extraction:
-		evs, err := s.Extract(ctx, q)
-		if err != nil {
-			return store.Result{}, err
-		}
-		return store.Result{Events: evs}, nil
-	}
-	return store.Result{}, fmt.Errorf("store: analysis %q is not supported by the DuckDB engine yet", q.Analysis)
-}
-
-// Schema is not served by this engine yet.
-func (s *DuckStore) Schema(ctx context.Context, project string) ([]store.Collection, error) {
-	return nil, fmt.Errorf("store: schema inspection is not supported by the DuckDB engine yet")
-}
-
-// Delete is not served by this engine yet.
-func (s *DuckStore) Delete(ctx context.Context, d store.Deletion) (store.Deleted, error) {
-	return store.Deleted{}, fmt.Errorf("store: deletes are not supported by the DuckDB engine yet")
 }

@@ -29,10 +29,42 @@ func openTest(t testing.TB, dir string) *DuckStore {
 
 func n(s string) json.Number { return json.Number(s) }
 
-// sameResult compares two InsertResults, refusals included.
-func sameResult(a, b store.InsertResult) bool {
-	return a.Inserted == b.Inserted && a.Existing == b.Existing && a.Duplicates == b.Duplicates &&
-		slices.Equal(a.Refused, b.Refused)
+// tally is an InsertResult's outcomes counted, with its refusals listed.
+type tally struct {
+	Inserted, Existing, Duplicates int
+	Refused                        []refusal
+}
+
+type refusal struct {
+	Index         int
+	Name, Message string
+}
+
+func tallyOf(r store.InsertResult) tally {
+	var t tally
+	for i, o := range r.Outcomes {
+		switch o.Status {
+		case store.Stored:
+			t.Inserted++
+		case store.Existing:
+			t.Existing++
+		case store.Duplicate:
+			t.Duplicates++
+		case store.Refused:
+			t.Refused = append(t.Refused, refusal{Index: i, Name: o.Name, Message: o.Message})
+		default:
+			t.Refused = append(t.Refused, refusal{Index: i, Name: fmt.Sprintf("no outcome (status %d)", o.Status)})
+		}
+	}
+	return t
+}
+
+// sameResult says whether r's outcomes tally to want, refusals included.
+func sameResult(r store.InsertResult, want tally) bool {
+	a := tallyOf(r)
+	return len(r.Outcomes) == a.Inserted+a.Existing+a.Duplicates+len(a.Refused) &&
+		a.Inserted == want.Inserted && a.Existing == want.Existing && a.Duplicates == want.Duplicates &&
+		slices.Equal(a.Refused, want.Refused)
 }
 
 // testQueries returns the filters the comparison runs: every operator on
@@ -135,7 +167,7 @@ func loadRandom(t *testing.T, s *DuckStore, seed uint64, count int) *model {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Inserted != min(700, len(evs)-i) || res.Existing != 0 || res.Duplicates != 0 {
+		if res.Count(store.Stored) != min(700, len(evs)-i) || res.Count(store.Existing) != 0 || res.Count(store.Duplicate) != 0 {
 			t.Fatalf("insert: %+v", res)
 		}
 	}
@@ -247,7 +279,7 @@ func TestIdempotentReinsert(t *testing.T) {
 	ctx := context.Background()
 	evs := genEvents(rand.New(rand.NewPCG(1, 2)), 400, "e")
 	res, err := s.Insert(ctx, evs[:300])
-	if err != nil || res.Inserted != 300 {
+	if err != nil || res.Count(store.Stored) != 300 {
 		t.Fatalf("%+v %v", res, err)
 	}
 	counts := func() map[string]int64 {
@@ -265,13 +297,13 @@ func TestIdempotentReinsert(t *testing.T) {
 	}
 	before := counts()
 	res, err = s.Insert(ctx, evs[:300])
-	if err != nil || !sameResult(res, store.InsertResult{Existing: 300}) {
+	if err != nil || !sameResult(res, tally{Existing: 300}) {
 		t.Fatalf("re-insert: %+v %v", res, err)
 	}
 	// Overlapping batch, with a repeat inside the batch.
 	batch := append(slices.Clone(evs[250:400]), evs[350])
 	res, err = s.Insert(ctx, batch)
-	if err != nil || !sameResult(res, store.InsertResult{Inserted: 100, Existing: 51}) {
+	if err != nil || !sameResult(res, tally{Inserted: 100, Existing: 51}) {
 		t.Fatalf("overlap: %+v %v", res, err)
 	}
 	after := counts()
@@ -300,26 +332,26 @@ func TestUniquenessTokens(t *testing.T) {
 	s := openTest(t, dir)
 	ctx := context.Background()
 	t0 := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
-	check := func(evs []store.Event, want store.InsertResult) {
+	check := func(evs []store.Event, want tally) {
 		t.Helper()
 		res, err := s.Insert(ctx, evs)
 		if err != nil || !sameResult(res, want) {
 			t.Fatalf("got %+v %v, want %+v", res, err, want)
 		}
 	}
-	check([]store.Event{tokenEvent("a", "tok", t0)}, store.InsertResult{Inserted: 1})
+	check([]store.Event{tokenEvent("a", "tok", t0)}, tally{Inserted: 1})
 	// Same keen.id: re-processing, not a duplicate.
-	check([]store.Event{tokenEvent("a", "tok", t0)}, store.InsertResult{Existing: 1})
+	check([]store.Event{tokenEvent("a", "tok", t0)}, tally{Existing: 1})
 	// Another event with the token within 31 days: dropped.
-	check([]store.Event{tokenEvent("b", "tok", t0.Add(30*24*time.Hour))}, store.InsertResult{Duplicates: 1})
+	check([]store.Event{tokenEvent("b", "tok", t0.Add(30*24*time.Hour))}, tally{Duplicates: 1})
 	// Within one batch: the first wins.
-	check([]store.Event{tokenEvent("c", "tok2", t0), tokenEvent("d", "tok2", t0.Add(time.Second)), tokenEvent("e", "", t0)}, store.InsertResult{Inserted: 2, Duplicates: 1})
+	check([]store.Event{tokenEvent("c", "tok2", t0), tokenEvent("d", "tok2", t0.Add(time.Second)), tokenEvent("e", "", t0)}, tally{Inserted: 2, Duplicates: 1})
 	// Another collection or project: its own scope.
 	other := tokenEvent("f", "tok", t0.Add(time.Hour))
 	other.Collection = "other"
 	other2 := tokenEvent("g", "tok", t0.Add(time.Hour))
 	other2.ProjectID = "q"
-	check([]store.Event{other, other2}, store.InsertResult{Inserted: 2})
+	check([]store.Event{other, other2}, tally{Inserted: 2})
 
 	// Reopen: tokens persist.
 	if err := s.Close(); err != nil {
@@ -327,11 +359,11 @@ func TestUniquenessTokens(t *testing.T) {
 	}
 	s = openTest(t, dir)
 	defer s.Close()
-	check([]store.Event{tokenEvent("h", "tok", t0.Add(31*24*time.Hour-time.Millisecond))}, store.InsertResult{Duplicates: 1})
+	check([]store.Event{tokenEvent("h", "tok", t0.Add(31*24*time.Hour-time.Millisecond))}, tally{Duplicates: 1})
 	// Window expired: accepted again, and it becomes the holder.
-	check([]store.Event{tokenEvent("i", "tok", t0.Add(31*24*time.Hour))}, store.InsertResult{Inserted: 1})
-	check([]store.Event{tokenEvent("j", "tok", t0.Add(40*24*time.Hour))}, store.InsertResult{Duplicates: 1})
-	check([]store.Event{tokenEvent("a", "tok", t0)}, store.InsertResult{Existing: 1})
+	check([]store.Event{tokenEvent("i", "tok", t0.Add(31*24*time.Hour))}, tally{Inserted: 1})
+	check([]store.Event{tokenEvent("j", "tok", t0.Add(40*24*time.Hour))}, tally{Duplicates: 1})
+	check([]store.Event{tokenEvent("a", "tok", t0)}, tally{Existing: 1})
 	n, err := s.Count(ctx, store.Query{ProjectID: "p", Collection: "signups"})
 	if err != nil || n != 4 { // a, c, e, i
 		t.Fatalf("count %d %v", n, err)

@@ -44,7 +44,7 @@ func testProcessedEvents(t *testing.T, leaves bool) {
 		evs = append(evs, store.Event{ProjectID: "p", Collection: "clicks", ID: ev.ID, Timestamp: ev.Timestamp, CreatedAt: ev.CreatedAt, UniquenessToken: ev.UniquenessToken, JSON: ev.JSON, ValidUTF8: true, Leaves: ev.Leaves})
 	}
 	res, err := s.Insert(ctx, evs)
-	if err != nil || !sameResult(res, store.InsertResult{Inserted: 2, Duplicates: 1}) {
+	if err != nil || !sameResult(res, tally{Inserted: 2, Duplicates: 1}) {
 		t.Fatalf("%+v %v", res, err)
 	}
 	got, err := s.Extract(ctx, store.Query{ProjectID: "p", Collection: "clicks"})

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/sluice-io/sluice/internal/store"
+	"math"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -14,7 +16,8 @@ import (
 
 // This file holds the tests' event generator and an evaluator of queries
 // over the decoded events that is independent of the SQL compiler: it
-// implements the semantics documented in sql.go directly on Go values.
+// implements the semantics store.Filter and store.Analysis document directly
+// on Go values.
 
 // rawJSON is already-encoded JSON in the generator's builder.
 type rawJSON string
@@ -133,6 +136,12 @@ func genEvents(r *rand.Rand, n int, idPrefix string) []store.Event {
 		if r.IntN(8) == 0 {
 			pairs = append(pairs, "note", nil)
 		}
+		switch r.IntN(5) { // a [longitude, latitude], or arrays that are not one
+		case 0, 1:
+			pairs = append(pairs, "loc", []any{json.Number(fmt.Sprintf("%.3f", 2+r.Float64()*2)), json.Number(fmt.Sprintf("%.3f", 48+r.Float64()*2))})
+		case 2:
+			pairs = append(pairs, "loc", pick(r, [][]any{{json.Number("2.35"), "48.85"}, {json.Number("2")}, {json.Number("2.35"), json.Number("48.85"), json.Number("0")}, {nil, json.Number("48")}, {"2.35", "48.85"}}))
+		}
 		evs = append(evs, store.Event{
 			ProjectID:  pick(r, genProjects),
 			Collection: pick(r, genColls),
@@ -170,6 +179,20 @@ func (m *model) add(evs ...store.Event) {
 }
 
 func (m *model) extract(q store.Query) []string {
+	sel := m.matching(q)
+	if q.Latest > 0 && len(sel) > q.Latest {
+		sel = sel[len(sel)-q.Latest:]
+	}
+	out := make([]string, len(sel))
+	for i, e := range sel {
+		out[i] = string(e.ev.JSON)
+	}
+	return out
+}
+
+// matching returns the events q's collection, timeframe and filters
+// select, oldest first (ties by keen.id).
+func (m *model) matching(q store.Query) []modelEvent {
 	var sel []modelEvent
 	for _, e := range m.events {
 		if e.ev.ProjectID != q.ProjectID || e.ev.Collection != q.Collection {
@@ -199,14 +222,7 @@ func (m *model) extract(q store.Query) []string {
 		}
 		return a.ID < b.ID
 	})
-	if q.Latest > 0 && len(sel) > q.Latest {
-		sel = sel[len(sel)-q.Latest:]
-	}
-	out := make([]string, len(sel))
-	for i, e := range sel {
-		out[i] = string(e.ev.JSON)
-	}
-	return out
+	return sel
 }
 
 func lookup(doc map[string]any, path []string) (any, bool) {
@@ -376,6 +392,34 @@ func evalFilter(doc map[string]any, f store.Filter) bool {
 		return evalContains(val, present, f.Value)
 	case "not_contains":
 		return !evalContains(val, present, f.Value)
+	case "regex":
+		s, ok := val.(string)
+		return present && ok && regexp.MustCompile(f.Value.(string)).MatchString(s)
+	case "within":
+		a, ok := val.([]any)
+		if !present || !ok || len(a) != 2 {
+			return false
+		}
+		lon, ok1 := num(a[0])
+		lat, ok2 := num(a[1])
+		g := f.Value.(store.Geo)
+		return ok1 && ok2 && haversineMiles(lon, lat, g.Longitude, g.Latitude) <= g.MaxMiles
+	case "or":
+		for _, sub := range f.Or {
+			if evalFilter(doc, sub) {
+				return true
+			}
+		}
+		return false
 	}
 	panic("unknown operator " + f.Operator)
+}
+
+// haversineMiles is the great-circle distance between two points, written
+// independently of the SQL (atan2 form).
+func haversineMiles(lon1, lat1, lon2, lat2 float64) float64 {
+	rad := func(d float64) float64 { return d * math.Pi / 180 }
+	dLat, dLon := rad(lat2-lat1), rad(lon2-lon1)
+	a := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(rad(lat1))*math.Cos(rad(lat2))*math.Sin(dLon/2)*math.Sin(dLon/2)
+	return store.EarthRadiusMiles * 2 * math.Atan2(math.Sqrt(a), math.Sqrt(1-a))
 }

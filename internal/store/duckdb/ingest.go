@@ -63,25 +63,38 @@ func flattenAll(events []store.Event) ([]flatEvent, error) {
 	return out, nil
 }
 
-// storedIDs returns which of ids table t holds: one scan of its keen.ids
-// (the table has no index), so it is used only where the partitions'
-// marks cannot tell (see splitBySource). Called with wmu held.
-func (s *DuckStore) storedIDs(ctx context.Context, t *table, ids []string) (map[string]bool, error) {
-	found := map[string]bool{}
+// storedJSON returns the stored JSON of those of ids table t holds, by
+// keen.id: one scan of its keen.ids (the table has no index), then a read
+// of their JSON. It is used only for re-processed events and events the
+// partitions' marks cannot tell about (see splitBySource). Called with wmu
+// held.
+func (s *DuckStore) storedJSON(ctx context.Context, t *table, ids []string) (map[string][]byte, error) {
 	list := make([]any, len(ids))
 	for i, id := range ids {
 		list[i] = id
 	}
-	err := s.collect(ctx, `SELECT _id FROM `+t.name+` WHERE _id IN (SELECT unnest(?::VARCHAR[]))`, []any{list}, func(r *sql.Rows) error {
+	var found []string
+	var ptrs []jsonPtr
+	err := s.collect(ctx, `SELECT _id, _off, _len FROM `+t.name+` WHERE _id IN (SELECT unnest(?::VARCHAR[]))`, []any{list}, func(r *sql.Rows) error {
 		var id string
-		if err := r.Scan(&id); err != nil {
+		var p jsonPtr
+		if err := r.Scan(&id, &p.off, &p.n); err != nil {
 			return err
 		}
-		found[id] = true
+		found = append(found, id)
+		ptrs = append(ptrs, p)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: looking up keen.ids: %w", err)
 	}
-	return found, nil
+	docs, err := t.log.read(ctx, ptrs)
+	if err != nil {
+		return nil, fmt.Errorf("store: reading back stored events: %w", err)
+	}
+	out := make(map[string][]byte, len(found))
+	for i, id := range found {
+		out[id] = docs[i]
+	}
+	return out, nil
 }

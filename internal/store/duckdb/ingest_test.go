@@ -21,7 +21,7 @@ func TestIdempotentAcrossReopen(t *testing.T) {
 	ctx := context.Background()
 	evs := genEvents(rand.New(rand.NewPCG(7, 7)), 600, "r")
 	s := openTest(t, dir)
-	if res, err := s.Insert(ctx, evs[:400]); err != nil || res.Inserted != 400 {
+	if res, err := s.Insert(ctx, evs[:400]); err != nil || res.Count(store.Stored) != 400 {
 		t.Fatalf("%+v %v", res, err)
 	}
 	if err := s.Close(); err != nil {
@@ -30,7 +30,7 @@ func TestIdempotentAcrossReopen(t *testing.T) {
 	s = openTest(t, dir)
 	defer s.Close()
 	res, err := s.Insert(ctx, evs[300:])
-	if err != nil || !sameResult(res, store.InsertResult{Inserted: 200, Existing: 100}) {
+	if err != nil || !sameResult(res, tally{Inserted: 200, Existing: 100}) {
 		t.Fatalf("after reopen: %+v %v", res, err)
 	}
 	var total int64
@@ -61,12 +61,12 @@ func TestLargeBatchesAcrossCollections(t *testing.T) {
 	}
 	r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
 	first, second := all[:15000], all[15000:]
-	if res, err := s.Insert(ctx, first); err != nil || res.Inserted != len(first) {
+	if res, err := s.Insert(ctx, first); err != nil || res.Count(store.Stored) != len(first) {
 		t.Fatalf("%+v %v", res, err)
 	}
 	// The whole set again: the first part is re-processing.
 	res, err := s.Insert(ctx, slices.Concat(second, first))
-	if err != nil || !sameResult(res, store.InsertResult{Inserted: len(second), Existing: len(first)}) {
+	if err != nil || !sameResult(res, tally{Inserted: len(second), Existing: len(first)}) {
 		t.Fatalf("%+v %v", res, err)
 	}
 	for c := 0; c < 3; c++ {
@@ -129,7 +129,7 @@ func TestLegacyTableMovesItsJSONToALog(t *testing.T) {
 	}
 	// The first 10 again (without a Source: looked up by keen.id) and 10
 	// new ones.
-	if res, err := s.Insert(ctx, evs); err != nil || !sameResult(res, store.InsertResult{Inserted: 10, Existing: 10}) {
+	if res, err := s.Insert(ctx, evs); err != nil || !sameResult(res, tally{Inserted: 10, Existing: 10}) {
 		t.Fatalf("%+v %v", res, err)
 	}
 	s.Close()

@@ -137,3 +137,43 @@ func (l *jsonLog) read(ctx context.Context, ptrs []jsonPtr) ([][]byte, error) {
 	}
 	return out, nil
 }
+
+// blankChunk bounds one write of blank.
+const blankChunk = 1 << 20
+
+// blank overwrites the JSON at ptrs with spaces and syncs: events no row
+// points at any more (deleted, or rewritten elsewhere). Neighbouring events
+// are blanked with one write, the newlines between them included.
+func (l *jsonLog) blank(ptrs []jsonPtr) error {
+	sorted := slices.Clone(ptrs)
+	slices.SortFunc(sorted, func(a, b jsonPtr) int { return cmp.Compare(a.off, b.off) })
+	spaces := make([]byte, blankChunk)
+	for i := range spaces {
+		spaces[i] = ' '
+	}
+	write := func(lo, hi int64) error {
+		for lo < hi {
+			n := min(hi-lo, blankChunk)
+			if _, err := l.f.WriteAt(spaces[:n], lo); err != nil {
+				return fmt.Errorf("store: blanking deleted events in %s: %w", l.path, err)
+			}
+			lo += n
+		}
+		return nil
+	}
+	lo, hi := sorted[0].off, sorted[0].off+int64(sorted[0].n)
+	for _, p := range sorted[1:] {
+		if p.off <= hi+1 {
+			hi = max(hi, p.off+int64(p.n))
+			continue
+		}
+		if err := write(lo, hi); err != nil {
+			return err
+		}
+		lo, hi = p.off, p.off+int64(p.n)
+	}
+	if err := write(lo, hi); err != nil {
+		return err
+	}
+	return l.sync()
+}

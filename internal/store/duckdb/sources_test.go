@@ -68,11 +68,11 @@ func TestIdempotentBySource(t *testing.T) {
 	ctx := context.Background()
 	evs := sourced(benchEvents(rand.New(rand.NewPCG(4, 4)), "p1", "clicks", "s-", 600), "raw.clicks")
 	s := openTest(t, dir)
-	if res, err := s.Insert(ctx, evs[:300]); err != nil || res.Inserted != 300 {
+	if res, err := s.Insert(ctx, evs[:300]); err != nil || res.Count(store.Stored) != 300 {
 		t.Fatalf("%+v %v", res, err)
 	}
 	// A consumer rewound to an earlier offset reads part of it again.
-	if res, err := s.Insert(ctx, evs[200:400]); err != nil || !sameResult(res, store.InsertResult{Inserted: 100, Existing: 100}) {
+	if res, err := s.Insert(ctx, evs[200:400]); err != nil || !sameResult(res, tally{Inserted: 100, Existing: 100}) {
 		t.Fatalf("rewound: %+v %v", res, err)
 	}
 	if err := s.Close(); err != nil {
@@ -80,7 +80,7 @@ func TestIdempotentBySource(t *testing.T) {
 	}
 	s = openTest(t, dir)
 	defer s.Close()
-	if res, err := s.Insert(ctx, evs[100:]); err != nil || !sameResult(res, store.InsertResult{Inserted: 200, Existing: 300}) {
+	if res, err := s.Insert(ctx, evs[100:]); err != nil || !sameResult(res, tally{Inserted: 200, Existing: 300}) {
 		t.Fatalf("after reopen: %+v %v", res, err)
 	}
 	// A failed Insert (malformed JSON in its last event) moves no mark.
@@ -90,7 +90,7 @@ func TestIdempotentBySource(t *testing.T) {
 	if _, err := s.Insert(ctx, bad); err == nil {
 		t.Fatal("a malformed event was stored")
 	}
-	if res, err := s.Insert(ctx, more); err != nil || res.Inserted != 20 {
+	if res, err := s.Insert(ctx, more); err != nil || res.Count(store.Stored) != 20 {
 		t.Fatalf("after a failed insert: %+v %v", res, err)
 	}
 	if n, err := s.Count(ctx, store.Query{ProjectID: "p1", Collection: "clicks"}); err != nil || n != 620 {
@@ -129,7 +129,7 @@ func TestJSONLogCutToCommittedEnd(t *testing.T) {
 	if after, err := os.ReadFile(path); err != nil || string(after) != string(before) {
 		t.Fatalf("the log was not cut back to its committed %d bytes: %d (%v)", len(before), len(after), err)
 	}
-	if res, err := s.Insert(ctx, evs); err != nil || !sameResult(res, store.InsertResult{Inserted: 20, Existing: 20}) {
+	if res, err := s.Insert(ctx, evs); err != nil || !sameResult(res, tally{Inserted: 20, Existing: 20}) {
 		t.Fatalf("%+v %v", res, err)
 	}
 	extractsExactly(t, s, "p1", "views", evs)
@@ -283,7 +283,7 @@ func TestInsertFailingAfterItsJSON(t *testing.T) {
 	}
 
 	res, err := s.Insert(ctx, second)
-	if err != nil || res.Inserted != 20 {
+	if err != nil || res.Count(store.Stored) != 20 {
 		t.Fatalf("retry: %+v %v, want 20 inserted", res, err)
 	}
 	check := func(s *DuckStore, when string) {
@@ -307,7 +307,7 @@ func TestInsertFailingAfterItsJSON(t *testing.T) {
 	s = openTest(t, dir)
 	defer s.Close()
 	check(s, "reopened")
-	if res, err := s.Insert(ctx, second); err != nil || res.Existing != 20 {
+	if res, err := s.Insert(ctx, second); err != nil || res.Count(store.Existing) != 20 {
 		t.Fatalf("re-processing after reopen: %+v %v, want 20 existing", res, err)
 	}
 }

@@ -2,9 +2,12 @@ package duckdb
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"github.com/sluice-io/sluice/internal/store"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/sluice-io/sluice/internal/leaf"
@@ -12,30 +15,10 @@ import (
 
 // compileWhere turns a query's timeframe and filters into a SQL condition
 // over a collection's table, whose typed columns are cols (field key →
-// column name).
-//
-// Filter semantics (decided with the engine's evaluation; the tests hold an
-// independent evaluator of the same rules):
-//
-//   - The type of the filter's value picks the column: eq 5 looks at the
-//     number column of the path only, eq "5" at the string one. A column
-//     that does not exist compiles to FALSE.
-//   - eq: number, string, boolean or null equality; a string also matches
-//     an array of strings that contains it; an array of strings matches an
-//     equal array of strings; any other array or object value matches
-//     nothing.
-//   - ne and not_contains are the negations of eq and contains, so they
-//     match events where the property is missing (Keen/Mongo style).
-//   - lt, lte, gt, gte: numbers numerically, strings lexicographically (by
-//     bytes); other values match nothing.
-//   - exists true: the path has a value of any type, or has a child path
-//     with one (an empty object does not count); exists false: the reverse.
-//   - in: the values are split by type, each compared as eq does; an
-//     array value inside "in" matches nothing.
-//   - contains: a substring of a string, or a member of an array of
-//     strings.
-//   - Numbers are compared as float64 (DOUBLE); extraction returns the
-//     events exactly as stored.
+// column name). What each operator matches is store.Filter's contract; here,
+// the type of the filter's value picks the column it reads (eq 5 the
+// number column of the path, eq "5" the string one), and a column the
+// table does not have compiles to FALSE. Numbers are compared as DOUBLE.
 func compileWhere(q store.Query, cols map[string]string) (string, []any, error) {
 	var conds []string
 	var args []any
@@ -67,13 +50,7 @@ type filterCompiler struct {
 	args []any
 }
 
-func (fc *filterCompiler) col(typ string) string {
-	k := leaf.Key(fc.path, typ)
-	if c, ok := keenColumns[k]; ok {
-		return c // also in tables of earlier versions, which have a column for it
-	}
-	return fc.cols[k]
-}
+func (fc *filterCompiler) col(typ string) string { return leafColumn(fc.cols, fc.path, typ) }
 
 func (fc *filterCompiler) arg(v any) string {
 	fc.args = append(fc.args, v)
@@ -92,26 +69,53 @@ func or(parts []string) string {
 
 func not(cond string) string { return "NOT coalesce(" + cond + ", FALSE)" }
 
-func number(v json.Number) (float64, error) {
-	f, err := v.Float64()
-	if err != nil {
-		return 0, fmt.Errorf("store: filter value %s is not a number", v)
+// number returns a filter value's number: a json.Number (out of range:
+// ±Inf, as the stored events' numbers are) or a Go number. ok is false for
+// any other value; err is set for a json.Number that is not a number.
+func number(v any) (f float64, ok bool, err error) {
+	switch x := v.(type) {
+	case json.Number:
+		f, err := strconv.ParseFloat(string(x), 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return 0, true, fmt.Errorf("store: filter value %s is not a number", x)
+		}
+		return f, true, nil
+	case float64:
+		return x, true, nil
+	case float32:
+		return float64(x), true, nil
+	case int:
+		return float64(x), true, nil
+	case int64:
+		return float64(x), true, nil
 	}
-	return f, nil
+	return 0, false, nil
+}
+
+// stringList returns a []string filter value as a []any.
+func stringList(v any) any {
+	if l, ok := v.([]string); ok {
+		a := make([]any, len(l))
+		for i, s := range l {
+			a[i] = s
+		}
+		return a
+	}
+	return v
 }
 
 // eq compiles equality with v.
 func (fc *filterCompiler) eq(v any) (string, error) {
 	var parts []string
-	switch x := v.(type) {
-	case json.Number:
-		f, err := number(x)
-		if err != nil {
-			return "", err
-		}
+	if f, ok, err := number(v); err != nil {
+		return "", err
+	} else if ok {
 		if c := fc.col(leaf.Number); c != "" {
 			parts = append(parts, c+" = "+fc.arg(f))
 		}
+		return or(parts), nil
+	}
+	switch x := stringList(v).(type) {
 	case string:
 		if c := fc.col(leaf.String); c != "" {
 			parts = append(parts, c+" = "+fc.arg(x))
@@ -135,6 +139,8 @@ func (fc *filterCompiler) eq(v any) (string, error) {
 			}
 			parts = append(parts, c+" = ["+strings.Join(elems, ", ")+"]::VARCHAR[]")
 		}
+	default:
+		return "", fmt.Errorf("store: filter value %v (%T) is not a number, string, boolean, null or array of strings", v, v)
 	}
 	return or(parts), nil
 }
@@ -148,10 +154,10 @@ func allStrings(a []any) bool {
 	return true
 }
 
-func (fc *filterCompiler) contains(v any) string {
+func (fc *filterCompiler) contains(v any) (string, error) {
 	s, ok := v.(string)
 	if !ok {
-		return "FALSE"
+		return "", fmt.Errorf("store: operators contains and not_contains take a string, not %T", v)
 	}
 	var parts []string
 	if c := fc.col(leaf.String); c != "" {
@@ -160,18 +166,60 @@ func (fc *filterCompiler) contains(v any) string {
 	if c := fc.col(leaf.StrArray); c != "" {
 		parts = append(parts, "list_contains("+c+", "+fc.arg(s)+")")
 	}
-	return or(parts)
+	return or(parts), nil
 }
 
 var comparisons = map[string]string{"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
 func compileFilter(f store.Filter, cols map[string]string) (string, []any, error) {
+	if f.Operator == "or" {
+		if len(f.Or) == 0 {
+			return "", nil, fmt.Errorf("store: an or filter without filters")
+		}
+		var parts []string
+		var all []any
+		for _, sub := range f.Or {
+			c, a, err := compileFilter(sub, cols)
+			if err != nil {
+				return "", nil, err
+			}
+			parts = append(parts, "coalesce("+c+", FALSE)")
+			all = append(all, a...)
+		}
+		return or(parts), all, nil
+	}
 	if len(f.Path) == 0 {
 		return "", nil, fmt.Errorf("store: a filter has no property name")
 	}
 	fc := &filterCompiler{path: strings.Join(f.Path, leaf.Sep), cols: cols}
 	var cond string
 	switch f.Operator {
+	case "regex":
+		pattern, ok := f.Value.(string)
+		if !ok {
+			return "", nil, fmt.Errorf("store: operator regex takes a string (a regular expression)")
+		}
+		if _, err := regexp.Compile(pattern); err != nil {
+			return "", nil, fmt.Errorf("store: operator regex: %w", err)
+		}
+		cond = "FALSE"
+		if c := fc.col(leaf.String); c != "" {
+			// The pattern is a literal, not a parameter, so that DuckDB
+			// compiles it once rather than per row.
+			cond = "regexp_matches(" + c + ", " + stringLiteral(pattern) + ")"
+		}
+	case "within":
+		g, ok := f.Value.(store.Geo)
+		if p, isPtr := f.Value.(*store.Geo); isPtr && p != nil {
+			g, ok = *p, true
+		}
+		if !ok {
+			return "", nil, fmt.Errorf("store: operator within takes a point and a distance (store.Geo), not %T", f.Value)
+		}
+		cond = "FALSE"
+		if c := fc.col(leaf.JSONArray); c != "" {
+			cond = withinCondition(c, g)
+		}
 	case "eq", "ne":
 		c, err := fc.eq(f.Value)
 		if err != nil {
@@ -184,19 +232,21 @@ func compileFilter(f store.Filter, cols map[string]string) (string, []any, error
 	case "lt", "lte", "gt", "gte":
 		op := comparisons[f.Operator]
 		cond = "FALSE"
-		switch x := f.Value.(type) {
-		case json.Number:
-			n, err := number(x)
-			if err != nil {
-				return "", nil, err
-			}
+		n, isNum, err := number(f.Value)
+		s, isStr := f.Value.(string)
+		switch {
+		case err != nil:
+			return "", nil, err
+		case isNum:
 			if c := fc.col(leaf.Number); c != "" {
 				cond = c + " " + op + " " + fc.arg(n)
 			}
-		case string:
+		case isStr:
 			if c := fc.col(leaf.String); c != "" {
-				cond = c + " " + op + " " + fc.arg(x)
+				cond = c + " " + op + " " + fc.arg(s)
 			}
+		default:
+			return "", nil, fmt.Errorf("store: operator %s takes a number or a string, not %T", f.Operator, f.Value)
 		}
 	case "exists":
 		want, ok := f.Value.(bool)
@@ -221,14 +271,15 @@ func compileFilter(f store.Filter, cols map[string]string) (string, []any, error
 			cond = not(cond)
 		}
 	case "in":
-		vals, ok := f.Value.([]any)
+		vals, ok := stringList(f.Value).([]any)
 		if !ok {
 			return "", nil, fmt.Errorf("store: operator in takes an array")
 		}
 		var parts []string
 		for _, v := range vals {
-			if _, isArray := v.([]any); isArray {
-				continue
+			switch v.(type) {
+			case []any, []string:
+				continue // an array inside in matches nothing
 			}
 			c, err := fc.eq(v)
 			if err != nil {
@@ -239,12 +290,39 @@ func compileFilter(f store.Filter, cols map[string]string) (string, []any, error
 			}
 		}
 		cond = or(parts)
-	case "contains":
-		cond = fc.contains(f.Value)
-	case "not_contains":
-		cond = not(fc.contains(f.Value))
+	case "contains", "not_contains":
+		c, err := fc.contains(f.Value)
+		if err != nil {
+			return "", nil, err
+		}
+		cond = c
+		if f.Operator == "not_contains" {
+			cond = not(c)
+		}
 	default:
 		return "", nil, fmt.Errorf("store: operator %q is not supported", f.Operator)
 	}
 	return cond, fc.args, nil
+}
+
+// stringLiteral is s as a SQL string literal.
+func stringLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// withinCondition matches a JSON-array column (compact JSON text) holding
+// [longitude, latitude], two numbers, no farther than g.MaxMiles from g's
+// point: the haversine distance on a sphere of store.EarthRadiusMiles.
+func withinCondition(col string, g store.Geo) string {
+	num := func(i int) string {
+		return fmt.Sprintf("json_type(%s, '$[%d]') IN ('UBIGINT', 'BIGINT', 'DOUBLE')", col, i)
+	}
+	val := func(i int) string { return fmt.Sprintf("TRY_CAST(json_extract(%s, '$[%d]') AS DOUBLE)", col, i) }
+	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+	// The CASE keeps the distance from being computed (and the casts from
+	// failing) for arrays that are not two numbers.
+	dist := fmt.Sprintf("2 * %s * asin(least(1, sqrt(pow(sin(radians(%s - %s) / 2), 2) + cos(radians(%s)) * cos(radians(%s)) * pow(sin(radians(%s - %s) / 2), 2))))",
+		f(store.EarthRadiusMiles), val(1), f(g.Latitude), f(g.Latitude), val(1), val(0), f(g.Longitude))
+	// An out-of-range number is ±Inf (as in the number columns): no
+	// distance, and DuckDB's trigonometry refuses it.
+	return fmt.Sprintf("CASE WHEN json_array_length(%s) = 2 AND %s AND %s AND isfinite(%s) AND isfinite(%s) THEN %s <= %s ELSE FALSE END",
+		col, num(0), num(1), val(0), val(1), dist, f(g.MaxMiles))
 }

@@ -6,7 +6,7 @@ import (
 )
 
 // ErrPropertyLimit is the Keen-style name of a refusal for too many
-// properties (store.Refusal.Name).
+// properties (store.Outcome.Name of a store.Refused event).
 const ErrPropertyLimit = "PropertyLimitError"
 
 // Wide collections. A collection has one column per (property path, JSON

@@ -132,7 +132,6 @@ func (m *Model) Insert(ctx context.Context, events []store.Event) (store.InsertR
 			m.projects[ev.ProjectID] = p
 		}
 		if old, ok := p.ids[ev.ID]; ok {
-			res.Existing++
 			res.Outcomes[i] = store.Outcome{Status: store.Existing, JSON: slices.Clone(old.ev.JSON)}
 			continue
 		}
@@ -144,7 +143,6 @@ func (m *Model) Insert(ctx context.Context, events []store.Event) (store.InsertR
 		created := ev.CreatedAt.UTC()
 		if tok := ev.UniquenessToken; tok != "" {
 			if h, ok := c.tokens[tok]; ok && h.id != ev.ID && created.Before(h.created.Add(store.UniquenessWindow)) {
-				res.Duplicates++
 				res.Outcomes[i] = store.Outcome{Status: store.Duplicate}
 				continue
 			}
@@ -156,7 +154,6 @@ func (m *Model) Insert(ctx context.Context, events []store.Event) (store.InsertR
 		c.events = append(c.events, me)
 		p.ids[ev.ID] = me
 		addSchema(c.schema, nil, docs[i])
-		res.Inserted++
 		res.Outcomes[i] = store.Outcome{Status: store.Stored}
 	}
 	return res, nil

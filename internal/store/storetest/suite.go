@@ -106,9 +106,9 @@ func mustInsert(t *testing.T, st store.Store, evs []store.Event, inserted, exist
 	if err != nil {
 		t.Fatalf("Insert: %v", err)
 	}
-	if res.Inserted != inserted || res.Existing != existing || res.Duplicates != duplicates || len(res.Refused) != 0 {
-		t.Fatalf("Insert: inserted %d, existing %d, duplicates %d, refused %v; want %d, %d, %d, none",
-			res.Inserted, res.Existing, res.Duplicates, res.Refused, inserted, existing, duplicates)
+	if res.Count(store.Stored) != inserted || res.Count(store.Existing) != existing || res.Count(store.Duplicate) != duplicates || res.Count(store.Refused) != 0 {
+		t.Fatalf("Insert: inserted %d, existing %d, duplicates %d, refused %d; want %d, %d, %d, none",
+			res.Count(store.Stored), res.Count(store.Existing), res.Count(store.Duplicate), res.Count(store.Refused), inserted, existing, duplicates)
 	}
 	return res
 }
