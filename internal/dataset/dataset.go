@@ -10,6 +10,7 @@ package dataset
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -265,16 +266,16 @@ func indexFilters(props []string, text string) ([]registry.Filter, error) {
 	if len(props) == 1 {
 		var v any = text
 		var j any
-		if err := json.Unmarshal([]byte(text), &j); err == nil {
+		if err := decode(text, &j); err == nil {
 			switch j.(type) {
-			case string, float64, bool:
+			case string, json.Number, bool:
 				v = j
 			}
 		}
 		return []registry.Filter{{PropertyName: props[0], Operator: "eq", PropertyValue: v}}, nil
 	}
 	var m map[string]any
-	if err := json.Unmarshal([]byte(text), &m); err != nil {
+	if err := decode(text, &m); err != nil || m == nil {
 		return nil, refuse(`"index_by" must be a JSON object with a value for each of %s`, strings.Join(props, ", "))
 	}
 	var fs []registry.Filter
@@ -289,4 +290,18 @@ func indexFilters(props []string, text string) ([]registry.Filter, error) {
 		return nil, refuse(`"index_by" names a property the dataset is not indexed by; it is indexed by %s`, strings.Join(props, ", "))
 	}
 	return fs, nil
+}
+
+// decode reads one JSON value, numbers as json.Number (an id past 2^53
+// keeps its digits).
+func decode(text string, v any) error {
+	d := json.NewDecoder(strings.NewReader(text))
+	d.UseNumber()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return errors.New("trailing data")
+	}
+	return nil
 }
