@@ -23,6 +23,13 @@ import (
 	"github.com/sluice-io/sluice/internal/saved"
 )
 
+// MaxDatasets bounds a project's datasets (every definition lives in every
+// process's memory); ErrOverLimit is the refusal's name (sluice's own).
+const (
+	MaxDatasets  = 100
+	ErrOverLimit = "OverDatasetLimitError"
+)
+
 func refuse(format string, args ...any) error {
 	return &query.Error{Name: saved.ErrInvalidRequest, Message: fmt.Sprintf(format, args...)}
 }

@@ -129,7 +129,15 @@ func (a *API) putDataset(w http.ResponseWriter, r *http.Request, p registry.Proj
 	}
 	var old registry.Dataset
 	var exists bool
-	a.cfg.Registry.Read(func(v *registry.View) { old, exists = v.Dataset(p.ID, name) })
+	var count int
+	a.cfg.Registry.Read(func(v *registry.View) {
+		old, exists = v.Dataset(p.ID, name)
+		count = len(v.Datasets(p.ID))
+	})
+	if !exists && count >= dataset.MaxDatasets {
+		writeError(w, http.StatusBadRequest, dataset.ErrOverLimit, "A project holds at most "+strconv.Itoa(dataset.MaxDatasets)+" datasets; delete one first.")
+		return
+	}
 	d := registry.Dataset{ProjectID: p.ID, Name: name, DisplayName: def.DisplayName, Query: def.Query, IndexBy: def.IndexBy, Created: now, Modified: now}
 	if exists {
 		d.Created = old.Created

@@ -184,10 +184,16 @@ func (a *API) putSaved(w http.ResponseWriter, r *http.Request, p registry.Projec
 	}
 	var old, target registry.SavedQuery
 	var exists, targetExists bool
+	var all []registry.SavedQuery
 	a.cfg.Registry.Read(func(v *registry.View) {
 		old, exists = v.SavedQuery(p.ID, pathName)
 		target, targetExists = v.SavedQuery(p.ID, def.Name)
+		all = v.SavedQueries(p.ID)
 	})
+	if err := saved.CheckBounds(all, def, pathName, def.Name); err != nil {
+		writeQueryError(w, err)
+		return
+	}
 	renaming := def.Name != pathName
 	switch {
 	case renaming && !exists:

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-io/sluice/internal/dataset"
 	"github.com/sluice-io/sluice/internal/httpapi"
 	"github.com/sluice-io/sluice/internal/registry"
+	"github.com/sluice-io/sluice/internal/saved"
 	"github.com/sluice-io/sluice/internal/store/storetest"
 )
 
@@ -294,5 +297,38 @@ func TestAccessKeySavedQueryOptions(t *testing.T) {
 		if st != 400 || e.ErrorCode != "InvalidRequestError" || !strings.Contains(e.Message, c.want) {
 			t.Errorf("options %s: %d %+v, want 400 naming %s", c.options, st, e, c.want)
 		}
+	}
+}
+
+func TestSavedQueryAndDatasetBounds(t *testing.T) {
+	f := newFixture(t)
+	p := f.createProject("P")
+	master := p.APIKeys["master"]
+	base := "/3.0/projects/" + p.ID
+	for i := 0; i < saved.MaxCachedQueries; i++ {
+		if st := f.do("PUT", fmt.Sprintf("%s/queries/saved/c%d", base, i), master, `{"query":{"analysis_type":"count","event_collection":"c"},"refresh_rate":14400}`, nil); st != 201 {
+			t.Fatalf("cached query %d: %d", i, st)
+		}
+	}
+	var e keenError
+	if st := f.do("PUT", base+"/queries/saved/one-more", master, `{"query":{"analysis_type":"count","event_collection":"c"},"refresh_rate":14400}`, &e); st != 400 || e.ErrorCode != "OverCachedQueryLimitError" {
+		t.Fatalf("one cached query too many: %d %+v", st, e)
+	}
+	if st := f.do("PUT", base+"/queries/saved/one-more", master, `{"query":{"analysis_type":"count","event_collection":"c"}}`, nil); st != 201 {
+		t.Fatalf("a saved query that is not cached: %d", st)
+	}
+	if st := f.do("PUT", base+"/queries/saved/c0", master, `{"query":{"analysis_type":"count","event_collection":"c"},"refresh_rate":172800}`, nil); st != 200 {
+		t.Fatalf("replacing a cached query at the bound: %d", st)
+	}
+	for i := 0; i < dataset.MaxDatasets; i++ {
+		if st := f.do("PUT", fmt.Sprintf("%s/datasets/d%d", base, i), master, byTenant, nil); st != 201 {
+			t.Fatalf("dataset %d: %d", i, st)
+		}
+	}
+	if st := f.do("PUT", base+"/datasets/one-more", master, byTenant, &e); st != 400 || e.ErrorCode != "OverDatasetLimitError" {
+		t.Fatalf("one dataset too many: %d %+v", st, e)
+	}
+	if st := f.do("PUT", base+"/datasets/d0", master, byTenant, nil); st != 200 {
+		t.Fatalf("replacing a dataset at the bound: %d", st)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -22,6 +23,49 @@ const (
 
 // MaxNameLen bounds a saved query's name.
 const MaxNameLen = 256
+
+// Per-project bounds: every saved query lives in every process's memory
+// and every cached one is run on schedule. Keen caps cached queries too
+// (its Explorer knows OverCachedQueryLimitError) without a documented
+// figure.
+const (
+	MaxSavedQueries  = 1000
+	MaxCachedQueries = 100
+)
+
+// Error names of the bounds: Keen's for cached queries, sluice's own for
+// saved ones.
+const (
+	ErrOverCachedLimit = "OverCachedQueryLimitError"
+	ErrOverSavedLimit  = "OverSavedQueryLimitError"
+)
+
+// CheckBounds refuses a PUT that would give the project more than
+// MaxSavedQueries saved or MaxCachedQueries cached queries. existing are
+// the project's saved queries, replaced those the PUT replaces (its own
+// name, and the old name of a rename).
+func CheckBounds(existing []registry.SavedQuery, def Definition, replaced ...string) error {
+	saved, cached := 1, 0
+	if def.RefreshRate > 0 {
+		cached = 1
+	}
+	for _, sq := range existing {
+		if slices.Contains(replaced, sq.Name) {
+			continue
+		}
+		saved++
+		if sq.RefreshRate > 0 {
+			cached++
+		}
+	}
+	if saved > MaxSavedQueries {
+		return &query.Error{Name: ErrOverSavedLimit, Message: fmt.Sprintf("a project holds at most %d saved queries; delete one first", MaxSavedQueries)}
+	}
+	if cached > MaxCachedQueries {
+		return &query.Error{Name: ErrOverCachedLimit, Message: fmt.Sprintf("a project holds at most %d cached queries (refresh_rate above 0); set another's refresh_rate to 0 or delete one first", MaxCachedQueries)}
+	}
+	return nil
+}
 
 // Error names of refusals that are not the query's own.
 const (

@@ -3,6 +3,7 @@ package saved_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -110,5 +111,45 @@ func TestDueAndDocument(t *testing.T) {
 	sq.RefreshRate = 0
 	if d := saved.NewDocument(sq, nil); d.RunInformation != nil {
 		t.Fatal("a saved query that is not cached has run information")
+	}
+}
+
+func TestCheckBounds(t *testing.T) {
+	many := func(n, cached int) []registry.SavedQuery {
+		var out []registry.SavedQuery
+		for i := 0; i < n; i++ {
+			sq := registry.SavedQuery{Name: fmt.Sprintf("q%d", i)}
+			if i < cached {
+				sq.RefreshRate = saved.MinRefreshRate
+			}
+			out = append(out, sq)
+		}
+		return out
+	}
+	plain := saved.Definition{Name: "new"}
+	cachedDef := saved.Definition{Name: "new", RefreshRate: saved.MinRefreshRate}
+	cases := []struct {
+		name     string
+		existing []registry.SavedQuery
+		def      saved.Definition
+		replaced []string
+		want     string
+	}{
+		{"room", many(10, 2), cachedDef, nil, ""},
+		{"saved full", many(saved.MaxSavedQueries, 0), plain, nil, saved.ErrOverSavedLimit},
+		{"saved full, a replace", many(saved.MaxSavedQueries, 0), saved.Definition{Name: "q3"}, []string{"q3"}, ""},
+		{"cached full", many(saved.MaxCachedQueries, saved.MaxCachedQueries), cachedDef, nil, saved.ErrOverCachedLimit},
+		{"cached full, a plain one", many(saved.MaxCachedQueries, saved.MaxCachedQueries), plain, nil, ""},
+		{"cached full, a cached one replaced", many(saved.MaxCachedQueries, saved.MaxCachedQueries), saved.Definition{Name: "q0", RefreshRate: saved.MaxRefreshRate}, []string{"q0"}, ""},
+	}
+	for _, c := range cases {
+		err := saved.CheckBounds(c.existing, c.def, c.replaced...)
+		var qe *query.Error
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: refused: %v", c.name, err)
+		case c.want != "" && (!errors.As(err, &qe) || qe.Name != c.want):
+			t.Errorf("%s: %v, want %s", c.name, err, c.want)
+		}
 	}
 }
