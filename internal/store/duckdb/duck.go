@@ -115,9 +115,9 @@ const tempDir = "duckdb.tmp"
 // also checkpoints itself after every checkpointBytes of events.
 //
 // FSST (DuckDB's compression of strings that are not a few repeated values)
-// is off: it cost a fifth of the store's CPU per event (38 → 31 µs per
-// 1 KB event with 700 bytes of text), and the whole JSON is kept in the
-// logs anyway. Strings that repeat are still dictionary-compressed.
+// is off: it cost a fifth of the store's CPU per event (docs/store.md has
+// the measurement), and the whole JSON is kept in the logs anyway. Strings
+// that repeat are still dictionary-compressed.
 //
 // Checkpoints do not vacuum (max_vacuum_tasks 0). An Insert of a full row
 // group or more leaves its last row group partly filled, and the next
