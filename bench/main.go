@@ -62,8 +62,8 @@ type config struct {
 	pause       time.Duration
 	clkTck      float64
 
-	out, plot, raw, workDir string
-	command, repo, env      string
+	plot, workDir string
+	reportFlags
 }
 
 type bench struct {
@@ -200,13 +200,9 @@ func run(args []string) error {
 	fs.DurationVar(&c.profile, "profile", 10*time.Second, "length of the CPU profile of sluice under full load (0 = none)")
 	fs.DurationVar(&c.pause, "pause", time.Second, "idle time between runs")
 	fs.Float64Var(&c.clkTck, "clk-tck", 100, "clock ticks per second of /proc/PID/stat (getconf CLK_TCK)")
-	fs.StringVar(&c.out, "out", "RESULTS.md", "the report")
+	c.register(fs, "RESULTS.md", "results.json", "every run's figures (JSON)")
 	fs.StringVar(&c.plot, "plot", "latency.png", "the latency plot (PNG)")
-	fs.StringVar(&c.raw, "raw", "results.json", "every run's figures (JSON)")
 	fs.StringVar(&c.workDir, "work-dir", os.TempDir(), "where the profile is written")
-	fs.StringVar(&c.command, "command", "", "the command line to quote in the report")
-	fs.StringVar(&c.repo, "repo", ".", "the repository (for the commit)")
-	fs.StringVar(&c.env, "env", "", "software versions and settings to quote in the report, lines of key=value")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

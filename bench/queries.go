@@ -34,12 +34,10 @@ import (
 //	                user's events spread over the steps
 //	price           (i mod 1000) / 10
 type queriesConfig struct {
-	bin, workDir   string
-	events         int
-	runs, warmup   int
-	out, raw       string
-	command, repo  string
-	env            string
+	bin, workDir string
+	events       int
+	runs, warmup int
+	reportFlags
 	reuse          string
 	loadBatch      int
 	queriesTimeout time.Duration
@@ -126,11 +124,7 @@ func queriesBench(args []string) error {
 	fs.IntVar(&c.loadBatch, "load-batch", 50_000, "events per store Insert while loading")
 	fs.StringVar(&c.reuse, "reuse", "", "a data dir this benchmark loaded before (same --events), to skip the load")
 	fs.DurationVar(&c.queriesTimeout, "query-timeout", 5*time.Minute, "give up one query after this long")
-	fs.StringVar(&c.out, "out", "queries.md", "the report section (Markdown)")
-	fs.StringVar(&c.raw, "raw", "", "the figures as JSON (empty: none)")
-	fs.StringVar(&c.command, "command", "", "the command line to quote in the report")
-	fs.StringVar(&c.repo, "repo", ".", "the repository (for the commit)")
-	fs.StringVar(&c.env, "env", "", "software versions and settings to quote in the report, lines of key=value")
+	c.register(fs, "queries.md", "", "the figures as JSON (empty: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -410,9 +404,8 @@ func (r *queriesReport) markdown(c queriesConfig) string {
 	fmt.Fprintf(&b, "\nMemory: sluice's peak RSS while answering %.0f MiB; the baseline process's peak %.0f MiB (the whole table in memory).\n", r.SluiceRSSMiB, r.DirectRSSMiB)
 	if c.env != "" {
 		b.WriteString("\n")
-		for _, line := range strings.Split(strings.TrimSpace(c.env), "\n") {
-			k, v, _ := strings.Cut(line, "=")
-			fmt.Fprintf(&b, "- %s: %s\n", k, v)
+		for _, kv := range c.envPairs() {
+			fmt.Fprintf(&b, "- %s: %s\n", kv[0], kv[1])
 		}
 	}
 	return b.String()

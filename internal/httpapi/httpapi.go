@@ -21,6 +21,7 @@ import (
 
 	"github.com/sluice-io/sluice/internal/event"
 	"github.com/sluice-io/sluice/internal/health"
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/quota"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/store"
@@ -89,6 +90,7 @@ type API struct {
 	mux     *http.ServeMux
 	handler http.Handler // mux behind the middleware
 	ready   atomic.Bool
+	queries *queryGate
 }
 
 // New builds the API. /healthz answers 503 until SetReady, and then
@@ -97,7 +99,7 @@ func New(cfg Config) *API {
 	if cfg.Processor == nil {
 		cfg.Processor, _ = event.NewProcessor(nil) // cannot fail without a GeoIP database
 	}
-	a := &API{cfg: cfg, mux: http.NewServeMux(), rates: newRateSampler()}
+	a := &API{cfg: cfg, mux: http.NewServeMux(), rates: newRateSampler(), queries: newQueryGate(limits.MaxConcurrentQueriesPerProject)}
 	a.routes()
 	a.handler = cors(a.mux)
 	return a
