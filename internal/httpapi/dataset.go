@@ -194,6 +194,10 @@ func (a *API) datasetResults(w http.ResponseWriter, r *http.Request) {
 		writeQueryError(w, err)
 		return
 	}
+	if !a.queries.enter(w, p.ID) {
+		return
+	}
+	defer a.queries.leave(p.ID)
 	ans, err := query.Run(r.Context(), a.cfg.Store, q)
 	var qe *query.Error
 	switch {

@@ -274,6 +274,12 @@ func (a *API) savedResult(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "InternalServerError", "Queries are not available on this server.")
 		return
 	}
+	// A result computed now counts against the project's concurrent
+	// queries, as the query API's do.
+	if !a.queries.enter(w, p.ID) {
+		return
+	}
+	defer a.queries.leave(p.ID)
 	ans, err := saved.Runner{Store: a.cfg.Store, MaxExtractionBytes: a.cfg.MaxExtractionBytes}.Run(r.Context(), sq, keyFilters, now)
 	var tooLarge *store.TooLargeError
 	var qe *query.Error

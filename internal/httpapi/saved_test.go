@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/sluice-io/sluice/internal/dataset"
 	"github.com/sluice-io/sluice/internal/httpapi"
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/saved"
 	"github.com/sluice-io/sluice/internal/store/storetest"
@@ -330,5 +332,65 @@ func TestSavedQueryAndDatasetBounds(t *testing.T) {
 	}
 	if st := f.do("PUT", base+"/datasets/d0", master, byTenant, nil); st != 200 {
 		t.Fatalf("replacing a dataset at the bound: %d", st)
+	}
+}
+
+// TestSavedResultsShareTheQueryGate: saved query and dataset results
+// computed when asked count against the project's concurrent queries, as
+// the query API's do; a cached answer does not.
+func TestSavedResultsShareTheQueryGate(t *testing.T) {
+	held := &heldStore{Model: storetest.NewModel(), started: make(chan struct{}, 16), release: make(chan struct{})}
+	f := newFixture(t, func(c *httpapi.Config) { c.Store = held })
+	p := f.createProject("busy")
+	master, read := p.APIKeys["master"], p.APIKeys["read"]
+	base := "/3.0/projects/" + p.ID
+	for _, put := range []struct{ path, body string }{
+		{"/queries/saved/held", `{"query":{"analysis_type":"count","event_collection":"held"}}`},
+		{"/queries/saved/free", `{"query":{"analysis_type":"count","event_collection":"c"}}`},
+		{"/queries/saved/cached", `{"query":{"analysis_type":"count","event_collection":"c"},"refresh_rate":14400}`},
+		{"/datasets/free", `{"display_name":"D","index_by":"u","query":{"analysis_type":"count","event_collection":"c","timeframe":"this_2_days","interval":"daily"}}`},
+	} {
+		if st := f.do("PUT", base+put.path, master, put.body, nil); st != 201 {
+			t.Fatalf("create %s: %d", put.path, st)
+		}
+	}
+	var sq registry.SavedQuery
+	f.reg.Read(func(v *registry.View) { sq, _ = v.SavedQuery(p.ID, "cached") })
+	if err := f.reg.PutSavedResult(context.Background(), registry.SavedResult{ProjectID: p.ID, Name: "cached", Version: sq.Version,
+		RunAt: queryNow, Body: json.RawMessage(`{"result":3}`), Status: 200, Holder: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range limits.MaxConcurrentQueriesPerProject {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if st := f.do("GET", base+"/queries/saved/held/result", read, "", nil); st != 200 {
+				t.Errorf("a held saved query: %d", st)
+			}
+		}()
+	}
+	for range limits.MaxConcurrentQueriesPerProject {
+		select {
+		case <-held.started:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the held saved queries did not start")
+		}
+	}
+	var e keenError
+	if st := f.do("GET", base+"/queries/saved/free/result", read, "", &e); st != 429 || e.ErrorCode == "" {
+		t.Errorf("a saved query over the gate: %d %+v", st, e)
+	}
+	if st := f.do("GET", base+"/datasets/free/results?index_by=x&timeframe=this_day", read, "", &e); st != 429 {
+		t.Errorf("dataset results over the gate: %d %+v", st, e)
+	}
+	var doc savedDoc
+	if st := f.do("GET", base+"/queries/saved/cached/result", read, "", &doc); st != 200 || string(doc.Result) != "3" {
+		t.Errorf("a cached answer while the gate is full: %d %s", st, doc.Result)
+	}
+	close(held.release)
+	wg.Wait()
+	if st := f.do("GET", base+"/queries/saved/free/result", read, "", nil); st != 200 {
+		t.Errorf("after the held ones ended: %d", st)
 	}
 }
