@@ -18,15 +18,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/query"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/saved"
 )
 
-// MaxDatasets bounds a project's datasets (every definition lives in every
-// process's memory); ErrOverLimit is the refusal's name (sluice's own).
+// MaxDatasets bounds a project's datasets (internal/limits); ErrOverLimit
+// is the refusal's name (sluice's own).
 const (
-	MaxDatasets  = 100
+	MaxDatasets  = limits.MaxDatasetsPerProject
 	ErrOverLimit = "OverDatasetLimitError"
 )
 

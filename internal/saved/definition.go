@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/query"
 	"github.com/sluice-io/sluice/internal/registry"
 )
@@ -24,13 +25,10 @@ const (
 // MaxNameLen bounds a saved query's name.
 const MaxNameLen = 256
 
-// Per-project bounds: every saved query lives in every process's memory
-// and every cached one is run on schedule. Keen caps cached queries too
-// (its Explorer knows OverCachedQueryLimitError) without a documented
-// figure.
+// Per-project bounds (internal/limits).
 const (
-	MaxSavedQueries  = 1000
-	MaxCachedQueries = 100
+	MaxSavedQueries  = limits.MaxSavedQueriesPerProject
+	MaxCachedQueries = limits.MaxCachedQueriesPerProject
 )
 
 // Error names of the bounds: Keen's for cached queries, sluice's own for

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/query"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/store"
@@ -17,10 +18,10 @@ import (
 // Group is the registry member group of the cached-query schedule.
 const Group = "cached-queries"
 
-// MaxResultBytes bounds a cached answer kept in the registry topic (its
-// records must stay well under the backend's message size). A larger
-// answer is recorded as a failed run, and …/result computes it when asked.
-const MaxResultBytes = 512 << 10
+// MaxResultBytes bounds a cached answer kept in the registry topic
+// (limits.MaxCachedResultBytes). A larger answer is recorded as a failed
+// run, and …/result computes it when asked.
+const MaxResultBytes = limits.MaxCachedResultBytes
 
 // Production timing of the schedule: a member beats every DefaultBeat and
 // is live DefaultTTL after its beat; clocks may differ by DefaultGrace.
