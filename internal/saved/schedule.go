@@ -228,10 +228,21 @@ func (s *Schedule) refreshDue(ctx context.Context) {
 		if lead.Err() != nil {
 			return // leadership lost mid-run: the next leader runs it
 		}
+		if !s.current(sq) {
+			continue // replaced or deleted while it ran: its result would serve nothing
+		}
 		if err := s.cfg.Registry.PutSavedResult(lead, res); err != nil && lead.Err() == nil {
 			s.cfg.Logger.Warn("cached-query schedule: storing a result", "project", sq.ProjectID, "query", sq.Name, "err", err)
 		}
 	}
+}
+
+// current reports whether sq is still the definition in the view.
+func (s *Schedule) current(sq registry.SavedQuery) bool {
+	var now registry.SavedQuery
+	var ok bool
+	s.cfg.Registry.Read(func(v *registry.View) { now, ok = v.SavedQuery(sq.ProjectID, sq.Name) })
+	return ok && now.Version == sq.Version
 }
 
 // refresh runs one cached query and returns its result record.
