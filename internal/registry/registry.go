@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -116,11 +117,13 @@ func (r *Registry) apply(rec *kgo.Record) {
 	r.mu.Unlock()
 	// Hooks run before the writer waiting for this record is released, so
 	// that when a revocation returns, live connections already know.
-	r.hooksMu.Lock()
-	for _, h := range r.hooks {
-		h()
+	if changesAccess(rec.Key) {
+		r.hooksMu.Lock()
+		for _, h := range r.hooks {
+			h()
+		}
+		r.hooksMu.Unlock()
 	}
-	r.hooksMu.Unlock()
 	r.mu.Lock()
 	r.next = rec.Offset + 1
 	close(r.changed)
@@ -128,12 +131,22 @@ func (r *Registry) apply(rec *kgo.Record) {
 	r.mu.Unlock()
 }
 
-// OnChange registers fn to run after every change of the view, before the
-// write that caused it returns. fn may read the registry but not write it.
+// OnChange registers fn to run after every change of a project, an access
+// key or stream settings, before the write that caused it returns. fn may
+// read the registry but not write it.
 func (r *Registry) OnChange(fn func()) {
 	r.hooksMu.Lock()
 	r.hooks = append(r.hooks, fn)
 	r.hooksMu.Unlock()
+}
+
+// changesAccess says whether the record at key changes what OnChange's
+// hooks act on (who may connect, where events flow): projects, access keys
+// and stream settings; not saved queries, their results or the schedule's
+// heartbeats, which every process writes every few seconds.
+func changesAccess(key []byte) bool {
+	k := string(key)
+	return strings.HasPrefix(k, projectKeyPrefix) || strings.HasPrefix(k, accessKeyKeyPrefix) || strings.HasPrefix(k, streamsKeyPrefix)
 }
 
 // waitApplied returns once the record at offset is in the local view.

@@ -38,9 +38,16 @@ type record struct {
 	Dataset     *Dataset     `json:"dataset,omitempty"`
 }
 
-func projectRecordKey(pid string) string        { return "project/" + pid }
-func accessKeyRecordKey(pid, key string) string { return "access_key/" + pid + "/" + key }
-func streamsRecordKey(pid string) string        { return "streams/" + pid }
+// The keys of the records that say who may connect and where events flow.
+const (
+	projectKeyPrefix   = "project/"
+	accessKeyKeyPrefix = "access_key/"
+	streamsKeyPrefix   = "streams/"
+)
+
+func projectRecordKey(pid string) string        { return projectKeyPrefix + pid }
+func accessKeyRecordKey(pid, key string) string { return accessKeyKeyPrefix + pid + "/" + key }
+func streamsRecordKey(pid string) string        { return streamsKeyPrefix + pid }
 
 func encodeRecord(r record) []byte {
 	b, err := json.Marshal(r)
