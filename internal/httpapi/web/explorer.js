@@ -12,88 +12,25 @@
   const $ = (id) => document.getElementById(id);
   const meta = (name) => (document.querySelector('meta[name="' + name + '"]') || {}).content || '';
   const pagePID = meta('sluice-project-id');
-  // The Streams page keeps the key under the same name, so signing in to
-  // one page of a project signs in to the other in the same tab.
-  const keyName = (pid) => 'sluice.master.' + pid;
   const palette = ['#0b5cad', '#c2410c', '#1a7f37', '#8250df', '#b3261e', '#0e7490', '#9a6700', '#57606a'];
   const needsTarget = new Set(['count_unique', 'sum', 'average', 'minimum', 'maximum', 'median', 'percentile', 'standard_deviation', 'select_unique']);
   const analyses = new Set(['count', 'extraction'].concat([...needsTarget]));
   const maxTableRows = 1000;
 
-  let session = null; // {pid, key}
   let collections = []; // GET /events: [{name, properties: {path: type}}]
   let chart = null;
   let filterSeq = 0;
 
-  async function api(method, path, body) {
-    const init = { method, headers: { Authorization: session.key } };
-    if (body !== undefined) {
-      init.headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    const resp = await fetch('/3.0/projects/' + encodeURIComponent(session.pid) + path, init);
-    let data = null;
-    try { data = await resp.json(); } catch (e) { data = null; }
-    if (!resp.ok) {
-      const msg = data && data.message ? data.message : 'HTTP ' + resp.status;
-      const err = new Error(data && data.error_code ? data.error_code + ': ' + msg : msg);
-      err.status = resp.status;
-      throw err;
-    }
-    return data;
-  }
-
-  // --- sign in / out ---
-
-  async function signIn(pid, key) {
-    session = { pid, key };
-    await api('GET', ''); // the project resource answers the master key only
-    sessionStorage.setItem(keyName(pid), key);
-    await showDashboard();
-  }
-
-  function signOut() {
-    if (session) sessionStorage.removeItem(keyName(session.pid));
-    session = null;
-    $('dashboard').hidden = true;
-    $('sign-out').hidden = true;
-    $('sign-in').hidden = false;
-    $('master-key').value = '';
-    $('master-key').focus();
-  }
-
-  $('sign-in-form').addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    const pid = $('project-id').value.trim();
-    const key = $('master-key').value.trim();
-    $('sign-in-error').textContent = '';
-    if (!/^[0-9a-f]{24}$/.test(pid)) {
-      $('sign-in-error').textContent = 'A project id is 24 lowercase hexadecimal characters.';
-      return;
-    }
-    if (key === '') {
-      $('sign-in-error').textContent = 'Enter the project\'s master key.';
-      return;
-    }
-    if (pid !== pagePID) {
-      sessionStorage.setItem(keyName(pid), key);
-      window.location.assign('/projects/' + pid + '/explorer');
-      return;
-    }
-    $('sign-in-button').disabled = true;
-    try {
-      await signIn(pid, key);
-    } catch (e) {
-      session = null;
-      $('sign-in-error').textContent = e.status === 401 || e.status === 404
-        ? 'Sign-in failed: ' + e.message + ' Check the project id and use its master key.'
-        : 'Sign-in failed: ' + e.message;
-    } finally {
-      $('sign-in-button').disabled = false;
-    }
+  // Sign-in and the API calls: session.js (the same key as the Streams
+  // page's). The project resource answers the master key only.
+  const { api } = window.sluiceSession({
+    page: 'explorer',
+    check: (call) => call('GET', ''),
+    onSignIn: () => showDashboard(),
+    onSignOut: () => {
+      $('dashboard').hidden = true;
+    },
   });
-
-  $('sign-out').addEventListener('click', signOut);
 
   async function showDashboard() {
     $('sign-in').hidden = true;
@@ -803,18 +740,8 @@
     }
   });
 
-  // --- start: a key kept in this tab signs in at once ---
+  // --- start (a key kept in this tab signs in at once: session.js) ---
 
   showTimeframeFields();
   labelFilters();
-  const kept = sessionStorage.getItem(keyName(pagePID));
-  if (kept) {
-    signIn(pagePID, kept).catch((e) => {
-      sessionStorage.removeItem(keyName(pagePID));
-      session = null;
-      $('sign-in').hidden = false;
-      $('dashboard').hidden = true;
-      $('sign-in-error').textContent = 'Please sign in again: ' + e.message;
-    });
-  }
 })();
