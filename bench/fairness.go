@@ -36,7 +36,7 @@ type fairConfig struct {
 	floodEvents, recordSize, rate   int
 	duration, warmup, pollEvery     time.Duration
 	drainTimeout                    time.Duration
-	out, raw, command, repo, env    string
+	reportFlags
 }
 
 // fairLatency is the quiet project's produce ack → countable, in ms.
@@ -85,11 +85,7 @@ func fairnessBench(args []string) error {
 	fs.DurationVar(&c.warmup, "warmup", 5*time.Second, "first part of each quiet run left out of the figures")
 	fs.DurationVar(&c.pollEvery, "poll", 20*time.Millisecond, "interval of the count polls")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 10*time.Minute, "give up the backlog's drain after this long")
-	fs.StringVar(&c.out, "out", "fairness.md", "the report section (Markdown)")
-	fs.StringVar(&c.raw, "raw", "", "the figures as JSON (empty: none)")
-	fs.StringVar(&c.command, "command", "", "the command line to quote in the report")
-	fs.StringVar(&c.repo, "repo", ".", "the repository (for the commit)")
-	fs.StringVar(&c.env, "env", "", "software versions and settings to quote in the report, lines of key=value")
+	c.register(fs, "fairness.md", "", "the figures as JSON (empty: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -416,9 +412,8 @@ func (r *fairReport) markdown(c fairConfig) string {
 		"`this commit`: %s; `baseline`: %s.\n", r.Builds[0].Binary, baselineName(r.Builds))
 	if c.env != "" {
 		b.WriteString("\n")
-		for _, line := range strings.Split(strings.TrimSpace(c.env), "\n") {
-			k, v, _ := strings.Cut(line, "=")
-			fmt.Fprintf(&b, "- %s: %s\n", k, v)
+		for _, kv := range c.envPairs() {
+			fmt.Fprintf(&b, "- %s: %s\n", kv[0], kv[1])
 		}
 	}
 	return b.String()

@@ -13,6 +13,7 @@
 //	sluicebench pipeline [flags]  the event pipeline and store benchmark (pipeline.go; sluicebench pipeline -h)
 //	sluicebench outbound [flags]  the Kafka Outbound listener benchmark (outbound.go; sluicebench outbound -h)
 //	sluicebench soak [flags]      mixed valid and poison traffic for 30 minutes (soak.go; sluicebench soak -h)
+//	sluicebench queries [flags]   Keen's analyses over 10M stored events, through sluice and direct (queries.go)
 //	sluicebench outbound-trace FILE  an execution trace of sluice: the pipeline loop by step, Outbound fetch times
 //	sluicebench sections RESULTS.md NAME=FILE...  replace those sections of RESULTS.md
 package main
@@ -61,8 +62,8 @@ type config struct {
 	pause       time.Duration
 	clkTck      float64
 
-	out, plot, raw, workDir string
-	command, repo, env      string
+	plot, workDir string
+	reportFlags
 }
 
 type bench struct {
@@ -81,7 +82,7 @@ type bench struct {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | soak [flags] | sections RESULTS.md NAME=FILE...")
+		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | soak [flags] | queries [flags] | sections RESULTS.md NAME=FILE...")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -140,6 +141,10 @@ func main() {
 		if err := soakBench(os.Args[2:]); err != nil {
 			fatal(err)
 		}
+	case "queries":
+		if err := queriesBench(os.Args[2:]); err != nil {
+			fatal(err)
+		}
 	case "outbound-trace":
 		if len(os.Args) != 3 {
 			fatal(errors.New("usage: sluicebench outbound-trace EXECUTION-TRACE"))
@@ -152,7 +157,7 @@ func main() {
 			fatal(err)
 		}
 	default:
-		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | soak [flags] | sections RESULTS.md NAME=FILE...")
+		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | soak [flags] | queries [flags] | sections RESULTS.md NAME=FILE...")
 		os.Exit(2)
 	}
 }
@@ -195,13 +200,9 @@ func run(args []string) error {
 	fs.DurationVar(&c.profile, "profile", 10*time.Second, "length of the CPU profile of sluice under full load (0 = none)")
 	fs.DurationVar(&c.pause, "pause", time.Second, "idle time between runs")
 	fs.Float64Var(&c.clkTck, "clk-tck", 100, "clock ticks per second of /proc/PID/stat (getconf CLK_TCK)")
-	fs.StringVar(&c.out, "out", "RESULTS.md", "the report")
+	c.register(fs, "RESULTS.md", "results.json", "every run's figures (JSON)")
 	fs.StringVar(&c.plot, "plot", "latency.png", "the latency plot (PNG)")
-	fs.StringVar(&c.raw, "raw", "results.json", "every run's figures (JSON)")
 	fs.StringVar(&c.workDir, "work-dir", os.TempDir(), "where the profile is written")
-	fs.StringVar(&c.command, "command", "", "the command line to quote in the report")
-	fs.StringVar(&c.repo, "repo", ".", "the repository (for the commit)")
-	fs.StringVar(&c.env, "env", "", "software versions and settings to quote in the report, lines of key=value")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -41,21 +41,19 @@ type obConfig struct {
 	directSeeds, directCA, directUser, directPass string
 	brokerPID                                     string
 
-	consumeMB   int           // MB of record values per preloaded topic
-	txnRecords  int           // records per transaction of the transactional topic
-	pairs       int           // measured A/B pairs per consume series
-	pause       time.Duration // idle time between runs
-	rate        int           // events per second, end to end
-	windows     int           // measured windows, end to end
-	window      time.Duration // length of one window
-	warmup      time.Duration // end-to-end warm-up
-	profile     time.Duration // CPU profile of sluice (0 = none)
-	recordSize  int
-	clkTck      float64
-	out, plot   string
-	raw         string
-	command     string
-	repo, env   string
+	consumeMB  int           // MB of record values per preloaded topic
+	txnRecords int           // records per transaction of the transactional topic
+	pairs      int           // measured A/B pairs per consume series
+	pause      time.Duration // idle time between runs
+	rate       int           // events per second, end to end
+	windows    int           // measured windows, end to end
+	window     time.Duration // length of one window
+	warmup     time.Duration // end-to-end warm-up
+	profile    time.Duration // CPU profile of sluice (0 = none)
+	recordSize int
+	clkTck     float64
+	plot       string
+	reportFlags
 	keepPreload bool
 	shortRun    []string // measurement flags changed from their defaults
 }
@@ -94,12 +92,8 @@ func outboundBench(args []string) error {
 	fs.DurationVar(&c.profile, "profile", 6*time.Second, "CPU profile of sluice serving the transactional topic (0 = none)")
 	fs.IntVar(&c.recordSize, "record-size", 1024, "bytes of JSON per record")
 	fs.Float64Var(&c.clkTck, "clk-tck", 100, "clock ticks per second of /proc/PID/stat (getconf CLK_TCK)")
-	fs.StringVar(&c.out, "out", "outbound.md", "the report section (Markdown)")
+	c.register(fs, "outbound.md", "", "the figures as JSON (empty: none)")
 	fs.StringVar(&c.plot, "plot", "outbound-latency.png", "the end-to-end latency plot (PNG)")
-	fs.StringVar(&c.raw, "raw", "", "the figures as JSON (empty: none)")
-	fs.StringVar(&c.command, "command", "", "the command line to quote in the report")
-	fs.StringVar(&c.repo, "repo", ".", "the repository (for the commit)")
-	fs.StringVar(&c.env, "env", "", "software versions and settings to quote in the report, lines of key=value")
 	fs.BoolVar(&c.keepPreload, "keep-topics", false, "keep the preloaded topics at the end (default: delete them)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -109,10 +109,8 @@ func (o *obench) markdown() string {
 	w("| load average before / after | %s / %s |\n", m.LoadAvg, rep.LoadEnd)
 	w("| commit | `%s`%s |\n", commit, note)
 	w("| command | `%s` |\n", c.command)
-	for _, line := range strings.Split(strings.TrimSpace(c.env), "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok {
-			w("| %s | %s |\n", k, v)
-		}
+	for _, kv := range c.envPairs() {
+		w("| %s | %s |\n", kv[0], kv[1])
 	}
 	w("| sluice | `sluice serve --kafka-brokers <PLAINTEXT>` with the pipeline on (the default), its own data dir, `--log-level warn`; the project's Kafka Outbound enabled over HTTP |\n\n")
 

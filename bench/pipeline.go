@@ -53,8 +53,7 @@ type pipeConfig struct {
 	profile               time.Duration
 	profileAt             time.Duration
 	clkTck                float64
-	out, raw              string
-	command, repo, env    string
+	reportFlags
 }
 
 func pipelineBench(args []string) error {
@@ -76,11 +75,7 @@ func pipelineBench(args []string) error {
 	fs.DurationVar(&c.profile, "profile", 10*time.Second, "CPU profile of sluice during the drain (0 = none)")
 	fs.DurationVar(&c.profileAt, "profile-at", 5*time.Second, "when the CPU profile starts, counted from the start of the drain (once the table has grown; a drain of 1M events takes 15–25 s on 2 cores)")
 	fs.Float64Var(&c.clkTck, "clk-tck", 100, "clock ticks per second of /proc/PID/stat (getconf CLK_TCK)")
-	fs.StringVar(&c.out, "out", "pipeline.md", "the report section (Markdown)")
-	fs.StringVar(&c.raw, "raw", "", "the figures as JSON (empty: none)")
-	fs.StringVar(&c.command, "command", "", "the command line to quote in the report")
-	fs.StringVar(&c.repo, "repo", ".", "the repository (for the commit)")
-	fs.StringVar(&c.env, "env", "", "software versions and settings to quote in the report, lines of key=value")
+	c.register(fs, "pipeline.md", "", "the figures as JSON (empty: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

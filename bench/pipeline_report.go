@@ -103,10 +103,8 @@ func (r *pipeReport) markdown(c pipeConfig) string {
 	w("| load average before / after | %s / %s |\n", m.LoadAvg, r.LoadEnd)
 	w("| commit | `%s`%s |\n", commit, commitNote)
 	w("| command | `%s` |\n", c.command)
-	for _, line := range strings.Split(strings.TrimSpace(c.env), "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok {
-			w("| %s | %s |\n", k, v)
-		}
+	for _, kv := range c.envPairs() {
+		w("| %s | %s |\n", kv[0], kv[1])
 	}
 	w("\nEverything runs on this one machine (broker JVM, sluice, the load generator and the poller). ")
 	w("On a machine shared with other work the figures are noisy: read the load average above.\n\n")

@@ -206,10 +206,8 @@ func (b *bench) markdown(rep *report) string {
 	w("| load average before / after | %s / %s |\n", m.LoadAvg, rep.LoadEnd)
 	w("| commit | `%s`%s |\n", commit, commitNote)
 	w("| command | `%s` |\n", c.command)
-	for _, line := range strings.Split(strings.TrimSpace(c.env), "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok {
-			w("| %s | %s |\n", k, v)
-		}
+	for _, kv := range c.envPairs() {
+		w("| %s | %s |\n", kv[0], kv[1])
 	}
 	w("\nEverything runs on this one machine: the broker JVM, sluice and the load generator share its %d cores, ", m.Cores)
 	w("so sluice's CPU is taken from the same cores the broker and the client need.\n\n")

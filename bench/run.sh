@@ -4,6 +4,7 @@
 #   bench/run.sh [--benches inbound,pipeline,outbound] [inbound flags...] [-- pipeline flags... [-- outbound flags...]]
 #   bench/run.sh --benches soak [--soak-backend embedded|kafka|both] [-- -- -- soak flags...]
 #   FAIRNESS_ARGS="..." bench/run.sh --benches fairness
+#   QUERIES_ARGS="..." bench/run.sh --benches queries
 #
 # Three benchmarks, all by default, against one Apache Kafka broker; each
 # writes its own section of bench/RESULTS.md (the sections of benchmarks
@@ -20,11 +21,18 @@
 #             second `--` go to `sluicebench outbound`): consume throughput
 #             vs the broker's SASL_SSL listener, and end to end, produce ack
 #             on Inbound → enriched event consumed on Outbound at 5,000/s.
-# and two more, only when named:
+# and three more, only when named:
 #   fairness  a quiet project's produce → countable while another project's
 #             backlog drains, and alone; the flood's drain rate
 #             (bench/fairness.go; FAIRNESS_ARGS go to `sluicebench fairness`,
 #             e.g. "--baseline-bin /path/sluice" for an A/B);
+#   queries   (about 10 minutes) Keen's analyses over 10,000,000 events of
+#             one collection written straight into a sluice store: each
+#             query through sluice's HTTP API and, as the direct baseline,
+#             in plain SQL of a plain DuckDB table of the same data; p50/p99
+#             and memory (bench/queries.go; QUERIES_ARGS go to
+#             `sluicebench queries`, e.g. "--events 1000000 --runs 5" for a
+#             quick run, "--reuse DIR" to skip the load). No broker.
 #   soak      (30 minutes) issue 15's acceptance run (flags after the third `--` go to
 #             `sluicebench soak`): its own sluice, pipeline on, by default
 #             on the embedded log (`--soak-backend kafka` on the broker,
@@ -111,7 +119,7 @@ while (($#)); do
 done
 want() { [[ ",$BENCHES," == *",$1,"* ]]; }
 for b in ${BENCHES//,/ }; do
-	[[ $b == inbound || $b == pipeline || $b == outbound || $b == fairness || $b == soak ]] || { echo "run.sh: unknown benchmark $b (inbound, pipeline, outbound, fairness, soak)" >&2; exit 2; }
+	[[ $b == inbound || $b == pipeline || $b == outbound || $b == fairness || $b == queries || $b == soak ]] || { echo "run.sh: unknown benchmark $b (inbound, pipeline, outbound, fairness, queries, soak)" >&2; exit 2; }
 done
 [[ $SOAK_BACKEND == embedded || $SOAK_BACKEND == kafka || $SOAK_BACKEND == both ]] || { echo "run.sh: --soak-backend is embedded, kafka or both" >&2; exit 2; }
 # A broker is needed by every benchmark but the soak on the embedded log.
@@ -355,7 +363,18 @@ if want soak; then
 	SECTIONS+=("soak=$WORK/soak.md")
 fi
 
-# 8. The report: the sections just measured replace theirs.
+# 8. The query benchmark (not in the default set, see above).
+if want queries; then
+	log "queries benchmark"
+	# shellcheck disable=SC2086
+	${NICE[@]+"${NICE[@]}"} "$WORK/sluicebench" queries \
+		--sluice-bin "$WORK/sluice" --work-dir "$WORK" \
+		--out "$WORK/queries.md" --raw "$HERE/queries.json" \
+		--command "$COMMAND" --repo "$ROOT" --env "$ENV_LINES" ${QUERIES_ARGS:-}
+	SECTIONS+=("queries=$WORK/queries.md")
+fi
+
+# 9. The report: the sections just measured replace theirs.
 "$WORK/sluicebench" sections "$HERE/RESULTS.md" "${SECTIONS[@]}"
 OK=1
 log "done: bench/RESULTS.md ($BENCHES)"

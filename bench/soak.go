@@ -59,8 +59,7 @@ type soakConfig struct {
 	baseline              time.Duration
 	settle                time.Duration
 	clkTck                float64
-	out, raw              string
-	command, repo, env    string
+	reportFlags
 }
 
 const (
@@ -85,11 +84,7 @@ func soakBench(args []string) error {
 	fs.DurationVar(&c.baseline, "baseline", 5*time.Minute, "the sample growth is measured from (the middle one if the run is shorter)")
 	fs.DurationVar(&c.settle, "settle", 5*time.Minute, "after the traffic, wait at most this long for every acknowledged event to be countable")
 	fs.Float64Var(&c.clkTck, "clk-tck", 100, "clock ticks per second of /proc/PID/stat (getconf CLK_TCK)")
-	fs.StringVar(&c.out, "out", "soak.md", "the report section (Markdown)")
-	fs.StringVar(&c.raw, "raw", "", "every figure as JSON (empty: none)")
-	fs.StringVar(&c.command, "command", "", "the command line to quote in the report")
-	fs.StringVar(&c.repo, "repo", ".", "the repository (for the commit)")
-	fs.StringVar(&c.env, "env", "", "software versions and settings to quote in the report, lines of key=value")
+	c.register(fs, "soak.md", "", "every figure as JSON (empty: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

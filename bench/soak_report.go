@@ -375,11 +375,8 @@ func (r *soakReport) markdown(c soakConfig) string {
 	w("| commit | `%s`%s |\n", commit, commitNote)
 	w("| command | `%s` |\n", c.command)
 	w("| sluice backend | %s; pipeline on; `--log-level warn` |\n", r.Backend)
-	for _, line := range strings.Split(strings.TrimSpace(c.env), "\n") {
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
+	for _, kv := range c.envPairs() {
+		k, v := kv[0], kv[1]
 		if r.Backend == "embedded log" { // run.sh's lines about the broker are not about this run
 			if strings.HasPrefix(k, "broker") {
 				continue

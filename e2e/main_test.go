@@ -247,6 +247,12 @@ func localArgs(t *testing.T) []string {
 
 func httpDo(t *testing.T, method, url, key, body string) (int, string) {
 	t.Helper()
+	return httpDoWith(t, &http.Client{Timeout: 30 * time.Second}, method, url, key, body)
+}
+
+// httpDoWith is httpDo with client c (e.g. one that trusts sluice's CA).
+func httpDoWith(t *testing.T, c *http.Client, method, url, key, body string) (int, string) {
+	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +260,7 @@ func httpDo(t *testing.T, method, url, key, body string) (int, string) {
 	if key != "" {
 		req.Header.Set("Authorization", key)
 	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +278,13 @@ type httpProject struct {
 // createProject provisions a project over HTTP with the organization key.
 func createProject(t *testing.T, base, orgID, orgKey, name string) httpProject {
 	t.Helper()
-	st, body := httpDo(t, "POST", base+"/3.0/organizations/"+orgID+"/projects", orgKey, fmt.Sprintf(`{"name":%q}`, name))
+	return createProjectWith(t, &http.Client{Timeout: 30 * time.Second}, base, orgID, orgKey, name)
+}
+
+// createProjectWith is createProject with client c.
+func createProjectWith(t *testing.T, c *http.Client, base, orgID, orgKey, name string) httpProject {
+	t.Helper()
+	st, body := httpDoWith(t, c, "POST", base+"/3.0/organizations/"+orgID+"/projects", orgKey, fmt.Sprintf(`{"name":%q}`, name))
 	var p httpProject
 	if err := json.Unmarshal([]byte(body), &p); st != 201 || err != nil || p.ID == "" || p.APIKeys["master"] == "" {
 		t.Fatalf("create project: %d %s", st, body)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -25,7 +26,8 @@ type pipeEnv struct {
 	sluice   *proc
 	dir      string
 	proj     httpProject
-	base     string // HTTP base URL of the project
+	base     string       // HTTP base URL of the project
+	http     *http.Client // trusts sluice's CA (for an HTTP API served over HTTPS)
 	producer *kgo.Client
 }
 
@@ -36,12 +38,13 @@ func startPipeEnv(t *testing.T, name string, extraArgs ...string) *pipeEnv {
 	const orgID, orgKey = "0123456789abcdef01234567", "pipe-env-org-key-0123456789"
 	args := append([]string{"serve", "--kafka-brokers", strings.Join(c.Bootstrap, ","), "--org-id", orgID, "--org-key", orgKey}, localArgs(t)...)
 	e.sluice = startSluice(t, e.dir, append(args, extraArgs...)...)
-	e.proj = createProject(t, e.sluice.HTTP, orgID, orgKey, name)
-	e.base = e.sluice.HTTP + "/3.0/projects/" + e.proj.ID
 	tlsCfg, err := kraw.TLSConfig(filepath.Join(e.dir, "data", "tls", "ca.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.http = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
+	e.proj = createProjectWith(t, e.http, e.sluice.HTTP, orgID, orgKey, name)
+	e.base = e.sluice.HTTP + "/3.0/projects/" + e.proj.ID
 	e.producer, err = kgo.NewClient(kgo.SeedBrokers(addrAfter(t, e.sluice, "Kafka Inbound:")), kgo.DialTLSConfig(tlsCfg),
 		kgo.SASL(plain.Auth{User: e.proj.ID, Pass: e.proj.APIKeys["write"]}.AsMechanism()),
 		kgo.ProducerBatchMaxBytes(1_000_000), kgo.RecordDeliveryTimeout(time.Minute))
@@ -69,7 +72,7 @@ func (e *pipeEnv) produce(t *testing.T, collection string, values ...[]byte) {
 // query runs a query with key and returns its result.
 func (e *pipeEnv) query(t *testing.T, key, analysis, params string) json.RawMessage {
 	t.Helper()
-	st, body := httpDo(t, "POST", e.base+"/queries/"+analysis, key, params)
+	st, body := httpDoWith(t, e.http, "POST", e.base+"/queries/"+analysis, key, params)
 	if st != 200 {
 		t.Fatalf("%s %s: %d %s", analysis, params, st, body)
 	}

@@ -18,31 +18,8 @@ import (
 // ($SLUICE_ARTIFACTS, else e2e/artifacts/). Any page error fails it.
 // scripts/install-clients.sh installs chromium and playwright-core.
 func TestStreamsPageInBrowser(t *testing.T) {
-	browserDir, err := filepath.Abs("browser")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(browserDir, "node_modules", "playwright-core", "package.json")); err != nil {
-		t.Fatalf("playwright-core is not installed in %s: run scripts/install-clients.sh (%v)", browserDir, err)
-	}
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("no Chromium at %s: run scripts/install-clients.sh or set CHROMIUM (%v)", chromium, err)
-	}
-	artifacts := os.Getenv("SLUICE_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = "artifacts"
-	}
-	if artifacts, err = filepath.Abs(artifacts); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(artifacts, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	shot := filepath.Join(artifacts, "streams-page.png")
+	browserDir, chromium := browserDir(t), chromiumPath(t)
+	shot := filepath.Join(artifactsDir(t), "streams-page.png")
 	_ = os.Remove(shot)
 
 	const orgID, orgKey = "0123456789abcdef01234567", "browser-org-key-0123456789"
@@ -66,4 +43,49 @@ func TestStreamsPageInBrowser(t *testing.T) {
 		t.Fatalf("no screenshot at %s: %v", shot, err)
 	}
 	t.Logf("screenshot: %s", shot)
+}
+
+// browserDir is e2e/browser, where playwright-core is installed.
+func browserDir(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("browser")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core", "package.json")); err != nil {
+		t.Fatalf("playwright-core is not installed in %s: run scripts/install-clients.sh (%v)", dir, err)
+	}
+	return dir
+}
+
+// chromiumPath is the Chromium the browser tests drive ($CHROMIUM, else
+// Debian's).
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("no Chromium at %s: run scripts/install-clients.sh or set CHROMIUM (%v)", chromium, err)
+	}
+	return chromium
+}
+
+// artifactsDir is where tests leave screenshots ($SLUICE_ARTIFACTS, else
+// e2e/artifacts).
+func artifactsDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("SLUICE_ARTIFACTS")
+	if dir == "" {
+		dir = "artifacts"
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -12,10 +12,12 @@
 #            binary with KCAT=/path/to/kcat.
 #   Python   a venv at ${SLUICE_CACHE:-$HOME/.cache/sluice}/venv with the
 #            pinned packages of e2e/clients/python/requirements.txt
-#            (confluent-kafka, kafka-python 2.0.2 and its codecs). Override
+#            (confluent-kafka, kafka-python 2.0.2 and its codecs; Keen's
+#            own client, keen). Override
 #            the interpreter with SLUICE_CLIENTS_PYTHON=/path/to/python.
-#   Node.js  `npm ci` in e2e/clients/node (kafkajs 2.2.4, package-lock.json);
-#            the tests run `node` from PATH there.
+#   Node.js  `npm ci` in e2e/clients/node (kafkajs 2.2.4, package-lock.json)
+#            and in e2e/clients/keen (Keen's keen-tracking and
+#            keen-analysis); the tests run `node` from PATH there.
 #   Browser  Debian's chromium (headless, for the Streams page test
 #            e2e/streams_browser_test.go) and `npm ci` in e2e/browser
 #            (playwright-core, pinned in package-lock.json; it downloads no
@@ -86,7 +88,7 @@ if [[ ! -x $VENV/bin/python || ! -f $stamp || $(cat "$stamp") != "$want" ]]; the
 	fi
 	quiet "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q -r "$REQS"
 	# Every client and codec must import, or the venv is not usable.
-	quiet "$VENV/bin/python" -c 'import confluent_kafka, kafka, snappy, lz4.frame, zstandard; from kafka.codec import has_snappy, has_lz4, has_zstd; assert has_snappy() and has_lz4() and has_zstd()'
+	quiet "$VENV/bin/python" -c 'import confluent_kafka, kafka, snappy, lz4.frame, zstandard; import keen.client; from kafka.codec import has_snappy, has_lz4, has_zstd; assert has_snappy() and has_lz4() and has_zstd()'
 	echo "$want" >"$stamp"
 	exec 9>&-
 	done_what+=("python venv")
@@ -101,6 +103,17 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
 	quiet npm ci --prefix "$NODE_DIR" --no-audit --no-fund --ignore-scripts --loglevel=error
 	echo "$want" >"$stamp"
 	done_what+=("kafkajs")
+fi
+
+# --- Node.js (Keen's keen-tracking and keen-analysis) ---
+KEEN_DIR="$ROOT/e2e/clients/keen"
+want=$(hash_of "$KEEN_DIR/package.json" "$KEEN_DIR/package-lock.json")
+stamp="$KEEN_DIR/node_modules/.sluice-lock.sha256"
+if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+	command -v npm >/dev/null || die "npm not found"
+	quiet npm ci --prefix "$KEEN_DIR" --no-audit --no-fund --ignore-scripts --loglevel=error
+	echo "$want" >"$stamp"
+	done_what+=("keen-tracking keen-analysis")
 fi
 
 # --- Browser test driver (playwright-core) ---

@@ -23,11 +23,6 @@ type Input struct {
 	// Autofill is the writing access key's options.writes.autofill, nil if
 	// none (autofill.go).
 	Autofill map[string]any
-	// ClientIP and UserAgent replace the dynamic placeholders "${keen.ip}"
-	// and "${keen.user_agent}" (a string value that is exactly one of them,
-	// anywhere in the event). The HTTP API knows them; Kafka Inbound does
-	// not, and leaves them empty, which keeps the placeholders as text.
-	ClientIP, UserAgent string
 	// Leaves asks for Event.Leaves.
 	Leaves bool
 }
@@ -83,14 +78,14 @@ func (p *Processor) Process(in Input) (Event, error) {
 	// same result: this hint only saves reading add-on events twice, and an
 	// event never costs more than the tree path alone plus one stream.
 	if !ws.lastHadAddons {
-		if ev, ok := p.processStream(ws, &in, ws.substitutions(&in)); ok {
+		if ev, ok := p.processStream(ws, &in); ok {
 			return ev, nil
 		}
 		ws.reset()
 	}
 	// Anything the streaming path does not take, refusals included, goes
 	// the general way, from scratch.
-	ev, addons, err := p.processTree(ws, &in, ws.substitutions(&in))
+	ev, addons, err := p.processTree(ws, &in)
 	ws.lastHadAddons = addons
 	if err != nil {
 		return Event{}, err
@@ -98,22 +93,9 @@ func (p *Processor) Process(in Input) (Event, error) {
 	return ev, nil
 }
 
-// substitutions JSON-encodes the client's IP and User-Agent for the
-// placeholders (parse.go).
-func (ws *workspace) substitutions(in *Input) substitutions {
-	var subst substitutions
-	if in.ClientIP != "" {
-		subst.ip = ws.str(in.ClientIP).raw
-	}
-	if in.UserAgent != "" {
-		subst.userAgent = ws.str(in.UserAgent).raw
-	}
-	return subst
-}
-
 // processStream is the common case (stream.go): no add-ons, the event is
 // copied in one pass. ok is false when the event needs processTree.
-func (p *Processor) processStream(ws *workspace, in *Input, subst substitutions) (Event, bool) {
+func (p *Processor) processStream(ws *workspace, in *Input) (Event, bool) {
 	var af *value
 	size := len(in.Payload) + 192
 	if in.Autofill != nil {
@@ -125,7 +107,7 @@ func (p *Processor) processStream(ws *workspace, in *Input, subst substitutions)
 		af = &v
 		size += encodedLen(af)
 	}
-	body, k, ok := p.stream(ws, in, subst, af, make([]byte, 0, size))
+	body, k, ok := p.stream(ws, in, af, make([]byte, 0, size))
 	if !ok {
 		return Event{}, false
 	}
@@ -162,8 +144,8 @@ func newEvent(in *Input, k *keenFields) Event {
 // processTree is the general way: the event is parsed into a tree
 // (json.go), the add-ons and autofill work on the tree, and the tree is
 // written out. addons reports whether the event has add-ons.
-func (p *Processor) processTree(ws *workspace, in *Input, subst substitutions) (ev Event, addons bool, _ *Error) {
-	root, err := parseEvent(in.Payload, subst, ws)
+func (p *Processor) processTree(ws *workspace, in *Input) (ev Event, addons bool, _ *Error) {
+	root, err := parseEvent(in.Payload, ws)
 	if err != nil {
 		return Event{}, false, err
 	}

@@ -156,10 +156,12 @@ func TestIPToGeoRemoveIPProperty(t *testing.T) {
 	}
 }
 
-func TestIPToGeoWithPlaceholder(t *testing.T) {
+// TestIPToGeoRemovesTheIP: the HTTP API writes the client's IP in place of
+// "${keen.ip}" (httpapi's placeholders.go); the add-on then looks it up and
+// removes it, so the IP is not stored.
+func TestIPToGeoRemovesTheIP(t *testing.T) {
 	p := newTestProcessor(t, openTestGeo(t))
-	in := testInput(withAddons(`"ip_address":"${keen.ip}"`, `{"name":"keen:ip_to_geo","input":{"ip":"ip_address","remove_ip_property":true},"output":"ip_geo_info"}`))
-	in.ClientIP = "81.2.69.142"
+	in := testInput(withAddons(`"ip_address":"81.2.69.142"`, `{"name":"keen:ip_to_geo","input":{"ip":"ip_address","remove_ip_property":true},"output":"ip_geo_info"}`))
 	ev, m := mustProcess(t, p, in)
 	checkFields(t, m, map[string]string{"ip_geo_info.country_code": `"GB"`, "ip_address": "<absent>"})
 	if strings.Contains(string(ev.JSON), "81.2.69.142") {

@@ -17,28 +17,15 @@ type parser struct {
 	depth int
 	path  []pathElem // where the parser is, for messages
 	ws    *workspace
-	subst substitutions
 	// inName is set while a property name is read, for UTF-8 messages.
 	inName bool
 	props  int // the event's properties read so far (countProperty)
 }
 
-// substitutions are the HTTP API's dynamic placeholders: a string value that
-// is exactly "${keen.ip}" or "${keen.user_agent}" becomes the request's
-// client IP or User-Agent (docs/contract.md §7). Empty = leave the text alone.
-type substitutions struct {
-	ip, userAgent []byte // already JSON-encoded
-}
-
-var (
-	placeholderIP = []byte(`"${keen.ip}"`)
-	placeholderUA = []byte(`"${keen.user_agent}"`)
-)
-
 // parseEvent parses the whole payload, which must be one JSON object. The
 // root's first member is an empty slot kept for the keen object.
-func parseEvent(data []byte, subst substitutions, ws *workspace) (value, *Error) {
-	p := parser{data: data, subst: subst, ws: ws, path: ws.path[:0]}
+func parseEvent(data []byte, ws *workspace) (value, *Error) {
+	p := parser{data: data, ws: ws, path: ws.path[:0]}
 	defer func() { ws.path = p.path[:0] }()
 	p.skipSpace()
 	if p.pos == len(data) {
@@ -102,7 +89,7 @@ func (p *parser) parseValue(relaxed bool) (value, *Error) {
 		if err != nil {
 			return value{}, err
 		}
-		return value{kind: kindString, raw: p.substitute(raw)}, nil
+		return value{kind: kindString, raw: raw}, nil
 	case c == 't':
 		return p.literal("true", kindBool)
 	case c == 'f':
@@ -114,23 +101,6 @@ func (p *parser) parseValue(relaxed bool) (value, *Error) {
 	default:
 		return value{}, p.syntax("unexpected character " + quoteChar(c))
 	}
-}
-
-func (p *parser) substitute(raw []byte) []byte { return p.subst.apply(raw) }
-
-// apply returns what the string token raw stands for: itself, or the
-// substitution of a placeholder.
-func (subst *substitutions) apply(raw []byte) []byte {
-	if len(raw) < len(placeholderIP) || raw[1] != '$' {
-		return raw
-	}
-	if subst.ip != nil && bytes.Equal(raw, placeholderIP) {
-		return subst.ip
-	}
-	if subst.userAgent != nil && bytes.Equal(raw, placeholderUA) {
-		return subst.userAgent
-	}
-	return raw
 }
 
 func (p *parser) enter() *Error {

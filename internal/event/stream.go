@@ -29,7 +29,6 @@ type streamer struct {
 	from  int    // data[from:pos] is read and still to be copied to out as it is
 	out   []byte // the body: the stored event without its head (see stream)
 	depth int
-	subst substitutions
 	names []span // names of the objects being read, innermost last, for duplicate checks
 	ws    *workspace
 	p     *Processor
@@ -50,8 +49,8 @@ type span struct{ start, end int }
 // preceded by a comma, so that processStream only has to put the head
 // {"keen":{…} in front of it. af is the autofill object (keen removed), nil
 // if none.
-func (p *Processor) stream(ws *workspace, in *Input, subst substitutions, af *value, out []byte) ([]byte, keenFields, bool) {
-	s := streamer{data: in.Payload, out: out, subst: subst, names: ws.spans[:0], ws: ws, p: p, leaves: in.Leaves, path: ws.leafPath[:0]}
+func (p *Processor) stream(ws *workspace, in *Input, af *value, out []byte) ([]byte, keenFields, bool) {
+	s := streamer{data: in.Payload, out: out, names: ws.spans[:0], ws: ws, p: p, leaves: in.Leaves, path: ws.leafPath[:0]}
 	ws.leafNotes, ws.leafPaths = ws.leafNotes[:0], ws.leafPaths[:0]
 	defer func() { ws.spans, ws.leafPath = s.names[:0], s.path[:0] }()
 	s.skipSpace()
@@ -242,7 +241,7 @@ func (s *streamer) readKeen() bool {
 	if taken, ok := s.readKeenStrings(); taken {
 		return ok
 	}
-	tp := parser{data: s.data, pos: s.pos, depth: 1, subst: s.subst, ws: s.ws,
+	tp := parser{data: s.data, pos: s.pos, depth: 1, ws: s.ws,
 		path: append(s.ws.path[:0], pathElem{name: keenName, index: -1})}
 	v, err := tp.parseValue(true)
 	s.ws.path = tp.path[:0]
@@ -286,7 +285,7 @@ func (s *streamer) readKeenStrings() (taken, ok bool) {
 		if !ok {
 			return false, false
 		}
-		m := member{name: name, val: value{kind: kindString, raw: s.subst.apply(d[nameEnd+1 : end])}}
+		m := member{name: name, val: value{kind: kindString, raw: d[nameEnd+1 : end]}}
 		if err := s.p.readKeenMember(&k, &m); err != nil {
 			return true, false
 		}
@@ -401,27 +400,7 @@ func (s *streamer) str() bool {
 	start := s.pos
 	end, ok := scanStringToken(s.data, start)
 	s.pos = end
-	if ok && end-start >= len(placeholderIP) && s.data[start+1] == '$' {
-		s.substitute(start)
-	}
 	return ok
-}
-
-// substitute replaces the placeholder string data[start:s.pos] (parse.go).
-func (s *streamer) substitute(start int) {
-	raw := s.data[start:s.pos]
-	var with []byte
-	switch {
-	case s.subst.ip != nil && string(raw) == string(placeholderIP):
-		with = s.subst.ip
-	case s.subst.userAgent != nil && string(raw) == string(placeholderUA):
-		with = s.subst.userAgent
-	default:
-		return
-	}
-	s.out = append(s.out, s.data[s.from:start]...)
-	s.out = append(s.out, with...)
-	s.from = s.pos
 }
 
 // array reads an array of primitives.

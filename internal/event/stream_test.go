@@ -25,9 +25,9 @@ import (
 func compareStream(t *testing.T, p *Processor, in Input) (streamed, accepted bool) {
 	t.Helper()
 	wsTree := new(workspace)
-	want, _, treeErr := p.processTree(wsTree, &in, wsTree.substitutions(&in))
+	want, _, treeErr := p.processTree(wsTree, &in)
 	ws := new(workspace)
-	got, ok := p.processStream(ws, &in, ws.substitutions(&in))
+	got, ok := p.processStream(ws, &in)
 	switch {
 	case ok && treeErr != nil:
 		t.Fatalf("streaming path took an event the tree path refuses (%v):\n%q\nautofill %v\nstored %s", treeErr, in.Payload, in.Autofill, got.JSON)
@@ -58,7 +58,7 @@ func compareLeaves(t *testing.T, p *Processor, in Input) {
 	in.Leaves = true
 	ws := new(workspace)
 	ws.leafKeys.Intern(0, []byte("a stale key")) // a workspace is reused across events
-	ev, ok := p.processStream(ws, &in, ws.substitutions(&in))
+	ev, ok := p.processStream(ws, &in)
 	if !ok || ev.Leaves == nil {
 		t.Fatalf("no leaves for %q (streamed: %v)", in.Payload, ok)
 	}
@@ -99,7 +99,7 @@ func TestStreamTakesCommonEvents(t *testing.T) {
 	} {
 		for _, af := range []map[string]any{nil, autofill} {
 			in := testInput(payload)
-			in.Autofill, in.ClientIP, in.UserAgent = af, "203.0.113.9", `Mozilla "quoted"`
+			in.Autofill = af
 			if streamed, _ := compareStream(t, p, in); !streamed {
 				t.Errorf("streaming path fell back on %.80s (autofill %v)", payload, af != nil)
 			}
@@ -132,12 +132,6 @@ func TestStreamMatchesTree(t *testing.T) {
 		in.Autofill = autofills[rng.IntN(len(autofills)-3)]
 		if g.noisy {
 			in.Autofill = autofills[rng.IntN(len(autofills))]
-		}
-		if rng.IntN(2) == 0 {
-			in.ClientIP, in.UserAgent = "203.0.113.9", "UA \"x\"\x01"
-			if rng.IntN(4) == 0 {
-				in.UserAgent = "UA not UTF-8 \xff\xc3"
-			}
 		}
 		s, a := compareStream(t, p, in)
 		if s {

@@ -228,21 +228,28 @@ func (g *Gateway) ensureNode(id int32, host string, port int32) (*node, error) {
 	return n, nil
 }
 
-// nodeByListener returns the node a connection on ln forwards to: its own node, or
-// for the bootstrap listener any node.
-func (g *Gateway) nodeByListener(local net.Addr) (*node, bool) {
+// nodeByListener returns the node a connection on ln forwards to: its own
+// node, or for the bootstrap listener any node (anyNode says so).
+func (g *Gateway) nodeByListener(local net.Addr) (_ *node, anyNode, ok bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, n := range g.nodes {
 		if n.ln.Addr().String() == local.String() {
-			return n, true
+			return n, false, true
 		}
 	}
 	ids := g.nodeIDsLocked()
 	if len(ids) == 0 {
-		return nil, false
+		return nil, false, false
 	}
-	return g.nodes[ids[0]], true
+	return g.nodes[ids[0]], true, true
+}
+
+// nodeIDs lists the known backend nodes, by id.
+func (g *Gateway) nodeIDs() []int32 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.nodeIDsLocked()
 }
 
 // endpoint is the advertised address of a known backend node for this role.

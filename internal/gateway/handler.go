@@ -16,6 +16,9 @@ import (
 type connState struct {
 	p    *principal
 	home int32 // the node this listener stands for (any node on bootstrap)
+	// anyNode: a bootstrap connection, whose home may be any node that
+	// answers (see reachHome).
+	anyNode bool
 
 	mu  sync.Mutex
 	ups map[int32]*upstream
@@ -51,7 +54,7 @@ func (g *Gateway) initProducerID(ctx context.Context, st *connState, req *kmsg.I
 	if req.TransactionalID != nil {
 		return g.refusePending(st, req)
 	}
-	return g.start(ctx, st, st.home, req)
+	return g.startHome(ctx, st, req)
 }
 
 // answered is a Pending whose answer is already known.
@@ -95,11 +98,11 @@ func (g *Gateway) state(c *kafkaproto.Conn) (*connState, error) {
 	if !ok {
 		return nil, fmt.Errorf("connection has no sluice principal")
 	}
-	n, ok := g.nodeByListener(c.LocalAddr())
+	n, anyNode, ok := g.nodeByListener(c.LocalAddr())
 	if !ok {
 		return nil, fmt.Errorf("no backend broker known")
 	}
-	st := &connState{p: p, home: n.id, ups: map[int32]*upstream{}}
+	st := &connState{p: p, home: n.id, anyNode: anyNode, ups: map[int32]*upstream{}}
 	c.SetValue(st)
 	// Upstream connections close with the client's; AfterFunc costs no
 	// goroutine per connection while it is open.
@@ -162,6 +165,39 @@ func (g *Gateway) start(ctx context.Context, st *connState, id int32, req kmsg.R
 		}
 		return resp, nil
 	}, nil
+}
+
+// startHome is start toward the connection's home node.
+func (g *Gateway) startHome(ctx context.Context, st *connState, req kmsg.Request) (kafkaproto.Pending, error) {
+	if err := g.reachHome(ctx, st); err != nil {
+		return nil, err
+	}
+	return g.start(ctx, st, st.home, req)
+}
+
+// reachHome makes sure a bootstrap connection's home node can be reached,
+// moving it to the next node that can: a client that knows only the
+// bootstrap address (a new one, or one whose metadata is gone) must not be
+// shut out by a single dead broker. A node's own listener keeps its node,
+// as a broker's address does.
+func (g *Gateway) reachHome(ctx context.Context, st *connState) error {
+	if !st.anyNode {
+		return nil
+	}
+	_, err := g.upstream(ctx, st, st.home)
+	if err == nil {
+		return nil
+	}
+	for _, id := range g.nodeIDs() {
+		if id == st.home {
+			continue
+		}
+		if _, e := g.upstream(ctx, st, id); e == nil {
+			st.home = id
+			return nil
+		}
+	}
+	return err
 }
 
 func (g *Gateway) dropUpstream(st *connState, id int32, u *upstream) {

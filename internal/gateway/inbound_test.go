@@ -186,3 +186,16 @@ func TestOutboundAuthentication(t *testing.T) {
 		}
 	}
 }
+
+// TestBootstrapOutlivesADeadBroker: when the broker the bootstrap listener
+// used first is gone, the bootstrap answers through another, so a new
+// client that knows only the bootstrap address still produces.
+func TestBootstrapOutlivesADeadBroker(t *testing.T) {
+	e, c := threeBrokerEnv(t)
+	p := e.Project("P")
+	gatewaytest.ProduceN(t, e.Producer(p.ID, p.WriteKey), "orders", 10)
+	if err := c.RemoveNode(0); err != nil { // the lowest id: the bootstrap's first choice
+		t.Fatal(err)
+	}
+	gatewaytest.ProduceN(t, e.Producer(p.ID, p.WriteKey), "orders", 10)
+}

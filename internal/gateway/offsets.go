@@ -234,7 +234,7 @@ func (g *Gateway) refuseWith(st *connState, req kmsg.Request, code int16, reason
 // forward sends req to the connection's node and maps the answer with fn
 // once it arrives.
 func (g *Gateway) forward(ctx context.Context, st *connState, req kmsg.Request, fn func(kmsg.Response) (kmsg.Response, error)) (kafkaproto.Pending, error) {
-	wait, err := g.start(ctx, st, st.home, req)
+	wait, err := g.startHome(ctx, st, req)
 	if err != nil {
 		return nil, err
 	}

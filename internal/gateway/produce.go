@@ -126,6 +126,9 @@ func (g *Gateway) produce(ctx context.Context, st *connState, req *kmsg.ProduceR
 	throttle := g.chargeQuota(pid, counts)
 	if req.Acks == 0 {
 		// The backend answers nothing either: send, and owe nothing.
+		if err := g.reachHome(ctx, st); err != nil {
+			return nil, err
+		}
 		u, err := g.upstream(ctx, st, st.home)
 		if err != nil {
 			return nil, err

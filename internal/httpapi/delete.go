@@ -84,13 +84,23 @@ func (a *API) deleteProperty(w http.ResponseWriter, r *http.Request, p registry.
 	}
 	d := store.Deletion{ProjectID: p.ID, Collection: name, Property: strings.Split(path, ".")}
 	res, err := a.cfg.Store.Delete(r.Context(), d)
-	if err != nil {
+	var tooLarge *store.RewriteTooLargeError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusBadRequest, ErrDeleteTooLarge, "Property "+strconv.Quote(path)+" of "+strconv.Quote(name)+": "+tooLarge.Error()+".")
+		return
+	case err != nil:
 		a.internalError(w, r, "deleting a property", err)
 		return
 	}
 	a.cfg.Logger.Info("http: deleted a property", "project", p.ID, "collection", name, "property", path, "events", res.Events)
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// ErrDeleteTooLarge is the error_code of a property deletion over
+// limits.MaxPropertyRewrite events (sluice's own name: Keen documents a
+// bound, not the error).
+const ErrDeleteTooLarge = "DeleteTooLargeError"
 
 // bodyRepeatsParams accepts an empty body, or a JSON object each of whose
 // entries repeats a URL parameter with the same value (keen-analysis.js

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/sluice-io/sluice/internal/httpapi"
 	"github.com/sluice-io/sluice/internal/query"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/store"
@@ -151,4 +153,21 @@ func selectionError(t *testing.T, filters, timeframe, timezone string) string {
 		t.Fatalf("query.Selection(%s, %s, %s) = %v, want a named refusal", filters, timeframe, timezone, err)
 	}
 	return qe.Name
+}
+
+// TestDeletePropertyTooLarge: an engine's refusal to rewrite that many
+// events is the client's 400 DeleteTooLargeError, not a server error.
+func TestDeletePropertyTooLarge(t *testing.T) {
+	f, stub := newStubFixture(t)
+	p := f.createProject("P")
+	stub.schema[p.ID] = stubSchema()
+	stub.deleteErr = &store.RewriteTooLargeError{Events: 1_000_001, Max: 1_000_000}
+	var e struct {
+		ErrorCode string `json:"error_code"`
+		Message   string `json:"message"`
+	}
+	st := f.do("DELETE", "/3.0/projects/"+p.ID+"/events/purchases/properties/item.price", p.APIKeys["master"], "", &e)
+	if st != 400 || e.ErrorCode != httpapi.ErrDeleteTooLarge || !strings.Contains(e.Message, "1000001 events") {
+		t.Fatalf("got %d %s %q; want 400 %s naming the events", st, e.ErrorCode, e.Message, httpapi.ErrDeleteTooLarge)
+	}
 }

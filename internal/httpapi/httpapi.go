@@ -21,6 +21,7 @@ import (
 
 	"github.com/sluice-io/sluice/internal/event"
 	"github.com/sluice-io/sluice/internal/health"
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/quota"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/store"
@@ -40,6 +41,10 @@ type Registry interface {
 	DeleteAccessKey(ctx context.Context, pid, key string) error
 	Streams(pid string) (registry.Streams, bool)
 	SetStreams(ctx context.Context, pid string, s registry.Streams) error
+	PutSavedQuery(ctx context.Context, sq registry.SavedQuery) (registry.SavedQuery, error)
+	DeleteSavedQuery(ctx context.Context, pid, name string) error
+	PutDataset(ctx context.Context, d registry.Dataset) error
+	DeleteDataset(ctx context.Context, pid, name string) error
 }
 
 // Config is what the API serves with.
@@ -85,6 +90,7 @@ type API struct {
 	mux     *http.ServeMux
 	handler http.Handler // mux behind the middleware
 	ready   atomic.Bool
+	queries *queryGate
 }
 
 // New builds the API. /healthz answers 503 until SetReady, and then
@@ -93,7 +99,7 @@ func New(cfg Config) *API {
 	if cfg.Processor == nil {
 		cfg.Processor, _ = event.NewProcessor(nil) // cannot fail without a GeoIP database
 	}
-	a := &API{cfg: cfg, mux: http.NewServeMux(), rates: newRateSampler()}
+	a := &API{cfg: cfg, mux: http.NewServeMux(), rates: newRateSampler(), queries: newQueryGate(limits.MaxConcurrentQueriesPerProject)}
 	a.routes()
 	a.handler = cors(a.mux)
 	return a
@@ -137,8 +143,11 @@ func (a *API) routes() {
 	m.HandleFunc("DELETE /3.0/projects/{pid}/events/{collection}/properties/{property}", a.master(a.deleteProperty))
 	m.HandleFunc("GET /3.0/projects/{pid}/queries/{analysis}", a.query)
 	m.HandleFunc("POST /3.0/projects/{pid}/queries/{analysis}", a.query)
+	a.savedRoutes()
+	a.datasetRoutes()
 
 	a.webRoutes()
+	a.explorerRoutes()
 
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "ResourceNotFoundError", "There is no resource at "+r.URL.Path+" for "+r.Method+".")

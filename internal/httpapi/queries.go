@@ -44,6 +44,10 @@ func (a *API) query(w http.ResponseWriter, r *http.Request) {
 		writeQueryError(w, err)
 		return
 	}
+	if !a.queries.enter(w, p.ID) {
+		return
+	}
+	defer a.queries.leave(p.ID)
 	if q.Analysis == query.Extraction {
 		q.Store.MaxBytes = a.cfg.MaxExtractionBytes
 		if q.Store.MaxBytes == 0 {

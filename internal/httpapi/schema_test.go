@@ -23,6 +23,7 @@ type stubStore struct {
 	mu        sync.Mutex
 	schema    map[string][]store.Collection // by project
 	deletions []store.Deletion
+	deleteErr error // what Delete answers (nil: success)
 }
 
 func (s *stubStore) Schema(_ context.Context, project string) ([]store.Collection, error) {
@@ -35,6 +36,9 @@ func (s *stubStore) Delete(_ context.Context, d store.Deletion) (store.Deleted, 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.deletions = append(s.deletions, d)
+	if s.deleteErr != nil {
+		return store.Deleted{}, s.deleteErr
+	}
 	return store.Deleted{Events: 1}, nil
 }
 

@@ -59,6 +59,19 @@ const (
 // timeframe or filters).
 const MaxExtractionEvents = 100_000
 
+// MaxConcurrentQueriesPerProject bounds the queries (analyses, extractions)
+// one project runs at once over HTTP. DuckDB spreads one query over every
+// core, so more in flight only queue inside the store, holding memory
+// (an extraction up to MaxExtractionBytes) while they wait; a dashboard
+// runs a few at a time. Over it: 429 TooManyRequestsError, Retry-After 1.
+const MaxConcurrentQueriesPerProject = 4
+
+// MaxPropertyRewrite bounds the events one property deletion rewrites (the
+// store reads, edits and appends each one's JSON); a deletion that would
+// rewrite more is refused (HTTP 400 DeleteTooLargeError). Keen's own bound
+// was 10,000 events.
+const MaxPropertyRewrite = 1_000_000
+
 // MaxIntervalBuckets bounds the interval buckets of one query (Keen
 // documents no figure): 20,000 is hourly over two years or minutely over
 // most of two weeks, and keeps the answer of an interval query under a few

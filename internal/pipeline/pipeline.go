@@ -374,7 +374,15 @@ func (p *Pipeline) handle(ctx context.Context, sess *kgo.GroupTransactSession, f
 	if p.cfg.crashBeforeCommit != nil && p.cfg.crashBeforeCommit() {
 		return false, errCrashed
 	}
+	// The poll holds rebalances back (BlockRebalanceOnPoll) and End waits
+	// for a heartbeat. When the group session has ended with an error (its
+	// coordinator's broker died), no heartbeat loop answers until the
+	// session's OnPartitionsLost has run, and that waits for this batch to
+	// allow the rebalance: End would wait forever. Past endGrace the
+	// waiting callback is let through, and End aborts the transaction.
+	release := time.AfterFunc(endGrace, sess.AllowRebalance)
 	committed, err := sess.End(ctx, kgo.TryCommit)
+	release.Stop()
 	st.mark(&st.commit)
 	if n := fetches.NumRecords(); st.total() > slowBatch+time.Duration(n)*slowPerEvent {
 		p.log.Warn("a batch was slow", "events", n,
@@ -398,6 +406,12 @@ func (p *Pipeline) handle(ctx context.Context, sess *kgo.GroupTransactSession, f
 	p.countPublished(w)
 	return false, nil
 }
+
+// endGrace is how long committing a batch may hold back a rebalance that
+// is waiting for it. A commit takes milliseconds, a few seconds while a
+// coordinator moves; a rebalance let through during it aborts the batch,
+// which is then processed again.
+const endGrace = 5 * time.Second
 
 // nextOffsets is, per partition of a poll, the offset after its last
 // record.

@@ -213,11 +213,19 @@ func parseOptions(raw json.RawMessage) (Options, error) {
 			}
 			switch name {
 			case "saved_queries":
+				if _, err := parseNameRules(name, v, true); err != nil {
+					return o, err
+				}
 				o.SavedQueries = v
 			case "cached_queries":
+				if _, err := parseNameRules(name, v, false); err != nil {
+					return o, err
+				}
 				o.CachedQueries = v
 			default:
-				o.Datasets = v
+				// Keen's datasets options (operations, allowed with pinned
+				// index_by values, blocked) are not enforced by sluice.
+				return o, invalid("\"options.datasets\" is not supported by sluice: leave it out or null; a key permitting datasets reads every dataset of its project")
 			}
 		default:
 			return o, invalid("\"options\" has unknown key %q; allowed: writes, queries, saved_queries, cached_queries, datasets", name)

@@ -71,3 +71,35 @@ func TestIDs(t *testing.T) {
 		t.Fatalf("key %q", k)
 	}
 }
+
+func TestNameRules(t *testing.T) {
+	cases := []struct {
+		rules NameRules
+		name  string
+		want  bool
+	}{
+		{NameRules{}, "a", true},
+		{NameRules{Allowed: []string{"a"}}, "a", true},
+		{NameRules{Allowed: []string{"a"}}, "b", false},
+		{NameRules{Allowed: []string{}}, "a", false},
+		{NameRules{Blocked: []string{"a"}}, "a", false},
+		{NameRules{Blocked: []string{"a"}}, "b", true},
+		{NameRules{Allowed: []string{"a"}, Blocked: []string{"a"}}, "a", false},
+	}
+	for _, c := range cases {
+		if got := c.rules.Permits(c.name); got != c.want {
+			t.Errorf("%+v.Permits(%q) = %v", c.rules, c.name, got)
+		}
+	}
+	k, err := ParseAccessKeyInput([]byte(`{"name":"k","permitted":["saved_queries","cached_queries"],
+		"options":{"saved_queries":{"allowed":["a"],"filters":[{"property_name":"t","operator":"eq","property_value":"x"}]},"cached_queries":{"blocked":["b"]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := k.Options.SavedQueryRules(); len(s.Allowed) != 1 || len(s.Filters) != 1 || s.Permits("b") {
+		t.Fatalf("saved_queries rules %+v", s)
+	}
+	if c := k.Options.CachedQueryRules(); c.Permits("b") || !c.Permits("a") {
+		t.Fatalf("cached_queries rules %+v", c)
+	}
+}

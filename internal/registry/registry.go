@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-io/sluice/internal/backend"
@@ -26,6 +28,7 @@ type Registry struct {
 	logger   *slog.Logger
 	producer *kgo.Client
 	consumer *kgo.Client
+	admin    *kadm.Client
 
 	mu      sync.RWMutex
 	view    *View
@@ -69,6 +72,7 @@ func Open(ctx context.Context, b *backend.Backend, logger *slog.Logger) (*Regist
 		logger:   logger,
 		producer: producer,
 		consumer: consumer,
+		admin:    b.Admin(),
 		view:     NewView(),
 		changed:  make(chan struct{}),
 		stop:     make(chan struct{}),
@@ -76,16 +80,7 @@ func Open(ctx context.Context, b *backend.Backend, logger *slog.Logger) (*Regist
 	}
 	go r.follow()
 
-	end, err := b.Admin().ListEndOffsets(ctx, Topic)
-	if err == nil {
-		err = end.Error()
-	}
-	if err != nil {
-		r.Close()
-		return nil, fmt.Errorf("reading the registry's end offset: %w", err)
-	}
-	o, _ := end.Lookup(Topic, 0)
-	if err := r.waitApplied(ctx, o.Offset-1); err != nil {
+	if err := r.Sync(ctx); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("loading the registry: %w", err)
 	}
@@ -114,19 +109,21 @@ func (r *Registry) follow() {
 
 func (r *Registry) apply(rec *kgo.Record) {
 	r.mu.Lock()
-	if rec.Value != nil { // a tombstone only removes data from the log
-		if err := r.view.Apply(rec.Key, rec.Value); err != nil {
-			r.logger.Error("skipping a registry record", "offset", rec.Offset, "err", err)
-		}
+	if rec.Value == nil {
+		r.view.remove(rec.Key)
+	} else if err := r.view.Apply(rec.Key, rec.Value); err != nil {
+		r.logger.Error("skipping a registry record", "offset", rec.Offset, "err", err)
 	}
 	r.mu.Unlock()
 	// Hooks run before the writer waiting for this record is released, so
 	// that when a revocation returns, live connections already know.
-	r.hooksMu.Lock()
-	for _, h := range r.hooks {
-		h()
+	if changesAccess(rec.Key) {
+		r.hooksMu.Lock()
+		for _, h := range r.hooks {
+			h()
+		}
+		r.hooksMu.Unlock()
 	}
-	r.hooksMu.Unlock()
 	r.mu.Lock()
 	r.next = rec.Offset + 1
 	close(r.changed)
@@ -134,12 +131,22 @@ func (r *Registry) apply(rec *kgo.Record) {
 	r.mu.Unlock()
 }
 
-// OnChange registers fn to run after every change of the view, before the
-// write that caused it returns. fn may read the registry but not write it.
+// OnChange registers fn to run after every change of a project, an access
+// key or stream settings, before the write that caused it returns. fn may
+// read the registry but not write it.
 func (r *Registry) OnChange(fn func()) {
 	r.hooksMu.Lock()
 	r.hooks = append(r.hooks, fn)
 	r.hooksMu.Unlock()
+}
+
+// changesAccess says whether the record at key changes what OnChange's
+// hooks act on (who may connect, where events flow): projects, access keys
+// and stream settings; not saved queries, their results or the schedule's
+// heartbeats, which every process writes every few seconds.
+func changesAccess(key []byte) bool {
+	k := string(key)
+	return strings.HasPrefix(k, projectKeyPrefix) || strings.HasPrefix(k, accessKeyKeyPrefix) || strings.HasPrefix(k, streamsKeyPrefix)
 }
 
 // waitApplied returns once the record at offset is in the local view.
@@ -190,6 +197,31 @@ func (r *Registry) put(ctx context.Context, key string, rec record) error {
 		return fmt.Errorf("writing registry record %s: %w", key, err)
 	}
 	return r.waitApplied(ctx, written.Offset)
+}
+
+// putTombstone deletes the entity key names and returns once the local
+// view no longer holds it.
+func (r *Registry) putTombstone(ctx context.Context, key string) error {
+	res := r.producer.ProduceSync(ctx, &kgo.Record{Key: []byte(key)})
+	written, err := res.First()
+	if err != nil {
+		return fmt.Errorf("deleting registry record %s: %w", key, err)
+	}
+	return r.waitApplied(ctx, written.Offset)
+}
+
+// Sync returns once the local view holds every record written before it
+// was called, by any process.
+func (r *Registry) Sync(ctx context.Context) error {
+	end, err := r.admin.ListEndOffsets(ctx, Topic)
+	if err == nil {
+		err = end.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("reading the registry's end offset: %w", err)
+	}
+	o, _ := end.Lookup(Topic, 0)
+	return r.waitApplied(ctx, o.Offset-1)
 }
 
 // CreateProject creates a project with fresh keys in the organization.

@@ -17,6 +17,11 @@ const (
 	kindProject   = "project"
 	kindAccessKey = "access_key"
 	kindStreams   = "streams"
+	// Saved queries, their cached results and the cached-query
+	// scheduler's members (saved.go); deleted with tombstones.
+	kindSavedQuery  = "saved_query"
+	kindSavedResult = "saved_result"
+	kindMember      = "member"
 )
 
 // record is the value of a registry topic record.
@@ -26,11 +31,23 @@ type record struct {
 	AccessKey *AccessKey `json:"access_key,omitempty"`
 	ProjectID string     `json:"project_id,omitempty"`
 	Streams   *Streams   `json:"streams,omitempty"`
+
+	SavedQuery  *SavedQuery  `json:"saved_query,omitempty"`
+	SavedResult *SavedResult `json:"saved_result,omitempty"`
+	Member      *Member      `json:"member,omitempty"`
+	Dataset     *Dataset     `json:"dataset,omitempty"`
 }
 
-func projectRecordKey(pid string) string        { return "project/" + pid }
-func accessKeyRecordKey(pid, key string) string { return "access_key/" + pid + "/" + key }
-func streamsRecordKey(pid string) string        { return "streams/" + pid }
+// The keys of the records that say who may connect and where events flow.
+const (
+	projectKeyPrefix   = "project/"
+	accessKeyKeyPrefix = "access_key/"
+	streamsKeyPrefix   = "streams/"
+)
+
+func projectRecordKey(pid string) string        { return projectKeyPrefix + pid }
+func accessKeyRecordKey(pid, key string) string { return accessKeyKeyPrefix + pid + "/" + key }
+func streamsRecordKey(pid string) string        { return streamsKeyPrefix + pid }
 
 func encodeRecord(r record) []byte {
 	b, err := json.Marshal(r)
@@ -49,18 +66,23 @@ type View struct {
 	// lookup reveals nothing about the key's bytes and the final comparison
 	// can be constant time.
 	byDigest map[[32]byte]*AccessKey
+	// members are the schedule members by group and id.
+	members map[string]map[string]Member
 }
 
 type projectState struct {
-	project Project
-	keys    map[string]*AccessKey
-	byKeyID map[string]*AccessKey // by tenancy.KeyID, as named in raw topics
-	streams Streams
+	project  Project
+	keys     map[string]*AccessKey
+	byKeyID  map[string]*AccessKey // by tenancy.KeyID, as named in raw topics
+	streams  Streams
+	saved    map[string]SavedQuery  // by name
+	results  map[string]SavedResult // by saved query name
+	datasets map[string]Dataset     // by name
 }
 
 // NewView returns an empty view.
 func NewView() *View {
-	return &View{projects: map[string]*projectState{}, byDigest: map[[32]byte]*AccessKey{}}
+	return &View{projects: map[string]*projectState{}, byDigest: map[[32]byte]*AccessKey{}, members: map[string]map[string]Member{}}
 }
 
 // Apply folds one record into the view. A malformed or inconsistent record
@@ -80,7 +102,8 @@ func (v *View) Apply(key, value []byte) error {
 		if st, ok := v.projects[p.ID]; ok {
 			st.project = *p
 		} else {
-			v.projects[p.ID] = &projectState{project: *p, keys: map[string]*AccessKey{}, byKeyID: map[string]*AccessKey{}}
+			v.projects[p.ID] = &projectState{project: *p, keys: map[string]*AccessKey{}, byKeyID: map[string]*AccessKey{},
+				saved: map[string]SavedQuery{}, results: map[string]SavedResult{}, datasets: map[string]Dataset{}}
 		}
 	case kindAccessKey:
 		k := r.AccessKey
@@ -102,7 +125,7 @@ func (v *View) Apply(key, value []byte) error {
 		}
 		st.streams = *r.Streams
 	default:
-		return fmt.Errorf("registry record %q: unknown kind %q", key, r.Kind)
+		return v.applySaved(key, r)
 	}
 	return nil
 }

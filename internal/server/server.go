@@ -32,6 +32,7 @@ import (
 	"github.com/sluice-io/sluice/internal/pipeline"
 	"github.com/sluice-io/sluice/internal/quota"
 	"github.com/sluice-io/sluice/internal/registry"
+	"github.com/sluice-io/sluice/internal/saved"
 	"github.com/sluice-io/sluice/internal/store"
 	"github.com/sluice-io/sluice/internal/store/clickhouse"
 	"github.com/sluice-io/sluice/internal/store/duckdb"
@@ -208,6 +209,19 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 		Processor: proc, Events: httpKafka, Offsets: httpKafka, CAFile: tlsMat.CAFile,
 		Health: mon.Report, MaxExtractionBytes: lim.MaxExtractionBytes, ProduceQuota: produceQuota,
 	})
+	// Every process takes part in the cached-query schedule; one leads.
+	sched, err := saved.NewSchedule(saved.ScheduleConfig{
+		Registry: reg, Runner: saved.Runner{Store: st, MaxExtractionBytes: lim.MaxExtractionBytes},
+		ID: registry.NewKey()[:16], Beat: saved.DefaultBeat, TTL: saved.DefaultTTL, Grace: saved.DefaultGrace, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	schedCtx, stopSched := context.WithCancel(ctx)
+	schedDone := make(chan struct{})
+	go func() { defer close(schedDone); sched.Run(schedCtx) }()
+	// The schedule leaves the group before the registry and store close.
+	defer func() { stopSched(); <-schedDone }()
 	if cfg.DebugAddr != "" {
 		if err := serveDebug(ctx, cfg.DebugAddr, logger); err != nil {
 			return err

@@ -112,6 +112,16 @@ func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("the events the extraction matches are more than %d bytes of JSON, the most one extraction returns", e.MaxBytes)
 }
 
+// RewriteTooLargeError is a property deletion refused because it would
+// rewrite more events than the engine does in one deletion.
+type RewriteTooLargeError struct {
+	Events, Max int64
+}
+
+func (e *RewriteTooLargeError) Error() string {
+	return fmt.Sprintf("%d events hold the property, more than the %d one deletion rewrites; delete events first, or the collection", e.Events, e.Max)
+}
+
 // Store is an event store. Implementations are safe for concurrent use,
 // and pass the conformance suite in package storetest.
 type Store interface {

@@ -8,84 +8,26 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const meta = (name) => (document.querySelector('meta[name="' + name + '"]') || {}).content || '';
-  const pagePID = meta('sluice-project-id');
   const caFile = meta('sluice-ca-file') || '/path/to/ca.pem';
-  const keyName = (pid) => 'sluice.master.' + pid;
   const pollMillis = 2000;
-  let session = null; // {pid, key}
   let pollTimer = null;
+  let signedIn = false;
 
-  async function api(method, path, body) {
-    const init = { method, headers: { Authorization: session.key } };
-    if (body !== undefined) {
-      init.headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    const resp = await fetch('/3.0/projects/' + encodeURIComponent(session.pid) + path, init);
-    let data = null;
-    try { data = await resp.json(); } catch (e) { data = null; }
-    if (!resp.ok) {
-      const msg = data && data.message ? data.message : 'HTTP ' + resp.status;
-      const err = new Error(msg);
-      err.status = resp.status;
-      throw err;
-    }
-    return data;
-  }
-
-  // --- sign in / out ---
-
-  async function signIn(pid, key) {
-    session = { pid, key };
-    const streams = await api('GET', '/streams/kafka');
-    sessionStorage.setItem(keyName(pid), key);
-    showDashboard(streams);
-  }
-
-  function signOut() {
-    if (session) sessionStorage.removeItem(keyName(session.pid));
-    session = null;
-    clearInterval(pollTimer);
-    $('dashboard').hidden = true;
-    $('sign-out').hidden = true;
-    $('sign-in').hidden = false;
-    $('master-key').value = '';
-    $('master-key').focus();
-  }
-
-  $('sign-in-form').addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    const pid = $('project-id').value.trim();
-    const key = $('master-key').value.trim();
-    $('sign-in-error').textContent = '';
-    if (!/^[0-9a-f]{24}$/.test(pid)) {
-      $('sign-in-error').textContent = 'A project id is 24 lowercase hexadecimal characters.';
-      return;
-    }
-    if (key === '') {
-      $('sign-in-error').textContent = 'Enter the project\'s master key.';
-      return;
-    }
-    if (pid !== pagePID) {
-      // Each project has its own page; carry the key over in this tab.
-      sessionStorage.setItem(keyName(pid), key);
-      window.location.assign('/projects/' + pid + '/streams');
-      return;
-    }
-    $('sign-in-button').disabled = true;
-    try {
-      await signIn(pid, key);
-    } catch (e) {
-      session = null;
-      $('sign-in-error').textContent = e.status === 401 || e.status === 404
-        ? 'Sign-in failed: ' + e.message + ' Check the project id and use its master key.'
-        : 'Sign-in failed: ' + e.message;
-    } finally {
-      $('sign-in-button').disabled = false;
-    }
+  // Sign-in and the API calls: session.js. The stream settings are what
+  // only the master key reads.
+  const { api, signOut } = window.sluiceSession({
+    page: 'streams',
+    check: (call) => call('GET', '/streams/kafka'),
+    onSignIn: (streams) => {
+      signedIn = true;
+      showDashboard(streams);
+    },
+    onSignOut: () => {
+      signedIn = false;
+      clearInterval(pollTimer);
+      $('dashboard').hidden = true;
+    },
   });
-
-  $('sign-out').addEventListener('click', signOut);
 
   // --- dashboard ---
 
@@ -160,7 +102,7 @@
   }
 
   async function refreshCollections() {
-    if (!session) return;
+    if (!signedIn) return;
     let doc;
     try {
       doc = await api('GET', '/streams/collections');
@@ -365,18 +307,6 @@
       snippetBlock(section, 'snippet-' + i + '-producer', sn.title + ': produce to Kafka Inbound', sn.producer);
       snippetBlock(section, 'snippet-' + i + '-consumer', sn.title + ': consume from Kafka Outbound', sn.consumer);
       root.appendChild(section);
-    });
-  }
-
-  // --- start: a key kept in this tab signs in at once ---
-
-  const kept = sessionStorage.getItem(keyName(pagePID));
-  if (kept) {
-    $('master-key').value = '';
-    signIn(pagePID, kept).catch((e) => {
-      sessionStorage.removeItem(keyName(pagePID));
-      session = null;
-      $('sign-in-error').textContent = 'Please sign in again: ' + e.message;
     });
   }
 })();

@@ -146,3 +146,100 @@ func RoundTrip(t *testing.T, brokers []string) {
 		t.Fatal("after restart, master key refused")
 	}
 }
+
+// SavedQueries checks, on the cluster at brokers: a saved query, its
+// cached result, a dataset and a schedule member written by one process are seen by
+// another within 1 s; a replacement gets a new version, whose old result
+// no longer counts; a deletion (a tombstone) reaches the other process and
+// holds for a process opened afterwards; Sync catches a view up.
+func SavedQueries(t *testing.T, brokers []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r1 := Open(t, Connect(t, brokers))
+	r2 := Open(t, Connect(t, brokers))
+	p, err := r1.CreateProject(ctx, "org-sq", "Saved")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	sq, err := r1.PutSavedQuery(ctx, registry.SavedQuery{ProjectID: p.ID, Name: "daily", Query: []byte(`{"analysis_type":"count","event_collection":"c"}`),
+		RefreshRate: 14400, Created: now, Modified: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sq.Version == "" {
+		t.Fatal("a stored saved query has no version")
+	}
+	if _, err := r1.PutSavedQuery(ctx, registry.SavedQuery{ProjectID: "000000000000000000000000", Name: "x"}); err != registry.ErrNotFound {
+		t.Fatalf("a saved query of an unknown project: %v", err)
+	}
+	if err := r1.PutSavedResult(ctx, registry.SavedResult{ProjectID: p.ID, Name: "daily", Version: sq.Version, RunAt: now, Body: []byte(`{"result":7}`), Status: 200, Holder: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r1.Heartbeat(ctx, registry.Member{Group: "g", ID: "m1", Joined: now, Beat: now, Expires: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r1.PutDataset(ctx, registry.Dataset{ProjectID: p.ID, Name: "ds", DisplayName: "DS", Query: []byte(`{"analysis_type":"count"}`),
+		IndexBy: []string{"user.id"}, Created: now, Modified: now}); err != nil {
+		t.Fatal(err)
+	}
+	within(t, time.Second, "saved query, result and member reaching the second process", func() bool {
+		var ok bool
+		r2.Read(func(v *registry.View) {
+			got, found := v.SavedQuery(p.ID, "daily")
+			res, hasRes := v.SavedResult(p.ID, "daily")
+			ok = found && got.Version == sq.Version && got.RefreshRate == 14400 && hasRes && string(res.Body) == `{"result":7}` &&
+				len(v.Members("g")) == 1 && len(v.CachedQueries()) > 0 && len(v.Datasets(p.ID)) == 1
+		})
+		return ok
+	})
+	// A replacement is a new version: the old result is not its result.
+	sq2, err := r2.PutSavedQuery(ctx, registry.SavedQuery{ProjectID: p.ID, Name: "daily", Query: sq.Query, RefreshRate: 14400, Created: now, Modified: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sq2.Version == sq.Version {
+		t.Fatal("a replacement kept the version")
+	}
+	if err := r1.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r1.Read(func(v *registry.View) {
+		if _, ok := v.SavedResult(p.ID, "daily"); ok {
+			t.Fatal("the old definition's result is served for the new one")
+		}
+	})
+	// Deletion: a tombstone, seen by the other process and after a reopen.
+	if err := r2.DeleteSavedQuery(ctx, p.ID, "daily"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r2.DeleteSavedQuery(ctx, p.ID, "daily"); err != registry.ErrNotFound {
+		t.Fatalf("deleting twice: %v", err)
+	}
+	if err := r1.Leave(ctx, "g", "m1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r1.DeleteDataset(ctx, p.ID, "ds"); err != nil {
+		t.Fatal(err)
+	}
+	within(t, time.Second, "deletion reaching the first process", func() bool {
+		var gone bool
+		r1.Read(func(v *registry.View) { _, found := v.SavedQuery(p.ID, "daily"); gone = !found })
+		return gone
+	})
+	r3 := Open(t, Connect(t, brokers))
+	r3.Read(func(v *registry.View) {
+		if _, found := v.SavedQuery(p.ID, "daily"); found {
+			t.Fatal("a process opened after the deletion sees the saved query")
+		}
+		if len(v.Members("g")) != 0 {
+			t.Fatal("a process opened after the member left sees it")
+		}
+		if _, found := v.Dataset(p.ID, "ds"); found {
+			t.Fatal("a process opened after the dataset's deletion sees it")
+		}
+		if _, ok := v.Project(p.ID); !ok {
+			t.Fatal("the project is gone")
+		}
+	})
+}

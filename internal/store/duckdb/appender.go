@@ -9,7 +9,8 @@ package duckdb
 // copies them into the chunk's string heap), and NULLs are the validity
 // bits left unset. For the pipeline benchmark's 1 KB events the store's
 // CPU per event went from 14.5–15.1 µs to 12.6–13.1 µs (BenchmarkLoad1M,
-// docs/store.md).
+// docs/store.md). Where duckdb-go's private layout is not found, the store
+// appends through duckdb-go's public Appender instead (safeappender.go).
 
 import (
 	"errors"
@@ -24,9 +25,9 @@ import (
 
 // rawConnection returns the DuckDB C connection of a duckdb-go driver
 // connection (what database/sql.Conn.Raw gives). duckdb-go keeps it in an
-// unexported field and has no API that hands it out; the store's tests all
-// append through it, so a duckdb-go version that moves it fails them, and
-// this returns an error instead of guessing.
+// unexported field and has no API that hands it out; a duckdb-go version
+// that moves it gets an error here instead of a guess, and the store falls
+// back to the public Appender (DuckStore.rowWriter).
 func rawConnection(driverConn any) (mapping.Connection, error) {
 	v := reflect.ValueOf(driverConn)
 	if v.Kind() == reflect.Pointer && v.Elem().Kind() == reflect.Struct {

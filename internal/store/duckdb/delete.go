@@ -13,13 +13,9 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/sluice-io/sluice/internal/leaf"
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/store"
 )
-
-// MaxPropertyRewrite bounds the events one property deletion rewrites (it
-// reads, edits and appends each one's JSON): a deletion that would rewrite
-// more is refused.
-const MaxPropertyRewrite = 1_000_000
 
 // propertyChunk is how many bytes of JSON a property deletion reads and
 // edits at a time (at least one event; DuckStore.propertyChunk, which tests
@@ -233,8 +229,8 @@ func (s *DuckStore) deleteProperty(ctx context.Context, t *table, cols map[strin
 	if err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM `+t.name+` WHERE `+where).Scan(&n); err != nil {
 		return fmt.Errorf("store: %s: %w", what, err)
 	}
-	if n > MaxPropertyRewrite {
-		return fmt.Errorf("store: %s: %d events hold it, more than the %d one deletion rewrites; delete events first, or the collection", what, n, MaxPropertyRewrite)
+	if n > limits.MaxPropertyRewrite {
+		return &store.RewriteTooLargeError{Events: n, Max: limits.MaxPropertyRewrite}
 	}
 	var old []jsonPtr
 	if err := s.collect(ctx, `SELECT _off, _len FROM `+t.name+` WHERE `+where+` ORDER BY _off`, nil, func(r *sql.Rows) error {

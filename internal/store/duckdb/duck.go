@@ -64,7 +64,10 @@ type DuckStore struct {
 	// (checkpointBytes; tests set less); guarded by wmu.
 	sinceCheckpoint, checkpointEvery int
 	jsonBuf                          []byte // writeJSON's buffer, reused; guarded by wmu
-	propertyChunk                    int64  // see propertyChunk
+	// safeAppend says rows go through duckdb-go's public Appender rather
+	// than the chunk appender (rowWriter); guarded by wmu.
+	safeAppend    bool
+	propertyChunk int64 // see propertyChunk
 }
 
 type collKey struct{ project, collection string }
@@ -112,9 +115,9 @@ const tempDir = "duckdb.tmp"
 // also checkpoints itself after every checkpointBytes of events.
 //
 // FSST (DuckDB's compression of strings that are not a few repeated values)
-// is off: it cost a fifth of the store's CPU per event (38 → 31 µs per
-// 1 KB event with 700 bytes of text), and the whole JSON is kept in the
-// logs anyway. Strings that repeat are still dictionary-compressed.
+// is off: it cost a fifth of the store's CPU per event (docs/store.md has
+// the measurement), and the whole JSON is kept in the logs anyway. Strings
+// that repeat are still dictionary-compressed.
 //
 // Checkpoints do not vacuum (max_vacuum_tasks 0). An Insert of a full row
 // group or more leaves its last row group partly filled, and the next
@@ -855,11 +858,7 @@ func (s *DuckStore) appendRows(t *table, cols map[string]string, evs []flatEvent
 		nullable[i] = true // the leaves' columns: NULL where an event has no such leaf
 	}
 	err := s.conn.Raw(func(dc any) error {
-		conn, err := rawConnection(dc)
-		if err != nil {
-			return err
-		}
-		app, err := newChunkAppender(conn, t.name, colNames, nullable)
+		app, err := s.rowWriter(dc, t.name, colNames, nullable)
 		if err != nil {
 			return err
 		}
@@ -899,6 +898,23 @@ func (s *DuckStore) appendRows(t *table, cols map[string]string, evs []flatEvent
 		return fmt.Errorf("store: appending to %s: %w", t.name, err)
 	}
 	return nil
+}
+
+// rowWriter returns the writer of one Insert's rows into table: the chunk
+// appender, unless duckdb-go's private layout is not what it reads (a
+// duckdb-go version that moved it), in which case the store appends through
+// duckdb-go's public Appender from then on, and logs it once. Called with
+// wmu held.
+func (s *DuckStore) rowWriter(dc any, table string, names []string, nullable []bool) (rowWriter, error) {
+	if !s.safeAppend {
+		conn, err := rawConnection(dc)
+		if err == nil {
+			return newChunkAppender(conn, table, names, nullable)
+		}
+		s.safeAppend = true
+		s.logger.Warn("store: appending through duckdb-go's public Appender, slower: its connection is not where this build looks for it", "err", err)
+	}
+	return newSafeAppender(dc, table, names)
 }
 
 // collect runs a query on the write connection and calls fn for each row.

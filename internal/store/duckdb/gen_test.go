@@ -2,22 +2,21 @@ package duckdb
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/sluice-io/sluice/internal/store"
-	"math"
 	"math/rand/v2"
-	"regexp"
-	"slices"
-	"sort"
 	"strings"
 	"time"
+
+	"github.com/sluice-io/sluice/internal/store"
+	"github.com/sluice-io/sluice/internal/store/storetest"
 )
 
-// This file holds the tests' event generator and an evaluator of queries
-// over the decoded events that is independent of the SQL compiler: it
-// implements the semantics store.Filter and store.Analysis document directly
-// on Go values.
+// This file holds the tests' event generator and the model they compare
+// the engine with: storetest's, which implements the semantics store.Filter
+// and store.Analysis document directly on Go values, independently of the
+// SQL compiler.
 
 // rawJSON is already-encoded JSON in the generator's builder.
 type rawJSON string
@@ -154,8 +153,11 @@ func genEvents(r *rand.Rand, n int, idPrefix string) []store.Event {
 	return evs
 }
 
-// model is the independent evaluator: the events, decoded.
+// model is the reference the engine's own tests compare with: storetest's
+// Model, an independent in-memory store.Store (the conformance suite's),
+// and the events decoded, for tests that pick filter values from them.
 type model struct {
+	ref    *storetest.Model
 	events []modelEvent
 }
 
@@ -164,9 +166,12 @@ type modelEvent struct {
 	doc map[string]any
 }
 
-func newModel() *model { return &model{} }
+func newModel() *model { return &model{ref: storetest.NewModel()} }
 
 func (m *model) add(evs ...store.Event) {
+	if _, err := m.ref.Insert(context.Background(), evs); err != nil {
+		panic(err)
+	}
 	for _, ev := range evs {
 		d := json.NewDecoder(bytes.NewReader(ev.JSON))
 		d.UseNumber()
@@ -178,51 +183,29 @@ func (m *model) add(evs ...store.Event) {
 	}
 }
 
-func (m *model) extract(q store.Query) []string {
-	sel := m.matching(q)
-	if q.Latest > 0 && len(sel) > q.Latest {
-		sel = sel[len(sel)-q.Latest:]
+// result is q's result on the model.
+func (m *model) result(q store.Query) store.Result {
+	res, err := m.ref.Run(context.Background(), q)
+	if err != nil {
+		panic(fmt.Sprintf("the model refuses %s: %v", qname(q), err))
 	}
-	out := make([]string, len(sel))
-	for i, e := range sel {
-		out[i] = string(e.ev.JSON)
+	return res
+}
+
+// extract is q's extraction on the model, each event's JSON.
+func (m *model) extract(q store.Query) []string {
+	q.Analysis = store.Extraction
+	var out []string
+	for _, ev := range m.result(q).Events {
+		out = append(out, string(ev))
 	}
 	return out
 }
 
-// matching returns the events q's collection, timeframe and filters
-// select, oldest first (ties by keen.id).
-func (m *model) matching(q store.Query) []modelEvent {
-	var sel []modelEvent
-	for _, e := range m.events {
-		if e.ev.ProjectID != q.ProjectID || e.ev.Collection != q.Collection {
-			continue
-		}
-		if !q.Start.IsZero() && e.ev.Timestamp.Before(q.Start) {
-			continue
-		}
-		if !q.End.IsZero() && !e.ev.Timestamp.Before(q.End) {
-			continue
-		}
-		ok := true
-		for _, f := range q.Filters {
-			if !evalFilter(e.doc, f) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			sel = append(sel, e)
-		}
-	}
-	sort.Slice(sel, func(i, j int) bool {
-		a, b := sel[i].ev, sel[j].ev
-		if !a.Timestamp.Equal(b.Timestamp) {
-			return a.Timestamp.Before(b.Timestamp)
-		}
-		return a.ID < b.ID
-	})
-	return sel
+// matching counts the events q's collection, timeframe and filters select.
+func (m *model) matching(q store.Query) int64 {
+	q.Analysis = store.Count
+	return m.result(q).Rows[0].Value.(int64)
 }
 
 func lookup(doc map[string]any, path []string) (any, bool) {
@@ -237,189 +220,4 @@ func lookup(doc map[string]any, path []string) (any, bool) {
 		}
 	}
 	return cur, true
-}
-
-func hasLeaf(v any) bool {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return true
-	}
-	for _, c := range m {
-		if hasLeaf(c) {
-			return true
-		}
-	}
-	return false
-}
-
-func strArray(v any) ([]string, bool) {
-	a, ok := v.([]any)
-	if !ok {
-		return nil, false
-	}
-	out := make([]string, len(a))
-	for i, e := range a {
-		s, ok := e.(string)
-		if !ok {
-			return nil, false
-		}
-		out[i] = s
-	}
-	return out, true
-}
-
-func num(v any) (float64, bool) {
-	n, ok := v.(json.Number)
-	if !ok {
-		return 0, false
-	}
-	f, err := n.Float64()
-	if err != nil {
-		// Out of range: ParseFloat's ±Inf, as the store keeps it.
-		var x float64
-		fmt.Sscan(string(n), &x)
-		return x, true
-	}
-	return f, true
-}
-
-func evalEq(val any, present bool, fv any) bool {
-	if !present {
-		return false
-	}
-	switch x := fv.(type) {
-	case json.Number:
-		a, ok1 := num(val)
-		b, ok2 := num(x)
-		return ok1 && ok2 && a == b
-	case string:
-		if s, ok := val.(string); ok {
-			return s == x
-		}
-		if arr, ok := strArray(val); ok {
-			return slices.Contains(arr, x)
-		}
-		return false
-	case bool:
-		b, ok := val.(bool)
-		return ok && b == x
-	case nil:
-		return val == nil
-	case []any:
-		want, ok1 := strArray(x)
-		got, ok2 := strArray(val)
-		return ok1 && ok2 && slices.Equal(want, got)
-	}
-	return false
-}
-
-func evalContains(val any, present bool, fv any) bool {
-	s, ok := fv.(string)
-	if !ok || !present {
-		return false
-	}
-	if v, ok := val.(string); ok {
-		return strings.Contains(v, s)
-	}
-	if arr, ok := strArray(val); ok {
-		return slices.Contains(arr, s)
-	}
-	return false
-}
-
-func evalFilter(doc map[string]any, f store.Filter) bool {
-	val, present := lookup(doc, f.Path)
-	switch f.Operator {
-	case "eq":
-		return evalEq(val, present, f.Value)
-	case "ne":
-		return !evalEq(val, present, f.Value)
-	case "lt", "lte", "gt", "gte":
-		if !present {
-			return false
-		}
-		var c int
-		switch x := f.Value.(type) {
-		case json.Number:
-			a, ok := num(val)
-			if !ok {
-				return false
-			}
-			b, _ := num(x)
-			switch {
-			case a < b:
-				c = -1
-			case a > b:
-				c = 1
-			case a == b:
-				c = 0
-			default:
-				return false
-			}
-		case string:
-			s, ok := val.(string)
-			if !ok {
-				return false
-			}
-			c = strings.Compare(s, x)
-		default:
-			return false
-		}
-		switch f.Operator {
-		case "lt":
-			return c < 0
-		case "lte":
-			return c <= 0
-		case "gt":
-			return c > 0
-		default:
-			return c >= 0
-		}
-	case "exists":
-		has := present && hasLeaf(val)
-		return has == f.Value.(bool)
-	case "in":
-		for _, v := range f.Value.([]any) {
-			if _, isArr := v.([]any); isArr {
-				continue
-			}
-			if evalEq(val, present, v) {
-				return true
-			}
-		}
-		return false
-	case "contains":
-		return evalContains(val, present, f.Value)
-	case "not_contains":
-		return !evalContains(val, present, f.Value)
-	case "regex":
-		s, ok := val.(string)
-		return present && ok && regexp.MustCompile(f.Value.(string)).MatchString(s)
-	case "within":
-		a, ok := val.([]any)
-		if !present || !ok || len(a) != 2 {
-			return false
-		}
-		lon, ok1 := num(a[0])
-		lat, ok2 := num(a[1])
-		g := f.Value.(store.Geo)
-		return ok1 && ok2 && haversineMiles(lon, lat, g.Longitude, g.Latitude) <= g.MaxMiles
-	case "or":
-		for _, sub := range f.Or {
-			if evalFilter(doc, sub) {
-				return true
-			}
-		}
-		return false
-	}
-	panic("unknown operator " + f.Operator)
-}
-
-// haversineMiles is the great-circle distance between two points, written
-// independently of the SQL (atan2 form).
-func haversineMiles(lon1, lat1, lon2, lat2 float64) float64 {
-	rad := func(d float64) float64 { return d * math.Pi / 180 }
-	dLat, dLon := rad(lat2-lat1), rad(lon2-lon1)
-	a := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(rad(lat1))*math.Cos(rad(lat2))*math.Sin(dLon/2)*math.Sin(dLon/2)
-	return store.EarthRadiusMiles * 2 * math.Atan2(math.Sqrt(a), math.Sqrt(1-a))
 }

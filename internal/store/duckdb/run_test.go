@@ -19,28 +19,6 @@ import (
 // The model's analyses, written from store.Analysis's definitions on the
 // decoded events.
 
-// modelGroup is a path's group value in a decoded event (store.Row.Group's
-// types).
-func modelGroup(doc map[string]any, path []string) any {
-	v, ok := lookup(doc, path)
-	if !ok {
-		return nil
-	}
-	switch x := v.(type) {
-	case string, bool:
-		return x
-	case json.Number:
-		f, _ := num(x)
-		return f
-	case []any:
-		if strs, ok := strArray(x); ok {
-			return strs
-		}
-		return json.RawMessage(enc(x))
-	}
-	return nil // null, an object
-}
-
 // canon is a value's text for comparing and sorting results.
 func canon(v any) string {
 	switch x := v.(type) {
@@ -60,59 +38,10 @@ func canon(v any) string {
 	return fmt.Sprintf("%T:%s", v, b)
 }
 
-// modelRun is q's result on the model, rows sorted by rowKey.
+// run is q's result on the model, rows sorted by rowKey.
 func (m *model) run(q store.Query) []store.Row {
-	type acc struct {
-		row  store.Row
-		vals []any
-		n    int64
-	}
-	groups := map[string]*acc{}
-	var order []string
-	for _, e := range m.matching(q) {
-		b := 0
-		if len(q.Buckets) > 0 {
-			b = -1
-			for i := 0; i+1 < len(q.Buckets); i++ {
-				if !e.ev.Timestamp.Before(q.Buckets[i]) && e.ev.Timestamp.Before(q.Buckets[i+1]) {
-					b = i
-				}
-			}
-			if b < 0 {
-				continue
-			}
-		}
-		var g []any
-		if len(q.GroupBy) > 0 {
-			g = make([]any, len(q.GroupBy))
-			for i, p := range q.GroupBy {
-				g[i] = modelGroup(e.doc, p)
-			}
-		}
-		r := store.Row{Bucket: b, Group: g}
-		k := rowKey(r)
-		a := groups[k]
-		if a == nil {
-			a = &acc{row: r}
-			groups[k] = a
-			order = append(order, k)
-		}
-		a.n++
-		if v, ok := lookup(e.doc, q.Target); ok && len(q.Target) > 0 {
-			a.vals = append(a.vals, v)
-		}
-	}
-	if len(q.GroupBy) == 0 && len(q.Buckets) == 0 && len(order) == 0 {
-		groups[""] = &acc{}
-		order = append(order, "")
-	}
-	sort.Strings(order)
-	rows := make([]store.Row, 0, len(order))
-	for _, k := range order {
-		a := groups[k]
-		a.row.Value = modelValue(q, a.n, a.vals)
-		rows = append(rows, a.row)
-	}
+	rows := slices.Clone(m.result(q).Rows)
+	sort.Slice(rows, func(i, j int) bool { return rowKey(rows[i]) < rowKey(rows[j]) })
 	return rows
 }
 
@@ -122,65 +51,6 @@ func rowKey(r store.Row) string {
 		parts = append(parts, canon(g))
 	}
 	return strings.Join(parts, "|")
-}
-
-func modelValue(q store.Query, n int64, vals []any) any {
-	var nums []float64
-	uniq := map[string]any{}
-	for _, v := range vals {
-		switch x := v.(type) {
-		case json.Number:
-			f, _ := num(x)
-			nums = append(nums, f)
-			uniq[canon(f)] = f
-		case string, bool:
-			uniq[canon(x)] = x
-		}
-	}
-	switch q.Analysis {
-	case store.Count:
-		return n
-	case store.CountUnique:
-		return int64(len(uniq))
-	case store.SelectUnique:
-		out := []any{}
-		for _, v := range uniq {
-			out = append(out, v)
-		}
-		return out
-	}
-	if len(nums) == 0 {
-		return nil
-	}
-	sum := 0.0
-	for _, x := range nums {
-		sum += x
-	}
-	switch q.Analysis {
-	case store.Sum:
-		return sum
-	case store.Average:
-		return sum / float64(len(nums))
-	case store.Minimum:
-		return slices.Min(nums)
-	case store.Maximum:
-		return slices.Max(nums)
-	case store.StandardDeviation:
-		mean := sum / float64(len(nums))
-		ss := 0.0
-		for _, x := range nums {
-			ss += (x - mean) * (x - mean)
-		}
-		return math.Sqrt(ss / float64(len(nums)))
-	case store.Median, store.Percentile:
-		p := 50.0
-		if q.Analysis == store.Percentile {
-			p = q.Percentile
-		}
-		slices.Sort(nums)
-		return nums[int(math.Floor(p/100*float64(len(nums)-1)))]
-	}
-	panic("analysis " + q.Analysis)
 }
 
 // sameValue compares a result value with the model's: floats within a
@@ -313,12 +183,12 @@ func TestNewFiltersAgainstModel(t *testing.T) {
 			fs = append(fs, store.Filter{Path: p, Operator: "within", Value: g})
 		}
 	}
-	all := len(m.matching(store.Query{ProjectID: "p1", Collection: "clicks"}))
+	all := m.matching(store.Query{ProjectID: "p1", Collection: "clicks"})
 	some := map[string]bool{}
 	for _, f := range fs {
 		q := store.Query{ProjectID: "p1", Collection: "clicks", Filters: []store.Filter{f}}
 		compare(t, s, m, q, qname(q))
-		if k := len(m.matching(q)); k > 0 && k < all {
+		if k := m.matching(q); k > 0 && k < all {
 			some[f.Operator] = true
 		}
 	}

@@ -1,0 +1,171 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"net/url"
+	"testing"
+
+	"github.com/sluice-io/sluice/internal/httpapi"
+	"github.com/sluice-io/sluice/internal/registry"
+	"github.com/sluice-io/sluice/internal/store/storetest"
+)
+
+type datasetDoc struct {
+	ProjectID                   string          `json:"project_id"`
+	OrganizationID              string          `json:"organization_id"`
+	DatasetName                 string          `json:"dataset_name"`
+	DisplayName                 string          `json:"display_name"`
+	Query                       map[string]any  `json:"query"`
+	IndexBy                     []string        `json:"index_by"`
+	LastScheduledDate           string          `json:"last_scheduled_date"`
+	LatestSubtimeframeAvailable string          `json:"latest_subtimeframe_available"`
+	MillisecondsBehind          *int64          `json:"milliseconds_behind"`
+	Result                      json.RawMessage `json:"result"`
+}
+
+const byTenant = `{"display_name":"Daily purchases by tenant","index_by":"tenant",
+	"query":{"analysis_type":"count","event_collection":"purchases","timeframe":"this_3_days","interval":"daily","group_by":"price"}}`
+
+func TestDatasets(t *testing.T) {
+	f := newFixture(t, func(c *httpapi.Config) { c.Store = storetest.NewModel() })
+	p := f.createProject("P")
+	f.seed(p.ID, 48)
+	master, read := p.APIKeys["master"], p.APIKeys["read"]
+	base := "/3.0/projects/" + p.ID + "/datasets"
+
+	var d datasetDoc
+	if st := f.do("PUT", base+"/by-tenant", master, byTenant, &d); st != 201 {
+		t.Fatalf("create: %d %+v", st, d)
+	}
+	if d.ProjectID != p.ID || d.OrganizationID != orgID || d.DatasetName != "by-tenant" || d.DisplayName != "Daily purchases by tenant" ||
+		len(d.IndexBy) != 1 || d.IndexBy[0] != "tenant" || d.Query["project_id"] != p.ID || d.Query["interval"] != "daily" ||
+		d.LastScheduledDate != "2026-11-18T12:00:00.000Z" || d.LatestSubtimeframeAvailable != "2026-11-18T12:00:00.000Z" ||
+		d.MillisecondsBehind == nil || *d.MillisecondsBehind != 0 {
+		t.Fatalf("document: %+v", d)
+	}
+	// What a client read back (project_id in the query, dataset_name) may be
+	// sent again: a replace, 200.
+	back, _ := json.Marshal(map[string]any{"dataset_name": "by-tenant", "display_name": "Again", "query": d.Query, "index_by": d.IndexBy})
+	if st := f.do("PUT", base+"/by-tenant", master, string(back), &d); st != 200 || d.DisplayName != "Again" {
+		t.Fatalf("replace with what was read: %d %+v", st, d)
+	}
+	for _, n := range []string{"b", "c"} {
+		if st := f.do("PUT", base+"/"+n, master, byTenant, nil); st != 201 {
+			t.Fatalf("create %s: %d", n, st)
+		}
+	}
+	var page struct {
+		Datasets    []datasetDoc `json:"datasets"`
+		NextPageURL *string      `json:"next_page_url"`
+	}
+	if st := f.do("GET", base+"?limit=2", read, "", &page); st != 200 || len(page.Datasets) != 2 || page.Datasets[0].DatasetName != "b" ||
+		page.NextPageURL == nil || *page.NextPageURL != base+"?after_name=by-tenant&limit=2" {
+		t.Fatalf("first page: %d %+v", st, page)
+	}
+	if st := f.do("GET", *page.NextPageURL, read, "", &page); st != 200 || len(page.Datasets) != 1 || page.Datasets[0].DatasetName != "c" || page.NextPageURL != nil {
+		t.Fatalf("second page: %d %+v", st, page)
+	}
+	if st := f.do("GET", base+"/by-tenant", read, "", &d); st != 200 || d.DatasetName != "by-tenant" {
+		t.Fatalf("get: %d %+v", st, d)
+	}
+
+	// Results: the query API's answer for the index value over the timeframe.
+	results := func(key, index, timeframe string) (int, string) {
+		t.Helper()
+		var r struct{ Result json.RawMessage }
+		st := f.do("GET", base+"/by-tenant/results?"+url.Values{"index_by": {index}, "timeframe": {timeframe}}.Encode(), key, "", &r)
+		return st, string(r.Result)
+	}
+	direct := func(body string) string {
+		t.Helper()
+		var r struct{ Result json.RawMessage }
+		if st := f.do("POST", "/3.0/projects/"+p.ID+"/queries/count", read, body, &r); st != 200 {
+			t.Fatalf("query API: %d", st)
+		}
+		return string(r.Result)
+	}
+	want := direct(`{"event_collection":"purchases","timeframe":"this_2_days","interval":"daily","group_by":"price","filters":[{"property_name":"tenant","operator":"eq","property_value":"a"}]}`)
+	if st, got := results(read, "a", "this_2_days"); st != 200 || got != want || got == "" {
+		t.Fatalf("results: %d %s, want %s", st, got, want)
+	}
+	// A timeframe reaching past the dataset's is cut to it.
+	want = direct(`{"event_collection":"purchases","timeframe":"this_3_days","interval":"daily","group_by":"price","filters":[{"property_name":"tenant","operator":"eq","property_value":"b"}]}`)
+	if st, got := results(read, "b", "this_10_days"); st != 200 || got != want {
+		t.Fatalf("cut results: %d %s, want %s", st, got, want)
+	}
+	// An access key's query filters are ANDed in.
+	var k registry.AccessKey
+	f.do("POST", "/3.0/projects/"+p.ID+"/keys", master, `{"name":"cheap","permitted":["datasets"],
+		"options":{"queries":{"filters":[{"property_name":"price","operator":"lt","property_value":10}]}}}`, &k)
+	want = direct(`{"event_collection":"purchases","timeframe":"this_3_days","interval":"daily","group_by":"price","filters":[{"property_name":"tenant","operator":"eq","property_value":"a"},{"property_name":"price","operator":"lt","property_value":10}]}`)
+	if st, got := results(k.Key, "a", "this_3_days"); st != 200 || got != want {
+		t.Fatalf("filtered key: %d %s, want %s", st, got, want)
+	}
+
+	var e keenError
+	if st := f.do("DELETE", base+"/c", master, "", nil); st != 204 {
+		t.Fatalf("delete: %d", st)
+	}
+	if st := f.do("GET", base+"/c", master, "", &e); st != 404 || e.ErrorCode != "ResourceNotFoundError" {
+		t.Fatalf("get deleted: %d %+v", st, e)
+	}
+}
+
+func TestDatasetRefusals(t *testing.T) {
+	f := newFixture(t, func(c *httpapi.Config) { c.Store = storetest.NewModel() })
+	p := f.createProject("P")
+	master := p.APIKeys["master"]
+	base := "/3.0/projects/" + p.ID + "/datasets"
+	if st := f.do("PUT", base+"/two", master, `{"display_name":"Two","index_by":["tenant","price"],
+		"query":{"analysis_type":"count","event_collection":"purchases","timeframe":"this_3_days","interval":"daily"}}`, nil); st != 201 {
+		t.Fatalf("create: %d", st)
+	}
+	var ak registry.AccessKey
+	f.do("POST", "/3.0/projects/"+p.ID+"/keys", master, `{"name":"q","permitted":["queries"]}`, &ak)
+	q := func(analysis, extra string) string {
+		return `{"display_name":"D","index_by":"tenant","query":{"analysis_type":"` + analysis + `","event_collection":"purchases"` + extra + `}}`
+	}
+	cases := []struct {
+		name, method, path, key, body string
+		status                        int
+		code                          string
+	}{
+		{"read key may not create", "PUT", "/d", p.APIKeys["read"], byTenant, 401, "AdminOnlyEndpointError"},
+		{"read key may not delete", "DELETE", "/two", p.APIKeys["read"], "", 401, "AdminOnlyEndpointError"},
+		{"write key may not list", "GET", "", p.APIKeys["write"], "", 401, "InvalidApiKeyError"},
+		{"queries key may not read results", "GET", "/two/results?index_by=x&timeframe=this_day", ak.Key, "", 401, "InvalidApiKeyError"},
+		{"no interval", "PUT", "/d", master, q("count", `,"timeframe":"this_3_days"`), 400, "InvalidRequestError"},
+		{"absolute timeframe", "PUT", "/d", master, q("count", `,"interval":"daily","timeframe":{"start":"2026-01-01T00:00:00Z","end":"2026-02-01T00:00:00Z"}`), 400, "InvalidRequestError"},
+		{"no timeframe", "PUT", "/d", master, q("count", `,"interval":"daily"`), 400, "InvalidRequestError"},
+		{"extraction", "PUT", "/d", master, q("extraction", `,"interval":"daily","timeframe":"this_3_days"`), 400, "InvalidRequestError"},
+		{"query refused as the query API does", "PUT", "/d", master, q("sum", `,"interval":"daily","timeframe":"this_3_days"`), 400, "InvalidQueryError"},
+		{"bad timeframe", "PUT", "/d", master, q("count", `,"interval":"daily","timeframe":"this_fortnight"`), 400, "TimeframeDefinitionError"},
+		{"no index_by", "PUT", "/d", master, `{"display_name":"D","query":{"analysis_type":"count","event_collection":"purchases","timeframe":"this_3_days","interval":"daily"}}`, 400, "InvalidRequestError"},
+		{"no display_name", "PUT", "/d", master, `{"index_by":"tenant","query":{"analysis_type":"count","event_collection":"purchases","timeframe":"this_3_days","interval":"daily"}}`, 400, "InvalidRequestError"},
+		{"read-only field", "PUT", "/d", master, `{"display_name":"D","index_by":"t","milliseconds_behind":0,"query":{"analysis_type":"count","event_collection":"purchases","timeframe":"this_3_days","interval":"daily"}}`, 400, "InvalidRequestError"},
+		{"rename", "PUT", "/d", master, `{"dataset_name":"e","display_name":"D","index_by":"t","query":{"analysis_type":"count","event_collection":"purchases","timeframe":"this_3_days","interval":"daily"}}`, 400, "InvalidRequestError"},
+		{"another project's query", "PUT", "/d", master, `{"display_name":"D","index_by":"t","query":{"project_id":"000000000000000000000000","analysis_type":"count","event_collection":"purchases","timeframe":"this_3_days","interval":"daily"}}`, 400, "InvalidRequestError"},
+		{"results without index_by", "GET", "/two/results?timeframe=this_day", master, "", 400, "InvalidRequestError"},
+		{"results without timeframe", "GET", "/two/results?index_by=%7B%22tenant%22:%22a%22,%22price%22:1%7D", master, "", 400, "InvalidRequestError"},
+		{"results with another parameter", "GET", "/two/results?index_by=a&timeframe=this_day&interval=hourly", master, "", 400, "InvalidRequestError"},
+		{"several index_by need an object", "GET", "/two/results?index_by=a&timeframe=this_day", master, "", 400, "InvalidRequestError"},
+		{"index_by object missing one", "GET", "/two/results?index_by=%7B%22tenant%22:%22a%22%7D&timeframe=this_day", master, "", 400, "InvalidRequestError"},
+		{"timeframe outside the dataset's", "GET", "/two/results?index_by=%7B%22tenant%22:%22a%22,%22price%22:1%7D&timeframe=%7B%22start%22:%222020-01-01T00:00:00Z%22,%22end%22:%222020-02-01T00:00:00Z%22%7D", master, "", 400, "InvalidRequestError"},
+		{"bad results timeframe", "GET", "/two/results?index_by=%7B%22tenant%22:%22a%22,%22price%22:1%7D&timeframe=soon", master, "", 400, "TimeframeDefinitionError"},
+		{"results of a missing dataset", "GET", "/nope/results?index_by=a&timeframe=this_day", master, "", 404, "ResourceNotFoundError"},
+		{"list with an unknown parameter", "GET", "?page=2", master, "", 400, "InvalidRequestError"},
+		{"list with a bad limit", "GET", "?limit=0", master, "", 400, "InvalidRequestError"},
+		{"delete a missing dataset", "DELETE", "/nope", master, "", 404, "ResourceNotFoundError"},
+	}
+	for _, c := range cases {
+		var e keenError
+		if st := f.do(c.method, base+c.path, c.key, c.body, &e); st != c.status || e.ErrorCode != c.code {
+			t.Errorf("%s: %d %+v, want %d %s", c.name, st, e, c.status, c.code)
+		}
+	}
+	// Two index_by properties: a JSON object.
+	var r struct{ Result json.RawMessage }
+	if st := f.do("GET", base+"/two/results?index_by=%7B%22tenant%22:%22a%22,%22price%22:1%7D&timeframe=this_day", master, "", &r); st != 200 || string(r.Result) == "" {
+		t.Fatalf("two index_by: %d %s", st, r.Result)
+	}
+}
