@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluice-io/sluice/internal/jsonedit"
 	"github.com/sluice-io/sluice/internal/leaf"
+	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/store"
 )
 
@@ -138,6 +139,21 @@ const rewriteBatch = 10000
 // version still lists the property's keys or names it in its JSON.
 func (s *Store) deleteProperty(ctx context.Context, tbl string, cols map[string]string, path []string) error {
 	prefix := strings.Join(path, leaf.Sep) + leaf.Sep
+	// An event may hold the property as an empty object, which has no
+	// leaf: its JSON names it.
+	name, err := json.Marshal(path[len(path)-1])
+	if err != nil {
+		return err
+	}
+	cond := "arrayExists(k -> substring(k, 1, " + strconv.Itoa(len(prefix)) + ") = " + str(prefix) + ", " + colKeys + ") OR position(" + colJSON + ", " + str(string(name)) + ") > 0"
+	// Refused before anything changes when it would rewrite too many.
+	var n uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.db+"."+tbl+" FINAL WHERE "+cond).Scan(&n); err != nil {
+		return fmt.Errorf("clickhouse store: counting the events holding %s: %w", strings.Join(path, "."), err)
+	}
+	if n > limits.MaxPropertyRewrite {
+		return &store.RewriteTooLargeError{Events: int64(n), Max: limits.MaxPropertyRewrite}
+	}
 	for k, c := range cols {
 		if strings.HasPrefix(k, prefix) {
 			if err := s.alterTable(ctx, tbl, "DROP COLUMN "+c, notThere); err != nil {
@@ -146,13 +162,6 @@ func (s *Store) deleteProperty(ctx context.Context, tbl string, cols map[string]
 			delete(cols, k)
 		}
 	}
-	// An event may hold the property as an empty object, which has no
-	// leaf: its JSON names it.
-	name, err := json.Marshal(path[len(path)-1])
-	if err != nil {
-		return err
-	}
-	cond := "arrayExists(k -> substring(k, 1, " + strconv.Itoa(len(prefix)) + ") = " + str(prefix) + ", " + colKeys + ") OR position(" + colJSON + ", " + str(string(name)) + ") > 0"
 	names := []string{colID, colTS, colCreated, colJSON, colKeys, colV}
 	for _, c := range cols {
 		names = append(names, c)

@@ -12,6 +12,7 @@ import (
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/sluice-io/sluice/internal/jsonedit"
 	"github.com/sluice-io/sluice/internal/leaf"
 	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/store"
@@ -262,7 +263,7 @@ func (s *DuckStore) deleteProperty(ctx context.Context, t *table, cols map[strin
 		var buf []byte
 		base := t.log.end
 		for i, doc := range docs {
-			edited, _, err := withoutMember(doc, path)
+			edited, _, err := jsonedit.WithoutMember(doc, path)
 			if err != nil {
 				s.rewind(&st)
 				return fmt.Errorf("store: %s: event JSON at %d: %w", what, part[i].off, err)

@@ -14,34 +14,6 @@ import (
 	"github.com/sluice-io/sluice/internal/store"
 )
 
-func TestWithoutMember(t *testing.T) {
-	for _, c := range []struct {
-		doc, want string
-		path      []string
-	}{
-		{`{"a":1,"b":2}`, `{"b":2}`, []string{"a"}},
-		{`{"a":1,"b":2}`, `{"a":1}`, []string{"b"}},
-		{`{"a":1}`, `{}`, []string{"a"}},
-		{`{"a":1,"b":{"c":[1,{"d":"}"}],"d":"x"},"e":"\"b\""}`, `{"a":1,"b":{"c":[1,{"d":"}"}]},"e":"\"b\""}`, []string{"b", "d"}},
-		{`{"a":1,"b":{"c":2}}`, `{"a":1}`, []string{"b"}},
-		{`{"a":1,"a":2,"b":3}`, `{"b":3}`, []string{"a"}},          // every occurrence
-		{`{"\u0061":1,"b":3}`, `{"b":3}`, []string{"a"}},           // names compare decoded
-		{`{"a":"x","b":2}`, `{"a":"x","b":2}`, []string{"a", "c"}}, // through a non-object: unchanged
-		{`{"a":{"c":1},"b":2}`, `{"a":{"c":1},"b":2}`, []string{"x"}},
-		{` { "a" : 1 , "b" : [ 1 ] } `, ` {"b" : [ 1 ] } `, []string{"a"}},
-	} {
-		got, changed, err := withoutMember([]byte(c.doc), c.path)
-		if err != nil || string(got) != c.want || changed != (c.doc != c.want) {
-			t.Errorf("%s without %v: %s (changed %v, %v), want %s", c.doc, c.path, got, changed, err, c.want)
-		}
-	}
-	for _, bad := range []string{`{"a":1`, `{"a"}`, `{"a":"x}`, `{"a":}`} {
-		if _, _, err := withoutMember([]byte(bad), []string{"z"}); err == nil {
-			t.Errorf("%s: no error", bad)
-		}
-	}
-}
-
 // delEvent is an event of collection coll at position off of partition
 // "raw"/0, with a uniqueness token.
 func delEvent(coll string, off int, country string, extra string) store.Event {
