@@ -8,14 +8,9 @@
 package clickhousetest
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluice-io/sluice/internal/scripttest"
 )
 
 // Cluster is a set of running servers started by Start.
@@ -50,7 +47,7 @@ func Start(ctx context.Context, shards int, dir string) (*Cluster, error) {
 	if shards != 1 && shards != 2 {
 		return nil, fmt.Errorf("clickhousetest: shards must be 1 or 2, got %d", shards)
 	}
-	root, err := repoRoot()
+	root, err := scripttest.RepoRoot()
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +60,7 @@ func Start(ctx context.Context, shards int, dir string) (*Cluster, error) {
 	}
 	var out string
 	for attempt := 1; ; attempt++ {
-		base, err := freeBasePort(shards)
+		base, err := scripttest.FreeBasePort(shards, 1)
 		if err != nil {
 			c.cleanupDir()
 			return nil, err
@@ -156,33 +153,15 @@ func (c *Cluster) Kill(i int) error {
 
 // LogTail returns the last n lines of every server's error log.
 func (c *Cluster) LogTail(n int) string {
-	var b strings.Builder
-	logs, _ := filepath.Glob(filepath.Join(c.Dir, "server*", "server.err.log"))
-	for _, l := range logs {
-		data, err := os.ReadFile(l)
-		if err != nil {
-			continue
-		}
-		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-		if len(lines) > n {
-			lines = lines[len(lines)-n:]
-		}
-		fmt.Fprintf(&b, "----- %s -----\n%s\n", l, strings.Join(lines, "\n"))
-	}
-	return b.String()
+	return scripttest.LogTails(filepath.Join(c.Dir, "server*", "server.err.log"), n)
 }
 
 func (c *Cluster) run(ctx context.Context, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "bash", append([]string{c.script}, args...)...)
-	// SIGTERM, not SIGKILL: the script's trap then stops half-started servers.
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 30 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("clickhousetest: scripts/clickhouse.sh %s: %w\n%s", args[0], err, strings.TrimSpace(stderr.String()))
+	out, err := scripttest.Run(ctx, c.script, args...)
+	if err != nil {
+		return "", fmt.Errorf("clickhousetest: %w", err)
 	}
-	return stdout.String(), nil
+	return out, nil
 }
 
 func (c *Cluster) stopServers() {
@@ -195,46 +174,4 @@ func (c *Cluster) cleanupDir() {
 	if c.ownsDir {
 		_ = os.RemoveAll(c.Dir)
 	}
-}
-
-// repoRoot is the nearest directory at or above the working directory that
-// holds go.mod; go test runs in the package directory.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("clickhousetest: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("clickhousetest: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// freeBasePort finds a base port whose server ports (base+10*i) are free,
-// below Linux's ephemeral range (32768+) so that outgoing connections
-// cannot take one between the probe and the server's bind.
-func freeBasePort(shards int) (int, error) {
-	const lo, hi = 20000, 32000
-	for range 100 {
-		base := lo + 10*rand.IntN((hi-lo-10*shards)/10)
-		free := true
-		for i := range shards {
-			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(base+10*i)))
-			if err != nil {
-				free = false
-				break
-			}
-			_ = l.Close()
-		}
-		if free {
-			return base, nil
-		}
-	}
-	return 0, errors.New("clickhousetest: no free port range found")
 }

@@ -12,12 +12,9 @@ package kafkatest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-io/sluice/internal/scripttest"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -132,7 +130,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 
 	var out string
 	for attempt := 1; ; attempt++ {
-		base, err := freeBasePort(n)
+		base, err := scripttest.FreeBasePort(n, 3) // each node: base+10*i+{0,1,2}
 		if err != nil {
 			c.cleanupDir()
 			return nil, err
@@ -223,54 +221,20 @@ func (c *Cluster) Tool(ctx context.Context, class string, args ...string) *exec.
 
 // LogTail returns the last n lines of every node's server.log.
 func (c *Cluster) LogTail(n int) string {
-	var b strings.Builder
-	nodes, _ := filepath.Glob(filepath.Join(c.Dir, "node*", "server.log"))
-	for _, f := range nodes {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-		if len(lines) > n {
-			lines = lines[len(lines)-n:]
-		}
-		fmt.Fprintf(&b, "----- %s -----\n%s\n", f, strings.Join(lines, "\n"))
-	}
-	return b.String()
+	return scripttest.LogTails(filepath.Join(c.Dir, "node*", "server.log"), n)
 }
 
-// RepoRoot is the nearest directory at or above the working directory that
-// holds go.mod; go test runs in the package directory.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("kafkatest: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("kafkatest: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
+// RepoRoot is the repository's root (scripttest.RepoRoot).
+func RepoRoot() (string, error) { return scripttest.RepoRoot() }
 
 // run executes scripts/kafka.sh and returns its stdout; the error carries
 // its stderr, which holds the reason and, for start, the broker log tails.
 func (c *Cluster) run(ctx context.Context, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "bash", append([]string{c.script}, args...)...)
-	// SIGTERM, not SIGKILL: the script's trap then stops half-started JVMs.
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 30 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("kafkatest: scripts/kafka.sh %s: %w\n%s", args[0], err, strings.TrimSpace(stderr.String()))
+	out, err := scripttest.Run(ctx, c.script, args...)
+	if err != nil {
+		return "", fmt.Errorf("kafkatest: %w", err)
 	}
-	return stdout.String(), nil
+	return out, nil
 }
 
 func (c *Cluster) stopNodes() {
@@ -355,31 +319,4 @@ func (c *Cluster) waitMetadata(ctx context.Context) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// freeBasePort finds a base port whose node ports (base+10*i+{0,1,2}) are
-// all free. It stays below Linux's ephemeral range (32768+) so outgoing
-// connections cannot take a port between the probe and the broker's bind.
-func freeBasePort(brokers int) (int, error) {
-	const lo, hi = 20000, 32000
-	for range 100 {
-		base := lo + 10*rand.IntN((hi-lo-10*brokers)/10)
-		if portsFree(base, brokers) {
-			return base, nil
-		}
-	}
-	return 0, errors.New("kafkatest: no free port range found")
-}
-
-func portsFree(base, brokers int) bool {
-	for i := range brokers {
-		for off := range 3 {
-			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(base+10*i+off)))
-			if err != nil {
-				return false
-			}
-			_ = l.Close()
-		}
-	}
-	return true
 }
