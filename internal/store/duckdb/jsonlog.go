@@ -127,7 +127,11 @@ func (l *jsonLog) read(ctx context.Context, ptrs []jsonPtr) ([][]byte, error) {
 		}
 		buf := make([]byte, hi-lo)
 		if _, err := l.f.ReadAt(buf, lo); err != nil && !(errors.Is(err, io.EOF) && len(buf) == 0) {
-			return nil, fmt.Errorf("store: reading %s: %w", l.path, err)
+			var size int64
+			if fi, serr := l.f.Stat(); serr == nil {
+				size = fi.Size()
+			}
+			return nil, fmt.Errorf("store: reading bytes %d to %d of %s (%d bytes): %w", lo, hi, l.path, size, err)
 		}
 		for _, i := range order[start:stop] {
 			p := ptrs[i]
