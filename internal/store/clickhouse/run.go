@@ -138,9 +138,10 @@ func valueColumns(q store.Query, cols map[string]string, sum string) ([]string, 
 	case store.Maximum:
 		return orNull("max(" + n + ")"), nil
 	case store.StandardDeviation:
-		// varPop of equal values can round to just below 0, whose
-		// stddevPop is NaN.
-		return orNull("sqrt(greatest(varPop(" + n + "), 0))"), nil
+		// varPop sums squares (not Welford's method): over equal values
+		// it rounds to a little above 0 (1.6e-5 for 1234.5678) or below
+		// (whose square root is NaN). Equal values deviate by exactly 0.
+		return orNull("if(min(" + n + ") = max(" + n + "), 0, sqrt(greatest(varPop(" + n + "), 0)))"), nil
 	}
 	pct := 50.0
 	if q.Analysis == store.Percentile {

@@ -54,7 +54,8 @@
 // query (as JSON) and the command that runs that family again. These
 // environment variables size and seed it:
 //
-//	STORETEST_SEED     the seed (default: a new random one at each run)
+//	STORETEST_SEED     the seed (default 1, so that runs repeat; "random":
+//	                   a new one at each run, to explore)
 //	STORETEST_QUERIES  random queries per analysis family (default 150)
 //	STORETEST_EVENTS   random events (default 3000)
 //
