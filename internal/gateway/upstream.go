@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl"
 
@@ -77,42 +76,12 @@ func (d dialer) dial(ctx context.Context, addr, clientID string) (*upstream, err
 }
 
 func (u *upstream) authenticate(ctx context.Context, mech sasl.Mechanism, addr string) error {
-	hs := kmsg.NewPtrSASLHandshakeRequest()
-	hs.Version = 1
-	hs.Mechanism = mech.Name()
-	resp, err := u.do(ctx, hs)
-	if err != nil {
-		return fmt.Errorf("SASL handshake with backend broker: %w", err)
-	}
-	if err := kerr.ErrorForCode(resp.(*kmsg.SASLHandshakeResponse).ErrorCode); err != nil {
-		return fmt.Errorf("SASL handshake with backend broker: %w", err)
-	}
 	host, _, _ := net.SplitHostPort(addr)
-	sess, out, err := mech.Authenticate(ctx, host)
-	if err != nil {
-		return fmt.Errorf("starting SASL %s with backend broker: %w", mech.Name(), err)
+	do := func(req kmsg.Request) (kmsg.Response, error) { return u.do(ctx, req) }
+	if err := kafkaproto.ClientAuthenticate(ctx, do, mech, host); err != nil {
+		return fmt.Errorf("authenticating with backend broker: %w", err)
 	}
-	for {
-		req := kmsg.NewPtrSASLAuthenticateRequest()
-		req.Version = 1
-		req.SASLAuthBytes = out
-		r, err := u.do(ctx, req)
-		if err != nil {
-			return fmt.Errorf("SASL authenticate with backend broker: %w", err)
-		}
-		ar := r.(*kmsg.SASLAuthenticateResponse)
-		if err := kerr.ErrorForCode(ar.ErrorCode); err != nil {
-			return fmt.Errorf("SASL authenticate with backend broker: %w", err)
-		}
-		done, next, err := sess.Challenge(ar.SASLAuthBytes)
-		if err != nil {
-			return fmt.Errorf("SASL %s with backend broker: %w", mech.Name(), err)
-		}
-		if done {
-			return nil
-		}
-		out = next
-	}
+	return nil
 }
 
 // do sends req at its current version and waits for the response.

@@ -6,6 +6,7 @@ package kraw
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
@@ -16,8 +17,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
 
 	"github.com/sluice-io/sluice/internal/kafkaproto"
 )
@@ -65,43 +66,14 @@ func DialAuth(addr string, cfg *tls.Config, user, pass string) (*Conn, error) {
 	return c, nil
 }
 
-// Authenticate runs SaslHandshake v1 and SaslAuthenticate v1 with PLAIN.
+// Authenticate runs SaslHandshake v1 and SaslAuthenticate v1 with PLAIN; a
+// refusal is an *AuthError with the server's message.
 func (c *Conn) Authenticate(user, pass string) error {
-	hs := kmsg.NewPtrSASLHandshakeRequest()
-	hs.Version = 1
-	hs.Mechanism = "PLAIN"
-	r, err := c.Do(hs)
-	if err != nil {
-		return err
-	}
-	if err := kerr.ErrorForCode(r.(*kmsg.SASLHandshakeResponse).ErrorCode); err != nil {
-		return err
-	}
-	auth := kmsg.NewPtrSASLAuthenticateRequest()
-	auth.Version = 1
-	auth.SASLAuthBytes = []byte("\x00" + user + "\x00" + pass)
-	r, err = c.Do(auth)
-	if err != nil {
-		return err
-	}
-	ar := r.(*kmsg.SASLAuthenticateResponse)
-	if err := kerr.ErrorForCode(ar.ErrorCode); err != nil {
-		msg := ""
-		if ar.ErrorMessage != nil {
-			msg = *ar.ErrorMessage
-		}
-		return &AuthError{Err: err, Message: msg}
-	}
-	return nil
+	return kafkaproto.ClientAuthenticate(context.Background(), c.Do, plain.Auth{User: user, Pass: pass}.AsMechanism(), "")
 }
 
 // AuthError is a refused authentication with the server's message.
-type AuthError struct {
-	Err     error
-	Message string
-}
-
-func (e *AuthError) Error() string { return e.Err.Error() + ": " + e.Message }
+type AuthError = kafkaproto.AuthError
 
 // Do sends req at its set version and reads the response.
 func (c *Conn) Do(req kmsg.Request) (kmsg.Response, error) {
