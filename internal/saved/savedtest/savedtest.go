@@ -170,7 +170,10 @@ func ExactlyOnce(t *testing.T, brokers []string) {
 	if len(all) < 7 {
 		t.Fatalf("%d runs in 9 periods: %+v", len(all), all)
 	}
-	// Every process holds the same cached result, the last run's.
+	// Every process holds the same cached result, the last run's: once the
+	// last leader has stopped, so that no run lands between two reads.
+	cancels[index(last)]()
+	<-done[index(last)]
 	var results []registry.SavedResult
 	for _, reg := range regs {
 		if err := reg.Sync(ctx); err != nil {
