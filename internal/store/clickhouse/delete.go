@@ -21,16 +21,8 @@ import (
 // server has applied it: ClickHouse's mutations are asynchronous, and
 // Delete waits for them.
 func (s *Store) Delete(ctx context.Context, d store.Deletion) (store.Deleted, error) {
-	if d.ProjectID == "" || d.Collection == "" {
-		return store.Deleted{}, fmt.Errorf("store: a deletion names a project and a collection")
-	}
-	if len(d.Property) > 0 && d.Events != nil {
-		return store.Deleted{}, fmt.Errorf("store: a deletion removes a property or events, not both")
-	}
-	if len(d.Property) > 0 {
-		if err := deletableProperty(d.Property); err != nil {
-			return store.Deleted{}, err
-		}
+	if err := d.Check(); err != nil {
+		return store.Deleted{}, err
 	}
 	if d.Events != nil {
 		if _, err := compileWhere(*d.Events, nil); err != nil {
@@ -61,20 +53,6 @@ func (s *Store) Delete(ctx context.Context, d store.Deletion) (store.Deleted, er
 		return s.deleteEvents(ctx, d.ProjectID, tbl, cols, *d.Events)
 	}
 	return s.deleteCollection(ctx, d.ProjectID, d.Collection, tbl)
-}
-
-// deletableProperty refuses the keen object's own fields, which every
-// event has (and the keen object itself, which holds them).
-func deletableProperty(path []string) error {
-	for _, p := range path {
-		if p == "" {
-			return fmt.Errorf("store: property %q has an empty name", strings.Join(path, "."))
-		}
-	}
-	if path[0] == "keen" && (len(path) == 1 || (len(path) == 2 && slices.Contains([]string{"id", "timestamp", "created_at"}, path[1]))) {
-		return fmt.Errorf("store: the property %s cannot be deleted", strings.Join(path, "."))
-	}
-	return nil
 }
 
 // deleteCollection drops the table, forgets its keen.ids (processed again,

@@ -14,10 +14,6 @@ import (
 	"github.com/sluice-io/sluice/internal/store"
 )
 
-// groupTypes are the leaf types a group_by path's value can come from, in
-// the order their columns are selected (null, an object and a missing value
-// are all nil).
-var groupTypes = []string{leaf.String, leaf.Number, leaf.Bool, leaf.StrArray, leaf.JSONArray}
 
 // runPlan is a compiled analysis and how to read its rows.
 type runPlan struct {
@@ -56,7 +52,7 @@ func compileRun(q store.Query, tbl string, cols map[string]string, sum string) (
 		}
 		joined := strings.Join(path, leaf.Sep)
 		var types []string
-		for _, typ := range groupTypes {
+		for _, typ := range store.GroupTypes {
 			c := leafColumn(cols, joined, typ)
 			if c == "" {
 				continue

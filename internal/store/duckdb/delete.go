@@ -68,16 +68,8 @@ func (s *DuckStore) Schema(ctx context.Context, project string) ([]store.Collect
 // event deleted and then processed again (store.Source) is found already
 // processed, and not stored again.
 func (s *DuckStore) Delete(ctx context.Context, d store.Deletion) (store.Deleted, error) {
-	if d.ProjectID == "" || d.Collection == "" {
-		return store.Deleted{}, fmt.Errorf("store: a deletion names a project and a collection")
-	}
-	if len(d.Property) > 0 && d.Events != nil {
-		return store.Deleted{}, fmt.Errorf("store: a deletion removes a property or events, not both")
-	}
-	if len(d.Property) > 0 {
-		if err := deletableProperty(d.Property); err != nil {
-			return store.Deleted{}, err
-		}
+	if err := d.Check(); err != nil {
+		return store.Deleted{}, err
 	}
 	if d.Events != nil {
 		if _, _, err := compileWhere(*d.Events, nil); err != nil {
@@ -99,20 +91,6 @@ func (s *DuckStore) Delete(ctx context.Context, d store.Deletion) (store.Deleted
 	default:
 		return s.deleteCollection(ctx, k, t)
 	}
-}
-
-// deletableProperty refuses the keen object's own fields, which every
-// event has (and the keen object itself, which holds them).
-func deletableProperty(path []string) error {
-	for _, p := range path {
-		if p == "" {
-			return fmt.Errorf("store: property %q has an empty name", strings.Join(path, "."))
-		}
-	}
-	if path[0] == "keen" && (len(path) == 1 || (len(path) == 2 && slices.Contains([]string{"id", "timestamp", "created_at"}, path[1]))) {
-		return fmt.Errorf("store: the property %s cannot be deleted", strings.Join(path, "."))
-	}
-	return nil
 }
 
 // deleteCollection drops the collection's table, its catalog rows, its

@@ -17,10 +17,6 @@ import (
 // collection's table: one scan, whatever the buckets and groups
 // (docs/store.md, "Analyses"). compileRun builds it; Run reads its rows.
 
-// groupTypes are the leaf types a group_by path's value can come from, in
-// the order its columns are selected. A null value, an object and a
-// missing value are all nil, so the null column is not among them.
-var groupTypes = []string{leaf.String, leaf.Number, leaf.Bool, leaf.StrArray, leaf.JSONArray}
 
 // runPlan is a compiled analysis: its SQL, and how to read its rows.
 type runPlan struct {
@@ -66,7 +62,7 @@ func compileRun(q store.Query, tbl string, cols map[string]string) (*runPlan, er
 		}
 		joined := strings.Join(path, leaf.Sep)
 		var types []string
-		for _, typ := range groupTypes {
+		for _, typ := range store.GroupTypes {
 			if c := leafColumn(cols, joined, typ); c != "" {
 				types = append(types, typ)
 				sel = append(sel, c)

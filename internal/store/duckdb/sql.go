@@ -1,8 +1,6 @@
 package duckdb
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"github.com/sluice-io/sluice/internal/store"
 	"regexp"
@@ -69,45 +67,10 @@ func or(parts []string) string {
 
 func not(cond string) string { return "NOT coalesce(" + cond + ", FALSE)" }
 
-// number returns a filter value's number: a json.Number (out of range:
-// ±Inf, as the stored events' numbers are) or a Go number. ok is false for
-// any other value; err is set for a json.Number that is not a number.
-func number(v any) (f float64, ok bool, err error) {
-	switch x := v.(type) {
-	case json.Number:
-		f, err := strconv.ParseFloat(string(x), 64)
-		if err != nil && !errors.Is(err, strconv.ErrRange) {
-			return 0, true, fmt.Errorf("store: filter value %s is not a number", x)
-		}
-		return f, true, nil
-	case float64:
-		return x, true, nil
-	case float32:
-		return float64(x), true, nil
-	case int:
-		return float64(x), true, nil
-	case int64:
-		return float64(x), true, nil
-	}
-	return 0, false, nil
-}
-
-// stringList returns a []string filter value as a []any.
-func stringList(v any) any {
-	if l, ok := v.([]string); ok {
-		a := make([]any, len(l))
-		for i, s := range l {
-			a[i] = s
-		}
-		return a
-	}
-	return v
-}
-
 // eq compiles equality with v.
 func (fc *filterCompiler) eq(v any) (string, error) {
 	var parts []string
-	if f, ok, err := number(v); err != nil {
+	if f, ok, err := store.FilterNumber(v); err != nil {
 		return "", err
 	} else if ok {
 		if c := fc.col(leaf.Number); c != "" {
@@ -115,7 +78,7 @@ func (fc *filterCompiler) eq(v any) (string, error) {
 		}
 		return or(parts), nil
 	}
-	switch x := stringList(v).(type) {
+	switch x := store.FilterList(v).(type) {
 	case string:
 		if c := fc.col(leaf.String); c != "" {
 			parts = append(parts, c+" = "+fc.arg(x))
@@ -232,7 +195,7 @@ func compileFilter(f store.Filter, cols map[string]string) (string, []any, error
 	case "lt", "lte", "gt", "gte":
 		op := comparisons[f.Operator]
 		cond = "FALSE"
-		n, isNum, err := number(f.Value)
+		n, isNum, err := store.FilterNumber(f.Value)
 		s, isStr := f.Value.(string)
 		switch {
 		case err != nil:
@@ -271,7 +234,7 @@ func compileFilter(f store.Filter, cols map[string]string) (string, []any, error
 			cond = not(cond)
 		}
 	case "in":
-		vals, ok := stringList(f.Value).([]any)
+		vals, ok := store.FilterList(f.Value).([]any)
 		if !ok {
 			return "", nil, fmt.Errorf("store: operator in takes an array")
 		}
