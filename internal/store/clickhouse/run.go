@@ -14,7 +14,6 @@ import (
 	"github.com/sluice-io/sluice/internal/store"
 )
 
-
 // runPlan is a compiled analysis and how to read its rows.
 type runPlan struct {
 	sql      string

@@ -17,7 +17,6 @@ import (
 // collection's table: one scan, whatever the buckets and groups
 // (docs/store.md, "Analyses"). compileRun builds it; Run reads its rows.
 
-
 // runPlan is a compiled analysis: its SQL, and how to read its rows.
 type runPlan struct {
 	sql  string
