@@ -31,6 +31,7 @@ import (
 	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/pipeline"
 	"github.com/sluice-io/sluice/internal/quota"
+	"github.com/sluice-io/sluice/internal/rawtrim"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/saved"
 	"github.com/sluice-io/sluice/internal/store"
@@ -178,6 +179,17 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 		}
 		// The pipeline stops (finishing its batch) before the store closes.
 		defer pipe.Close()
+		if elog != nil {
+			// The embedded log holds an index entry per batch in memory:
+			// the raw records the pipeline has committed go (package rawtrim).
+			trimCtx, stopTrim := context.WithCancel(ctx)
+			trimmed := make(chan struct{})
+			go func() {
+				defer close(trimmed)
+				rawtrim.New(b.Admin(), pipeline.Group, rawtrim.Interval, logger).Run(trimCtx)
+			}()
+			defer func() { stopTrim(); <-trimmed }()
+		}
 		mon.Add("pipeline", func(context.Context) (health.State, string) {
 			if stuck, why := pipe.Health().Stuck(time.Now()); stuck {
 				return health.Degraded, why
