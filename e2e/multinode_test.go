@@ -169,9 +169,63 @@ func TestMultiNode(t *testing.T) {
 	m.nodes[2] = m.start(t, victim.dir)
 	m.produceSync(t, m.nodes[2], "inbound-2", 200)
 	m.postHTTP(t, m.nodes[2], "http-2", 50)
-	stored := m.settle(t, m.nodes)
+	m.settle(t, m.nodes)
 	m.checkAgree(t, m.nodes, "after the restart")
+
+	// 4. A ClickHouse shard dies: every node's queries fail, never a count
+	// of the surviving shard; events recorded meanwhile wait in Kafka and
+	// the pipeline reports itself degraded; once the shard is back they are
+	// stored and every node is exact again.
+	if err := ch.Kill(1); err != nil {
+		t.Fatal(err)
+	}
+	shardDown := time.Now()
+	for i, n := range m.nodes {
+		if st, body := m.query(t, n, "count", ""); st == 200 {
+			t.Fatalf("node %d answered a count with a shard down: %s", i, body)
+		} else if i == 0 {
+			t.Logf("shard 2 down: node 0 answers a count with %d %.200s", st, body)
+		}
+	}
+	m.postHTTP(t, m.nodes[0], "http-0", 50)
+	m.produceSync(t, m.nodes[1], "inbound-1", 100)
+	degraded := m.waitDegraded(t, time.Minute)
+	t.Logf("shard 2 down: events still accepted over HTTP and Inbound; node %d's /healthz said pipeline degraded %s after the kill",
+		degraded, time.Since(shardDown).Round(100*time.Millisecond))
+	// Down for 10 s: the failing batches back off (1 s, 2 s, 4 s, …).
+	time.Sleep(time.Until(shardDown.Add(10 * time.Second)))
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel2()
+	if err := ch.Restart(ctx2); err != nil {
+		t.Fatal(err)
+	}
+	back := time.Now()
+	stored := m.settle(t, m.nodes)
+	t.Logf("shard 2 back after %s down: every event stored and countable %s after it answered again",
+		back.Sub(shardDown).Round(100*time.Millisecond), time.Since(back).Round(100*time.Millisecond))
+	m.checkAgree(t, m.nodes, "after the shard came back")
 	out.checkExactlyOnce(t, stored)
+}
+
+// waitDegraded waits until some node's /healthz reports its pipeline
+// degraded and returns that node's index.
+func (m *multiNode) waitDegraded(t *testing.T, d time.Duration) int {
+	t.Helper()
+	var last string
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		for i, n := range m.nodes {
+			st, body, err := httpTry("GET", n.proc.HTTP+"/healthz", "", "")
+			var r struct {
+				Components map[string]struct{ Status string }
+			}
+			if err == nil && json.Unmarshal([]byte(body), &r) == nil && st == 503 && r.Components["pipeline"].Status == "degraded" {
+				return i
+			}
+			last = fmt.Sprintf("node %d: %d %.300s", i, st, body)
+		}
+	}
+	t.Fatalf("no node reported its pipeline degraded within %s of a shard's death (last: %s)", d, last)
+	return -1
 }
 
 // killInTransaction SIGKILLs n as soon as its pipeline's transaction is
@@ -416,36 +470,55 @@ type answer struct {
 
 func (m *multiNode) answer(t *testing.T, n *mnNode) answer {
 	t.Helper()
-	a := answer{bySrc: map[string]int{}, byKind: map[string]int{}, extract: map[int]int{}}
-	var count struct{ Result int }
-	m.get(t, n, "count", "", &count)
-	a.count = count.Result
-	var groups struct {
-		Result []map[string]any
-	}
-	m.get(t, n, "count", "&group_by=src", &groups)
-	for _, g := range groups.Result {
-		a.bySrc[fmt.Sprint(g["src"])] = int(g["result"].(float64))
-	}
-	groups.Result = nil
-	m.get(t, n, "count", "&group_by=kind", &groups)
-	for _, g := range groups.Result {
-		a.byKind[fmt.Sprint(g["kind"])] = int(g["result"].(float64))
-	}
-	var ext struct{ Result []struct{ N int } }
-	m.get(t, n, "extraction", "", &ext)
-	for _, e := range ext.Result {
-		a.extract[e.N]++
+	a, err := m.tryAnswer(t, n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return a
 }
 
-func (m *multiNode) get(t *testing.T, n *mnNode, analysis, params string, v any) {
-	t.Helper()
+func (m *multiNode) tryAnswer(t *testing.T, n *mnNode) (answer, error) {
+	a := answer{bySrc: map[string]int{}, byKind: map[string]int{}, extract: map[int]int{}}
+	var count struct{ Result int }
+	if err := m.get(t, n, "count", "", &count); err != nil {
+		return a, err
+	}
+	a.count = count.Result
+	var groups struct {
+		Result []struct {
+			Src, Kind string
+			Result    int
+		}
+	}
+	if err := m.get(t, n, "count", "&group_by=src", &groups); err != nil {
+		return a, err
+	}
+	for _, g := range groups.Result {
+		a.bySrc[g.Src] = g.Result
+	}
+	groups.Result = nil
+	if err := m.get(t, n, "count", "&group_by=kind", &groups); err != nil {
+		return a, err
+	}
+	for _, g := range groups.Result {
+		a.byKind[g.Kind] = g.Result
+	}
+	var ext struct{ Result []struct{ N int } }
+	if err := m.get(t, n, "extraction", "", &ext); err != nil {
+		return a, err
+	}
+	for _, e := range ext.Result {
+		a.extract[e.N]++
+	}
+	return a, nil
+}
+
+func (m *multiNode) get(t *testing.T, n *mnNode, analysis, params string, v any) error {
 	st, body := m.query(t, n, analysis, params)
 	if err := json.Unmarshal([]byte(body), v); st != 200 || err != nil {
-		t.Fatalf("%s%s on %s: %d %.300s", analysis, params, n.proc.HTTP, st, body)
+		return fmt.Errorf("%s%s on %s: %d %.300s", analysis, params, n.proc.HTTP, st, body)
 	}
+	return nil
 }
 
 // settle waits until the pipeline has processed every raw record of the
@@ -461,18 +534,18 @@ func (m *multiNode) settle(t *testing.T, nodes []*mnNode) map[int]bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		lag, lerr := m.rawLag(ctx, topic)
 		cancel()
-		a := m.answer(t, nodes[0])
+		a, qerr := m.tryAnswer(t, nodes[0])
 		missing := 0
 		for n := range acked {
 			if a.extract[n] == 0 {
 				missing++
 			}
 		}
-		if lerr == nil && lag == 0 && missing == 0 {
+		if lerr == nil && qerr == nil && lag == 0 && missing == 0 {
 			return setOf(a.extract)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not settled within 3 minutes: the pipeline's lag on %s is %d (%v); %d acknowledged events not stored", topic, lag, lerr, missing)
+			t.Fatalf("not settled within 3 minutes: the pipeline's lag on %s is %d (%v); %d acknowledged events not in node 0's extraction (%v)", topic, lag, lerr, missing, qerr)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
