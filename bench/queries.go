@@ -397,9 +397,9 @@ func (r *queriesReport) markdown(c queriesConfig) string {
 		r.Started.UTC().Format("2006-01-02 15:04"), r.Finished.UTC().Format("15:04 UTC"), m.Cores, m.CPUModel, m.MemGiB, m.Kernel, m.LoadAvg, r.LoadEnd)
 	fmt.Fprintf(&b, "%d events of one collection (1,000 countries, 100,000 users, 1,000,000 sessions, 30 days; `bench/queries.go` says how each is derived), "+
 		"written into a sluice data dir's store with the store's own Insert (%.0f s; store %.1f GiB), then each query asked %d times (after %d untimed) "+
-		"through sluice's HTTP query API (POST, the read key; the round trip), and the same question in plain SQL of a plain in-memory DuckDB table "+
-		"holding the same data (built by SQL in %.0f s): the direct baseline, what the question costs on DuckDB without sluice.\n\n",
-		r.Events, r.LoadSeconds, float64(r.StoreBytes)/(1<<30), c.runs, c.warmup, r.DirectSeconds)
+		"through sluice's HTTP query API (POST, the read key; the round trip), and the same question in plain SQL of %s "+
+		"holding the same data (built by SQL in %.0f s): the direct baseline, what the question costs on %s without sluice.\n\n",
+		r.Events, r.LoadSeconds, float64(r.StoreBytes)/(1<<30), c.runs, c.warmup, c.baselineTable(), r.DirectSeconds, c.engineName())
 	b.WriteString(c.engineNote())
 	b.WriteString("| query | goal | sluice p50 / p99 | direct p50 / p99 | sluice's answer |\n|---|---|---|---|---|\n")
 	for _, t := range r.Timings {
@@ -409,7 +409,11 @@ func (r *queriesReport) markdown(c queriesConfig) string {
 		}
 		fmt.Fprintf(&b, "| %s | ≤ %.0f ms (%s) | %.1f / %.1f ms | %.1f / %.1f ms | %s |\n", t.Name, t.GoalMs, verdict, t.SluiceP50, t.SluiceP99, t.DirectP50, t.DirectP99, strings.ReplaceAll(t.Result, "|", "\\|"))
 	}
-	fmt.Fprintf(&b, "\nMemory: sluice's peak RSS while answering %.0f MiB; the baseline process's peak %.0f MiB (the whole table in memory).\n", r.SluiceRSSMiB, r.DirectRSSMiB)
+	if c.store == "" {
+		fmt.Fprintf(&b, "\nMemory: sluice's peak RSS while answering %.0f MiB; the baseline process's peak %.0f MiB (the whole table in memory).\n", r.SluiceRSSMiB, r.DirectRSSMiB)
+	} else {
+		fmt.Fprintf(&b, "\nMemory: sluice's peak RSS while answering %.0f MiB (the ClickHouse servers' memory is not sampled).\n", r.SluiceRSSMiB)
+	}
 	if c.env != "" {
 		b.WriteString("\n")
 		for _, kv := range c.envPairs() {

@@ -211,3 +211,19 @@ func (c queriesConfig) engineNote() string {
 	return fmt.Sprintf("Store: ClickHouse (`--store`, %s, database %s); the direct baseline is a plain MergeTree table on %s "+
 		"(`bench/queries_clickhouse.go`), not sluice's ReplacingMergeTree read with FINAL.\n\n", shards, cfg.Database, cfg.Addrs[0])
 }
+
+// engineName is the store the report measured.
+func (c queriesConfig) engineName() string {
+	if c.store == "" {
+		return "DuckDB"
+	}
+	return "ClickHouse"
+}
+
+// baselineTable says what the direct baseline asks.
+func (c queriesConfig) baselineTable() string {
+	if c.store == "" {
+		return "a plain in-memory DuckDB table"
+	}
+	return "a plain MergeTree table on the ClickHouse server"
+}
