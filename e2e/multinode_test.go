@@ -92,16 +92,19 @@ func TestMultiNode(t *testing.T) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), streamFor)
 	defer cancel()
+	// Node 2's producers stop just before it is killed (their requests in
+	// flight fail).
+	victimCtx, stopVictim := context.WithCancel(ctx)
+	defer stopVictim()
 	var wg sync.WaitGroup
 	for i, n := range m.nodes {
 		nctx := ctx
 		if i == 2 {
-			var kill context.CancelFunc
-			nctx, kill = context.WithTimeout(ctx, killAfter)
-			defer kill()
+			nctx = victimCtx
 		}
 		wg.Add(2)
-		go func() { defer wg.Done(); m.stream(t, nctx, n, fmt.Sprintf("inbound-%d", i), 100) }()
+		cl := m.producer(t, n)
+		go func() { defer wg.Done(); m.stream(nctx, cl, fmt.Sprintf("inbound-%d", i), 100) }()
 		go func() { defer wg.Done(); m.streamHTTP(t, nctx, n, fmt.Sprintf("http-%d", i), 5) }()
 	}
 	time.Sleep(time.Until(start.Add(killAfter)))
@@ -109,7 +112,7 @@ func TestMultiNode(t *testing.T) {
 	// The hard case: the kill lands while the node's transaction is open,
 	// holding back what read_committed consumers may read until the
 	// transaction is aborted.
-	open, victimTxn := m.killInTransaction(t, victim)
+	open, victimTxn := m.killInTransaction(t, victim, stopVictim)
 	killed := time.Now()
 	aborted := make(chan time.Time, 1)
 	go func() { aborted <- m.txnEnd(victimTxn, 2*time.Minute) }()
@@ -229,9 +232,9 @@ func (m *multiNode) waitDegraded(t *testing.T, d time.Duration) int {
 }
 
 // killInTransaction SIGKILLs n as soon as its pipeline's transaction is
-// open (within 10 s; then anyway) and says what state the transaction was
-// in, and returns its transactional id.
-func (m *multiNode) killInTransaction(t *testing.T, n *mnNode) (state, id string) {
+// open (within 10 s; then anyway), calling before just before, and says
+// what state the transaction was in, and returns its transactional id.
+func (m *multiNode) killInTransaction(t *testing.T, n *mnNode, before func()) (state, id string) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(n.dir, "data", "pipeline-transactional-id"))
 	if err != nil {
@@ -248,6 +251,7 @@ func (m *multiNode) killInTransaction(t *testing.T, n *mnNode) (state, id string
 			break
 		}
 	}
+	before()
 	_ = n.proc.cmd.Process.Signal(syscall.SIGKILL)
 	<-n.proc.exited
 	return state, id
@@ -362,11 +366,11 @@ func (m *multiNode) produceSync(t *testing.T, n *mnNode, src string, count int) 
 	}
 }
 
-// stream sends rate events a second through n's Inbound listener until ctx
-// ends; an event is acknowledged only by the listener's answer (those in
-// flight when n is killed fail, and may still have been stored).
-func (m *multiNode) stream(t *testing.T, ctx context.Context, n *mnNode, src string, rate int) {
-	cl := m.producer(t, n)
+// stream sends rate events a second through cl (a node's Inbound
+// listener) until ctx ends, then closes cl. An event is acknowledged only
+// by the listener's answer: those in flight when the node is killed fail,
+// and may still have been stored.
+func (m *multiNode) stream(ctx context.Context, cl *kgo.Client, src string, rate int) {
 	var wg sync.WaitGroup
 	for tick := time.NewTicker(time.Second / time.Duration(rate)); ctx.Err() == nil; <-tick.C {
 		k := m.newEvents(src, 1)[0]
