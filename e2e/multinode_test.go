@@ -32,13 +32,15 @@ import (
 // ClickHouse store of two shards (issue 18's acceptance). Events go in
 // through every node's Inbound listener and over every node's HTTP API;
 // every node answers count, group_by and extraction with the same, exact
-// result. Then one node is SIGKILLed while events stream in through all
-// three: the survivors keep answering queries throughout, the counts
-// settle exact (every acknowledged event once, nothing twice), and a
-// read_committed consumer on a survivor's Kafka Outbound listener sees every
-// stored event exactly once. The test logs how long that consumer waited
-// after the kill. The killed node is restarted, takes events again, and
-// all three agree once more.
+// result. Then one node is SIGKILLed, while its pipeline's transaction is
+// open, as events stream in through all three: the survivors keep
+// answering queries throughout, the counts settle exact (every
+// acknowledged event once, nothing twice), and a read_committed consumer
+// on a survivor's Kafka Outbound listener sees every stored event exactly
+// once. The test logs how long that consumer waited after the kill. The
+// killed node is restarted, takes events again, and all three agree once
+// more. Last, a ClickHouse shard is SIGKILLed (every node's queries fail,
+// never a partial count) and restarted (every node exact again).
 func TestMultiNode(t *testing.T) {
 	// A cluster of its own, set up as docs/operations.md recommends for
 	// several nodes: the brokers look for timed-out transactions every
@@ -250,6 +252,7 @@ func (m *multiNode) killInTransaction(t *testing.T, n *mnNode, before func()) (s
 			state = fmt.Sprintf("open for %s", time.Since(time.UnixMilli(d[id].StartTimestamp)).Round(time.Millisecond))
 			break
 		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	before()
 	_ = n.proc.cmd.Process.Signal(syscall.SIGKILL)
