@@ -1,14 +1,33 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/url"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/sluice-io/sluice/internal/dataset"
 	"github.com/sluice-io/sluice/internal/httpapi"
 	"github.com/sluice-io/sluice/internal/registry"
+	"github.com/sluice-io/sluice/internal/store"
 	"github.com/sluice-io/sluice/internal/store/storetest"
 )
+
+// countingStore counts the analyses run against its store: results served
+// from what a dataset kept run none.
+type countingStore struct {
+	store.Store
+	runs *atomic.Int64
+}
+
+func (c countingStore) Run(ctx context.Context, q store.Query) (store.Result, error) {
+	c.runs.Add(1)
+	return c.Store.Run(ctx, q)
+}
 
 type datasetDoc struct {
 	ProjectID                   string          `json:"project_id"`
@@ -20,6 +39,8 @@ type datasetDoc struct {
 	LastScheduledDate           string          `json:"last_scheduled_date"`
 	LatestSubtimeframeAvailable string          `json:"latest_subtimeframe_available"`
 	MillisecondsBehind          *int64          `json:"milliseconds_behind"`
+	Status                      string          `json:"status"`
+	Message                     string          `json:"message"`
 	Result                      json.RawMessage `json:"result"`
 }
 
@@ -27,20 +48,24 @@ const byTenant = `{"display_name":"Daily purchases by tenant","index_by":"tenant
 	"query":{"analysis_type":"count","event_collection":"purchases","timeframe":"this_3_days","interval":"daily","group_by":"price"}}`
 
 func TestDatasets(t *testing.T) {
-	f := newFixture(t, func(c *httpapi.Config) { c.Store = storetest.NewModel() })
+	var runs atomic.Int64
+	model := storetest.NewModel()
+	f := newFixture(t, func(c *httpapi.Config) { c.Store = countingStore{model, &runs} })
 	p := f.createProject("P")
 	f.seed(p.ID, 48)
 	master, read := p.APIKeys["master"], p.APIKeys["read"]
 	base := "/3.0/projects/" + p.ID + "/datasets"
 
+	// Before its first computation a dataset is "Created", its dates
+	// Keen's epoch.
 	var d datasetDoc
 	if st := f.do("PUT", base+"/by-tenant", master, byTenant, &d); st != 201 {
 		t.Fatalf("create: %d %+v", st, d)
 	}
 	if d.ProjectID != p.ID || d.OrganizationID != orgID || d.DatasetName != "by-tenant" || d.DisplayName != "Daily purchases by tenant" ||
 		len(d.IndexBy) != 1 || d.IndexBy[0] != "tenant" || d.Query["project_id"] != p.ID || d.Query["interval"] != "daily" ||
-		d.LastScheduledDate != "2026-11-18T12:00:00.000Z" || d.LatestSubtimeframeAvailable != "2026-11-18T12:00:00.000Z" ||
-		d.MillisecondsBehind == nil || *d.MillisecondsBehind != 0 {
+		d.LastScheduledDate != "1970-01-01T00:00:00.000Z" || d.LatestSubtimeframeAvailable != "1970-01-01T00:00:00.000Z" ||
+		d.MillisecondsBehind == nil || *d.MillisecondsBehind != 0 || d.Status != dataset.StatusCreated {
 		t.Fatalf("document: %+v", d)
 	}
 	// What a client read back (project_id in the query, dataset_name) may be
@@ -65,50 +90,108 @@ func TestDatasets(t *testing.T) {
 	if st := f.do("GET", *page.NextPageURL, read, "", &page); st != 200 || len(page.Datasets) != 1 || page.Datasets[0].DatasetName != "c" || page.NextPageURL != nil {
 		t.Fatalf("second page: %d %+v", st, page)
 	}
-	if st := f.do("GET", base+"/by-tenant", read, "", &d); st != 200 || d.DatasetName != "by-tenant" {
-		t.Fatalf("get: %d %+v", st, d)
-	}
 
-	// Results: the query API's answer for the index value over the timeframe.
 	results := func(key, index, timeframe string) (int, string) {
 		t.Helper()
 		var r struct{ Result json.RawMessage }
 		st := f.do("GET", base+"/by-tenant/results?"+url.Values{"index_by": {index}, "timeframe": {timeframe}}.Encode(), key, "", &r)
 		return st, string(r.Result)
 	}
-	direct := func(body string) string {
+	direct := func(tenant, timeframe string) string {
 		t.Helper()
 		var r struct{ Result json.RawMessage }
+		body := `{"event_collection":"purchases","timeframe":"` + timeframe + `","interval":"daily","group_by":"price",
+			"filters":[{"property_name":"tenant","operator":"eq","property_value":"` + tenant + `"}]}`
 		if st := f.do("POST", "/3.0/projects/"+p.ID+"/queries/count", read, body, &r); st != 200 {
 			t.Fatalf("query API: %d", st)
 		}
 		return string(r.Result)
 	}
-	want := direct(`{"event_collection":"purchases","timeframe":"this_2_days","interval":"daily","group_by":"price","filters":[{"property_name":"tenant","operator":"eq","property_value":"a"}]}`)
+	// Not computed yet: results are computed when asked.
+	want := direct("a", "this_2_days")
 	if st, got := results(read, "a", "this_2_days"); st != 200 || got != want || got == "" {
-		t.Fatalf("results: %d %s, want %s", st, got, want)
+		t.Fatalf("results before the first computation: %d %s, want %s", st, got, want)
 	}
-	// A timeframe reaching past the dataset's is cut to it.
-	want = direct(`{"event_collection":"purchases","timeframe":"this_3_days","interval":"daily","group_by":"price","filters":[{"property_name":"tenant","operator":"eq","property_value":"b"}]}`)
-	if st, got := results(read, "b", "this_10_days"); st != 200 || got != want {
-		t.Fatalf("cut results: %d %s, want %s", st, got, want)
+
+	// The leader computes every dataset and keeps the results.
+	clock := queryNow
+	refresher := &dataset.Refresher{Registry: f.reg, Store: model, Every: time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	refresh := func() {
+		t.Helper()
+		clock = clock.Add(time.Second)
+		refresher.RefreshDue(context.Background(), "test", func() time.Time { return clock })
 	}
-	// An access key's query filters are ANDed in.
+	refresh()
+	if st := f.do("GET", base+"/by-tenant", read, "", &d); st != 200 || d.Status != dataset.StatusOK ||
+		d.LastScheduledDate != "2026-11-18T12:00:01.000Z" || d.LatestSubtimeframeAvailable != "2026-11-19T00:00:00.000Z" || *d.MillisecondsBehind != 0 {
+		t.Fatalf("computed: %d %+v", st, d)
+	}
+	// Results equal the query run directly, and run no store query.
+	for _, c := range []struct{ tenant, asked, direct string }{
+		{"a", "this_2_days", "this_2_days"},
+		{"b", "this_3_days", "this_3_days"},
+		{"b", "this_10_days", "this_3_days"}, // cut to the dataset's timeframe
+		{"nobody", "this_3_days", "this_3_days"},
+	} {
+		want := direct(c.tenant, c.direct)
+		before := runs.Load()
+		st, got := results(read, c.tenant, c.asked)
+		if st != 200 || got != want {
+			t.Fatalf("kept results of %s over %s: %d %s, want %s", c.tenant, c.asked, st, got, want)
+		}
+		if n := runs.Load() - before; n != 0 {
+			t.Fatalf("kept results of %s ran %d store queries", c.tenant, n)
+		}
+	}
+
+	// New events are in the next computation's results.
+	ts := queryNow.Add(-30 * time.Minute)
+	if _, err := model.Insert(context.Background(), []store.Event{{ProjectID: p.ID, Collection: "purchases", ID: "0000000000000000000000ff", Timestamp: ts, CreatedAt: ts,
+		JSON: []byte(`{"keen":{"timestamp":"` + ts.Format("2006-01-02T15:04:05.000Z") + `","created_at":"` + ts.Format("2006-01-02T15:04:05.000Z") + `","id":"0000000000000000000000ff"},"tenant":"a","price":1000}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	_, stale := results(read, "a", "this_day")
+	refresh()
+	fresh := direct("a", "this_day")
+	if stale == fresh {
+		t.Fatalf("the new event changes nothing: %s", fresh)
+	}
+	if st, got := results(read, "a", "this_day"); st != 200 || got != fresh {
+		t.Fatalf("after a refresh: %d %s, want %s", st, got, fresh)
+	}
+
+	// An access key's query filters are ANDed in: computed when asked, as
+	// the kept results are unfiltered.
 	var k registry.AccessKey
 	f.do("POST", "/3.0/projects/"+p.ID+"/keys", master, `{"name":"cheap","permitted":["datasets"],
 		"options":{"queries":{"filters":[{"property_name":"price","operator":"lt","property_value":10}]}}}`, &k)
-	want = direct(`{"event_collection":"purchases","timeframe":"this_3_days","interval":"daily","group_by":"price","filters":[{"property_name":"tenant","operator":"eq","property_value":"a"},{"property_name":"price","operator":"lt","property_value":10}]}`)
-	if st, got := results(k.Key, "a", "this_3_days"); st != 200 || got != want {
-		t.Fatalf("filtered key: %d %s, want %s", st, got, want)
+	var r struct{ Result json.RawMessage }
+	f.do("POST", "/3.0/projects/"+p.ID+"/queries/count", read, `{"event_collection":"purchases","timeframe":"this_3_days","interval":"daily","group_by":"price","filters":[{"property_name":"tenant","operator":"eq","property_value":"a"},{"property_name":"price","operator":"lt","property_value":10}]}`, &r)
+	if st, got := results(k.Key, "a", "this_3_days"); st != 200 || got != string(r.Result) {
+		t.Fatalf("filtered key: %d %s, want %s", st, got, r.Result)
+	}
+
+	// A replaced definition is computed when asked until it is computed.
+	if st := f.do("PUT", base+"/by-tenant", master, byTenant, &d); st != 200 || d.Status != dataset.StatusCreated {
+		t.Fatalf("replace: %d %+v", st, d)
+	}
+	before := runs.Load()
+	if st, got := results(read, "a", "this_day"); st != 200 || got != fresh || runs.Load() == before {
+		t.Fatalf("results of a replaced definition: %d %s (ran %d)", st, got, runs.Load()-before)
 	}
 
 	var e keenError
-	if st := f.do("DELETE", base+"/c", master, "", nil); st != 204 {
+	if st := f.do("DELETE", base+"/by-tenant", master, "", nil); st != 204 {
 		t.Fatalf("delete: %d", st)
 	}
-	if st := f.do("GET", base+"/c", master, "", &e); st != 404 || e.ErrorCode != "ResourceNotFoundError" {
+	if st := f.do("GET", base+"/by-tenant", master, "", &e); st != 404 || e.ErrorCode != "ResourceNotFoundError" {
 		t.Fatalf("get deleted: %d %+v", st, e)
 	}
+	f.reg.Read(func(v *registry.View) {
+		if n := len(v.DatasetResults(p.ID, "by-tenant")); n != 0 {
+			t.Fatalf("a deleted dataset keeps %d results", n)
+		}
+	})
 }
 
 func TestDatasetRefusals(t *testing.T) {
