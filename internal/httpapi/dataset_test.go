@@ -252,3 +252,72 @@ func TestDatasetRefusals(t *testing.T) {
 		t.Fatalf("two index_by: %d %s", st, r.Result)
 	}
 }
+
+// TestDatasetAccessKeys: an access key's datasets options (Keen's
+// operations, allowed with pinned index values, blocked) bound what it may
+// do with datasets.
+func TestDatasetAccessKeys(t *testing.T) {
+	f := newFixture(t, func(c *httpapi.Config) { c.Store = storetest.NewModel() })
+	p := f.createProject("P")
+	f.seed(p.ID, 48)
+	master := p.APIKeys["master"]
+	base := "/3.0/projects/" + p.ID + "/datasets"
+	for _, n := range []string{"by-tenant", "other", "secret"} {
+		if st := f.do("PUT", base+"/"+n, master, byTenant, nil); st != 201 {
+			t.Fatalf("create %s: %d", n, st)
+		}
+	}
+	key := func(options string) string {
+		t.Helper()
+		var k registry.AccessKey
+		if st := f.do("POST", "/3.0/projects/"+p.ID+"/keys", master, `{"name":"k","permitted":["datasets"],"options":{"datasets":`+options+`}}`, &k); st != 201 {
+			t.Fatalf("key %s: %d", options, st)
+		}
+		return k.Key
+	}
+	tenantA := key(`{"operations":["retrieve"],"allowed":{"by-tenant":{"index_by":{"tenant":["a"]}},"other":{}}}`)
+	browse := key(`{"operations":["list","read"],"blocked":["secret"]}`)
+	wrongPin := key(`{"allowed":{"by-tenant":{"index_by":{"price":[1]}}}}`)
+	results := func(name, index string) string {
+		return base + "/" + name + "/results?" + url.Values{"index_by": {index}, "timeframe": {"this_day"}}.Encode()
+	}
+	cases := []struct {
+		name, path, key string
+		status          int
+	}{
+		{"pinned value", results("by-tenant", "a"), tenantA, 200},
+		{"another value", results("by-tenant", "b"), tenantA, 401},
+		{"quoted the same value", results("by-tenant", `"a"`), tenantA, 200},
+		{"allowed without pins", results("other", "b"), tenantA, 200},
+		{"not allowed", results("secret", "a"), tenantA, 401},
+		{"retrieve only: no definition", base + "/by-tenant", tenantA, 401},
+		{"retrieve only: no list", base, tenantA, 401},
+		{"read", base + "/other", browse, 200},
+		{"blocked", base + "/secret", browse, 401},
+		{"no retrieve", results("other", "a"), browse, 401},
+		{"a pin on a property the dataset is not indexed by", results("by-tenant", "a"), wrongPin, 401},
+		{"missing dataset is 404", results("nope", "a"), tenantA, 404},
+	}
+	for _, c := range cases {
+		var e keenError
+		if st := f.do("GET", c.path, c.key, "", &e); st != c.status || (st == 401 && e.ErrorCode != "InvalidApiKeyError") {
+			t.Errorf("%s: %d %+v, want %d", c.name, st, e, c.status)
+		}
+	}
+	var page struct {
+		Datasets []datasetDoc `json:"datasets"`
+	}
+	if st := f.do("GET", base, browse, "", &page); st != 200 || len(page.Datasets) != 2 || page.Datasets[0].DatasetName != "by-tenant" || page.Datasets[1].DatasetName != "other" {
+		t.Fatalf("list without the blocked one: %d %+v", st, page)
+	}
+	// The key's options are echoed as given.
+	var k struct {
+		Options struct {
+			Datasets json.RawMessage `json:"datasets"`
+		} `json:"options"`
+	}
+	f.do("GET", "/3.0/projects/"+p.ID+"/keys/"+browse, master, "", &k)
+	if string(k.Options.Datasets) != `{"operations":["list","read"],"blocked":["secret"]}` {
+		t.Fatalf("options echoed: %s", k.Options.Datasets)
+	}
+}
