@@ -42,8 +42,10 @@ func (e *TooLargeError) Error() string {
 // analysis: the dataset's, grouped by its index_by properties before its
 // own group_by. Each row goes to the index value its first group values
 // name, the rest of its group values being the dataset's own groups. An
-// event whose index_by property is missing, null or not a string, number
-// or boolean is in no index value's results (no request can name it).
+// event whose index_by property is missing, null, an object or an array
+// of other than strings is in no index value's results (no request's eq
+// filter matches it); one whose index_by property is an array of strings
+// fails the computation (keepable).
 func Compute(ctx context.Context, st store.Store, d registry.Dataset, now time.Time) (*Computed, error) {
 	params, analysis, err := parameters(d)
 	if err != nil {
@@ -68,6 +70,9 @@ func Compute(ctx context.Context, st store.Store, d registry.Dataset, now time.T
 			return nil, fmt.Errorf("computing dataset %s: %w", d.Name, err)
 		}
 		for _, row := range res.Rows {
+			if err := keepable(d.IndexBy, row.Group[:k]); err != nil {
+				return nil, err
+			}
 			key, ok := IndexKey(row.Group[:k])
 			if !ok {
 				continue
@@ -93,6 +98,20 @@ func Compute(ctx context.Context, st store.Store, d registry.Dataset, now time.T
 		c.Rows[key] = b
 	}
 	return c, nil
+}
+
+// keepable refuses index values whose results cannot be kept per value:
+// an array of strings, which a request's eq filter on any of its strings
+// matches (store.Filter), so that its events belong to several index
+// values. Other values that name no index value (null, objects, other
+// arrays) match no request's eq filter either, and are left out.
+func keepable(props []string, vals []any) error {
+	for i, v := range vals {
+		if _, ok := v.([]string); ok {
+			return refuse("the index_by property %q holds arrays of strings in some events; an eq filter matches an array holding its value, so such a dataset's results cannot be kept per value: they are computed when asked", props[i])
+		}
+	}
+	return nil
 }
 
 // storeQueries are the store queries of a query with an interval: one, or
