@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -26,7 +27,7 @@ func (a *API) datasetRoutes() {
 	m.HandleFunc("GET /3.0/projects/{pid}/datasets", a.listDatasets)
 	m.HandleFunc("GET /3.0/projects/{pid}/datasets/{name}", a.getDataset)
 	m.HandleFunc("PUT /3.0/projects/{pid}/datasets/{name}", a.master(a.putDataset))
-	m.HandleFunc("DELETE /3.0/projects/{pid}/datasets/{name}", a.master(a.deleteDataset))
+	m.HandleFunc("DELETE /3.0/projects/{pid}/datasets/{name}", a.master(a.deleteNamed("a dataset", Registry.DeleteDataset, datasetNotFound)))
 	m.HandleFunc("GET /3.0/projects/{pid}/datasets/{name}/results", a.datasetResults)
 }
 
@@ -202,22 +203,6 @@ func (a *API) putDataset(w http.ResponseWriter, r *http.Request, p registry.Proj
 	writeJSON(w, status, dataset.NewDocument(p, d, nil, now))
 }
 
-func (a *API) deleteDataset(w http.ResponseWriter, r *http.Request, p registry.Project) {
-	if !noParams(w, r) {
-		return
-	}
-	name := r.PathValue("name")
-	err := a.cfg.Registry.DeleteDataset(r.Context(), p.ID, name)
-	switch {
-	case errors.Is(err, registry.ErrNotFound):
-		datasetNotFound(w, name)
-	case err != nil:
-		a.internalError(w, r, "deleting a dataset", err)
-	default:
-		w.WriteHeader(http.StatusNoContent)
-	}
-}
-
 // datasetResults answers a dataset's results for one index value over a
 // timeframe: from its kept results (their age in the Age header), unless
 // it has none usable (not computed since its definition changed, its last
@@ -260,34 +245,20 @@ func (a *API) datasetResults(w http.ResponseWriter, r *http.Request) {
 			a.internalError(w, r, "answering dataset results", err)
 			return
 		case kept:
-			w.Header().Set("Age", strconv.FormatInt(max(int64(now.Sub(run.RunAt).Seconds()), 0), 10))
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusOK)
-			_, _ = w.Write(append(body, '\n'))
+			writeKept(w, body, run.RunAt, now)
 			return
 		}
-	}
-	if a.cfg.Store == nil {
-		writeError(w, http.StatusServiceUnavailable, "InternalServerError", "Queries are not available on this server.")
-		return
 	}
 	q, err := req.Query(acc.filters)
 	if err != nil {
 		writeQueryError(w, err)
 		return
 	}
-	if !a.queries.enter(w, p.ID) {
-		return
-	}
-	defer a.queries.leave(p.ID)
-	ans, err := query.Run(r.Context(), a.cfg.Store, q)
-	var qe *query.Error
-	switch {
-	case errors.As(err, &qe):
-		writeError(w, http.StatusBadRequest, qe.Name, qe.Message)
-	case err != nil:
-		a.internalError(w, r, "computing dataset results", err)
-	default:
+	var ans *query.Answer
+	if a.computeNow(w, r, p.ID, "computing dataset results", func(ctx context.Context) (err error) {
+		ans, err = query.Run(ctx, a.cfg.Store, q)
+		return err
+	}) {
 		writeJSON(w, http.StatusOK, ans.Body)
 	}
 }
