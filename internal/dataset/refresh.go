@@ -30,11 +30,18 @@ type Computed struct {
 	Rows map[string]json.RawMessage
 }
 
-// TooLargeError is a computation whose results would be more than
-// limits.MaxDatasetResultBytes.
-type TooLargeError struct{ Bytes int }
+// TooLargeError is a computation whose results would be more than sluice
+// keeps: limits.MaxDatasetResultBytes in all, or
+// limits.MaxDatasetIndexBytes for one index value (Index set).
+type TooLargeError struct {
+	Bytes int
+	Index string
+}
 
 func (e *TooLargeError) Error() string {
+	if e.Index != "" {
+		return fmt.Sprintf("the results of index value %s would have %d bytes, more than the %d sluice keeps of one index value; they are computed when asked", e.Index, e.Bytes, limits.MaxDatasetIndexBytes)
+	}
 	return fmt.Sprintf("the dataset's results would have more than %d bytes (%d so far), more than sluice keeps of one dataset; they are computed when asked", limits.MaxDatasetResultBytes, e.Bytes)
 }
 
@@ -92,6 +99,9 @@ func Compute(ctx context.Context, st store.Store, d registry.Dataset, now time.T
 		if err != nil {
 			return nil, fmt.Errorf("encoding the results of dataset %s: %w", d.Name, err)
 		}
+		if len(b) > limits.MaxDatasetIndexBytes {
+			return nil, &TooLargeError{Bytes: len(b), Index: key}
+		}
 		if total += len(b); total > limits.MaxDatasetResultBytes {
 			return nil, &TooLargeError{Bytes: total}
 		}
@@ -140,8 +150,7 @@ func Due(last *registry.DatasetRun, every time.Duration, now time.Time) bool {
 type Registry interface {
 	Read(fn func(v *registry.View))
 	PutDatasetRun(ctx context.Context, run registry.DatasetRun) error
-	PutDatasetResult(ctx context.Context, res registry.DatasetResult) error
-	DeleteDatasetResult(ctx context.Context, pid, name, index string) error
+	KeepDatasetResults(ctx context.Context, pid, name string, put []registry.DatasetResult, drop []string) error
 }
 
 // Refresher keeps every dataset's results: it is a task of the leader of
@@ -227,25 +236,21 @@ func (r *Refresher) refresh(ctx context.Context, d registry.Dataset, holder stri
 func (r *Refresher) keep(ctx context.Context, d registry.Dataset, c *Computed) error {
 	var old map[string]registry.DatasetResult
 	r.Registry.Read(func(v *registry.View) { old = v.DatasetResults(d.ProjectID, d.Name) })
+	var put []registry.DatasetResult
+	var drop []string
 	for _, key := range slices.Sorted(maps.Keys(c.Rows)) {
 		rows := c.Rows[key]
 		if o, ok := old[key]; ok && o.Version == d.Version && bytes.Equal(o.Rows, rows) {
 			continue
 		}
-		res := registry.DatasetResult{ProjectID: d.ProjectID, Name: d.Name, Version: d.Version, Index: key, Rows: rows}
-		if err := r.Registry.PutDatasetResult(ctx, res); err != nil {
-			return err
-		}
+		put = append(put, registry.DatasetResult{ProjectID: d.ProjectID, Name: d.Name, Version: d.Version, Index: key, Rows: rows})
 	}
 	for _, key := range slices.Sorted(maps.Keys(old)) {
-		if _, ok := c.Rows[key]; ok {
-			continue
-		}
-		if err := r.Registry.DeleteDatasetResult(ctx, d.ProjectID, d.Name, key); err != nil {
-			return err
+		if _, ok := c.Rows[key]; !ok {
+			drop = append(drop, key)
 		}
 	}
-	return nil
+	return r.Registry.KeepDatasetResults(ctx, d.ProjectID, d.Name, put, drop)
 }
 
 // current reports whether d is still the definition in the view.

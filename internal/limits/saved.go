@@ -20,11 +20,15 @@ const (
 const MaxCachedResultBytes = 512 << 10
 
 // MaxDatasetResultBytes bounds one dataset's kept results, all its index
-// values together: they are registry records (one per index value, each
-// well under the backend's message size) held in every process's memory.
-// A dataset whose results would be larger is recorded as a failed
-// computation, and its results are computed when asked.
-const MaxDatasetResultBytes = 8 << 20
+// values together, and MaxDatasetIndexBytes those of one index value:
+// they are registry records (one per index value, under the backend's
+// message size) held in every process's memory. A dataset whose results
+// would be larger is recorded as a failed computation, and its results
+// are computed when asked.
+const (
+	MaxDatasetResultBytes = 8 << 20
+	MaxDatasetIndexBytes  = 512 << 10
+)
 
 // DatasetRefresh is how long a dataset's kept results stand before they
 // are computed again: at most this much of the newest events is missing

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Dataset is a Keen cached dataset's definition: a query with an interval,
@@ -273,15 +275,11 @@ func (r *Registry) DeleteDataset(ctx context.Context, pid, name string) error {
 	if err := r.putTombstone(ctx, datasetRecordKey(pid, name)); err != nil {
 		return err
 	}
-	if err := r.putTombstone(ctx, datasetRunRecordKey(pid, name)); err != nil {
-		return err
-	}
+	recs := []*kgo.Record{{Key: []byte(datasetRunRecordKey(pid, name))}}
 	for _, k := range indexes {
-		if err := r.DeleteDatasetResult(ctx, pid, name, k); err != nil {
-			return err
-		}
+		recs = append(recs, &kgo.Record{Key: []byte(datasetResultRecordKey(pid, name, k))})
 	}
-	return nil
+	return r.putRecords(ctx, recs)
 }
 
 // PutDatasetRun stores a dataset's latest computation.
@@ -289,14 +287,39 @@ func (r *Registry) PutDatasetRun(ctx context.Context, run DatasetRun) error {
 	return r.put(ctx, datasetRunRecordKey(run.ProjectID, run.Name), record{Kind: kindDatasetRun, DatasetRun: &run})
 }
 
-// PutDatasetResult stores the results of one index value of a dataset.
-func (r *Registry) PutDatasetResult(ctx context.Context, res DatasetResult) error {
-	return r.put(ctx, datasetResultRecordKey(res.ProjectID, res.Name, res.Index), record{Kind: kindDatasetResult, DatasetResult: &res})
+// KeepDatasetResults stores the results of index values of dataset name
+// (put) and removes those of others (drop, index keys), in one batch, and
+// returns once the local view holds them all.
+func (r *Registry) KeepDatasetResults(ctx context.Context, pid, name string, put []DatasetResult, drop []string) error {
+	recs := make([]*kgo.Record, 0, len(put)+len(drop))
+	for i := range put {
+		res := &put[i]
+		if res.ProjectID != pid || res.Name != name {
+			return fmt.Errorf("keeping results of dataset %s/%s: a result of %s/%s", pid, name, res.ProjectID, res.Name)
+		}
+		recs = append(recs, &kgo.Record{Key: []byte(datasetResultRecordKey(pid, name, res.Index)), Value: encodeRecord(record{Kind: kindDatasetResult, DatasetResult: res})})
+	}
+	for _, k := range drop {
+		recs = append(recs, &kgo.Record{Key: []byte(datasetResultRecordKey(pid, name, k))})
+	}
+	return r.putRecords(ctx, recs)
 }
 
-// DeleteDatasetResult removes the results of one index value.
-func (r *Registry) DeleteDatasetResult(ctx context.Context, pid, name, index string) error {
-	return r.putTombstone(ctx, datasetResultRecordKey(pid, name, index))
+// putRecords writes records (a nil Value deletes) and returns once the
+// local view holds the last of them: one round trip for many.
+func (r *Registry) putRecords(ctx context.Context, recs []*kgo.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	res := r.producer.ProduceSync(ctx, recs...)
+	if err := res.FirstErr(); err != nil {
+		return fmt.Errorf("writing %d registry records: %w", len(recs), err)
+	}
+	last := int64(-1)
+	for _, pr := range res {
+		last = max(last, pr.Record.Offset)
+	}
+	return r.waitApplied(ctx, last)
 }
 
 // The operations an access key's datasets options may name (Keen's): read
