@@ -22,12 +22,9 @@ func TestSavedQueriesRealKafka(t *testing.T) {
 	t.Run("schedule exactly once", func(t *testing.T) { savedtest.ExactlyOnce(t, brokers) })
 }
 
-// TestCachedQueryThreeProcesses: three sluice processes on one Apache Kafka
-// cluster. A cached query saved through one is run by the schedule within
-// seconds (by whichever process leads), and every process answers the
-// same cached result and run date. (That one process runs it once per
-// period is TestSavedQueriesRealKafka's.)
-func TestCachedQueryThreeProcesses(t *testing.T) {
+// threeProcesses starts three sluice processes of one organization on one
+// Apache Kafka cluster, and a project named name through the first.
+func threeProcesses(t *testing.T, name string) ([]*proc, httpProject) {
 	c := kafkaCluster(t, 1, false)
 	const orgID, orgKey = "0123456789abcdef01234567", "shared-org-key-0123456789"
 	common := []string{"serve", "--kafka-brokers", strings.Join(c.Bootstrap, ","), "--org-id", orgID, "--org-key", orgKey}
@@ -35,7 +32,16 @@ func TestCachedQueryThreeProcesses(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		procs = append(procs, startSluice(t, t.TempDir(), append(slices.Clone(common), localArgs(t)...)...))
 	}
-	p := createProject(t, procs[0].HTTP, orgID, orgKey, "cached")
+	return procs, createProject(t, procs[0].HTTP, orgID, orgKey, name)
+}
+
+// TestCachedQueryThreeProcesses: three sluice processes on one Apache Kafka
+// cluster. A cached query saved through one is run by the schedule within
+// seconds (by whichever process leads), and every process answers the
+// same cached result and run date. (That one process runs it once per
+// period is TestSavedQueriesRealKafka's.)
+func TestCachedQueryThreeProcesses(t *testing.T) {
+	procs, p := threeProcesses(t, "cached")
 	master, read := p.APIKeys["master"], p.APIKeys["read"]
 	path := "/3.0/projects/" + p.ID + "/queries/saved/daily"
 	if st, body := httpDo(t, "PUT", procs[0].HTTP+path, master, `{"query":{"analysis_type":"count","event_collection":"none"},"refresh_rate":14400}`); st != 201 {
@@ -81,14 +87,7 @@ func TestCachedQueryThreeProcesses(t *testing.T) {
 // ("OK", the same last_scheduled_date) and the same results, from what the
 // leader kept in the registry topic.
 func TestDatasetThreeProcesses(t *testing.T) {
-	c := kafkaCluster(t, 1, false)
-	const orgID, orgKey = "0123456789abcdef01234567", "shared-org-key-0123456789"
-	common := []string{"serve", "--kafka-brokers", strings.Join(c.Bootstrap, ","), "--org-id", orgID, "--org-key", orgKey}
-	var procs []*proc
-	for i := 0; i < 3; i++ {
-		procs = append(procs, startSluice(t, t.TempDir(), append(slices.Clone(common), localArgs(t)...)...))
-	}
-	p := createProject(t, procs[0].HTTP, orgID, orgKey, "datasets")
+	procs, p := threeProcesses(t, "datasets")
 	master, read := p.APIKeys["master"], p.APIKeys["read"]
 	path := "/3.0/projects/" + p.ID + "/datasets/by-tenant"
 	if st, body := httpDo(t, "PUT", procs[1].HTTP+path, master, `{"display_name":"By tenant","index_by":"tenant",

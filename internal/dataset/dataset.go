@@ -226,7 +226,9 @@ func NewDocument(p registry.Project, d registry.Dataset, run *registry.DatasetRu
 		return doc
 	}
 	doc.Status = StatusOK
-	doc.LatestSubtimeframeAvailable = run.End.UTC().Format(dateLayout)
+	if n := len(run.Buckets); n > 0 {
+		doc.LatestSubtimeframeAvailable = run.Buckets[n-1].UTC().Format(dateLayout)
+	}
 	return doc
 }
 
@@ -273,11 +275,7 @@ func ParseRequest(d registry.Dataset, values url.Values, now time.Time) (*Reques
 	if !ok {
 		return nil, refuse(`"index_by" values must be strings, numbers or booleans`)
 	}
-	params, analysis, err := parameters(d)
-	if err != nil {
-		return nil, err
-	}
-	own, err := query.Parse(analysis, d.ProjectID, params, nil, now)
+	params, analysis, own, err := parse(d, now)
 	if err != nil {
 		return nil, err
 	}
@@ -314,6 +312,16 @@ func parameters(d registry.Dataset) (query.Params, string, error) {
 	var analysis string
 	_ = json.Unmarshal(params["analysis_type"], &analysis)
 	return params, analysis, nil
+}
+
+// parse is parameters, and the dataset's query they make at now.
+func parse(d registry.Dataset, now time.Time) (query.Params, string, *query.Query, error) {
+	params, analysis, err := parameters(d)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	q, err := query.Parse(analysis, d.ProjectID, params, nil, now)
+	return params, analysis, q, err
 }
 
 // Query is the query that computes the request's results directly: the

@@ -54,13 +54,12 @@ func (e *TooLargeError) Error() string {
 // filter matches it); one whose index_by property is an array of strings
 // fails the computation (keepable).
 func Compute(ctx context.Context, st store.Store, d registry.Dataset, now time.Time) (*Computed, error) {
-	params, analysis, err := parameters(d)
+	params, analysis, own, err := parse(d, now)
 	if err != nil {
 		return nil, err
 	}
-	own, err := query.Parse(analysis, d.ProjectID, params, nil, now)
-	if err != nil {
-		return nil, err
+	if len(own.Store.Buckets) < 2 {
+		return nil, refuse(`the dataset's query has no interval: its results are intervals`)
 	}
 	gp := maps.Clone(params)
 	gp["group_by"], _ = json.Marshal(append(slices.Clone(d.IndexBy), own.GroupBy...))
@@ -209,7 +208,7 @@ func (r *Refresher) refresh(ctx context.Context, d registry.Dataset, holder stri
 	case err != nil:
 		run.Status, run.Message = http.StatusInternalServerError, "the query could not be run: "+err.Error()
 	default:
-		run.Start, run.End, run.Buckets, run.Indexes = c.Buckets[0], c.Buckets[len(c.Buckets)-1], c.Buckets, len(c.Rows)
+		run.Buckets, run.Indexes = c.Buckets, len(c.Rows)
 	}
 	if !r.current(d) {
 		return // replaced or deleted while it ran: its results would serve nothing

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,21 +29,19 @@ type Dataset struct {
 }
 
 // DatasetRun is the last computation of a dataset's results, kept beside
-// them: when it ran, over which timeframe, and whether it succeeded. It
+// them: when it ran, over which intervals, and whether it succeeded. It
 // belongs to the definition whose Version it carries.
 type DatasetRun struct {
 	ProjectID string    `json:"project_id"`
 	Name      string    `json:"name"`
 	Version   string    `json:"version"`
 	RunAt     time.Time `json:"run_at"`
-	// Start and End bound the timeframe computed: the dataset's at RunAt.
-	Start time.Time `json:"start"`
-	End   time.Time `json:"end"`
 	// Status is the HTTP status the computation would have answered (200
 	// when it succeeded) and Message its error text.
 	Status  int    `json:"status"`
 	Message string `json:"message,omitempty"`
-	// Buckets bound the intervals computed (n+1 instants for n).
+	// Buckets bound the intervals computed (n+1 instants for n): the
+	// dataset's timeframe at RunAt.
 	Buckets []time.Time `json:"buckets,omitempty"`
 	// Indexes is how many index values have results.
 	Indexes int `json:"indexes"`
@@ -194,11 +193,8 @@ func (v *View) AllDatasets() []Dataset {
 			out = append(out, ds.def)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].ProjectID != out[j].ProjectID {
-			return out[i].ProjectID < out[j].ProjectID
-		}
-		return out[i].Name < out[j].Name
+	slices.SortFunc(out, func(a, b Dataset) int {
+		return cmp.Or(cmp.Compare(a.ProjectID, b.ProjectID), cmp.Compare(a.Name, b.Name))
 	})
 	return out
 }
