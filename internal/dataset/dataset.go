@@ -361,10 +361,14 @@ func (r *Request) Answer(run registry.DatasetRun, res *registry.DatasetResult) (
 		return nil, false, err
 	}
 	// kept bucket index → the request's
+	starts := make(map[int64]int, len(run.Buckets))
+	for i, t := range run.Buckets {
+		starts[t.UnixNano()] = i
+	}
 	at := map[int]int{}
 	for j := 0; j+1 < len(q.Store.Buckets); j++ {
-		i := slices.IndexFunc(run.Buckets, func(t time.Time) bool { return t.Equal(q.Store.Buckets[j]) })
-		if i < 0 || i+1 >= len(run.Buckets) || !run.Buckets[i+1].Equal(q.Store.Buckets[j+1]) {
+		i, found := starts[q.Store.Buckets[j].UnixNano()]
+		if !found || i+1 >= len(run.Buckets) || !run.Buckets[i+1].Equal(q.Store.Buckets[j+1]) {
 			return nil, false, nil
 		}
 		at[i] = j

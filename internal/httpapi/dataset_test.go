@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -319,5 +320,40 @@ func TestDatasetAccessKeys(t *testing.T) {
 	f.do("GET", "/3.0/projects/"+p.ID+"/keys/"+browse, master, "", &k)
 	if string(k.Options.Datasets) != `{"operations":["list","read"],"blocked":["secret"]}` {
 		t.Fatalf("options echoed: %s", k.Options.Datasets)
+	}
+}
+
+// TestDatasetFailedComputation: a dataset whose results cannot be kept
+// (its index_by property holds arrays of strings) says why in its
+// document, "Failed", and its results are computed when asked.
+func TestDatasetFailedComputation(t *testing.T) {
+	var runs atomic.Int64
+	model := storetest.NewModel()
+	f := newFixture(t, func(c *httpapi.Config) { c.Store = countingStore{model, &runs} })
+	p := f.createProject("P")
+	ts := queryNow.Add(-time.Hour).Format("2006-01-02T15:04:05.000Z")
+	if _, err := model.Insert(context.Background(), []store.Event{{ProjectID: p.ID, Collection: "purchases", ID: "0000000000000000000000aa",
+		Timestamp: queryNow.Add(-time.Hour), CreatedAt: queryNow.Add(-time.Hour),
+		JSON: []byte(`{"keen":{"timestamp":"` + ts + `","created_at":"` + ts + `","id":"0000000000000000000000aa"},"tags":["x","y"]}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	base := "/3.0/projects/" + p.ID + "/datasets/by-tag"
+	if st := f.do("PUT", base, p.APIKeys["master"], `{"display_name":"By tag","index_by":"tags",
+		"query":{"analysis_type":"count","event_collection":"purchases","timeframe":"this_2_days","interval":"daily"}}`, nil); st != 201 {
+		t.Fatalf("create: %d", st)
+	}
+	refresher := &dataset.Refresher{Registry: f.reg, Store: model, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	refresher.RefreshDue(context.Background(), "test", func() time.Time { return queryNow })
+	var d datasetDoc
+	if st := f.do("GET", base, p.APIKeys["read"], "", &d); st != 200 || d.Status != dataset.StatusFailed ||
+		!strings.Contains(d.Message, "InvalidRequestError") || !strings.Contains(d.Message, "arrays of strings") || d.LastScheduledDate != "2026-11-18T12:00:00.000Z" {
+		t.Fatalf("document: %d %+v", st, d)
+	}
+	// Computed when asked: the event's array holds "x", so it counts.
+	var r struct{ Result json.RawMessage }
+	before := runs.Load()
+	if st := f.do("GET", base+"/results?index_by=x&timeframe=this_day", p.APIKeys["read"], "", &r); st != 200 || runs.Load() == before ||
+		string(r.Result) != `[{"timeframe":{"start":"2026-11-18T00:00:00.000Z","end":"2026-11-19T00:00:00.000Z"},"value":1}]` {
+		t.Fatalf("results: %d %s (ran %d)", st, r.Result, runs.Load()-before)
 	}
 }
