@@ -360,36 +360,27 @@ func (r *Request) Answer(run registry.DatasetRun, res *registry.DatasetResult) (
 	if err != nil {
 		return nil, false, err
 	}
-	// kept bucket index → the request's
-	starts := make(map[int64]int, len(run.Buckets))
-	for i, t := range run.Buckets {
-		starts[t.UnixNano()] = i
+	// Every interval asked must be one the run computed: the start of the
+	// run's bucket i → its end.
+	ends := make(map[int64]time.Time, len(run.Buckets))
+	for i := 0; i+1 < len(run.Buckets); i++ {
+		ends[run.Buckets[i].UnixNano()] = run.Buckets[i+1]
 	}
-	at := map[int]int{}
+	at := map[int64]int{} // a bucket's start → its index in the request's
 	for j := 0; j+1 < len(q.Store.Buckets); j++ {
-		i, found := starts[q.Store.Buckets[j].UnixNano()]
-		if !found || i+1 >= len(run.Buckets) || !run.Buckets[i+1].Equal(q.Store.Buckets[j+1]) {
+		start := q.Store.Buckets[j].UnixNano()
+		if end, found := ends[start]; !found || !end.Equal(q.Store.Buckets[j+1]) {
 			return nil, false, nil
 		}
-		at[i] = j
+		at[start] = j
 	}
 	rows := make([][]store.Row, len(storeQueries(q)))
 	if res != nil {
-		kept, err := decodeRows(res.Rows)
+		kept, err := decodeRows(res.Rows, func(start int64) (int, bool) { j, ok := at[start]; return j, ok })
 		if err != nil {
 			return nil, false, fmt.Errorf("reading the kept results of dataset %s: %w", r.dataset.Name, err)
 		}
-		for i := range rows {
-			if i >= len(kept) {
-				break
-			}
-			for _, row := range kept[i] {
-				if j, ok := at[row.Bucket]; ok {
-					row.Bucket = j
-					rows[i] = append(rows[i], row)
-				}
-			}
-		}
+		copy(rows, kept)
 	}
 	result, err := query.Shape(q, rows)
 	if err != nil {

@@ -94,7 +94,7 @@ func Compute(ctx context.Context, st store.Store, d registry.Dataset, now time.T
 	c := &Computed{Buckets: own.Store.Buckets, Rows: make(map[string]json.RawMessage, len(byIndex))}
 	total := 0
 	for key, rows := range byIndex {
-		b, err := encodeRows(rows)
+		b, err := encodeRows(rows, own.Store.Buckets)
 		if err != nil {
 			return nil, fmt.Errorf("encoding the results of dataset %s: %w", d.Name, err)
 		}

@@ -133,6 +133,33 @@ func TestKeptResultsLimits(t *testing.T) {
 	if _, ok, _ := later.Answer(run, nil); ok {
 		t.Fatal("a day the run did not reach was answered from it")
 	}
+	// Rows of a later computation, whose timeframe has moved a day, read
+	// with the earlier run (between the writes of a refresh): each row
+	// still lands in its own interval.
+	next, err := dataset.Compute(ctx, st, d, now.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := dataset.ParseRequest(d, url.Values{"index_by": {"a"}, "timeframe": {"this_3_days"}}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := req.Answer(run, &registry.DatasetResult{Rows: next.Rows[`["a"]`]})
+	if err != nil || !ok {
+		t.Fatalf("answer: %v %v", ok, err)
+	}
+	q, err := req.Query(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans, err := query.Run(ctx, st, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := json.Marshal(ans.Body); string(got) != string(want) {
+		t.Fatalf("a later computation's rows with the earlier run:\n got %s\nwant %s", got, want)
+	}
+
 	// An index_by property holding arrays of strings cannot be kept.
 	d.IndexBy = []string{"tags"}
 	_, err = dataset.Compute(ctx, st, d, now)

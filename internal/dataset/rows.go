@@ -4,22 +4,26 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/sluice-io/sluice/internal/store"
 )
 
-// keptRow is a store row as a dataset keeps it: its bucket (an index into
-// the run's buckets), its group values and its value, encoded by
+// keptRow is a store row as a dataset keeps it: its bucket, named by its
+// start (Unix nanoseconds: an instant means the same interval in any run
+// of one definition, where an index into a run's buckets would not once
+// the timeframe has moved), its group values and its value, encoded by
 // encodeValue so that decoding gives back values query.Shape orders and
 // renders as it does the store's.
 type keptRow struct {
-	Bucket int   `json:"b"`
-	Group  []any `json:"g,omitempty"`
-	Value  any   `json:"v"`
+	Start int64 `json:"t"`
+	Group []any `json:"g,omitempty"`
+	Value any   `json:"v"`
 }
 
-// encodeRows encodes rows[i], the rows of analysis i.
-func encodeRows(rows [][]store.Row) (json.RawMessage, error) {
+// encodeRows encodes rows[i], the rows of analysis i, whose buckets are
+// bounded by buckets.
+func encodeRows(rows [][]store.Row, buckets []time.Time) (json.RawMessage, error) {
 	out := make([][]keptRow, len(rows))
 	for i, rs := range rows {
 		out[i] = make([]keptRow, len(rs))
@@ -28,14 +32,16 @@ func encodeRows(rows [][]store.Row) (json.RawMessage, error) {
 			for k, v := range r.Group {
 				g[k] = encodeValue(v)
 			}
-			out[i][j] = keptRow{Bucket: r.Bucket, Group: g, Value: encodeValue(r.Value)}
+			out[i][j] = keptRow{Start: buckets[r.Bucket].UnixNano(), Group: g, Value: encodeValue(r.Value)}
 		}
 	}
 	return json.Marshal(out)
 }
 
-// decodeRows reverses encodeRows.
-func decodeRows(b json.RawMessage) ([][]store.Row, error) {
+// decodeRows reverses encodeRows for the buckets bucket finds by their
+// start (the index of the bucket of a query); rows of other buckets are
+// left out.
+func decodeRows(b json.RawMessage, bucket func(start int64) (int, bool)) ([][]store.Row, error) {
 	var kept [][]keptRow
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
@@ -44,8 +50,11 @@ func decodeRows(b json.RawMessage) ([][]store.Row, error) {
 	}
 	rows := make([][]store.Row, len(kept))
 	for i, ks := range kept {
-		rows[i] = make([]store.Row, len(ks))
-		for j, k := range ks {
+		for _, k := range ks {
+			b, ok := bucket(k.Start)
+			if !ok {
+				continue
+			}
 			g := make([]any, len(k.Group))
 			for n, v := range k.Group {
 				var err error
@@ -57,7 +66,7 @@ func decodeRows(b json.RawMessage) ([][]store.Row, error) {
 			if err != nil {
 				return nil, err
 			}
-			rows[i][j] = store.Row{Bucket: k.Bucket, Group: g, Value: v}
+			rows[i] = append(rows[i], store.Row{Bucket: b, Group: g, Value: v})
 		}
 	}
 	return rows, nil
