@@ -90,7 +90,7 @@ func TestDatasetThreeProcesses(t *testing.T) {
 	procs, p := threeProcesses(t, "datasets")
 	master, read := p.APIKeys["master"], p.APIKeys["read"]
 	path := "/3.0/projects/" + p.ID + "/datasets/by-tenant"
-	if st, body := httpDo(t, "PUT", procs[1].HTTP+path, master, `{"display_name":"By tenant","index_by":"tenant",
+	if st, body := httpDo(t, "PUT", procs[0].HTTP+path, master, `{"display_name":"By tenant","index_by":"tenant",
 		"query":{"analysis_type":"count","event_collection":"purchases","timeframe":"this_3_days","interval":"daily"}}`); st != 201 {
 		t.Fatalf("create: %d %s", st, body)
 	}
@@ -105,8 +105,8 @@ func TestDatasetThreeProcesses(t *testing.T) {
 			st, body := httpDo(t, "GET", pr.HTTP+path, read, "")
 			var d document
 			if st == 404 && time.Now().Before(deadline) {
-				// Created through another process: its registry view
-				// follows within a second.
+				// Created through the first process: another's registry
+				// view follows within a second.
 				time.Sleep(200 * time.Millisecond)
 				continue
 			}
