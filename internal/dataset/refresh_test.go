@@ -40,6 +40,24 @@ func seeded(t *testing.T) store.Store {
 	return m
 }
 
+// direct is the answer of req's query run directly.
+func direct(t *testing.T, st store.Store, req *dataset.Request) string {
+	t.Helper()
+	q, err := req.Query(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans, err := query.Run(context.Background(), st, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(ans.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // TestKeptResultsEqualDirect: a dataset's results answered from what
 // Compute kept are the answer of its query run directly with the index
 // value's eq filters — for each analysis, grouped or not, every kind of
@@ -85,16 +103,7 @@ func TestKeptResultsEqualDirect(t *testing.T) {
 					if err != nil || !ok {
 						t.Fatalf("%s over %s: kept answer %v, %v", index, tf, ok, err)
 					}
-					q, err := req.Query(nil)
-					if err != nil {
-						t.Fatal(err)
-					}
-					ans, err := query.Run(ctx, st, q)
-					if err != nil {
-						t.Fatal(err)
-					}
-					want, _ := json.Marshal(ans.Body)
-					if string(got) != string(want) {
+					if want := direct(t, st, req); string(got) != want {
 						t.Fatalf("%s over %s:\nkept   %s\ndirect %s", index, tf, got, want)
 					}
 				}
@@ -148,15 +157,7 @@ func TestKeptResultsLimits(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("answer: %v %v", ok, err)
 	}
-	q, err := req.Query(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ans, err := query.Run(ctx, st, q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want, _ := json.Marshal(ans.Body); string(got) != string(want) {
+	if want := direct(t, st, req); string(got) != want {
 		t.Fatalf("a later computation's rows with the earlier run:\n got %s\nwant %s", got, want)
 	}
 
