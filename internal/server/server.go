@@ -23,6 +23,7 @@ import (
 
 	"github.com/sluice-io/sluice/internal/backend"
 	"github.com/sluice-io/sluice/internal/config"
+	"github.com/sluice-io/sluice/internal/dataset"
 	"github.com/sluice-io/sluice/internal/embedded"
 	"github.com/sluice-io/sluice/internal/event"
 	"github.com/sluice-io/sluice/internal/gateway"
@@ -221,10 +222,12 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 		Processor: proc, Events: httpKafka, Offsets: httpKafka, CAFile: tlsMat.CAFile,
 		Health: mon.Report, MaxExtractionBytes: lim.MaxExtractionBytes, ProduceQuota: produceQuota,
 	})
-	// Every process takes part in the cached-query schedule; one leads.
+	// Every process takes part in the cached-query schedule; one leads,
+	// and keeps the datasets' results too.
 	sched, err := saved.NewSchedule(saved.ScheduleConfig{
 		Registry: reg, Runner: saved.Runner{Store: st, MaxExtractionBytes: lim.MaxExtractionBytes},
-		ID: registry.NewKey()[:16], Beat: saved.DefaultBeat, TTL: saved.DefaultTTL, Grace: saved.DefaultGrace, Logger: logger,
+		Tasks: []saved.Task{&dataset.Refresher{Registry: reg, Store: st, Logger: logger}},
+		ID:    registry.NewKey()[:16], Beat: saved.DefaultBeat, TTL: saved.DefaultTTL, Grace: saved.DefaultGrace, Logger: logger,
 	})
 	if err != nil {
 		return err
