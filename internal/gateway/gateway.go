@@ -63,6 +63,10 @@ type Gateway struct {
 	valid  *batchValidator
 	ids    *topicIDs
 	log    *slog.Logger
+	// splicers are the scratch space of Produce requests being forwarded
+	// (kafkaproto.Splicer), pooled rather than kept per upstream so an
+	// idle connection holds none.
+	splicers sync.Pool
 
 	mu    sync.Mutex
 	nodes map[int32]*node

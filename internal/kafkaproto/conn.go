@@ -49,6 +49,9 @@ type Conn struct {
 	queue      chan queued // nil until the first request for the Handler
 	writerDone chan struct{}
 	deferred   bool // the request being handled is answered by the writer
+	// frameTaken: the frame being handled went to the Handler, and the
+	// writer returns it to the pool once the answer is written.
+	frameTaken bool
 }
 
 // queued is an answer the writer owes the client.
@@ -56,6 +59,7 @@ type queued struct {
 	corr    int32
 	req     kmsg.Request
 	pending Pending
+	frame   *frameBuf // req's frame, pooled once the answer is written; nil for the server's own answers
 }
 
 // maxPipelined bounds the answers a connection may owe at once; Kafka
@@ -273,11 +277,20 @@ func (c *Conn) handshake() (*tls.Conn, error) {
 // next reads, handles and answers one request; false means close. A
 // request for the Handler is answered later by the writer, which ends it.
 func (c *Conn) next() bool {
-	frame, ok := c.readFrame()
-	if !ok || !c.begin() {
+	fb, ok := c.readFrame()
+	if !ok {
 		return false
 	}
-	keep := c.handle(frame)
+	if !c.begin() {
+		c.srv.frames.put(fb)
+		return false
+	}
+	keep := c.handle(fb)
+	if c.frameTaken {
+		c.frameTaken = false
+	} else {
+		c.srv.frames.put(fb)
+	}
 	if c.deferred {
 		c.deferred = false
 		return keep
@@ -285,11 +298,12 @@ func (c *Conn) next() bool {
 	return c.end() && keep
 }
 
-// readFrame reads one size-prefixed frame. Before authentication everything
-// runs against the fixed authentication deadline and frames are capped at
-// maxPreAuthBytes. After it, a connection may wait IdleTimeout for the first
-// byte, and the rest of the frame must follow within FrameTimeout.
-func (c *Conn) readFrame() ([]byte, bool) {
+// readFrame reads one size-prefixed frame into a pooled buffer. Before
+// authentication everything runs against the fixed authentication deadline
+// and frames are capped at maxPreAuthBytes. After it, a connection may wait
+// IdleTimeout for the first byte, and the rest of the frame must follow
+// within FrameTimeout.
+func (c *Conn) readFrame() (*frameBuf, bool) {
 	authed := c.stage == stageAuthenticated
 	limit := min(c.srv.cfg.MaxRequestBytes, maxPreAuthBytes)
 	deadline := c.authDeadline
@@ -315,13 +329,14 @@ func (c *Conn) readFrame() ([]byte, bool) {
 		c.refuse(RefusalFrameTooLarge, "frame too large", "err", err)
 		return nil, false
 	}
-	frame := make([]byte, size)
-	if _, err := io.ReadFull(c.rw, frame); err != nil {
+	fb := c.srv.frames.get(int(size))
+	if _, err := io.ReadFull(c.rw, fb.b); err != nil {
+		c.srv.frames.put(fb)
 		c.readFailed(err, true)
 		return nil, false
 	}
 	c.srv.obs.BytesIn(4 + int(size))
-	return frame, true
+	return fb, true
 }
 
 // readFailed sorts out why a read ended. A timeout is the client's fault
@@ -341,7 +356,8 @@ func (c *Conn) readFailed(err error, timeoutIsRefusal bool) {
 }
 
 // handle dispatches one frame; false means close the connection.
-func (c *Conn) handle(frame []byte) bool {
+func (c *Conn) handle(fb *frameBuf) bool {
+	frame := fb.b
 	if c.stage == stageRawToken {
 		return c.handleRawToken(frame)
 	}
@@ -381,7 +397,7 @@ func (c *Conn) handle(frame []byte) bool {
 	case *kmsg.SASLAuthenticateRequest:
 		return c.handleAuthenticate(h, req)
 	}
-	return c.handleRequest(h, req)
+	return c.handleRequest(h, req, fb)
 }
 
 // admit checks a request's key and version against the SASL stage and the
@@ -444,15 +460,16 @@ func (c *Conn) handleApiVersions(h header, r kbin.Reader) bool {
 	return c.write(h.corr, resp)
 }
 
-func (c *Conn) handleRequest(h header, req kmsg.Request) bool {
-	pending, err := c.srv.cfg.Handler.Begin(c.ctx, c, req)
+func (c *Conn) handleRequest(h header, req kmsg.Request, fb *frameBuf) bool {
+	pending, err := c.srv.cfg.Handler.Begin(c.ctx, c, req, fb.b)
 	if err != nil {
 		if c.ctx.Err() == nil {
 			c.logger().Warn("kafkaproto: handler failed; closing connection", "api", kmsg.NameForKey(req.Key()), "version", req.GetVersion(), "err", err)
 		}
 		return false
 	}
-	c.enqueue(queued{corr: h.corr, req: req, pending: pending})
+	c.frameTaken = true
+	c.enqueue(queued{corr: h.corr, req: req, pending: pending, frame: fb})
 	return true
 }
 
@@ -523,6 +540,10 @@ func (c *Conn) writeLoop() {
 		}
 		resp, err := q.pending()
 		ok := err == nil && c.answer(q.corr, q.req, resp)
+		// Only now is nothing left that may refer to the frame: the
+		// Handler's Pending has returned and its answer is written.
+		// (Frames of dropped answers are left to the garbage collector.)
+		c.srv.frames.put(q.frame)
 		if err != nil && c.ctx.Err() == nil {
 			c.logger().Warn("kafkaproto: handler failed; closing connection", "api", kmsg.NameForKey(q.req.Key()), "version", q.req.GetVersion(), "err", err)
 		}

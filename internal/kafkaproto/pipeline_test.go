@@ -18,7 +18,7 @@ type pipelineHandler struct {
 	release chan struct{}
 }
 
-func (h *pipelineHandler) Begin(ctx context.Context, c *Conn, req kmsg.Request) (Pending, error) {
+func (h *pipelineHandler) Begin(ctx context.Context, c *Conn, req kmsg.Request, frame []byte) (Pending, error) {
 	if m, ok := req.(*kmsg.MetadataRequest); ok && len(m.Topics) == 1 && m.Topics[0].Topic != nil {
 		name := *m.Topics[0].Topic
 		h.began <- name
@@ -29,7 +29,7 @@ func (h *pipelineHandler) Begin(ctx context.Context, c *Conn, req kmsg.Request) 
 			return func() (kmsg.Response, error) { return nil, errors.New("backend gone") }, nil
 		}
 	}
-	return h.testHandler.Begin(ctx, c, req)
+	return h.testHandler.Begin(ctx, c, req, frame)
 }
 
 func startPipelined(t *testing.T) (*testServer, *pipelineHandler) {

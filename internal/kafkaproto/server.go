@@ -46,8 +46,13 @@ type Pending func() (kmsg.Response, error)
 // valid for Produce with acks=0 (for which anything returned is dropped:
 // such a client reads no response). An error from either closes the
 // connection.
+//
+// frame is the request as the client sent it (header and body, without
+// the size prefix), for a Handler that forwards it rather than re-encoding
+// req. It and req's byte fields (kmsg keeps record batches as slices of
+// it) are valid until the Pending returns: the buffer is then reused.
 type Handler interface {
-	Begin(ctx context.Context, c *Conn, req kmsg.Request) (Pending, error)
+	Begin(ctx context.Context, c *Conn, req kmsg.Request, frame []byte) (Pending, error)
 }
 
 // Config configures a Server. Zero durations take the defaults noted.
@@ -118,7 +123,8 @@ type Server struct {
 	apis atomic.Pointer[apiTable]
 	log  *slog.Logger
 	obs  Observer
-	bufs bufPool // response encoding buffers, shared by the connections
+	bufs   bufPool   // response encoding buffers, shared by the connections
+	frames framePool // request frames, shared by the connections
 
 	authLog  *ratelog.Limiter // failed authentications
 	limitLog *ratelog.Limiter // connections refused over MaxConns

@@ -1,0 +1,34 @@
+package kafkaproto
+
+import "testing"
+
+func TestFrameClass(t *testing.T) {
+	for _, tc := range []struct{ size, class int }{
+		{0, 0}, {1, 0}, {4096, 0}, {4097, 1}, {8192, 1}, {8193, 2},
+		{1 << 20, 8}, {1<<26 - 1, 14}, {1 << 26, 14}, {1<<26 + 1, -1}, {100 << 20, -1},
+	} {
+		if got := frameClass(tc.size); got != tc.class {
+			t.Errorf("frameClass(%d) = %d, want %d", tc.size, got, tc.class)
+		}
+	}
+}
+
+// A buffer is exactly the size asked for, whatever it held before, and an
+// oversize frame is not pooled.
+func TestFramePool(t *testing.T) {
+	var p framePool
+	for _, size := range []int{0, 10, 4096, 5000, 70000, 5000, 10, 1<<26 + 1} {
+		fb := p.get(size)
+		if len(fb.b) != size {
+			t.Fatalf("get(%d): %d bytes", size, len(fb.b))
+		}
+		if c := frameClass(size); c >= 0 && cap(fb.b) != 1<<(c+minFrameClass) {
+			t.Fatalf("get(%d): capacity %d, class %d", size, cap(fb.b), c)
+		}
+		if size > 1<<26 && fb.class != -1 {
+			t.Fatalf("get(%d): pooled class %d", size, fb.class)
+		}
+		p.put(fb)
+	}
+	p.put(nil)
+}
