@@ -119,10 +119,10 @@ var ErrServerClosed = errors.New("kafkaproto: server closed")
 
 // Server serves the Kafka protocol on any number of listeners.
 type Server struct {
-	cfg  Config
-	apis atomic.Pointer[apiTable]
-	log  *slog.Logger
-	obs  Observer
+	cfg    Config
+	apis   atomic.Pointer[apiTable]
+	log    *slog.Logger
+	obs    Observer
 	bufs   bufPool   // response encoding buffers, shared by the connections
 	frames framePool // request frames, shared by the connections
 
