@@ -1,6 +1,11 @@
 package kafkaproto
 
-import "testing"
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"testing"
+)
 
 func TestFrameClass(t *testing.T) {
 	for _, tc := range []struct{ size, class int }{
@@ -31,4 +36,36 @@ func TestFramePool(t *testing.T) {
 		p.put(fb)
 	}
 	p.put(nil)
+}
+
+// BenchmarkReadFrame is reading one request frame: into a new zeroed
+// buffer each time (alloc, the old way) or into a pooled one (pool).
+// go test -run '^$' -bench ReadFrame -benchmem -count 6 ./internal/kafkaproto
+func BenchmarkReadFrame(b *testing.B) {
+	for _, size := range []int{16 << 10, 256 << 10, 1 << 20} {
+		src := make([]byte, size)
+		for _, way := range []string{"alloc", "pool"} {
+			b.Run(fmt.Sprintf("%dKiB/%s", size>>10, way), func(b *testing.B) {
+				var p framePool
+				r := bytes.NewReader(src)
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				for b.Loop() {
+					r.Reset(src)
+					if way == "alloc" {
+						frame := make([]byte, size)
+						if _, err := io.ReadFull(r, frame); err != nil {
+							b.Fatal(err)
+						}
+						continue
+					}
+					fb := p.get(size)
+					if _, err := io.ReadFull(r, fb.b); err != nil {
+						b.Fatal(err)
+					}
+					p.put(fb)
+				}
+			})
+		}
+	}
 }
