@@ -49,9 +49,10 @@ type Conn struct {
 	queue      chan queued // nil until the first request for the Handler
 	writerDone chan struct{}
 	deferred   bool // the request being handled is answered by the writer
-	// frameTaken: the frame being handled went to the Handler, and the
-	// writer returns it to the pool once the answer is written.
-	frameTaken bool
+	// frame is the request frame being handled; nil once an answer in
+	// the writer's queue owns it (the writer returns it to the pool once
+	// that answer is written: the answer may refer to the request's bytes).
+	frame *frameBuf
 }
 
 // queued is an answer the writer owes the client.
@@ -59,7 +60,7 @@ type queued struct {
 	corr    int32
 	req     kmsg.Request
 	pending Pending
-	frame   *frameBuf // req's frame, pooled once the answer is written; nil for the server's own answers
+	frame   *frameBuf // the request frame, pooled once the answer is written (nil: none to pool)
 }
 
 // maxPipelined bounds the answers a connection may owe at once; Kafka
@@ -285,12 +286,10 @@ func (c *Conn) next() bool {
 		c.srv.frames.put(fb)
 		return false
 	}
+	c.frame = fb
 	keep := c.handle(fb)
-	if c.frameTaken {
-		c.frameTaken = false
-	} else {
-		c.srv.frames.put(fb)
-	}
+	c.srv.frames.put(c.frame) // unless an answer took it
+	c.frame = nil
 	if c.deferred {
 		c.deferred = false
 		return keep
@@ -468,8 +467,7 @@ func (c *Conn) handleRequest(h header, req kmsg.Request, fb *frameBuf) bool {
 		}
 		return false
 	}
-	c.frameTaken = true
-	c.enqueue(queued{corr: h.corr, req: req, pending: pending, frame: fb})
+	c.enqueue(queued{corr: h.corr, req: req, pending: pending, frame: c.takeFrame()})
 	return true
 }
 
@@ -500,10 +498,18 @@ func (c *Conn) answer(corr int32, req kmsg.Request, resp kmsg.Response) bool {
 // request order.
 func (c *Conn) write(corr int32, resp kmsg.Response) bool {
 	if c.queue != nil {
-		c.enqueue(queued{corr: corr, req: resp.RequestKind(), pending: func() (kmsg.Response, error) { return resp, nil }})
+		c.enqueue(queued{corr: corr, req: resp.RequestKind(), pending: func() (kmsg.Response, error) { return resp, nil }, frame: c.takeFrame()})
 		return true
 	}
 	return c.writeRaw(appendResponse(nil, corr, resp))
+}
+
+// takeFrame hands the frame being handled to an answer in the writer's
+// queue (the first such answer, should there be more).
+func (c *Conn) takeFrame() *frameBuf {
+	fb := c.frame
+	c.frame = nil
+	return fb
 }
 
 // enqueue hands an owed answer to the writer, starting it on first use; it
