@@ -66,6 +66,7 @@ type idleRun struct {
 	RSSHeldKiB        int64
 	PeakKiB           int64
 	FirstAckMs        []float64 // while held
+	FirstAckErrors    []string  // producers not served while held
 	FirstAckBeforeMs  []float64 // before the connections
 	MeasuredAfterOpen float64   // seconds from the last connection to the RSS sample
 }
@@ -110,34 +111,33 @@ func idleBench(args []string) error {
 	rep := &idleReport{Started: time.Now(), Machine: describeMachine(), Conns: c.conns, PerAddress: c.perAddress, NoFile: nofile}
 
 	dataDir := filepath.Join(c.workDir, "idle-data")
-	logPrefix := filepath.Join(c.workDir, "idle-sluice")
-	limit := strconv.Itoa(c.conns + 256) // room for the producers and sluice's own
-	sl, err := startSluice(ctx, c.bin, dataDir, c.brokers, false, nil, logPrefix,
-		"--max-kafka-connections", limit, "--max-kafka-connections-per-project", limit, "--max-http-connections", "64")
-	if err != nil {
-		return err
-	}
-	defer sl.stop()
-	rep.SluiceCaps = loweredCaps(logPrefix + ".err")
-	if rep.SluiceCaps != "" {
-		logf("idle: sluice lowered its connection caps to fit its descriptor limit: %s", rep.SluiceCaps)
-	}
-	p, err := createProject(ctx, sl.http, dataDir, "idle")
-	if err != nil {
-		return err
-	}
 	ca := filepath.Join(dataDir, "tls", "ca.pem")
-	tlsCfg, err := idleTLS(ca)
-	if err != nil {
-		return err
-	}
 	pl := payloads(64, 1024)
-	// The collection exists before anything is timed.
-	if _, err := firstAck(ctx, sl.inbound, ca, p, pl[0]); err != nil {
-		return fmt.Errorf("first producer: %w", err)
-	}
-	for _, auth := range []bool{true, false} {
-		r, err := idleOnce(ctx, c, sl, tlsCfg, ca, p, pl, auth)
+	var p project
+	// Each run has a sluice of its own, so its RSS starts from a process
+	// that has held no connection (Go keeps memory it has used).
+	for i, auth := range []bool{true, false} {
+		logPrefix := filepath.Join(c.workDir, fmt.Sprintf("idle-sluice-%d", i))
+		limit := strconv.Itoa(c.conns + 256) // room for the producers
+		sl, err := startSluice(ctx, c.bin, dataDir, c.brokers, false, nil, logPrefix,
+			"--max-kafka-connections", limit, "--max-kafka-connections-per-project", limit, "--max-http-connections", "64")
+		if err != nil {
+			return err
+		}
+		if caps := loweredCaps(logPrefix + ".err"); caps != "" {
+			rep.SluiceCaps = caps
+			logf("idle: sluice lowered its connection caps to fit its descriptor limit: %s", caps)
+		}
+		if i == 0 {
+			if p, err = createProject(ctx, sl.http, dataDir, "idle"); err != nil {
+				sl.stop()
+				return err
+			}
+		}
+		r, err := idleOnce(ctx, c, sl, ca, p, pl, auth)
+		if stopErr := sl.stop(); err == nil {
+			err = stopErr
+		}
 		if err != nil {
 			return fmt.Errorf("%s run: %w", r.Name, err)
 		}
@@ -159,27 +159,35 @@ func idleBench(args []string) error {
 
 // idleOnce is one run: producers timed, connections opened, RSS sampled,
 // producers timed again, connections closed.
-func idleOnce(ctx context.Context, c idleConfig, sl *sluiceProc, tlsCfg *tls.Config, ca string, p project, pl [][]byte, auth bool) (idleRun, error) {
+func idleOnce(ctx context.Context, c idleConfig, sl *sluiceProc, ca string, p project, pl [][]byte, auth bool) (idleRun, error) {
 	r := idleRun{Name: "unauthenticated"}
 	if auth {
 		r.Name = "authenticated"
 	}
-	var err error
-	if r.FirstAckBeforeMs, err = firstAcks(ctx, c.producers, sl.inbound, ca, p, pl); err != nil {
+	tlsCfg, err := idleTLS(ca)
+	if err != nil {
 		return r, err
+	}
+	// The collection exists (and sluice is warm) before anything is timed.
+	if _, err := firstAck(ctx, sl.inbound, ca, p, pl[0]); err != nil {
+		return r, fmt.Errorf("first producer: %w", err)
+	}
+	var errs []string
+	if r.FirstAckBeforeMs, errs = firstAcks(ctx, c.producers, sl.inbound, ca, p, pl); len(errs) > 0 {
+		return r, fmt.Errorf("producers before the connections: %s", strings.Join(errs, "; "))
 	}
 	resetPeakRSS(sl.pid)
 	r.RSSBeforeKiB = procStatus(sl.pid, "VmRSS")
 	logf("idle (%s): opening %d connections; sluice RSS %d MiB", r.Name, c.conns, r.RSSBeforeKiB>>10)
 
 	var (
-		mu     sync.Mutex
-		conns  []net.Conn
-		errs   = map[string]int{}
-		held   atomic.Int64
-		next   atomic.Int64
-		wg     sync.WaitGroup
-		closed sync.WaitGroup
+		mu       sync.Mutex
+		conns    []net.Conn
+		dialErrs = map[string]int{}
+		held     atomic.Int64
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		closed   sync.WaitGroup
 	)
 	t0 := time.Now()
 	for range c.dialers {
@@ -198,7 +206,7 @@ func idleOnce(ctx context.Context, c idleConfig, sl *sluiceProc, tlsCfg *tls.Con
 				nc, err := dialIdle(ctx, sl.inbound, src, tlsCfg, auth, p.ID, p.Write)
 				mu.Lock()
 				if err != nil {
-					errs[shortErr(err)]++
+					dialErrs[shortErr(err)]++
 					mu.Unlock()
 					continue
 				}
@@ -219,7 +227,7 @@ func idleOnce(ctx context.Context, c idleConfig, sl *sluiceProc, tlsCfg *tls.Con
 	last := time.Now()
 	r.Opened = len(conns)
 	r.Failed = c.conns - r.Opened
-	for e, n := range errs {
+	for e, n := range dialErrs {
 		r.FirstErrors = append(r.FirstErrors, fmt.Sprintf("%d × %s", n, e))
 	}
 	logf("idle (%s): %d opened in %.1f s, %d failed %v", r.Name, r.Opened, r.OpenSeconds, r.Failed, r.FirstErrors)
@@ -231,20 +239,19 @@ func idleOnce(ctx context.Context, c idleConfig, sl *sluiceProc, tlsCfg *tls.Con
 	r.Held = int(held.Load())
 	r.RSSHeldKiB = procStatus(sl.pid, "VmRSS")
 	r.MeasuredAfterOpen = time.Since(last).Seconds()
-	r.FirstAckMs, err = firstAcks(ctx, c.producers, sl.inbound, ca, p, pl)
+	r.FirstAckMs, r.FirstAckErrors = firstAcks(ctx, c.producers, sl.inbound, ca, p, pl)
 	r.HeldAfter = int(held.Load())
 	r.PeakKiB = procStatus(sl.pid, "VmHWM")
-	logf("idle (%s): %d held, sluice RSS %d MiB (peak %d MiB); first acks while held %v ms; %d still held after",
-		r.Name, r.Held, r.RSSHeldKiB>>10, r.PeakKiB>>10, r.FirstAckMs, r.HeldAfter)
+	logf("idle (%s): %d held, sluice RSS %d MiB (peak %d MiB); first acks while held %v ms, not served %v; %d still held after",
+		r.Name, r.Held, r.RSSHeldKiB>>10, r.PeakKiB>>10, r.FirstAckMs, r.FirstAckErrors, r.HeldAfter)
 	for _, nc := range conns {
 		nc.Close()
 	}
 	closed.Wait()
-	sleepCtx(ctx, 2*time.Second) // sluice notices the closes
-	if err == nil && r.Opened == 0 {
-		err = errors.New("no connection opened")
+	if r.Opened == 0 {
+		return r, errors.New("no connection opened")
 	}
-	return r, err
+	return r, nil
 }
 
 // raiseNoFile raises the soft RLIMIT_NOFILE to the hard limit and checks it
@@ -376,24 +383,25 @@ func roundTrip(nc net.Conn, f *kmsg.RequestFormatter, req kmsg.Request, corr int
 	return resp, resp.ReadFrom(body)
 }
 
-// firstAcks times n new producers, one after the other.
-func firstAcks(ctx context.Context, n int, addr, ca string, p project, pl [][]byte) ([]float64, error) {
-	var out []float64
+// firstAcks times n new producers, one after the other, and says why
+// those not served were not.
+func firstAcks(ctx context.Context, n int, addr, ca string, p project, pl [][]byte) (ms []float64, errs []string) {
 	for i := range n {
 		d, err := firstAck(ctx, addr, ca, p, pl[i%len(pl)])
 		if err != nil {
-			return out, err
+			errs = append(errs, err.Error())
+			continue
 		}
-		out = append(out, float64(d.Microseconds())/1000)
+		ms = append(ms, float64(d.Microseconds())/1000)
 	}
-	return out, nil
+	return ms, errs
 }
 
 // firstAck is a new producer's time from its creation to the
 // acknowledgement of its first record (connection, TLS, SASL, metadata,
 // producer id, produce).
 func firstAck(ctx context.Context, addr, ca string, p project, value []byte) (time.Duration, error) {
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	t0 := time.Now()
 	cl, err := inboundClient(addr, ca, p, "idle")
@@ -430,8 +438,8 @@ func (r *idleReport) markdown(c idleConfig) string {
 	fmt.Fprintf(&b, "Written by `bench/run.sh --benches idle` (`bench/idle.go`). `%s` at commit %s, %s → %s; "+
 		"%d cores (%s), %.0f GiB, Linux %s; load average %s at the start, %s at the end.\n\n", c.command, git(c.repo, "rev-parse", "--short", "HEAD"),
 		r.Started.UTC().Format("2006-01-02 15:04"), r.Finished.UTC().Format("15:04 UTC"), m.Cores, m.CPUModel, m.MemGiB, m.Kernel, m.LoadAvg, r.LoadEnd)
-	fmt.Fprintf(&b, "One sluice (`--pipeline=false`, `--max-kafka-connections` and `--max-kafka-connections-per-project` %d, "+
-		"`--max-http-connections 64`). Each run opens %d TLS connections to the Kafka Inbound listener, %d at a time, and holds them silent: "+
+	fmt.Fprintf(&b, "A sluice per run (`--pipeline=false`, `--max-kafka-connections` and `--max-kafka-connections-per-project` %d, "+
+		"`--max-http-connections 64`; one warm-up producer first). Each run opens %d TLS connections to the Kafka Inbound listener, %d at a time, and holds them silent: "+
 		"*authenticated* ones after SaslHandshake and SaslAuthenticate (PLAIN, the project's write key; no request follows, so no backend "+
 		"connection is opened for them), sampled %s after the last one opened; *unauthenticated* ones never start SASL, so sluice closes each "+
 		"at its authentication timeout (10 s) and takes at most 256 per remote address: they come from %d per loopback address "+
@@ -451,13 +459,23 @@ func (r *idleReport) markdown(c idleConfig) string {
 			per = fmt.Sprintf("%.1f KiB", float64(run.RSSHeldKiB-run.RSSBeforeKiB)/float64(run.Held))
 		}
 		before, held := sorted(run.FirstAckBeforeMs), sorted(run.FirstAckMs)
-		fmt.Fprintf(&b, "| %s | %d (%d) | %d (%.1f s after the last) | %d → %d MiB | %s | %d MiB | %.0f / %.0f ms | %.0f / %.0f ms | %d |\n",
+		whileHeld := "none served"
+		if len(held) > 0 {
+			whileHeld = fmt.Sprintf("%.0f / %.0f ms", quantile(held, 0.5), quantile(held, 1))
+		}
+		if len(run.FirstAckErrors) > 0 {
+			whileHeld += fmt.Sprintf(" (**%d of %d not served**)", len(run.FirstAckErrors), len(run.FirstAckErrors)+len(held))
+		}
+		fmt.Fprintf(&b, "| %s | %d (%d) | %d (%.1f s after the last) | %d → %d MiB | %s | %d MiB | %.0f / %.0f ms | %s | %d |\n",
 			run.Name, run.Opened, run.Failed, run.Held, run.MeasuredAfterOpen, run.RSSBeforeKiB>>10, run.RSSHeldKiB>>10, per, run.PeakKiB>>10,
-			quantile(before, 0.5), quantile(before, 1), quantile(held, 0.5), quantile(held, 1), run.HeldAfter)
+			quantile(before, 0.5), quantile(before, 1), whileHeld, run.HeldAfter)
 	}
 	for _, run := range r.Runs {
 		if len(run.FirstErrors) > 0 {
 			fmt.Fprintf(&b, "\n%s: connections that failed: %s.\n", run.Name, strings.Join(run.FirstErrors, "; "))
+		}
+		if len(run.FirstAckErrors) > 0 {
+			fmt.Fprintf(&b, "\n%s: new producers not served while the connections were held: %s.\n", run.Name, strings.Join(run.FirstAckErrors, "; "))
 		}
 	}
 	if c.env != "" {
