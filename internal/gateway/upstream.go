@@ -25,6 +25,8 @@ const maxResponseBytes = 256 << 20
 type dialer struct {
 	tls  *tls.Config
 	sasl sasl.Mechanism
+	// bodies holds the backend's responses, shared by every upstream.
+	bodies *kafkaproto.BufferPool
 }
 
 // upstream is one connection to one backend broker, owned by one client
@@ -43,6 +45,11 @@ type upstream struct {
 	fmt      *kmsg.RequestFormatter
 	corr     int32
 	buf      []byte
+	// body holds the last response read, which its decoded answer (record
+	// batches) refers to; it goes back to bodies when the next response is
+	// read (see receive).
+	bodies *kafkaproto.BufferPool
+	body   *kafkaproto.Buffer
 }
 
 func (d dialer) dial(ctx context.Context, addr, clientID string) (*upstream, error) {
@@ -66,7 +73,8 @@ func (d dialer) dial(ctx context.Context, addr, clientID string) (*upstream, err
 		}
 		nc = tc
 	}
-	u := &upstream{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), clientID: clientID, fmt: kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID))}
+	u := &upstream{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), clientID: clientID,
+		fmt: kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID)), bodies: d.bodies}
 	if d.sasl != nil {
 		if err := u.authenticate(ctx, d.sasl, addr); err != nil {
 			nc.Close()
@@ -154,7 +162,14 @@ func (u *upstream) receive(ctx context.Context, req kmsg.Request, corr int32) (k
 	if n < 4 || n > maxResponseBytes {
 		return nil, fmt.Errorf("backend broker sent a response of %d bytes", n)
 	}
-	body := make([]byte, n)
+	// The previous response's answer has been written to the client by
+	// now: after authentication an upstream's responses are read only by
+	// the Pendings of its client connection, which the connection's
+	// writer calls one at a time, each after the previous answer is
+	// encoded and written (kafkaproto.Handler). Its buffer is reused.
+	u.bodies.Put(u.body)
+	u.body = u.bodies.Get(int(n))
+	body := u.body.B
 	if _, err := io.ReadFull(u.r, body); err != nil {
 		return nil, fmt.Errorf("reading from backend broker: %w", err)
 	}

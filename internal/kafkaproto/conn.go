@@ -52,7 +52,7 @@ type Conn struct {
 	// frame is the request frame being handled; nil once an answer in
 	// the writer's queue owns it (the writer returns it to the pool once
 	// that answer is written: the answer may refer to the request's bytes).
-	frame *frameBuf
+	frame *Buffer
 }
 
 // queued is an answer the writer owes the client.
@@ -60,7 +60,7 @@ type queued struct {
 	corr    int32
 	req     kmsg.Request
 	pending Pending
-	frame   *frameBuf // the request frame, pooled once the answer is written (nil: none to pool)
+	frame   *Buffer // the request frame, pooled once the answer is written (nil: none to pool)
 }
 
 // maxPipelined bounds the answers a connection may owe at once; Kafka
@@ -283,12 +283,12 @@ func (c *Conn) next() bool {
 		return false
 	}
 	if !c.begin() {
-		c.srv.frames.put(fb)
+		c.srv.frames.Put(fb)
 		return false
 	}
 	c.frame = fb
 	keep := c.handle(fb)
-	c.srv.frames.put(c.frame) // unless an answer took it
+	c.srv.frames.Put(c.frame) // unless an answer took it
 	c.frame = nil
 	if c.deferred {
 		c.deferred = false
@@ -302,7 +302,7 @@ func (c *Conn) next() bool {
 // and frames are capped at maxPreAuthBytes. After it, a connection may wait
 // IdleTimeout for the first byte, and the rest of the frame must follow
 // within FrameTimeout.
-func (c *Conn) readFrame() (*frameBuf, bool) {
+func (c *Conn) readFrame() (*Buffer, bool) {
 	authed := c.stage == stageAuthenticated
 	limit := min(c.srv.cfg.MaxRequestBytes, maxPreAuthBytes)
 	deadline := c.authDeadline
@@ -328,9 +328,9 @@ func (c *Conn) readFrame() (*frameBuf, bool) {
 		c.refuse(RefusalFrameTooLarge, "frame too large", "err", err)
 		return nil, false
 	}
-	fb := c.srv.frames.get(int(size))
-	if _, err := io.ReadFull(c.rw, fb.b); err != nil {
-		c.srv.frames.put(fb)
+	fb := c.srv.frames.Get(int(size))
+	if _, err := io.ReadFull(c.rw, fb.B); err != nil {
+		c.srv.frames.Put(fb)
 		c.readFailed(err, true)
 		return nil, false
 	}
@@ -355,8 +355,8 @@ func (c *Conn) readFailed(err error, timeoutIsRefusal bool) {
 }
 
 // handle dispatches one frame; false means close the connection.
-func (c *Conn) handle(fb *frameBuf) bool {
-	frame := fb.b
+func (c *Conn) handle(fb *Buffer) bool {
+	frame := fb.B
 	if c.stage == stageRawToken {
 		return c.handleRawToken(frame)
 	}
@@ -459,8 +459,8 @@ func (c *Conn) handleApiVersions(h header, r kbin.Reader) bool {
 	return c.write(h.corr, resp)
 }
 
-func (c *Conn) handleRequest(h header, req kmsg.Request, fb *frameBuf) bool {
-	pending, err := c.srv.cfg.Handler.Begin(c.ctx, c, req, fb.b)
+func (c *Conn) handleRequest(h header, req kmsg.Request, fb *Buffer) bool {
+	pending, err := c.srv.cfg.Handler.Begin(c.ctx, c, req, fb.B)
 	if err != nil {
 		if c.ctx.Err() == nil {
 			c.logger().Warn("kafkaproto: handler failed; closing connection", "api", kmsg.NameForKey(req.Key()), "version", req.GetVersion(), "err", err)
@@ -506,7 +506,7 @@ func (c *Conn) write(corr int32, resp kmsg.Response) bool {
 
 // takeFrame hands the frame being handled to an answer in the writer's
 // queue (the first such answer, should there be more).
-func (c *Conn) takeFrame() *frameBuf {
+func (c *Conn) takeFrame() *Buffer {
 	fb := c.frame
 	c.frame = nil
 	return fb
@@ -549,7 +549,7 @@ func (c *Conn) writeLoop() {
 		// Only now is nothing left that may refer to the frame: the
 		// Handler's Pending has returned and its answer is written.
 		// (Frames of dropped answers are left to the garbage collector.)
-		c.srv.frames.put(q.frame)
+		c.srv.frames.Put(q.frame)
 		if err != nil && c.ctx.Err() == nil {
 			c.logger().Warn("kafkaproto: handler failed; closing connection", "api", kmsg.NameForKey(q.req.Key()), "version", q.req.GetVersion(), "err", err)
 		}

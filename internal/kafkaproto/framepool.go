@@ -5,12 +5,14 @@ import (
 	"sync"
 )
 
-// framePool recycles request frame buffers: a fresh zeroed buffer for
-// every request frame cost the Inbound listener about 8% of its CPU at
-// 400 MB/s (bench/RESULTS.md). Buffers come in power-of-two classes so a
-// small request never pins a large buffer and a large one finds a buffer
-// that fits; a frame above the largest class is allocated on its own.
-type framePool struct {
+// BufferPool recycles frame buffers (the server's request frames, a
+// gateway's backend responses): a fresh zeroed buffer for every request
+// frame cost the Inbound listener about 8% of its CPU at 400 MB/s
+// (bench/RESULTS.md). Buffers come in power-of-two classes so a small frame
+// never pins a large buffer and a large one finds a buffer that fits; a
+// frame above the largest class is allocated on its own. The zero value is
+// ready to use.
+type BufferPool struct {
 	classes [frameClasses]sync.Pool
 }
 
@@ -19,34 +21,34 @@ const (
 	frameClasses  = 15 // up to 64 MiB
 )
 
-// frameBuf is a request frame and where it goes back to.
-type frameBuf struct {
-	b     []byte
+// Buffer is a frame's bytes and where they go back to.
+type Buffer struct {
+	B     []byte
 	class int // -1: not pooled
 }
 
-// get returns a buffer of exactly size bytes, not zeroed: the caller fills
+// Get returns a buffer of exactly size bytes, not zeroed: the caller fills
 // it all (io.ReadFull) before reading it.
-func (p *framePool) get(size int) *frameBuf {
+func (p *BufferPool) Get(size int) *Buffer {
 	class := frameClass(size)
 	if class < 0 {
-		return &frameBuf{b: make([]byte, size), class: -1}
+		return &Buffer{B: make([]byte, size), class: -1}
 	}
-	if fb, ok := p.classes[class].Get().(*frameBuf); ok {
-		fb.b = fb.b[:size]
+	if fb, ok := p.classes[class].Get().(*Buffer); ok {
+		fb.B = fb.B[:size]
 		return fb
 	}
-	return &frameBuf{b: make([]byte, size, 1<<(class+minFrameClass)), class: class}
+	return &Buffer{B: make([]byte, size, 1<<(class+minFrameClass)), class: class}
 }
 
-// put returns fb for reuse. Nothing may refer to its bytes any more: not
-// the decoded request (kmsg keeps byte fields such as record batches as
-// slices of the frame), not a Handler.
-func (p *framePool) put(fb *frameBuf) {
+// Put returns fb (nil: nothing) for reuse. Nothing may refer to its bytes
+// any more: not what was decoded from it (kmsg keeps byte fields such as
+// record batches as slices of the frame), not a Handler.
+func (p *BufferPool) Put(fb *Buffer) {
 	if fb == nil || fb.class < 0 {
 		return
 	}
-	fb.b = fb.b[:0]
+	fb.B = fb.B[:0]
 	p.classes[fb.class].Put(fb)
 }
 

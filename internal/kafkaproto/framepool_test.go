@@ -21,21 +21,21 @@ func TestFrameClass(t *testing.T) {
 // A buffer is exactly the size asked for, whatever it held before, and an
 // oversize frame is not pooled.
 func TestFramePool(t *testing.T) {
-	var p framePool
+	var p BufferPool
 	for _, size := range []int{0, 10, 4096, 5000, 70000, 5000, 10, 1<<26 + 1} {
-		fb := p.get(size)
-		if len(fb.b) != size {
-			t.Fatalf("get(%d): %d bytes", size, len(fb.b))
+		fb := p.Get(size)
+		if len(fb.B) != size {
+			t.Fatalf("get(%d): %d bytes", size, len(fb.B))
 		}
-		if c := frameClass(size); c >= 0 && cap(fb.b) != 1<<(c+minFrameClass) {
-			t.Fatalf("get(%d): capacity %d, class %d", size, cap(fb.b), c)
+		if c := frameClass(size); c >= 0 && cap(fb.B) != 1<<(c+minFrameClass) {
+			t.Fatalf("get(%d): capacity %d, class %d", size, cap(fb.B), c)
 		}
 		if size > 1<<26 && fb.class != -1 {
 			t.Fatalf("get(%d): pooled class %d", size, fb.class)
 		}
-		p.put(fb)
+		p.Put(fb)
 	}
-	p.put(nil)
+	p.Put(nil)
 }
 
 // BenchmarkReadFrame is reading one request frame: into a new zeroed
@@ -46,7 +46,7 @@ func BenchmarkReadFrame(b *testing.B) {
 		src := make([]byte, size)
 		for _, way := range []string{"alloc", "pool"} {
 			b.Run(fmt.Sprintf("%dKiB/%s", size>>10, way), func(b *testing.B) {
-				var p framePool
+				var p BufferPool
 				r := bytes.NewReader(src)
 				b.SetBytes(int64(size))
 				b.ReportAllocs()
@@ -59,11 +59,11 @@ func BenchmarkReadFrame(b *testing.B) {
 						}
 						continue
 					}
-					fb := p.get(size)
-					if _, err := io.ReadFull(r, fb.b); err != nil {
+					fb := p.Get(size)
+					if _, err := io.ReadFull(r, fb.B); err != nil {
 						b.Fatal(err)
 					}
-					p.put(fb)
+					p.Put(fb)
 				}
 			})
 		}

@@ -83,7 +83,7 @@ func FuzzHandle(f *testing.F) {
 		if c.stage == stageAuthenticated {
 			c.setPrincipal(&testPrincipal{user: "p1"})
 		}
-		c.handle(&frameBuf{b: frame, class: -1})
+		c.handle(&Buffer{B: frame, class: -1})
 	})
 }
 

@@ -41,7 +41,8 @@ type Pending func() (kmsg.Response, error)
 // this one. Begin calls for one connection are serial and in request order
 // (ctx is the connection's context); their Pendings are called serially,
 // in the same order, from another goroutine, and their answers written in
-// that order. The server's own answers (ApiVersions, Unlisted) take their
+// that order, each before the next Pending is called (so an answer may
+// refer to a buffer that the next Pending reuses). The server's own answers (ApiVersions, Unlisted) take their
 // place in the same order. A nil answer means "send nothing" and is only
 // valid for Produce with acks=0 (for which anything returned is dropped:
 // such a client reads no response). An error from either closes the
@@ -123,8 +124,8 @@ type Server struct {
 	apis   atomic.Pointer[apiTable]
 	log    *slog.Logger
 	obs    Observer
-	bufs   bufPool   // response encoding buffers, shared by the connections
-	frames framePool // request frames, shared by the connections
+	bufs   bufPool    // response encoding buffers, shared by the connections
+	frames BufferPool // request frames, shared by the connections
 
 	authLog  *ratelog.Limiter // failed authentications
 	limitLog *ratelog.Limiter // connections refused over MaxConns
