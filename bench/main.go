@@ -14,6 +14,7 @@
 //	sluicebench outbound [flags]  the Kafka Outbound listener benchmark (outbound.go; sluicebench outbound -h)
 //	sluicebench soak [flags]      mixed valid and poison traffic for 30 minutes (soak.go; sluicebench soak -h)
 //	sluicebench queries [flags]   Keen's analyses over 10M stored events, through sluice and direct (queries.go)
+//	sluicebench idle [flags]      idle TLS connections held: sluice's RSS, a new producer's first ack (idle.go)
 //	sluicebench outbound-trace FILE  an execution trace of sluice: the pipeline loop by step, Outbound fetch times
 //	sluicebench sections RESULTS.md NAME=FILE...  replace those sections of RESULTS.md
 package main
@@ -82,7 +83,7 @@ type bench struct {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | soak [flags] | queries [flags] | sections RESULTS.md NAME=FILE...")
+		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | soak [flags] | queries [flags] | idle [flags] | sections RESULTS.md NAME=FILE...")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -145,6 +146,10 @@ func main() {
 		if err := queriesBench(os.Args[2:]); err != nil {
 			fatal(err)
 		}
+	case "idle":
+		if err := idleBench(os.Args[2:]); err != nil {
+			fatal(err)
+		}
 	case "outbound-trace":
 		if len(os.Args) != 3 {
 			fatal(errors.New("usage: sluicebench outbound-trace EXECUTION-TRACE"))
@@ -157,7 +162,7 @@ func main() {
 			fatal(err)
 		}
 	default:
-		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | soak [flags] | queries [flags] | sections RESULTS.md NAME=FILE...")
+		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | soak [flags] | queries [flags] | idle [flags] | sections RESULTS.md NAME=FILE...")
 		os.Exit(2)
 	}
 }

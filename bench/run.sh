@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # bench/run.sh — sluice's benchmarks, in one command.
 #
-#   bench/run.sh [--benches inbound,pipeline,outbound] [inbound flags...] [-- pipeline flags... [-- outbound flags...]]
+#   bench/run.sh [--benches inbound,pipeline,outbound,idle] [inbound flags...] [-- pipeline flags... [-- outbound flags...]]
 #   bench/run.sh --benches soak [--soak-backend embedded|kafka|both] [-- -- -- soak flags...]
 #   FAIRNESS_ARGS="..." bench/run.sh --benches fairness
 #   QUERIES_ARGS="..." bench/run.sh --benches queries
+#   IDLE_ARGS="--conns 500" bench/run.sh --benches idle
 #
-# Three benchmarks, all by default, against one Apache Kafka broker; each
+# Four benchmarks, all by default, against one Apache Kafka broker; each
 # writes its own section of bench/RESULTS.md (the sections of benchmarks
 # not run are kept):
 #   inbound   the Kafka Inbound listener vs the broker's own SASL_SSL
@@ -20,7 +21,14 @@
 #   outbound  the Kafka Outbound listener (about 5-6 minutes; flags after the
 #             second `--` go to `sluicebench outbound`): consume throughput
 #             vs the broker's SASL_SSL listener, and end to end, produce ack
-#             on Inbound → enriched event consumed on Outbound at 5,000/s.
+#             on Inbound → enriched event consumed on Outbound at 5,000/s;
+#   idle      (about 2 minutes) 10,000 idle TLS connections to the Inbound
+#             listener, authenticated, then unauthenticated: sluice's RSS
+#             and a new producer's first acknowledgement while they are
+#             held (bench/idle.go; IDLE_ARGS go to `sluicebench idle`).
+#             Both sluice and the load generator need a hard RLIMIT_NOFILE
+#             well above 10,000 (sluice lowers its connection caps to fit
+#             its own, and the report says so);
 # and three more, only when named:
 #   fairness  a quiet project's produce → countable while another project's
 #             backlog drains, and alone; the flood's drain rate
@@ -94,7 +102,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 COMMAND="bench/run.sh${*:+ $*}"
 
-BENCHES=inbound,pipeline,outbound
+BENCHES=inbound,pipeline,outbound,idle
 SOAK_BACKEND=embedded
 INBOUND_ARGS=()
 PIPELINE_ARGS=()
@@ -119,12 +127,12 @@ while (($#)); do
 done
 want() { [[ ",$BENCHES," == *",$1,"* ]]; }
 for b in ${BENCHES//,/ }; do
-	[[ $b == inbound || $b == pipeline || $b == outbound || $b == fairness || $b == queries || $b == soak ]] || { echo "run.sh: unknown benchmark $b (inbound, pipeline, outbound, fairness, queries, soak)" >&2; exit 2; }
+	[[ $b == inbound || $b == pipeline || $b == outbound || $b == idle || $b == fairness || $b == queries || $b == soak ]] || { echo "run.sh: unknown benchmark $b (inbound, pipeline, outbound, idle, fairness, queries, soak)" >&2; exit 2; }
 done
 [[ $SOAK_BACKEND == embedded || $SOAK_BACKEND == kafka || $SOAK_BACKEND == both ]] || { echo "run.sh: --soak-backend is embedded, kafka or both" >&2; exit 2; }
 # A broker is needed by every benchmark but the soak on the embedded log.
 NEED_KAFKA=0
-if want inbound || want pipeline || want outbound || want fairness || { want soak && [[ $SOAK_BACKEND != embedded ]]; }; then NEED_KAFKA=1; fi
+if want inbound || want pipeline || want outbound || want idle || want fairness || { want soak && [[ $SOAK_BACKEND != embedded ]]; }; then NEED_KAFKA=1; fi
 
 # Kafka's own production defaults (kafka-run-class.sh), a fixed 1 GiB heap.
 export KAFKA_HEAP_OPTS="${BENCH_KAFKA_HEAP_OPTS:--Xms1g -Xmx1g}"
@@ -324,6 +332,17 @@ if want outbound; then
 		tail -n 20 "$WORK/outbound-sluice.err" >&2
 	fi
 	SECTIONS+=("outbound=$WORK/outbound.md")
+fi
+
+# The idle connections benchmark: its own sluice, gateway only.
+if want idle; then
+	log "idle connections benchmark"
+	# shellcheck disable=SC2086
+	${NICE[@]+"${NICE[@]}"} "$WORK/sluicebench" idle \
+		--sluice-bin "$WORK/sluice" --kafka-brokers "$PLAIN" --work-dir "$WORK" \
+		--out "$WORK/idle.md" --raw "$WORK/idle.json" \
+		--command "$COMMAND" --repo "$ROOT" --env "$ENV_LINES" ${IDLE_ARGS:-}
+	SECTIONS+=("idle=$WORK/idle.md")
 fi
 
 # 6. The fairness benchmark (not in the default set, see above).

@@ -63,6 +63,11 @@ type Gateway struct {
 	valid  *batchValidator
 	ids    *topicIDs
 	log    *slog.Logger
+	// splicers are the scratch space of Produce requests being forwarded
+	// (kafkaproto.Splicer), pooled rather than kept per upstream so an
+	// idle connection holds none.
+	splicers sync.Pool
+	bodies   kafkaproto.BufferPool // the backend's responses
 
 	mu    sync.Mutex
 	nodes map[int32]*node
@@ -83,7 +88,6 @@ type node struct {
 func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	g := &Gateway{
 		cfg:    cfg,
-		dialer: dialer{tls: cfg.Backend.TLS, sasl: cfg.Backend.SASL},
 		live:   newLiveSet(),
 		topics: cfg.Backend.NewRawTopics(cfg.Limits.MaxCollectionsPerProject),
 		valid:  newBatchValidator(limits.MaxDecompressedBatchBytes, limits.MaxMessageBytes),
@@ -91,6 +95,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		log:    cfg.Logger.With("listener", cfg.Role.String()),
 		nodes:  map[int32]*node{},
 	}
+	g.dialer = dialer{tls: cfg.Backend.TLS, sasl: cfg.Backend.SASL, bodies: &g.bodies}
 	if err := g.refreshNodes(ctx); err != nil {
 		return nil, err
 	}

@@ -28,13 +28,13 @@ type connState struct {
 // to the backend is sent now, and the answer is read and mapped back when
 // the connection's writer asks for it, so the client's next request is read
 // while the backend works on this one.
-func (g *Gateway) Begin(ctx context.Context, c *kafkaproto.Conn, req kmsg.Request) (kafkaproto.Pending, error) {
+func (g *Gateway) Begin(ctx context.Context, c *kafkaproto.Conn, req kmsg.Request, frame []byte) (kafkaproto.Pending, error) {
 	st, err := g.state(c)
 	if err != nil {
 		return nil, err
 	}
 	if e := roles[g.cfg.Role][kmsg.Key(req.Key())]; e.serve != nil {
-		return e.serve(g, ctx, st, req)
+		return e.serve(g, ctx, st, req, frame)
 	}
 	return g.refusePending(st, req)
 }
@@ -148,11 +148,17 @@ func (g *Gateway) upstream(ctx context.Context, st *connState, id int32) (*upstr
 // answer. A broken upstream is dropped (and the client's connection closed
 // by the error), as a broker's failure would.
 func (g *Gateway) start(ctx context.Context, st *connState, id int32, req kmsg.Request) (kafkaproto.Pending, error) {
+	return g.startWith(ctx, st, id, req, func(u *upstream) (int32, error) { return u.send(ctx, req) })
+}
+
+// startWith is start with req sent by send (req then only says what answer
+// to expect), for a request forwarded as the client's frame spliced.
+func (g *Gateway) startWith(ctx context.Context, st *connState, id int32, req kmsg.Request, send func(*upstream) (int32, error)) (kafkaproto.Pending, error) {
 	u, err := g.upstream(ctx, st, id)
 	if err != nil {
 		return nil, err
 	}
-	corr, err := u.send(ctx, req)
+	corr, err := send(u)
 	if err != nil {
 		g.dropUpstream(st, id, u)
 		return nil, fmt.Errorf("forwarding %s to backend broker %d: %w", kmsg.NameForKey(req.Key()), id, err)

@@ -12,9 +12,11 @@ package gateway
 // (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), and then every batch as Apache
 // Kafka's broker checks it (validate.go): malformed (CORRUPT_MESSAGE), or
 // past the decompressed size limits (MESSAGE_TOO_LARGE). A refused
-// partition forwards nothing; the rest is forwarded byte for byte to the
-// node the client chose; names are mapped back, KIP-951 leader hints
-// rewritten and backend names scrubbed from error texts. A project over its
+// partition forwards nothing; the rest is forwarded to the node the client
+// chose as the client's own frame spliced (kafkaproto.Splicer.Produce): the
+// topic names replaced, refused partitions left out, the record batches
+// not copied. Names are mapped back, KIP-951 leader hints rewritten and
+// backend names scrubbed from error texts. A project over its
 // produce quota is throttled, never refused (waitQuota, chargeQuota).
 
 import (
@@ -33,7 +35,7 @@ import (
 	"github.com/sluice-io/sluice/internal/tenancy"
 )
 
-func (g *Gateway) produce(ctx context.Context, st *connState, req *kmsg.ProduceRequest) (kafkaproto.Pending, error) {
+func (g *Gateway) produce(ctx context.Context, st *connState, req *kmsg.ProduceRequest, frame []byte) (kafkaproto.Pending, error) {
 	pid := st.p.pid
 	if req.Version < 3 {
 		g.cfg.Metrics.refused(g.cfg.Role, pid, "produce_version")
@@ -49,11 +51,10 @@ func (g *Gateway) produce(ctx context.Context, st *connState, req *kmsg.ProduceR
 	}
 	keyID := g.autofillKeyID(st.p)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
-	fwd := *req
-	fwd.Topics = nil
+	routes := newRoutes(req)
 	names := map[string]string{}
 	counts := map[string]map[int32]batchInfo{}
-	for _, t := range req.Topics {
+	for i, t := range req.Topics {
 		rt := kmsg.ProduceResponseTopic{Topic: t.Topic}
 		refuseAll := func(code int16, reason, msg string) {
 			for _, p := range t.Partitions {
@@ -77,8 +78,9 @@ func (g *Gateway) produce(ctx context.Context, st *connState, req *kmsg.ProduceR
 			// The backend still refuses a topic that does not exist.
 			g.log.Warn("counting a project's collections", "project", pid, "err", err)
 		}
-		ft := kmsg.ProduceRequestTopic{Topic: raw, UnknownTags: t.UnknownTags}
-		for _, p := range t.Partitions {
+		routes[i].Topic = raw
+		kept := false
+		for j, p := range t.Partitions {
 			info, err := inspectBatches(p.Records)
 			var code int16
 			var reason, msg string
@@ -106,21 +108,20 @@ func (g *Gateway) produce(ctx context.Context, st *connState, req *kmsg.ProduceR
 				g.cfg.Metrics.refused(g.cfg.Role, pid, reason)
 				continue
 			}
-			ft.Partitions = append(ft.Partitions, p)
+			routes[i].Keep[j], kept = true, true
 			if counts[raw] == nil {
 				counts[raw] = map[int32]batchInfo{}
 			}
 			counts[raw][p.Partition] = info
 		}
-		if len(ft.Partitions) > 0 {
+		if kept {
 			names[raw] = t.Topic
-			fwd.Topics = append(fwd.Topics, ft)
 		}
 		if len(rt.Partitions) > 0 {
 			resp.Topics = append(resp.Topics, rt)
 		}
 	}
-	if len(fwd.Topics) == 0 {
+	if len(names) == 0 {
 		return answered(ackOrNothing(req, resp)), nil
 	}
 	throttle := g.chargeQuota(pid, counts)
@@ -133,18 +134,58 @@ func (g *Gateway) produce(ctx context.Context, st *connState, req *kmsg.ProduceR
 		if err != nil {
 			return nil, err
 		}
-		if _, err := u.send(ctx, &fwd); err != nil {
+		if _, err := g.sendProduce(ctx, u, frame, routes); err != nil {
 			g.dropUpstream(st, st.home, u)
 			return nil, fmt.Errorf("forwarding Produce to backend broker %d: %w", st.home, err)
 		}
 		g.countProduced(pid, counts, nil)
 		return answered(nil), nil
 	}
-	return g.forward(ctx, st, &fwd, func(r kmsg.Response) (kmsg.Response, error) {
+	if err := g.reachHome(ctx, st); err != nil {
+		return nil, err
+	}
+	// The backend's answer is read as the answer to req: same version,
+	// same timeout.
+	wait, err := g.startWith(ctx, st, st.home, req, func(u *upstream) (int32, error) {
+		return g.sendProduce(ctx, u, frame, routes)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func() (kmsg.Response, error) {
+		r, err := wait()
+		if err != nil {
+			return nil, err
+		}
 		out := g.mapProduce(r.(*kmsg.ProduceResponse), resp, names, counts, pid).(*kmsg.ProduceResponse)
 		out.ThrottleMillis = max(out.ThrottleMillis, int32(throttle/time.Millisecond))
 		return out, nil
-	})
+	}, nil
+}
+
+// newRoutes is one route per topic of req, each partition refused until
+// it is checked.
+func newRoutes(req *kmsg.ProduceRequest) []kafkaproto.ProduceRoute {
+	n := 0
+	for _, t := range req.Topics {
+		n += len(t.Partitions)
+	}
+	keep := make([]bool, n)
+	routes := make([]kafkaproto.ProduceRoute, len(req.Topics))
+	for i, t := range req.Topics {
+		routes[i].Keep, keep = keep[:len(t.Partitions):len(t.Partitions)], keep[len(t.Partitions):]
+	}
+	return routes
+}
+
+// sendProduce forwards the client's Produce frame to u, spliced by routes.
+func (g *Gateway) sendProduce(ctx context.Context, u *upstream, frame []byte, routes []kafkaproto.ProduceRoute) (int32, error) {
+	sp, _ := g.splicers.Get().(*kafkaproto.Splicer)
+	if sp == nil {
+		sp = new(kafkaproto.Splicer)
+	}
+	defer g.splicers.Put(sp)
+	return u.sendProduce(ctx, sp, frame, routes)
 }
 
 // waitQuota holds a Produce of a project that is over its quota until its

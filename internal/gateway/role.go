@@ -51,13 +51,21 @@ func (r Role) admits(c registry.Credential) error {
 	}
 }
 
-// serveFunc serves one request of the API its table entry is for.
-type serveFunc func(g *Gateway, ctx context.Context, st *connState, req kmsg.Request) (kafkaproto.Pending, error)
+// serveFunc serves one request of the API its table entry is for; frame
+// is the request as the client sent it (kafkaproto.Handler).
+type serveFunc func(g *Gateway, ctx context.Context, st *connState, req kmsg.Request, frame []byte) (kafkaproto.Pending, error)
 
 // serve adapts a Gateway method serving requests of type R to a serveFunc.
 func serve[R kmsg.Request](f func(*Gateway, context.Context, *connState, R) (kafkaproto.Pending, error)) serveFunc {
-	return func(g *Gateway, ctx context.Context, st *connState, req kmsg.Request) (kafkaproto.Pending, error) {
+	return func(g *Gateway, ctx context.Context, st *connState, req kmsg.Request, _ []byte) (kafkaproto.Pending, error) {
 		return f(g, ctx, st, req.(R))
+	}
+}
+
+// serveFrame is serve for a method that forwards the client's frame.
+func serveFrame[R kmsg.Request](f func(*Gateway, context.Context, *connState, R, []byte) (kafkaproto.Pending, error)) serveFunc {
+	return func(g *Gateway, ctx context.Context, st *connState, req kmsg.Request, frame []byte) (kafkaproto.Pending, error) {
+		return f(g, ctx, st, req.(R), frame)
 	}
 }
 
@@ -92,7 +100,7 @@ type endpoint struct {
 var roles = map[Role]map[kmsg.Key]endpoint{
 	Inbound: {
 		kmsg.Metadata:        {kafkaproto.VersionRange{Min: 0, Max: 12}, serve((*Gateway).metadata)},
-		kmsg.Produce:         {kafkaproto.VersionRange{Min: 0, Max: 12}, serve((*Gateway).produce)},
+		kmsg.Produce:         {kafkaproto.VersionRange{Min: 0, Max: 12}, serveFrame((*Gateway).produce)},
 		kmsg.InitProducerID:  {kafkaproto.VersionRange{Min: 0, Max: 5}, serve((*Gateway).initProducerID)},
 		kmsg.Fetch:           {kafkaproto.VersionRange{Min: 4, Max: 12}, nil},
 		kmsg.FindCoordinator: {kafkaproto.VersionRange{Min: 0, Max: 6}, nil},

@@ -25,6 +25,8 @@ const maxResponseBytes = 256 << 20
 type dialer struct {
 	tls  *tls.Config
 	sasl sasl.Mechanism
+	// bodies holds the backend's responses, shared by every upstream.
+	bodies *kafkaproto.BufferPool
 }
 
 // upstream is one connection to one backend broker, owned by one client
@@ -35,13 +37,19 @@ type upstream struct {
 	// Requests are written by the client connection's reader and answers
 	// read by its writer (pipelining); each side has its own lock, and
 	// answers come back in the order requests went out.
-	wmu  sync.Mutex
-	rmu  sync.Mutex
-	nc   net.Conn
-	r    *bufio.Reader
-	fmt  *kmsg.RequestFormatter
-	corr int32
-	buf  []byte
+	wmu      sync.Mutex
+	rmu      sync.Mutex
+	nc       net.Conn
+	r        *bufio.Reader
+	clientID string
+	fmt      *kmsg.RequestFormatter
+	corr     int32
+	buf      []byte
+	// body holds the last response read, which its decoded answer (record
+	// batches) refers to; it goes back to bodies when the next response is
+	// read (see receive).
+	bodies *kafkaproto.BufferPool
+	body   *kafkaproto.Buffer
 }
 
 func (d dialer) dial(ctx context.Context, addr, clientID string) (*upstream, error) {
@@ -65,7 +73,8 @@ func (d dialer) dial(ctx context.Context, addr, clientID string) (*upstream, err
 		}
 		nc = tc
 	}
-	u := &upstream{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), fmt: kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID))}
+	u := &upstream{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), clientID: clientID,
+		fmt: kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID)), bodies: d.bodies}
 	if d.sasl != nil {
 		if err := u.authenticate(ctx, d.sasl, addr); err != nil {
 			nc.Close()
@@ -101,15 +110,40 @@ func (u *upstream) send(ctx context.Context, req kmsg.Request) (int32, error) {
 	u.corr++
 	corr := u.corr
 	u.buf = u.fmt.AppendRequest(u.buf[:0], req, corr)
+	u.setWriteDeadline(ctx)
+	if _, err := u.nc.Write(u.buf); err != nil {
+		return 0, fmt.Errorf("writing to backend broker: %w", err)
+	}
+	return corr, nil
+}
+
+// sendProduce forwards a client's Produce request frame spliced (see
+// kafkaproto.Splicer.Produce): topics renamed and filtered by routes, the
+// header this upstream's, the record batches as the client sent them,
+// written in one writev where the connection is plain TCP. It returns the
+// request's correlation id, like send.
+func (u *upstream) sendProduce(ctx context.Context, sp *kafkaproto.Splicer, frame []byte, routes []kafkaproto.ProduceRoute) (int32, error) {
+	u.wmu.Lock()
+	defer u.wmu.Unlock()
+	u.corr++
+	corr := u.corr
+	segs, err := sp.Produce(frame, corr, u.clientID, routes)
+	if err != nil {
+		return 0, err
+	}
+	u.setWriteDeadline(ctx)
+	if _, err := segs.WriteTo(u.nc); err != nil {
+		return 0, fmt.Errorf("writing to backend broker: %w", err)
+	}
+	return corr, nil
+}
+
+func (u *upstream) setWriteDeadline(ctx context.Context) {
 	deadline := time.Now().Add(30 * time.Second)
 	if d, ok := ctx.Deadline(); ok {
 		deadline = d
 	}
 	_ = u.nc.SetWriteDeadline(deadline)
-	if _, err := u.nc.Write(u.buf); err != nil {
-		return 0, fmt.Errorf("writing to backend broker: %w", err)
-	}
-	return corr, nil
 }
 
 func (u *upstream) receive(ctx context.Context, req kmsg.Request, corr int32) (kmsg.Response, error) {
@@ -128,7 +162,14 @@ func (u *upstream) receive(ctx context.Context, req kmsg.Request, corr int32) (k
 	if n < 4 || n > maxResponseBytes {
 		return nil, fmt.Errorf("backend broker sent a response of %d bytes", n)
 	}
-	body := make([]byte, n)
+	// The previous response's answer has been written to the client by
+	// now: after authentication an upstream's responses are read only by
+	// the Pendings of its client connection, which the connection's
+	// writer calls one at a time, each after the previous answer is
+	// encoded and written (kafkaproto.Handler). Its buffer is reused.
+	u.bodies.Put(u.body)
+	u.body = u.bodies.Get(int(n))
+	body := u.body.B
 	if _, err := io.ReadFull(u.r, body); err != nil {
 		return nil, fmt.Errorf("reading from backend broker: %w", err)
 	}

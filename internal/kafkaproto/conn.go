@@ -49,6 +49,10 @@ type Conn struct {
 	queue      chan queued // nil until the first request for the Handler
 	writerDone chan struct{}
 	deferred   bool // the request being handled is answered by the writer
+	// frame is the request frame being handled; nil once an answer in
+	// the writer's queue owns it (the writer returns it to the pool once
+	// that answer is written: the answer may refer to the request's bytes).
+	frame *Buffer
 }
 
 // queued is an answer the writer owes the client.
@@ -56,6 +60,7 @@ type queued struct {
 	corr    int32
 	req     kmsg.Request
 	pending Pending
+	frame   *Buffer // the request frame, pooled once the answer is written (nil: none to pool)
 }
 
 // maxPipelined bounds the answers a connection may owe at once; Kafka
@@ -273,11 +278,18 @@ func (c *Conn) handshake() (*tls.Conn, error) {
 // next reads, handles and answers one request; false means close. A
 // request for the Handler is answered later by the writer, which ends it.
 func (c *Conn) next() bool {
-	frame, ok := c.readFrame()
-	if !ok || !c.begin() {
+	fb, ok := c.readFrame()
+	if !ok {
 		return false
 	}
-	keep := c.handle(frame)
+	if !c.begin() {
+		c.srv.frames.Put(fb)
+		return false
+	}
+	c.frame = fb
+	keep := c.handle(fb)
+	c.srv.frames.Put(c.frame) // unless an answer took it
+	c.frame = nil
 	if c.deferred {
 		c.deferred = false
 		return keep
@@ -285,11 +297,12 @@ func (c *Conn) next() bool {
 	return c.end() && keep
 }
 
-// readFrame reads one size-prefixed frame. Before authentication everything
-// runs against the fixed authentication deadline and frames are capped at
-// maxPreAuthBytes. After it, a connection may wait IdleTimeout for the first
-// byte, and the rest of the frame must follow within FrameTimeout.
-func (c *Conn) readFrame() ([]byte, bool) {
+// readFrame reads one size-prefixed frame into a pooled buffer. Before
+// authentication everything runs against the fixed authentication deadline
+// and frames are capped at maxPreAuthBytes. After it, a connection may wait
+// IdleTimeout for the first byte, and the rest of the frame must follow
+// within FrameTimeout.
+func (c *Conn) readFrame() (*Buffer, bool) {
 	authed := c.stage == stageAuthenticated
 	limit := min(c.srv.cfg.MaxRequestBytes, maxPreAuthBytes)
 	deadline := c.authDeadline
@@ -315,13 +328,14 @@ func (c *Conn) readFrame() ([]byte, bool) {
 		c.refuse(RefusalFrameTooLarge, "frame too large", "err", err)
 		return nil, false
 	}
-	frame := make([]byte, size)
-	if _, err := io.ReadFull(c.rw, frame); err != nil {
+	fb := c.srv.frames.Get(int(size))
+	if _, err := io.ReadFull(c.rw, fb.B); err != nil {
+		c.srv.frames.Put(fb)
 		c.readFailed(err, true)
 		return nil, false
 	}
 	c.srv.obs.BytesIn(4 + int(size))
-	return frame, true
+	return fb, true
 }
 
 // readFailed sorts out why a read ended. A timeout is the client's fault
@@ -341,7 +355,8 @@ func (c *Conn) readFailed(err error, timeoutIsRefusal bool) {
 }
 
 // handle dispatches one frame; false means close the connection.
-func (c *Conn) handle(frame []byte) bool {
+func (c *Conn) handle(fb *Buffer) bool {
+	frame := fb.B
 	if c.stage == stageRawToken {
 		return c.handleRawToken(frame)
 	}
@@ -381,7 +396,7 @@ func (c *Conn) handle(frame []byte) bool {
 	case *kmsg.SASLAuthenticateRequest:
 		return c.handleAuthenticate(h, req)
 	}
-	return c.handleRequest(h, req)
+	return c.handleRequest(h, req, fb)
 }
 
 // admit checks a request's key and version against the SASL stage and the
@@ -444,15 +459,15 @@ func (c *Conn) handleApiVersions(h header, r kbin.Reader) bool {
 	return c.write(h.corr, resp)
 }
 
-func (c *Conn) handleRequest(h header, req kmsg.Request) bool {
-	pending, err := c.srv.cfg.Handler.Begin(c.ctx, c, req)
+func (c *Conn) handleRequest(h header, req kmsg.Request, fb *Buffer) bool {
+	pending, err := c.srv.cfg.Handler.Begin(c.ctx, c, req, fb.B)
 	if err != nil {
 		if c.ctx.Err() == nil {
 			c.logger().Warn("kafkaproto: handler failed; closing connection", "api", kmsg.NameForKey(req.Key()), "version", req.GetVersion(), "err", err)
 		}
 		return false
 	}
-	c.enqueue(queued{corr: h.corr, req: req, pending: pending})
+	c.enqueue(queued{corr: h.corr, req: req, pending: pending, frame: c.takeFrame()})
 	return true
 }
 
@@ -483,10 +498,18 @@ func (c *Conn) answer(corr int32, req kmsg.Request, resp kmsg.Response) bool {
 // request order.
 func (c *Conn) write(corr int32, resp kmsg.Response) bool {
 	if c.queue != nil {
-		c.enqueue(queued{corr: corr, req: resp.RequestKind(), pending: func() (kmsg.Response, error) { return resp, nil }})
+		c.enqueue(queued{corr: corr, req: resp.RequestKind(), pending: func() (kmsg.Response, error) { return resp, nil }, frame: c.takeFrame()})
 		return true
 	}
 	return c.writeRaw(appendResponse(nil, corr, resp))
+}
+
+// takeFrame hands the frame being handled to an answer in the writer's
+// queue (the first such answer, should there be more).
+func (c *Conn) takeFrame() *Buffer {
+	fb := c.frame
+	c.frame = nil
+	return fb
 }
 
 // enqueue hands an owed answer to the writer, starting it on first use; it
@@ -523,6 +546,10 @@ func (c *Conn) writeLoop() {
 		}
 		resp, err := q.pending()
 		ok := err == nil && c.answer(q.corr, q.req, resp)
+		// Only now is nothing left that may refer to the frame: the
+		// Handler's Pending has returned and its answer is written.
+		// (Frames of dropped answers are left to the garbage collector.)
+		c.srv.frames.Put(q.frame)
 		if err != nil && c.ctx.Err() == nil {
 			c.logger().Warn("kafkaproto: handler failed; closing connection", "api", kmsg.NameForKey(q.req.Key()), "version", q.req.GetVersion(), "err", err)
 		}

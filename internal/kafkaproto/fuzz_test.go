@@ -28,7 +28,7 @@ func (nopConn) SetWriteDeadline(time.Time) error { return nil }
 // echoHandler answers every request with its empty response kind.
 type echoHandler struct{}
 
-func (echoHandler) Begin(_ context.Context, _ *Conn, req kmsg.Request) (Pending, error) {
+func (echoHandler) Begin(_ context.Context, _ *Conn, req kmsg.Request, _ []byte) (Pending, error) {
 	return func() (kmsg.Response, error) {
 		if p, ok := req.(*kmsg.ProduceRequest); ok && p.Acks == 0 {
 			return nil, nil
@@ -83,7 +83,7 @@ func FuzzHandle(f *testing.F) {
 		if c.stage == stageAuthenticated {
 			c.setPrincipal(&testPrincipal{user: "p1"})
 		}
-		c.handle(frame)
+		c.handle(&Buffer{B: frame, class: -1})
 	})
 }
 

@@ -159,7 +159,7 @@ func (h *testHandler) seen() ([]int16, []*Conn) {
 
 // Begin answers at once (handle), blocking the connection's reader while
 // it runs.
-func (h *testHandler) Begin(ctx context.Context, c *Conn, req kmsg.Request) (Pending, error) {
+func (h *testHandler) Begin(ctx context.Context, c *Conn, req kmsg.Request, _ []byte) (Pending, error) {
 	resp, err := h.handle(ctx, c, req)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package kafkaproto
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -18,7 +19,7 @@ type pipelineHandler struct {
 	release chan struct{}
 }
 
-func (h *pipelineHandler) Begin(ctx context.Context, c *Conn, req kmsg.Request) (Pending, error) {
+func (h *pipelineHandler) Begin(ctx context.Context, c *Conn, req kmsg.Request, frame []byte) (Pending, error) {
 	if m, ok := req.(*kmsg.MetadataRequest); ok && len(m.Topics) == 1 && m.Topics[0].Topic != nil {
 		name := *m.Topics[0].Topic
 		h.began <- name
@@ -27,9 +28,20 @@ func (h *pipelineHandler) Begin(ctx context.Context, c *Conn, req kmsg.Request) 
 			return func() (kmsg.Response, error) { <-h.release; return metadataResponse(c, m), nil }, nil
 		case "fail later":
 			return func() (kmsg.Response, error) { return nil, errors.New("backend gone") }, nil
+		case "keep frame":
+			// The frame must stay as it was until the answer is
+			// written, whatever is read meanwhile.
+			want := bytes.Clone(frame)
+			return func() (kmsg.Response, error) {
+				<-h.release
+				if !bytes.Equal(frame, want) {
+					return nil, errors.New("the frame changed before its answer was written")
+				}
+				return metadataResponse(c, m), nil
+			}, nil
 		}
 	}
-	return h.testHandler.Begin(ctx, c, req)
+	return h.testHandler.Begin(ctx, c, req, frame)
 }
 
 func startPipelined(t *testing.T) (*testServer, *pipelineHandler) {
@@ -110,5 +122,27 @@ func TestPipelinedShutdownDrains(t *testing.T) {
 	rc.expectClosed()
 	if err := <-done; err != nil {
 		t.Fatalf("shutdown: %v", err)
+	}
+}
+
+// A request's frame is not reused while its answer is pending, though the
+// connection reads (into pooled buffers) the requests after it.
+func TestPipelinedFrameKept(t *testing.T) {
+	ts, ph := startPipelined(t)
+	rc := ts.dialAuth(t)
+	kept := metadataReq(12, "keep frame")
+	c1 := rc.send(kept)
+	<-ph.began
+	var later []int32
+	for _, name := range []string{"xxxx frame", "yyyy frame", "zzzz frame"} {
+		later = append(later, rc.send(metadataReq(12, name)))
+		<-ph.began
+	}
+	close(ph.release)
+	if r := rc.read(kept, c1).(*kmsg.MetadataResponse); *r.Topics[0].Topic != "keep frame" {
+		t.Fatalf("first answer %+v", r)
+	}
+	for _, corr := range later {
+		rc.read(metadataReq(12, "xxxx frame"), corr)
 	}
 }

@@ -41,13 +41,19 @@ type Pending func() (kmsg.Response, error)
 // this one. Begin calls for one connection are serial and in request order
 // (ctx is the connection's context); their Pendings are called serially,
 // in the same order, from another goroutine, and their answers written in
-// that order. The server's own answers (ApiVersions, Unlisted) take their
+// that order, each before the next Pending is called (so an answer may
+// refer to a buffer that the next Pending reuses). The server's own answers (ApiVersions, Unlisted) take their
 // place in the same order. A nil answer means "send nothing" and is only
 // valid for Produce with acks=0 (for which anything returned is dropped:
 // such a client reads no response). An error from either closes the
 // connection.
+//
+// frame is the request as the client sent it (header and body, without
+// the size prefix), for a Handler that forwards it rather than re-encoding
+// req. It and req's byte fields (kmsg keeps record batches as slices of
+// it) are valid until the Pending returns: the buffer is then reused.
 type Handler interface {
-	Begin(ctx context.Context, c *Conn, req kmsg.Request) (Pending, error)
+	Begin(ctx context.Context, c *Conn, req kmsg.Request, frame []byte) (Pending, error)
 }
 
 // Config configures a Server. Zero durations take the defaults noted.
@@ -114,11 +120,12 @@ var ErrServerClosed = errors.New("kafkaproto: server closed")
 
 // Server serves the Kafka protocol on any number of listeners.
 type Server struct {
-	cfg  Config
-	apis atomic.Pointer[apiTable]
-	log  *slog.Logger
-	obs  Observer
-	bufs bufPool // response encoding buffers, shared by the connections
+	cfg    Config
+	apis   atomic.Pointer[apiTable]
+	log    *slog.Logger
+	obs    Observer
+	bufs   bufPool    // response encoding buffers, shared by the connections
+	frames BufferPool // request frames, shared by the connections
 
 	authLog  *ratelog.Limiter // failed authentications
 	limitLog *ratelog.Limiter // connections refused over MaxConns
