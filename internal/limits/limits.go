@@ -171,6 +171,11 @@ const (
 	// PipelineBisectInserts bounds the store Inserts one project's
 	// bisection may make in one attempt of a batch.
 	PipelineBisectInserts = 64
+	// PipelineUnreadableFetches is how many consecutive fetches of a raw
+	// partition may fail to decode the batch at its position (corrupt, or
+	// decompressing past MaxDecompressedBatchBytes) before the pipeline
+	// skips that batch with a dead letter naming it.
+	PipelineUnreadableFetches = 3
 )
 
 // Fairness of the pipeline between projects (docs/pipeline.md,

@@ -103,6 +103,8 @@ type Pipeline struct {
 	poison      *poisonMemory
 	health      healthState
 	fetchErrors fetchErrorLog
+	unreadable  unreadableTracker
+	skipLog     skipLog
 	fair        *fairness
 
 	pollCtx    context.Context // cancelled by Close: stop polling
@@ -176,9 +178,9 @@ func (p *Pipeline) newSession() (*kgo.GroupTransactSession, error) {
 		// The Inbound listener refuses batches that decompress past
 		// MaxDecompressedBatchBytes, so a raw batch over it (one written
 		// before that check existed) is hostile: franz-go would inflate it
-		// up to 1 GiB. Over this bound the partition stops with
-		// ErrDecompressTooLarge instead (logged, see run).
-		kgo.MaxDecompressBatchBytes(limits.MaxDecompressedBatchBytes+limits.MaxMessageBytes),
+		// up to 1 GiB. Past this bound it is unreadable, and skipped
+		// (unreadable.go, decompress.go).
+		kgo.WithDecompressor(rawDecompressor),
 		kgo.TransactionalID(p.cfg.TransactionalID),
 		// Static membership under the process's own, stable id: a
 		// process restarted after a crash takes its partitions back as
@@ -285,12 +287,18 @@ func (p *Pipeline) run() {
 		fetches.EachError(func(t string, part int32, err error) {
 			errs++
 			p.fetchErrors.warn(p.log, t, part, err, time.Now())
+			p.unreadable.failed(t, part, err)
+		})
+		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+			if len(fp.Records) > 0 {
+				p.unreadable.read(fp.Topic, fp.Partition)
+			}
 		})
 		if fetches.NumRecords() == 0 {
 			sess.AllowRebalance()
-			if errs > 0 {
-				// A partition that fails on every fetch (a batch it
-				// cannot read) must not make the loop spin.
+			// A partition that fails on every fetch (a batch it cannot
+			// read) must not make the loop spin, nor stop there.
+			if errs > 0 && p.skipUnreadable(p.workCtx, sess) == 0 {
 				p.pause(fetchErrorPause)
 			}
 			continue
@@ -317,6 +325,7 @@ func (p *Pipeline) run() {
 		sess.AllowRebalance()
 		switch {
 		case err == nil:
+			p.skipUnreadable(p.workCtx, sess)
 		case isolated:
 			// The attempt found the records it failed on; the next one
 			// gives them their outcome.
