@@ -83,6 +83,12 @@ type Config struct {
 	// produced; true abandons the batch as a crash would (no commit, no
 	// abort) and stops the pipeline.
 	crashBeforeCommit func() bool
+	// stageHook, for tests, is called as the loop enters each stage (a
+	// Stage constant); blocking in it blocks the stage.
+	stageHook func(stage string)
+	// stageLimit and pollWait, for tests, replace stageStuckAfter and
+	// pollWait (health.go).
+	stageLimit, pollWait time.Duration
 }
 
 // NewTransactionalID returns a fresh transactional id for a process.
@@ -128,6 +134,9 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 	}
 	if cfg.TransactionTimeout == 0 {
 		cfg.TransactionTimeout = 30 * time.Second
+	}
+	if cfg.pollWait == 0 {
+		cfg.pollWait = pollWait
 	}
 	p := &Pipeline{
 		cfg: cfg, topics: cfg.Backend.NewTopicCache(), parts: newPartitioner(),
@@ -277,7 +286,12 @@ func (p *Pipeline) run() {
 			fetches = p.freshen(sess)
 		}
 		if fetches.NumRecords() == 0 {
-			fetches = sess.PollRecords(p.pollCtx, maxPollRecords)
+			p.stage(StagePolling)
+			// Bounded, so that a poll that does not return is told from
+			// an idle one (health.go).
+			ctx, cancel := context.WithTimeout(p.pollCtx, p.cfg.pollWait)
+			fetches = sess.PollRecords(ctx, maxPollRecords)
+			cancel()
 		}
 		if p.pollCtx.Err() != nil {
 			sess.AllowRebalance()
@@ -285,6 +299,9 @@ func (p *Pipeline) run() {
 		}
 		errs := 0
 		fetches.EachError(func(t string, part int32, err error) {
+			if t == "" && errors.Is(err, context.DeadlineExceeded) {
+				return // the poll's own bound: nothing arrived
+			}
 			errs++
 			p.fetchErrors.warn(p.log, t, part, err, time.Now())
 			p.unreadable.failed(t, part, err)
@@ -338,6 +355,7 @@ func (p *Pipeline) run() {
 
 // pause waits before a failed batch is retried.
 func (p *Pipeline) pause(d time.Duration) {
+	p.stage("")
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -354,12 +372,14 @@ func (p *Pipeline) pause(d time.Duration) {
 // next attempt can give them their outcome and go through.
 func (p *Pipeline) handle(ctx context.Context, sess *kgo.GroupTransactSession, fetches kgo.Fetches) (isolated bool, err error) {
 	st := stages{last: time.Now()}
+	p.stage(StageValidating)
 	b, err := p.prepare(fetches)
 	st.mark(&st.prepare)
 	if err != nil {
 		p.rewind(sess, fetches)
 		return false, err
 	}
+	p.stage(StageStoring)
 	w, isolated, err := p.storeAndBuild(ctx, b)
 	st.mark(&st.store)
 	if err != nil {
@@ -371,6 +391,7 @@ func (p *Pipeline) handle(ctx context.Context, sess *kgo.GroupTransactSession, f
 		p.renewSession(sess)
 		return false, fmt.Errorf("beginning a transaction: %w", err)
 	}
+	p.stage(StagePublishing)
 	fails, err := p.produce(ctx, sess, w.recs)
 	st.mark(&st.produce)
 	if err == nil && len(fails) > 0 {
@@ -389,6 +410,7 @@ func (p *Pipeline) handle(ctx context.Context, sess *kgo.GroupTransactSession, f
 	// session's OnPartitionsLost has run, and that waits for this batch to
 	// allow the rebalance: End would wait forever. Past endGrace the
 	// waiting callback is let through, and End aborts the transaction.
+	p.stage(StageCommitting)
 	release := time.AfterFunc(endGrace, sess.AllowRebalance)
 	committed, err := sess.End(ctx, kgo.TryCommit)
 	release.Stop()
@@ -508,6 +530,7 @@ func (p *Pipeline) storeAndBuild(ctx context.Context, b *batch) (*work, bool, er
 			return nil, isolated, err
 		}
 	}
+	p.stage(StageTopics)
 	if err := p.ensureTopics(ctx, w); err != nil {
 		return nil, isolated, err
 	}
@@ -720,6 +743,7 @@ func (p *Pipeline) isolate(fails []produceFailure) (isolated bool, err error) {
 // abort ends the transaction without committing; the session rewinds to
 // the committed offsets.
 func (p *Pipeline) abort(ctx context.Context, sess *kgo.GroupTransactSession) {
+	p.stage(StageAborting)
 	p.cfg.Metrics.transaction("aborted")
 	if _, err := sess.End(ctx, kgo.TryAbort); err != nil {
 		p.log.Error("aborting a transaction", "err", err)
@@ -749,6 +773,7 @@ func (p *Pipeline) rewind(sess *kgo.GroupTransactSession, fetches kgo.Fetches) {
 // transactional id, which also aborts what the old one left open.
 func (p *Pipeline) renewSession(old *kgo.GroupTransactSession) {
 	p.log.Warn("restarting the pipeline's transactional client")
+	p.stage(StageRestarting)
 	old.CloseAllowingRebalance()
 	for p.pollCtx.Err() == nil {
 		sess, err := p.newSession()

@@ -113,6 +113,7 @@ type unreadableBatch struct {
 func (p *Pipeline) skipUnreadable(ctx context.Context, sess *kgo.GroupTransactSession) int {
 	skipped := 0
 	for _, tp := range p.unreadable.due(limits.PipelineUnreadableFetches) {
+		p.stage(StageSkipping)
 		ub, err := p.findUnreadable(ctx, sess, tp)
 		if err != nil || ub == nil {
 			// The batch could not be read again (the backend's error),
@@ -303,6 +304,7 @@ func (p *Pipeline) skipBatch(ctx context.Context, sess *kgo.GroupTransactSession
 		addTxnOffset(req, ub.topic, ub.partition, ub.last+1)
 		return nil
 	})
+	p.stage(StageCommitting)
 	release := time.AfterFunc(endGrace, sess.AllowRebalance)
 	committed, err := sess.End(commitCtx, kgo.TryCommit)
 	release.Stop()
