@@ -111,6 +111,7 @@ func ParseServe(args []string, env func(string) (string, bool), usageOut io.Writ
 	atLeast(fs, &c.Limits.MaxCollectionsPerProject, "max-collections-per-project", "collections one project may have; a new one past it is refused", 1)
 	atLeast(fs, &c.Limits.MaxPropertiesPerCollection, "max-properties-per-collection", "typed columns (property path × JSON type) one collection may have; an event past it goes to the DLQ", 1)
 	atLeast(fs, &c.Limits.MaxExtractionBytes, "max-extraction-bytes", "bytes of events one extraction may return; a larger one is refused", 1)
+	atLeast(fs, &c.Limits.MaxExtractionBytesInFlight, "max-extraction-bytes-in-flight", "bytes of extraction answers held at once, all projects together (each extraction reserves --max-extraction-bytes while it runs); past it extractions are refused with 503 and Retry-After", 1)
 	atLeast(fs, &c.Limits.MaxHTTPConnections, "max-http-connections", "open HTTP connections (lowered at start to fit the file descriptor limit)", 1)
 	atLeast(fs, &c.Limits.MaxKafkaConnections, "max-kafka-connections", "open connections of each Kafka listener (lowered at start to fit the file descriptor limit)", 1)
 	atLeast(fs, &c.Limits.ProduceBytesPerSecond, "produce-bytes-per-second", "bytes per second one project may produce over Kafka Inbound and HTTP together, beyond a second's burst; over it clients are throttled (0 = no quota)", 0)

@@ -280,6 +280,15 @@ func (a *API) savedResult(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer a.queries.leave(p.ID)
+	// An extraction's answer counts against the process's budget, as the
+	// query API's do.
+	if q, err := saved.Parse(sq.ProjectID, sq.Query, keyFilters, now); err == nil && q.Analysis == query.Extraction {
+		held := a.extractions.reserve(w, a.cfg.MaxExtractionBytes)
+		if held == nil {
+			return
+		}
+		defer held.release()
+	}
 	ans, err := saved.Runner{Store: a.cfg.Store, MaxExtractionBytes: a.cfg.MaxExtractionBytes}.Run(r.Context(), sq, keyFilters, now)
 	var tooLarge *store.TooLargeError
 	var qe *query.Error
