@@ -113,6 +113,7 @@ func ParseServe(args []string, env func(string) (string, bool), usageOut io.Writ
 	atLeast(fs, &c.Limits.MaxExtractionBytes, "max-extraction-bytes", "bytes of events one extraction may return; a larger one is refused", 1)
 	atLeast(fs, &c.Limits.MaxExtractionBytesInFlight, "max-extraction-bytes-in-flight", "bytes of extraction answers held at once, all projects together (each extraction reserves --max-extraction-bytes while it runs); past it extractions are refused with 503 and Retry-After", 1)
 	atLeast(fs, &c.Limits.MaxHTTPConnections, "max-http-connections", "open HTTP connections (lowered at start to fit the file descriptor limit)", 1)
+	atLeast(fs, &c.Limits.MaxHTTPConnectionsPerAddress, "max-http-connections-per-address", "open HTTP connections from one remote address (0 = no cap; behind a reverse proxy every client shares its address)", 0)
 	atLeast(fs, &c.Limits.MaxKafkaConnections, "max-kafka-connections", "open connections of each Kafka listener (lowered at start to fit the file descriptor limit)", 1)
 	atLeast(fs, &c.Limits.ProduceBytesPerSecond, "produce-bytes-per-second", "bytes per second one project may produce over Kafka Inbound and HTTP together, beyond a second's burst; over it clients are throttled (0 = no quota)", 0)
 	atLeast(fs, &c.Limits.MaxKafkaConnectionsPerProject, "max-kafka-connections-per-project", "authenticated connections of one project to each Kafka listener", 1)
