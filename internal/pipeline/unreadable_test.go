@@ -152,3 +152,20 @@ func (pe *poisonEnv) readUnreadable(pid, collection string, n int) []unreadableD
 	}
 	return out
 }
+
+// A batch that claims more records than it holds (3, holding 1) is no
+// unreadable batch: its record is stored and streamed, and the partition
+// goes on past it.
+func TestABatchHoldingFewerRecordsThanItClaimsDoesNotStopItsPartition(t *testing.T) {
+	pe := newPoisonEnv(t)
+	raw := tenancy.RawTopic(pe.projA.ID, "", "orders")
+	if err := pe.b.EnsureTopic(context.Background(), raw, 9, nil); err != nil {
+		t.Fatal(err)
+	}
+	writeBatch(t, pe.b, raw, 0, gatewaytest.ShortBatch())
+	writeBatch(t, pe.b, raw, 0, gatewaytest.CompressedBatch(gatewaytest.CodecGzip, []byte(`{"same":"partition"}`)))
+	deadline := time.Now().Add(10 * time.Second)
+	pe.waitStreamed(pe.projA.ID, "orders", `"short":true`, deadline)
+	pe.waitStreamed(pe.projA.ID, "orders", `"same":"partition"`, deadline)
+	pe.checkFlow("orders")
+}
