@@ -27,6 +27,7 @@ import (
 	"github.com/sluice-io/sluice/internal/backend"
 	"github.com/sluice-io/sluice/internal/event"
 	"github.com/sluice-io/sluice/internal/limits"
+	"github.com/sluice-io/sluice/internal/ratelog"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/store"
 	"github.com/sluice-io/sluice/internal/tenancy"
@@ -111,7 +112,10 @@ type Pipeline struct {
 	fetchErrors fetchErrorLog
 	unreadable  unreadableTracker
 	skipLog     skipLog
-	fair        *fairness
+	// skipFailures logs failures to skip an unreadable batch (retried
+	// after the next batch, or the next failed fetches).
+	skipFailures *ratelog.Limiter
+	fair         *fairness
 
 	pollCtx    context.Context // cancelled by Close: stop polling
 	stopPoll   context.CancelFunc
@@ -144,6 +148,7 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 		log:  cfg.Logger.With("component", "pipeline"),
 		done: make(chan struct{}), provDone: make(chan struct{}),
 	}
+	p.skipFailures = ratelog.New(p.log, slog.LevelWarn, "could not skip a raw batch the pipeline cannot read; retrying", failureLogEvery, 1)
 	if err := p.fencePredecessor(ctx); err != nil {
 		return nil, err
 	}

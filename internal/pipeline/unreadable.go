@@ -120,13 +120,13 @@ func (p *Pipeline) skipUnreadable(ctx context.Context, sess *kgo.GroupTransactSe
 			// or it reads now: it is not skipped; the count starts over.
 			p.unreadable.read(tp.topic, tp.partition)
 			if err != nil {
-				p.log.Warn("reading a raw batch the pipeline's consumer could not decode; not skipped", "topic", tp.topic, "partition", tp.partition, "err", err)
+				p.skipFailures.Log("topic", tp.topic, "partition", tp.partition, "err", fmt.Errorf("reading it again: %w", err))
 			}
 			continue
 		}
 		committed, err := p.skipBatch(ctx, sess, ub)
 		if err != nil {
-			p.log.Warn("skipping a raw batch the pipeline cannot read; retrying", "topic", tp.topic, "partition", tp.partition, "err", err)
+			p.skipFailures.Log("topic", tp.topic, "partition", tp.partition, "err", err)
 			return skipped
 		}
 		if !committed {
