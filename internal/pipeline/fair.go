@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -79,71 +78,6 @@ func fairCut(parts []pollPart, active, share, turn int) []bool {
 		}
 	}
 	return keep
-}
-
-// largestLast says which partitions of a batch (in fetch order) are
-// prepared and stored after the others: those of the project with the
-// most records, when the batch holds two projects or more. An event is
-// countable once its project's Insert commits, and validating a flood's
-// share (16,384 events) takes tens of milliseconds on every core: the
-// other projects' events need not wait for it. Partitions of no project
-// go first.
-func largestLast(parts []pollPart) []bool {
-	records := map[string]int{}
-	for _, p := range parts {
-		if p.project != "" {
-			records[p.project] += p.records
-		}
-	}
-	later := make([]bool, len(parts))
-	if len(records) < 2 {
-		return later
-	}
-	largest := ""
-	for _, p := range parts { // fetch order: ties go to the first seen
-		if p.project != "" && (largest == "" || records[p.project] > records[largest]) {
-			largest = p.project
-		}
-	}
-	for i, p := range parts {
-		later[i] = p.project == largest
-	}
-	return later
-}
-
-// splitLargest splits a batch by largestLast: first is prepared and
-// stored before rest (nil when there is nothing to split).
-func splitLargest(fetches kgo.Fetches) (first, rest kgo.Fetches) {
-	var parts []pollPart
-	var fps []kgo.FetchTopicPartition
-	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		if len(fp.Records) == 0 {
-			return
-		}
-		raw, _ := tenancy.ParseRawTopic(fp.Topic)
-		parts = append(parts, pollPart{project: raw.ProjectID, records: len(fp.Records)})
-		fps = append(fps, fp)
-	})
-	later := largestLast(parts)
-	if !slices.Contains(later, true) {
-		return fetches, nil
-	}
-	var a, b []kgo.FetchTopic
-	add := func(to *[]kgo.FetchTopic, fp kgo.FetchTopicPartition) {
-		if n := len(*to); n == 0 || (*to)[n-1].Topic != fp.Topic {
-			*to = append(*to, kgo.FetchTopic{Topic: fp.Topic})
-		}
-		t := &(*to)[len(*to)-1]
-		t.Partitions = append(t.Partitions, fp.FetchPartition)
-	}
-	for i, fp := range fps {
-		if later[i] {
-			add(&b, fp)
-		} else {
-			add(&a, fp)
-		}
-	}
-	return kgo.Fetches{{Topics: a}}, kgo.Fetches{{Topics: b}}
 }
 
 // fairness is the loop's memory of which projects are active.

@@ -40,25 +40,3 @@ func TestFairCut(t *testing.T) {
 		})
 	}
 }
-
-func TestLargestLast(t *testing.T) {
-	for _, c := range []struct {
-		name  string
-		parts []pollPart
-		want  []bool
-	}{
-		{"one project", []pollPart{{"a", 4000}, {"a", 4000}}, []bool{false, false}},
-		{"a flood after a quiet project", []pollPart{{"a", 4000}, {"b", 3}, {"a", 4000}}, []bool{true, false, true}},
-		{"the largest by records, not partitions", []pollPart{{"a", 10}, {"a", 10}, {"b", 300}}, []bool{false, false, true}},
-		{"a tie: the first seen", []pollPart{{"b", 5}, {"a", 5}}, []bool{true, false}},
-		{"three projects: only the largest waits", []pollPart{{"a", 5}, {"b", 9000}, {"c", 7}}, []bool{false, true, false}},
-		{"topics of no project go first", []pollPart{{"", 9000}, {"a", 4000}, {"b", 1}}, []bool{false, true, false}},
-		{"nothing", nil, []bool{}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			if got := largestLast(c.parts); !reflect.DeepEqual(got, c.want) {
-				t.Errorf("largestLast = %v, want %v", got, c.want)
-			}
-		})
-	}
-}

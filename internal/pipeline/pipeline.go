@@ -377,34 +377,16 @@ func (p *Pipeline) pause(d time.Duration) {
 // next attempt can give them their outcome and go through.
 func (p *Pipeline) handle(ctx context.Context, sess *kgo.GroupTransactSession, fetches kgo.Fetches) (isolated bool, err error) {
 	st := stages{last: time.Now()}
-	// While projects share the pipeline, the largest project's records
-	// are validated after the others are stored (fair.go).
-	first, rest := fetches, kgo.Fetches(nil)
-	if p.fair.sharing {
-		first, rest = splitLargest(fetches)
-	}
 	p.stage(StageValidating)
-	b, err := p.prepare(first)
+	b, err := p.prepare(fetches)
 	st.mark(&st.prepare)
 	if err != nil {
 		p.rewind(sess, fetches)
 		return false, err
 	}
-	var more func() (*batch, error)
-	var preparingMore time.Duration
-	if rest != nil {
-		more = func() (*batch, error) {
-			p.stage(StageValidating)
-			defer p.stage(StageStoring)
-			t0 := time.Now()
-			defer func() { preparingMore = time.Since(t0) }()
-			return p.prepare(rest)
-		}
-	}
 	p.stage(StageStoring)
-	w, isolated, err := p.storeAndBuild(ctx, b, more)
+	w, isolated, err := p.storeAndBuild(ctx, b)
 	st.mark(&st.store)
-	st.store, st.prepare = st.store-preparingMore, st.prepare+preparingMore
 	if err != nil {
 		p.rewind(sess, fetches)
 		return isolated, err
@@ -539,11 +521,11 @@ func (w *work) tally(pid string) *tally {
 	return t
 }
 
-// storeAndBuild stores every project's events (storeAll: b's, then
-// more's) and builds the records to publish, giving each record the
-// outcome a verdict holds for it.
-func (p *Pipeline) storeAndBuild(ctx context.Context, b *batch, more func() (*batch, error)) (*work, bool, error) {
-	stored, isolated, err := p.storeAll(ctx, b, more)
+// storeAndBuild stores every project's events (storeAll) and builds the
+// records to publish, giving each record the outcome a verdict holds for
+// it.
+func (p *Pipeline) storeAndBuild(ctx context.Context, b *batch) (*work, bool, error) {
+	stored, isolated, err := p.storeAll(ctx, b)
 	if err != nil {
 		return nil, isolated, err
 	}

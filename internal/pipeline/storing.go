@@ -61,33 +61,20 @@ var errBisectBudget = errors.New("the store failed on too many parts of the batc
 // store took other events meanwhile, those are poison (they become dead
 // letters with the store's error, and are not inserted again); when it
 // took none, the store is down and the batch fails, to be retried.
-// isolated says new poison was found. more, when not nil, prepares the
-// rest of the batch once b's projects are stored: its projects are added
-// to b and stored in the same attempt.
-func (p *Pipeline) storeAll(ctx context.Context, b *batch, more func() (*batch, error)) (out map[*projectBatch]*storedProject, isolated bool, err error) {
+// isolated says new poison was found.
+func (p *Pipeline) storeAll(ctx context.Context, b *batch) (out map[*projectBatch]*storedProject, isolated bool, err error) {
 	out = map[*projectBatch]*storedProject{}
 	var a storeAttempt
 	var errs []error
-	store := func(projects []*projectBatch) {
-		for _, pb := range projects {
-			sp, err := p.storeProject(ctx, pb, &a)
-			out[pb] = sp
-			if err != nil {
-				errs = append(errs, err)
-				if ctx.Err() != nil {
-					return
-				}
+	for _, pb := range b.projects {
+		sp, err := p.storeProject(ctx, pb, &a)
+		out[pb] = sp
+		if err != nil {
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
 			}
 		}
-	}
-	store(b.projects)
-	if more != nil && ctx.Err() == nil {
-		rest, err := more()
-		if err != nil {
-			return out, false, errors.Join(append(errs, err)...)
-		}
-		b.projects = append(b.projects, rest.projects...)
-		store(rest.projects)
 	}
 	if len(a.failing) > 0 {
 		if !a.works {
