@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/duckdb/duckdb-go/v2"
 	"github.com/sluice-io/sluice/internal/store"
-	sluiceduck "github.com/sluice-io/sluice/internal/store/duckdb"
 )
 
 // The query benchmark (issue 16's targets): N events of one collection,
@@ -39,6 +37,7 @@ type queriesConfig struct {
 	runs, warmup int
 	reportFlags
 	reuse          string
+	store          string // serve --store (queries_clickhouse.go); "": DuckDB
 	loadBatch      int
 	queriesTimeout time.Duration
 }
@@ -123,6 +122,7 @@ func queriesBench(args []string) error {
 	fs.IntVar(&c.warmup, "warmup", 2, "untimed runs of each query first")
 	fs.IntVar(&c.loadBatch, "load-batch", 50_000, "events per store Insert while loading")
 	fs.StringVar(&c.reuse, "reuse", "", "a data dir this benchmark loaded before (same --events), to skip the load")
+	fs.StringVar(&c.store, "store", "", "clickhouse://… to measure the ClickHouse store (queries_clickhouse.go); empty: DuckDB")
 	fs.DurationVar(&c.queriesTimeout, "query-timeout", 5*time.Minute, "give up one query after this long")
 	c.register(fs, "queries.md", "", "the figures as JSON (empty: none)")
 	if err := fs.Parse(args); err != nil {
@@ -155,9 +155,12 @@ func queriesBench(args []string) error {
 			return fmt.Errorf("--reuse %s: %w", dataDir, err)
 		}
 	}
-	rep.StoreBytes = dirSize(filepath.Join(dataDir, "store"))
+	var err error
+	if rep.StoreBytes, err = storeBytes(ctx, c, dataDir); err != nil {
+		return err
+	}
 
-	sl, err := startSluice(ctx, c.bin, dataDir, "", false, nil, filepath.Join(c.workDir, "queries-sluice"))
+	sl, err := startSluice(ctx, c.bin, dataDir, "", false, nil, filepath.Join(c.workDir, "queries-sluice"), c.storeArgs()...)
 	if err != nil {
 		return err
 	}
@@ -188,7 +191,11 @@ func queriesBench(args []string) error {
 		return err
 	}
 
-	if err := directQueries(ctx, c, cases, timings, rep); err != nil {
+	direct := directQueries
+	if c.store != "" {
+		direct = directClickHouse
+	}
+	if err := direct(ctx, c, cases, timings, rep); err != nil {
 		return err
 	}
 	rep.Timings = timings
@@ -210,7 +217,7 @@ func loadQueryData(ctx context.Context, c queriesConfig, dataDir string, rep *qu
 	if err := os.RemoveAll(dataDir); err != nil {
 		return project{}, err
 	}
-	sl, err := startSluice(ctx, c.bin, dataDir, "", false, nil, filepath.Join(c.workDir, "queries-setup"))
+	sl, err := startSluice(ctx, c.bin, dataDir, "", false, nil, filepath.Join(c.workDir, "queries-setup"), c.storeArgs()...)
 	if err != nil {
 		return project{}, err
 	}
@@ -221,7 +228,7 @@ func loadQueryData(ctx context.Context, c queriesConfig, dataDir string, rep *qu
 	if err != nil {
 		return project{}, err
 	}
-	st, err := sluiceduck.Open(filepath.Join(dataDir, "store"), slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	st, err := openQueryStore(ctx, c, dataDir)
 	if err != nil {
 		return project{}, err
 	}
@@ -390,9 +397,10 @@ func (r *queriesReport) markdown(c queriesConfig) string {
 		r.Started.UTC().Format("2006-01-02 15:04"), r.Finished.UTC().Format("15:04 UTC"), m.Cores, m.CPUModel, m.MemGiB, m.Kernel, m.LoadAvg, r.LoadEnd)
 	fmt.Fprintf(&b, "%d events of one collection (1,000 countries, 100,000 users, 1,000,000 sessions, 30 days; `bench/queries.go` says how each is derived), "+
 		"written into a sluice data dir's store with the store's own Insert (%.0f s; store %.1f GiB), then each query asked %d times (after %d untimed) "+
-		"through sluice's HTTP query API (POST, the read key; the round trip), and the same question in plain SQL of a plain in-memory DuckDB table "+
-		"holding the same data (built by SQL in %.0f s): the direct baseline, what the question costs on DuckDB without sluice.\n\n",
-		r.Events, r.LoadSeconds, float64(r.StoreBytes)/(1<<30), c.runs, c.warmup, r.DirectSeconds)
+		"through sluice's HTTP query API (POST, the read key; the round trip), and the same question in plain SQL of %s "+
+		"holding the same data (built by SQL in %.0f s): the direct baseline, what the question costs on %s without sluice.\n\n",
+		r.Events, r.LoadSeconds, float64(r.StoreBytes)/(1<<30), c.runs, c.warmup, c.baselineTable(), r.DirectSeconds, c.engineName())
+	b.WriteString(c.engineNote())
 	b.WriteString("| query | goal | sluice p50 / p99 | direct p50 / p99 | sluice's answer |\n|---|---|---|---|---|\n")
 	for _, t := range r.Timings {
 		verdict := "met"
@@ -401,7 +409,11 @@ func (r *queriesReport) markdown(c queriesConfig) string {
 		}
 		fmt.Fprintf(&b, "| %s | ≤ %.0f ms (%s) | %.1f / %.1f ms | %.1f / %.1f ms | %s |\n", t.Name, t.GoalMs, verdict, t.SluiceP50, t.SluiceP99, t.DirectP50, t.DirectP99, strings.ReplaceAll(t.Result, "|", "\\|"))
 	}
-	fmt.Fprintf(&b, "\nMemory: sluice's peak RSS while answering %.0f MiB; the baseline process's peak %.0f MiB (the whole table in memory).\n", r.SluiceRSSMiB, r.DirectRSSMiB)
+	if c.store == "" {
+		fmt.Fprintf(&b, "\nMemory: sluice's peak RSS while answering %.0f MiB; the baseline process's peak %.0f MiB (the whole table in memory).\n", r.SluiceRSSMiB, r.DirectRSSMiB)
+	} else {
+		fmt.Fprintf(&b, "\nMemory: sluice's peak RSS while answering %.0f MiB (the ClickHouse servers' memory is not sampled).\n", r.SluiceRSSMiB)
+	}
 	if c.env != "" {
 		b.WriteString("\n")
 		for _, kv := range c.envPairs() {

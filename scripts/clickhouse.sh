@@ -20,8 +20,8 @@
 #       --owner-pid stops the servers once that process has exited, so a
 #       killed test run does not leave servers behind.
 #       Files: DIR/serverN/{config.xml,users.xml,server.log,stdout.log,pid,data/}.
-#       Running start again on a stopped DIR restarts the same servers with
-#       their data.
+#       Running start again on DIR (same --port and --shards) restarts its
+#       stopped or killed servers with their data, leaving running ones be.
 #   scripts/clickhouse.sh stop --dir DIR
 #       SIGTERM every server, SIGKILL what is left after
 #       ${CLICKHOUSE_STOP_TIMEOUT:-15} s.
@@ -221,12 +221,11 @@ cmd_start() {
 
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
-	local i
+	local i running=() down=0
 	for ((i = 1; i <= servers; i++)); do
-		if pid_alive "$(server_pid "$dir/server$i")"; then
-			die "server $i in $dir is already running (scripts/clickhouse.sh stop --dir $dir)"
-		fi
+		if pid_alive "$(server_pid "$dir/server$i")"; then running[i]=1; else down=1; fi
 	done
+	((down)) || die "every server in $dir is already running (scripts/clickhouse.sh stop --dir $dir)"
 
 	local shards="" addrs=""
 	for ((i = 1; i <= servers; i++)); do
@@ -240,6 +239,7 @@ cmd_start() {
 	# shellcheck disable=SC2064
 	trap "cmd_stop --dir $(printf %q "$dir") >/dev/null 2>&1 || true; exit 143" TERM INT HUP
 	for ((i = 1; i <= servers; i++)); do
+		[[ ${running[i]:-0} == 1 ]] && continue
 		local n="$dir/server$i" p=$((base + 10 * (i - 1)))
 		mkdir -p "$n/data" "$n/tmp" "$n/user_files" "$n/format_schemas"
 		write_config "$n" "$p" "$shards"
@@ -249,7 +249,7 @@ cmd_start() {
 		echo $! >"$n/pid"
 	done
 
-	if [[ -n $owner ]]; then
+	if [[ -n $owner ]] && ! kill -0 "$(cat "$dir/watchdog.pid" 2>/dev/null)" 2>/dev/null; then
 		# shellcheck disable=SC2016
 		SLUICE_CLICKHOUSE_WATCHDOG=1 nohup bash -c '
 			while kill -0 "$1" 2>/dev/null && [[ -f "$2/server1/pid" ]]; do sleep 1; done

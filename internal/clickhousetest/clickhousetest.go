@@ -32,6 +32,8 @@ type Cluster struct {
 
 	script  string
 	ownsDir bool
+	shards  int
+	base    int // the first server's port
 
 	stopOnce sync.Once
 	stopErr  error
@@ -51,7 +53,7 @@ func Start(ctx context.Context, shards int, dir string) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{script: filepath.Join(root, "scripts", "clickhouse.sh"), Dir: dir}
+	c := &Cluster{script: filepath.Join(root, "scripts", "clickhouse.sh"), Dir: dir, shards: shards}
 	if c.Dir == "" {
 		if c.Dir, err = os.MkdirTemp("", "sluice-clickhouse-"); err != nil {
 			return nil, fmt.Errorf("clickhousetest: %w", err)
@@ -65,11 +67,8 @@ func Start(ctx context.Context, shards int, dir string) (*Cluster, error) {
 			c.cleanupDir()
 			return nil, err
 		}
-		out, err = c.run(ctx, "start", "--dir", c.Dir, "--shards", strconv.Itoa(shards),
-			"--port", strconv.Itoa(base),
-			// If the test binary dies without Stop, the script's watchdog
-			// stops the servers.
-			"--owner-pid", strconv.Itoa(os.Getpid()))
+		c.base = base
+		out, err = c.start(ctx)
 		if err == nil {
 			break
 		}
@@ -149,6 +148,21 @@ func (c *Cluster) Kill(i int) error {
 		}
 	}
 	return fmt.Errorf("clickhousetest: server %d (pid %d) still runs after SIGKILL", i, pid)
+}
+
+// Restart starts again the servers Kill stopped, with their data and
+// ports, and returns once they answer.
+func (c *Cluster) Restart(ctx context.Context) error {
+	_, err := c.start(ctx)
+	return err
+}
+
+func (c *Cluster) start(ctx context.Context) (string, error) {
+	return c.run(ctx, "start", "--dir", c.Dir, "--shards", strconv.Itoa(c.shards),
+		"--port", strconv.Itoa(c.base),
+		// If the test binary dies without Stop, the script's watchdog
+		// stops the servers.
+		"--owner-pid", strconv.Itoa(os.Getpid()))
 }
 
 // LogTail returns the last n lines of every server's error log.

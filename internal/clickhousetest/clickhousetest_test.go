@@ -2,7 +2,10 @@ package clickhousetest
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -65,5 +68,42 @@ func TestStartStop(t *testing.T) {
 	var n uint64
 	if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = 'default' AND name = 'kept'").Scan(&n); err != nil || n != 1 {
 		t.Fatalf("after a restart on the same directory, table kept: %d, %v", n, err)
+	}
+}
+
+// A killed server comes back on its port with Restart; the other one runs
+// on, untouched.
+func TestKillRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := StartForTest(t, 2)
+	pid := func(i int) string {
+		b, err := os.ReadFile(filepath.Join(c.Dir, fmt.Sprintf("server%d", i+1), "pid"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	first := pid(0)
+	if err := c.Kill(1); err != nil {
+		t.Fatal(err)
+	}
+	if conn, err := net.DialTimeout("tcp", c.Addrs[1], time.Second); err == nil {
+		conn.Close()
+		t.Fatalf("%s still listens after Kill", c.Addrs[1])
+	}
+	if err := c.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := ch.Open(&ch.Options{Addr: []string{c.Addrs[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Ping(ctx); err != nil {
+		t.Fatalf("%s after Restart: %v", c.Addrs[1], err)
+	}
+	if pid(0) != first {
+		t.Fatalf("Restart restarted the running server too (pid %s, was %s)", pid(0), first)
 	}
 }

@@ -1,10 +1,11 @@
 // Package dataset is Keen's cached datasets: the rules of a definition (a
 // query with an interval and a relative timeframe, indexed by the values
-// of index_by properties), Keen's definition document, and the query a
-// result request runs: the definition's, for one index value, over the
-// requested timeframe cut to the definition's. sluice computes a result
-// when it is asked (package query, as the query API); nothing is
-// precomputed.
+// of index_by properties), Keen's definition document, the computation
+// that keeps a dataset's results — every interval of its timeframe for
+// every index value, from one store query grouped by the index_by
+// properties (refresh.go) — and the answer of a results request from
+// what was kept, or the query that computes it directly when nothing
+// usable is kept.
 package dataset
 
 import (
@@ -22,6 +23,7 @@ import (
 	"github.com/sluice-io/sluice/internal/query"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/saved"
+	"github.com/sluice-io/sluice/internal/store"
 )
 
 // MaxDatasets bounds a project's datasets (internal/limits); ErrOverLimit
@@ -163,7 +165,16 @@ func isNull(b json.RawMessage) bool {
 	return len(t) == 0 || string(t) == "null"
 }
 
-// Document is Keen's dataset document.
+// Keen's statuses of a dataset: created and not computed yet, computed
+// (its results are served from what was kept), or (sluice's) its last
+// computation failed, so that results are computed when asked.
+const (
+	StatusCreated = "Created"
+	StatusOK      = "OK"
+	StatusFailed  = "Failed"
+)
+
+// Document is Keen's dataset document, with the status of its results.
 type Document struct {
 	ProjectID                   string          `json:"project_id"`
 	OrganizationID              string          `json:"organization_id"`
@@ -174,14 +185,24 @@ type Document struct {
 	LastScheduledDate           string          `json:"last_scheduled_date"`
 	LatestSubtimeframeAvailable string          `json:"latest_subtimeframe_available"`
 	MillisecondsBehind          int64           `json:"milliseconds_behind"`
+	Status                      string          `json:"status"`
+	// Message is why the last computation failed (sluice's; absent
+	// otherwise).
+	Message string `json:"message,omitempty"`
 }
 
 const dateLayout = "2006-01-02T15:04:05.000Z"
 
-// NewDocument renders a dataset of project p at now. Results are computed
-// when asked, so every interval up to now is available and nothing is
-// behind; last_scheduled_date is when the definition was last written.
-func NewDocument(p registry.Project, d registry.Dataset, now time.Time) Document {
+// epoch is what Keen's dates read before a dataset's first computation.
+var epoch = time.Unix(0, 0).UTC()
+
+// NewDocument renders a dataset of project p at now with its last
+// computation (nil: none yet). last_scheduled_date is when it ran,
+// latest_subtimeframe_available the end of the timeframe it computed, and
+// milliseconds_behind how long ago it ran: events since are not in its
+// results. Before the first computation both dates are the epoch, as Keen
+// shows them, and milliseconds_behind counts from the definition's write.
+func NewDocument(p registry.Project, d registry.Dataset, run *registry.DatasetRun, now time.Time) Document {
 	q := d.Query
 	var m map[string]json.RawMessage
 	if json.Unmarshal(d.Query, &m) == nil {
@@ -190,17 +211,43 @@ func NewDocument(p registry.Project, d registry.Dataset, now time.Time) Document
 			q = b
 		}
 	}
-	return Document{
+	doc := Document{
 		ProjectID: p.ID, OrganizationID: p.OrgID, DatasetName: d.Name, DisplayName: d.DisplayName, Query: q, IndexBy: d.IndexBy,
-		LastScheduledDate: d.Modified.UTC().Format(dateLayout), LatestSubtimeframeAvailable: now.UTC().Format(dateLayout),
+		LastScheduledDate: epoch.Format(dateLayout), LatestSubtimeframeAvailable: epoch.Format(dateLayout),
+		MillisecondsBehind: max(now.Sub(d.Modified).Milliseconds(), 0), Status: StatusCreated,
 	}
+	if run == nil {
+		return doc
+	}
+	doc.LastScheduledDate = run.RunAt.UTC().Format(dateLayout)
+	doc.MillisecondsBehind = max(now.Sub(run.RunAt).Milliseconds(), 0)
+	if run.Status != 200 {
+		doc.Status, doc.Message = StatusFailed, run.Message
+		return doc
+	}
+	doc.Status = StatusOK
+	if n := len(run.Buckets); n > 0 {
+		doc.LatestSubtimeframeAvailable = run.Buckets[n-1].UTC().Format(dateLayout)
+	}
+	return doc
 }
 
-// ResultQuery builds the query of a results request: the dataset's, with
-// an eq filter per index_by property and the requested timeframe cut to
-// the dataset's own at now. values are the URL's parameters: index_by and
-// timeframe (both required; api_key aside, no other).
-func ResultQuery(d registry.Dataset, values url.Values, keyFilters []registry.Filter, now time.Time) (*query.Query, error) {
+// Request is a results request, read: the index value asked for and the
+// timeframe asked, cut to the dataset's own at the time of the request.
+type Request struct {
+	dataset registry.Dataset
+	now     time.Time
+	// Index is the index value: an eq filter per index_by property, in
+	// their order; Key names it among kept results.
+	Index      []registry.Filter
+	Key        string
+	Start, End time.Time
+}
+
+// ParseRequest reads a results request of dataset d at now. values are
+// the URL's parameters: index_by and timeframe (both required; api_key
+// aside, no other).
+func ParseRequest(d registry.Dataset, values url.Values, now time.Time) (*Request, error) {
 	for name, vs := range values {
 		switch {
 		case name == "api_key":
@@ -220,13 +267,15 @@ func ResultQuery(d registry.Dataset, values url.Values, keyFilters []registry.Fi
 	if err != nil {
 		return nil, err
 	}
-	params, err := query.FromJSON(d.Query)
-	if err != nil {
-		return nil, err
+	vals := make([]any, len(index))
+	for i, f := range index {
+		vals[i] = f.PropertyValue
 	}
-	var analysis string
-	_ = json.Unmarshal(params["analysis_type"], &analysis)
-	own, err := query.Parse(analysis, d.ProjectID, params, nil, now)
+	key, ok := IndexKey(vals)
+	if !ok {
+		return nil, refuse(`"index_by" values must be strings, numbers or booleans`)
+	}
+	params, analysis, own, err := parse(d, now)
 	if err != nil {
 		return nil, err
 	}
@@ -251,19 +300,124 @@ func ResultQuery(d registry.Dataset, values url.Values, keyFilters []registry.Fi
 			asked.Store.Start.UTC().Format(dateLayout), asked.Store.End.UTC().Format(dateLayout),
 			own.Store.Start.UTC().Format(dateLayout), own.Store.End.UTC().Format(dateLayout))
 	}
-	params["timeframe"], _ = json.Marshal(map[string]string{"start": start.UTC().Format(dateLayout), "end": end.UTC().Format(dateLayout)})
+	return &Request{dataset: d, now: now, Index: index, Key: key, Start: start, End: end}, nil
+}
+
+// parameters are a dataset's query parameters and its analysis.
+func parameters(d registry.Dataset) (query.Params, string, error) {
+	params, err := query.FromJSON(d.Query)
+	if err != nil {
+		return nil, "", err
+	}
+	var analysis string
+	_ = json.Unmarshal(params["analysis_type"], &analysis)
+	return params, analysis, nil
+}
+
+// parse is parameters, and the dataset's query they make at now.
+func parse(d registry.Dataset, now time.Time) (query.Params, string, *query.Query, error) {
+	params, analysis, err := parameters(d)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	q, err := query.Parse(analysis, d.ProjectID, params, nil, now)
+	return params, analysis, q, err
+}
+
+// Query is the query that computes the request's results directly: the
+// dataset's, over the request's timeframe, with an eq filter per index_by
+// property and keyFilters (an access key's) ANDed in.
+func (r *Request) Query(keyFilters []registry.Filter) (*query.Query, error) {
+	params, analysis, err := parameters(r.dataset)
+	if err != nil {
+		return nil, err
+	}
+	params["timeframe"], _ = json.Marshal(map[string]string{"start": r.Start.UTC().Format(dateLayout), "end": r.End.UTC().Format(dateLayout)})
 	var fs []json.RawMessage
 	if !isNull(params["filters"]) {
 		if err := json.Unmarshal(params["filters"], &fs); err != nil {
 			return nil, refuse(`the dataset's "filters" are not an array`)
 		}
 	}
-	for _, f := range index {
+	for _, f := range r.Index {
 		b, _ := json.Marshal(f)
 		fs = append(fs, b)
 	}
 	params["filters"], _ = json.Marshal(fs)
-	return query.Parse(analysis, d.ProjectID, params, keyFilters, now)
+	return query.Parse(analysis, r.dataset.ProjectID, params, keyFilters, r.now)
+}
+
+// Answer is the request's answer from a dataset's kept results: run is
+// its last successful computation and res the index value's rows (nil
+// when the index value had no events then). They are shaped as the query
+// API shapes the direct query's rows (query.Shape), so the answer is the
+// direct query's as of the run. ok is false when an interval of the
+// request is not one the run computed (a timeframe not aligned on the
+// dataset's intervals, or reaching past the run): then nothing kept
+// answers it.
+func (r *Request) Answer(run registry.DatasetRun, res *registry.DatasetResult) (body json.RawMessage, ok bool, err error) {
+	q, err := r.Query(nil)
+	if err != nil {
+		return nil, false, err
+	}
+	// Every interval asked must be one the run computed: the start of the
+	// run's bucket i → its end.
+	ends := make(map[int64]time.Time, len(run.Buckets))
+	for i := 0; i+1 < len(run.Buckets); i++ {
+		ends[run.Buckets[i].UnixNano()] = run.Buckets[i+1]
+	}
+	at := map[int64]int{} // a bucket's start → its index in the request's
+	for j := 0; j+1 < len(q.Store.Buckets); j++ {
+		start := q.Store.Buckets[j].UnixNano()
+		if end, found := ends[start]; !found || !end.Equal(q.Store.Buckets[j+1]) {
+			return nil, false, nil
+		}
+		at[start] = j
+	}
+	rows := make([][]store.Row, len(storeQueries(q)))
+	if res != nil {
+		kept, err := decodeRows(res.Rows, func(start int64) (int, bool) { j, ok := at[start]; return j, ok })
+		if err != nil {
+			return nil, false, fmt.Errorf("reading the kept results of dataset %s: %w", r.dataset.Name, err)
+		}
+		copy(rows, kept)
+	}
+	result, err := query.Shape(q, rows)
+	if err != nil {
+		return nil, false, err
+	}
+	body, err = json.Marshal(map[string]any{"result": result})
+	if err != nil {
+		return nil, false, fmt.Errorf("encoding dataset results: %w", err)
+	}
+	return body, true, nil
+}
+
+// IndexKey names an index value among a dataset's kept results: the JSON
+// array of its values, one per index_by property, numbers as float64 (as
+// the store compares them). A value that is not a string, number or
+// boolean names none (ok false): no results request can ask for it.
+func IndexKey(vals []any) (key string, ok bool) {
+	norm := make([]any, len(vals))
+	for i, v := range vals {
+		switch x := v.(type) {
+		case string, bool, float64:
+			norm[i] = x
+		case json.Number:
+			f, err := x.Float64()
+			if err != nil {
+				return "", false
+			}
+			norm[i] = f
+		default:
+			return "", false
+		}
+	}
+	b, err := json.Marshal(norm)
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
 }
 
 // indexFilters turns an index_by value into eq filters. With one index_by
@@ -312,4 +466,22 @@ func decode(text string, v any) error {
 		return errors.New("trailing data")
 	}
 	return nil
+}
+
+// Within reports whether the request's index value is one an access key
+// may retrieve: pins are the key's (index_by property → the values it may
+// ask for; nil pins nothing). A pinned property the dataset is not indexed
+// by cannot be honoured, so it permits nothing.
+func (r *Request) Within(pins map[string][]any) bool {
+	for prop, vals := range pins {
+		i := slices.Index(r.dataset.IndexBy, prop)
+		if i < 0 {
+			return false
+		}
+		asked, _ := IndexKey([]any{r.Index[i].PropertyValue})
+		if !slices.ContainsFunc(vals, func(v any) bool { k, ok := IndexKey([]any{v}); return ok && k == asked }) {
+			return false
+		}
+	}
+	return true
 }

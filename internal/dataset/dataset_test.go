@@ -15,7 +15,7 @@ import (
 
 var now = time.Date(2026, 12, 6, 12, 30, 0, 0, time.UTC)
 
-func TestResultQuery(t *testing.T) {
+func TestRequestQuery(t *testing.T) {
 	one := registry.Dataset{ProjectID: "p", Name: "d", IndexBy: []string{"user.id"},
 		Query: json.RawMessage(`{"analysis_type":"count","event_collection":"c","timeframe":"this_3_days","interval":"daily","filters":[{"property_name":"x","operator":"exists","property_value":true}]}`)}
 	two := one
@@ -45,7 +45,11 @@ func TestResultQuery(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			q, err := dataset.ResultQuery(c.ds, url.Values{"index_by": {c.index}, "timeframe": {c.tf}}, nil, now)
+			req, err := dataset.ParseRequest(c.ds, url.Values{"index_by": {c.index}, "timeframe": {c.tf}}, now)
+			var q *query.Query
+			if err == nil {
+				q, err = req.Query(nil)
+			}
 			var qe *query.Error
 			if c.wantErr != "" {
 				if !errors.As(err, &qe) || qe.Name != c.wantErr {

@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/sluice-io/sluice/internal/dataset"
@@ -14,29 +16,56 @@ import (
 
 // Cached datasets (Keen's /datasets): the master key writes and deletes
 // definitions; the master key, the read key and access keys permitting
-// datasets read them and their results. Package dataset holds the rules;
-// results are computed when asked, by package query.
+// datasets read them and their results, within the key's datasets options
+// (operations, allowed datasets with pinned index values, blocked ones).
+// Package dataset holds the rules; results are answered from what the
+// schedule's leader kept, or computed when asked when nothing usable is
+// kept.
 
 func (a *API) datasetRoutes() {
 	m := a.mux
 	m.HandleFunc("GET /3.0/projects/{pid}/datasets", a.listDatasets)
 	m.HandleFunc("GET /3.0/projects/{pid}/datasets/{name}", a.getDataset)
 	m.HandleFunc("PUT /3.0/projects/{pid}/datasets/{name}", a.master(a.putDataset))
-	m.HandleFunc("DELETE /3.0/projects/{pid}/datasets/{name}", a.master(a.deleteDataset))
+	m.HandleFunc("DELETE /3.0/projects/{pid}/datasets/{name}", a.master(a.deleteNamed("a dataset", Registry.DeleteDataset, datasetNotFound)))
 	m.HandleFunc("GET /3.0/projects/{pid}/datasets/{name}/results", a.datasetResults)
 }
 
-// datasetReader authenticates a read of datasets.
-func (a *API) datasetReader(w http.ResponseWriter, r *http.Request) (registry.Project, registry.Credential, bool) {
+// datasetAccess is what a credential may do with datasets: everything,
+// but for an access key's datasets options and query filters.
+type datasetAccess struct {
+	rules registry.DatasetRules
+	// filters are the key's query filters, ANDed into results it gets.
+	filters []registry.Filter
+}
+
+// does reports whether the key may do operation op on some dataset.
+func (acc datasetAccess) does(op string) bool {
+	return acc.rules.Operations == nil || slices.Contains(acc.rules.Operations, op)
+}
+
+// datasetReader authenticates operation op on datasets.
+func (a *API) datasetReader(w http.ResponseWriter, r *http.Request, op string) (registry.Project, datasetAccess, bool) {
+	var acc datasetAccess
 	p, cred, ok := a.authenticate(w, r)
 	if !ok {
-		return p, cred, false
+		return p, acc, false
 	}
-	if !cred.Permits(registry.PermDatasets) {
-		writeError(w, http.StatusUnauthorized, "InvalidApiKeyError", "This key may not read datasets: use the master key, the read key or an access key permitting datasets.")
-		return p, cred, false
+	if cred.Kind == registry.KindAccess {
+		acc.rules = cred.AccessKey.Options.DatasetRules()
+		if q := cred.AccessKey.Options.Queries; q != nil {
+			acc.filters = q.Filters
+		}
 	}
-	return p, cred, true
+	if !cred.Permits(registry.PermDatasets) || !acc.does(op) {
+		refuseDatasetKey(w, op)
+		return p, acc, false
+	}
+	return p, acc, true
+}
+
+func refuseDatasetKey(w http.ResponseWriter, op string) {
+	writeError(w, http.StatusUnauthorized, "InvalidApiKeyError", "This key may not "+op+" this dataset: use the master key, the read key, or an access key permitting datasets whose options allow the operation, the dataset and the index value.")
 }
 
 func datasetNotFound(w http.ResponseWriter, name string) {
@@ -48,10 +77,19 @@ type datasetList struct {
 	NextPageURL *string            `json:"next_page_url"`
 }
 
-// listDatasets answers Keen's page of datasets: by name, after after_name,
-// at most limit (all when absent).
+// runOf is a dataset's last computation in v (nil: none of its current
+// definition).
+func runOf(v *registry.View, d registry.Dataset) *registry.DatasetRun {
+	if run, ok := v.DatasetRun(d.ProjectID, d.Name); ok {
+		return &run
+	}
+	return nil
+}
+
+// listDatasets answers Keen's page of the datasets the key may list: by
+// name, after after_name, at most limit (all when absent).
 func (a *API) listDatasets(w http.ResponseWriter, r *http.Request) {
-	p, _, ok := a.datasetReader(w, r)
+	p, acc, ok := a.datasetReader(w, r, registry.DatasetList)
 	if !ok {
 		return
 	}
@@ -77,7 +115,7 @@ func (a *API) listDatasets(w http.ResponseWriter, r *http.Request) {
 	now := a.now()
 	a.cfg.Registry.Read(func(v *registry.View) {
 		for _, d := range v.Datasets(p.ID) {
-			if d.Name <= after {
+			if d.Name <= after || !acc.rules.Permits(registry.DatasetList, d.Name) {
 				continue
 			}
 			if limit > 0 && len(out.Datasets) == limit {
@@ -85,30 +123,42 @@ func (a *API) listDatasets(w http.ResponseWriter, r *http.Request) {
 				out.NextPageURL = &next
 				return
 			}
-			out.Datasets = append(out.Datasets, dataset.NewDocument(p, d, now))
+			out.Datasets = append(out.Datasets, dataset.NewDocument(p, d, runOf(v, d), now))
 		}
 	})
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (a *API) lookupDataset(w http.ResponseWriter, r *http.Request, p registry.Project) (registry.Dataset, bool) {
+// lookupDataset finds the named dataset, on which the key may do op, with
+// its last computation, answering the refusal itself when there is none.
+func (a *API) lookupDataset(w http.ResponseWriter, r *http.Request, p registry.Project, acc datasetAccess, op string) (registry.Dataset, *registry.DatasetRun, bool) {
 	name := r.PathValue("name")
 	var d registry.Dataset
-	var ok bool
-	a.cfg.Registry.Read(func(v *registry.View) { d, ok = v.Dataset(p.ID, name) })
-	if !ok {
+	var run *registry.DatasetRun
+	var found bool
+	a.cfg.Registry.Read(func(v *registry.View) {
+		if d, found = v.Dataset(p.ID, name); found {
+			run = runOf(v, d)
+		}
+	})
+	switch {
+	case !found:
 		datasetNotFound(w, name)
+	case !acc.rules.Permits(op, name):
+		refuseDatasetKey(w, op)
+	default:
+		return d, run, true
 	}
-	return d, ok
+	return d, nil, false
 }
 
 func (a *API) getDataset(w http.ResponseWriter, r *http.Request) {
-	p, _, ok := a.datasetReader(w, r)
+	p, acc, ok := a.datasetReader(w, r, registry.DatasetRead)
 	if !ok || !noParams(w, r) {
 		return
 	}
-	if d, ok := a.lookupDataset(w, r, p); ok {
-		writeJSON(w, http.StatusOK, dataset.NewDocument(p, d, a.now()))
+	if d, run, ok := a.lookupDataset(w, r, p, acc, registry.DatasetRead); ok {
+		writeJSON(w, http.StatusOK, dataset.NewDocument(p, d, run, a.now()))
 	}
 }
 
@@ -150,62 +200,65 @@ func (a *API) putDataset(w http.ResponseWriter, r *http.Request, p registry.Proj
 	if exists {
 		status = http.StatusOK
 	}
-	writeJSON(w, status, dataset.NewDocument(p, d, now))
-}
-
-func (a *API) deleteDataset(w http.ResponseWriter, r *http.Request, p registry.Project) {
-	if !noParams(w, r) {
-		return
-	}
-	name := r.PathValue("name")
-	err := a.cfg.Registry.DeleteDataset(r.Context(), p.ID, name)
-	switch {
-	case errors.Is(err, registry.ErrNotFound):
-		datasetNotFound(w, name)
-	case err != nil:
-		a.internalError(w, r, "deleting a dataset", err)
-	default:
-		w.WriteHeader(http.StatusNoContent)
-	}
+	writeJSON(w, status, dataset.NewDocument(p, d, nil, now))
 }
 
 // datasetResults answers a dataset's results for one index value over a
-// timeframe, computed now as the query API computes; an access key's query
-// filters are ANDed in.
+// timeframe: from its kept results (their age in the Age header), unless
+// it has none usable (not computed since its definition changed, its last
+// computation failed, or the timeframe's intervals are not ones it
+// computed) or the key carries query filters (the kept results are
+// unfiltered); then they are computed now, as the query API computes.
 func (a *API) datasetResults(w http.ResponseWriter, r *http.Request) {
-	p, cred, ok := a.datasetReader(w, r)
+	p, acc, ok := a.datasetReader(w, r, registry.DatasetRetrieve)
 	if !ok {
 		return
 	}
-	d, ok := a.lookupDataset(w, r, p)
+	d, run, ok := a.lookupDataset(w, r, p, acc, registry.DatasetRetrieve)
 	if !ok {
 		return
 	}
-	if a.cfg.Store == nil {
-		writeError(w, http.StatusServiceUnavailable, "InternalServerError", "Queries are not available on this server.")
-		return
-	}
-	var keyFilters []registry.Filter
-	if cred.Kind == registry.KindAccess && cred.AccessKey.Options.Queries != nil {
-		keyFilters = cred.AccessKey.Options.Queries.Filters
-	}
-	q, err := dataset.ResultQuery(d, r.URL.Query(), keyFilters, a.now())
+	now := a.now()
+	req, err := dataset.ParseRequest(d, r.URL.Query(), now)
 	if err != nil {
 		writeQueryError(w, err)
 		return
 	}
-	if !a.queries.enter(w, p.ID) {
+	if !req.Within(acc.rules.Pinned(d.Name)) {
+		refuseDatasetKey(w, registry.DatasetRetrieve)
 		return
 	}
-	defer a.queries.leave(p.ID)
-	ans, err := query.Run(r.Context(), a.cfg.Store, q)
-	var qe *query.Error
-	switch {
-	case errors.As(err, &qe):
-		writeError(w, http.StatusBadRequest, qe.Name, qe.Message)
-	case err != nil:
-		a.internalError(w, r, "computing dataset results", err)
-	default:
+	if run != nil && run.Status == http.StatusOK && len(acc.filters) == 0 {
+		var res *registry.DatasetResult
+		a.cfg.Registry.Read(func(v *registry.View) {
+			if kept, ok := v.DatasetResult(p.ID, d.Name, req.Key); ok {
+				res = &kept
+			}
+		})
+		body, kept, err := req.Answer(*run, res)
+		var qe *query.Error
+		switch {
+		case errors.As(err, &qe):
+			writeError(w, http.StatusBadRequest, qe.Name, qe.Message)
+			return
+		case err != nil:
+			a.internalError(w, r, "answering dataset results", err)
+			return
+		case kept:
+			writeKept(w, body, run.RunAt, now)
+			return
+		}
+	}
+	q, err := req.Query(acc.filters)
+	if err != nil {
+		writeQueryError(w, err)
+		return
+	}
+	var ans *query.Answer
+	if a.computeNow(w, r, p.ID, "computing dataset results", func(ctx context.Context) (err error) {
+		ans, err = query.Run(ctx, a.cfg.Store, q)
+		return err
+	}) {
 		writeJSON(w, http.StatusOK, ans.Body)
 	}
 }

@@ -1,9 +1,12 @@
 package httpapi
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/sluice-io/sluice/internal/query"
 	"github.com/sluice-io/sluice/internal/registry"
@@ -26,7 +29,7 @@ func (a *API) savedRoutes() {
 	m.HandleFunc("PUT /3.0/projects/{pid}/queries/saved/{name}", a.master(a.putSaved))
 	// keen-analysis.js' README creates one with a POST.
 	m.HandleFunc("POST /3.0/projects/{pid}/queries/saved/{name}", a.master(a.putSaved))
-	m.HandleFunc("DELETE /3.0/projects/{pid}/queries/saved/{name}", a.master(a.deleteSaved))
+	m.HandleFunc("DELETE /3.0/projects/{pid}/queries/saved/{name}", a.master(a.deleteNamed("a saved query", Registry.DeleteSavedQuery, savedNotFound)))
 	m.HandleFunc("GET /3.0/projects/{pid}/queries/saved/{name}/result", a.savedResult)
 }
 
@@ -225,20 +228,70 @@ func (a *API) putSaved(w http.ResponseWriter, r *http.Request, p registry.Projec
 	writeJSON(w, status, saved.NewDocument(sq, nil))
 }
 
-func (a *API) deleteSaved(w http.ResponseWriter, r *http.Request, p registry.Project) {
-	if !noParams(w, r) {
-		return
+// deleteNamed answers a DELETE of the thing (a saved query, a dataset)
+// named by the path: 204, or notFound's 404, once del (a method of
+// Registry) has removed it.
+func (a *API) deleteNamed(thing string, del func(reg Registry, ctx context.Context, pid, name string) error, notFound func(w http.ResponseWriter, name string)) projectHandler {
+	return func(w http.ResponseWriter, r *http.Request, p registry.Project) {
+		if !noParams(w, r) {
+			return
+		}
+		name := r.PathValue("name")
+		err := del(a.cfg.Registry, r.Context(), p.ID, name)
+		switch {
+		case errors.Is(err, registry.ErrNotFound):
+			notFound(w, name)
+		case err != nil:
+			a.internalError(w, r, "deleting "+thing, err)
+		default:
+			w.WriteHeader(http.StatusNoContent)
+		}
 	}
-	name := r.PathValue("name")
-	err := a.cfg.Registry.DeleteSavedQuery(r.Context(), p.ID, name)
+}
+
+// writeKept answers body, a result kept since ranAt (a cached query's, a
+// dataset's), with its age in seconds in the Age header (RFC 9111).
+func writeKept(w http.ResponseWriter, body []byte, ranAt, now time.Time) {
+	w.Header().Set("Age", strconv.FormatInt(max(int64(now.Sub(ranAt).Seconds()), 0), 10))
+	writeBody(w, body)
+}
+
+// writeBody answers 200 with body, JSON already encoded.
+func writeBody(w http.ResponseWriter, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// computeNow runs compute, a result computed when asked (a saved query's,
+// a dataset's), as the query API runs a query: refused when the server
+// has no store, counted against the project's queries running at once,
+// its refusals answered as the query API answers them. It reports whether
+// compute succeeded; if not, the answer is written (doing says what
+// failed in the log).
+func (a *API) computeNow(w http.ResponseWriter, r *http.Request, pid, doing string, compute func(ctx context.Context) error) bool {
+	if a.cfg.Store == nil {
+		writeError(w, http.StatusServiceUnavailable, "InternalServerError", "Queries are not available on this server.")
+		return false
+	}
+	if !a.queries.enter(w, pid) {
+		return false
+	}
+	defer a.queries.leave(pid)
+	err := compute(r.Context())
+	var tooLarge *store.TooLargeError
+	var qe *query.Error
 	switch {
-	case errors.Is(err, registry.ErrNotFound):
-		savedNotFound(w, name)
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusBadRequest, ErrExtractionTooLarge, tooLargeMessage(tooLarge))
+	case errors.As(err, &qe):
+		writeError(w, http.StatusBadRequest, qe.Name, qe.Message)
 	case err != nil:
-		a.internalError(w, r, "deleting a saved query", err)
+		a.internalError(w, r, doing, err)
 	default:
-		w.WriteHeader(http.StatusNoContent)
+		return true
 	}
+	return false
 }
 
 // savedResult answers a saved query's document with its result: a cached
@@ -263,23 +316,9 @@ func (a *API) savedResult(w http.ResponseWriter, r *http.Request) {
 			a.internalError(w, r, "answering a cached query", err)
 			return
 		}
-		age := max(int64(now.Sub(last.RunAt).Seconds()), 0)
-		w.Header().Set("Age", strconv.FormatInt(age, 10))
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(append(body, '\n'))
+		writeKept(w, body, last.RunAt, now)
 		return
 	}
-	if a.cfg.Store == nil {
-		writeError(w, http.StatusServiceUnavailable, "InternalServerError", "Queries are not available on this server.")
-		return
-	}
-	// A result computed now counts against the project's concurrent
-	// queries, as the query API's do.
-	if !a.queries.enter(w, p.ID) {
-		return
-	}
-	defer a.queries.leave(p.ID)
 	// An extraction's answer counts against the process's budget, as the
 	// query API's do.
 	if q, err := saved.Parse(sq.ProjectID, sq.Query, keyFilters, now); err == nil && q.Analysis == query.Extraction {
@@ -289,18 +328,11 @@ func (a *API) savedResult(w http.ResponseWriter, r *http.Request) {
 		}
 		defer held.release()
 	}
-	ans, err := saved.Runner{Store: a.cfg.Store, MaxExtractionBytes: a.cfg.MaxExtractionBytes}.Run(r.Context(), sq, keyFilters, now)
-	var tooLarge *store.TooLargeError
-	var qe *query.Error
-	switch {
-	case errors.As(err, &tooLarge):
-		writeError(w, http.StatusBadRequest, ErrExtractionTooLarge, tooLargeMessage(tooLarge))
-		return
-	case errors.As(err, &qe):
-		writeError(w, http.StatusBadRequest, qe.Name, qe.Message)
-		return
-	case err != nil:
-		a.internalError(w, r, "running saved query "+sq.Name, err)
+	var ans json.RawMessage
+	if !a.computeNow(w, r, p.ID, "running saved query "+sq.Name, func(ctx context.Context) (err error) {
+		ans, err = saved.Runner{Store: a.cfg.Store, MaxExtractionBytes: a.cfg.MaxExtractionBytes}.Run(ctx, sq, keyFilters, now)
+		return err
+	}) {
 		return
 	}
 	body, err := saved.Answer(doc, ans)
@@ -308,7 +340,5 @@ func (a *API) savedResult(w http.ResponseWriter, r *http.Request) {
 		a.internalError(w, r, "answering a saved query", err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(append(body, '\n'))
+	writeBody(w, body)
 }

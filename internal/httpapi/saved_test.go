@@ -291,7 +291,7 @@ func TestAccessKeySavedQueryOptions(t *testing.T) {
 		{`{"saved_queries":{"filters":[{"property_name":"x","operator":"like","property_value":1}]}}`, "operator"},
 		{`{"cached_queries":{"filters":[]}}`, `"filters"`},
 		{`{"cached_queries":{"blocked":[""]}}`, "empty saved query name"},
-		{`{"datasets":{"operations":["read"]}}`, "options.datasets"},
+		{`{"datasets":{"operations":["write"]}}`, "options.datasets.operations"},
 	}
 	for _, c := range cases {
 		var e keenError

@@ -37,9 +37,9 @@ const (
 	StageRestarting = "restarting the transactional client"
 )
 
-// stageStuckAfter is how long a stage may last before Stuck says so: the
-// transaction timeout's default (the coordinator has aborted a
-// transaction open that long), and far beyond a slow batch (seconds).
+// stageStuckAfter is how long a stage may last before Stuck says so: far
+// beyond a slow batch (seconds) and beyond the transaction timeout (the
+// coordinator has aborted a transaction open that long).
 const stageStuckAfter = 30 * time.Second
 
 // pollWait bounds one poll: an idle pipeline polls again after it, so a

@@ -49,6 +49,19 @@ const (
 	fetchMaxPartitionBytes = 4 << 20
 )
 
+// DefaultTransactionTimeout is the pipeline's transaction timeout. A
+// process killed inside a transaction leaves it open until the coordinator
+// aborts it, this long after it began plus up to the brokers'
+// transaction.abort.timed.out.transaction.cleanup.interval.ms; until then
+// read_committed consumers of the outbound partitions it wrote wait, and
+// so does the node taking over its partitions (UNSTABLE_OFFSET_COMMIT).
+// Below sessionTimeout minus a 1 s cleanup interval, the abort is done
+// when the takeover starts. A transaction spans only producing and
+// committing a batch (storing comes before it), well under a second; one
+// that outlives the timeout (a broker failing over mid-batch) is aborted
+// by the coordinator and its batch processed again.
+const DefaultTransactionTimeout = 8 * time.Second
+
 // closeGrace is how long Close lets the batch in progress finish.
 const closeGrace = 20 * time.Second
 
@@ -77,7 +90,8 @@ type Config struct {
 	// Empty: a random one.
 	TransactionalID string
 	// TransactionTimeout bounds how long a transaction left open by a
-	// crashed process holds back read_committed consumers (30 s when 0).
+	// crashed process holds back read_committed consumers
+	// (DefaultTransactionTimeout when 0).
 	TransactionTimeout time.Duration
 
 	// crashBeforeCommit, for tests, is asked after a batch's records are
@@ -137,7 +151,7 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 		cfg.TransactionalID = NewTransactionalID()
 	}
 	if cfg.TransactionTimeout == 0 {
-		cfg.TransactionTimeout = 30 * time.Second
+		cfg.TransactionTimeout = DefaultTransactionTimeout
 	}
 	if cfg.pollWait == 0 {
 		cfg.pollWait = pollWait

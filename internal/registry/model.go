@@ -223,9 +223,10 @@ func parseOptions(raw json.RawMessage) (Options, error) {
 				}
 				o.CachedQueries = v
 			default:
-				// Keen's datasets options (operations, allowed with pinned
-				// index_by values, blocked) are not enforced by sluice.
-				return o, invalid("\"options.datasets\" is not supported by sluice: leave it out or null; a key permitting datasets reads every dataset of its project")
+				if _, err := parseDatasetRules(v); err != nil {
+					return o, err
+				}
+				o.Datasets = v
 			}
 		default:
 			return o, invalid("\"options\" has unknown key %q; allowed: writes, queries, saved_queries, cached_queries, datasets", name)

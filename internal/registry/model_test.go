@@ -45,6 +45,14 @@ func TestParseAccessKeyInput(t *testing.T) {
 		{name: "filter operator", body: `{"name":"k","permitted":["queries"],"options":{"queries":{"filters":[{"property_name":"a","operator":"like","property_value":1}]}}}`, wantErr: "operator"},
 		{name: "filter name", body: `{"name":"k","permitted":["queries"],"options":{"queries":{"filters":[{"operator":"eq","property_value":1}]}}}`, wantErr: "property_name"},
 		{name: "datasets not object", body: `{"name":"k","permitted":["datasets"],"options":{"datasets":"all"}}`, wantErr: "datasets"},
+		{name: "datasets unknown key", body: `{"name":"k","permitted":["datasets"],"options":{"datasets":{"only":["d"]}}}`, wantErr: "unknown field \"only\""},
+		{name: "datasets unknown operation", body: `{"name":"k","permitted":["datasets"],"options":{"datasets":{"operations":["read","delete"]}}}`, wantErr: `"delete"`},
+		{name: "datasets no operation", body: `{"name":"k","permitted":["datasets"],"options":{"datasets":{"operations":[]}}}`, wantErr: "lists no operation"},
+		{name: "datasets allowed a list", body: `{"name":"k","permitted":["datasets"],"options":{"datasets":{"allowed":["d"]}}}`, wantErr: "options.datasets"},
+		{name: "datasets allowed unknown key", body: `{"name":"k","permitted":["datasets"],"options":{"datasets":{"allowed":{"d":{"index":{}}}}}}`, wantErr: "unknown field \"index\""},
+		{name: "datasets pinned value an object", body: `{"name":"k","permitted":["datasets"],"options":{"datasets":{"allowed":{"d":{"index_by":{"u":[{"a":1}]}}}}}}`, wantErr: "strings, numbers or booleans"},
+		{name: "datasets pinned no value", body: `{"name":"k","permitted":["datasets"],"options":{"datasets":{"allowed":{"d":{"index_by":{"u":[]}}}}}}`, wantErr: "lists no value"},
+		{name: "datasets blocked empty name", body: `{"name":"k","permitted":["datasets"],"options":{"datasets":{"blocked":[""]}}}`, wantErr: "empty dataset name"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,5 +109,40 @@ func TestNameRules(t *testing.T) {
 	}
 	if c := k.Options.CachedQueryRules(); c.Permits("b") || !c.Permits("a") {
 		t.Fatalf("cached_queries rules %+v", c)
+	}
+}
+
+func TestDatasetRules(t *testing.T) {
+	k, err := ParseAccessKeyInput([]byte(`{"name":"k","permitted":["datasets"],"options":{"datasets":{
+		"operations":["read","retrieve"],
+		"allowed":{"mine":{"index_by":{"customer.id":["c1",7]}},"open":{},"hidden":{}},
+		"blocked":["hidden"]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := k.Options.DatasetRules()
+	cases := []struct {
+		op, name string
+		want     bool
+	}{
+		{DatasetRead, "mine", true},
+		{DatasetRetrieve, "open", true},
+		{DatasetList, "mine", false},   // not an operation of the key
+		{DatasetRead, "other", false},  // not allowed
+		{DatasetRead, "hidden", false}, // allowed but blocked
+	}
+	for _, c := range cases {
+		if got := r.Permits(c.op, c.name); got != c.want {
+			t.Errorf("Permits(%s, %s) = %v", c.op, c.name, got)
+		}
+	}
+	if p := r.Pinned("mine"); len(p["customer.id"]) != 2 || p["customer.id"][0] != "c1" || p["customer.id"][1] != 7.0 {
+		t.Errorf("pinned %v", p)
+	}
+	if p := r.Pinned("open"); p != nil {
+		t.Errorf("open pins %v", p)
+	}
+	if none := (Options{}).DatasetRules(); !none.Permits(DatasetList, "any") {
+		t.Error("no options must permit everything")
 	}
 }

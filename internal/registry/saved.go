@@ -221,8 +221,8 @@ func (v *View) applySaved(key []byte, r record) error {
 			return fmt.Errorf("registry record %q: result of unknown project", key)
 		}
 		st.results[res.Name] = *res
-	case kindDataset:
-		return v.applyDataset(key, r.Dataset)
+	case kindDataset, kindDatasetRun, kindDatasetResult:
+		return v.applyDataset(key, r)
 	case kindMember:
 		m := r.Member
 		if m == nil || m.ID == "" || string(key) != memberRecordKey(m.Group, m.ID) {
@@ -239,7 +239,8 @@ func (v *View) applySaved(key []byte, r record) error {
 }
 
 // remove folds a tombstone: the entity its key names is gone. Only saved
-// queries, their results, datasets and members are deleted this way.
+// queries, their results, datasets with theirs and members are deleted
+// this way.
 func (v *View) remove(key []byte) {
 	parts := strings.SplitN(string(key), "/", 3)
 	if len(parts) != 3 {
@@ -254,10 +255,8 @@ func (v *View) remove(key []byte) {
 		if st, ok := v.projects[parts[1]]; ok {
 			delete(st.results, parts[2])
 		}
-	case "dataset":
-		if st, ok := v.projects[parts[1]]; ok {
-			delete(st.datasets, parts[2])
-		}
+	case kindDataset, kindDatasetRun, kindDatasetResult:
+		v.removeDataset(parts[0], parts[1]+"/"+parts[2])
 	case "member":
 		delete(v.members[parts[1]], parts[2])
 	}

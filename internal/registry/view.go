@@ -36,6 +36,9 @@ type record struct {
 	SavedResult *SavedResult `json:"saved_result,omitempty"`
 	Member      *Member      `json:"member,omitempty"`
 	Dataset     *Dataset     `json:"dataset,omitempty"`
+
+	DatasetRun    *DatasetRun    `json:"dataset_run,omitempty"`
+	DatasetResult *DatasetResult `json:"dataset_result,omitempty"`
 }
 
 // The keys of the records that say who may connect and where events flow.
@@ -75,9 +78,9 @@ type projectState struct {
 	keys     map[string]*AccessKey
 	byKeyID  map[string]*AccessKey // by tenancy.KeyID, as named in raw topics
 	streams  Streams
-	saved    map[string]SavedQuery  // by name
-	results  map[string]SavedResult // by saved query name
-	datasets map[string]Dataset     // by name
+	saved    map[string]SavedQuery    // by name
+	results  map[string]SavedResult   // by saved query name
+	datasets map[string]*datasetState // by name
 }
 
 // NewView returns an empty view.
@@ -103,7 +106,7 @@ func (v *View) Apply(key, value []byte) error {
 			st.project = *p
 		} else {
 			v.projects[p.ID] = &projectState{project: *p, keys: map[string]*AccessKey{}, byKeyID: map[string]*AccessKey{},
-				saved: map[string]SavedQuery{}, results: map[string]SavedResult{}, datasets: map[string]Dataset{}}
+				saved: map[string]SavedQuery{}, results: map[string]SavedResult{}, datasets: map[string]*datasetState{}}
 		}
 	case kindAccessKey:
 		k := r.AccessKey

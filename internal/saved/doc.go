@@ -2,7 +2,9 @@
 // query's definition and of the documents Keen answers (definition.go),
 // running a saved query through package query (run.go), and the schedule
 // that recomputes cached queries — led by exactly one sluice process at a
-// time, chosen from heartbeats in the registry topic (schedule.go).
+// time, chosen from heartbeats in the registry topic (schedule.go). The
+// leader also runs the schedule's tasks: the datasets' refresh (package
+// dataset) shares this one leadership rather than electing its own.
 //
 // Why heartbeats, one record per member, rather than one lease record that
 // processes claim in turn: the registry topic is compacted, so a process

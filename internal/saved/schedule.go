@@ -71,10 +71,20 @@ type Registry interface {
 	PutSavedResult(ctx context.Context, res registry.SavedResult) error
 }
 
+// Task is more work only the leader does, each beat while it leads (the
+// datasets' refresh, package dataset): RefreshDue does what is due, as
+// member holder, reading the time from now, and returns. Its ctx ends as
+// soon as leadership is lost; a task must then write nothing more.
+type Task interface {
+	RefreshDue(ctx context.Context, holder string, now func() time.Time)
+}
+
 // ScheduleConfig configures a Schedule.
 type ScheduleConfig struct {
 	Registry Registry
 	Runner   Runner
+	// Tasks run after the cached queries, under the same leadership.
+	Tasks []Task
 	// ID names this process in the group (unique per process run).
 	ID string
 	// Beat is how often the member beats and looks for due queries; TTL
@@ -85,7 +95,8 @@ type ScheduleConfig struct {
 	Logger           *slog.Logger
 }
 
-// Schedule recomputes cached queries when due, while this process leads.
+// Schedule recomputes cached queries when due, and runs its tasks, while
+// this process leads.
 type Schedule struct {
 	cfg    ScheduleConfig
 	joined time.Time
@@ -234,6 +245,12 @@ func (s *Schedule) refreshDue(ctx context.Context) {
 		if err := s.cfg.Registry.PutSavedResult(lead, res); err != nil && lead.Err() == nil {
 			s.cfg.Logger.Warn("cached-query schedule: storing a result", "project", sq.ProjectID, "query", sq.Name, "err", err)
 		}
+	}
+	for _, t := range s.cfg.Tasks {
+		if lead.Err() != nil {
+			return
+		}
+		t.RefreshDue(lead, s.cfg.ID, s.cfg.Now)
 	}
 }
 

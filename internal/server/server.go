@@ -23,6 +23,7 @@ import (
 
 	"github.com/sluice-io/sluice/internal/backend"
 	"github.com/sluice-io/sluice/internal/config"
+	"github.com/sluice-io/sluice/internal/dataset"
 	"github.com/sluice-io/sluice/internal/embedded"
 	"github.com/sluice-io/sluice/internal/event"
 	"github.com/sluice-io/sluice/internal/gateway"
@@ -31,6 +32,7 @@ import (
 	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/pipeline"
 	"github.com/sluice-io/sluice/internal/quota"
+	"github.com/sluice-io/sluice/internal/rawtrim"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/saved"
 	"github.com/sluice-io/sluice/internal/store"
@@ -178,6 +180,17 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 		}
 		// The pipeline stops (finishing its batch) before the store closes.
 		defer pipe.Close()
+		if elog != nil {
+			// The embedded log holds an index entry per batch in memory:
+			// the raw records the pipeline has committed go (package rawtrim).
+			trimCtx, stopTrim := context.WithCancel(ctx)
+			trimmed := make(chan struct{})
+			go func() {
+				defer close(trimmed)
+				rawtrim.New(b.Admin(), pipeline.Group, rawtrim.Interval, logger).Run(trimCtx)
+			}()
+			defer func() { stopTrim(); <-trimmed }()
+		}
 		mon.Add("pipeline", func(context.Context) (health.State, string) {
 			if stuck, why := pipe.Health().Stuck(time.Now()); stuck {
 				return health.Degraded, why
@@ -209,10 +222,12 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 		Processor: proc, Events: httpKafka, Offsets: httpKafka, CAFile: tlsMat.CAFile,
 		Health: mon.Report, MaxExtractionBytes: lim.MaxExtractionBytes, MaxExtractionBytesInFlight: lim.MaxExtractionBytesInFlight, ProduceQuota: produceQuota,
 	})
-	// Every process takes part in the cached-query schedule; one leads.
+	// Every process takes part in the cached-query schedule; one leads,
+	// and keeps the datasets' results too.
 	sched, err := saved.NewSchedule(saved.ScheduleConfig{
 		Registry: reg, Runner: saved.Runner{Store: st, MaxExtractionBytes: lim.MaxExtractionBytes},
-		ID: registry.NewKey()[:16], Beat: saved.DefaultBeat, TTL: saved.DefaultTTL, Grace: saved.DefaultGrace, Logger: logger,
+		Tasks: []saved.Task{&dataset.Refresher{Registry: reg, Store: st, Logger: logger}},
+		ID:    registry.NewKey()[:16], Beat: saved.DefaultBeat, TTL: saved.DefaultTTL, Grace: saved.DefaultGrace, Logger: logger,
 	})
 	if err != nil {
 		return err

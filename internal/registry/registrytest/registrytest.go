@@ -183,6 +183,32 @@ func SavedQueries(t *testing.T, brokers []string) {
 		IndexBy: []string{"user.id"}, Created: now, Modified: now}); err != nil {
 		t.Fatal(err)
 	}
+	var ds registry.Dataset
+	r1.Read(func(v *registry.View) { ds, _ = v.Dataset(p.ID, "ds") })
+	if ds.Version == "" {
+		t.Fatal("a stored dataset has no version")
+	}
+	kept := []registry.DatasetResult{
+		{ProjectID: p.ID, Name: "ds", Version: ds.Version, Index: `["u/1"]`, Rows: []byte(`[[]]`)},
+		{ProjectID: p.ID, Name: "ds", Version: ds.Version, Index: `["u2"]`, Rows: []byte(`[[]]`)},
+	}
+	if err := r1.KeepDatasetResults(ctx, p.ID, "ds", kept, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A batch returns once the writer's view holds all of it.
+	if err := r1.KeepDatasetResults(ctx, p.ID, "ds", nil, []string{`["u2"]`}); err != nil {
+		t.Fatal(err)
+	}
+	r1.Read(func(v *registry.View) {
+		_, one := v.DatasetResult(p.ID, "ds", `["u/1"]`)
+		_, two := v.DatasetResult(p.ID, "ds", `["u2"]`)
+		if !one || two {
+			t.Fatalf("kept results: %v %v, want the first only", one, two)
+		}
+	})
+	if err := r1.PutDatasetRun(ctx, registry.DatasetRun{ProjectID: p.ID, Name: "ds", Version: ds.Version, RunAt: now, Status: 200, Indexes: 1}); err != nil {
+		t.Fatal(err)
+	}
 	within(t, time.Second, "saved query, result and member reaching the second process", func() bool {
 		var ok bool
 		r2.Read(func(v *registry.View) {
@@ -190,6 +216,9 @@ func SavedQueries(t *testing.T, brokers []string) {
 			res, hasRes := v.SavedResult(p.ID, "daily")
 			ok = found && got.Version == sq.Version && got.RefreshRate == 14400 && hasRes && string(res.Body) == `{"result":7}` &&
 				len(v.Members("g")) == 1 && len(v.CachedQueries()) > 0 && len(v.Datasets(p.ID)) == 1
+			_, hasRun := v.DatasetRun(p.ID, "ds")
+			_, hasKept := v.DatasetResult(p.ID, "ds", `["u/1"]`)
+			ok = ok && hasRun && hasKept
 		})
 		return ok
 	})
@@ -237,6 +266,9 @@ func SavedQueries(t *testing.T, brokers []string) {
 		}
 		if _, found := v.Dataset(p.ID, "ds"); found {
 			t.Fatal("a process opened after the dataset's deletion sees it")
+		}
+		if n := len(v.DatasetResults(p.ID, "ds")); n != 0 {
+			t.Fatalf("a process opened after the dataset's deletion sees %d of its results", n)
 		}
 		if _, ok := v.Project(p.ID); !ok {
 			t.Fatal("the project is gone")
