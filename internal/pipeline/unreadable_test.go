@@ -169,3 +169,29 @@ func TestABatchHoldingFewerRecordsThanItClaimsDoesNotStopItsPartition(t *testing
 	pe.waitStreamed(pe.projA.ID, "orders", `"same":"partition"`, deadline)
 	pe.checkFlow("orders")
 }
+
+// With the project's Kafka Outbound disabled, an unreadable batch is
+// skipped all the same, counted, and no dead letter is written (counted
+// as skipped, like an invalid event's).
+func TestAnUnreadableRawBatchIsSkippedWithOutboundDisabled(t *testing.T) {
+	pe := newPoisonEnv(t)
+	pe.enable(pe.projA.ID, false)
+	raw := tenancy.RawTopic(pe.projA.ID, "", "orders")
+	if err := pe.b.EnsureTopic(context.Background(), raw, 9, nil); err != nil {
+		t.Fatal(err)
+	}
+	writeBatch(t, pe.b, raw, 0, gatewaytest.CorruptGzipBatch())
+	writeBatch(t, pe.b, raw, 0, gatewaytest.CompressedBatch(gatewaytest.CodecGzip, []byte(`{"same":"partition"}`)))
+	deadline := time.Now().Add(10 * time.Second)
+	for !pe.storedWith(pe.projA.ID, "orders", `"same":"partition"`) {
+		if time.Now().After(deadline) {
+			t.Fatal("the event after the unreadable batch was not stored in time")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	pe.waitMetric("sluice_pipeline_unreadable_batches_total", map[string]string{"project": pe.projA.ID, "reason": "does_not_decompress"}, 1)
+	pe.waitMetric("sluice_pipeline_dlq_records_total", map[string]string{"project": pe.projA.ID, "result": "skipped"}, 1)
+	if n := pe.metric("sluice_pipeline_dlq_records_total", map[string]string{"project": pe.projA.ID, "result": "written"}); n != 0 {
+		t.Errorf("%v dead letters written with outbound disabled", n)
+	}
+}
