@@ -42,7 +42,10 @@ func TestConnectionExhaustion(t *testing.T) {
 	dir := t.TempDir()
 	const orgID, orgKey = "0123456789abcdef01234567", "exhaustion-org-key-0123456789"
 	debugAddr := freeAddr(t)
-	args := append([]string{"serve", "--org-id", orgID, "--org-key", orgKey, "--debug-addr", debugAddr}, localArgs(t)...)
+	// The HTTP floods come from one address and test the total cap:
+	// no cap per address (TestHTTPConnectionsPerAddress tests that one).
+	args := append([]string{"serve", "--org-id", orgID, "--org-key", orgKey, "--debug-addr", debugAddr,
+		"--max-http-connections-per-address", "0"}, localArgs(t)...)
 	p := startLimited(t, dir, exhaustNoFile, args...)
 	pid := p.cmd.Process.Pid
 
@@ -473,4 +476,68 @@ func goroutines(t *testing.T, debugAddr string) int {
 		t.Fatalf("goroutine profile starts %q", first)
 	}
 	return n
+}
+
+// TestHTTPConnectionsPerAddress: one address holding its cap of busy HTTP
+// connections (requests whose body never comes) has its next one answered
+// 429 TooManyConnectionsError; another address is served meanwhile, and the
+// first again once its connections end.
+func TestHTTPConnectionsPerAddress(t *testing.T) {
+	const orgID, orgKey = "0123456789abcdef01234567", "per-address-org-key-0123456789"
+	p := startSluice(t, t.TempDir(), append([]string{"serve", "--org-id", orgID, "--org-key", orgKey,
+		"--max-http-connections-per-address", "3"}, localArgs(t)...)...)
+	proj := createProject(t, p.HTTP, orgID, orgKey, "P")
+	httpHost := strings.TrimPrefix(p.HTTP, "http://")
+	from := func(ip string) net.Conn {
+		d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+		nc, err := d.Dial("tcp", httpHost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		return nc
+	}
+	var busy []net.Conn
+	for range 3 {
+		nc := from("127.0.0.2")
+		fmt.Fprintf(nc, "POST /3.0/projects/%s/events/orders HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n", proj.ID, httpHost)
+		busy = append(busy, nc)
+	}
+	time.Sleep(200 * time.Millisecond) // accepted, their requests begun
+	over := from("127.0.0.2")
+	_ = over.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(over, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", httpHost)
+	resp, err := http.ReadResponse(bufio.NewReader(over), nil)
+	if err != nil {
+		t.Fatalf("a fourth connection of one address: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "1" || !strings.Contains(string(body), `"error_code":"TooManyConnectionsError"`) {
+		t.Fatalf("a fourth connection of one address: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	if st, body := httpDo(t, "POST", p.HTTP+"/3.0/projects/"+proj.ID+"/queries/count", proj.APIKeys["read"], `{"event_collection":"orders"}`); st != 200 {
+		t.Fatalf("another address meanwhile: %d %s", st, body)
+	}
+	for _, nc := range busy {
+		nc.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		nc := from("127.0.0.2")
+		_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(nc, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", httpHost)
+		resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+		if err == nil && resp.StatusCode != 429 {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the address still refused after its connections closed: %v %v", resp, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if st, body := httpDo(t, "GET", p.HTTP+"/metrics", "", ""); st != 200 || !metricAtLeast(body, "sluice_http_connections_refused_per_address_total", 1) {
+		t.Fatalf("the refusal not counted: %d", st)
+	}
 }

@@ -18,6 +18,7 @@ import (
 type poisonEnv struct {
 	t         *testing.T
 	p         *proc
+	dir       string   // the process's directory (its data dir is dir/data)
 	bootstrap []string // the Apache Kafka cluster's, nil on the embedded log
 	a, b      httpProject
 	tls       *tls.Config
@@ -30,7 +31,7 @@ func startPoisonEnv(t *testing.T, backend string) *poisonEnv {
 	dir := t.TempDir()
 	const orgID, orgKey = "0123456789abcdef01234567", "poison-org-key-0123456789"
 	args := []string{"serve", "--org-id", orgID, "--org-key", orgKey}
-	e := &poisonEnv{t: t}
+	e := &poisonEnv{t: t, dir: dir}
 	if backend == "kafka" {
 		e.bootstrap = kafkaCluster(t, 1, false).Bootstrap
 		args = append(args, "--kafka-brokers", strings.Join(e.bootstrap, ","))

@@ -63,6 +63,9 @@ type Config struct {
 	// MaxExtractionBytes bounds an extraction's events (0:
 	// limits.Default's); see limits.Config.
 	MaxExtractionBytes int64
+	// MaxExtractionBytesInFlight bounds the bytes of extraction answers
+	// held at once, all projects together (0: limits.Default's).
+	MaxExtractionBytesInFlight int64
 	// Now is the clock of relative timeframes (time.Now when nil).
 	Now func() time.Time
 	// Processor validates events recorded over HTTP, as the pipeline will.
@@ -91,6 +94,8 @@ type API struct {
 	handler http.Handler // mux behind the middleware
 	ready   atomic.Bool
 	queries *queryGate
+	// extractions is the budget of extraction answers in flight.
+	extractions *extractionBudget
 }
 
 // New builds the API. /healthz answers 503 until SetReady, and then
@@ -99,7 +104,14 @@ func New(cfg Config) *API {
 	if cfg.Processor == nil {
 		cfg.Processor, _ = event.NewProcessor(nil) // cannot fail without a GeoIP database
 	}
-	a := &API{cfg: cfg, mux: http.NewServeMux(), rates: newRateSampler(), queries: newQueryGate(limits.MaxConcurrentQueriesPerProject)}
+	if cfg.MaxExtractionBytes == 0 {
+		cfg.MaxExtractionBytes = limits.Default().MaxExtractionBytes
+	}
+	if cfg.MaxExtractionBytesInFlight == 0 {
+		cfg.MaxExtractionBytesInFlight = limits.Default().MaxExtractionBytesInFlight
+	}
+	a := &API{cfg: cfg, mux: http.NewServeMux(), rates: newRateSampler(), queries: newQueryGate(limits.MaxConcurrentQueriesPerProject),
+		extractions: &extractionBudget{max: cfg.MaxExtractionBytesInFlight}}
 	a.routes()
 	a.handler = cors(a.mux)
 	return a

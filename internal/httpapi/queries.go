@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/sluice-io/sluice/internal/limits"
 	"github.com/sluice-io/sluice/internal/query"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/store"
@@ -50,11 +49,33 @@ func (a *API) query(w http.ResponseWriter, r *http.Request) {
 	defer a.queries.leave(p.ID)
 	if q.Analysis == query.Extraction {
 		q.Store.MaxBytes = a.cfg.MaxExtractionBytes
-		if q.Store.MaxBytes == 0 {
-			q.Store.MaxBytes = limits.Default().MaxExtractionBytes
+		held := a.extractions.reserve(w, q.Store.MaxBytes)
+		if held == nil {
+			return
 		}
+		defer held.release()
+		ans, err := query.Run(r.Context(), a.cfg.Store, q)
+		if err == nil {
+			held.shrink(answerBytes(ans.Events))
+		}
+		a.answer(w, r, q, ans, err)
+		return
 	}
 	ans, err := query.Run(r.Context(), a.cfg.Store, q)
+	a.answer(w, r, q, ans, err)
+}
+
+// answerBytes is what an extraction's answer holds.
+func answerBytes(events []json.RawMessage) int64 {
+	var n int64
+	for _, ev := range events {
+		n += int64(len(ev))
+	}
+	return n
+}
+
+// answer writes a query's answer, or its error.
+func (a *API) answer(w http.ResponseWriter, r *http.Request, q *query.Query, ans *query.Answer, err error) {
 	var tooLarge *store.TooLargeError
 	var qe *query.Error
 	switch {

@@ -319,6 +319,15 @@ func (a *API) savedResult(w http.ResponseWriter, r *http.Request) {
 		writeKept(w, body, last.RunAt, now)
 		return
 	}
+	// An extraction's answer counts against the process's budget, as the
+	// query API's do.
+	if q, err := saved.Parse(sq.ProjectID, sq.Query, keyFilters, now); err == nil && q.Analysis == query.Extraction {
+		held := a.extractions.reserve(w, a.cfg.MaxExtractionBytes)
+		if held == nil {
+			return
+		}
+		defer held.release()
+	}
 	var ans json.RawMessage
 	if !a.computeNow(w, r, p.ID, "running saved query "+sq.Name, func(ctx context.Context) (err error) {
 		ans, err = saved.Runner{Store: a.cfg.Store, MaxExtractionBytes: a.cfg.MaxExtractionBytes}.Run(ctx, sq, keyFilters, now)

@@ -13,6 +13,15 @@ type Connections struct {
 	// TooManyConnectionsError, Retry-After) and closed; open connections
 	// keep being served.
 	MaxHTTPConnections int
+	// MaxHTTPConnectionsPerAddress caps the open HTTP connections from one
+	// remote address (0: none), so that one source cannot take all of
+	// MaxHTTPConnections with requests it keeps busy. At it, a new
+	// connection from that address takes the place of its own
+	// longest-idle one; if none is idle it is answered 429 (error_code
+	// TooManyConnectionsError, Retry-After) and closed. Behind a reverse
+	// proxy every client shares the proxy's address: raise it to
+	// MaxHTTPConnections, or set 0.
+	MaxHTTPConnectionsPerAddress int
 	// HTTPReadTimeout bounds reading a whole request, headers and body: a
 	// 10 MB batch needs at least ~170 KB/s.
 	HTTPReadTimeout time.Duration
@@ -58,6 +67,9 @@ type Connections struct {
 // or more (FitDescriptors lowers them under a smaller limit):
 //
 //   - 8,192 HTTP connections: 1 descriptor each;
+//   - 512 HTTP connections per address: far more than a browser (6 per
+//     host) or a client library's pool uses, while one address holds at
+//     most a sixteenth of the server;
 //   - 4,096 connections per Kafka listener role: up to 3 descriptors each
 //     (the client's, its upstream connection to the backend broker and, on
 //     the embedded log, the log's end of it), 24,576 for both roles;
@@ -71,6 +83,7 @@ type Connections struct {
 func DefaultConnections() Connections {
 	return Connections{
 		MaxHTTPConnections:            8192,
+		MaxHTTPConnectionsPerAddress:  512,
 		HTTPReadTimeout:               60 * time.Second,
 		HTTPWriteTimeout:              330 * time.Second,
 		HTTPIdleTimeout:               60 * time.Second,
@@ -129,5 +142,8 @@ func (c Connections) FitDescriptors(nofile uint64, embedded bool) (fitted Connec
 	// several projects to fill it.
 	c.MaxKafkaConnectionsPerProject = min(scale(c.MaxKafkaConnectionsPerProject), c.MaxKafkaConnections)
 	c.MaxKafkaPendingPerAddress = min(scale(c.MaxKafkaPendingPerAddress), c.MaxKafkaConnections)
+	if c.MaxHTTPConnectionsPerAddress > 0 {
+		c.MaxHTTPConnectionsPerAddress = min(scale(c.MaxHTTPConnectionsPerAddress), c.MaxHTTPConnections)
+	}
 	return c, true
 }

@@ -37,9 +37,22 @@ func TestFitDescriptors(t *testing.T) {
 			if want := min(max(1, tc.perPrj/2), tc.kafka); got.MaxKafkaPendingPerAddress != want {
 				t.Fatalf("pending per address %d, want %d (half the per-project cap)", got.MaxKafkaPendingPerAddress, want)
 			}
+			// An address keeps a sixteenth of the HTTP connections.
+			if want := min(max(1, tc.http/16), tc.http); got.MaxHTTPConnectionsPerAddress != want {
+				t.Fatalf("HTTP connections per address %d, want %d (a sixteenth of the cap)", got.MaxHTTPConnectionsPerAddress, want)
+			}
 			if got.HTTPWriteTimeout != def.HTTPWriteTimeout || got.KafkaAuthTimeout != def.KafkaAuthTimeout {
 				t.Fatal("timeouts changed")
 			}
 		})
+	}
+}
+
+// No cap per address (0) stays none when the caps are lowered.
+func TestFitDescriptorsKeepsNoCapPerAddress(t *testing.T) {
+	c := DefaultConnections()
+	c.MaxHTTPConnectionsPerAddress = 0
+	if got, lowered := c.FitDescriptors(4096, true); !lowered || got.MaxHTTPConnectionsPerAddress != 0 {
+		t.Fatalf("per address %d (lowered %v), want 0", got.MaxHTTPConnectionsPerAddress, lowered)
 	}
 }

@@ -125,6 +125,14 @@ type Config struct {
 	// events; over it (or over MaxExtractionEvents events), the query is
 	// refused with 400 before the events are read.
 	MaxExtractionBytes int64
+	// MaxExtractionBytesInFlight bounds the extraction answers the
+	// process holds at once, all projects together: an extraction
+	// reserves MaxExtractionBytes (at most this) before it runs and keeps
+	// what its answer holds while it is written. MaxExtractionBytes and
+	// MaxConcurrentQueriesPerProject bound one project; without this, N
+	// projects could each hold 4 × 64 MiB. Over it: HTTP 503
+	// ExtractionCapacityError, Retry-After 1.
+	MaxExtractionBytesInFlight int64
 	// MaxCollectionsPerProject bounds a project's collections (each is a
 	// raw topic of 9 partitions, plus outbound and DLQ topics once events
 	// flow). A new collection past it is refused: Kafka Inbound answers
@@ -151,6 +159,7 @@ func Default() Config {
 	return Config{
 		MaxPropertiesPerCollection: 1000,
 		MaxExtractionBytes:         64 << 20,
+		MaxExtractionBytesInFlight: 256 << 20,
 		MaxCollectionsPerProject:   1000,
 		Connections:                DefaultConnections(),
 	}
@@ -171,6 +180,11 @@ const (
 	// PipelineBisectInserts bounds the store Inserts one project's
 	// bisection may make in one attempt of a batch.
 	PipelineBisectInserts = 64
+	// PipelineUnreadableFetches is how many consecutive fetches of a raw
+	// partition may fail to decode the batch at its position (corrupt, or
+	// decompressing past MaxDecompressedBatchBytes) before the pipeline
+	// skips that batch with a dead letter naming it.
+	PipelineUnreadableFetches = 3
 )
 
 // Fairness of the pipeline between projects (docs/pipeline.md,

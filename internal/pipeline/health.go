@@ -14,13 +14,53 @@ type Health struct {
 	LastError  string    // the latest failure ("" when none)
 	Since      time.Time // when the first of those failures happened
 	LastCommit time.Time // when a transaction last committed (zero: none yet)
+	// Stage is the step the pipeline's loop is in (one of the stage
+	// constants; "" while it waits out a backoff), since StageSince.
+	Stage      string
+	StageSince time.Time
+
+	stageLimit time.Duration // stageStuckAfter when 0
 }
+
+// The steps of the pipeline's loop that may block: each is bounded (a
+// poll by pollWait, the others by their own timeouts), so one that lasts
+// longer than stageStuckAfter is stuck, whatever it waits for.
+const (
+	StagePolling    = "polling the raw topics"
+	StageValidating = "validating a batch"
+	StageStoring    = "storing a batch"
+	StageTopics     = "creating outbound topics"
+	StagePublishing = "publishing a batch"
+	StageCommitting = "committing a batch"
+	StageAborting   = "aborting a batch"
+	StageSkipping   = "skipping an unreadable raw batch"
+	StageRestarting = "restarting the transactional client"
+)
+
+// stageStuckAfter is how long a stage may last before Stuck says so: far
+// beyond a slow batch (seconds) and beyond the transaction timeout (the
+// coordinator has aborted a transaction open that long).
+const stageStuckAfter = 30 * time.Second
+
+// pollWait bounds one poll: an idle pipeline polls again after it, so a
+// poll that has not returned long after it is stuck, not idle.
+const pollWait = 5 * time.Second
 
 // Health returns the pipeline's progress. It is safe for concurrent use.
 func (p *Pipeline) Health() Health {
 	p.health.mu.Lock()
 	defer p.health.mu.Unlock()
-	return p.health.h
+	h := p.health.h
+	h.stageLimit = p.cfg.stageLimit
+	return h
+}
+
+// stage records that the loop enters a step.
+func (p *Pipeline) stage(name string) {
+	p.health.enter(name, time.Now())
+	if p.cfg.stageHook != nil {
+		p.cfg.stageHook(name)
+	}
 }
 
 // Retry pacing of a failing batch: the first retry after minBackoff, each
@@ -91,7 +131,14 @@ func (s *healthState) committed(log *slog.Logger, now time.Time) {
 	if s.h.Failures > 0 {
 		log.Info("a failing batch went through", "failures", s.h.Failures, "since", s.h.Since)
 	}
-	s.h = Health{LastCommit: now}
+	s.h = Health{LastCommit: now, Stage: s.h.Stage, StageSince: s.h.StageSince}
+}
+
+// enter records that the loop entered a stage at now.
+func (s *healthState) enter(stage string, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.h.Stage, s.h.StageSince = stage, now
 }
 
 // failures is the count of consecutive failed attempts of the batch in
@@ -138,11 +185,20 @@ func (l *fetchErrorLog) warn(log *slog.Logger, topic string, partition int32, er
 }
 
 // Stuck says whether h shows a pipeline that is not making progress as of
-// now, and why: a batch has failed more than once, or has been failing for
+// now, and why: a step of its loop has lasted longer than stageStuckAfter
+// (blocked: a poll, a store Insert, a produce or a commit that does not
+// return), a batch has failed more than once, or has been failing for
 // longer than stuckAfter. One failure is not yet news: a rebalance or a
 // broker moving leadership makes a batch fail once and go through on the
 // next attempt.
 func (h Health) Stuck(now time.Time) (bool, string) {
+	limit := h.stageLimit
+	if limit == 0 {
+		limit = stageStuckAfter
+	}
+	if d := now.Sub(h.StageSince); h.Stage != "" && d > limit {
+		return true, fmt.Sprintf("the pipeline has been %s for %s (since %s)", h.Stage, d.Round(time.Second), h.StageSince.UTC().Format(time.RFC3339))
+	}
 	if !h.Retrying || h.Failures < 2 && now.Sub(h.Since) < stuckAfter {
 		return false, ""
 	}

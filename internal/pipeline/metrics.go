@@ -17,6 +17,8 @@ type Metrics struct {
 	outSkippedC   *prometheus.CounterVec
 	dlqDroppedC   *prometheus.CounterVec
 	transactionsC *prometheus.CounterVec
+	unreadableC   *prometheus.CounterVec
+	unreadableRC  *prometheus.CounterVec
 }
 
 // NewMetrics registers the pipeline's series with reg (nil: unregistered).
@@ -49,9 +51,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		transactionsC: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_pipeline_transactions_total", Help: "Pipeline transactions by result: committed, aborted (processed again) or failed (transactional client restarted).",
 		}, []string{"result"}),
+		unreadableC: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_pipeline_unreadable_batches_total", Help: "Raw batches the pipeline could not read (corrupt, or decompressing past its bound), skipped with a dead letter, per project and reason.",
+		}, []string{"project", "reason"}),
+		unreadableRC: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_pipeline_unreadable_offsets_total", Help: "Raw offsets skipped with the batches counted by sluice_pipeline_unreadable_batches_total, per project.",
+		}, []string{"project"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.storedC, m.duplicatesC, m.invalidC, m.dlqC, m.outRecordsC, m.outBytesC, m.outSkippedC, m.dlqDroppedC, m.transactionsC)
+		reg.MustRegister(m.storedC, m.duplicatesC, m.invalidC, m.dlqC, m.outRecordsC, m.outBytesC, m.outSkippedC, m.dlqDroppedC, m.transactionsC, m.unreadableC, m.unreadableRC)
 	}
 	return m
 }
@@ -103,5 +111,12 @@ func (m *Metrics) dlqDropped(project, reason string, n int) {
 func (m *Metrics) transaction(result string) {
 	if m != nil {
 		m.transactionsC.WithLabelValues(result).Inc()
+	}
+}
+
+func (m *Metrics) unreadable(project, reason string, offsets int) {
+	if m != nil {
+		m.unreadableC.WithLabelValues(project, reason).Inc()
+		m.unreadableRC.WithLabelValues(project).Add(float64(offsets))
 	}
 }

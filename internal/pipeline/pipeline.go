@@ -27,6 +27,7 @@ import (
 	"github.com/sluice-io/sluice/internal/backend"
 	"github.com/sluice-io/sluice/internal/event"
 	"github.com/sluice-io/sluice/internal/limits"
+	"github.com/sluice-io/sluice/internal/ratelog"
 	"github.com/sluice-io/sluice/internal/registry"
 	"github.com/sluice-io/sluice/internal/store"
 	"github.com/sluice-io/sluice/internal/tenancy"
@@ -97,6 +98,12 @@ type Config struct {
 	// produced; true abandons the batch as a crash would (no commit, no
 	// abort) and stops the pipeline.
 	crashBeforeCommit func() bool
+	// stageHook, for tests, is called as the loop enters each stage (a
+	// Stage constant); blocking in it blocks the stage.
+	stageHook func(stage string)
+	// stageLimit and pollWait, for tests, replace stageStuckAfter and
+	// pollWait (health.go).
+	stageLimit, pollWait time.Duration
 }
 
 // NewTransactionalID returns a fresh transactional id for a process.
@@ -117,7 +124,12 @@ type Pipeline struct {
 	poison      *poisonMemory
 	health      healthState
 	fetchErrors fetchErrorLog
-	fair        *fairness
+	unreadable  unreadableTracker
+	skipLog     skipLog
+	// skipFailures logs failures to skip an unreadable batch (retried
+	// after the next batch, or the next failed fetches).
+	skipFailures *ratelog.Limiter
+	fair         *fairness
 
 	pollCtx    context.Context // cancelled by Close: stop polling
 	stopPoll   context.CancelFunc
@@ -141,12 +153,16 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 	if cfg.TransactionTimeout == 0 {
 		cfg.TransactionTimeout = DefaultTransactionTimeout
 	}
+	if cfg.pollWait == 0 {
+		cfg.pollWait = pollWait
+	}
 	p := &Pipeline{
 		cfg: cfg, topics: cfg.Backend.NewTopicCache(), parts: newPartitioner(),
 		poison: newPoisonMemory(limits.PipelinePoisonMemory), fair: newFairness(),
 		log:  cfg.Logger.With("component", "pipeline"),
 		done: make(chan struct{}), provDone: make(chan struct{}),
 	}
+	p.skipFailures = ratelog.New(p.log, slog.LevelWarn, "could not skip a raw batch the pipeline cannot read; retrying", failureLogEvery, 1)
 	if err := p.fencePredecessor(ctx); err != nil {
 		return nil, err
 	}
@@ -190,9 +206,9 @@ func (p *Pipeline) newSession() (*kgo.GroupTransactSession, error) {
 		// The Inbound listener refuses batches that decompress past
 		// MaxDecompressedBatchBytes, so a raw batch over it (one written
 		// before that check existed) is hostile: franz-go would inflate it
-		// up to 1 GiB. Over this bound the partition stops with
-		// ErrDecompressTooLarge instead (logged, see run).
-		kgo.MaxDecompressBatchBytes(limits.MaxDecompressedBatchBytes+limits.MaxMessageBytes),
+		// up to 1 GiB. Past this bound it is unreadable, and skipped
+		// (unreadable.go, decompress.go).
+		kgo.WithDecompressor(rawDecompressor),
 		kgo.TransactionalID(p.cfg.TransactionalID),
 		// Static membership under the process's own, stable id: a
 		// process restarted after a crash takes its partitions back as
@@ -289,7 +305,12 @@ func (p *Pipeline) run() {
 			fetches = p.freshen(sess)
 		}
 		if fetches.NumRecords() == 0 {
-			fetches = sess.PollRecords(p.pollCtx, maxPollRecords)
+			p.stage(StagePolling)
+			// Bounded, so that a poll that does not return is told from
+			// an idle one (health.go).
+			ctx, cancel := context.WithTimeout(p.pollCtx, p.cfg.pollWait)
+			fetches = sess.PollRecords(ctx, maxPollRecords)
+			cancel()
 		}
 		if p.pollCtx.Err() != nil {
 			sess.AllowRebalance()
@@ -297,14 +318,23 @@ func (p *Pipeline) run() {
 		}
 		errs := 0
 		fetches.EachError(func(t string, part int32, err error) {
+			if t == "" && errors.Is(err, context.DeadlineExceeded) {
+				return // the poll's own bound: nothing arrived
+			}
 			errs++
 			p.fetchErrors.warn(p.log, t, part, err, time.Now())
+			p.unreadable.failed(t, part, err)
+		})
+		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+			if len(fp.Records) > 0 {
+				p.unreadable.read(fp.Topic, fp.Partition)
+			}
 		})
 		if fetches.NumRecords() == 0 {
 			sess.AllowRebalance()
-			if errs > 0 {
-				// A partition that fails on every fetch (a batch it
-				// cannot read) must not make the loop spin.
+			// A partition that fails on every fetch (a batch it cannot
+			// read) must not make the loop spin, nor stop there.
+			if errs > 0 && p.skipUnreadable(p.workCtx, sess) == 0 {
 				p.pause(fetchErrorPause)
 			}
 			continue
@@ -331,6 +361,7 @@ func (p *Pipeline) run() {
 		sess.AllowRebalance()
 		switch {
 		case err == nil:
+			p.skipUnreadable(p.workCtx, sess)
 		case isolated:
 			// The attempt found the records it failed on; the next one
 			// gives them their outcome.
@@ -343,6 +374,7 @@ func (p *Pipeline) run() {
 
 // pause waits before a failed batch is retried.
 func (p *Pipeline) pause(d time.Duration) {
+	p.stage("")
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -359,12 +391,14 @@ func (p *Pipeline) pause(d time.Duration) {
 // next attempt can give them their outcome and go through.
 func (p *Pipeline) handle(ctx context.Context, sess *kgo.GroupTransactSession, fetches kgo.Fetches) (isolated bool, err error) {
 	st := stages{last: time.Now()}
+	p.stage(StageValidating)
 	b, err := p.prepare(fetches)
 	st.mark(&st.prepare)
 	if err != nil {
 		p.rewind(sess, fetches)
 		return false, err
 	}
+	p.stage(StageStoring)
 	w, isolated, err := p.storeAndBuild(ctx, b)
 	st.mark(&st.store)
 	if err != nil {
@@ -376,6 +410,7 @@ func (p *Pipeline) handle(ctx context.Context, sess *kgo.GroupTransactSession, f
 		p.renewSession(sess)
 		return false, fmt.Errorf("beginning a transaction: %w", err)
 	}
+	p.stage(StagePublishing)
 	fails, err := p.produce(ctx, sess, w.recs)
 	st.mark(&st.produce)
 	if err == nil && len(fails) > 0 {
@@ -394,6 +429,7 @@ func (p *Pipeline) handle(ctx context.Context, sess *kgo.GroupTransactSession, f
 	// session's OnPartitionsLost has run, and that waits for this batch to
 	// allow the rebalance: End would wait forever. Past endGrace the
 	// waiting callback is let through, and End aborts the transaction.
+	p.stage(StageCommitting)
 	release := time.AfterFunc(endGrace, sess.AllowRebalance)
 	committed, err := sess.End(ctx, kgo.TryCommit)
 	release.Stop()
@@ -513,6 +549,7 @@ func (p *Pipeline) storeAndBuild(ctx context.Context, b *batch) (*work, bool, er
 			return nil, isolated, err
 		}
 	}
+	p.stage(StageTopics)
 	if err := p.ensureTopics(ctx, w); err != nil {
 		return nil, isolated, err
 	}
@@ -725,6 +762,7 @@ func (p *Pipeline) isolate(fails []produceFailure) (isolated bool, err error) {
 // abort ends the transaction without committing; the session rewinds to
 // the committed offsets.
 func (p *Pipeline) abort(ctx context.Context, sess *kgo.GroupTransactSession) {
+	p.stage(StageAborting)
 	p.cfg.Metrics.transaction("aborted")
 	if _, err := sess.End(ctx, kgo.TryAbort); err != nil {
 		p.log.Error("aborting a transaction", "err", err)
@@ -754,6 +792,7 @@ func (p *Pipeline) rewind(sess *kgo.GroupTransactSession, fetches kgo.Fetches) {
 // transactional id, which also aborts what the old one left open.
 func (p *Pipeline) renewSession(old *kgo.GroupTransactSession) {
 	p.log.Warn("restarting the pipeline's transactional client")
+	p.stage(StageRestarting)
 	old.CloseAllowingRebalance()
 	for p.pollCtx.Err() == nil {
 		sess, err := p.newSession()

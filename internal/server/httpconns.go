@@ -31,7 +31,7 @@ import (
 // (TestHTTPTimeouts). With tlsCfg the server speaks HTTPS. Serve it with
 // serveHTTP.
 func newHTTPServer(h http.Handler, lim limits.Connections, ln net.Listener, tlsCfg *tls.Config, reg prometheus.Registerer, logger *slog.Logger) (*http.Server, *capListener) {
-	capped := newCapListener(ln, lim.MaxHTTPConnections, reg, logger)
+	capped := newCapListener(ln, lim.MaxHTTPConnections, lim.MaxHTTPConnectionsPerAddress, reg, logger)
 	capped.tls = tlsCfg != nil
 	return &http.Server{
 		Handler:           h,
@@ -74,6 +74,15 @@ var overCapResponse = func() []byte {
 		"Connection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 }()
 
+// overAddressResponse is what a connection over its address's cap reads:
+// a 429, the client's own doing.
+var overAddressResponse = func() []byte {
+	body := `{"message":"Too many open connections from your address to this server; close some or retry later","error_code":"TooManyConnectionsError"}`
+	return fmt.Appendf(nil, "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"+
+		"Access-Control-Allow-Origin: *\r\nAccess-Control-Expose-Headers: Retry-After\r\n"+
+		"Connection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+}()
+
 // Refusing is itself bounded: at most refusersMax connections over the cap
 // are being answered at once, each for at most refuseTime (the answer, and
 // a short wait for the request so that closing does not reset the
@@ -94,31 +103,46 @@ const freshGrace = 2 * time.Second
 // (or of one that has sent nothing for freshGrace): closing an idle
 // keep-alive connection is routine for HTTP clients, and otherwise whoever
 // holds the most idle connections would lock everyone else out. If every
-// connection is busy, the new one is answered 503 and closed. Errors of the
-// listener (EMFILE among them) are returned as they are, for http.Server's
-// backoff. Its ConnState must be the server's hook.
+// connection is busy, the new one is answered 503 and closed. A remote
+// address holds at most perAddr connections (0: no cap): at it, a new one
+// takes the place of that address's own longest-idle connection, or is
+// answered 429 and closed, so one source cannot take every slot with
+// connections it keeps busy. Errors of the listener (EMFILE among them) are
+// returned as they are, for http.Server's backoff. Its ConnState must be
+// the server's hook.
 type capListener struct {
 	net.Listener
 	// tls: the server speaks TLS on the accepted connections, so a
 	// connection over the cap cannot be answered in plain HTTP.
-	tls      bool
-	max      int64
-	open     atomic.Int64
-	refusers chan struct{}
-	refused  prometheus.Counter
-	evicted  prometheus.Counter
-	log      *ratelog.Limiter
+	tls         bool
+	max         int64
+	perAddr     int
+	open        atomic.Int64
+	refusers    chan struct{}
+	refused     prometheus.Counter
+	refusedAddr prometheus.Counter
+	evicted     prometheus.Counter
+	log         *ratelog.Limiter
+	logAddr     *ratelog.Limiter
 
-	mu    sync.Mutex
-	idle  list.List // *countedConn between requests, longest idle first
-	fresh list.List // *countedConn that have not started a request, oldest first
+	mu     sync.Mutex
+	idle   list.List      // *countedConn between requests, longest idle first
+	fresh  list.List      // *countedConn that have not started a request, oldest first
+	byAddr map[string]int // open connections by remote address (with perAddr)
 }
 
-func newCapListener(ln net.Listener, max int, reg prometheus.Registerer, logger *slog.Logger) *capListener {
+func newCapListener(ln net.Listener, max, perAddr int, reg prometheus.Registerer, logger *slog.Logger) *capListener {
 	l := &capListener{
 		Listener: ln,
 		max:      int64(max),
+		perAddr:  perAddr,
+		byAddr:   map[string]int{},
 		refusers: make(chan struct{}, refusersMax),
+		refusedAddr: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sluice_http_connections_refused_per_address_total",
+			Help: "HTTP connections answered 429 and closed because their remote address held its maximum of open connections, none of them idle.",
+		}),
+		logAddr: ratelog.New(logger, slog.LevelWarn, "HTTP connection limit of one address reached; refusing its new connection", 10*time.Second, 5),
 		refused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sluice_http_connections_refused_total",
 			Help: "HTTP connections answered 503 and closed because the server held its maximum of open connections, none of them idle.",
@@ -133,7 +157,7 @@ func newCapListener(ln net.Listener, max int, reg prometheus.Registerer, logger 
 		Name: "sluice_http_connections", Help: "Open connections of the HTTP API.",
 	}, func() float64 { return float64(l.open.Load()) })
 	if reg != nil {
-		reg.MustRegister(l.refused, l.evicted, open)
+		reg.MustRegister(l.refused, l.refusedAddr, l.evicted, open)
 	}
 	return l
 }
@@ -144,43 +168,112 @@ func (l *capListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
+		addr := remoteHost(nc)
+		if !l.takeAddr(addr) {
+			if v := l.victim(time.Now(), addr); v != nil {
+				l.evicted.Inc()
+				v.Close() // gives its slots back at once
+			}
+			if !l.takeAddr(addr) {
+				l.refusedAddr.Inc()
+				l.logAddr.Log("remote", nc.RemoteAddr().String(), "limit", l.perAddr)
+				l.refuseConn(nc, overAddressResponse)
+				continue
+			}
+		}
+		c := &countedConn{Conn: nc, l: l, addr: addr}
 		if l.open.Add(1) <= l.max {
-			return &countedConn{Conn: nc, l: l}, nil
+			return c, nil
 		}
 		l.open.Add(-1)
-		if v := l.victim(time.Now()); v != nil {
+		if v := l.victim(time.Now(), ""); v != nil {
 			l.evicted.Inc() // before the close: whoever sees it end sees it counted
 			v.Close()       // gives its slot back at once
 			l.open.Add(1)
-			return &countedConn{Conn: nc, l: l}, nil
+			return c, nil
 		}
+		l.releaseAddr(addr)
 		l.refused.Inc()
 		l.log.Log("remote", nc.RemoteAddr().String(), "limit", l.max)
-		if l.tls {
-			// A TLS client cannot read a plain-text answer, and a
-			// handshake to send one would cost the most when the
-			// server is already full: close.
-			nc.Close()
-			continue
-		}
-		select {
-		case l.refusers <- struct{}{}:
-			go l.refuse(nc)
-		default:
-			nc.Close()
-		}
+		l.refuseConn(nc, overCapResponse)
 	}
 }
 
-// victim takes the connection to close for a new one off its list, or nil.
-func (l *capListener) victim(now time.Time) *countedConn {
+// refuseConn answers a connection over a cap with answer and closes it.
+func (l *capListener) refuseConn(nc net.Conn, answer []byte) {
+	if l.tls {
+		// A TLS client cannot read a plain-text answer, and a handshake
+		// to send one would cost the most when the server is already
+		// full: close.
+		nc.Close()
+		return
+	}
+	select {
+	case l.refusers <- struct{}{}:
+		go l.refuse(nc, answer)
+	default:
+		nc.Close()
+	}
+}
+
+// remoteHost is a connection's remote address without its port.
+func remoteHost(nc net.Conn) string {
+	a := nc.RemoteAddr().String()
+	if host, _, err := net.SplitHostPort(a); err == nil {
+		return host
+	}
+	return a
+}
+
+// takeAddr counts one more connection of addr, unless it holds perAddr.
+func (l *capListener) takeAddr(addr string) bool {
+	if l.perAddr <= 0 {
+		return true
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var c *countedConn
-	if e := l.idle.Front(); e != nil {
-		c = e.Value.(*countedConn)
-	} else if e := l.fresh.Front(); e != nil && now.Sub(e.Value.(*countedConn).since) >= freshGrace {
-		c = e.Value.(*countedConn)
+	if l.byAddr[addr] >= l.perAddr {
+		return false
+	}
+	l.byAddr[addr]++
+	return true
+}
+
+func (l *capListener) releaseAddr(addr string) {
+	if l.perAddr <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byAddr[addr]--; l.byAddr[addr] <= 0 {
+		delete(l.byAddr, addr)
+	}
+}
+
+// victim takes the connection to close for a new one off its list, or nil:
+// the longest-idle one (of addr only, unless addr is ""), else one that
+// has sent nothing for freshGrace.
+func (l *capListener) victim(now time.Time, addr string) *countedConn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	first := func(ls *list.List, ok func(*countedConn) bool) *countedConn {
+		for e := ls.Front(); e != nil; e = e.Next() {
+			c := e.Value.(*countedConn)
+			if addr != "" && c.addr != addr {
+				continue
+			}
+			if ok(c) {
+				return c
+			}
+			if addr == "" {
+				return nil // the oldest does not qualify: none after it does
+			}
+		}
+		return nil
+	}
+	c := first(&l.idle, func(*countedConn) bool { return true })
+	if c == nil {
+		c = first(&l.fresh, func(c *countedConn) bool { return now.Sub(c.since) >= freshGrace })
 	}
 	if c != nil {
 		l.unlistLocked(c)
@@ -218,11 +311,11 @@ func (l *capListener) unlistLocked(c *countedConn) {
 	}
 }
 
-func (l *capListener) refuse(nc net.Conn) {
+func (l *capListener) refuse(nc net.Conn, answer []byte) {
 	defer func() { <-l.refusers }()
 	defer nc.Close()
 	_ = nc.SetDeadline(time.Now().Add(refuseTime))
-	if _, err := nc.Write(overCapResponse); err != nil {
+	if _, err := nc.Write(answer); err != nil {
 		return
 	}
 	// Read what the client sent until it closes or time is up: closing a
@@ -238,6 +331,7 @@ func (l *capListener) refuse(nc net.Conn) {
 type countedConn struct {
 	net.Conn
 	l    *capListener
+	addr string // the remote address, without its port
 	once sync.Once
 
 	// Guarded by l.mu: the list of evictable connections c is on, if any.
@@ -248,7 +342,10 @@ type countedConn struct {
 
 func (c *countedConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(func() { c.l.open.Add(-1) })
+	c.once.Do(func() {
+		c.l.open.Add(-1)
+		c.l.releaseAddr(c.addr)
+	})
 	return err
 }
 

@@ -230,3 +230,96 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// dialHTTPFrom is dialHTTP from a chosen local address.
+func dialHTTPFrom(t *testing.T, addr, from string) *rawHTTP {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &rawHTTP{t: t, nc: nc, br: bufio.NewReader(nc)}
+}
+
+// One remote address holds at most MaxHTTPConnectionsPerAddress
+// connections: past it, a new one of that address takes the place of its
+// own idle one, or, none idle, is answered 429 and closed; other addresses
+// are served meanwhile, and their idle connections are not taken.
+func TestHTTPConnectionCapPerAddress(t *testing.T) {
+	lim := limits.DefaultConnections()
+	lim.MaxHTTPConnections, lim.MaxHTTPConnectionsPerAddress = 10, 2
+	release1, release2 := make(chan struct{}), make(chan struct{})
+	defer close(release2)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/block1":
+			<-release1
+		case "/block2":
+			<-release2
+		}
+		fmt.Fprint(w, "ok")
+	})
+	addr, capped := testHTTP(t, h, lim)
+
+	other := dialHTTPFrom(t, addr, "127.0.0.1") // idle between requests from here on
+	if st, _, err := other.get("/"); err != nil || st != 200 {
+		t.Fatalf("another address: %d %v", st, err)
+	}
+	busy1, busy2 := dialHTTPFrom(t, addr, "127.0.0.2"), dialHTTPFrom(t, addr, "127.0.0.2")
+	fmt.Fprint(busy1.nc, "GET /block1 HTTP/1.1\r\nHost: x\r\n\r\n")
+	fmt.Fprint(busy2.nc, "GET /block2 HTTP/1.1\r\nHost: x\r\n\r\n")
+	waitUntil(t, "three open", func() bool { return capped.open.Load() == 3 })
+
+	over := dialHTTPFrom(t, addr, "127.0.0.2")
+	_ = over.nc.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprint(over.nc, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(over.br, nil)
+	if err != nil {
+		t.Fatalf("a third connection of one address, none idle: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "1" || !strings.Contains(string(b), `"error_code":"TooManyConnectionsError"`) ||
+		!strings.Contains(string(b), "from your address") {
+		t.Fatalf("a third connection of one address: %d %v %q", resp.StatusCode, resp.Header, b)
+	}
+	over.expectClosed(5 * time.Second)
+	if n := counter(t, capped.refusedAddr); n != 1 {
+		t.Fatalf("refused per address %v, want 1", n)
+	}
+	if st, _, err := dialHTTPFrom(t, addr, "127.0.0.3").get("/"); err != nil || st != 200 {
+		t.Fatalf("a third address meanwhile: %d %v", st, err)
+	}
+	if st, _, err := other.get("/"); err != nil || st != 200 {
+		t.Fatalf("the other address's connection meanwhile: %d %v", st, err)
+	}
+
+	// busy1 idle: the address's next connection takes its place, not the
+	// other address's idle one.
+	close(release1)
+	if st, _, err := busy1.read(); err != nil || st != 200 {
+		t.Fatalf("busy connection: %d %v", st, err)
+	}
+	waitUntil(t, "busy1 idle", func() bool {
+		capped.mu.Lock()
+		defer capped.mu.Unlock()
+		for e := capped.idle.Front(); e != nil; e = e.Next() {
+			if e.Value.(*countedConn).addr == "127.0.0.2" {
+				return true
+			}
+		}
+		return false
+	})
+	if st, _, err := dialHTTPFrom(t, addr, "127.0.0.2").get("/"); err != nil || st != 200 {
+		t.Fatalf("a connection replacing its address's idle one: %d %v", st, err)
+	}
+	busy1.expectClosed(5 * time.Second)
+	if st, _, err := other.get("/"); err != nil || st != 200 {
+		t.Fatalf("the other address's idle connection was taken: %d %v", st, err)
+	}
+	if n := counter(t, capped.refusedAddr); n != 1 {
+		t.Fatalf("refused per address %v, want still 1", n)
+	}
+}

@@ -43,7 +43,8 @@ func connectionLimits(lim limits.Connections, embedded bool, logger *slog.Logger
 		"max_http_connections", fitted.MaxHTTPConnections,
 		"max_kafka_connections", fitted.MaxKafkaConnections,
 		"max_kafka_connections_per_project", fitted.MaxKafkaConnectionsPerProject,
-		"max_kafka_pending_per_address", fitted.MaxKafkaPendingPerAddress}
+		"max_kafka_pending_per_address", fitted.MaxKafkaPendingPerAddress,
+		"max_http_connections_per_address", fitted.MaxHTTPConnectionsPerAddress}
 	if lowered {
 		logger.Warn("file descriptor limit too low for the configured connection caps; caps lowered (raise the hard RLIMIT_NOFILE to keep them)", args...)
 	} else {

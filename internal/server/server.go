@@ -220,7 +220,7 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 		InboundBootstrap: inboundBootstrap, OutboundBootstrap: outboundBootstrap,
 		Metrics: metrics, Logger: logger,
 		Processor: proc, Events: httpKafka, Offsets: httpKafka, CAFile: tlsMat.CAFile,
-		Health: mon.Report, MaxExtractionBytes: lim.MaxExtractionBytes, ProduceQuota: produceQuota,
+		Health: mon.Report, MaxExtractionBytes: lim.MaxExtractionBytes, MaxExtractionBytesInFlight: lim.MaxExtractionBytesInFlight, ProduceQuota: produceQuota,
 	})
 	// Every process takes part in the cached-query schedule; one leads,
 	// and keeps the datasets' results too.
