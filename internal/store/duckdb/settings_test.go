@@ -139,7 +139,9 @@ func TestMostlyDistinct(t *testing.T) {
 	}{
 		{"too few to judge", vals(minSample-1, minSample-1), false},
 		{"all distinct", vals(minSample, minSample), true},
-		{"just over half distinct", vals(1000, 501), true},
+		{"one in 128 repeated", vals(1024, 1016), true},
+		{"one more repeated", vals(1024, 1015), false},
+		{"1,000 values, as a country", vals(1024, 1000), false},
 		{"half distinct", vals(1000, 500), false},
 		{"a few values repeated", vals(1024, 44), false},
 		{"none", nil, false},
