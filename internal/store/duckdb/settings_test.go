@@ -139,7 +139,9 @@ func TestMostlyDistinct(t *testing.T) {
 	}{
 		{"too few to judge", vals(minSample-1, minSample-1), false},
 		{"all distinct", vals(minSample, minSample), true},
-		{"just over half distinct", vals(1000, 501), true},
+		{"one in 128 repeated", vals(1024, 1016), true},
+		{"one more repeated", vals(1024, 1015), false},
+		{"1,000 values, as a country", vals(1024, 1000), false},
 		{"half distinct", vals(1000, 500), false},
 		{"a few values repeated", vals(1024, 44), false},
 		{"none", nil, false},
@@ -150,10 +152,10 @@ func TestMostlyDistinct(t *testing.T) {
 	}
 }
 
-// A string column whose first values are mostly distinct is created
+// A string column whose first values almost never repeat is created
 // without compression, so DuckDB stops trying a dictionary on it even
-// when later values repeat; one whose first values repeat keeps DuckDB's
-// choice (a dictionary).
+// when later values repeat; one whose first values repeat, even if most
+// of them are distinct, keeps DuckDB's choice (a dictionary).
 func TestColumnCompressionChosenFromFirstValues(t *testing.T) {
 	s := openTest(t, t.TempDir())
 	defer s.Close()
@@ -164,12 +166,14 @@ func TestColumnCompressionChosenFromFirstValues(t *testing.T) {
 			id := fmt.Sprintf("%s%d", prefix, i)
 			v := fmt.Sprintf("value-%d", i%distinct)
 			evs[i] = store.Event{ProjectID: "p", Collection: "c", ID: id, Timestamp: genBase, CreatedAt: genBase,
-				JSON: []byte(fmt.Sprintf(`{"keen":{"id":%q},"unique":%q,"repeated":"%s"}`, id, v, v[:7]+fmt.Sprint(i%3)))}
+				JSON: []byte(fmt.Sprintf(`{"keen":{"id":%q},"unique":%q,"repeated":"%s","country":"c%03d"}`, id, v, v[:7]+fmt.Sprint(i%3), i%1000))}
 		}
 		return evs
 	}
-	// First batch: "unique" all distinct, "repeated" three values.
-	if _, err := s.Insert(ctx, batch("a", 1000, 1000)); err != nil {
+	// First batch: "unique" all distinct, "repeated" three values,
+	// "country" 1,000 values (1,000 distinct among the first 1,024: most
+	// are distinct, yet each repeats 16 times in a row group).
+	if _, err := s.Insert(ctx, batch("a", 1024, 1024)); err != nil {
 		t.Fatal(err)
 	}
 	// Then "unique" repeats too: a dictionary would now pay off, but the
@@ -188,6 +192,9 @@ func TestColumnCompressionChosenFromFirstValues(t *testing.T) {
 	}
 	if got := compressions(t, s, tbl, cols[leaf.Key("repeated", leaf.String)]); !got["Dictionary"] {
 		t.Errorf("column of repeated values: compressions %v, want Dictionary", got)
+	}
+	if got := compressions(t, s, tbl, cols[leaf.Key("country", leaf.String)]); !got["Dictionary"] {
+		t.Errorf("column of 1,000 values: compressions %v, want Dictionary", got)
 	}
 }
 
