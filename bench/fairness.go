@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -110,17 +109,7 @@ func fairnessBench(args []string) error {
 		rep.Builds = append(rep.Builds, fb)
 	}
 	rep.Finished, rep.LoadEnd = time.Now(), loadAvg()
-	if c.raw != "" {
-		raw, _ := json.MarshalIndent(rep, "", "  ")
-		if err := os.WriteFile(c.raw, append(raw, '\n'), 0o644); err != nil {
-			return err
-		}
-	}
-	if err := os.WriteFile(c.out, []byte(rep.markdown(c)), 0o644); err != nil {
-		return err
-	}
-	logf("wrote %s", c.out)
-	return nil
+	return c.reportFlags.write(rep, rep.markdown(c))
 }
 
 func fairnessRun(ctx context.Context, c fairConfig, name, bin string, i int) (fairBuild, error) {

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -144,17 +143,7 @@ func idleBench(args []string) error {
 		rep.Runs = append(rep.Runs, r)
 	}
 	rep.Finished, rep.LoadEnd = time.Now(), loadAvg()
-	if c.raw != "" {
-		raw, _ := json.MarshalIndent(rep, "", "  ")
-		if err := os.WriteFile(c.raw, append(raw, '\n'), 0o644); err != nil {
-			return err
-		}
-	}
-	if err := os.WriteFile(c.out, []byte(rep.markdown(c)), 0o644); err != nil {
-		return err
-	}
-	logf("wrote %s", c.out)
-	return nil
+	return c.reportFlags.write(rep, rep.markdown(c))
 }
 
 // idleOnce is one run: producers timed, connections opened, RSS sampled,

@@ -201,14 +201,7 @@ func queriesBench(args []string) error {
 	rep.Timings = timings
 	rep.Finished = time.Now()
 	rep.LoadEnd = loadAvg()
-	if err := os.WriteFile(c.out, []byte(rep.markdown(c)), 0o644); err != nil {
-		return err
-	}
-	if c.raw != "" {
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		return os.WriteFile(c.raw, b, 0o644)
-	}
-	return nil
+	return c.reportFlags.write(rep, rep.markdown(c))
 }
 
 // loadQueryData creates a project in a fresh sluice (embedded log), stops

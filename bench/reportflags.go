@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
+	"fmt"
+	"os"
 	"strings"
 )
 
@@ -30,4 +33,23 @@ func (r reportFlags) envPairs() [][2]string {
 		}
 	}
 	return out
+}
+
+// write writes a benchmark's report: rep as indented JSON to raw (when
+// set), markdown to out.
+func (r reportFlags) write(rep any, markdown string) error {
+	if r.raw != "" {
+		raw, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encoding %s: %w", r.raw, err)
+		}
+		if err := os.WriteFile(r.raw, append(raw, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(r.out, []byte(markdown), 0o644); err != nil {
+		return err
+	}
+	logf("wrote %s", r.out)
+	return nil
 }

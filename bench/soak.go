@@ -103,17 +103,7 @@ func soakBench(args []string) error {
 	if err != nil {
 		return err
 	}
-	if c.raw != "" {
-		raw, _ := json.MarshalIndent(rep, "", "  ")
-		if err := os.WriteFile(c.raw, append(raw, '\n'), 0o644); err != nil {
-			return err
-		}
-	}
-	if err := os.WriteFile(c.out, []byte(rep.markdown(c)), 0o644); err != nil {
-		return err
-	}
-	logf("soak: wrote %s", c.out)
-	return nil
+	return c.reportFlags.write(rep, rep.markdown(c))
 }
 
 // soakProject is one project's traffic and what became of it.
