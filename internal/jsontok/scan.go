@@ -1,4 +1,4 @@
-package event
+package jsontok
 
 import (
 	"encoding/binary"
@@ -6,17 +6,14 @@ import (
 	"unicode/utf8"
 )
 
-// Token scanners of the streaming path (stream.go). They check what the tree
-// parser's scanString and scanNumber check (parse.go), and say only whether
-// the token is valid, since a refused event is worded by the tree parser.
-//
 // Strings are most of an event's bytes, and mostly printable ASCII, so they
 // are looked at 8 bytes at a time: a word is skipped unless one of its bytes
 // needs a closer look.
 
-// scanStringToken checks the string token at d[start] (a '"') and returns
-// the index after its closing quote.
-func scanStringToken(d []byte, start int) (end int, ok bool) {
+// String checks the string token at d[start] (a '"'): escapes, control
+// characters, UTF-8, paired surrogates; it returns the index after its
+// closing quote.
+func String(d []byte, start int) (end int, ok bool) {
 	i := start + 1
 	for {
 		for i+8 <= len(d) {
@@ -26,7 +23,7 @@ func scanStringToken(d []byte, start int) (end int, ok bool) {
 			}
 			i += 8
 		}
-		for i < len(d) && plainByte[d[i]] {
+		for i < len(d) && plain[d[i]] {
 			i++
 		}
 		if i >= len(d) {
@@ -42,10 +39,10 @@ func scanStringToken(d []byte, start int) (end int, ok bool) {
 	}
 }
 
-// scanNameToken checks a property name token as scanStringToken does, and
-// refuses escapes (the streaming path does not decode names) and dots
-// (Keen's rule, validate.go).
-func scanNameToken(d []byte, start int) (end int, ok bool) {
+// PlainName checks a string token as String does, and refuses escapes and
+// dots: it is a property name that needs no decoding and that Keen's rules
+// allow (the event package's streaming path).
+func PlainName(d []byte, start int) (end int, ok bool) {
 	i := start + 1
 	for {
 		for i+8 <= len(d) {
@@ -56,7 +53,7 @@ func scanNameToken(d []byte, start int) (end int, ok bool) {
 			}
 			i += 8
 		}
-		for i < len(d) && plainByte[d[i]] && d[i] != '.' {
+		for i < len(d) && plain[d[i]] && d[i] != '.' {
 			i++
 		}
 		if i >= len(d) {
@@ -88,7 +85,7 @@ func scanSpecial(d []byte, i int) (int, bool) {
 		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			return i + 2, true
 		case 'u':
-			_, n := decodeUnicodeEscape(d[i:])
+			_, n := UnicodeEscape(d[i:])
 			return i + n, n > 0
 		}
 		return 0, false
@@ -113,9 +110,9 @@ func specialBytes(w uint64) uint64 {
 // zeroBytes sets the top bit of the zero bytes of w (the lowest exactly).
 func zeroBytes(w uint64) uint64 { return (w - ones) &^ w & highs }
 
-// scanNumberToken checks JSON's number grammar from d[i] (a '-' or a digit)
-// and returns where the number ends.
-func scanNumberToken(d []byte, i int) (end int, ok bool) {
+// Number checks JSON's number grammar from d[i] (a '-' or a digit) and
+// returns where the number ends, or where it stops being one.
+func Number(d []byte, i int) (end int, ok bool) {
 	if d[i] == '-' {
 		i++
 	}
