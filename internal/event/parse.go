@@ -3,7 +3,6 @@ package event
 import (
 	"bytes"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/sluice-io/sluice/internal/jsontok"
 	"github.com/sluice-io/sluice/internal/limits"
@@ -281,8 +280,8 @@ func (p *parser) scanNumber() (value, *Error) {
 
 // scanString checks a string token (escapes, control characters, UTF-8,
 // paired surrogates) and returns it with its quotes. A valid string is read
-// by the fast scanner (jsontok.String); an invalid one is read again by
-// scanStringSlow, which says what is wrong and where.
+// by the fast scanner (jsontok.String); an invalid one is read again byte by
+// byte (jsontok.StringProblem), which says what is wrong and where.
 func (p *parser) scanString() ([]byte, *Error) {
 	if end, ok := jsontok.String(p.data, p.pos); ok {
 		raw := p.data[p.pos:end]
@@ -293,53 +292,23 @@ func (p *parser) scanString() ([]byte, *Error) {
 }
 
 func (p *parser) scanStringSlow() ([]byte, *Error) {
-	d, start := p.data, p.pos
-	i := start + 1
-	for i < len(d) {
-		for i < len(d) && jsontok.IsPlain(d[i]) {
-			i++
-		}
-		if i >= len(d) {
-			break
-		}
-		c := d[i]
-		switch {
-		case c == '"':
-			p.pos = i + 1
-			return d[start:p.pos], nil
-		case c == '\\':
-			if i+1 >= len(d) {
-				p.pos = i
-				return nil, p.syntax("unterminated string")
-			}
-			switch d[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				_, n := jsontok.UnicodeEscape(d[i:])
-				if n == 0 {
-					p.pos = i
-					return nil, p.utf8Error("an invalid \\u escape or an unpaired UTF-16 surrogate")
-				}
-				i += n
-			default:
-				p.pos = i
-				return nil, p.syntax("invalid escape sequence " + strconv.Quote(string(d[i:i+2])))
-			}
-		case c < 0x20:
-			p.pos = i
-			return nil, p.syntax("control character in a string (must be escaped)")
-		default: // not ASCII
-			r, size := utf8.DecodeRune(d[i:])
-			if r == utf8.RuneError && size == 1 {
-				p.pos = i
-				return nil, p.utf8Error("invalid UTF-8")
-			}
-			i += size
-		}
+	start := p.pos
+	at, problem := jsontok.StringProblem(p.data, start)
+	p.pos = at
+	switch problem {
+	case jsontok.Valid:
+		return p.data[start:at], nil
+	case jsontok.BadUnicode:
+		return nil, p.utf8Error("an invalid \\u escape or an unpaired UTF-16 surrogate")
+	case jsontok.BadUTF8:
+		return nil, p.utf8Error("invalid UTF-8")
+	case jsontok.BadEscape:
+		return nil, p.syntax("invalid escape sequence " + strconv.Quote(string(p.data[at:at+2])))
+	case jsontok.Control:
+		return nil, p.syntax("control character in a string (must be escaped)")
+	default:
+		return nil, p.syntax("unterminated string")
 	}
-	p.pos = start
-	return nil, p.syntax("unterminated string")
 }
 
 func (p *parser) syntax(msg string) *Error {
