@@ -37,35 +37,34 @@ type Flattener struct {
 // event package's output is), so that its strings need no check; otherwise
 // invalid bytes in strings become U+FFFD (the store refuses invalid UTF-8).
 func (p *Flattener) Flatten(doc []byte, validUTF8 bool, out []Field) ([]Field, error) {
-	p.b, p.i, p.out, p.start, p.path, p.valid = doc, 0, out, len(out), p.path[:0], validUTF8
-	defer func() { p.b, p.out = nil, nil }()
-	p.ws()
-	if p.i >= len(p.b) || p.b[p.i] != '{' {
-		return out, errors.New("leaf: event JSON is not an object")
-	}
-	if err := p.object(); err != nil {
-		return out, err
-	}
-	p.ws()
-	if p.i != len(p.b) {
-		return out, errors.New("leaf: trailing data after the event's JSON")
-	}
-	return p.out, nil
+	return p.read(doc, nil, out, len(out), validUTF8, true)
 }
 
 // Value appends the leaves of doc, the valid UTF-8 JSON of one value at
 // path (parts joined by Sep), to out; out[start:] are the leaves of its
 // event so far. It is how a part of an event is flattened on its own.
 func (p *Flattener) Value(doc, path []byte, out []Field, start int) ([]Field, error) {
-	p.b, p.i, p.out, p.start, p.path, p.valid = doc, 0, out, start, append(p.path[:0], path...), true
+	return p.read(doc, path, out, start, true, false)
+}
+
+// read is Flatten (event: doc must be an object) and Value.
+func (p *Flattener) read(doc, path []byte, out []Field, start int, validUTF8, event bool) ([]Field, error) {
+	p.b, p.i, p.out, p.start, p.path, p.valid = doc, 0, out, start, append(p.path[:0], path...), validUTF8
 	defer func() { p.b, p.out = nil, nil }()
 	p.ws()
+	what := "a JSON value"
+	if event {
+		what = "the event's JSON"
+		if p.i >= len(p.b) || p.b[p.i] != '{' {
+			return out, errors.New("leaf: event JSON is not an object")
+		}
+	}
 	if err := p.value(); err != nil {
 		return out, err
 	}
 	p.ws()
 	if p.i != len(p.b) {
-		return out, errors.New("leaf: trailing data after a JSON value")
+		return out, errors.New("leaf: trailing data after " + what)
 	}
 	return p.out, nil
 }
