@@ -35,5 +35,8 @@
 // and workspace.go pools its memory. Most events need no tree at all:
 // stream.go checks an event without add-ons in one pass and copies it to the
 // output in runs (the tree path runs only for add-ons, refusals and rare
-// shapes), so a plain event costs one allocation, its output.
+// shapes), so a plain event costs one allocation, its output. Both read
+// tokens with package jsontok, which package leaf's flattener shares
+// (docs/architecture.md, "Reading JSON", says why there are these three
+// readers and what each costs).
 package event

@@ -1,8 +1,9 @@
 package event
 
 import (
-	"bytes"
 	"unicode/utf8"
+
+	"github.com/sluice-io/sluice/internal/jsontok"
 )
 
 // The event is held as a small JSON tree of its own rather than as
@@ -63,7 +64,7 @@ func (v *value) str() (string, bool) {
 	if v.kind != kindString {
 		return "", false
 	}
-	s, ok := unquote(v.raw)
+	s, ok := jsontok.Unquote(v.raw)
 	return string(s), ok
 }
 
@@ -175,7 +176,7 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		for i < len(s) && plainByte[s[i]] { // the usual case, in a tight loop
+		for i < len(s) && jsontok.IsPlain(s[i]) { // the usual case, in a tight loop
 			i++
 		}
 		if i == len(s) {
@@ -212,98 +213,4 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
-}
-
-// unquote decodes a JSON string token that the parser already checked.
-// Without escapes it returns a sub-slice of raw (no copy).
-func unquote(raw []byte) ([]byte, bool) {
-	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
-		return nil, false
-	}
-	s := raw[1 : len(raw)-1]
-	esc := bytes.IndexByte(s, '\\')
-	if esc < 0 {
-		return s, true
-	}
-	out := make([]byte, 0, len(s))
-	out = append(out, s[:esc]...)
-	for i := esc; i < len(s); {
-		c := s[i]
-		if c != '\\' {
-			out = append(out, c)
-			i++
-			continue
-		}
-		if i+1 >= len(s) {
-			return nil, false
-		}
-		switch s[i+1] {
-		case '"', '\\', '/':
-			out = append(out, s[i+1])
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r, n := decodeUnicodeEscape(s[i:])
-			if n == 0 {
-				return nil, false
-			}
-			out = utf8.AppendRune(out, r)
-			i += n
-			continue
-		default:
-			return nil, false
-		}
-		i += 2
-	}
-	return out, true
-}
-
-// decodeUnicodeEscape decodes \uXXXX (or a surrogate pair \uXXXX\uXXXX) at
-// the start of s; n = 0 when it is malformed or an unpaired surrogate.
-func decodeUnicodeEscape(s []byte) (r rune, n int) {
-	r1, ok := hex4(s)
-	if !ok {
-		return 0, 0
-	}
-	switch {
-	case r1 >= 0xDC00 && r1 <= 0xDFFF:
-		return 0, 0
-	case r1 >= 0xD800 && r1 <= 0xDBFF:
-		r2, ok := hex4(s[6:])
-		if !ok || r2 < 0xDC00 || r2 > 0xDFFF {
-			return 0, 0
-		}
-		return (r1-0xD800)<<10 | (r2 - 0xDC00) + 0x10000, 12
-	}
-	return r1, 6
-}
-
-// hex4 reads `\uXXXX` at the start of s.
-func hex4(s []byte) (rune, bool) {
-	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
-		return 0, false
-	}
-	var r rune
-	for _, c := range s[2:6] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			c = c - 'A' + 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
 }

@@ -3,8 +3,8 @@ package event
 import (
 	"bytes"
 	"strconv"
-	"unicode/utf8"
 
+	"github.com/sluice-io/sluice/internal/jsontok"
 	"github.com/sluice-io/sluice/internal/limits"
 )
 
@@ -60,16 +60,7 @@ func parseEvent(data []byte, ws *workspace) (value, *Error) {
 	return v, nil
 }
 
-func (p *parser) skipSpace() {
-	for p.pos < len(p.data) {
-		switch p.data[p.pos] {
-		case ' ', '\t', '\n', '\r':
-			p.pos++
-		default:
-			return
-		}
-	}
-}
+func (p *parser) skipSpace() { p.pos = jsontok.SkipSpace(p.data, p.pos) }
 
 // parseValue reads one value. Inside the top-level "keen" object the event
 // rules do not apply (relaxed): keen.addons is a list of objects and every
@@ -142,7 +133,7 @@ func (p *parser) parseObject(relaxed bool) (value, *Error) {
 		if err != nil {
 			return value{}, err
 		}
-		name, _ := unquote(quoted)
+		name, _ := jsontok.Unquote(quoted)
 		if !relaxed {
 			if err := checkPropertyName(name, p.path); err != nil {
 				return value{}, err
@@ -266,55 +257,33 @@ func (p *parser) literal(word string, k kind) (value, *Error) {
 	return value{kind: k, raw: raw}, nil
 }
 
-// scanNumber checks JSON's number grammar; the text is kept as sent.
+// scanNumber checks JSON's number grammar (jsontok.Number); the text is
+// kept as sent.
 func (p *parser) scanNumber() (value, *Error) {
 	d, start := p.data, p.pos
-	i := start
-	if d[i] == '-' {
-		i++
-	}
-	digits := func() int {
-		n := 0
-		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
-	switch {
-	case i < len(d) && d[i] == '0':
-		i++
-	case digits() == 0:
-		p.pos = i
-		return value{}, p.syntax("invalid number")
-	}
-	if i < len(d) && d[i] == '.' {
-		i++
-		if digits() == 0 {
-			p.pos = i
+	end, ok := jsontok.Number(d, start)
+	p.pos = end
+	if !ok {
+		// Where the number stopped says what is missing: a digit after
+		// the sign, after '.', or in the exponent.
+		switch c := d[end-1]; {
+		case end == start+1 && c == '-':
+			return value{}, p.syntax("invalid number")
+		case c == '.':
 			return value{}, p.syntax("invalid number: digits expected after '.'")
-		}
-	}
-	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
-		i++
-		if i < len(d) && (d[i] == '+' || d[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			p.pos = i
+		default:
 			return value{}, p.syntax("invalid number: digits expected in the exponent")
 		}
 	}
-	p.pos = i
-	return value{kind: kindNumber, raw: d[start:i]}, nil
+	return value{kind: kindNumber, raw: d[start:end]}, nil
 }
 
 // scanString checks a string token (escapes, control characters, UTF-8,
 // paired surrogates) and returns it with its quotes. A valid string is read
-// by the fast scanner (scan.go); an invalid one is read again by
-// scanStringSlow, which says what is wrong and where.
+// by the fast scanner (jsontok.String); an invalid one is read again byte by
+// byte (jsontok.StringProblem), which says what is wrong and where.
 func (p *parser) scanString() ([]byte, *Error) {
-	if end, ok := scanStringToken(p.data, p.pos); ok {
+	if end, ok := jsontok.String(p.data, p.pos); ok {
 		raw := p.data[p.pos:end]
 		p.pos = end
 		return raw, nil
@@ -323,63 +292,24 @@ func (p *parser) scanString() ([]byte, *Error) {
 }
 
 func (p *parser) scanStringSlow() ([]byte, *Error) {
-	d, start := p.data, p.pos
-	i := start + 1
-	for i < len(d) {
-		for i < len(d) && plainByte[d[i]] {
-			i++
-		}
-		if i >= len(d) {
-			break
-		}
-		c := d[i]
-		switch {
-		case c == '"':
-			p.pos = i + 1
-			return d[start:p.pos], nil
-		case c == '\\':
-			if i+1 >= len(d) {
-				p.pos = i
-				return nil, p.syntax("unterminated string")
-			}
-			switch d[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				_, n := decodeUnicodeEscape(d[i:])
-				if n == 0 {
-					p.pos = i
-					return nil, p.utf8Error("an invalid \\u escape or an unpaired UTF-16 surrogate")
-				}
-				i += n
-			default:
-				p.pos = i
-				return nil, p.syntax("invalid escape sequence " + strconv.Quote(string(d[i:i+2])))
-			}
-		case c < 0x20:
-			p.pos = i
-			return nil, p.syntax("control character in a string (must be escaped)")
-		default: // not ASCII
-			r, size := utf8.DecodeRune(d[i:])
-			if r == utf8.RuneError && size == 1 {
-				p.pos = i
-				return nil, p.utf8Error("invalid UTF-8")
-			}
-			i += size
-		}
+	start := p.pos
+	at, problem := jsontok.StringProblem(p.data, start)
+	p.pos = at
+	switch problem {
+	case jsontok.Valid:
+		return p.data[start:at], nil
+	case jsontok.BadUnicode:
+		return nil, p.utf8Error("an invalid \\u escape or an unpaired UTF-16 surrogate")
+	case jsontok.BadUTF8:
+		return nil, p.utf8Error("invalid UTF-8")
+	case jsontok.BadEscape:
+		return nil, p.syntax("invalid escape sequence " + strconv.Quote(string(p.data[at:at+2])))
+	case jsontok.Control:
+		return nil, p.syntax("control character in a string (must be escaped)")
+	default:
+		return nil, p.syntax("unterminated string")
 	}
-	p.pos = start
-	return nil, p.syntax("unterminated string")
 }
-
-// plainByte marks the bytes a string may hold as they are: printable ASCII
-// other than '"' and '\\'. Everything else is looked at closely.
-var plainByte = func() (t [256]bool) {
-	for c := 0x20; c < 0x80; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
 
 func (p *parser) syntax(msg string) *Error {
 	where := ""

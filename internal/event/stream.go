@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 
+	"github.com/sluice-io/sluice/internal/jsontok"
 	"github.com/sluice-io/sluice/internal/leaf"
 	"github.com/sluice-io/sluice/internal/limits"
 )
@@ -212,7 +213,7 @@ func (s *streamer) name() (span, bool) {
 	if i >= len(d) || d[i] != '"' {
 		return span{}, false
 	}
-	end, ok := scanNameToken(d, i)
+	end, ok := jsontok.PlainName(d, i)
 	n := span{i + 1, end - 1}
 	if !ok || n.end == n.start || n.end-n.start > maxPropertyNameLen || d[n.start] == '$' {
 		return span{}, false
@@ -271,7 +272,7 @@ func (s *streamer) readKeenStrings() (taken, ok bool) {
 		if d[i] != '"' {
 			return false, false
 		}
-		nameEnd, ok := scanNameToken(d, i)
+		nameEnd, ok := jsontok.PlainName(d, i)
 		if !ok || nameEnd >= len(d) || d[nameEnd] != ':' || nameEnd+1 >= len(d) || d[nameEnd+1] != '"' {
 			return false, false
 		}
@@ -281,7 +282,7 @@ func (s *streamer) readKeenStrings() (taken, ok bool) {
 			return false, false
 		}
 		seen |= 1 << which
-		end, ok := scanStringToken(d, nameEnd+1)
+		end, ok := jsontok.String(d, nameEnd+1)
 		if !ok {
 			return false, false
 		}
@@ -382,7 +383,7 @@ func (s *streamer) value(merge *value) bool {
 	case c == '[':
 		return s.array()
 	case c == '-' || (c >= '0' && c <= '9'):
-		end, ok := scanNumberToken(s.data, s.pos)
+		end, ok := jsontok.Number(s.data, s.pos)
 		s.pos = end
 		return ok
 	case c == 't':
@@ -398,7 +399,7 @@ func (s *streamer) value(merge *value) bool {
 // str reads a string value.
 func (s *streamer) str() bool {
 	start := s.pos
-	end, ok := scanStringToken(s.data, start)
+	end, ok := jsontok.String(s.data, start)
 	s.pos = end
 	return ok
 }
@@ -453,11 +454,7 @@ func (s *streamer) flush() {
 }
 
 // skipSpace skips whitespace without cutting the run.
-func (s *streamer) skipSpace() {
-	for s.pos < len(s.data) && isSpace(s.data[s.pos]) {
-		s.pos++
-	}
-}
+func (s *streamer) skipSpace() { s.pos = jsontok.SkipSpace(s.data, s.pos) }
 
 // dropSpace skips whitespace and cuts it out of the run. Compact JSON has
 // none: that check is small enough to be inlined (a byte above ' ' is not
@@ -474,8 +471,6 @@ func (s *streamer) cutSpace() {
 	s.skipSpace()
 	s.from = s.pos
 }
-
-func isSpace(c byte) bool { return c <= ' ' && (c == ' ' || c == '\t' || c == '\n' || c == '\r') }
 
 // nameSet checks that the names of one object are all different, as they
 // are read. Each name sets a bit chosen by its length and its first and last

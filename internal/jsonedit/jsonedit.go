@@ -4,8 +4,9 @@ package jsonedit
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
+
+	"github.com/sluice-io/sluice/internal/jsontok"
 )
 
 // WithoutMember returns doc, the JSON of an object, without the member at
@@ -14,7 +15,7 @@ import (
 // as in the compact JSON sluice stores). changed says whether the member was there; a path through a
 // value that is not an object leaves doc unchanged.
 func WithoutMember(doc []byte, path []string) (out []byte, changed bool, err error) {
-	i := skipSpace(doc, 0)
+	i := jsontok.SkipSpace(doc, 0)
 	if i >= len(doc) || doc[i] != '{' {
 		return doc, false, nil
 	}
@@ -24,7 +25,7 @@ func WithoutMember(doc []byte, path []string) (out []byte, changed bool, err err
 	first := true
 	for {
 		last := i // after the last member
-		i = skipSpace(doc, i)
+		i = jsontok.SkipSpace(doc, i)
 		if i >= len(doc) {
 			return nil, false, errors.New("an object is not closed")
 		}
@@ -36,7 +37,7 @@ func WithoutMember(doc []byte, path []string) (out []byte, changed bool, err err
 			b.Write(doc[last:])
 			return b.Bytes(), true, nil
 		case ',':
-			i = skipSpace(doc, i+1)
+			i = jsontok.SkipSpace(doc, i+1)
 		}
 		kStart := i
 		kEnd, err := skipValue(doc, i)
@@ -50,11 +51,11 @@ func WithoutMember(doc []byte, path []string) (out []byte, changed bool, err err
 		if err != nil {
 			return nil, false, err
 		}
-		i = skipSpace(doc, kEnd)
+		i = jsontok.SkipSpace(doc, kEnd)
 		if i >= len(doc) || doc[i] != ':' {
 			return nil, false, errors.New("a member has no value")
 		}
-		vStart := skipSpace(doc, i+1)
+		vStart := jsontok.SkipSpace(doc, i+1)
 		vEnd, err := skipValue(doc, vStart)
 		if err != nil {
 			return nil, false, err
@@ -84,19 +85,11 @@ func WithoutMember(doc []byte, path []string) (out []byte, changed bool, err err
 
 // memberName decodes a member's name (a JSON string, quotes included).
 func memberName(q []byte) (string, error) {
-	if bytes.IndexByte(q, '\\') < 0 {
-		return string(q[1 : len(q)-1]), nil
+	s, ok := jsontok.Unquote(q)
+	if !ok {
+		return "", errors.New("a member's name is not a valid JSON string")
 	}
-	var s string
-	err := json.Unmarshal(q, &s)
-	return s, err
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
+	return string(s), nil
 }
 
 // skipValue returns the index just past the JSON value starting at b[i].
@@ -106,15 +99,11 @@ func skipValue(b []byte, i int) (int, error) {
 	}
 	switch b[i] {
 	case '"':
-		for j := i + 1; j < len(b); j++ {
-			switch b[j] {
-			case '\\':
-				j++
-			case '"':
-				return j + 1, nil
-			}
+		end, _, ok := jsontok.StringEnd(b, i)
+		if !ok {
+			return 0, errors.New("a string is not closed")
 		}
-		return 0, errors.New("a string is not closed")
+		return end, nil
 	case '{', '[':
 		depth := 0
 		for j := i; j < len(b); j++ {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sluice-io/sluice/internal/jsontok"
 )
 
 // Flatten returns the leaves of an event's JSON, appended to out.
@@ -35,51 +37,41 @@ type Flattener struct {
 // event package's output is), so that its strings need no check; otherwise
 // invalid bytes in strings become U+FFFD (the store refuses invalid UTF-8).
 func (p *Flattener) Flatten(doc []byte, validUTF8 bool, out []Field) ([]Field, error) {
-	p.b, p.i, p.out, p.start, p.path, p.valid = doc, 0, out, len(out), p.path[:0], validUTF8
-	defer func() { p.b, p.out = nil, nil }()
-	p.ws()
-	if p.i >= len(p.b) || p.b[p.i] != '{' {
-		return out, errors.New("leaf: event JSON is not an object")
-	}
-	if err := p.object(); err != nil {
-		return out, err
-	}
-	p.ws()
-	if p.i != len(p.b) {
-		return out, errors.New("leaf: trailing data after the event's JSON")
-	}
-	return p.out, nil
+	return p.read(doc, nil, out, len(out), validUTF8, true)
 }
 
 // Value appends the leaves of doc, the valid UTF-8 JSON of one value at
 // path (parts joined by Sep), to out; out[start:] are the leaves of its
 // event so far. It is how a part of an event is flattened on its own.
 func (p *Flattener) Value(doc, path []byte, out []Field, start int) ([]Field, error) {
-	p.b, p.i, p.out, p.start, p.path, p.valid = doc, 0, out, start, append(p.path[:0], path...), true
+	return p.read(doc, path, out, start, true, false)
+}
+
+// read is Flatten (event: doc must be an object) and Value.
+func (p *Flattener) read(doc, path []byte, out []Field, start int, validUTF8, event bool) ([]Field, error) {
+	p.b, p.i, p.out, p.start, p.path, p.valid = doc, 0, out, start, append(p.path[:0], path...), validUTF8
 	defer func() { p.b, p.out = nil, nil }()
 	p.ws()
+	what := "a JSON value"
+	if event {
+		what = "the event's JSON"
+		if p.i >= len(p.b) || p.b[p.i] != '{' {
+			return out, errors.New("leaf: event JSON is not an object")
+		}
+	}
 	if err := p.value(); err != nil {
 		return out, err
 	}
 	p.ws()
 	if p.i != len(p.b) {
-		return out, errors.New("leaf: trailing data after a JSON value")
+		return out, errors.New("leaf: trailing data after " + what)
 	}
 	return p.out, nil
 }
 
 var errSyntax = errors.New("leaf: malformed event JSON")
 
-func (p *Flattener) ws() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
-	}
-}
+func (p *Flattener) ws() { p.i = jsontok.SkipSpace(p.b, p.i) }
 
 // emit appends leaf f, of type typ, at the current path, except the keen
 // fields that the store keeps in columns of their own (IsOwnKeenField).
@@ -139,65 +131,37 @@ func (p *Flattener) object() error {
 }
 
 // str reads a string at p.i: a slice of the JSON when it has no escapes.
+// Its contents are not checked (jsontok.StringEnd): the JSON is sluice's
+// own, or its strings' invalid bytes become U+FFFD.
 func (p *Flattener) str() ([]byte, error) {
 	if p.i >= len(p.b) || p.b[p.i] != '"' {
 		return nil, errSyntax
 	}
 	start := p.i
-	p.i++
-	escaped := false
-	for {
-		// Jump to the next quote (IndexByte is vectorized: most of the
-		// event's bytes are string contents), then over the escapes before
-		// it; only an escaped quote makes it look for the next one, so a
-		// string of many escapes is read in one pass.
-		j := bytes.IndexByte(p.b[p.i:], '"')
-		if j < 0 {
-			return nil, errSyntax
-		}
-		q := p.i + j
-		for p.i <= q {
-			k := bytes.IndexByte(p.b[p.i:q], '\\')
-			if k < 0 {
-				break
-			}
-			escaped = true
-			p.i += k + 2 // the backslash and the character it escapes
-		}
-		if p.i > q { // the quote was escaped
-			continue
-		}
-		p.i = q + 1
-		break
+	end, escaped, ok := jsontok.StringEnd(p.b, start)
+	if !ok {
+		return nil, errSyntax
 	}
+	p.i = end
 	if !escaped {
-		raw := p.b[start+1 : p.i-1 : p.i-1]
+		raw := p.b[start+1 : end-1 : end-1]
 		if !p.valid && !utf8.Valid(raw) {
 			return bytes.ToValidUTF8(raw, []byte("\uFFFD")), nil
 		}
 		return raw, nil
 	}
-	return unescape(p.b[start:p.i])
+	return StringValue(p.b[start:end])
 }
 
-// unescape decodes a string token that has escapes (invalid UTF-8 becomes
-// U+FFFD).
-func unescape(tok []byte) ([]byte, error) {
-	var s string
-	if err := json.Unmarshal(tok, &s); err != nil {
+// StringValue returns the value of tok, a JSON string token (quotes
+// included), as encoding/json decodes it: a slice of tok when it has no
+// escapes.
+func StringValue(tok []byte) ([]byte, error) {
+	s, ok := jsontok.Unquote(tok)
+	if !ok {
 		return nil, errSyntax
 	}
-	return []byte(s), nil
-}
-
-// StringValue returns the value of tok, a valid JSON string token of valid
-// UTF-8 (quotes included): a slice of tok when it has no escapes.
-func StringValue(tok []byte) ([]byte, error) {
-	raw := tok[1 : len(tok)-1 : len(tok)-1]
-	if bytes.IndexByte(raw, '\\') < 0 {
-		return raw, nil
-	}
-	return unescape(tok)
+	return s, nil
 }
 
 // NumberValue returns the value of tok, a JSON number. Out of float64's
@@ -225,20 +189,9 @@ func ArrayValue(tok []byte) (typ string, strs [][]byte, err error) {
 		if tok[i] != '"' {
 			return JSONArray, nil, nil
 		}
-		end := i + 1
-		for { // to the closing quote: one that no backslash escapes
-			j := bytes.IndexByte(tok[end:], '"')
-			if j < 0 {
-				return "", nil, errSyntax
-			}
-			end += j + 1
-			k := end - 2
-			for k > i && tok[k] == '\\' {
-				k--
-			}
-			if (end-2-k)%2 == 0 {
-				break
-			}
+		end, _, ok := jsontok.StringEnd(tok, i)
+		if !ok {
+			return "", nil, errSyntax
 		}
 		s, err := StringValue(tok[i:end])
 		if err != nil {

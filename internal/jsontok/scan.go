@@ -1,4 +1,4 @@
-package event
+package jsontok
 
 import (
 	"encoding/binary"
@@ -6,18 +6,16 @@ import (
 	"unicode/utf8"
 )
 
-// Token scanners of the streaming path (stream.go). They check what the tree
-// parser's scanString and scanNumber check (parse.go), and say only whether
-// the token is valid, since a refused event is worded by the tree parser.
-//
 // Strings are most of an event's bytes, and mostly printable ASCII, so they
 // are looked at 8 bytes at a time: a word is skipped unless one of its bytes
 // needs a closer look.
 
-// scanStringToken checks the string token at d[start] (a '"') and returns
-// the index after its closing quote.
-func scanStringToken(d []byte, start int) (end int, ok bool) {
+// String checks the string token at d[start] (a '"'): escapes, control
+// characters, UTF-8, paired surrogates; it returns the index after its
+// closing quote.
+func String(d []byte, start int) (end int, ok bool) {
 	i := start + 1
+	var p Problem
 	for {
 		for i+8 <= len(d) {
 			if m := specialBytes(binary.LittleEndian.Uint64(d[i:])); m != 0 {
@@ -26,7 +24,7 @@ func scanStringToken(d []byte, start int) (end int, ok bool) {
 			}
 			i += 8
 		}
-		for i < len(d) && plainByte[d[i]] {
+		for i < len(d) && plain[d[i]] {
 			i++
 		}
 		if i >= len(d) {
@@ -36,17 +34,18 @@ func scanStringToken(d []byte, start int) (end int, ok bool) {
 		if d[i] == '"' {
 			return i + 1, true
 		}
-		if i, ok = scanSpecial(d, i); !ok {
+		if i, p = scanSpecial(d, i); p != Valid {
 			return 0, false
 		}
 	}
 }
 
-// scanNameToken checks a property name token as scanStringToken does, and
-// refuses escapes (the streaming path does not decode names) and dots
-// (Keen's rule, validate.go).
-func scanNameToken(d []byte, start int) (end int, ok bool) {
+// PlainName checks a string token as String does, and refuses escapes and
+// dots: it is a property name that needs no decoding and that Keen's rules
+// allow (the event package's streaming path).
+func PlainName(d []byte, start int) (end int, ok bool) {
 	i := start + 1
+	var p Problem
 	for {
 		for i+8 <= len(d) {
 			w := binary.LittleEndian.Uint64(d[i:])
@@ -56,7 +55,7 @@ func scanNameToken(d []byte, start int) (end int, ok bool) {
 			}
 			i += 8
 		}
-		for i < len(d) && plainByte[d[i]] && d[i] != '.' {
+		for i < len(d) && plain[d[i]] && d[i] != '.' {
 			i++
 		}
 		if i >= len(d) {
@@ -69,34 +68,75 @@ func scanNameToken(d []byte, start int) (end int, ok bool) {
 		case '\\', '.':
 			return 0, false
 		}
-		if i, ok = scanSpecial(d, i); !ok {
+		if i, p = scanSpecial(d, i); p != Valid {
 			return 0, false
 		}
 	}
 }
 
+// A Problem is what makes a string token invalid.
+type Problem uint8
+
+const (
+	Valid        Problem = iota
+	Unterminated         // no closing quote, or a backslash at the end of the input
+	BadEscape            // a backslash before a character JSON does not escape
+	BadUnicode           // a malformed \u escape or an unpaired UTF-16 surrogate
+	Control              // a control character, not escaped
+	BadUTF8              // invalid UTF-8
+)
+
+// StringProblem reads the string token at d[start] byte by byte, as String
+// does word by word, and says what makes it invalid and at which byte. For
+// a valid token it returns the index after its closing quote and Valid. It
+// is for wording a refusal: String is the fast check.
+func StringProblem(d []byte, start int) (at int, p Problem) {
+	i := start + 1
+	for i < len(d) {
+		for i < len(d) && plain[d[i]] {
+			i++
+		}
+		if i >= len(d) {
+			break
+		}
+		if d[i] == '"' {
+			return i + 1, Valid
+		}
+		next, p := scanSpecial(d, i)
+		if p != Valid {
+			return i, p
+		}
+		i = next
+	}
+	return start, Unterminated
+}
+
 // scanSpecial checks what starts at d[i] inside a string, which is not a
 // plain byte nor the closing quote: an escape or a UTF-8 sequence, and
 // returns where it ends.
-func scanSpecial(d []byte, i int) (int, bool) {
+func scanSpecial(d []byte, i int) (int, Problem) {
 	switch c := d[i]; {
 	case c == '\\':
 		if i+1 >= len(d) {
-			return 0, false
+			return 0, Unterminated
 		}
 		switch d[i+1] {
 		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			return i + 2, true
+			return i + 2, Valid
 		case 'u':
-			_, n := decodeUnicodeEscape(d[i:])
-			return i + n, n > 0
+			if _, n := UnicodeEscape(d[i:]); n > 0 {
+				return i + n, Valid
+			}
+			return 0, BadUnicode
 		}
-		return 0, false
+		return 0, BadEscape
 	case c < 0x20:
-		return 0, false
+		return 0, Control
 	default: // not ASCII
-		r, size := utf8.DecodeRune(d[i:])
-		return i + size, !(r == utf8.RuneError && size == 1)
+		if r, size := utf8.DecodeRune(d[i:]); r != utf8.RuneError || size != 1 {
+			return i + size, Valid
+		}
+		return 0, BadUTF8
 	}
 }
 
@@ -113,9 +153,9 @@ func specialBytes(w uint64) uint64 {
 // zeroBytes sets the top bit of the zero bytes of w (the lowest exactly).
 func zeroBytes(w uint64) uint64 { return (w - ones) &^ w & highs }
 
-// scanNumberToken checks JSON's number grammar from d[i] (a '-' or a digit)
-// and returns where the number ends.
-func scanNumberToken(d []byte, i int) (end int, ok bool) {
+// Number checks JSON's number grammar from d[i] (a '-' or a digit) and
+// returns where the number ends, or where it stops being one.
+func Number(d []byte, i int) (end int, ok bool) {
 	if d[i] == '-' {
 		i++
 	}
