@@ -128,7 +128,8 @@ func BenchmarkCount1M(b *testing.B) {
 // events/s (wall) and CPU µs per event (the whole process's CPU time,
 // DuckDB's threads included, during the Inserts and a final CHECKPOINT,
 // which writes the WAL's rows into the database file; generation
-// excluded). CPU per event is the figure to compare on a shared machine.
+// excluded). CPU per event is the figure to compare on a shared machine;
+// the _safe cases measure what the chunk appender (appender.go) saves.
 //
 //	go test -run x -bench Insert -benchtime 40x ./internal/store/
 func BenchmarkInsert(b *testing.B) {
@@ -136,13 +137,17 @@ func BenchmarkInsert(b *testing.B) {
 		name        string
 		batch       int
 		collections int
+		safe        bool // through duckdb-go's public Appender (safeappender.go)
 	}{
-		{"batch5000_1coll", 5000, 1},
-		{"batch20000_4coll", 20000, 4},
+		{"batch5000_1coll", 5000, 1, false},
+		{"batch20000_4coll", 20000, 4, false},
+		{"batch5000_1coll_safe", 5000, 1, true},
+		{"batch20000_4coll_safe", 20000, 4, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			s := openTest(b, b.TempDir())
 			defer s.Close()
+			s.safeAppend = bc.safe
 			ctx := context.Background()
 			r := rand.New(rand.NewPCG(2, 2))
 			var events int
