@@ -95,8 +95,7 @@ func committedEdits(records []byte, aborted []kmsg.FetchResponseTopicPartitionAb
 			dataRecords += int(int32(binary.BigEndian.Uint32(batch[batchNumRecordsOffset:])))
 		}
 		if empty {
-			h := emptyBatchHeader(batch)
-			edits.Replace(r, r+size, h[:])
+			emptyBatchHeader(edits.ReplaceBy(r, r+size, batchHeaderLen), batch)
 		}
 		r += size
 	}
@@ -129,11 +128,10 @@ func isAbortMarker(batch []byte) bool {
 	return binary.BigEndian.Uint16(r[2:]) == 0
 }
 
-// emptyBatchHeader is a batch with no records covering the same offsets,
-// epoch and timestamps as batch.
-func emptyBatchHeader(batch []byte) [batchHeaderLen]byte {
-	var h [batchHeaderLen]byte
-	copy(h[:], batch)
+// emptyBatchHeader writes into h (batchHeaderLen bytes) a batch with no
+// records covering the same offsets, epoch and timestamps as batch.
+func emptyBatchHeader(h, batch []byte) {
+	copy(h, batch[:batchHeaderLen])
 	binary.BigEndian.PutUint32(h[batchLengthOffset:], batchHeaderLen-batchLogOverhead)
 	attrs := binary.BigEndian.Uint16(h[batchAttributesOffset:])
 	binary.BigEndian.PutUint16(h[batchAttributesOffset:], attrs&0x08) // keep only the timestamp type
@@ -142,5 +140,4 @@ func emptyBatchHeader(batch []byte) [batchHeaderLen]byte {
 	binary.BigEndian.PutUint32(h[batchProducerIDOffset+10:], ^uint32(0))
 	binary.BigEndian.PutUint32(h[batchNumRecordsOffset:], 0)
 	binary.BigEndian.PutUint32(h[batchCRCOffset:], crc32.Checksum(h[batchAttributesOffset:], castagnoli))
-	return h
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -51,8 +52,16 @@ type recordEdit struct{ lo, hi, wlo, whi int } // records[lo:hi] → with[wlo:wh
 // Replace replaces records[lo:hi] by with (copied). Ranges must come in
 // increasing order and not overlap.
 func (e *RecordEdits) Replace(lo, hi int, with []byte) {
-	e.edits = append(e.edits, recordEdit{lo, hi, len(e.with), len(e.with) + len(with)})
-	e.with = append(e.with, with...)
+	copy(e.ReplaceBy(lo, hi, len(with)), with)
+}
+
+// ReplaceBy is Replace with n bytes the caller writes into the slice it
+// returns (valid until the next change), which saves a copy and keeps them
+// off the heap.
+func (e *RecordEdits) ReplaceBy(lo, hi, n int) []byte {
+	e.edits = append(e.edits, recordEdit{lo, hi, len(e.with), len(e.with) + n})
+	e.with = slices.Grow(e.with, n)[:len(e.with)+n]
+	return e.with[len(e.with)-n:]
 }
 
 // Reset forgets every edit, keeping the memory.
