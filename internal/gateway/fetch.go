@@ -15,10 +15,17 @@ package gateway
 // preferred read replica cleared, so every fetch goes to the leader
 // through the gateway.
 //
-// Response: client names back, broker endpoints (v16+) rewritten.
+// Response: spliced from the backend's bytes, not decoded and re-encoded
+// (kafkaproto.Splicer.Fetch, docs/protocol.md §9): client names back (a
+// topic never asked for, by name or id, is never shown), aborted and
+// control batches emptied, the session id 0, broker endpoints (v16+)
+// rewritten, the record batches referenced where they lie in the
+// backend's answer.
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -27,7 +34,7 @@ import (
 	"github.com/sluice-io/sluice/internal/tenancy"
 )
 
-func (g *Gateway) fetch(ctx context.Context, st *connState, req *kmsg.FetchRequest) (kafkaproto.Pending, error) {
+func (g *Gateway) fetch(ctx context.Context, st *connState, req *kmsg.FetchRequest, frame []byte) (kafkaproto.Pending, error) {
 	pid := st.p.pid
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	if req.Version >= 7 && (req.SessionID != 0 || req.SessionEpoch > 0) {
@@ -49,6 +56,7 @@ func (g *Gateway) fetch(ctx context.Context, st *connState, req *kmsg.FetchReque
 	fwd.Rack = ""
 	fwd.Topics = nil
 	names := map[string]string{} // backend → client (v4–12)
+	ids := map[[16]byte]bool{}   // v13+
 	for _, t := range req.Topics {
 		if req.Version >= 13 {
 			if _, ok := g.ownTopicByID(ctx, pid, t.TopicID); !ok {
@@ -56,6 +64,7 @@ func (g *Gateway) fetch(ctx context.Context, st *connState, req *kmsg.FetchReque
 				resp.Topics = append(resp.Topics, fetchTopicError(t, kerr.UnknownTopicID.Code))
 				continue
 			}
+			ids[t.TopicID] = true
 			fwd.Topics = append(fwd.Topics, t)
 			continue
 		}
@@ -72,43 +81,30 @@ func (g *Gateway) fetch(ctx context.Context, st *connState, req *kmsg.FetchReque
 	if len(fwd.Topics) == 0 {
 		return answered(resp), nil
 	}
-	return g.forward(ctx, st, &fwd, func(r kmsg.Response) (kmsg.Response, error) {
-		return g.mapFetch(r.(*kmsg.FetchResponse), resp, names, pid), nil
-	})
-}
-
-// mapFetch merges the backend's answer into resp (which holds the topics
-// the gateway refused itself).
-func (g *Gateway) mapFetch(up, resp *kmsg.FetchResponse, names map[string]string, pid string) *kmsg.FetchResponse {
-	resp.ThrottleMillis, resp.ErrorCode, resp.SessionID = up.ThrottleMillis, up.ErrorCode, 0
-	var records, bytes int
-	for _, t := range up.Topics {
-		if up.Version < 13 {
-			client, ok := names[t.Topic]
-			if !ok {
-				continue // never asked for: never shown
-			}
-			t.Topic = client
-		}
-		for i := range t.Partitions {
-			p := &t.Partitions[i]
-			p.PreferredReadReplica = -1
-			var n int
-			p.RecordBatches, n = committedView(p.RecordBatches, p.AbortedTransactions)
-			p.AbortedTransactions = nil
-			records += n
-			bytes += len(p.RecordBatches)
-		}
-		resp.Topics = append(resp.Topics, t)
+	rw := &kafkaproto.FetchRewrite{Names: names, IDs: ids, Refused: resp.Topics, Records: committedEdits, Broker: g.endpoint}
+	clientCorr := int32(binary.BigEndian.Uint32(frame[4:])) // after key and version
+	if err := g.reachHome(ctx, st); err != nil {
+		return nil, err
 	}
-	for _, b := range up.Brokers {
-		if host, port, ok := g.endpoint(b.NodeID); ok {
-			b.Host, b.Port, b.Rack = host, port, nil
-			resp.Brokers = append(resp.Brokers, b)
-		}
+	id := st.home
+	u, err := g.upstream(ctx, st, id)
+	if err != nil {
+		return nil, err
 	}
-	g.cfg.Metrics.consumed(pid, records, bytes)
-	return resp
+	corr, err := u.send(ctx, &fwd)
+	if err != nil {
+		g.dropUpstream(st, id, u)
+		return nil, fmt.Errorf("forwarding Fetch to backend broker %d: %w", id, err)
+	}
+	return func() (kmsg.Response, error) {
+		segs, counts, err := u.receiveFetch(ctx, &fwd, corr, clientCorr, rw)
+		if err != nil {
+			g.dropUpstream(st, id, u)
+			return nil, fmt.Errorf("reading Fetch answer from backend broker %d: %w", id, err)
+		}
+		g.cfg.Metrics.consumed(pid, counts.Records, counts.Bytes)
+		return &kafkaproto.Spliced{Response: resp, Segs: segs}, nil
+	}, nil
 }
 
 func fetchTopicError(t kmsg.FetchRequestTopic, code int16) kmsg.FetchResponseTopic {

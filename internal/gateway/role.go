@@ -108,7 +108,7 @@ var roles = map[Role]map[kmsg.Key]endpoint{
 	Outbound: {
 		kmsg.Produce:              {kafkaproto.VersionRange{Min: 0, Max: 12}, nil},
 		kmsg.Metadata:             {kafkaproto.VersionRange{Min: 0, Max: 12}, serve((*Gateway).metadata)},
-		kmsg.Fetch:                {kafkaproto.VersionRange{Min: 4, Max: 18}, serve((*Gateway).fetch)},
+		kmsg.Fetch:                {kafkaproto.VersionRange{Min: 4, Max: 18}, serveFrame((*Gateway).fetch)},
 		kmsg.ListOffsets:          {kafkaproto.VersionRange{Min: 1, Max: 11}, serve((*Gateway).listOffsets)},
 		kmsg.OffsetForLeaderEpoch: {kafkaproto.VersionRange{Min: 2, Max: 4}, serve((*Gateway).offsetForLeaderEpoch)},
 		kmsg.FindCoordinator:      {kafkaproto.VersionRange{Min: 0, Max: 6}, serve((*Gateway).findCoordinator)},

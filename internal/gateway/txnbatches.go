@@ -20,11 +20,14 @@ package gateway
 // compaction too), so nothing is re-fetched forever.
 
 import (
+	"cmp"
 	"encoding/binary"
 	"hash/crc32"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/kafkaproto"
 )
 
 // More record batch header offsets (see batches.go).
@@ -37,25 +40,30 @@ const (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // committedView rewrites a partition's records, in place, into what a
-// read_committed client should see — aborted and control batches emptied —
-// and counts the data records left. The result is records[:n] (an emptied
-// batch is shorter than the original, so the rest moves down): the caller
-// must own records (the gateway's copy of the broker's answer). Records
-// that do not parse (a truncated last batch, as fetch responses may end
-// with) are kept as they are.
+// read_committed client should see (committedEdits) and counts the data
+// records left. The result is records[:n] (an emptied batch is shorter
+// than the original, so the rest moves down): the caller must own records.
 func committedView(records []byte, aborted []kmsg.FetchResponseTopicPartitionAbortedTransaction) (out []byte, dataRecords int) {
-	pending := slices.Clone(aborted)
-	slices.SortFunc(pending, func(a, b kmsg.FetchResponseTopicPartitionAbortedTransaction) int {
-		switch {
-		case a.FirstOffset < b.FirstOffset:
-			return -1
-		case a.FirstOffset > b.FirstOffset:
-			return 1
-		}
-		return 0
-	})
-	abortedProducers := map[int64]bool{}
-	w, r := 0, 0 // write and read positions; w <= r
+	var edits kafkaproto.RecordEdits
+	n := committedEdits(records, aborted, &edits)
+	return edits.Apply(records), n
+}
+
+// committedEdits says what a read_committed client should see of a
+// partition's records: aborted and control batches emptied, as edits of
+// records, which it leaves as they are. It returns the data records left.
+// Records that do not parse (a truncated last batch, as fetch responses
+// may end with) are kept as they are.
+func committedEdits(records []byte, aborted []kmsg.FetchResponseTopicPartitionAbortedTransaction, edits *kafkaproto.RecordEdits) (dataRecords int) {
+	var pending []kmsg.FetchResponseTopicPartitionAbortedTransaction
+	if len(aborted) > 0 {
+		pending = slices.Clone(aborted)
+		slices.SortFunc(pending, func(a, b kmsg.FetchResponseTopicPartitionAbortedTransaction) int {
+			return cmp.Compare(a.FirstOffset, b.FirstOffset)
+		})
+	}
+	var abortedProducers map[int64]bool
+	r := 0
 	for len(records)-r >= batchHeaderLen {
 		b := records[r:]
 		size := batchLogOverhead + int(int32(binary.BigEndian.Uint32(b[batchLengthOffset:])))
@@ -63,12 +71,14 @@ func committedView(records []byte, aborted []kmsg.FetchResponseTopicPartitionAbo
 			break // a partial last batch, or something only the client can judge
 		}
 		batch := b[:size]
-		r += size
 		attrs := binary.BigEndian.Uint16(batch[batchAttributesOffset:])
 		base := int64(binary.BigEndian.Uint64(batch))
 		last := base + int64(int32(binary.BigEndian.Uint32(batch[batchLastDeltaOffset:])))
 		producer := int64(binary.BigEndian.Uint64(batch[batchProducerIDOffset:]))
 		for len(pending) > 0 && pending[0].FirstOffset <= last {
+			if abortedProducers == nil {
+				abortedProducers = map[int64]bool{}
+			}
 			abortedProducers[pending[0].ProducerID] = true
 			pending = pending[1:]
 		}
@@ -85,17 +95,11 @@ func committedView(records []byte, aborted []kmsg.FetchResponseTopicPartitionAbo
 			dataRecords += int(int32(binary.BigEndian.Uint32(batch[batchNumRecordsOffset:])))
 		}
 		if empty {
-			h := emptyBatchHeader(batch)
-			w += copy(records[w:], h[:])
-		} else {
-			if w != r-size {
-				copy(records[w:], batch) // memmove: the regions may overlap
-			}
-			w += size
+			emptyBatchHeader(edits.ReplaceBy(r, r+size, batchHeaderLen), batch)
 		}
+		r += size
 	}
-	w += copy(records[w:], records[r:])
-	return records[:w], dataRecords
+	return dataRecords
 }
 
 // isAbortMarker reads the control record of a control batch: its key is
@@ -124,11 +128,10 @@ func isAbortMarker(batch []byte) bool {
 	return binary.BigEndian.Uint16(r[2:]) == 0
 }
 
-// emptyBatchHeader is a batch with no records covering the same offsets,
-// epoch and timestamps as batch.
-func emptyBatchHeader(batch []byte) [batchHeaderLen]byte {
-	var h [batchHeaderLen]byte
-	copy(h[:], batch)
+// emptyBatchHeader writes into h (batchHeaderLen bytes) a batch with no
+// records covering the same offsets, epoch and timestamps as batch.
+func emptyBatchHeader(h, batch []byte) {
+	copy(h, batch[:batchHeaderLen])
 	binary.BigEndian.PutUint32(h[batchLengthOffset:], batchHeaderLen-batchLogOverhead)
 	attrs := binary.BigEndian.Uint16(h[batchAttributesOffset:])
 	binary.BigEndian.PutUint16(h[batchAttributesOffset:], attrs&0x08) // keep only the timestamp type
@@ -137,5 +140,4 @@ func emptyBatchHeader(batch []byte) [batchHeaderLen]byte {
 	binary.BigEndian.PutUint32(h[batchProducerIDOffset+10:], ^uint32(0))
 	binary.BigEndian.PutUint32(h[batchNumRecordsOffset:], 0)
 	binary.BigEndian.PutUint32(h[batchCRCOffset:], crc32.Checksum(h[batchAttributesOffset:], castagnoli))
-	return h
 }

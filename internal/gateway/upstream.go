@@ -50,6 +50,9 @@ type upstream struct {
 	// read (see receive).
 	bodies *kafkaproto.BufferPool
 	body   *kafkaproto.Buffer
+	// fetches splices Fetch answers out of body; what it returns refers
+	// to body and to itself, so it lives as long.
+	fetches kafkaproto.Splicer
 }
 
 func (d dialer) dial(ctx context.Context, addr, clientID string) (*upstream, error) {
@@ -149,6 +152,41 @@ func (u *upstream) setWriteDeadline(ctx context.Context) {
 func (u *upstream) receive(ctx context.Context, req kmsg.Request, corr int32) (kmsg.Response, error) {
 	u.rmu.Lock()
 	defer u.rmu.Unlock()
+	body, err := u.readBody(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := kafkaproto.DecodeResponse(body, req, corr)
+	if err != nil {
+		return nil, fmt.Errorf("backend broker: %w", err)
+	}
+	return resp, nil
+}
+
+// receiveFetch reads the answer to a Fetch request sent as req and returns
+// it spliced for the client (kafkaproto.Splicer.Fetch), answering the
+// client's correlation id clientCorr. The segments refer to the
+// upstream's buffers: valid until its next response is read.
+func (u *upstream) receiveFetch(ctx context.Context, req *kmsg.FetchRequest, corr, clientCorr int32, rw *kafkaproto.FetchRewrite) (net.Buffers, kafkaproto.FetchCounts, error) {
+	u.rmu.Lock()
+	defer u.rmu.Unlock()
+	body, err := u.readBody(ctx, req)
+	if err != nil {
+		return nil, kafkaproto.FetchCounts{}, err
+	}
+	if got := int32(binary.BigEndian.Uint32(body)); got != corr {
+		return nil, kafkaproto.FetchCounts{}, fmt.Errorf("backend broker: correlation id %d, want %d", got, corr)
+	}
+	segs, counts, err := u.fetches.Fetch(body, clientCorr, req.Version, rw)
+	if err != nil {
+		return nil, counts, fmt.Errorf("backend broker: %w", err)
+	}
+	return segs, counts, nil
+}
+
+// readBody reads the next response frame (what follows its size prefix)
+// into the upstream's buffer; u.rmu is held.
+func (u *upstream) readBody(ctx context.Context, req kmsg.Request) ([]byte, error) {
 	deadline := time.Now().Add(responseTimeout(req))
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -173,11 +211,7 @@ func (u *upstream) receive(ctx context.Context, req kmsg.Request, corr int32) (k
 	if _, err := io.ReadFull(u.r, body); err != nil {
 		return nil, fmt.Errorf("reading from backend broker: %w", err)
 	}
-	resp, err := kafkaproto.DecodeResponse(body, req, corr)
-	if err != nil {
-		return nil, fmt.Errorf("backend broker: %w", err)
-	}
-	return resp, nil
+	return body, nil
 }
 
 // responseTimeout allows for requests the broker may hold: fetch long polls,

@@ -488,6 +488,9 @@ func (c *Conn) answer(corr int32, req kmsg.Request, resp kmsg.Response) bool {
 			"api", api, "version", req.GetVersion(), "resp_api", kmsg.NameForKey(resp.Key()), "resp_version", resp.GetVersion())
 		return false
 	}
+	if sp, ok := resp.(*Spliced); ok {
+		return c.writeSegments(sp.Segs)
+	}
 	frame, release := c.srv.bufs.encodeResponse(corr, resp)
 	defer release()
 	return c.writeRaw(frame)
@@ -575,6 +578,20 @@ func (c *Conn) writeRaw(b []byte) bool {
 		return false
 	}
 	c.srv.obs.BytesOut(len(b))
+	return true
+}
+
+// writeSegments is writeRaw for a frame in segments (Spliced).
+func (c *Conn) writeSegments(segs net.Buffers) bool {
+	_ = c.rw.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	n, err := segs.WriteTo(c.rw)
+	if err != nil {
+		if c.ctx.Err() == nil {
+			c.logger().Debug("kafkaproto: writing response failed", "err", err)
+		}
+		return false
+	}
+	c.srv.obs.BytesOut(int(n))
 	return true
 }
 

@@ -52,6 +52,9 @@ type Pending func() (kmsg.Response, error)
 // the size prefix), for a Handler that forwards it rather than re-encoding
 // req. It and req's byte fields (kmsg keeps record batches as slices of
 // it) are valid until the Pending returns: the buffer is then reused.
+//
+// An answer may be a *Spliced: a frame the Handler built itself, the
+// request's correlation id included, written as it is.
 type Handler interface {
 	Begin(ctx context.Context, c *Conn, req kmsg.Request, frame []byte) (Pending, error)
 }

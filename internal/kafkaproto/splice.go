@@ -20,12 +20,18 @@ type ProduceRoute struct {
 }
 
 // Splicer builds the requests a gateway forwards from the frames its
-// clients sent, without decoding and re-encoding the record batches. Its
-// buffers are reused from call to call: one Splicer per writer.
+// clients sent (Produce), and the answers its clients get from the
+// backend's (Fetch), without decoding and re-encoding the record batches.
+// Its buffers are reused from call to call: one Splicer per writer.
 type Splicer struct {
 	buf    []byte  // the bytes the splice writes itself
 	pieces []piece // the request, in order: parts of buf or of the client's frame
 	segs   net.Buffers
+
+	// Fetch's scratch space.
+	aborted []kmsg.FetchResponseTopicPartitionAbortedTransaction
+	edits   RecordEdits
+	scratch []byte
 }
 
 // piece is a part of the request being built: buf[lo:hi], or frame[lo:hi]
