@@ -12,3 +12,11 @@ func SetCrashBeforeCommit(cfg *Config, f func() bool) { cfg.crashBeforeCommit = 
 func SetStageHook(cfg *Config, limit time.Duration, f func(stage string)) {
 	cfg.stageHook, cfg.stageLimit, cfg.pollWait = f, limit, limit/4
 }
+
+// SetTopUpWait replaces how long a poll fetched ahead waits for the fetch
+// it sent (topUpWait).
+func SetTopUpWait(cfg *Config, d time.Duration) { cfg.topUpWait = d }
+
+// BufferedRecords is how many records the pipeline's consumer has fetched
+// and not yet polled.
+func BufferedRecords(p *Pipeline) int64 { return p.sess.Load().Client().BufferedFetchRecords() }

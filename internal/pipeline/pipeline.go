@@ -102,8 +102,8 @@ type Config struct {
 	// Stage constant); blocking in it blocks the stage.
 	stageHook func(stage string)
 	// stageLimit and pollWait, for tests, replace stageStuckAfter and
-	// pollWait (health.go).
-	stageLimit, pollWait time.Duration
+	// pollWait (health.go); topUpWait, for tests, replaces topUpWait.
+	stageLimit, pollWait, topUpWait time.Duration
 }
 
 // NewTransactionalID returns a fresh transactional id for a process.
@@ -155,6 +155,9 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 	}
 	if cfg.pollWait == 0 {
 		cfg.pollWait = pollWait
+	}
+	if cfg.topUpWait == 0 {
+		cfg.topUpWait = topUpWait
 	}
 	p := &Pipeline{
 		cfg: cfg, topics: cfg.Backend.NewTopicCache(), parts: newPartitioner(),
@@ -309,8 +312,12 @@ func (p *Pipeline) run() {
 			// Bounded, so that a poll that does not return is told from
 			// an idle one (health.go).
 			ctx, cancel := context.WithTimeout(p.pollCtx, p.cfg.pollWait)
+			ahead := sess.Client().BufferedFetchRecords() > 0
 			fetches = sess.PollRecords(ctx, maxPollRecords)
 			cancel()
+			if ahead && !p.fair.sharing {
+				fetches = p.topUp(sess, fetches)
+			}
 		}
 		if p.pollCtx.Err() != nil {
 			sess.AllowRebalance()
@@ -370,6 +377,82 @@ func (p *Pipeline) run() {
 			p.pause(p.health.failed(p.log, err, time.Now()))
 		}
 	}
+}
+
+// topUp adds to a poll that was fetched ahead what the fetch the poll
+// sent brings. The client sends its next fetch as soon as a poll takes the
+// last one, so at a steady rate the poll a batch starts with holds what
+// arrived while the batch before it began, and what arrived during that
+// batch is fetched only when this one begins, to be processed in the next:
+// an event waited for the batch in progress and two more. The fetch the
+// poll sent comes back within a round trip while events keep arriving, and
+// this batch takes it too (up to topUpWait, and while the poll is a steady
+// stream's, not a backlog's, which gains nothing from fresher records).
+// Its records are the session's like any poll's: the batch's transaction
+// commits their offsets, and a failed batch rewinds them with the rest.
+func (p *Pipeline) topUp(sess *kgo.GroupTransactSession, fetches kgo.Fetches) kgo.Fetches {
+	n := fetches.NumRecords()
+	if n == 0 || n >= topUpBelow {
+		return fetches
+	}
+	ctx, cancel := context.WithTimeout(p.pollCtx, p.cfg.topUpWait)
+	more := sess.PollRecords(ctx, maxPollRecords-n)
+	cancel()
+	return mergeFetches(fetches, more)
+}
+
+// The top-up of a poll (topUp).
+const (
+	topUpWait  = 10 * time.Millisecond
+	topUpBelow = 8192
+)
+
+// mergeFetches returns the records and errors of a and b as one fetch
+// holding each partition once, its records in order (b's follow a's):
+// the batch's bookkeeping (rewind, the fairness cut, the commit's
+// offsets) takes a partition's first and last records from it. A poll's
+// own deadline (topic "") is left out: nothing arrived.
+func mergeFetches(a, b kgo.Fetches) kgo.Fetches {
+	var topics []kgo.FetchTopic
+	at := map[string]int{}
+	add := func(t string, fp kgo.FetchPartition) {
+		if t == "" && (errors.Is(fp.Err, context.DeadlineExceeded) || errors.Is(fp.Err, context.Canceled)) {
+			return
+		}
+		i, ok := at[t]
+		if !ok {
+			i = len(topics)
+			at[t] = i
+			topics = append(topics, kgo.FetchTopic{Topic: t})
+		}
+		parts := topics[i].Partitions
+		for j := range parts {
+			if parts[j].Partition != fp.Partition {
+				continue
+			}
+			q := &parts[j]
+			q.Records = append(q.Records[:len(q.Records):len(q.Records)], fp.Records...)
+			if q.Err == nil {
+				q.Err = fp.Err
+			}
+			q.HighWatermark, q.LastStableOffset, q.LogStartOffset = fp.HighWatermark, fp.LastStableOffset, fp.LogStartOffset
+			return
+		}
+		topics[i].Partitions = append(parts, fp)
+	}
+	for _, fs := range []kgo.Fetches{a, b} {
+		for _, f := range fs {
+			for _, t := range f.Topics {
+				for _, fp := range t.Partitions {
+					add(t.Topic, fp)
+				}
+			}
+		}
+	}
+	if len(topics) == 0 {
+		return nil
+	}
+	return kgo.Fetches{{Topics: topics}}
 }
 
 // pause waits before a failed batch is retried.
