@@ -153,35 +153,48 @@ func (s *healthState) failures() int {
 // only errors.
 const fetchErrorPause = 250 * time.Millisecond
 
-// fetchErrorLog logs each distinct error reading a raw partition at most
-// every failureLogEvery, with the count of those in between: a partition
-// that fails on every fetch would otherwise log thousands of lines a
-// second. It is used by the pipeline's loop only.
-type fetchErrorLog struct {
-	seen map[string]*fetchErrorSeen
+// keyedLog bounds lines of one kind per key (a raw partition, an error):
+// the first at once, then at most one every failureLogEvery, carrying the
+// count of occurrences since the last line. A partition that fails on every
+// fetch would otherwise log thousands of lines a second. Used by the
+// pipeline's loop only; at most 1,000 keys are remembered (then it starts
+// over, logging each key once more).
+type keyedLog[K comparable] struct {
+	seen map[K]*keyedSeen
 }
 
-type fetchErrorSeen struct {
+type keyedSeen struct {
 	logged time.Time
 	since  int // occurrences since it was last logged
 }
 
-func (l *fetchErrorLog) warn(log *slog.Logger, topic string, partition int32, err error, now time.Time) {
+// due counts an occurrence of k and says whether to log it now, with the
+// occurrences the line stands for.
+func (l *keyedLog[K]) due(k K, now time.Time) (n int, ok bool) {
 	if l.seen == nil || len(l.seen) > 1000 {
-		l.seen = map[string]*fetchErrorSeen{}
+		l.seen = map[K]*keyedSeen{}
 	}
-	k := fmt.Sprintf("%s/%d/%v", topic, partition, err)
 	s := l.seen[k]
 	if s == nil {
-		s = &fetchErrorSeen{}
+		s = &keyedSeen{}
 		l.seen[k] = s
 	}
 	s.since++
 	if !s.logged.IsZero() && now.Sub(s.logged) < failureLogEvery {
-		return
+		return 0, false
 	}
-	log.Warn("reading a raw topic", "topic", topic, "partition", partition, "err", err, "times", s.since)
+	n = s.since
 	s.logged, s.since = now, 0
+	return n, true
+}
+
+// fetchErrorLog logs each distinct error reading a raw partition.
+type fetchErrorLog struct{ keyedLog[string] }
+
+func (l *fetchErrorLog) warn(log *slog.Logger, topic string, partition int32, err error, now time.Time) {
+	if n, ok := l.due(fmt.Sprintf("%s/%d/%v", topic, partition, err), now); ok {
+		log.Warn("reading a raw topic", "topic", topic, "partition", partition, "err", err, "times", n)
+	}
 }
 
 // Stuck says whether h shows a pipeline that is not making progress as of

@@ -408,29 +408,13 @@ func unreadableRecord(collection string, ub *unreadableBatch) *kgo.Record {
 	return r
 }
 
-// skipLog logs skipped batches: per raw partition, the first at once, then
-// at most one line every failureLogEvery with the count skipped since. It
-// is used by the pipeline's loop only.
-type skipLog struct {
-	seen map[topicPartition]*fetchErrorSeen
-}
+// skipLog logs skipped batches, per raw partition (keyedLog).
+type skipLog struct{ keyedLog[topicPartition] }
 
 func (l *skipLog) warn(log *slog.Logger, ub *unreadableBatch, dlq bool, now time.Time) {
-	if l.seen == nil || len(l.seen) > 1000 {
-		l.seen = map[topicPartition]*fetchErrorSeen{}
+	if n, ok := l.due(topicPartition{ub.topic, ub.partition}, now); ok {
+		log.Warn("skipped a raw batch the pipeline cannot read", "topic", ub.topic, "partition", ub.partition,
+			"first_offset", ub.first, "last_offset", ub.last, "records", ub.records, "bytes", len(ub.raw),
+			"dead_letter", dlq, "err", ub.err, "skipped", n)
 	}
-	k := topicPartition{ub.topic, ub.partition}
-	s := l.seen[k]
-	if s == nil {
-		s = &fetchErrorSeen{}
-		l.seen[k] = s
-	}
-	s.since++
-	if !s.logged.IsZero() && now.Sub(s.logged) < failureLogEvery {
-		return
-	}
-	log.Warn("skipped a raw batch the pipeline cannot read", "topic", ub.topic, "partition", ub.partition,
-		"first_offset", ub.first, "last_offset", ub.last, "records", ub.records, "bytes", len(ub.raw),
-		"dead_letter", dlq, "err", ub.err, "skipped", s.since)
-	s.logged, s.since = now, 0
 }
