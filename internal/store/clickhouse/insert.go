@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -207,13 +208,27 @@ func (s *Store) Insert(ctx context.Context, events []store.Event) (store.InsertR
 		fresh = append(fresh, pending{ev: ev, tbl: tbls[i], leaves: leaves[i]})
 		res.Outcomes[i] = store.Outcome{Status: store.Stored}
 	}
-	// Events first, then their ids and tokens: a crash in between leaves
-	// events whose id is not recorded; processing them again writes them
-	// again, and FINAL counts each keen.id once.
-	if err := s.writeEvents(ctx, fresh, tableCols); err != nil {
+	// Claims first, then events: a crash in between leaves claims
+	// without events, and whoever processes the events again writes them
+	// (Existing needs the stored event). Before writing, a writer that
+	// finds a claim of one of its keen.ids by another writer (one that
+	// died after claiming, or one racing on the same partition) marks the
+	// table, so that queries read it with FINAL (dirty.go). Of two
+	// writers of one keen.id, the second to read the claims sees both.
+	v := version()
+	if err := s.writeClaims(ctx, fresh, v); err != nil {
 		return store.InsertResult{}, err
 	}
-	if err := s.writeIDs(ctx, fresh); err != nil {
+	rivals, err := s.rivalTables(ctx, fresh, v)
+	if err != nil {
+		return store.InsertResult{}, err
+	}
+	if len(rivals) > 0 {
+		if err := s.markDirty(ctx, rivals, v); err != nil {
+			return store.InsertResult{}, err
+		}
+	}
+	if err := s.writeEvents(ctx, fresh, tableCols, v); err != nil {
 		return store.InsertResult{}, err
 	}
 	if err := s.writeTokens(ctx, holders); err != nil {
@@ -223,7 +238,7 @@ func (s *Store) Insert(ctx context.Context, events []store.Event) (store.InsertR
 }
 
 // storedJSON returns the stored JSON of the events' keen.ids that are
-// stored, keyed by project + "\x00" + keen.id.
+// claimed and stored, keyed by project + "\x00" + keen.id.
 func (s *Store) storedJSON(ctx context.Context, events []store.Event) (map[string][]byte, error) {
 	byProject := map[string][]string{}
 	for i := range events {
@@ -233,7 +248,7 @@ func (s *Store) storedJSON(ctx context.Context, events []store.Event) (map[strin
 	for p, ids := range byProject {
 		byTable := map[string][]string{}
 		for _, list := range inLists(ids) {
-			q := "SELECT id, tbl FROM " + s.db + "." + idsTable + " FINAL WHERE project = " + str(p) + " AND id IN (" + list + ")"
+			q := "SELECT DISTINCT id, tbl FROM " + s.db + "." + claimsTable + " WHERE project = " + str(p) + " AND id IN (" + list + ")"
 			if err := s.each(ctx, q, func(scan func(...any) error) error {
 				var id, tbl string
 				if err := scan(&id, &tbl); err != nil {
@@ -247,7 +262,8 @@ func (s *Store) storedJSON(ctx context.Context, events []store.Event) (map[strin
 		}
 		for tbl, ids := range byTable {
 			for _, list := range inLists(ids) {
-				q := "SELECT " + colID + ", " + colJSON + " FROM " + s.db + "." + tbl + " FINAL WHERE " + colID + " IN (" + list + ")"
+				// The newest copy, when a table holds two (dirty.go).
+				q := "SELECT " + colID + ", argMax(" + colJSON + ", " + colV + ") FROM " + s.db + "." + tbl + " WHERE " + colID + " IN (" + list + ") GROUP BY " + colID
 				if err := s.each(ctx, q, func(scan func(...any) error) error {
 					var id, js string
 					if err := scan(&id, &js); err != nil {
@@ -357,7 +373,7 @@ func (s *Store) each(ctx context.Context, q string, f func(scan func(...any) err
 	return rows.Err()
 }
 
-func (s *Store) writeEvents(ctx context.Context, evs []pending, tableCols map[string]map[string]string) error {
+func (s *Store) writeEvents(ctx context.Context, evs []pending, tableCols map[string]map[string]string, v uint64) error {
 	byTable := map[string][]pending{}
 	var order []string
 	for _, p := range evs {
@@ -366,7 +382,6 @@ func (s *Store) writeEvents(ctx context.Context, evs []pending, tableCols map[st
 		}
 		byTable[p.tbl] = append(byTable[p.tbl], p)
 	}
-	v := version()
 	for _, tbl := range order {
 		rows := byTable[tbl]
 		if err := s.ensureTable(ctx, tbl); err != nil {
@@ -457,18 +472,47 @@ func leafValue(f leaf.Field) any {
 	return nil
 }
 
-func (s *Store) writeIDs(ctx context.Context, evs []pending) error {
-	v := version()
+// writeClaims records that the writer of version v claims evs' keen.ids.
+func (s *Store) writeClaims(ctx context.Context, evs []pending, v uint64) error {
 	rows := make([][]any, len(evs))
 	for i, p := range evs {
 		rows[i] = []any{p.ev.ProjectID, p.ev.ID, p.tbl, v}
 	}
-	if err := s.insert(ctx, idsTable, []string{"project", "id", "tbl", "_v"}, rows, func(r []any) string {
+	if err := s.insert(ctx, claimsTable, []string{"project", "id", "tbl", "_v"}, rows, func(r []any) string {
 		return r[0].(string) + "\x00" + r[1].(string)
 	}); err != nil {
-		return fmt.Errorf("clickhouse store: recording keen.ids: %w", err)
+		return fmt.Errorf("clickhouse store: claiming keen.ids: %w", err)
 	}
 	return nil
+}
+
+// rivalTables returns the tables of evs' keen.ids that a writer other
+// than version v has claimed too (the rival's table and evs').
+func (s *Store) rivalTables(ctx context.Context, evs []pending, v uint64) (map[string]bool, error) {
+	byProject := map[string][]string{}
+	tables := map[string]string{} // project + "\x00" + keen.id → evs' table
+	for _, p := range evs {
+		byProject[p.ev.ProjectID] = append(byProject[p.ev.ProjectID], p.ev.ID)
+		tables[p.ev.ProjectID+"\x00"+p.ev.ID] = p.tbl
+	}
+	out := map[string]bool{}
+	for p, ids := range byProject {
+		for _, list := range inLists(ids) {
+			q := "SELECT DISTINCT id, tbl FROM " + s.db + "." + claimsTable + " WHERE project = " + str(p) + " AND id IN (" + list + ") AND _v != " + strconv.FormatUint(v, 10)
+			if err := s.each(ctx, q, func(scan func(...any) error) error {
+				var id, tbl string
+				if err := scan(&id, &tbl); err != nil {
+					return err
+				}
+				out[tbl] = true
+				out[tables[p+"\x00"+id]] = true
+				return nil
+			}); err != nil {
+				return nil, fmt.Errorf("clickhouse store: looking up rival claims: %w", err)
+			}
+		}
+	}
+	return out, nil
 }
 
 func (s *Store) writeTokens(ctx context.Context, hs map[tokenKey]holder) error {

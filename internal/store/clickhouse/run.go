@@ -23,9 +23,10 @@ type runPlan struct {
 	grouped  bool // a count() column follows the keys; rows without events are dropped
 }
 
-// compileRun compiles an analysis other than extraction over table tbl,
-// whose leaf columns are cols; sum is the summing aggregate (sumFunction).
-func compileRun(q store.Query, tbl string, cols map[string]string, sum string) (*runPlan, error) {
+// compileRun compiles an analysis other than extraction over from (a
+// table, FINAL when needed), whose leaf columns are cols; sum is the
+// summing aggregate (sumFunction).
+func compileRun(q store.Query, from string, cols map[string]string, sum string) (*runPlan, error) {
 	p := &runPlan{analysis: q.Analysis, grouped: len(q.GroupBy) > 0 || len(q.Buckets) > 0}
 	values, err := valueColumns(q, cols, sum)
 	if err != nil {
@@ -69,7 +70,7 @@ func compileRun(q store.Query, tbl string, cols map[string]string, sum string) (
 		sel = append(sel, "count()")
 	}
 	sel = append(sel, values...)
-	p.sql = "SELECT " + strings.Join(sel, ", ") + " FROM " + tbl + " FINAL WHERE " + where
+	p.sql = "SELECT " + strings.Join(sel, ", ") + " FROM " + from + " WHERE " + where
 	if nkeys > 0 {
 		keys := make([]string, nkeys)
 		for i := range keys {
@@ -229,7 +230,11 @@ func (s *Store) Run(ctx context.Context, q store.Query) (store.Result, error) {
 		}
 		return emptyResult(q), nil
 	}
-	p, err := compileRun(q, s.db+"."+tbl, cols, s.sumFunction())
+	from, err := s.source(ctx, tbl)
+	if err != nil {
+		return store.Result{}, err
+	}
+	p, err := compileRun(q, from, cols, s.sumFunction())
 	if err != nil {
 		return store.Result{}, err
 	}
@@ -429,8 +434,11 @@ func (s *Store) extract(ctx context.Context, q store.Query) ([]json.RawMessage, 
 	if cols == nil {
 		return []json.RawMessage{}, nil
 	}
-	from := s.db + "." + tbl + " FINAL WHERE " + where
-	inner := "SELECT " + colTS + ", " + colID + ", " + colJSON + " FROM " + from
+	src, err := s.source(ctx, tbl)
+	if err != nil {
+		return nil, err
+	}
+	inner := "SELECT " + colTS + ", " + colID + ", " + colJSON + " FROM " + src + " WHERE " + where
 	if q.Latest > 0 {
 		inner += " ORDER BY " + colTS + " DESC, " + colID + " DESC LIMIT " + strconv.Itoa(q.Latest)
 	}
