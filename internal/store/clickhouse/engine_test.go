@@ -549,3 +549,27 @@ func TestQueriesDuringDeletes(t *testing.T) {
 	default:
 	}
 }
+
+// keen.ids holding the bytes the lookups split their sets at are found
+// as any other: stored once, Existing when processed again.
+func TestIDsWithSeparators(t *testing.T) {
+	c := clickhousetest.StartForTest(t, 1)
+	st := openDB(t, c.Addrs, "seps", limits.Default())
+	ctx := context.Background()
+	var evs []store.Event
+	for i, id := range []string{"a,b", "c;d", "e|f", ",;|", "it's", `x\y`, "plain"} {
+		evs = append(evs, testEvent(id, i, ""))
+	}
+	for round, want := range []store.Status{store.Stored, store.Existing} {
+		res, err := st.Insert(ctx, evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := statuses(res); got[want] != len(evs) {
+			t.Fatalf("round %d: outcomes %v, want all %d of status %d", round, got, len(evs), want)
+		}
+	}
+	if n := count(t, st); n != int64(len(evs)) {
+		t.Fatalf("count %d, want %d", n, len(evs))
+	}
+}

@@ -247,8 +247,8 @@ func (s *Store) storedJSON(ctx context.Context, events []store.Event) (map[strin
 	out := map[string][]byte{}
 	for p, ids := range byProject {
 		byTable := map[string][]string{}
-		for _, list := range inLists(ids) {
-			q := "SELECT DISTINCT id, tbl FROM " + s.db + "." + claimsTable + " WHERE project = " + str(p) + " AND id IN (" + list + ")"
+		for _, set := range inSets(ids) {
+			q := "SELECT DISTINCT id, tbl FROM " + s.db + "." + claimsTable + " WHERE project = " + str(p) + " AND id IN " + set
 			if err := s.each(ctx, q, func(scan func(...any) error) error {
 				var id, tbl string
 				if err := scan(&id, &tbl); err != nil {
@@ -261,9 +261,9 @@ func (s *Store) storedJSON(ctx context.Context, events []store.Event) (map[strin
 			}
 		}
 		for tbl, ids := range byTable {
-			for _, list := range inLists(ids) {
+			for _, set := range inSets(ids) {
 				// The newest copy, when a table holds two (dirty.go).
-				q := "SELECT " + colID + ", argMax(" + colJSON + ", " + colV + ") FROM " + s.db + "." + tbl + " WHERE " + colID + " IN (" + list + ") GROUP BY " + colID
+				q := "SELECT " + colID + ", argMax(" + colJSON + ", " + colV + ") FROM " + s.db + "." + tbl + " WHERE " + colID + " IN " + set + " GROUP BY " + colID
 				if err := s.each(ctx, q, func(scan func(...any) error) error {
 					var id, js string
 					if err := scan(&id, &js); err != nil {
@@ -319,6 +319,47 @@ func inLists(values []string) []string {
 	return out
 }
 
+// inSets returns values as sets for IN, each a statement's text under
+// maxInList bytes: a subquery splitting one string literal at a byte no
+// value of the set holds, so that the server parses one literal rather
+// than thousands (35 ms against 10 ms for 4,500 keen.ids on 18.16; the
+// primary key is used either way). A set whose values hold every
+// candidate separator is a literal list.
+func inSets(values []string) []string {
+	var out []string
+	var cur []string
+	size := 0
+	flush := func() {
+		if len(cur) > 0 {
+			out = append(out, inSet(cur))
+			cur, size = nil, 0
+		}
+	}
+	for _, v := range values {
+		n := len(str(v)) // as escaped in the literal, and a separator
+		if size > 0 && size+n > maxInList {
+			flush()
+		}
+		cur = append(cur, v)
+		size += n
+	}
+	flush()
+	return out
+}
+
+// separators are the bytes inSet may split at.
+const separators = ",;|\x01\x02\x03\x1f"
+
+func inSet(values []string) string {
+	for i := 0; i < len(separators); i++ {
+		sep := separators[i : i+1]
+		if !slices.ContainsFunc(values, func(v string) bool { return strings.Contains(v, sep) }) {
+			return "(SELECT arrayJoin(splitByChar(" + str(sep) + ", " + str(strings.Join(values, sep)) + ")))"
+		}
+	}
+	return "(" + strList(values) + ")"
+}
+
 type holder struct {
 	id      string
 	created int64 // Unix ms
@@ -339,9 +380,9 @@ func (s *Store) tokenHolders(ctx context.Context, events []store.Event) (map[tok
 	}
 	out := map[tokenKey]holder{}
 	for k, ts := range toks {
-		for _, list := range inLists(ts) {
+		for _, set := range inSets(ts) {
 			q := "SELECT token, id, created FROM " + s.db + "." + tokensTable + " FINAL WHERE project = " + str(k.p) +
-				" AND collection = " + str(k.c) + " AND token IN (" + list + ")"
+				" AND collection = " + str(k.c) + " AND token IN " + set
 			if err := s.each(ctx, q, func(scan func(...any) error) error {
 				var tok, id string
 				var created int64
@@ -497,8 +538,8 @@ func (s *Store) rivalTables(ctx context.Context, evs []pending, v uint64) (map[s
 	}
 	out := map[string]bool{}
 	for p, ids := range byProject {
-		for _, list := range inLists(ids) {
-			q := "SELECT DISTINCT id, tbl FROM " + s.db + "." + claimsTable + " WHERE project = " + str(p) + " AND id IN (" + list + ") AND _v != " + strconv.FormatUint(v, 10)
+		for _, set := range inSets(ids) {
+			q := "SELECT DISTINCT id, tbl FROM " + s.db + "." + claimsTable + " WHERE project = " + str(p) + " AND id IN " + set + " AND _v != " + strconv.FormatUint(v, 10)
 			if err := s.each(ctx, q, func(scan func(...any) error) error {
 				var id, tbl string
 				if err := scan(&id, &tbl); err != nil {
