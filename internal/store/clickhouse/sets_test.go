@@ -17,16 +17,16 @@ func TestInSet(t *testing.T) {
 		}
 	}
 	var many []string
-	for i := range 20000 {
+	for i := range 400000 {
 		many = append(many, string(rune('a'+i%26))+"0123456789012345678901")
 	}
 	sets := inSets(many)
 	if len(sets) < 2 {
-		t.Fatalf("%d sets for 20,000 values of 23 bytes, want them split under %d bytes", len(sets), maxInList)
+		t.Fatalf("%d sets for 400,000 values of 23 bytes, want them split under %d bytes", len(sets), maxSet)
 	}
 	for _, s := range sets {
-		if len(s) > maxInList+100 {
-			t.Errorf("a set of %d bytes, over %d", len(s), maxInList)
+		if len(s) > maxSet+100 {
+			t.Errorf("a set of %d bytes, over %d", len(s), maxSet)
 		}
 	}
 }
