@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // Reading without FINAL. On 18.16, FINAL merges every part of a table at
@@ -24,14 +25,43 @@ const dirtyTable = "sluice_dirty"
 // source is what a query reads for table tbl: "db.tbl", with FINAL when
 // the table is marked.
 func (s *Store) source(ctx context.Context, tbl string) (string, error) {
+	marked, err := s.marked(ctx, tbl)
+	if err != nil || !marked {
+		return s.db + "." + tbl, err
+	}
+	return s.db + "." + tbl + " FINAL", nil
+}
+
+func (s *Store) marked(ctx context.Context, tbl string) (bool, error) {
 	var n uint64
 	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.db+"."+dirtyTable+" WHERE tbl = "+str(tbl)).Scan(&n); err != nil {
-		return "", fmt.Errorf("clickhouse store: reading whether %s may hold copies: %w", tbl, err)
+		return false, fmt.Errorf("clickhouse store: reading whether %s may hold copies: %w", tbl, err)
 	}
-	if n > 0 {
-		return s.db + "." + tbl + " FINAL", nil
+	return n > 0, nil
+}
+
+// read calls f with what to read for table tbl (source) and, when that
+// was the table without FINAL, reads the marks again afterwards: a writer
+// that marked the table meanwhile may have written a second row of a
+// keen.id that f read, so f is called again, with FINAL. A mark written
+// after that second look comes before a second row that f could not see.
+// f starts its answer afresh on each call.
+func (s *Store) read(ctx context.Context, tbl string, f func(from string) error) error {
+	from, err := s.source(ctx, tbl)
+	if err != nil {
+		return err
 	}
-	return s.db + "." + tbl, nil
+	if err := f(from); err != nil {
+		return err
+	}
+	if strings.HasSuffix(from, " FINAL") {
+		return nil
+	}
+	marked, err := s.marked(ctx, tbl)
+	if err != nil || !marked {
+		return err
+	}
+	return f(from + " FINAL")
 }
 
 // markDirty records that tables may hold more than one row of a keen.id
