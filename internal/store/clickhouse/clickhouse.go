@@ -283,6 +283,16 @@ func (s *Store) init(ctx context.Context) error {
 	if err := s.onEach(func(c driver.Conn) error { return c.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+s.db) }); err != nil {
 		return fmt.Errorf("clickhouse store: creating database %s: %w", s.db, err)
 	}
+	// A database of the layout before claims (keen.ids in sluice_ids,
+	// every read with FINAL) would be read as if its events were never
+	// claimed: processed again, they would be stored twice, unmarked.
+	var old uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = "+str(unquote(s.db))+" AND name = 'sluice_ids'").Scan(&old); err != nil {
+		return fmt.Errorf("clickhouse store: reading the tables of %s: %w", s.db, err)
+	}
+	if old > 0 {
+		return fmt.Errorf("clickhouse store: database %s was written by an earlier sluice (table sluice_ids); this one keeps keen.ids in %s and is not migrated: use a new database", s.db, claimsTable)
+	}
 	if err := s.createTable(ctx, claimsTable, "project String, id String, tbl String, _v UInt64",
 		"MergeTree ORDER BY (project, id)"); err != nil {
 		return fmt.Errorf("clickhouse store: creating %s: %w", claimsTable, err)

@@ -573,3 +573,24 @@ func TestIDsWithSeparators(t *testing.T) {
 		t.Fatalf("count %d, want %d", n, len(evs))
 	}
 }
+
+// A database written by the layout before claims is refused, not read as
+// if none of its events had been claimed.
+func TestEarlierLayoutRefused(t *testing.T) {
+	c := clickhousetest.StartForTest(t, 1)
+	conn, err := ch.Open(&ch.Options{Addr: c.Addrs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := context.Background()
+	for _, q := range []string{"CREATE DATABASE old", "CREATE TABLE old.sluice_ids (project String, id String, tbl String, _v UInt64) ENGINE = ReplacingMergeTree(_v) ORDER BY (project, id)"} {
+		if err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = clickhouse.Open(ctx, clickhouse.Config{Addrs: c.Addrs, Database: "old"}, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "earlier sluice") {
+		t.Fatalf("opening a database of the earlier layout: %v, want a refusal", err)
+	}
+}
