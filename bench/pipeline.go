@@ -53,6 +53,7 @@ type pipeConfig struct {
 	profile               time.Duration
 	profileAt             time.Duration
 	clkTck                float64
+	store, chDir          string // pipeline_clickhouse.go
 	reportFlags
 }
 
@@ -75,6 +76,8 @@ func pipelineBench(args []string) error {
 	fs.DurationVar(&c.profile, "profile", 10*time.Second, "CPU profile of sluice during the drain (0 = none)")
 	fs.DurationVar(&c.profileAt, "profile-at", 5*time.Second, "when the CPU profile starts, counted from the start of the drain (once the table has grown; a drain of 1M events takes 15–25 s on 2 cores)")
 	fs.Float64Var(&c.clkTck, "clk-tck", 100, "clock ticks per second of /proc/PID/stat (getconf CLK_TCK)")
+	fs.StringVar(&c.store, "store", "", "serve --store clickhouse://… (pipeline_clickhouse.go); empty: DuckDB")
+	fs.StringVar(&c.chDir, "clickhouse-dir", "", "with --store: the servers' directory (scripts/clickhouse.sh start --dir), for their CPU")
 	c.register(fs, "pipeline.md", "", "the figures as JSON (empty: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -84,6 +87,9 @@ func pipelineBench(args []string) error {
 	}
 	if c.latWarmup >= c.latDuration {
 		return errors.New("--latency-warmup must be shorter than --latency-duration")
+	}
+	if err := c.checkStore(); err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -147,7 +153,7 @@ func runPipelineBench(ctx context.Context, c pipeConfig, rep *pipeReport) error 
 		}
 		debug = []string{"--debug-addr", debugAddr}
 	}
-	sl, err := startSluice(ctx, c.bin, dataDir, c.brokers, true, nice, filepath.Join(c.workDir, "pipeline-sluice-2"), debug...)
+	sl, err := startSluice(ctx, c.bin, dataDir, c.brokers, true, nice, filepath.Join(c.workDir, "pipeline-sluice-2"), append(debug, c.storeArgs()...)...)
 	if err != nil {
 		return err
 	}
@@ -209,7 +215,7 @@ func runPipelineBench(ctx context.Context, c pipeConfig, rep *pipeReport) error 
 // preloadProject starts sluice with the pipeline off, creates a project called
 // name and produces c.events events into its collection "pipeline".
 func preloadProject(ctx context.Context, c pipeConfig, dataDir string, nice []string, pl [][]byte, name, logName string, seconds *float64) (project, error) {
-	sl, err := startSluice(ctx, c.bin, dataDir, c.brokers, false, nice, filepath.Join(c.workDir, logName))
+	sl, err := startSluice(ctx, c.bin, dataDir, c.brokers, false, nice, filepath.Join(c.workDir, logName), c.storeArgs()...)
 	if err != nil {
 		return project{}, err
 	}
@@ -244,7 +250,7 @@ func anotherDrain(ctx context.Context, c pipeConfig, dataDir string, nice []stri
 	if err := deleteOtherRawTopics(ctx, c.brokers, p.ID); err != nil {
 		return d, fmt.Errorf("deleting the earlier drains' raw topics: %w", err)
 	}
-	sl, err := startSluice(ctx, c.bin, dataDir, c.brokers, true, nice, filepath.Join(c.workDir, fmt.Sprintf("pipeline-sluice-%d", i)))
+	sl, err := startSluice(ctx, c.bin, dataDir, c.brokers, true, nice, filepath.Join(c.workDir, fmt.Sprintf("pipeline-sluice-%d", i)), c.storeArgs()...)
 	if err != nil {
 		return d, err
 	}
@@ -293,10 +299,11 @@ func drain(ctx context.Context, c pipeConfig, sl *sluiceProc, p project, d *drai
 	rss := sampleRSS(sl.pid)
 	defer func() { d.PeakRSSkB = rss() }()
 	type point struct {
-		at    time.Time
-		n     int64
-		cpuS  float64
-		valid bool
+		at     time.Time
+		n      int64
+		cpuS   float64 // sluice's and the store's (storeCPU)
+		storeS float64
+		valid  bool
 	}
 	var pts []point
 	tx0, err := committedTransactions(ctx, sl.http)
@@ -307,12 +314,13 @@ func drain(ctx context.Context, c pipeConfig, sl *sluiceProc, p project, d *drai
 	q := map[string]any{"event_collection": "pipeline"}
 	for {
 		cpu := procCPU(sl.pid).seconds(c.clkTck)
+		storeCPU := c.storeCPU()
 		at := time.Now()
 		n, _, err := count(ctx, sl.http, p, q)
 		if err != nil {
 			return err
 		}
-		pts = append(pts, point{at, n, cpu, true})
+		pts = append(pts, point{at, n, cpu + storeCPU, storeCPU, true})
 		if n >= int64(c.events) || time.Now().After(deadline) {
 			break
 		}
@@ -326,6 +334,7 @@ func drain(ctx context.Context, c pipeConfig, sl *sluiceProc, p project, d *drai
 	d.EventsAtStart, d.Events = first.n, last.n-first.n
 	d.Seconds = last.at.Sub(first.at).Seconds()
 	d.CPUSeconds = last.cpuS - first.cpuS
+	d.StoreCPUSeconds = last.storeS - first.storeS
 	d.Complete = last.n >= int64(c.events)
 	tx1, err := committedTransactions(ctx, sl.http)
 	if err != nil {

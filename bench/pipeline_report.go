@@ -12,7 +12,8 @@ type drainFigures struct {
 	EventsAtStart       int64     `json:"events_countable_at_start"`
 	Events              int64     `json:"events"`
 	Seconds             float64   `json:"seconds"`
-	CPUSeconds          float64   `json:"sluice_cpu_seconds"`
+	CPUSeconds          float64   `json:"sluice_cpu_seconds"` // with StoreCPUSeconds
+	StoreCPUSeconds     float64   `json:"store_cpu_seconds"`  // the ClickHouse servers' (pipeline_clickhouse.go)
 	EventsPerS          float64   `json:"events_per_s"`
 	EventsPerCPUSecond  float64   `json:"events_per_cpu_second"`
 	Cores               float64   `json:"sluice_cores"`
@@ -121,6 +122,9 @@ func (r *pipeReport) markdown(c pipeConfig) string {
 	w("| events drained | %d (%d were already countable at the first poll) |\n", d.Events, d.EventsAtStart)
 	w("| wall time | %.1f s → %.0f events/s |\n", d.Seconds, d.EventsPerS)
 	w("| sluice CPU | %.1f s (%.2f cores) → **%.0f events per CPU-second** |\n", d.CPUSeconds, d.Cores, d.EventsPerCPUSecond)
+	if c.store != "" {
+		w("| of which ClickHouse | %.1f s (the servers' processes; store `%s`) |\n", d.StoreCPUSeconds, c.store)
+	}
 	if len(d.WindowsPerCPUSecond) > 0 {
 		sp := spreadOf(d.WindowsPerCPUSecond)
 		w("| per 5-second window | min %.0f / median %.0f / max %.0f events per CPU-second (%d windows) |\n", sp.Min, sp.Median, sp.Max, len(d.WindowsPerCPUSecond))

@@ -209,7 +209,7 @@ func (c queriesConfig) engineNote() string {
 		shards = "cluster " + cfg.Cluster
 	}
 	return fmt.Sprintf("Store: ClickHouse (`--store`, %s, database %s); the direct baseline is a plain MergeTree table on %s "+
-		"(`bench/queries_clickhouse.go`), not sluice's ReplacingMergeTree read with FINAL.\n\n", shards, cfg.Database, cfg.Addrs[0])
+		"(`bench/queries_clickhouse.go`), not sluice's ReplacingMergeTree with Nullable columns per property (read with FINAL only when marked, docs/clickhouse.md).\n\n", shards, cfg.Database, cfg.Addrs[0])
 }
 
 // engineName is the store the report measured.

@@ -5,9 +5,10 @@
 //
 // Layout: one table per (project, collection), one typed column per leaf
 // key (package leaf) like the DuckDB engine, plus the fixed columns below.
-// Tables are ReplacingMergeTree ordered by keen.id, and every read uses
-// FINAL, so that an event written twice (a node re-processing after a
-// crash, two nodes during a partition move) is counted once.
+// Tables are ReplacingMergeTree ordered by keen.id; a table that may hold
+// an event twice (two nodes racing on a partition, a property deletion's
+// rewrite) is marked and read with FINAL, so that each event counts once
+// (dirty.go).
 package clickhouse
 
 import (
@@ -267,12 +268,14 @@ func clusterShards(ctx context.Context, conn driver.Conn, cluster string) ([][]s
 	return shards, nil
 }
 
-// The shared tables, beside one table per collection (eventTable):
-//   - ids: every stored keen.id of a project and its table, for
-//     Insert's idempotence across collections and nodes;
+// The shared tables, beside one table per collection and dirtyTable:
+//   - claims: every claim of a keen.id of a project by a writer (its
+//     version) for a table, written before the event, for Insert's
+//     idempotence across collections and nodes and its detection of
+//     rival writers. Plain MergeTree: two claims of one keen.id both stay.
 //   - tokens: the holder of each uniqueness token of a collection.
 const (
-	idsTable    = "sluice_ids"
+	claimsTable = "sluice_claims"
 	tokensTable = "sluice_tokens"
 )
 
@@ -280,9 +283,22 @@ func (s *Store) init(ctx context.Context) error {
 	if err := s.onEach(func(c driver.Conn) error { return c.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+s.db) }); err != nil {
 		return fmt.Errorf("clickhouse store: creating database %s: %w", s.db, err)
 	}
-	if err := s.createTable(ctx, idsTable, "project String, id String, tbl String, _v UInt64",
-		"ReplacingMergeTree(_v) ORDER BY (project, id)"); err != nil {
-		return fmt.Errorf("clickhouse store: creating %s: %w", idsTable, err)
+	// A database of the layout before claims (keen.ids in sluice_ids,
+	// every read with FINAL) would be read as if its events were never
+	// claimed: processed again, they would be stored twice, unmarked.
+	var old uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = "+str(unquote(s.db))+" AND name = 'sluice_ids'").Scan(&old); err != nil {
+		return fmt.Errorf("clickhouse store: reading the tables of %s: %w", s.db, err)
+	}
+	if old > 0 {
+		return fmt.Errorf("clickhouse store: database %s was written by an earlier sluice (table sluice_ids); this one keeps keen.ids in %s and is not migrated: use a new database", s.db, claimsTable)
+	}
+	if err := s.createTable(ctx, claimsTable, "project String, id String, tbl String, _v UInt64",
+		"MergeTree ORDER BY (project, id)"); err != nil {
+		return fmt.Errorf("clickhouse store: creating %s: %w", claimsTable, err)
+	}
+	if err := s.createTable(ctx, dirtyTable, "tbl String, _v UInt64", "MergeTree ORDER BY tbl"); err != nil {
+		return fmt.Errorf("clickhouse store: creating %s: %w", dirtyTable, err)
 	}
 	if err := s.createTable(ctx, tokensTable, "project String, collection String, token String, id String, created Int64, _v UInt64",
 		"ReplacingMergeTree(_v) ORDER BY (project, collection, token)"); err != nil {

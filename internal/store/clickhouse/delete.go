@@ -58,14 +58,22 @@ func (s *Store) Delete(ctx context.Context, d store.Deletion) (store.Deleted, er
 // deleteCollection drops the table, forgets its keen.ids (processed again,
 // they are stored again) and releases its uniqueness tokens.
 func (s *Store) deleteCollection(ctx context.Context, project, collection, tbl string) (store.Deleted, error) {
+	src, err := s.source(ctx, tbl)
+	if err != nil {
+		return store.Deleted{}, err
+	}
 	var n uint64
-	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.db+"."+tbl+" FINAL").Scan(&n); err != nil {
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+src).Scan(&n); err != nil {
 		return store.Deleted{}, fmt.Errorf("clickhouse store: counting the events of %s: %w", tbl, err)
 	}
 	if err := s.dropTable(ctx, tbl); err != nil {
 		return store.Deleted{}, fmt.Errorf("clickhouse store: dropping %s: %w", tbl, err)
 	}
-	if err := s.mutate(ctx, idsTable, "DELETE WHERE project = "+str(project)+" AND tbl = "+str(tbl)); err != nil {
+	if err := s.mutate(ctx, claimsTable, "DELETE WHERE project = "+str(project)+" AND tbl = "+str(tbl)); err != nil {
+		return store.Deleted{}, err
+	}
+	// The table is gone, and with it any copy: a new one starts unmarked.
+	if err := s.mutate(ctx, dirtyTable, "DELETE WHERE tbl = "+str(tbl)); err != nil {
 		return store.Deleted{}, err
 	}
 	if err := s.mutate(ctx, tokensTable, "DELETE WHERE project = "+str(project)+" AND collection = "+str(collection)); err != nil {
@@ -84,8 +92,12 @@ func (s *Store) deleteEvents(ctx context.Context, project, tbl string, cols map[
 	if err != nil {
 		return store.Deleted{}, err
 	}
+	src, err := s.source(ctx, tbl)
+	if err != nil {
+		return store.Deleted{}, err
+	}
 	var ids []string
-	err = s.each(ctx, "SELECT "+colID+" FROM "+s.db+"."+tbl+" FINAL WHERE "+where, func(scan func(...any) error) error {
+	err = s.each(ctx, "SELECT "+colID+" FROM "+src+" WHERE "+where, func(scan func(...any) error) error {
 		var id string
 		if err := scan(&id); err != nil {
 			return err
@@ -100,7 +112,7 @@ func (s *Store) deleteEvents(ctx context.Context, project, tbl string, cols map[
 		if err := s.mutate(ctx, tbl, "DELETE WHERE "+colID+" IN ("+list+")"); err != nil {
 			return store.Deleted{}, err
 		}
-		if err := s.mutate(ctx, idsTable, "DELETE WHERE project = "+str(project)+" AND id IN ("+list+")"); err != nil {
+		if err := s.mutate(ctx, claimsTable, "DELETE WHERE project = "+str(project)+" AND id IN ("+list+")"); err != nil {
 			return store.Deleted{}, err
 		}
 	}
@@ -125,8 +137,12 @@ func (s *Store) deleteProperty(ctx context.Context, tbl string, cols map[string]
 	}
 	cond := "arrayExists(k -> substring(k, 1, " + strconv.Itoa(len(prefix)) + ") = " + str(prefix) + ", " + colKeys + ") OR position(" + colJSON + ", " + str(string(name)) + ") > 0"
 	// Refused before anything changes when it would rewrite too many.
+	src, err := s.source(ctx, tbl)
+	if err != nil {
+		return err
+	}
 	var n uint64
-	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.db+"."+tbl+" FINAL WHERE "+cond).Scan(&n); err != nil {
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+src+" WHERE "+cond).Scan(&n); err != nil {
 		return fmt.Errorf("clickhouse store: counting the events holding %s: %w", strings.Join(path, "."), err)
 	}
 	if n > limits.MaxPropertyRewrite {
@@ -140,6 +156,12 @@ func (s *Store) deleteProperty(ctx context.Context, tbl string, cols map[string]
 			delete(cols, k)
 		}
 	}
+	// The rewrite is a second row of each event: queries read the table
+	// with FINAL from now on (dirty.go).
+	v := version()
+	if err := s.markDirty(ctx, map[string]bool{tbl: true}, v); err != nil {
+		return err
+	}
 	names := []string{colID, colTS, colCreated, colJSON, colKeys, colV}
 	for _, c := range cols {
 		names = append(names, c)
@@ -151,7 +173,6 @@ func (s *Store) deleteProperty(ctx context.Context, tbl string, cols map[string]
 	}
 	defer rows.Close()
 	types := rows.ColumnTypes()
-	v := version()
 	var pending [][]any
 	flush := func() error {
 		err := s.insert(ctx, tbl, names, pending, eventShardKey)

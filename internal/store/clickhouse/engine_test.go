@@ -49,6 +49,42 @@ func count(t *testing.T, st store.Store) int64 {
 	return res.Rows[0].Value.(int64)
 }
 
+// delayWrite takes the rows of table (db.name) out into db.name_late and
+// returns what puts them back: a writer that claimed its keen.ids and
+// whose write of the events lands only later (a node stalled, or dying
+// and leaving claims without events), while another node writes the same
+// events.
+func delayWrite(t *testing.T, conn ch.Conn, table string) (land func()) {
+	t.Helper()
+	ctx := context.Background()
+	for _, q := range []string{"CREATE TABLE " + table + "_late AS " + table, "INSERT INTO " + table + "_late SELECT * FROM " + table, "TRUNCATE TABLE " + table} {
+		if err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	return func() {
+		t.Helper()
+		if err := conn.Exec(ctx, "INSERT INTO "+table+" SELECT * FROM "+table+"_late"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// marks is how many marks of tables that may hold copies db has.
+func marks(t *testing.T, addrs []string, db string) uint64 {
+	t.Helper()
+	conn, err := ch.Open(&ch.Options{Addr: addrs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var n uint64
+	if err := conn.QueryRow(context.Background(), "SELECT count() FROM "+db+".sluice_dirty").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func statuses(res store.InsertResult) map[store.Status]int {
 	m := map[store.Status]int{}
 	for _, o := range res.Outcomes {
@@ -95,11 +131,16 @@ func TestIdempotentAcrossNodes(t *testing.T) {
 	if na, nb := count(t, a), count(t, b); na != 150 || nb != 150 {
 		t.Fatalf("counts %d (a) and %d (b), want 150", na, nb)
 	}
+	// Nothing was written twice: the table is read without FINAL.
+	if n := marks(t, c.Addrs, "nodes"); n != 0 {
+		t.Fatalf("%d marks of tables that may hold copies, want none", n)
+	}
 }
 
-// A node that wrote events and died before recording their keen.ids writes
-// them again when the events are processed again; two nodes racing on the
-// same partition do the same. Every query still counts each keen.id once.
+// A node that claimed events and stalled before its write of them landed
+// (or died, leaving claims without events): another node processes them
+// again and writes them, then the first write lands. Every query still
+// counts each keen.id once.
 func TestEventsWrittenTwiceCountOnce(t *testing.T) {
 	c := clickhousetest.StartForTest(t, 1)
 	a := openDB(t, c.Addrs, "twice", limits.Default())
@@ -111,26 +152,24 @@ func TestEventsWrittenTwiceCountOnce(t *testing.T) {
 	if _, err := a.Insert(ctx, evs); err != nil {
 		t.Fatal(err)
 	}
-	// The crash: the events are written, their ids are not.
 	conn, err := ch.Open(&ch.Options{Addr: c.Addrs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if err := conn.Exec(ctx, "TRUNCATE TABLE twice.sluice_ids"); err != nil {
+	land := delayWrite(t, conn, "twice.e_p__c")
+	if n := count(t, a); n != 0 {
+		t.Fatalf("count %d before either write landed, want 0", n)
+	}
+	b := openDB(t, c.Addrs, "twice", limits.Default())
+	res, err := b.Insert(ctx, evs)
+	if err != nil {
 		t.Fatal(err)
 	}
-	// Processed again by two nodes at once.
-	b := openDB(t, c.Addrs, "twice", limits.Default())
-	var wg sync.WaitGroup
-	for _, st := range []*clickhouse.Store{a, b} {
-		wg.Go(func() {
-			if _, err := st.Insert(ctx, evs); err != nil {
-				t.Error(err)
-			}
-		})
+	if got := statuses(res); got[store.Stored] != 200 {
+		t.Fatalf("node b: outcomes %v, want 200 stored (claimed by a, but not written)", got)
 	}
-	wg.Wait()
+	land()
 	var rows uint64
 	if err := conn.QueryRow(ctx, "SELECT count() FROM twice.e_p__c").Scan(&rows); err != nil {
 		t.Fatal(err)
@@ -270,21 +309,23 @@ func TestTwoShards(t *testing.T) {
 	if _, err := st.Insert(ctx, evs); err != nil {
 		t.Fatal(err)
 	}
-	// Written again, as after a crash before the keen.ids were recorded.
-	var total uint64
+	// Written again by another writer while the first write is delayed.
+	var lands []func()
 	for _, a := range c.Addrs {
 		conn, err := ch.Open(&ch.Options{Addr: []string{a}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		if err := conn.Exec(ctx, "TRUNCATE TABLE sharded.sluice_ids_l"); err != nil {
-			t.Fatal(err)
-		}
+		lands = append(lands, delayWrite(t, conn, "sharded.e_p__c_l"))
 	}
-	if _, err := st.Insert(ctx, evs); err != nil {
+	if _, err := open(c.Addrs...).Insert(ctx, evs); err != nil {
 		t.Fatal(err)
 	}
+	for _, land := range lands {
+		land()
+	}
+	var total uint64
 	for _, a := range c.Addrs {
 		conn, err := ch.Open(&ch.Options{Addr: []string{a}})
 		if err != nil {
@@ -394,12 +435,11 @@ func TestNewestCopyIsFiltered(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if err := conn.Exec(ctx, "TRUNCATE TABLE copies.sluice_ids"); err != nil {
+	land := delayWrite(t, conn, "copies.e_p__c")
+	if _, err := openDB(t, c.Addrs, "copies", limits.Default()).Insert(ctx, []store.Event{testEvent("a", 0, `,"v":"new"`)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Insert(ctx, []store.Event{testEvent("a", 0, `,"v":"new"`)}); err != nil {
-		t.Fatal(err)
-	}
+	land()
 	for v, want := range map[string]int64{"old": 0, "new": 1} {
 		res, err := st.Run(ctx, store.Query{ProjectID: "p", Collection: "c", Analysis: store.Count,
 			Filters: []store.Filter{{Path: []string{"v"}, Operator: "eq", Value: v}}})
@@ -507,5 +547,50 @@ func TestQueriesDuringDeletes(t *testing.T) {
 	case err := <-errs:
 		t.Fatalf("a query during the deletes failed: %v", err)
 	default:
+	}
+}
+
+// keen.ids holding the bytes the lookups split their sets at are found
+// as any other: stored once, Existing when processed again.
+func TestIDsWithSeparators(t *testing.T) {
+	c := clickhousetest.StartForTest(t, 1)
+	st := openDB(t, c.Addrs, "seps", limits.Default())
+	ctx := context.Background()
+	var evs []store.Event
+	for i, id := range []string{"a,b", "c;d", "e|f", ",;|", "it's", `x\y`, "plain"} {
+		evs = append(evs, testEvent(id, i, ""))
+	}
+	for round, want := range []store.Status{store.Stored, store.Existing} {
+		res, err := st.Insert(ctx, evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := statuses(res); got[want] != len(evs) {
+			t.Fatalf("round %d: outcomes %v, want all %d of status %d", round, got, len(evs), want)
+		}
+	}
+	if n := count(t, st); n != int64(len(evs)) {
+		t.Fatalf("count %d, want %d", n, len(evs))
+	}
+}
+
+// A database written by the layout before claims is refused, not read as
+// if none of its events had been claimed.
+func TestEarlierLayoutRefused(t *testing.T) {
+	c := clickhousetest.StartForTest(t, 1)
+	conn, err := ch.Open(&ch.Options{Addr: c.Addrs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := context.Background()
+	for _, q := range []string{"CREATE DATABASE old", "CREATE TABLE old.sluice_ids (project String, id String, tbl String, _v UInt64) ENGINE = ReplacingMergeTree(_v) ORDER BY (project, id)"} {
+		if err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = clickhouse.Open(ctx, clickhouse.Config{Addrs: c.Addrs, Database: "old"}, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "earlier sluice") {
+		t.Fatalf("opening a database of the earlier layout: %v, want a refusal", err)
 	}
 }

@@ -23,9 +23,10 @@ type runPlan struct {
 	grouped  bool // a count() column follows the keys; rows without events are dropped
 }
 
-// compileRun compiles an analysis other than extraction over table tbl,
-// whose leaf columns are cols; sum is the summing aggregate (sumFunction).
-func compileRun(q store.Query, tbl string, cols map[string]string, sum string) (*runPlan, error) {
+// compileRun compiles an analysis other than extraction over from (a
+// table, FINAL when needed), whose leaf columns are cols; sum is the
+// summing aggregate (sumFunction).
+func compileRun(q store.Query, from string, cols map[string]string, sum string) (*runPlan, error) {
 	p := &runPlan{analysis: q.Analysis, grouped: len(q.GroupBy) > 0 || len(q.Buckets) > 0}
 	values, err := valueColumns(q, cols, sum)
 	if err != nil {
@@ -69,7 +70,7 @@ func compileRun(q store.Query, tbl string, cols map[string]string, sum string) (
 		sel = append(sel, "count()")
 	}
 	sel = append(sel, values...)
-	p.sql = "SELECT " + strings.Join(sel, ", ") + " FROM " + tbl + " FINAL WHERE " + where
+	p.sql = "SELECT " + strings.Join(sel, ", ") + " FROM " + from + " WHERE " + where
 	if nkeys > 0 {
 		keys := make([]string, nkeys)
 		for i := range keys {
@@ -229,20 +230,26 @@ func (s *Store) Run(ctx context.Context, q store.Query) (store.Result, error) {
 		}
 		return emptyResult(q), nil
 	}
-	p, err := compileRun(q, s.db+"."+tbl, cols, s.sumFunction())
-	if err != nil {
+	if _, err := compileRun(q, "t", cols, s.sumFunction()); err != nil {
 		return store.Result{}, err
 	}
-	out := store.Result{Rows: []store.Row{}}
-	err = s.eachRow(ctx, p.sql, func(vals []any) error {
-		r, keep, err := p.readRow(vals)
+	var out store.Result
+	err = s.read(ctx, tbl, func(from string) error {
+		p, err := compileRun(q, from, cols, s.sumFunction())
 		if err != nil {
 			return err
 		}
-		if keep {
-			out.Rows = append(out.Rows, r)
-		}
-		return nil
+		out = store.Result{Rows: []store.Row{}}
+		return s.eachRow(ctx, p.sql, func(vals []any) error {
+			r, keep, err := p.readRow(vals)
+			if err != nil {
+				return err
+			}
+			if keep {
+				out.Rows = append(out.Rows, r)
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return store.Result{}, fmt.Errorf("clickhouse store: %s: %w", q.Analysis, err)
@@ -429,37 +436,43 @@ func (s *Store) extract(ctx context.Context, q store.Query) ([]json.RawMessage, 
 	if cols == nil {
 		return []json.RawMessage{}, nil
 	}
-	from := s.db + "." + tbl + " FINAL WHERE " + where
-	inner := "SELECT " + colTS + ", " + colID + ", " + colJSON + " FROM " + from
-	if q.Latest > 0 {
-		inner += " ORDER BY " + colTS + " DESC, " + colID + " DESC LIMIT " + strconv.Itoa(q.Latest)
-	}
-	if q.MaxEvents > 0 || q.MaxBytes > 0 {
-		var n, size uint64
-		err := s.each(ctx, "SELECT count(), sum(length("+colJSON+")) FROM ("+inner+")", func(scan func(...any) error) error {
-			return scan(&n, &size)
+	var out []json.RawMessage
+	err = s.read(ctx, tbl, func(src string) error {
+		inner := "SELECT " + colTS + ", " + colID + ", " + colJSON + " FROM " + src + " WHERE " + where
+		if q.Latest > 0 {
+			inner += " ORDER BY " + colTS + " DESC, " + colID + " DESC LIMIT " + strconv.Itoa(q.Latest)
+		}
+		if q.MaxEvents > 0 || q.MaxBytes > 0 {
+			var n, size uint64
+			err := s.each(ctx, "SELECT count(), sum(length("+colJSON+")) FROM ("+inner+")", func(scan func(...any) error) error {
+				return scan(&n, &size)
+			})
+			if err != nil {
+				return fmt.Errorf("clickhouse store: sizing an extraction: %w", err)
+			}
+			if q.MaxEvents > 0 && n > uint64(q.MaxEvents) {
+				return &store.TooLargeError{Events: true, MaxEvents: q.MaxEvents, MaxBytes: q.MaxBytes}
+			}
+			if q.MaxBytes > 0 && size > uint64(q.MaxBytes) {
+				return &store.TooLargeError{MaxEvents: q.MaxEvents, MaxBytes: q.MaxBytes}
+			}
+		}
+		out = []json.RawMessage{}
+		err := s.each(ctx, "SELECT "+colJSON+" FROM ("+inner+") ORDER BY "+colTS+", "+colID, func(scan func(...any) error) error {
+			var js string
+			if err := scan(&js); err != nil {
+				return err
+			}
+			out = append(out, json.RawMessage(js))
+			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("clickhouse store: sizing an extraction: %w", err)
+			return fmt.Errorf("clickhouse store: extraction: %w", err)
 		}
-		if q.MaxEvents > 0 && n > uint64(q.MaxEvents) {
-			return nil, &store.TooLargeError{Events: true, MaxEvents: q.MaxEvents, MaxBytes: q.MaxBytes}
-		}
-		if q.MaxBytes > 0 && size > uint64(q.MaxBytes) {
-			return nil, &store.TooLargeError{MaxEvents: q.MaxEvents, MaxBytes: q.MaxBytes}
-		}
-	}
-	out := []json.RawMessage{}
-	err = s.each(ctx, "SELECT "+colJSON+" FROM ("+inner+") ORDER BY "+colTS+", "+colID, func(scan func(...any) error) error {
-		var js string
-		if err := scan(&js); err != nil {
-			return err
-		}
-		out = append(out, json.RawMessage(js))
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse store: extraction: %w", err)
+		return nil, err
 	}
 	return out, nil
 }
