@@ -81,10 +81,15 @@ type bench struct {
 	machine    machine
 }
 
+// usage says what sluicebench runs, and exits.
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | soak [flags] | queries [flags] | idle [flags] | sections RESULTS.md NAME=FILE...")
+	os.Exit(2)
+}
+
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | soak [flags] | queries [flags] | idle [flags] | sections RESULTS.md NAME=FILE...")
-		os.Exit(2)
+		usage()
 	}
 	switch os.Args[1] {
 	case "freeport":
@@ -162,8 +167,7 @@ func main() {
 			fatal(err)
 		}
 	default:
-		fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | soak [flags] | queries [flags] | idle [flags] | sections RESULTS.md NAME=FILE...")
-		os.Exit(2)
+		usage()
 	}
 }
 
