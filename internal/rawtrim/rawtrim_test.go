@@ -60,7 +60,7 @@ func TestOnceOnTheEmbeddedLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(l.Addrs()...))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(l.Addrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)
 	}
