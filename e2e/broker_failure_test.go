@@ -39,11 +39,6 @@ func TestBrokerKilledUnderLoad(t *testing.T) {
 	}
 	defer c.Stop(context.Background())
 	e := startInboundEnv(t, c, "127.0.0.1")
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("sluice's log:\n%s", e.sluice.stderr)
-		}
-	})
 	p := e.project(t, "broker-failure")
 	if st, body := httpDo(t, "PUT", e.sluice.HTTP+"/3.0/projects/"+p.ID+"/streams/kafka/outbound", p.Master, `{"enabled":true}`); st != 200 {
 		t.Fatalf("enable outbound: %d %s", st, body)

@@ -130,6 +130,11 @@ func (l *lineLog) String() string {
 	return strings.Join(l.lines, "\n")
 }
 
+// tail joins the last n of lines.
+func tail(lines []string, n int) string {
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
 // all returns the lines read so far.
 func (l *lineLog) all() []string {
 	l.mu.Lock()
@@ -191,7 +196,12 @@ func launch(t *testing.T, dir string, args ...string) *proc {
 		p.exitErr = cmd.Wait()
 		close(p.exited)
 	}()
-	t.Cleanup(p.kill)
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("sluice's log (%s), last lines:\n%s", dir, tail(p.stderr.all(), 200))
+		}
+	})
 	return p
 }
 

@@ -59,13 +59,6 @@ func TestMultiNode(t *testing.T) {
 	for range 3 {
 		m.nodes = append(m.nodes, m.start(t, t.TempDir()))
 	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for i, n := range m.nodes {
-				t.Logf("node %d's log (tail):\n%s", i, tail(n.proc.stderr.all(), 40))
-			}
-		}
-	})
 	p := createProject(t, m.nodes[0].proc.HTTP, orgID, orgKey, "multinode")
 	m.pid, m.write, m.read = p.ID, p.APIKeys["write"], p.APIKeys["read"]
 	if st, body := httpDo(t, "PUT", m.nodes[0].proc.HTTP+"/3.0/projects/"+m.pid+"/streams/kafka/outbound", p.APIKeys["master"], `{"enabled":true}`); st != 200 {
@@ -779,8 +772,4 @@ func (c *outConsumer) checkExactlyOnce(t *testing.T, stored map[int]bool) {
 		t.Fatalf("the Outbound consumer got %d events more than once (e.g. %v) and %d never stored (e.g. %v)", len(twice), head(twice), len(extra), head(extra))
 	}
 	t.Logf("the read_committed Outbound consumer got each of the %d stored events exactly once", len(stored))
-}
-
-func tail(lines []string, n int) string {
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

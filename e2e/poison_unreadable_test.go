@@ -75,11 +75,6 @@ func TestPoisonUnreadableRawBatch(t *testing.T) {
 			if st, body := httpDo(t, "POST", e.p.HTTP+"/3.0/projects/"+e.b.ID+"/events/other", e.b.APIKeys["write"], `{"from":"b","n":1}`); st != 201 {
 				t.Fatalf("the bystander's event: %d %s", st, body)
 			}
-			defer func() {
-				if t.Failed() {
-					t.Logf("sluice's log:\n%s", e.p.stderr.String())
-				}
-			}()
 			waitCountWithin(t, e.p.HTTP, e.a, "orders", 4, 10*time.Second)
 			waitCountWithin(t, e.p.HTTP, e.b, "other", 2, 10*time.Second-time.Since(start))
 
