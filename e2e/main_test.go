@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/sluice-io/sluice/internal/kafkatest"
 )
 
@@ -301,3 +303,29 @@ func createProjectWith(t *testing.T, c *http.Client, base, orgID, orgKey, name s
 	}
 	return p
 }
+
+// clientLog is a franz-go client option that keeps the client's log
+// (info and above) and prints its tail when the test fails: what a client
+// retried, and why, is otherwise invisible.
+func clientLog(t *testing.T) kgo.Opt {
+	t.Helper()
+	var mu sync.Mutex
+	var lines []string
+	t.Cleanup(func() {
+		if t.Failed() {
+			mu.Lock()
+			defer mu.Unlock()
+			t.Logf("the test's Kafka client's log, last lines:\n%s", tail(lines, 100))
+		}
+	})
+	return kgo.WithLogger(kgo.BasicLogger(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		lines = append(lines, time.Now().Format("15:04:05.000 ")+strings.TrimRight(string(p), "\n"))
+		return len(p), nil
+	}), kgo.LogLevelInfo, nil))
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -22,16 +21,16 @@ import (
 	"github.com/sluice-io/sluice/internal/gateway/gatewaytest"
 	"github.com/sluice-io/sluice/internal/kafkatest"
 	"github.com/sluice-io/sluice/internal/kraw"
-	"github.com/sluice-io/sluice/internal/limits"
-	"github.com/sluice-io/sluice/internal/tenancy"
 )
+
+// collectionCap is the collection limit TestPoisonInbound starts sluice
+// with: small, so that reaching it costs a few topics, not 1,000.
+const collectionCap = 6
 
 // TestPoisonInbound: corrupt and oversized batches sent to the real sluice
 // binary are refused with Kafka's codes and a message, and cost nobody
 // else anything: afterwards the same project's next valid event and another
-// project's events are countable within 10 s. On Apache Kafka also the
-// collection limit (its raw topics made beforehand: creating 1,000
-// collections through sluice would take minutes).
+// project's events are countable within 10 s. Then the collection limit.
 func TestPoisonInbound(t *testing.T) {
 	t.Run("embedded", func(t *testing.T) { poisonInbound(t, nil) })
 	t.Run("kafka", func(t *testing.T) { poisonInbound(t, kafkaCluster(t, 1, false)) })
@@ -40,7 +39,8 @@ func TestPoisonInbound(t *testing.T) {
 func poisonInbound(t *testing.T, c *kafkatest.Cluster) {
 	const orgID, orgKey = "0123456789abcdef0123abcd", "poison-inbound-org-key-0123456789"
 	dir := t.TempDir()
-	args := append([]string{"serve", "--org-id", orgID, "--org-key", orgKey}, localArgs(t)...)
+	args := append([]string{"serve", "--org-id", orgID, "--org-key", orgKey,
+		"--max-collections-per-project", strconv.Itoa(collectionCap)}, localArgs(t)...)
 	if c != nil {
 		args = append(args, "--kafka-brokers", strings.Join(c.Bootstrap, ","))
 	}
@@ -53,8 +53,12 @@ func poisonInbound(t *testing.T, c *kafkatest.Cluster) {
 	}
 	inbound := addrAfter(t, p, "Kafka Inbound:")
 	producer := func(proj httpProject) *kgo.Client {
+		// A record whose context ends fails even if it may have been
+		// sent: a test waits a bounded time, then says what the client
+		// saw.
 		cl, err := kgo.NewClient(kgo.SeedBrokers(inbound), kgo.DialTLSConfig(tlsCfg),
-			kgo.SASL(plain.Auth{User: proj.ID, Pass: proj.APIKeys["write"]}.AsMechanism()))
+			kgo.SASL(plain.Auth{User: proj.ID, Pass: proj.APIKeys["write"]}.AsMechanism()),
+			kgo.AllowIdempotentProduceCancellation(), clientLog(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,9 +99,7 @@ func poisonInbound(t *testing.T, c *kafkatest.Cluster) {
 		}
 	}
 
-	if c != nil {
-		collectionLimit(t, c, p, victim, victimProducer)
-	}
+	collectionLimit(t, p, victim, victimProducer, produce)
 
 	// Nothing was stored of the poison; the next valid events are, for
 	// the same project and for another one, within 10 s.
@@ -109,52 +111,26 @@ func poisonInbound(t *testing.T, c *kafkatest.Cluster) {
 	t.Logf("countable %v after their acknowledgement", time.Since(start))
 }
 
-// collectionLimit gives the project limits.Default().MaxCollectionsPerProject
-// collections (orders and raw topics made directly on the backend), then
-// checks that a new one is refused over Kafka and HTTP.
-func collectionLimit(t *testing.T, c *kafkatest.Cluster, p *proc, proj httpProject, cl *kgo.Client) {
-	max := limits.Default().MaxCollectionsPerProject
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap...))
-	if err != nil {
-		t.Fatal(err)
+// collectionLimit: the project (sluice started with
+// --max-collections-per-project collectionCap) has "orders" and makes its
+// other collections through Kafka Inbound; then a new one is refused over
+// Kafka and HTTP, and an existing one still takes events.
+func collectionLimit(t *testing.T, p *proc, proj httpProject, cl *kgo.Client, produce func(*kgo.Client, string, int)) {
+	for i := 1; i < collectionCap; i++ {
+		produce(cl, "filler"+strconv.Itoa(i), 1)
 	}
-	adm := kadm.NewClient(admCl)
-	var fillers []string
-	for i := 1; i < max; i++ {
-		fillers = append(fillers, tenancy.RawTopic(proj.ID, "", "filler"+strconv.Itoa(i)))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	start := time.Now()
-	resp, err := adm.CreateTopics(ctx, 1, 1, nil, fillers...)
-	if err == nil {
-		err = resp.Error()
-	}
-	if err != nil {
-		t.Fatalf("creating %d raw topics: %v", len(fillers), err)
-	}
-	t.Logf("created %d raw topics in %v", len(fillers), time.Since(start))
-	t.Cleanup(func() {
-		defer admCl.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if _, err := adm.DeleteTopics(ctx, fillers...); err != nil {
-			t.Logf("deleting the filler topics: %v", err)
-		}
-	})
-
-	err = cl.ProduceSync(ctx, &kgo.Record{Topic: "one-too-many", Value: []byte(`{"a":1}`)}).FirstErr()
+	err := cl.ProduceSync(ctx, &kgo.Record{Topic: "one-too-many", Value: []byte(`{"a":1}`)}).FirstErr()
 	if !errors.Is(err, kerr.TopicAuthorizationFailed) {
 		t.Errorf("producing to a collection past the limit: %v, want TOPIC_AUTHORIZATION_FAILED", err)
 	}
 	st, body := httpDo(t, "POST", p.HTTP+"/3.0/projects/"+proj.ID+"/events/one-too-many", proj.APIKeys["write"], `{"a":1}`)
-	want := fmt.Sprintf("has %d collections, its limit", max)
+	want := fmt.Sprintf("has %d collections, its limit (%d)", collectionCap, collectionCap)
 	if st != 403 || !strings.Contains(body, "TooManyCollectionsError") || !strings.Contains(body, want) {
 		t.Errorf("HTTP event to a collection past the limit: %d %s", st, body)
 	}
-	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "filler7", Value: []byte(`{"a":1}`)}).FirstErr(); err != nil {
-		t.Errorf("producing to an existing collection at the limit: %v", err)
-	}
+	produce(cl, "filler1", 1)
 }
 
 // leaderConn is a raw authenticated connection to the node leading
