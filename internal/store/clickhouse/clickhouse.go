@@ -47,6 +47,9 @@ type Config struct {
 
 	// wrap, when set (tests), wraps every connection the store opens.
 	wrap func(driver.Conn) driver.Conn
+	// settleEvery, when set (tests), replaces settleEvery; negative:
+	// no settling loop.
+	settleEvery time.Duration
 }
 
 // ParseURL reads a --store URL:
@@ -164,7 +167,13 @@ type Store struct {
 	// mu serialises Inserts of this process: the existing-id and
 	// uniqueness-token checks and the writes that follow them are one
 	// step per process (docs/clickhouse.md, "Exactly once").
-	mu sync.Mutex
+	mu  sync.Mutex
+	log *slog.Logger
+	// stopSettle ends the settling loop (settle.go); settled is closed
+	// when it has ended.
+	stopSettle context.CancelFunc
+	settled    chan struct{}
+
 	// delMu keeps this process's queries from reading a table or column
 	// a Delete is dropping (they take it for reading, a Delete for
 	// writing); a query on another node may still fail while one runs.
@@ -210,7 +219,7 @@ func OpenLimits(ctx context.Context, c Config, log *slog.Logger, l limits.Config
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{conn: conn, cluster: c.Cluster, db: quoteIdent(c.Database), maxProps: l.MaxPropertiesPerCollection}
+	s := &Store{conn: conn, cluster: c.Cluster, db: quoteIdent(c.Database), maxProps: l.MaxPropertiesPerCollection, log: log}
 	if c.Cluster != "" {
 		shards, err := clusterShards(ctx, conn, c.Cluster)
 		if err != nil {
@@ -229,6 +238,15 @@ func OpenLimits(ctx context.Context, c Config, log *slog.Logger, l limits.Config
 	if err := s.init(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	every := c.settleEvery
+	if every == 0 {
+		every = settleEvery
+	}
+	if every > 0 {
+		ctx, stop := context.WithCancel(context.Background())
+		s.stopSettle, s.settled = stop, make(chan struct{})
+		go func() { defer close(s.settled); s.settleLoop(ctx, every) }()
 	}
 	if c.Cluster != "" {
 		log.Info("clickhouse store: tables sharded", "cluster", c.Cluster, "shards", len(s.shards), "database", c.Database)
@@ -300,6 +318,9 @@ func (s *Store) init(ctx context.Context) error {
 	if err := s.createTable(ctx, dirtyTable, "tbl String, _v UInt64", "MergeTree ORDER BY tbl"); err != nil {
 		return fmt.Errorf("clickhouse store: creating %s: %w", dirtyTable, err)
 	}
+	if err := s.createTable(ctx, doneTable, "tbl String, _v UInt64", "MergeTree ORDER BY tbl"); err != nil {
+		return fmt.Errorf("clickhouse store: creating %s: %w", doneTable, err)
+	}
 	if err := s.createTable(ctx, tokensTable, "project String, collection String, token String, id String, created Int64, _v UInt64",
 		"ReplacingMergeTree(_v) ORDER BY (project, collection, token)"); err != nil {
 		return fmt.Errorf("clickhouse store: creating %s: %w", tokensTable, err)
@@ -309,6 +330,10 @@ func (s *Store) init(ctx context.Context) error {
 
 // Close closes the connections.
 func (s *Store) Close() error {
+	if s.stopSettle != nil {
+		s.stopSettle()
+		<-s.settled
+	}
 	err := s.conn.Close()
 	for _, c := range s.shards {
 		if cerr := c.Close(); err == nil {

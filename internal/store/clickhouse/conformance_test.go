@@ -80,7 +80,7 @@ func TestStatementsRunOnCurrentClickHouse(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string]bool{}
 	var stmts []byte
-	storetest.Run(t, recordingOpener(c.Addrs, "", func(sql string, failed bool) {
+	open := recordingOpener(c.Addrs, "", func(sql string, failed bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		if seen[sql] {
@@ -89,7 +89,9 @@ func TestStatementsRunOnCurrentClickHouse(t *testing.T) {
 		seen[sql] = true
 		line, _ := json.Marshal(map[string]any{"sql": sql, "ok": !failed})
 		stmts = append(append(stmts, line...), '\n')
-	}))
+	})
+	storetest.Run(t, open)
+	settleOnce(t, open(t).(*clickhouse.Store)) // the engine's own statements, beside the contract's
 	if t.Failed() {
 		return
 	}
@@ -112,4 +114,20 @@ func chdbPython() (string, error) {
 		return "", fmt.Errorf("scripts/clickhouse.sh chdb: %w", err)
 	}
 	return strings.TrimSpace(string(out)), nil
+}
+
+// settleOnce has st settle a table that a property deletion marked.
+func settleOnce(t *testing.T, st *clickhouse.Store) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := st.Insert(ctx, []store.Event{testEvent("a", 0, `,"x":1`), testEvent("b", 1, `,"x":2`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Delete(ctx, store.Deletion{ProjectID: "p", Collection: "c", Property: []string{"x"}}); err != nil {
+		t.Fatal(err)
+	}
+	settled, err := clickhouse.Settle(ctx, st, time.Now(), 24*time.Hour)
+	if err != nil || len(settled) != 1 {
+		t.Fatalf("settling: %v %v, want the one marked table settled", settled, err)
+	}
 }

@@ -215,5 +215,9 @@ func (s *Store) deleteProperty(ctx context.Context, tbl string, cols map[string]
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("clickhouse store: reading events of %s: %w", tbl, err)
 	}
-	return flush()
+	if err := flush(); err != nil {
+		return err
+	}
+	s.markDone(ctx, map[string]bool{tbl: true}, v)
+	return nil
 }

@@ -198,6 +198,21 @@ func TestEventsWrittenTwiceCountOnce(t *testing.T) {
 	if len(ex.Events) != 200 {
 		t.Fatalf("extraction of %d events, want 200", len(ex.Events))
 	}
+	// b, which found a's claims, said when its writes were done: the
+	// table can be settled at once.
+	settled, err := clickhouse.Settle(ctx, b, time.Now(), 24*time.Hour)
+	if err != nil || len(settled) != 1 || settled[0] != "e_p__c" {
+		t.Fatalf("settling: %v %v, want e_p__c settled", settled, err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT count() FROM twice.e_p__c").Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 200 {
+		t.Fatalf("the table has %d rows after settling, want 200", rows)
+	}
+	if n := count(t, a); n != 200 {
+		t.Fatalf("count after settling %d, want 200", n)
+	}
 }
 
 // An event that would take its collection over MaxPropertiesPerCollection

@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"context"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
@@ -42,3 +43,11 @@ func (r recording) PrepareBatch(ctx context.Context, q string, opts ...driver.Pr
 	r.rec(q, err != nil)
 	return b, err
 }
+
+// Settle runs one settling pass (settle.go) as if at now.
+func Settle(ctx context.Context, s *Store, now time.Time, deadAfter time.Duration) ([]string, error) {
+	return s.settle(ctx, now, deadAfter)
+}
+
+// Settleable is settleable, for its table test.
+var Settleable = settleable

@@ -232,6 +232,9 @@ func (s *Store) Insert(ctx context.Context, events []store.Event) (store.InsertR
 	if err := s.writeEvents(ctx, fresh, tableCols, v); err != nil {
 		return store.InsertResult{}, err
 	}
+	if len(rivals) > 0 {
+		s.markDone(ctx, rivals, v)
+	}
 	if err := s.writeTokens(ctx, holders); err != nil {
 		return store.InsertResult{}, err
 	}
