@@ -291,6 +291,9 @@ func clusterShards(ctx context.Context, conn driver.Conn, cluster string) ([][]s
 //     version) for a table, written before the event, for Insert's
 //     idempotence across collections and nodes and its detection of
 //     rival writers. Plain MergeTree: two claims of one keen.id both stay.
+//     Ordered by the raw record's position (src, off), so that looking up
+//     a batch's claims reads the granules of its offset ranges, not every
+//     granule (claims.go).
 //   - tokens: the holder of each uniqueness token of a collection.
 const (
 	claimsTable = "sluice_claims"
@@ -311,8 +314,17 @@ func (s *Store) init(ctx context.Context) error {
 	if old > 0 {
 		return fmt.Errorf("clickhouse store: database %s was written by an earlier sluice (table sluice_ids); this one keeps keen.ids in %s and is not migrated: use a new database", s.db, claimsTable)
 	}
-	if err := s.createTable(ctx, claimsTable, "project String, id String, tbl String, _v UInt64",
-		"MergeTree ORDER BY (project, id)"); err != nil {
+	// Claims before their source position was kept were ordered by
+	// keen.id; that layout is not migrated either.
+	var cols, src uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count(), countIf(name = 'src') FROM system.columns WHERE database = "+str(unquote(s.db))+" AND table = "+str(claimsTable)).Scan(&cols, &src); err != nil {
+		return fmt.Errorf("clickhouse store: reading the columns of %s.%s: %w", s.db, claimsTable, err)
+	}
+	if cols > 0 && src == 0 {
+		return fmt.Errorf("clickhouse store: database %s was written by an earlier sluice (%s without src); this one orders claims by their raw record's position and is not migrated: use a new database", s.db, claimsTable)
+	}
+	if err := s.createTable(ctx, claimsTable, "project String, id String, tbl String, _v UInt64, src String, off Int64",
+		"MergeTree ORDER BY (src, off, project, id)"); err != nil {
 		return fmt.Errorf("clickhouse store: creating %s: %w", claimsTable, err)
 	}
 	if err := s.createTable(ctx, dirtyTable, "tbl String, _v UInt64", "MergeTree ORDER BY tbl"); err != nil {

@@ -21,13 +21,15 @@ import (
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // testEvent is an event of collection "c" of project "p" with props
-// (JSON members, already encoded) beside its keen object.
+// (JSON members, already encoded) beside its keen object, from position i
+// of a raw topic's 3 partitions, as the pipeline gives them.
 func testEvent(id string, i int, props string) store.Event {
 	ts := t0.Add(time.Duration(i) * time.Second)
 	created := ts.Add(time.Millisecond)
 	js := fmt.Sprintf(`{"keen":{"id":%q,"timestamp":%q,"created_at":%q}%s}`, id,
 		ts.Format("2006-01-02T15:04:05.000Z"), created.Format("2006-01-02T15:04:05.000Z"), props)
-	return store.Event{ProjectID: "p", Collection: "c", ID: id, Timestamp: ts, CreatedAt: created, JSON: []byte(js), ValidUTF8: true}
+	return store.Event{ProjectID: "p", Collection: "c", ID: id, Timestamp: ts, CreatedAt: created, JSON: []byte(js), ValidUTF8: true,
+		Source: store.Source{Topic: "raw.p.c", Partition: int32(i % 3), Offset: int64(i / 3)}}
 }
 
 func openDB(t *testing.T, addrs []string, db string, l limits.Config) *clickhouse.Store {
@@ -599,13 +601,18 @@ func TestEarlierLayoutRefused(t *testing.T) {
 	}
 	defer conn.Close()
 	ctx := context.Background()
-	for _, q := range []string{"CREATE DATABASE old", "CREATE TABLE old.sluice_ids (project String, id String, tbl String, _v UInt64) ENGINE = ReplacingMergeTree(_v) ORDER BY (project, id)"} {
-		if err := conn.Exec(ctx, q); err != nil {
-			t.Fatal(err)
+	for db, table := range map[string]string{
+		"old":    "CREATE TABLE old.sluice_ids (project String, id String, tbl String, _v UInt64) ENGINE = ReplacingMergeTree(_v) ORDER BY (project, id)",
+		"oldpos": "CREATE TABLE oldpos.sluice_claims (project String, id String, tbl String, _v UInt64) ENGINE = MergeTree ORDER BY (project, id)",
+	} {
+		for _, q := range []string{"CREATE DATABASE " + db, table} {
+			if err := conn.Exec(ctx, q); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	_, err = clickhouse.Open(ctx, clickhouse.Config{Addrs: c.Addrs, Database: "old"}, slog.New(slog.DiscardHandler))
-	if err == nil || !strings.Contains(err.Error(), "earlier sluice") {
-		t.Fatalf("opening a database of the earlier layout: %v, want a refusal", err)
+		_, err = clickhouse.Open(ctx, clickhouse.Config{Addrs: c.Addrs, Database: db}, slog.New(slog.DiscardHandler))
+		if err == nil || !strings.Contains(err.Error(), "earlier sluice") {
+			t.Fatalf("opening database %s of an earlier layout: %v, want a refusal", db, err)
+		}
 	}
 }

@@ -244,15 +244,15 @@ func (s *Store) Insert(ctx context.Context, events []store.Event) (store.InsertR
 // storedJSON returns the stored JSON of the events' keen.ids that are
 // claimed and stored, keyed by project + "\x00" + keen.id.
 func (s *Store) storedJSON(ctx context.Context, events []store.Event) (map[string][]byte, error) {
-	byProject := map[string][]string{}
+	byProject := map[string][]*store.Event{}
 	for i := range events {
-		byProject[events[i].ProjectID] = append(byProject[events[i].ProjectID], events[i].ID)
+		byProject[events[i].ProjectID] = append(byProject[events[i].ProjectID], &events[i])
 	}
 	out := map[string][]byte{}
-	for p, ids := range byProject {
+	for p, evs := range byProject {
 		byTable := map[string][]string{}
-		for _, set := range inSets(ids) {
-			q := "SELECT DISTINCT id, tbl FROM " + s.db + "." + claimsTable + " WHERE project = " + str(p) + " AND id IN " + set
+		for _, cond := range claimFilters(p, evs) {
+			q := "SELECT DISTINCT id, tbl FROM " + s.db + "." + claimsTable + " WHERE " + cond
 			if err := s.each(lookupCtx(ctx), q, func(scan func(...any) error) error {
 				var id, tbl string
 				if err := scan(&id, &tbl); err != nil {
@@ -533,9 +533,9 @@ func leafValue(f leaf.Field) any {
 func (s *Store) writeClaims(ctx context.Context, evs []pending, v uint64) error {
 	rows := make([][]any, len(evs))
 	for i, p := range evs {
-		rows[i] = []any{p.ev.ProjectID, p.ev.ID, p.tbl, v}
+		rows[i] = []any{p.ev.ProjectID, p.ev.ID, p.tbl, v, claimSource(p.ev), p.ev.Source.Offset}
 	}
-	if err := s.insert(ctx, claimsTable, []string{"project", "id", "tbl", "_v"}, rows, func(r []any) string {
+	if err := s.insert(ctx, claimsTable, []string{"project", "id", "tbl", "_v", "src", "off"}, rows, func(r []any) string {
 		return r[0].(string) + "\x00" + r[1].(string)
 	}); err != nil {
 		return fmt.Errorf("clickhouse store: claiming keen.ids: %w", err)
@@ -546,16 +546,16 @@ func (s *Store) writeClaims(ctx context.Context, evs []pending, v uint64) error 
 // rivalTables returns the tables of evs' keen.ids that a writer other
 // than version v has claimed too (the rival's table and evs').
 func (s *Store) rivalTables(ctx context.Context, evs []pending, v uint64) (map[string]bool, error) {
-	byProject := map[string][]string{}
+	byProject := map[string][]*store.Event{}
 	tables := map[string]string{} // project + "\x00" + keen.id → evs' table
 	for _, p := range evs {
-		byProject[p.ev.ProjectID] = append(byProject[p.ev.ProjectID], p.ev.ID)
+		byProject[p.ev.ProjectID] = append(byProject[p.ev.ProjectID], p.ev)
 		tables[p.ev.ProjectID+"\x00"+p.ev.ID] = p.tbl
 	}
 	out := map[string]bool{}
-	for p, ids := range byProject {
-		for _, set := range inSets(ids) {
-			q := "SELECT DISTINCT id, tbl FROM " + s.db + "." + claimsTable + " WHERE project = " + str(p) + " AND id IN " + set + " AND _v != " + strconv.FormatUint(v, 10)
+	for p, pevs := range byProject {
+		for _, cond := range claimFilters(p, pevs) {
+			q := "SELECT DISTINCT id, tbl FROM " + s.db + "." + claimsTable + " WHERE " + cond + " AND _v != " + strconv.FormatUint(v, 10)
 			if err := s.each(lookupCtx(ctx), q, func(scan func(...any) error) error {
 				var id, tbl string
 				if err := scan(&id, &tbl); err != nil {
