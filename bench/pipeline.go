@@ -55,6 +55,7 @@ type pipeConfig struct {
 	clkTck                float64
 	store, chDir          string // pipeline_clickhouse.go
 	nodes                 []int  // --nodes (pipeline_clickhouse.go)
+	nodesEvents           int
 	reportFlags
 }
 
@@ -79,7 +80,8 @@ func pipelineBench(args []string) error {
 	fs.Float64Var(&c.clkTck, "clk-tck", 100, "clock ticks per second of /proc/PID/stat (getconf CLK_TCK)")
 	fs.StringVar(&c.store, "store", "", "serve --store clickhouse://… (pipeline_clickhouse.go); empty: DuckDB")
 	fs.StringVar(&c.chDir, "clickhouse-dir", "", "with --store: the servers' directory (scripts/clickhouse.sh start --dir), for their CPU")
-	nodes := fs.String("nodes", "", "with --store: after the drains, drains by several sluice nodes at once, one per entry of this list (e.g. 1,3; each a new project's --events, a fresh database)")
+	nodes := fs.String("nodes", "", "with --store: after the drains, drains by several sluice nodes at once, one per entry of this list (e.g. 1,3; each a new project's events, a fresh database)")
+	fs.IntVar(&c.nodesEvents, "nodes-events", 300_000, "events of each --nodes drain (at most --events)")
 	c.register(fs, "pipeline.md", "", "the figures as JSON (empty: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -94,6 +96,10 @@ func pipelineBench(args []string) error {
 	if c.nodes, err = parseNodes(*nodes); err != nil {
 		return err
 	}
+	if c.nodesEvents < 1 {
+		return errors.New("--nodes-events must be at least 1")
+	}
+	c.nodesEvents = min(c.nodesEvents, c.events)
 	if err := c.checkStore(); err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ import (
 // after): the saturation estimate of docs/clickhouse.md rests on those.
 //
 // --nodes 1,3 adds drains by several sluice nodes: for each entry, a new
-// project's events preloaded (pipeline off), then drained by that many
+// project's --nodes-events events preloaded (pipeline off), then drained by that many
 // `sluice serve` processes with the pipeline on, one consumer group, each
 // its own data dir and ports, the same organization and the same store (a
 // fresh database per entry, so no entry finds the claims of another).
@@ -269,6 +269,7 @@ func withDatabase(u, db string) (string, error) {
 // nodesFigures are one drain by several sluice nodes (--nodes).
 type nodesFigures struct {
 	Nodes          int          `json:"nodes"`
+	Events         int          `json:"events"`
 	Database       string       `json:"database"`
 	PreloadSeconds float64      `json:"preload_seconds"`
 	Drain          drainFigures `json:"drain"`
@@ -278,7 +279,8 @@ type nodesFigures struct {
 // dir) into a fresh database and drains it with n sluice nodes at once.
 func nodesDrain(ctx context.Context, c pipeConfig, i, n int, nice []string, pl [][]byte) (nodesFigures, error) {
 	cfg, _ := sluicech.ParseURL(c.store)
-	f := nodesFigures{Nodes: n, Database: fmt.Sprintf("%s_nodes%d_%d", cfg.Database, i, n)}
+	f := nodesFigures{Nodes: n, Events: c.nodesEvents, Database: fmt.Sprintf("%s_nodes%d_%d", cfg.Database, i, n)}
+	c.events = c.nodesEvents
 	var err error
 	if c.store, err = withDatabase(c.store, f.Database); err != nil {
 		return f, err

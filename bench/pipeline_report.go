@@ -259,7 +259,7 @@ func (r *pipeReport) nodesMarkdown() string {
 	var s strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&s, format, args...) }
 	w("## One node against several\n\n")
-	w("Each row: a new project's %d events preloaded with the pipeline off, then drained by that many `sluice serve` processes started at once ", r.Events)
+	w("Each row: a new project's %d events (`--nodes-events`) preloaded with the pipeline off, then drained by that many `sluice serve` processes started at once ", r.Nodes[0].Events)
 	w("(pipeline on, one consumer group `sluice.pipeline` over the 9 partitions, each its own data dir and loopback ports, the same organization and `--store`), ")
 	w("into a fresh database (no row finds another's claims). CPU: each sluice process's and the ClickHouse servers', from the first count poll to the last.\n\n")
 	w("| nodes | database | events drained | count at the end | wall s | events/s | sluice CPU s per node | ClickHouse CPU s | total CPU s (cores) | events per CPU-second | transactions |\n")
@@ -278,7 +278,7 @@ func (r *pipeReport) nodesMarkdown() string {
 	}
 	w("\n**Caveat: %d cores.** Every node, the ClickHouse server, the broker and the poller share this machine's cores, ", r.Machine.Cores)
 	w("so several nodes cannot drain faster than one here: what the rows show is that several nodes drain one backlog together ")
-	w("(the count at the end, at the last poll, should equal the %d events preloaded: more would be an event stored twice) and what that costs in CPU ", r.Events)
+	w("(the count at the end, at the last poll, should equal the %d events preloaded: more would be an event stored twice) and what that costs in CPU ", r.Nodes[0].Events)
 	w("(each node's own polls, transactions and smaller Inserts, the group's rebalance at the start). ")
 	w("How several nodes scale on machines of their own is not measured here.\n\n")
 	return s.String()
