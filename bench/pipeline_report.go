@@ -225,7 +225,9 @@ func (r *pipeReport) clickhouseMarkdown() string {
 	w("query threads' CPU (`UserTimeMicroseconds` + `SystemTimeMicroseconds`; the rest of the servers' CPU is merges and other background work), ")
 	w("statements; rows and uncompressed MB inserted (`InsertedRows`, `InsertedBytes`: events and their claims), compressed MB the inserts wrote (`MergeTreeDataWriterCompressedBytes`) ")
 	w("and MB the processes wrote to disk, merges included (`OSWriteBytes`); marks read by `SELECT`s (`SelectedMarks`, 8,192 rows each at most: the keen.id lookups of `sluice_claims` and the count polls); rows merged; ")
-	w("then the database's active parts after the drain (`system.parts`).\n\n")
+	w("then the database's active parts after the drain (`system.parts`). ")
+	w("Each drain is a new project's: its keen.id lookups read only that project's claims (`sluice_claims` is ordered by project, then keen.id), ")
+	w("so the events stored before (other projects') cost it nothing there; the lookups' growth with a project's own events is within each drain (docs/clickhouse.md, where one shard saturates).\n\n")
 	w("| drain | events (stored before) | server CPU s | ms per 1,000 events | of which query threads | INSERT / SELECT statements | rows / MB inserted | MB written by inserts / to disk | marks read | rows merged | active parts, MB on disk after |\n")
 	w("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	row := func(name string, d drainFigures, before int64) {
