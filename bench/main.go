@@ -16,6 +16,7 @@
 //	sluicebench queries [flags]   Keen's analyses over 10M stored events, through sluice and direct (queries.go)
 //	sluicebench idle [flags]      idle TLS connections held: sluice's RSS, a new producer's first ack (idle.go)
 //	sluicebench outbound-trace FILE  an execution trace of sluice: the pipeline loop by step, Outbound fetch times
+//	sluicebench engines pipeline|queries OUT RAW.json=REPORT.md...  one benchmark on several stores, side by side (engines.go)
 //	sluicebench sections RESULTS.md NAME=FILE...  replace those sections of RESULTS.md
 package main
 
@@ -83,7 +84,7 @@ type bench struct {
 
 // usage says what sluicebench runs, and exits.
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | soak [flags] | queries [flags] | idle [flags] | sections RESULTS.md NAME=FILE...")
+	fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | soak [flags] | queries [flags] | idle [flags] | engines pipeline|queries OUT RAW=MD... | sections RESULTS.md NAME=FILE...")
 	os.Exit(2)
 }
 
@@ -160,6 +161,10 @@ func main() {
 			fatal(errors.New("usage: sluicebench outbound-trace EXECUTION-TRACE"))
 		}
 		if err := traceReport(os.Args[2]); err != nil {
+			fatal(err)
+		}
+	case "engines":
+		if err := engines(os.Args[2:]); err != nil {
 			fatal(err)
 		}
 	case "sections":

@@ -54,6 +54,8 @@ type pipeConfig struct {
 	profileAt             time.Duration
 	clkTck                float64
 	store, chDir          string // pipeline_clickhouse.go
+	nodes                 []int  // --nodes (pipeline_clickhouse.go)
+	nodesEvents           int
 	reportFlags
 }
 
@@ -78,6 +80,8 @@ func pipelineBench(args []string) error {
 	fs.Float64Var(&c.clkTck, "clk-tck", 100, "clock ticks per second of /proc/PID/stat (getconf CLK_TCK)")
 	fs.StringVar(&c.store, "store", "", "serve --store clickhouse://… (pipeline_clickhouse.go); empty: DuckDB")
 	fs.StringVar(&c.chDir, "clickhouse-dir", "", "with --store: the servers' directory (scripts/clickhouse.sh start --dir), for their CPU")
+	nodes := fs.String("nodes", "", "with --store: after the drains, drains by several sluice nodes at once, one per entry of this list (e.g. 1,3; each a new project's events, a fresh database)")
+	fs.IntVar(&c.nodesEvents, "nodes-events", 300_000, "events of each --nodes drain (at most --events)")
 	c.register(fs, "pipeline.md", "", "the figures as JSON (empty: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -88,12 +92,20 @@ func pipelineBench(args []string) error {
 	if c.latWarmup >= c.latDuration {
 		return errors.New("--latency-warmup must be shorter than --latency-duration")
 	}
+	var err error
+	if c.nodes, err = parseNodes(*nodes); err != nil {
+		return err
+	}
+	if c.nodesEvents < 1 {
+		return errors.New("--nodes-events must be at least 1")
+	}
+	c.nodesEvents = min(c.nodesEvents, c.events)
 	if err := c.checkStore(); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep := &pipeReport{Started: time.Now(), Machine: describeMachine(), Events: c.events, RecordSize: c.recordSize}
+	rep := &pipeReport{Started: time.Now(), Machine: describeMachine(), Events: c.events, RecordSize: c.recordSize, Store: c.engine()}
 	if err := runPipelineBench(ctx, c, rep); err != nil {
 		return err
 	}
@@ -174,7 +186,7 @@ func runPipelineBench(ctx context.Context, c pipeConfig, rep *pipeReport) error 
 	} else {
 		close(profiled)
 	}
-	err = drain(ctx, c, sl, p, &rep.Drain)
+	err = drain(ctx, c, []*sluiceProc{sl}, p, &rep.Drain)
 	<-profiled
 	if err != nil {
 		return fmt.Errorf("drain: %w", err)
@@ -208,6 +220,15 @@ func runPipelineBench(ctx context.Context, c pipeConfig, rep *pipeReport) error 
 			return fmt.Errorf("drain %d: %w", i, err)
 		}
 		rep.MoreDrains = append(rep.MoreDrains, d)
+	}
+
+	// 6. Drains by several nodes (--nodes).
+	for i, n := range c.nodes {
+		f, err := nodesDrain(ctx, c, i+1, n, nice, pl)
+		if err != nil {
+			return fmt.Errorf("drain by %d nodes: %w", n, err)
+		}
+		rep.Nodes = append(rep.Nodes, f)
 	}
 	return nil
 }
@@ -254,7 +275,7 @@ func anotherDrain(ctx context.Context, c pipeConfig, dataDir string, nice []stri
 	if err != nil {
 		return d, err
 	}
-	err = drain(ctx, c, sl, p, &d)
+	err = drain(ctx, c, []*sluiceProc{sl}, p, &d)
 	if stopErr := sl.stop(); err == nil {
 		err = stopErr
 	}
@@ -293,34 +314,45 @@ func produceAll(ctx context.Context, addr, ca string, p project, collection stri
 	return nil
 }
 
-// drain polls count every second until it reaches the preloaded events,
-// sampling sluice's CPU with each poll.
-func drain(ctx context.Context, c pipeConfig, sl *sluiceProc, p project, d *drainFigures) error {
+// drain polls count (on the first process) every second until it reaches
+// the preloaded events, sampling the CPU of every sluice process and of the
+// store's servers with each poll.
+func drain(ctx context.Context, c pipeConfig, procs []*sluiceProc, p project, d *drainFigures) error {
+	sl := procs[0]
 	rss := sampleRSS(sl.pid)
 	defer func() { d.PeakRSSkB = rss() }()
 	type point struct {
 		at     time.Time
 		n      int64
-		cpuS   float64 // sluice's and the store's (storeCPU)
+		cpuS   float64 // every sluice's and the store's (storeCPU)
 		storeS float64
-		valid  bool
+		nodeS  []float64
 	}
 	var pts []point
-	tx0, err := committedTransactions(ctx, sl.http)
+	tx0, err := committedTransactions(ctx, procs)
+	if err != nil {
+		return err
+	}
+	ch0, err := c.chSnapshot(ctx)
 	if err != nil {
 		return err
 	}
 	deadline := time.Now().Add(c.drainTimeout)
 	q := map[string]any{"event_collection": "pipeline"}
 	for {
-		cpu := procCPU(sl.pid).seconds(c.clkTck)
+		nodeS := make([]float64, len(procs))
+		cpu := 0.0
+		for i, pr := range procs {
+			nodeS[i] = procCPU(pr.pid).seconds(c.clkTck)
+			cpu += nodeS[i]
+		}
 		storeCPU := c.storeCPU()
 		at := time.Now()
 		n, _, err := count(ctx, sl.http, p, q)
 		if err != nil {
 			return err
 		}
-		pts = append(pts, point{at, n, cpu + storeCPU, storeCPU, true})
+		pts = append(pts, point{at, n, cpu + storeCPU, storeCPU, nodeS})
 		if n >= int64(c.events) || time.Now().After(deadline) {
 			break
 		}
@@ -335,12 +367,20 @@ func drain(ctx context.Context, c pipeConfig, sl *sluiceProc, p project, d *drai
 	d.Seconds = last.at.Sub(first.at).Seconds()
 	d.CPUSeconds = last.cpuS - first.cpuS
 	d.StoreCPUSeconds = last.storeS - first.storeS
-	d.Complete = last.n >= int64(c.events)
-	tx1, err := committedTransactions(ctx, sl.http)
+	if len(procs) > 1 {
+		for i := range procs {
+			d.NodeCPUSeconds = append(d.NodeCPUSeconds, last.nodeS[i]-first.nodeS[i])
+		}
+	}
+	d.Complete, d.CountAtEnd = last.n >= int64(c.events), last.n
+	tx1, err := committedTransactions(ctx, procs)
 	if err != nil {
 		return err
 	}
 	d.Transactions = tx1 - tx0
+	if d.ClickHouse, err = c.chAfter(ctx, ch0); err != nil {
+		return err
+	}
 	d.DatabaseBytes, d.JSONLogBytes = storeSizes(filepath.Join(c.workDir, "pipeline-data", "store"))
 	if d.Seconds > 0 && d.CPUSeconds > 0 {
 		d.EventsPerS = float64(d.Events) / d.Seconds
@@ -355,8 +395,8 @@ func drain(ctx context.Context, c pipeConfig, sl *sluiceProc, p project, d *drai
 		}
 		d.WindowsPerCPUSecond = append(d.WindowsPerCPUSecond, float64(b.n-a.n)/(b.cpuS-a.cpuS))
 	}
-	logf("pipeline: drained %d events in %.1f s: %.0f events/s, %.0f events per CPU-second of sluice (%.2f cores)",
-		d.Events, d.Seconds, d.EventsPerS, d.EventsPerCPUSecond, d.Cores)
+	logf("pipeline: drained %d events in %.1f s: %.0f events/s, %.0f events per CPU-second (%.2f cores; the store's servers %.1f s)",
+		d.Events, d.Seconds, d.EventsPerS, d.EventsPerCPUSecond, d.Cores, d.StoreCPUSeconds)
 	if !d.Complete {
 		return fmt.Errorf("only %d of %d events countable after %v", last.n, c.events, c.drainTimeout)
 	}
@@ -380,10 +420,22 @@ func storeSizes(dir string) (database, logs int64) {
 	return database, logs
 }
 
-// committedTransactions reads sluice_pipeline_transactions_total{result="committed"}
-// from sluice's /metrics: one transaction per poll, so events per
+// committedTransactions sums sluice_pipeline_transactions_total{result="committed"}
+// from every process's /metrics: one transaction per poll, so events per
 // transaction is the size of the batches the store was given.
-func committedTransactions(ctx context.Context, httpURL string) (int64, error) {
+func committedTransactions(ctx context.Context, procs []*sluiceProc) (int64, error) {
+	var total int64
+	for _, p := range procs {
+		n, err := committedTransactionsOf(ctx, p.http)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+func committedTransactionsOf(ctx context.Context, httpURL string) (int64, error) {
 	req, err := http.NewRequestWithContext(ctx, "GET", httpURL+"/metrics", nil)
 	if err != nil {
 		return 0, err

@@ -19,10 +19,15 @@ type drainFigures struct {
 	Cores               float64   `json:"sluice_cores"`
 	WindowsPerCPUSecond []float64 `json:"windows_events_per_cpu_second"`
 	Complete            bool      `json:"complete"`
+	CountAtEnd          int64     `json:"count_at_end"` // the last poll's`
 	Transactions        int64     `json:"transactions"`
 	DatabaseBytes       int64     `json:"database_bytes"`
 	JSONLogBytes        int64     `json:"json_log_bytes"`
 	PeakRSSkB           int64     `json:"peak_rss_kb"`
+	// NodeCPUSeconds are each sluice process's share of CPUSeconds, when
+	// several drained (--nodes).
+	NodeCPUSeconds []float64        `json:"node_cpu_seconds,omitempty"`
+	ClickHouse     *chServerFigures `json:"clickhouse,omitempty"`
 }
 
 // throughput returns every drain's events per CPU-second, in order, and
@@ -43,6 +48,7 @@ type pipeReport struct {
 	Project    string    `json:"project"`
 	Events     int       `json:"events"`
 	RecordSize int       `json:"record_size"`
+	Store      string    `json:"store"` // DuckDB or ClickHouse
 
 	PreloadSeconds float64      `json:"preload_seconds"`
 	Drain          drainFigures `json:"drain"`
@@ -55,6 +61,7 @@ type pipeReport struct {
 	LatencyPeakRSSkB int64           `json:"latency_peak_rss_kb"`
 	PeakRSSkB        int64           `json:"peak_rss_kb"` // VmHWM of the pipeline-on process
 	Profile          *drainProfile   `json:"drain_profile,omitempty"`
+	Nodes            []nodesFigures  `json:"nodes,omitempty"` // --nodes
 }
 
 // drainProfile is sluice's CPU profile during the drain, by stage.
@@ -95,7 +102,7 @@ func (r *pipeReport) markdown(c pipeConfig) string {
 		commitNote = " (plus uncommitted changes outside bench/ at the time of the run)"
 	}
 	d := r.Drain
-	w("# Event pipeline and store benchmark\n\n")
+	w("# Event pipeline and store benchmark (%s)\n\n", r.Store)
 	w("Written by `bench/run.sh` (`bench/pipeline.go`); do not edit by hand, run it again. There is no direct baseline here ")
 	w("(Kafka itself has no store to compare with): the figures are sluice's own, against the goals of issue 4.\n\n")
 	w("| | |\n|---|---|\n")
@@ -160,6 +167,8 @@ func (r *pipeReport) markdown(c pipeConfig) string {
 		w("\n")
 	}
 
+	s.WriteString(r.clickhouseMarkdown())
+	s.WriteString(r.nodesMarkdown())
 	w("## Queries over %d stored events\n\n", r.Events)
 	w("| query | result | min ms | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|---|\n")
 	for _, q := range r.Queries {
@@ -195,5 +204,84 @@ func (r *pipeReport) markdown(c pipeConfig) string {
 		w("\nThis run stored %d events, not the 1,000,000 of the goal (`--events`): a smoke run.\n", r.Events)
 	}
 	w("\n")
+	return s.String()
+}
+
+// drains are every single-node drain in order.
+func (r *pipeReport) drains() []drainFigures {
+	return append([]drainFigures{r.Drain}, r.MoreDrains...)
+}
+
+// clickhouseMarkdown is what the servers did during each drain: the
+// figures docs/clickhouse.md's saturation estimate rests on.
+func (r *pipeReport) clickhouseMarkdown() string {
+	if r.Drain.ClickHouse == nil {
+		return ""
+	}
+	var s strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&s, format, args...) }
+	w("## The ClickHouse servers during the drains\n\n")
+	w("Per drain: the servers' CPU (utime+stime of their processes), and their own counters (`system.events`, after minus before, summed over the servers): ")
+	w("query threads' CPU (`UserTimeMicroseconds` + `SystemTimeMicroseconds`; the rest of the servers' CPU is merges and other background work), ")
+	w("statements; rows and uncompressed MB inserted (`InsertedRows`, `InsertedBytes`: events and their claims), compressed MB the inserts wrote (`MergeTreeDataWriterCompressedBytes`) ")
+	w("and MB the processes wrote to disk, merges included (`OSWriteBytes`); marks read by `SELECT`s (`SelectedMarks`, 8,192 rows each at most: the keen.id lookups of `sluice_claims` and the count polls); rows merged; ")
+	w("then the database's active parts after the drain (`system.parts`). ")
+	w("Each drain is a new project's: its keen.id lookups read only that project's claims (`sluice_claims` is ordered by project, then keen.id), ")
+	w("so the events stored before (other projects') cost it nothing there; the lookups' growth with a project's own events is within each drain (docs/clickhouse.md, where one shard saturates).\n\n")
+	w("| drain | events (stored before) | server CPU s | ms per 1,000 events | of which query threads | INSERT / SELECT statements | rows / MB inserted | MB written by inserts / to disk | marks read | rows merged | active parts, MB on disk after |\n")
+	w("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	row := func(name string, d drainFigures, before int64) {
+		f := d.ClickHouse
+		if f == nil || d.Events == 0 {
+			return
+		}
+		c := f.Counters
+		q := float64(c["UserTimeMicroseconds"]+c["SystemTimeMicroseconds"]) / 1e6
+		w("| %s | %d (%d) | %.1f | %.0f | %.1f s | %d / %d | %d / %.0f | %.0f / %.0f | %d | %d | %d, %.0f |\n",
+			name, d.Events, before, d.StoreCPUSeconds, 1000*d.StoreCPUSeconds*1000/float64(d.Events), q,
+			c["InsertQuery"], c["SelectQuery"], c["InsertedRows"], float64(c["InsertedBytes"])/1e6,
+			float64(c["MergeTreeDataWriterCompressedBytes"])/1e6, float64(c["OSWriteBytes"])/1e6,
+			c["SelectedMarks"], c["MergedRows"], f.Parts, float64(f.PartsBytes)/1e6)
+	}
+	for i, d := range r.drains() {
+		row(fmt.Sprint(i+1), d, d.EventsAtStart+int64(i)*int64(r.Events))
+	}
+	for i, n := range r.Nodes {
+		row(fmt.Sprintf("%d node(s), run %d", n.Nodes, i+1), n.Drain, n.Drain.EventsAtStart)
+	}
+	w("\n")
+	return s.String()
+}
+
+// nodesMarkdown compares the drains by several nodes (--nodes).
+func (r *pipeReport) nodesMarkdown() string {
+	if len(r.Nodes) == 0 {
+		return ""
+	}
+	var s strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&s, format, args...) }
+	w("## One node against several\n\n")
+	w("Each row: a new project's %d events (`--nodes-events`) preloaded with the pipeline off, then drained by that many `sluice serve` processes started at once ", r.Nodes[0].Events)
+	w("(pipeline on, one consumer group `sluice.pipeline` over the 9 partitions, each its own data dir and loopback ports, the same organization and `--store`), ")
+	w("into a fresh database (no row finds another's claims). CPU: each sluice process's and the ClickHouse servers', from the first count poll to the last.\n\n")
+	w("| nodes | database | events drained | count at the end | wall s | events/s | sluice CPU s per node | ClickHouse CPU s | total CPU s (cores) | events per CPU-second | transactions |\n")
+	w("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, n := range r.Nodes {
+		d := n.Drain
+		per := []string{}
+		for _, v := range d.NodeCPUSeconds {
+			per = append(per, fmt.Sprintf("%.1f", v))
+		}
+		if len(per) == 0 {
+			per = []string{fmt.Sprintf("%.1f", d.CPUSeconds-d.StoreCPUSeconds)}
+		}
+		w("| %d | %s | %d | %d | %.1f | %.0f | %s | %.1f | %.1f (%.2f) | **%.0f** | %d |\n", n.Nodes, n.Database, d.Events, d.CountAtEnd, d.Seconds, d.EventsPerS,
+			strings.Join(per, " + "), d.StoreCPUSeconds, d.CPUSeconds, d.Cores, d.EventsPerCPUSecond, d.Transactions)
+	}
+	w("\n**Caveat: %d cores.** Every node, the ClickHouse server, the broker and the poller share this machine's cores, ", r.Machine.Cores)
+	w("so several nodes cannot drain faster than one here: what the rows show is that several nodes drain one backlog together ")
+	w("(the count at the end, at the last poll, should equal the %d events preloaded: more would be an event stored twice) and what that costs in CPU ", r.Nodes[0].Events)
+	w("(each node's own polls, transactions and smaller Inserts, the group's rebalance at the start). ")
+	w("How several nodes scale on machines of their own is not measured here.\n\n")
 	return s.String()
 }

@@ -64,6 +64,7 @@ type queryTiming struct {
 }
 
 type queriesReport struct {
+	Store         string        `json:"store"` // DuckDB or ClickHouse
 	Machine       machine       `json:"machine"`
 	Started       time.Time     `json:"started"`
 	Finished      time.Time     `json:"finished"`
@@ -135,7 +136,7 @@ func queriesBench(args []string) error {
 		return fmt.Errorf("--events %d: at least 1,000,000", c.events)
 	}
 	ctx := context.Background()
-	rep := &queriesReport{Machine: describeMachine(), Started: time.Now(), Events: c.events}
+	rep := &queriesReport{Store: c.engineName(), Machine: describeMachine(), Started: time.Now(), Events: c.events}
 	cases := queryCases()
 
 	dataDir := c.reuse
@@ -384,7 +385,7 @@ func dirSize(dir string) int64 {
 func (r *queriesReport) markdown(c queriesConfig) string {
 	var b strings.Builder
 	m := r.Machine
-	fmt.Fprintf(&b, "## Queries: Keen's analyses over %d events\n\n", r.Events)
+	fmt.Fprintf(&b, "## Queries on %s: Keen's analyses over %d events\n\n", c.engineName(), r.Events)
 	fmt.Fprintf(&b, "Written by `bench/run.sh --benches queries` (`bench/queries.go`). `%s` at commit %s, %s → %s; "+
 		"%d cores (%s), %.0f GiB, Linux %s; load average %s at the start, %s at the end.\n\n", c.command, git(c.repo, "rev-parse", "--short", "HEAD"),
 		r.Started.UTC().Format("2006-01-02 15:04"), r.Finished.UTC().Format("15:04 UTC"), m.Cores, m.CPUModel, m.MemGiB, m.Kernel, m.LoadAvg, r.LoadEnd)

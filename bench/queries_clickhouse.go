@@ -87,12 +87,8 @@ func (c queriesConfig) chConn(db string) (ch.Conn, sluicech.Config, error) {
 	if err != nil {
 		return nil, cfg, err
 	}
-	conn, err := ch.Open(&ch.Options{Addr: cfg.Addrs[:1], Auth: ch.Auth{Database: db, Username: cfg.Username, Password: cfg.Password},
-		TLS: cfg.TLS, Protocol: ch.Native})
-	if err != nil {
-		return nil, cfg, fmt.Errorf("connecting to %s: %w", cfg.Addrs[0], err)
-	}
-	return conn, cfg, nil
+	conn, err := chOpen(cfg, cfg.Addrs[0], db)
+	return conn, cfg, err
 }
 
 // storeBytes is what the stored events take on disk: the data dir's store

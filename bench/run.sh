@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh — sluice's benchmarks, in one command.
 #
-#   bench/run.sh [--benches inbound,pipeline,outbound,idle] [inbound flags...] [-- pipeline flags... [-- outbound flags...]]
+#   bench/run.sh [--benches inbound,pipeline,outbound,idle] [--stores duckdb[,clickhouse]] [--nodes 1,3]
+#                [inbound flags...] [-- pipeline flags... [-- outbound flags...]]
 #   bench/run.sh --benches soak [--soak-backend embedded|kafka|both] [-- -- -- soak flags...]
 #   FAIRNESS_ARGS="..." bench/run.sh --benches fairness
 #   QUERIES_ARGS="..." bench/run.sh --benches queries
@@ -50,6 +51,19 @@
 #             CPU and counts, then checks every acknowledged event was stored
 #             exactly once; writes bench/soak.json. No broker is started
 #             when only the embedded soak runs.
+#
+# --stores (default duckdb) is the stores the pipeline and queries
+# benchmarks run on, one after the other in the same run: duckdb (the
+# embedded default), clickhouse (run.sh starts one ClickHouse server itself,
+# scripts/clickhouse.sh, and passes `--store clickhouse://…`). With both,
+# each section opens with the engines side by side (`sluicebench engines`),
+# then each engine's report; the pipeline's latency run is then at 5,000
+# events/s for both (issue 18; a `--rate` after `--` wins). --nodes (default
+# 1,3; empty for none) adds to the ClickHouse pipeline run drains by that
+# many sluice nodes at once (`sluicebench pipeline --nodes`). Issue 18's
+# figures, in two commands (see bench/README.md for their durations):
+#   bench/run.sh --benches pipeline --stores duckdb,clickhouse
+#   bench/run.sh --benches queries --stores duckdb,clickhouse
 #
 # What it does (see bench/README.md):
 #   1. builds sluice (./cmd/sluice) and the load generator (bench/, its own
@@ -104,6 +118,8 @@ COMMAND="bench/run.sh${*:+ $*}"
 
 BENCHES=inbound,pipeline,outbound,idle
 SOAK_BACKEND=embedded
+STORES=duckdb
+NODES=1,3
 INBOUND_ARGS=()
 PIPELINE_ARGS=()
 OUTBOUND_ARGS=()
@@ -114,6 +130,10 @@ while (($#)); do
 	--benches=*) BENCHES=${1#--benches=}; shift ;;
 	--soak-backend) SOAK_BACKEND=${2:-}; shift 2 || { echo "--soak-backend needs a value" >&2; exit 2; } ;;
 	--soak-backend=*) SOAK_BACKEND=${1#--soak-backend=}; shift ;;
+	--stores) STORES=${2:-}; shift 2 || { echo "--stores needs a value" >&2; exit 2; } ;;
+	--stores=*) STORES=${1#--stores=}; shift ;;
+	--nodes) NODES=${2-}; shift 2 || { echo "--nodes needs a value" >&2; exit 2; } ;;
+	--nodes=*) NODES=${1#--nodes=}; shift ;;
 	--)
 		shift
 		while (($#)) && [[ $1 != -- ]]; do PIPELINE_ARGS+=("$1"); shift; done
@@ -130,6 +150,15 @@ for b in ${BENCHES//,/ }; do
 	[[ $b == inbound || $b == pipeline || $b == outbound || $b == idle || $b == fairness || $b == queries || $b == soak ]] || { echo "run.sh: unknown benchmark $b (inbound, pipeline, outbound, idle, fairness, queries, soak)" >&2; exit 2; }
 done
 [[ $SOAK_BACKEND == embedded || $SOAK_BACKEND == kafka || $SOAK_BACKEND == both ]] || { echo "run.sh: --soak-backend is embedded, kafka or both" >&2; exit 2; }
+for s in ${STORES//,/ }; do
+	[[ $s == duckdb || $s == clickhouse ]] || { echo "run.sh: unknown store $s in --stores (duckdb, clickhouse)" >&2; exit 2; }
+done
+[[ -n ${STORES//,/} ]] || { echo "run.sh: --stores names no store" >&2; exit 2; }
+[[ -z $NODES || $NODES =~ ^[0-9]+(,[0-9]+)*$ ]] || { echo "run.sh: --nodes is a list of node counts, e.g. 1,3 (empty: none)" >&2; exit 2; }
+want_store() { [[ ",$STORES," == *",$1,"* ]]; }
+# A ClickHouse server is needed by the benchmarks that take --stores.
+NEED_CLICKHOUSE=0
+if want_store clickhouse && { want pipeline || want queries; }; then NEED_CLICKHOUSE=1; fi
 # A broker is needed by every benchmark but the soak on the embedded log.
 NEED_KAFKA=0
 if want inbound || want pipeline || want outbound || want idle || want fairness || { want soak && [[ $SOAK_BACKEND != embedded ]]; }; then NEED_KAFKA=1; fi
@@ -149,6 +178,7 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-XXXXXX")
 SLUICE_PID=""
 KAFKA_STARTED=0
+CLICKHOUSE_STARTED=0
 OK=0
 
 stop_sluice() {
@@ -172,6 +202,10 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	stop_sluice
+	if ((CLICKHOUSE_STARTED)); then
+		log "stopping the ClickHouse server"
+		"$ROOT/scripts/clickhouse.sh" stop --dir "$WORK/clickhouse" || true
+	fi
 	if ((KAFKA_STARTED)); then
 		log "stopping the Kafka broker"
 		"$ROOT/scripts/kafka.sh" stop --dir "$WORK/kafka" || true
@@ -180,7 +214,7 @@ cleanup() {
 		rm -rf "$WORK"
 	else
 		# Keep the logs, not gigabytes of log segments.
-		rm -rf "$WORK"/kafka/node*/data "$WORK/sluice-data/kafka" "$WORK/pipeline-data/kafka" "$WORK/outbound-data/kafka" "$WORK"/soak-*/soak-data 2>/dev/null || true
+		rm -rf "$WORK"/kafka/node*/data "$WORK"/clickhouse/server*/data "$WORK/sluice-data/kafka" "$WORK"/pipeline-*/pipeline-data*/kafka "$WORK/outbound-data/kafka" "$WORK"/soak-*/soak-data 2>/dev/null || true
 		if ((!OK)); then
 			log "FAILED (exit $rc); logs kept in $WORK (sluice.out, sluice.err, kafka/node1/server.log)"
 		else
@@ -240,6 +274,26 @@ if ((NEED_KAFKA)); then
 fi
 FRANZ=$(cd "$HERE" && go list -m -f '{{.Version}}' github.com/twmb/franz-go)
 
+if ((NEED_CLICKHOUSE)); then
+	# One ClickHouse server (scripts/clickhouse.sh: Debian's 18.16, its own
+	# directory, loopback only), for the benchmarks' --store clickhouse://.
+	log "starting a ClickHouse server"
+	"$ROOT/scripts/clickhouse.sh" install
+	port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+	while :; do
+		CH_PORT=$((20000 + 10 * (RANDOM % 1200) + 5))
+		port_in_use "$CH_PORT" || break
+	done
+	CLICKHOUSE_STARTED=1
+	CH_ADDR=$("$ROOT/scripts/clickhouse.sh" start --dir "$WORK/clickhouse" --port "$CH_PORT" --owner-pid $$ 2>"$WORK/clickhouse-start.log") || {
+		cat "$WORK/clickhouse-start.log" >&2
+		log "could not start ClickHouse"
+		exit 1
+	}
+	CH_VERSION=$(clickhouse-client --host 127.0.0.1 --port "$CH_PORT" -q "SELECT version()")
+	log "ClickHouse $CH_VERSION ready on $CH_ADDR (pid $(cat "$WORK/clickhouse/server1/pid"))"
+fi
+
 PRIORITY="default (nice 0), like every other process on the machine"
 [[ -n ${BENCH_NICE:-} ]] && PRIORITY="nice $BENCH_NICE for the broker, sluice and the load generator (BENCH_NICE)"
 BROKER_LINES=""
@@ -251,6 +305,10 @@ fi
 ENV_LINES="${BROKER_LINES}sluice=built from this commit with $(go version | cut -d' ' -f3-), GOMAXPROCS default, \`--log-level warn\`; backend connection PLAINTEXT
 load generator=bench/ (Go), franz-go $FRANZ
 priority=$PRIORITY"
+if ((NEED_CLICKHOUSE)); then
+	ENV_LINES+="
+ClickHouse=$CH_VERSION (Debian's clickhouse-server, scripts/clickhouse.sh: one server, its generated config, max_threads 2)"
+fi
 
 SECTIONS=()
 
@@ -300,20 +358,43 @@ if want inbound; then
 	SECTIONS+=("inbound=$WORK/inbound.md")
 fi
 
-# 4. The event pipeline and store benchmark: its own sluice, same broker.
+# 4. The event pipeline and store benchmark: its own sluice, same broker,
+# once per store (--stores), each in a work dir of its own.
 if want pipeline; then
-	log "pipeline benchmark"
-	${NICE[@]+"${NICE[@]}"} "$WORK/sluicebench" pipeline \
-		--sluice-bin "$WORK/sluice" --kafka-brokers "$PLAIN" --work-dir "$WORK" \
-		--clk-tck "$(getconf CLK_TCK)" --out "$WORK/pipeline.md" --raw "$HERE/pipeline.json" \
-		--command "$COMMAND" --repo "$ROOT" --env "$ENV_LINES" \
-		${PIPELINE_ARGS[@]+"${PIPELINE_ARGS[@]}"}
-	for f in "$WORK"/pipeline-sluice-*.err; do
-		if [[ -s $f ]]; then
-			log "sluice logged (warn and above) in $(basename "$f"):"
-			tail -n 20 "$f" >&2
+	PIPE_PAIRS=()
+	for st in ${STORES//,/ }; do
+		log "pipeline benchmark on $st"
+		dir="$WORK/pipeline-$st"
+		mkdir -p "$dir"
+		raw="$HERE/pipeline.json"
+		extra=()
+		if [[ $st == clickhouse ]]; then
+			raw="$HERE/pipeline-clickhouse.json"
+			extra=(--store "clickhouse://$CH_ADDR/pipeline" --clickhouse-dir "$WORK/clickhouse")
+			[[ -n $NODES ]] && extra+=(--nodes "$NODES")
 		fi
+		# Issue 18 compares the engines' produce → countable at 5,000
+		# events/s; a --rate after `--` still wins.
+		rate=()
+		want_store clickhouse && rate=(--rate 5000)
+		${NICE[@]+"${NICE[@]}"} "$WORK/sluicebench" pipeline \
+			--sluice-bin "$WORK/sluice" --kafka-brokers "$PLAIN" --work-dir "$dir" \
+			--clk-tck "$(getconf CLK_TCK)" --out "$dir/pipeline.md" --raw "$raw" \
+			--command "$COMMAND" --repo "$ROOT" --env "$ENV_LINES" \
+			${rate[@]+"${rate[@]}"} ${extra[@]+"${extra[@]}"} ${PIPELINE_ARGS[@]+"${PIPELINE_ARGS[@]}"}
+		for f in "$dir"/pipeline-*.err; do
+			if [[ -s $f ]]; then
+				log "sluice logged (warn and above) in $(basename "$f"):"
+				tail -n 20 "$f" >&2
+			fi
+		done
+		PIPE_PAIRS+=("$raw=$dir/pipeline.md")
 	done
+	if ((${#PIPE_PAIRS[@]} > 1)); then
+		"$WORK/sluicebench" engines pipeline "$WORK/pipeline.md" "${PIPE_PAIRS[@]}"
+	else
+		cp "${PIPE_PAIRS[0]#*=}" "$WORK/pipeline.md"
+	fi
 	SECTIONS+=("pipeline=$WORK/pipeline.md")
 fi
 
@@ -382,14 +463,34 @@ if want soak; then
 	SECTIONS+=("soak=$WORK/soak.md")
 fi
 
-# 8. The query benchmark (not in the default set, see above).
+# 8. The query benchmark (not in the default set, see above), once per
+# store (--stores).
 if want queries; then
-	log "queries benchmark"
-	# shellcheck disable=SC2086
-	${NICE[@]+"${NICE[@]}"} "$WORK/sluicebench" queries \
-		--sluice-bin "$WORK/sluice" --work-dir "$WORK" \
-		--out "$WORK/queries.md" --raw "$HERE/queries.json" \
-		--command "$COMMAND" --repo "$ROOT" --env "$ENV_LINES" ${QUERIES_ARGS:-}
+	Q_PAIRS=()
+	for st in ${STORES//,/ }; do
+		log "queries benchmark on $st"
+		dir="$WORK/queries-$st"
+		mkdir -p "$dir"
+		raw="$HERE/queries.json"
+		extra=()
+		if [[ $st == clickhouse ]]; then
+			raw="$HERE/queries-clickhouse.json"
+			extra=(--store "clickhouse://$CH_ADDR/queries")
+		fi
+		# shellcheck disable=SC2086
+		${NICE[@]+"${NICE[@]}"} "$WORK/sluicebench" queries \
+			--sluice-bin "$WORK/sluice" --work-dir "$dir" \
+			--out "$dir/queries.md" --raw "$raw" \
+			--command "$COMMAND" --repo "$ROOT" --env "$ENV_LINES" ${extra[@]+"${extra[@]}"} ${QUERIES_ARGS:-}
+		Q_PAIRS+=("$raw=$dir/queries.md")
+		# The loaded store is gigabytes: gone before the next engine loads.
+		rm -rf "$dir/queries-data/store" "$dir/direct.tmp"
+	done
+	if ((${#Q_PAIRS[@]} > 1)); then
+		"$WORK/sluicebench" engines queries "$WORK/queries.md" "${Q_PAIRS[@]}"
+	else
+		cp "${Q_PAIRS[0]#*=}" "$WORK/queries.md"
+	fi
 	SECTIONS+=("queries=$WORK/queries.md")
 fi
 
