@@ -1,0 +1,88 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"time"
+)
+
+// checkpointer runs DuckDB's checkpoints on a connection and goroutine of
+// its own, off the insert path: a checkpoint compresses the rows committed
+// since the last one into the database file and rewrites the last, partly
+// filled row group of each table it touches, which takes tens to hundreds
+// of milliseconds. Run by the Insert whose commit crossed DuckDB's WAL
+// threshold (wal_autocheckpoint), it stalled that Insert, and the pipeline
+// behind it, for as long. DuckDB (1.5) lets commits go on while a
+// checkpoint runs on another connection (TestCommitsWhileCheckpointing);
+// wal_autocheckpoint is kept as a backstop, far above the store's cadence
+// (checkpointBytes), should these checkpoints keep failing.
+type checkpointer struct {
+	conn    *sql.Conn
+	logger  *slog.Logger
+	wakeC   chan struct{}
+	done    chan struct{} // closed by stop
+	stopped chan struct{}
+	// ran, when set (tests), is told of each checkpoint run: how long it
+	// took and its error.
+	ran func(time.Duration, error)
+}
+
+// checkpointRetry is how long the checkpointer waits before trying again
+// after a failed checkpoint (DuckDB refuses one while it cannot take its
+// checkpoint lock).
+const checkpointRetry = 50 * time.Millisecond
+
+func startCheckpointer(conn *sql.Conn, logger *slog.Logger) *checkpointer {
+	c := &checkpointer{conn: conn, logger: logger, wakeC: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+// wake asks for a checkpoint; it never blocks (a checkpoint asked for
+// while one is pending is the same checkpoint).
+func (c *checkpointer) wake() {
+	select {
+	case c.wakeC <- struct{}{}:
+	default:
+	}
+}
+
+func (c *checkpointer) run() {
+	defer close(c.stopped)
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-c.wakeC:
+		}
+		for failures := 0; ; failures++ {
+			// Not interrupted by stop: Close waits for it.
+			t0 := time.Now()
+			_, err := c.conn.ExecContext(context.Background(), "CHECKPOINT")
+			if c.ran != nil {
+				c.ran(time.Since(t0), err)
+			}
+			if err == nil {
+				break
+			}
+			if failures == 20 {
+				c.logger.Warn("checkpointing the store failed 20 times in a row; trying again at the next", "err", err)
+				break
+			}
+			select {
+			case <-c.done:
+				return
+			case <-time.After(checkpointRetry):
+			}
+		}
+	}
+}
+
+// stop ends the checkpointer once a checkpoint that runs is done (Close
+// checkpoints on the write connection after it).
+func (c *checkpointer) stop() error {
+	close(c.done)
+	<-c.stopped
+	return c.conn.Close()
+}
