@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -11,10 +12,11 @@ import (
 // its own, off the insert path: a checkpoint compresses the rows committed
 // since the last one into the database file and rewrites the last, partly
 // filled row group of each table it touches, which takes tens to hundreds
-// of milliseconds. Run by the Insert whose commit crossed DuckDB's WAL
+// of milliseconds. Run by the COMMIT that took the WAL past DuckDB's
 // threshold (wal_autocheckpoint), it stalled that Insert, and the pipeline
-// behind it, for as long. DuckDB (1.5) lets commits go on while a
-// checkpoint runs on another connection (TestCommitsWhileCheckpointing);
+// behind it, for all of it. On its own connection it runs while the
+// pipeline does everything else; DuckDB (1.5) lets a COMMIT go on during
+// it, but an append waits until it ends (docs/store.md, Settings).
 // wal_autocheckpoint is kept as a backstop, far above the store's cadence
 // (checkpointBytes), should these checkpoints keep failing.
 type checkpointer struct {
@@ -23,6 +25,8 @@ type checkpointer struct {
 	wakeC   chan struct{}
 	done    chan struct{} // closed by stop
 	stopped chan struct{}
+	// starts counts the checkpoints started; running is 1 while one runs.
+	starts, runningNow atomic.Int64
 	// ran, when set (tests), is told of each checkpoint run: how long it
 	// took and its error.
 	ran func(time.Duration, error)
@@ -59,7 +63,10 @@ func (c *checkpointer) run() {
 		for failures := 0; ; failures++ {
 			// Not interrupted by stop: Close waits for it.
 			t0 := time.Now()
+			c.runningNow.Store(1)
+			c.starts.Add(1)
 			_, err := c.conn.ExecContext(context.Background(), "CHECKPOINT")
+			c.runningNow.Store(0)
 			if c.ran != nil {
 				c.ran(time.Since(t0), err)
 			}
@@ -77,6 +84,26 @@ func (c *checkpointer) run() {
 			}
 		}
 	}
+}
+
+// ckMark is what overlapped needs of the moment something started.
+type ckMark struct {
+	starts  int64
+	running bool
+}
+
+// mark returns what overlapped needs: call it when something starts.
+func (c *checkpointer) mark() ckMark {
+	// starts before runningNow, which run sets before counting a start:
+	// a checkpoint that starts in between is seen running or counted.
+	starts := c.starts.Load()
+	return ckMark{starts, c.runningNow.Load() == 1}
+}
+
+// overlapped says whether a checkpoint ran during something that started
+// at mark m and has just ended.
+func (c *checkpointer) overlapped(m ckMark) bool {
+	return m.running || c.runningNow.Load() == 1 || c.starts.Load() != m.starts
 }
 
 // stop ends the checkpointer once a checkpoint that runs is done (Close

@@ -80,10 +80,12 @@ type DuckStore struct {
 	ck     *checkpointer
 }
 
-// insertSteps is where one Insert's wall time went.
+// insertSteps is where one Insert's wall time went, and whether a
+// checkpoint ran meanwhile.
 type insertSteps struct {
-	events                                                         int
-	flatten, wait, plan, append, sources, sync, commit, checkpoint time.Duration
+	events                                             int
+	flatten, wait, plan, append, sources, sync, commit time.Duration
+	duringCheckpoint                                   bool
 }
 
 type collKey struct{ project, collection string }
@@ -371,7 +373,7 @@ func (s *DuckStore) Insert(ctx context.Context, events []store.Event) (store.Ins
 			return res, fmt.Errorf("store: event %d: project, collection and keen.id are required", i)
 		}
 	}
-	t0 := time.Now()
+	t0, ck0 := time.Now(), s.ck.mark()
 	flat, err := flattenAll(events)
 	if err != nil {
 		return res, err
@@ -460,25 +462,26 @@ func (s *DuckStore) Insert(ctx context.Context, events []store.Event) (store.Ins
 		s.ck.wake()
 		s.sinceCheckpoint = 0
 	}
-	t7 := time.Now()
+	t7, ckDuring := time.Now(), s.ck.overlapped(ck0)
 	if s.traced != nil {
-		s.traced(insertSteps{len(events), t1.Sub(t0), t2.Sub(t1), t3.Sub(t2), t3a.Sub(t3), t4.Sub(t3a), t5.Sub(t4), t6.Sub(t5), t7.Sub(t6)})
+		s.traced(insertSteps{len(events), t1.Sub(t0), t2.Sub(t1), t3.Sub(t2), t3a.Sub(t3), t4.Sub(t3a), t5.Sub(t4), t6.Sub(t5), ckDuring})
 	}
 	if t7.Sub(t0) > slowInsert+time.Duration(len(events))*slowPerEvent {
 		var used, free int64
 		var wal string
 		_ = s.conn.QueryRowContext(ctx, "SELECT used_blocks, free_blocks, wal_size FROM pragma_database_size() WHERE database_name = '"+dbAlias+"'").Scan(&used, &free, &wal)
 		s.logger.Warn("a store insert was slow", "events", len(events), "took", t7.Sub(t0),
-			"flattening", t1.Sub(t0), "waiting", t2.Sub(t1), "planning", t3.Sub(t2), "appending", t4.Sub(t3), "syncing", t5.Sub(t4),
-			"committing", t6.Sub(t5), "checkpointing", t7.Sub(t6),
+			"flattening", t1.Sub(t0), "waiting", t2.Sub(t1), "planning", t3.Sub(t2), "appending", t3a.Sub(t3), "marking", t4.Sub(t3a),
+			"syncing", t5.Sub(t4), "committing", t6.Sub(t5), "during_a_checkpoint", ckDuring,
 			"db_blocks_used", used, "db_blocks_free", free, "wal_size", wal)
 	}
 	return res, nil
 }
 
 // An Insert that takes longer than slowInsert plus slowPerEvent per event
-// says where its time went (a commit that runs a checkpoint is the usual
-// cause); a large batch is allowed its size.
+// says where its time went, and whether a checkpoint was running (an
+// append to a table waits while a checkpoint writes that table; a sync or
+// commit waits for a busy disk); a large batch is allowed its size.
 const (
 	slowInsert   = 500 * time.Millisecond
 	slowPerEvent = 50 * time.Microsecond
