@@ -55,17 +55,24 @@ func BenchmarkSteadyInserts(b *testing.B) {
 			s.checkpointEvery = every << 20
 		}
 		var cpu, wall, worst time.Duration
+		var next [9]int64 // each partition's next offset
 		for i := 0; i < total; i += batch {
 			evs := batches[(i/batch)%len(batches)]
 			for j := range evs {
+				p := (i + j) % len(next)
 				evs[j].ID = fmt.Sprintf("s%d", i+j)
-				evs[j].Source = store.Source{Topic: "raw.steady", Partition: int32(j % 9), Offset: int64((i + j) / 9)}
+				evs[j].Source = store.Source{Topic: "raw.steady", Partition: int32(p), Offset: next[p]}
+				next[p]++
 			}
 			t0, c0 := time.Now(), processCPU()
-			if _, err := s.Insert(ctx, evs); err != nil {
+			res, err := s.Insert(ctx, evs)
+			if err != nil {
 				b.Fatal(err)
 			}
 			cpu += processCPU() - c0
+			if !sameResult(res, tally{Inserted: len(evs)}) {
+				b.Fatalf("Insert at %d: %+v", i, tallyOf(res))
+			}
 			d := time.Since(t0)
 			wall += d
 			worst = max(worst, d)
