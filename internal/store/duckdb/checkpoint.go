@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -25,6 +26,9 @@ type checkpointer struct {
 	wakeC   chan struct{}
 	done    chan struct{} // closed by stop
 	stopped chan struct{}
+	// mu is held while a checkpoint runs: one at a time (DuckDB refuses a
+	// second while one runs).
+	mu sync.Mutex
 	// starts counts the checkpoints started; running is 1 while one runs.
 	starts, runningNow atomic.Int64
 	// ran, when set (tests), is told of each checkpoint run: how long it
@@ -63,10 +67,7 @@ func (c *checkpointer) run() {
 		for failures := 0; ; failures++ {
 			// Not interrupted by stop: Close waits for it.
 			t0 := time.Now()
-			c.runningNow.Store(1)
-			c.starts.Add(1)
-			_, err := c.conn.ExecContext(context.Background(), "CHECKPOINT")
-			c.runningNow.Store(0)
+			err := c.now(context.Background())
 			if c.ran != nil {
 				c.ran(time.Since(t0), err)
 			}
@@ -84,6 +85,18 @@ func (c *checkpointer) run() {
 			}
 		}
 	}
+}
+
+// now checkpoints and returns when done, one checkpoint at a time (tests
+// call it to checkpoint at a point of their choosing).
+func (c *checkpointer) now(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.runningNow.Store(1)
+	c.starts.Add(1)
+	defer c.runningNow.Store(0)
+	_, err := c.conn.ExecContext(ctx, "CHECKPOINT")
+	return err
 }
 
 // ckMark is what overlapped needs of the moment something started.

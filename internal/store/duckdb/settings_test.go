@@ -152,7 +152,7 @@ func TestNoFSSTCompression(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
+	if err := s.ck.now(ctx); err != nil {
 		t.Fatal(err)
 	}
 	tbl, _ := s.snapshot("p1", "c")
@@ -262,7 +262,7 @@ func TestColumnCompressionChosenFromFirstValues(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
+	if err := s.ck.now(ctx); err != nil {
 		t.Fatal(err)
 	}
 	tbl, cols := s.snapshot("p", "c")
@@ -323,7 +323,7 @@ func TestCheckpointsDoNotVacuum(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
+	if err := s.ck.now(ctx); err != nil {
 		t.Fatal(err)
 	}
 	tbl, _ := s.snapshot("p", "c")
