@@ -35,8 +35,11 @@ import (
 //     TABLE when a batch brings a new one;
 //   - _uniq (project, collection, token, keen_id, created_at): the accepted
 //     events that carried a keen.uniqueness_token;
-//   - _sources (topic, part, next): per raw partition, the offset after the
-//     last event stored (sources.go).
+//   - _marks (topic, part, next): per raw partition, the offset after the
+//     last event stored (sources.go), appended to by every Insert (a
+//     partition's mark is its largest next); _sources, a table of one row
+//     per partition, is what earlier versions kept, read when the store
+//     opens.
 //
 // Writes are serialized (one write connection, one lock); the JSON of a
 // batch is flattened before the lock is taken, so concurrent Inserts
@@ -59,6 +62,10 @@ type DuckStore struct {
 	dir    string
 	limits limits.Config
 	marks  map[srcKey]int64 // each raw partition's mark (store.Source); guarded by wmu
+	// markRows is how many rows _marks and _sources hold, marksSlack how
+	// many more than one per partition they may hold (compactMarks; tests
+	// set less); see saveMarks; guarded by wmu.
+	markRows, marksSlack int64
 	// sinceCheckpoint counts the JSON bytes committed since the last
 	// checkpoint this store ran, which it runs at checkpointEvery
 	// (checkpointBytes; tests set less); guarded by wmu.
@@ -68,6 +75,17 @@ type DuckStore struct {
 	// than the chunk appender (rowWriter); guarded by wmu.
 	safeAppend    bool
 	propertyChunk int64 // see propertyChunk
+	// traced, when set (benchmarks), is given each Insert's steps.
+	traced func(insertSteps)
+	ck     *checkpointer
+}
+
+// insertSteps is where one Insert's wall time went, and whether a
+// checkpoint ran meanwhile.
+type insertSteps struct {
+	events                                             int
+	flatten, wait, plan, append, sources, sync, commit time.Duration
+	duringCheckpoint                                   bool
 }
 
 type collKey struct{ project, collection string }
@@ -135,9 +153,9 @@ const tempDir = "duckdb.tmp"
 // benchmark, 1 GB changed the drain's throughput within noise and made a
 // full scan of a text column 15% faster, for 300 MB more resident memory.
 const (
-	walAutocheckpoint   = "16MB"
+	walAutocheckpoint   = "1GB"
 	rowGroupSize        = "16384"
-	checkpointBytes     = 64 << 20
+	checkpointBytes     = 16 << 20
 	disabledCompression = "fsst"
 	memoryLimit         = 512 << 20
 	maxVacuumTasks      = "0"
@@ -204,7 +222,7 @@ func OpenLimits(dir string, logger *slog.Logger, l limits.Config) (*DuckStore, e
 		return nil, fmt.Errorf("store: opening %s: %w", path, err)
 	}
 	db := sql.OpenDB(connector)
-	s := &DuckStore{db: db, logger: logger, tables: map[collKey]*table{}, dir: dir, limits: l, marks: map[srcKey]int64{}, checkpointEvery: checkpointBytes, propertyChunk: propertyChunk}
+	s := &DuckStore{db: db, logger: logger, tables: map[collKey]*table{}, dir: dir, limits: l, marks: map[srcKey]int64{}, marksSlack: compactMarks, checkpointEvery: checkpointBytes, propertyChunk: propertyChunk}
 	ctx := context.Background()
 	if s.conn, err = db.Conn(ctx); err != nil {
 		db.Close()
@@ -215,6 +233,7 @@ func OpenLimits(dir string, logger *slog.Logger, l limits.Config) (*DuckStore, e
 		`CREATE TABLE IF NOT EXISTS _columns (tbl VARCHAR, field VARCHAR, col VARCHAR)`,
 		`CREATE TABLE IF NOT EXISTS _uniq (project VARCHAR, collection VARCHAR, token VARCHAR, keen_id VARCHAR, created_at TIMESTAMP)`,
 		`CREATE TABLE IF NOT EXISTS _sources (topic VARCHAR, part INTEGER, next BIGINT, PRIMARY KEY (topic, part))`,
+		`CREATE TABLE IF NOT EXISTS _marks (topic VARCHAR, part INTEGER, next BIGINT)`,
 	} {
 		if _, err := s.conn.ExecContext(ctx, q); err != nil {
 			s.Close()
@@ -229,6 +248,12 @@ func OpenLimits(dir string, logger *slog.Logger, l limits.Config) (*DuckStore, e
 		s.Close()
 		return nil, err
 	}
+	ckConn, err := db.Conn(ctx)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	s.ck = startCheckpointer(ckConn, logger)
 	logger.Info("event store open", "path", path, "collections", len(s.tables))
 	return s, nil
 }
@@ -272,13 +297,15 @@ func (s *DuckStore) loadCatalog(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("store: reading the catalog: %w", err)
 	}
-	if err := s.collect(ctx, `SELECT topic, part, next FROM _sources`, nil, func(r *sql.Rows) error {
+	// A partition's mark is the largest recorded, in either table.
+	if err := s.collect(ctx, `SELECT topic, part, max(next), count(*) FROM (SELECT topic, part, next FROM _sources UNION ALL SELECT topic, part, next FROM _marks) GROUP BY topic, part`, nil, func(r *sql.Rows) error {
 		var k srcKey
-		var m int64
-		if err := r.Scan(&k.topic, &k.part, &m); err != nil {
+		var m, n int64
+		if err := r.Scan(&k.topic, &k.part, &m, &n); err != nil {
 			return err
 		}
 		s.marks[k] = m
+		s.markRows += n
 		return nil
 	}); err != nil {
 		return fmt.Errorf("store: reading the stored positions: %w", err)
@@ -292,6 +319,9 @@ func (s *DuckStore) loadCatalog(ctx context.Context) error {
 // Close checkpoints the database and closes it.
 func (s *DuckStore) Close() error {
 	var errs []error
+	if s.ck != nil {
+		errs = append(errs, s.ck.stop())
+	}
 	if s.conn != nil {
 		if _, err := s.conn.ExecContext(context.Background(), "CHECKPOINT"); err != nil {
 			errs = append(errs, err)
@@ -343,7 +373,7 @@ func (s *DuckStore) Insert(ctx context.Context, events []store.Event) (store.Ins
 			return res, fmt.Errorf("store: event %d: project, collection and keen.id are required", i)
 		}
 	}
-	t0 := time.Now()
+	t0, ck0 := time.Now(), s.ck.mark()
 	flat, err := flattenAll(events)
 	if err != nil {
 		return res, err
@@ -407,7 +437,9 @@ func (s *DuckStore) Insert(ctx context.Context, events []store.Event) (store.Ins
 			return failSynced(err)
 		}
 	}
-	if err := s.saveMarks(ctx, marks); err != nil {
+	t3a := time.Now()
+	markRows, err := s.saveMarks(ctx, marks)
+	if err != nil {
 		return failSynced(err)
 	}
 	t4 := time.Now()
@@ -421,32 +453,35 @@ func (s *DuckStore) Insert(ctx context.Context, events []store.Event) (store.Ins
 	for k, m := range marks {
 		s.marks[k] = m
 	}
+	s.markRows = markRows
 	t6 := time.Now()
 	for _, fe := range flat {
 		s.sinceCheckpoint += len(fe.ev.JSON)
 	}
 	if s.sinceCheckpoint >= s.checkpointEvery {
-		// After the commit: the events are stored whatever happens here.
-		if _, err := s.conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
-			s.logger.Warn("checkpointing the store; DuckDB checkpoints on its own later", "err", err)
-		}
+		s.ck.wake()
 		s.sinceCheckpoint = 0
 	}
-	if t7 := time.Now(); t7.Sub(t0) > slowInsert+time.Duration(len(events))*slowPerEvent {
+	t7, ckDuring := time.Now(), s.ck.overlapped(ck0)
+	if s.traced != nil {
+		s.traced(insertSteps{len(events), t1.Sub(t0), t2.Sub(t1), t3.Sub(t2), t3a.Sub(t3), t4.Sub(t3a), t5.Sub(t4), t6.Sub(t5), ckDuring})
+	}
+	if t7.Sub(t0) > slowInsert+time.Duration(len(events))*slowPerEvent {
 		var used, free int64
 		var wal string
 		_ = s.conn.QueryRowContext(ctx, "SELECT used_blocks, free_blocks, wal_size FROM pragma_database_size() WHERE database_name = '"+dbAlias+"'").Scan(&used, &free, &wal)
 		s.logger.Warn("a store insert was slow", "events", len(events), "took", t7.Sub(t0),
-			"flattening", t1.Sub(t0), "waiting", t2.Sub(t1), "planning", t3.Sub(t2), "appending", t4.Sub(t3), "syncing", t5.Sub(t4),
-			"committing", t6.Sub(t5), "checkpointing", t7.Sub(t6),
+			"flattening", t1.Sub(t0), "waiting", t2.Sub(t1), "planning", t3.Sub(t2), "appending", t3a.Sub(t3), "marking", t4.Sub(t3a),
+			"syncing", t5.Sub(t4), "committing", t6.Sub(t5), "during_a_checkpoint", ckDuring,
 			"db_blocks_used", used, "db_blocks_free", free, "wal_size", wal)
 	}
 	return res, nil
 }
 
 // An Insert that takes longer than slowInsert plus slowPerEvent per event
-// says where its time went (a commit that runs a checkpoint is the usual
-// cause); a large batch is allowed its size.
+// says where its time went, and whether a checkpoint was running (an
+// append to a table waits while a checkpoint writes that table; a sync or
+// commit waits for a busy disk); a large batch is allowed its size.
 const (
 	slowInsert   = 500 * time.Millisecond
 	slowPerEvent = 50 * time.Microsecond
@@ -481,22 +516,57 @@ func (s *DuckStore) rollback(st *staged) {
 	}
 }
 
-// saveMarks records the partitions' new marks in the write transaction.
-func (s *DuckStore) saveMarks(ctx context.Context, marks map[srcKey]int64) error {
+// saveMarks records the partitions' new marks in the write transaction,
+// appended to _marks: an INSERT OR REPLACE into a table keyed by partition
+// cost 2–3 ms per Insert, more than appending its rows. Once _marks holds
+// more than marksSlack rows beyond one per partition, the same
+// transaction replaces them (and _sources') with one row per partition;
+// it returns the rows _marks then holds.
+func (s *DuckStore) saveMarks(ctx context.Context, marks map[srcKey]int64) (int64, error) {
 	if len(marks) == 0 {
-		return nil
+		return s.markRows, nil
 	}
-	rows := make([]string, 0, len(marks))
-	args := make([]any, 0, 3*len(marks))
-	for k, m := range marks {
-		rows = append(rows, "(?, ?, ?)")
-		args = append(args, k.topic, k.part, m)
+	rows := s.markRows + int64(len(marks))
+	write := marks
+	if rows > int64(len(s.marks))+s.marksSlack {
+		for _, q := range []string{"DELETE FROM _marks", "DELETE FROM _sources"} {
+			if _, err := s.conn.ExecContext(ctx, q); err != nil {
+				return 0, fmt.Errorf("store: compacting the stored positions: %w", err)
+			}
+		}
+		write = make(map[srcKey]int64, len(s.marks)+len(marks))
+		for k, m := range s.marks {
+			write[k] = m
+		}
+		for k, m := range marks {
+			write[k] = m
+		}
+		rows = int64(len(write))
 	}
-	if _, err := s.conn.ExecContext(ctx, `INSERT OR REPLACE INTO _sources VALUES `+strings.Join(rows, ", "), args...); err != nil {
-		return fmt.Errorf("store: recording the stored positions: %w", err)
+	err := s.conn.Raw(func(dc any) error {
+		app, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", "_marks")
+		if err != nil {
+			return err
+		}
+		for k, m := range write {
+			if err := app.AppendRow(k.topic, k.part, m); err != nil {
+				app.Close()
+				return err
+			}
+		}
+		return app.Close()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: recording the stored positions: %w", err)
 	}
-	return nil
+	return rows, nil
 }
+
+// compactMarks is how many rows _marks may hold beyond one per partition
+// before saveMarks compacts it (a few hundred Inserts at the pipeline's
+// steady rate; reading it when the store opens stays a matter of
+// milliseconds).
+const compactMarks = 20_000
 
 // groupPlan is what an Insert does with the events of one collection.
 type groupPlan struct {

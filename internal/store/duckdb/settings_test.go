@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,10 +27,12 @@ func walSize(t *testing.T, s *DuckStore) string {
 
 // The store checkpoints itself once checkpointEvery bytes of events have
 // been committed since its last checkpoint, whatever the size of DuckDB's
-// WAL (large Inserts bypass it).
+// WAL (large Inserts bypass it), on its checkpointer's connection.
 func TestStoreCheckpointsAfterCheckpointEveryBytes(t *testing.T) {
 	s := openTest(t, t.TempDir())
 	defer s.Close()
+	ran := make(chan error, 10)
+	s.ck.ran = func(_ time.Duration, err error) { ran <- err }
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(3, 3))
 	evs := wordEvents(r, "p1", "c", "a", 100)
@@ -45,17 +48,93 @@ func TestStoreCheckpointsAfterCheckpointEveryBytes(t *testing.T) {
 	if w := walSize(t, s); w == "0 bytes" {
 		t.Fatalf("WAL empty after %d of %d bytes: the store checkpointed too early", size, s.checkpointEvery)
 	}
+	select {
+	case err := <-ran:
+		t.Fatalf("a checkpoint ran (%v) after %d of %d bytes", err, size, s.checkpointEvery)
+	default:
+	}
 	if _, err := s.Insert(ctx, wordEvents(r, "p1", "c", "b", 100)); err != nil {
 		t.Fatal(err)
 	}
+	select {
+	case err := <-ran:
+		if err != nil {
+			t.Fatalf("checkpoint: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("no checkpoint ran after %d bytes of events, past checkpointEvery (%d)", 2*size, s.checkpointEvery)
+	}
 	if w := walSize(t, s); w != "0 bytes" {
-		t.Fatalf("WAL holds %s after %d bytes of events, past checkpointEvery (%d): no checkpoint ran", w, 2*size, s.checkpointEvery)
+		t.Fatalf("WAL holds %s after the checkpoint", w)
 	}
 	if s.sinceCheckpoint != 0 {
 		t.Fatalf("sinceCheckpoint = %d after a checkpoint", s.sinceCheckpoint)
 	}
 	if n, err := s.Count(ctx, store.Query{ProjectID: "p1", Collection: "c"}); err != nil || n != 200 {
 		t.Fatalf("count = %d, %v; want 200", n, err)
+	}
+}
+
+// Inserts go on while the checkpointer checkpoints, on its own connection:
+// every checkpoint succeeds or is tried again, nothing is lost or stored
+// twice, and the store reopens with every event and every mark.
+func TestInsertsWhileCheckpointing(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	var mu sync.Mutex
+	var runs int
+	var errs []error
+	s.ck.ran = func(_ time.Duration, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		runs++
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.checkpointEvery = 1 // a checkpoint asked for after every Insert
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(5, 5))
+	const batches, size = 60, 210 // size a multiple of the 3 partitions
+	for i := range batches {
+		evs := wordEvents(r, "p1", "c", fmt.Sprintf("b%d-", i), size)
+		for j := range evs {
+			evs[j].Source = store.Source{Topic: "raw", Partition: int32(j % 3), Offset: int64((i*size + j) / 3)}
+		}
+		res, err := s.Insert(ctx, evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tallyOf(res); !sameResult(res, tally{Inserted: size}) {
+			t.Fatalf("batch %d: %+v", i, got)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if runs == 0 {
+		t.Fatal("no checkpoint ran")
+	}
+	t.Logf("%d checkpoints ran, %d failed (tried again): %v", runs, len(errs), errs)
+	mu.Unlock()
+
+	s = openTest(t, dir)
+	defer s.Close()
+	if n, err := s.Count(ctx, store.Query{ProjectID: "p1", Collection: "c"}); err != nil || n != batches*size {
+		t.Fatalf("count = %d, %v; want %d", n, err, batches*size)
+	}
+	// Processed again from the start: every event is Existing.
+	evs := wordEvents(rand.New(rand.NewPCG(5, 5)), "p1", "c", "b0-", size)
+	for j := range evs {
+		evs[j].Source = store.Source{Topic: "raw", Partition: int32(j % 3), Offset: int64(j / 3)}
+	}
+	res, err := s.Insert(ctx, evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tallyOf(res); !sameResult(res, tally{Existing: size}) {
+		t.Fatalf("processed again: %+v; want %d existing", got, size)
 	}
 }
 
@@ -73,7 +152,7 @@ func TestNoFSSTCompression(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
+	if err := s.ck.now(ctx); err != nil {
 		t.Fatal(err)
 	}
 	tbl, _ := s.snapshot("p1", "c")
@@ -183,7 +262,7 @@ func TestColumnCompressionChosenFromFirstValues(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
+	if err := s.ck.now(ctx); err != nil {
 		t.Fatal(err)
 	}
 	tbl, cols := s.snapshot("p", "c")
@@ -244,7 +323,7 @@ func TestCheckpointsDoNotVacuum(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
+	if err := s.ck.now(ctx); err != nil {
 		t.Fatal(err)
 	}
 	tbl, _ := s.snapshot("p", "c")

@@ -311,3 +311,65 @@ func TestInsertFailingAfterItsJSON(t *testing.T) {
 		t.Fatalf("re-processing after reopen: %+v %v, want 20 existing", res, err)
 	}
 }
+
+// The marks are appended to _marks by every Insert, and compacted to one
+// row per partition once it holds marksSlack more; either way the store
+// reopens with every partition's mark, and a store written by an earlier
+// version (marks in _sources) keeps its marks.
+func TestMarksCompactedAndReopened(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	ctx := context.Background()
+	// A mark an earlier version recorded, below what follows.
+	if _, err := s.conn.ExecContext(ctx, `INSERT INTO _sources VALUES ('raw', 0, 1), ('old', 7, 42)`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openTest(t, dir)
+	s.marksSlack = 10
+	rowsOf := func(tbl string) int64 {
+		t.Helper()
+		var n int64
+		if err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+tbl).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	var most int64
+	for i := range 12 {
+		evs := make([]store.Event, 4)
+		for j := range evs {
+			evs[j] = store.Event{ProjectID: "p", Collection: "c", ID: fmt.Sprintf("e%d-%d", i, j), JSON: []byte(fmt.Sprintf(`{"i":%d}`, i)),
+				Source: store.Source{Topic: "raw", Partition: int32(j), Offset: int64(i)}}
+		}
+		if _, err := s.Insert(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		n := rowsOf("_marks") + rowsOf("_sources")
+		if n != s.markRows {
+			t.Fatalf("Insert %d: %d rows, markRows %d", i, n, s.markRows)
+		}
+		most = max(most, n)
+	}
+	// 5 partitions (4 and the earlier version's other one) and at most
+	// marksSlack more rows, plus one Insert's.
+	if most > 5+10+4 {
+		t.Fatalf("up to %d rows of marks; want at most %d", most, 5+10+4)
+	}
+	if rowsOf("_sources") != 0 {
+		t.Fatal("_sources not compacted into _marks")
+	}
+	s.Close()
+
+	s = openTest(t, dir)
+	defer s.Close()
+	want := map[srcKey]int64{{"raw", 0}: 12, {"raw", 1}: 12, {"raw", 2}: 12, {"raw", 3}: 12, {"old", 7}: 42}
+	if !maps.Equal(s.marks, want) {
+		t.Fatalf("marks after reopening: %v; want %v", s.marks, want)
+	}
+	// Processed again: all Existing.
+	evs := []store.Event{{ProjectID: "p", Collection: "c", ID: "e11-0", JSON: []byte(`{"i":11}`), Source: store.Source{Topic: "raw", Partition: 0, Offset: 11}}}
+	if res, err := s.Insert(ctx, evs); err != nil || !sameResult(res, tally{Existing: 1}) {
+		t.Fatalf("processed again: %+v, %v", res, err)
+	}
+}
