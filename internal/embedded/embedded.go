@@ -78,7 +78,7 @@ func start(dir string, logger *slog.Logger, extra ...kfake.Opt) (*Log, error) {
 // the active segment keeps an index entry per batch in memory, so this bounds
 // a busy partition's index (docs/embedded.md, "Memory"); it is also the
 // granularity at which trimmed and expired records leave the disk.
-const segmentBytes = 16 << 20
+const segmentBytes = 8 << 20
 
 // Credentials are what a client must authenticate with; ok is false for a
 // log started without authentication.

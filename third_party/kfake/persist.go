@@ -1907,9 +1907,9 @@ func (c *Cluster) persistBatchToSegment(pd *partData, b *partBatch) int64 {
 		pd.closeActiveFiles(c.cfg.syncWrites)
 		sealed := active.base
 		pd.segments = append(pd.segments, segmentInfo{base: b.FirstOffset})
-		// SLUICE: the sealed segment's index stays as a warm one
-		// until other sealed segments are read.
-		pd.touchWarm(sealed)
+		// SLUICE: the sealed segment's index leaves memory; a
+		// consumer still reading it reads it back once.
+		pd.cool(sealed)
 		if err := c.openSegmentFiles(pd, pdir); err != nil {
 			c.cfg.logger.Logf(LogLevelWarn, "persist batch open %s-%d: %v", pd.t, pd.p, err)
 			return -1

@@ -149,7 +149,7 @@ func (pd *partData) touchWarm(base int64) {
 		pd.warm = slices.Delete(pd.warm, i, i+1)
 	}
 	pd.warm = append(pd.warm, base)
-	for len(pd.warm) > warmSealedSegments && !pd.c.cfg.keepSealedIndexes {
+	for len(pd.warm) > warmSealedSegments {
 		pd.cool(pd.warm[0])
 		pd.warm = slices.Delete(pd.warm, 0, 1)
 	}
@@ -158,6 +158,9 @@ func (pd *partData) touchWarm(base int64) {
 // cool evicts a sealed segment's index and closes its read handle; its
 // summary stays.
 func (pd *partData) cool(base int64) {
+	if pd.c.cfg.keepSealedIndexes {
+		return
+	}
 	i, ok := slices.BinarySearchFunc(pd.segments, base, func(s segmentInfo, b int64) int { return cmp.Compare(s.base, b) })
 	if !ok || i == len(pd.segments)-1 {
 		return
@@ -174,9 +177,6 @@ func (pd *partData) cool(base int64) {
 // loaded or rebuilt; each summary must be up to date.
 func (pd *partData) coolSealed() {
 	pd.warm = pd.warm[:0]
-	if pd.c.cfg.keepSealedIndexes {
-		return
-	}
 	for i := range len(pd.segments) - 1 {
 		pd.cool(pd.segments[i].base)
 	}
