@@ -78,8 +78,13 @@ func (pd *partData) segIndex(si int) ([]batchMeta, error) {
 			return nil, fmt.Errorf("reading the index of %s-%d segment %d: %w", pd.t, pd.p, seg.base, err)
 		}
 		if len(idx) != seg.n || idx[0] != withRunning(seg.first, idx[0]) || idx[len(idx)-1] != withRunning(seg.last, idx[len(idx)-1]) {
-			pd.c.cfg.logger.Logf(LogLevelError, "partition %s-%d segment %d: index read back has %d batches, %d expected; using the file's",
-				pd.t, pd.p, seg.base, len(idx), seg.n)
+			// trimLeft reads back the segment the log start offset
+			// has just moved into, before trimming its summary;
+			// anything else is a bug or a file changed under us.
+			if seg.first.finRec() >= pd.logStartOffset {
+				pd.c.cfg.logger.Logf(LogLevelError, "partition %s-%d segment %d: index read back has %d batches, %d expected; using the file's",
+					pd.t, pd.p, seg.base, len(idx), seg.n)
+			}
 			seg.index = idx
 			seg.summarize()
 			pd.rebuildMaxTimestampMeta()

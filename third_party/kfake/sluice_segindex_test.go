@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unsafe"
@@ -49,6 +51,9 @@ func TestSluiceSealedIndexesAnswerAsBefore(t *testing.T) {
 		got, want := evicting.answers(t, now), keeping.answers(t, now)
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s: the evicting log answers differently:\n%s", when, firstDiff(got, want))
+		}
+		if errs := evicting.errors.get(); len(errs) > 0 {
+			t.Fatalf("%s: the evicting log logged errors: %q", when, errs)
 		}
 		segs, warm := evicting.residentIndexes()
 		if segs < 5 {
@@ -90,9 +95,30 @@ func TestSluiceSealedIndexesAnswerAsBefore(t *testing.T) {
 }
 
 type segIdxLog struct {
-	dir  string
-	opts []Opt
-	c    *Cluster
+	dir    string
+	opts   []Opt
+	c      *Cluster
+	errors errorLog
+}
+
+// errorLog records the log's errors: reading an index back must not log any.
+type errorLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *errorLog) Logf(level LogLevel, msg string, args ...any) {
+	if level == LogLevelError {
+		l.mu.Lock()
+		l.lines = append(l.lines, fmt.Sprintf(msg, args...))
+		l.mu.Unlock()
+	}
+}
+
+func (l *errorLog) get() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lines)
 }
 
 func newSegIdxLog(t *testing.T, keep bool) *segIdxLog {
@@ -102,6 +128,7 @@ func newSegIdxLog(t *testing.T, keep bool) *segIdxLog {
 		DataDir(l.dir),
 		SeedTopics(1, segIdxTopic),
 		BrokerConfigs(map[string]string{"log.segment.bytes": "2048"}),
+		WithLogger(&l.errors),
 	}
 	if keep {
 		l.opts = append(l.opts, keepSealedIndexes())
