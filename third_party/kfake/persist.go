@@ -1263,6 +1263,15 @@ func (c *Cluster) loadPartitionFromSnapshot(pd *partData, snap persistPartSnapsh
 		if err := c.loadSegmentBatches(pd, fsys, pdir, base, nil); err != nil {
 			return err
 		}
+		// SLUICE: the index holds the batches at or above the log
+		// start offset only, as after a live trimLeft (and as an
+		// evicted index is read back); the segment files still hold
+		// the batches below it. A segment followed by another is
+		// evicted as soon as it is loaded.
+		pd.segments[len(pd.segments)-1].dropBelow(pd.logStartOffset)
+		if i < len(segFiles)-1 {
+			pd.evictLoaded(len(pd.segments) - 1)
+		}
 	}
 
 	for _, a := range snap.AbortedTxns {
@@ -1272,13 +1281,10 @@ func (c *Cluster) loadPartitionFromSnapshot(pd *partData, snap persistPartSnapsh
 			lastOffset:  a.LastOffset,
 		})
 	}
-	// SLUICE: the index holds the batches at or above the log start
-	// offset only, as after a live trimLeft (and as an evicted index is
-	// read back); the segment files still hold the batches below it.
-	for i := range pd.segments {
-		pd.segments[i].dropBelow(pd.logStartOffset)
-	}
 	pd.pruneEmptySegments()
+	if err := pd.loadActiveIndex(); err != nil {
+		return err
+	}
 
 	for i := range pd.segments {
 		pd.nbytes += pd.segments[i].liveBytes
@@ -1365,13 +1371,19 @@ func (c *Cluster) loadPartitionFullReplay(pd *partData, segFiles []int64, fsys f
 		}
 		delete(activeTxns, b.ProducerID)
 	}
-	for _, base := range segFiles {
+	for i, base := range segFiles {
 		pd.segments = append(pd.segments, segmentInfo{base: base})
 		if err := c.loadSegmentBatches(pd, fsys, pdir, base, replay); err != nil {
 			return err
 		}
+		if i < len(segFiles)-1 {
+			pd.evictLoaded(len(pd.segments) - 1)
+		}
 	}
 	pd.pruneEmptySegments()
+	if err := pd.loadActiveIndex(); err != nil {
+		return err
+	}
 
 	// Reconstruct partition metadata from batchMeta
 	if pd.hasBatches() {

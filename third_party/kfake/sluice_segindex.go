@@ -187,6 +187,35 @@ func (pd *partData) coolSealed() {
 	}
 }
 
+// evictLoaded evicts the index of segment si, loaded at start and followed
+// by another segment file: holding every segment's index until the
+// partition is loaded would take the memory eviction saves.
+func (pd *partData) evictLoaded(si int) {
+	if !pd.c.cfg.keepSealedIndexes {
+		pd.segments[si].index = nil
+	}
+}
+
+// loadActiveIndex reads back the last segment's index if loading evicted
+// it: the segment files after it held no batch (a torn tail).
+func (pd *partData) loadActiveIndex() error {
+	n := len(pd.segments)
+	if n == 0 {
+		return nil
+	}
+	seg := &pd.segments[n-1]
+	if seg.index != nil || seg.n == 0 {
+		return nil
+	}
+	idx, err := pd.c.readSegIndex(pd, seg)
+	if err != nil {
+		return fmt.Errorf("reading the index of %s-%d segment %d: %w", pd.t, pd.p, seg.base, err)
+	}
+	seg.index = idx
+	seg.summarize()
+	return nil
+}
+
 // forgetRemovedWarm drops warm entries of segments no longer in the log.
 func (pd *partData) forgetRemovedWarm() {
 	pd.warm = slices.DeleteFunc(pd.warm, func(b int64) bool {

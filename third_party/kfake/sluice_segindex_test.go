@@ -83,6 +83,16 @@ func TestSluiceSealedIndexesAnswerAsBefore(t *testing.T) {
 	compare("after a restart replaying the segments")
 
 	for _, l := range []*segIdxLog{evicting, keeping} {
+		l.restartWithTornFile(t)
+	}
+	compare("after a restart with a torn segment file at the end")
+
+	for _, l := range []*segIdxLog{evicting, keeping} {
+		l.producePlain(t, now, 400, 30)
+	}
+	compare("after more records")
+
+	for _, l := range []*segIdxLog{evicting, keeping} {
 		l.c.ApplyRetention() // default retention.ms, 7 days: the old records go
 	}
 	compare("after time retention")
@@ -198,6 +208,37 @@ func (l *segIdxLog) produce(t *testing.T, now int64) {
 // segIdxTimestamp is record i's timestamp: 10 days old for the first 250,
 // a day ahead for the others (the transaction markers carry the broker's
 // clock, which answers normalizes as it differs between the two logs).
+// restartWithTornFile closes the log, adds a segment file after the last one
+// holding only a torn batch (cut off at load: the file before it becomes the
+// active segment again) and opens the log again.
+func (l *segIdxLog) restartWithTornFile(t *testing.T) {
+	t.Helper()
+	var hwm int64
+	l.c.admin(func() {
+		pd, _ := l.c.data.tps.getp(segIdxTopic, 0)
+		hwm = pd.highWatermark
+	})
+	l.c.Close()
+	pdir := partDir(l.dir, segIdxTopic, 0)
+	if err := os.WriteFile(filepath.Join(pdir, segmentFileName(hwm)), []byte("torn batch"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l.start(t)
+}
+
+// producePlain produces n plain records, from record number first on.
+func (l *segIdxLog) producePlain(t *testing.T, now int64, first, n int) {
+	t.Helper()
+	cl := newPlainClient(t, l.c, kgo.DefaultProduceTopic(segIdxTopic), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	for i := first; i < first+n; i++ {
+		produceSync(t, cl, &kgo.Record{
+			Key:       []byte("k" + strconv.Itoa(i)),
+			Value:     []byte(strings.Repeat("w", 40+(i*37)%200)),
+			Timestamp: time.UnixMilli(segIdxTimestamp(now, i)),
+		})
+	}
+}
+
 func segIdxTimestamp(now int64, i int) int64 {
 	day := 24 * time.Hour.Milliseconds()
 	ts := now + day + int64(i)*10
@@ -345,7 +386,7 @@ func (l *segIdxLog) answers(t *testing.T, now int64) segIdxAnswers {
 		}
 	}
 	tss := []int64{-1, -2, -3, 0, now, now + 2*24*time.Hour.Milliseconds()}
-	for i := 0; i < 400; i += 3 {
+	for i := 0; i < 430; i += 3 {
 		ts := segIdxTimestamp(now, i)
 		tss = append(tss, ts-1, ts, ts+1)
 	}
