@@ -60,7 +60,10 @@ func start(dir string, logger *slog.Logger, extra ...kfake.Opt) (*Log, error) {
 		kfake.DataDir(dir),
 		kfake.SyncWrites(),
 		kfake.DefaultNumPartitions(9),
-		kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(limits.MaxMessageBytes)}),
+		kfake.BrokerConfigs(map[string]string{
+			"message.max.bytes": strconv.Itoa(limits.MaxMessageBytes),
+			"log.segment.bytes": strconv.Itoa(segmentBytes),
+		}),
 		kfake.WithLogger(kfakeLogger{logger}),
 	}
 	c, err := kfake.NewCluster(append(opts, extra...)...)
@@ -69,6 +72,13 @@ func start(dir string, logger *slog.Logger, extra ...kfake.Opt) (*Log, error) {
 	}
 	return &Log{cluster: c}, nil
 }
+
+// segmentBytes is the size at which a partition's active segment is sealed
+// and a new one started (log.segment.bytes; kfake's default is 100 MiB). Only
+// the active segment keeps an index entry per batch in memory, so this bounds
+// a busy partition's index (docs/embedded.md, "Memory"); it is also the
+// granularity at which trimmed and expired records leave the disk.
+const segmentBytes = 8 << 20
 
 // Credentials are what a client must authenticate with; ok is false for a
 // log started without authentication.

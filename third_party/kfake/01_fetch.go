@@ -247,7 +247,11 @@ func (c *Cluster) handleFetch(creq *clientReq, w *watchFetch) (kmsg.Response, er
 				returnEarly = true // FencedLeaderEpoch or UnknownLeaderEpoch
 				break out
 			}
-			segIdx, metaIdx, ok, atEnd := pd.searchOffset(fp.fetchOffset)
+			segIdx, metaIdx, ok, atEnd, err := pd.searchOffset(fp.fetchOffset)
+			if err != nil {
+				returnEarly = true // the error is answered below
+				break out
+			}
 			if atEnd {
 				continue
 			}
@@ -259,13 +263,17 @@ func (c *Cluster) handleFetch(creq *clientReq, w *watchFetch) (kmsg.Response, er
 			// Walk batches starting from the found position (segIdx, metaIdx).
 			// The first segment starts at metaIdx; subsequent segments start at 0.
 			for si := segIdx; si < len(pd.segments); si++ {
-				seg := &pd.segments[si]
+				idx, err := pd.segIndex(si)
+				if err != nil {
+					returnEarly = true // the error is answered below
+					break out
+				}
 				startIdx := 0
 				if si == segIdx {
 					startIdx = metaIdx
 				}
-				for batchIdx := startIdx; batchIdx < len(seg.index); batchIdx++ {
-					m := &seg.index[batchIdx]
+				for batchIdx := startIdx; batchIdx < len(idx); batchIdx++ {
+					m := &idx[batchIdx]
 					if readCommitted && m.firstOffset >= pd.lastStableOffset {
 						break
 					}
@@ -420,7 +428,12 @@ full:
 		sp.HighWatermark = pd.highWatermark
 		sp.LastStableOffset = pd.lastStableOffset
 		sp.LogStartOffset = pd.logStartOffset
-		segIdx, metaIdx, ok, atEnd := pd.searchOffset(fp.fetchOffset)
+		segIdx, metaIdx, ok, atEnd, err := pd.searchOffset(fp.fetchOffset)
+		if err != nil {
+			c.cfg.logger.Logf(LogLevelError, "fetch: %v", err)
+			sp.ErrorCode = kerr.KafkaStorageError.Code
+			continue
+		}
 		if atEnd {
 			continue
 		}
@@ -435,13 +448,18 @@ full:
 		// The first segment starts at metaIdx; subsequent segments start at 0.
 	segments:
 		for si := segIdx; si < len(pd.segments); si++ {
-			seg := &pd.segments[si]
+			idx, err := pd.segIndex(si)
+			if err != nil {
+				c.cfg.logger.Logf(LogLevelError, "fetch: %v", err)
+				sp.ErrorCode = kerr.KafkaStorageError.Code
+				break segments
+			}
 			startIdx := 0
 			if si == segIdx {
 				startIdx = metaIdx
 			}
-			for batchIdx := startIdx; batchIdx < len(seg.index); batchIdx++ {
-				m := &seg.index[batchIdx]
+			for batchIdx := startIdx; batchIdx < len(idx); batchIdx++ {
+				m := &idx[batchIdx]
 				if readCommitted && m.firstOffset >= pd.lastStableOffset {
 					break segments
 				}

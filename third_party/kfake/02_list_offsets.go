@@ -160,8 +160,10 @@ func (c *Cluster) handleListOffsets(creq *clientReq) (kmsg.Response, error) {
 				// current epoch: a freshly reset consumer must not
 				// believe it consumed an epoch above the historical
 				// records it is about to read.
-				if segIdx, metaIdx, ok, atEnd := pd.searchOffset(pd.logStartOffset); ok && !atEnd {
-					sp.LeaderEpoch = pd.segments[segIdx].index[metaIdx].epoch
+				if segIdx, metaIdx, ok, atEnd, err := pd.searchOffset(pd.logStartOffset); err == nil && ok && !atEnd {
+					if m, err := pd.metaAt(segIdx, metaIdx); err == nil {
+						sp.LeaderEpoch = m.epoch
+					}
 				}
 			case -1:
 				sp.Offset = pd.highWatermark
@@ -263,12 +265,15 @@ func (c *Cluster) offsetForTimestamp(pd *partData, ts int64) (offset, timestamp 
 	if si == len(pd.segments) {
 		return 0, 0, 0, false, nil
 	}
-	seg := &pd.segments[si]
-	mi := sort.Search(len(seg.index), func(i int) bool {
-		return seg.index[i].maxEarlierTimestamp >= ts
+	idx, err := pd.segIndex(si)
+	if err != nil {
+		return 0, 0, 0, false, err
+	}
+	mi := sort.Search(len(idx), func(i int) bool {
+		return idx[i].maxEarlierTimestamp >= ts
 	})
-	for ; mi < len(seg.index); mi++ {
-		m := &seg.index[mi]
+	for ; mi < len(idx); mi++ {
+		m := &idx[mi]
 		if m.maxTimestamp < ts || m.firstOffset+int64(m.lastOffsetDelta) < pd.logStartOffset {
 			continue
 		}

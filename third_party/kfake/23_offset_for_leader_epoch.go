@@ -113,7 +113,12 @@ func (c *Cluster) handleOffsetForLeaderEpoch(creq *clientReq) (kmsg.Response, er
 
 			// Two-level binary search for the first batch with epoch > requested.
 			nextEpoch := rp.LeaderEpoch + 1
-			si, mi, cur := pd.findBatchMeta(int64(nextEpoch), func(m *batchMeta) int64 { return int64(m.epoch) })
+			si, mi, cur, err := pd.findBatchMeta(int64(nextEpoch), func(m *batchMeta) int64 { return int64(m.epoch) })
+			if err != nil {
+				c.cfg.logger.Logf(LogLevelError, "offset for leader epoch: %v", err)
+				sp.ErrorCode = kerr.KafkaStorageError.Code
+				continue
+			}
 
 			// Requested epoch is not yet known: keep -1 returns.
 			if cur == nil {
@@ -133,10 +138,9 @@ func (c *Cluster) handleOffsetForLeaderEpoch(creq *clientReq) (kmsg.Response, er
 			// Get the batch before cur.
 			var prev *batchMeta
 			if mi > 0 {
-				prev = &pd.segments[si].index[mi-1]
+				prev = &pd.segments[si].index[mi-1] // read back by findBatchMeta
 			} else {
-				prevSeg := &pd.segments[si-1]
-				prev = &prevSeg.index[len(prevSeg.index)-1]
+				prev = &pd.segments[si-1].last
 			}
 			sp.LeaderEpoch = prev.epoch
 			sp.EndOffset = cur.firstOffset

@@ -369,17 +369,24 @@ func (c *Cluster) handleShareFetch(creq *clientReq, w *watchShareFetch) (kmsg.Re
 		lastAcq := ap.ranges[len(ap.ranges)-1].LastOffset
 
 		var rawBytes []byte
-		segIdx, metaIdx, ok, atEnd := ap.pd.searchOffset(firstAcq)
-		if ok && !atEnd {
+		segIdx, metaIdx, ok, atEnd, err := ap.pd.searchOffset(firstAcq)
+		if err != nil {
+			c.cfg.logger.Logf(LogLevelError, "share fetch: %v", err)
+		}
+		if ok && !atEnd && err == nil {
 		readBatches:
 			for si := segIdx; si < len(ap.pd.segments); si++ {
-				seg := &ap.pd.segments[si]
+				idx, err := ap.pd.segIndex(si)
+				if err != nil {
+					c.cfg.logger.Logf(LogLevelError, "share fetch: %v", err)
+					break readBatches
+				}
 				start := 0
 				if si == segIdx {
 					start = metaIdx
 				}
-				for bi := start; bi < len(seg.index); bi++ {
-					m := &seg.index[bi]
+				for bi := start; bi < len(idx); bi++ {
+					m := &idx[bi]
 					if m.firstOffset > lastAcq {
 						break readBatches
 					}

@@ -54,6 +54,11 @@ type cfg struct {
 	dataDir    string
 	syncWrites bool
 
+	// SLUICE: for tests only, sealed segments keep their index in
+	// memory as upstream kfake does: the reference that the eviction
+	// of sealed segments' indexes is compared with.
+	keepSealedIndexes bool
+
 	// injectFS, if non-nil, overrides the filesystem used for
 	// persistence. This allows tests to share a memFS across
 	// cluster restarts without touching the real disk.

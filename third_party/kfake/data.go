@@ -43,9 +43,12 @@ type (
 		lastOffset  int64 // offset of the abort control record
 	}
 
-	// segmentInfo tracks per-segment metadata. Designed for future
-	// LRU eviction of per-segment indexes (seg.index = nil to evict,
-	// rebuild by reading segment file).
+	// segmentInfo tracks per-segment metadata. SLUICE: a sealed
+	// segment's index is evicted (seg.index = nil) unless the segment
+	// is one of the partition's few warm ones, and read back from its
+	// files on demand (segIndex, sluice_segindex.go); what the log
+	// needs without the index is in the summary fields (n, first,
+	// last, liveBytes, liveMaxTs, liveMinTs).
 	//
 	// File handle strategy: readFile is a lazily-opened read handle
 	// for sealed (non-active) segments. The active segment uses
@@ -59,7 +62,18 @@ type (
 		maxEpoch int32       // max epoch across all batches
 		size     int64       // file size in bytes
 		index    []batchMeta // per-batch metadata, nil = evicted
-		readFile file        // cached read handle for sealed segments, nil = not yet opened
+		readFile file        // cached read handle for sealed segments, nil = not yet opened or evicted
+
+		// SLUICE: the summary of the index, kept when it is
+		// evicted: the number of batches, copies of the first and
+		// last entries (their maxEarlierTimestamp is not kept up to
+		// date), the batches' bytes, and the max and min of their
+		// max timestamps. Like the index, it covers the batches at or
+		// above the log start offset only.
+		n                    int
+		first, last          batchMeta
+		liveBytes            int64
+		liveMaxTs, liveMinTs int64
 
 		// maxTimestamp and maxBatch are a real segment's
 		// maxTimestampSoFar and maxTimestampAndOffsetSoFar: the max
@@ -140,6 +154,13 @@ type (
 		activeSegFile file          // open handle for active segment
 		activeIdxFile file          // open handle for active index
 		segments      []segmentInfo // all segments, sorted by base offset
+
+		// SLUICE: the cluster, whose file system the evicted
+		// indexes are read back from, and the base offsets of the
+		// sealed segments whose index is in memory, least recently
+		// used first (at most warmSealedSegments).
+		c    *Cluster
+		warm []int64
 	}
 
 	followers []int32
@@ -245,6 +266,7 @@ func (c *Cluster) noLeader() *broker {
 func (c *Cluster) newPartData(p int32) func() *partData {
 	return func() *partData {
 		return &partData{
+			c:          c,
 			p:          p,
 			dir:        defLogDir,
 			leader:     c.bs[rand.Intn(len(c.bs))],
@@ -292,7 +314,7 @@ func (c *Cluster) pushBatch(pd *partData, nbytes int, b kmsg.RecordBatch, inTx b
 		}
 		active := &pd.segments[len(pd.segments)-1]
 		meta := pb.meta(segPos)
-		active.index = append(active.index, meta)
+		active.appendMeta(meta)
 		active.updateEpochRange(pd.epoch)
 		active.updateMaxBatch(meta, segPos == 0)
 		active.lastModified = time.Now().UnixMilli()
@@ -359,7 +381,7 @@ func (si *segmentInfo) largestTimestamp() int64 {
 
 // updateEpochRange updates the segment's min/max epoch from a batch epoch.
 func (si *segmentInfo) updateEpochRange(epoch int32) {
-	if len(si.index) <= 1 {
+	if si.n <= 1 {
 		si.minEpoch = epoch
 		si.maxEpoch = epoch
 	} else {
@@ -386,9 +408,13 @@ func (pd *partData) maxTimestampSegment() int {
 // segment's maxEarlierTimestamp, maxTimestampSeg, and maxTimestampSeen
 // from the batchMeta index and the segments' max batches. Called after
 // loading segments from disk and after batches are dropped, so the
-// running max only covers batches that still exist.
+// running max only covers batches that still exist. SLUICE: an evicted
+// index counts through its summary; segIndex sets the batches' running
+// max when it reads the index back.
 func (pd *partData) rebuildMaxTimestampMeta() {
 	pd.maxTimestampSeg = 0
+	var seen int64
+	have := false
 	for si := range pd.segments {
 		seg := &pd.segments[si]
 		seg.maxEarlierTimestamp = seg.largestTimestamp()
@@ -398,23 +424,31 @@ func (pd *partData) rebuildMaxTimestampMeta() {
 		if seg.maxTimestamp > pd.segments[pd.maxTimestampSeg].maxTimestamp {
 			pd.maxTimestampSeg = si
 		}
-	}
-	pd.maxTimestampSeen = 0
-	first := true
-	pd.eachBatchMeta(func(_, _ int, m *batchMeta) bool {
-		if first || m.maxTimestamp > pd.maxTimestampSeen {
-			pd.maxTimestampSeen = m.maxTimestamp
+		if seg.index == nil {
+			if seg.n > 0 {
+				if !have || seg.liveMaxTs > seen {
+					seen = seg.liveMaxTs
+				}
+				have = true
+			}
+			continue
 		}
-		first = false
-		m.maxEarlierTimestamp = pd.maxTimestampSeen
-		return true
-	})
+		for mi := range seg.index {
+			m := &seg.index[mi]
+			if !have || m.maxTimestamp > seen {
+				seen = m.maxTimestamp
+			}
+			have = true
+			m.maxEarlierTimestamp = seen
+		}
+	}
+	pd.maxTimestampSeen = seen
 }
 
 // hasBatches returns true if there is at least one batch in any segment.
 func (pd *partData) hasBatches() bool {
 	for i := range pd.segments {
-		if len(pd.segments[i].index) > 0 {
+		if pd.segments[i].n > 0 {
 			return true
 		}
 	}
@@ -425,7 +459,7 @@ func (pd *partData) hasBatches() bool {
 func (pd *partData) hasNBatches(n int) bool {
 	count := 0
 	for i := range pd.segments {
-		count += len(pd.segments[i].index)
+		count += pd.segments[i].n
 		if count >= n {
 			return true
 		}
@@ -437,7 +471,7 @@ func (pd *partData) hasNBatches(n int) bool {
 func (pd *partData) totalBatches() int {
 	n := 0
 	for i := range pd.segments {
-		n += len(pd.segments[i].index)
+		n += pd.segments[i].n
 	}
 	return n
 }
@@ -448,7 +482,7 @@ func (pd *partData) totalBatches() int {
 func (pd *partData) pruneEmptySegments() {
 	n := 0
 	for i := range pd.segments {
-		if len(pd.segments[i].index) > 0 {
+		if pd.segments[i].n > 0 {
 			pd.segments[n] = pd.segments[i]
 			n++
 		}
@@ -457,39 +491,48 @@ func (pd *partData) pruneEmptySegments() {
 }
 
 // eachBatchMeta calls fn for each batchMeta across all segments.
-func (pd *partData) eachBatchMeta(fn func(segIdx, metaIdx int, m *batchMeta) bool) {
+// SLUICE: evicted indexes are read back, one segment at a time; the error
+// is that of reading one back, after which fn is not called again.
+func (pd *partData) eachBatchMeta(fn func(segIdx, metaIdx int, m *batchMeta) bool) error {
 	for si := range pd.segments {
-		seg := &pd.segments[si]
-		for mi := range seg.index {
-			if !fn(si, mi, &seg.index[mi]) {
-				return
+		idx, err := pd.segIndex(si)
+		if err != nil {
+			return err
+		}
+		for mi := range idx {
+			if !fn(si, mi, &idx[mi]) {
+				return nil
 			}
 		}
 	}
+	return nil
 }
 
 // findBatchMeta does a two-level binary search for the first batch where
 // field(batch) >= target. The field must be monotonically non-decreasing
 // across batches (e.g. epoch). Returns (-1, -1, nil) if no batch
 // satisfies the condition.
-func (pd *partData) findBatchMeta(target int64, field func(*batchMeta) int64) (segIdx, metaIdx int, meta *batchMeta) {
+func (pd *partData) findBatchMeta(target int64, field func(*batchMeta) int64) (segIdx, metaIdx int, meta *batchMeta, err error) {
 	// Level 1: find first segment whose last batch has field >= target.
 	si := sort.Search(len(pd.segments), func(i int) bool {
 		seg := &pd.segments[i]
-		return len(seg.index) > 0 && field(&seg.index[len(seg.index)-1]) >= target
+		return seg.n > 0 && field(&seg.last) >= target
 	})
 	if si >= len(pd.segments) {
-		return -1, -1, nil
+		return -1, -1, nil, nil
 	}
 	// Level 2: find first batch in that segment with field >= target.
-	seg := &pd.segments[si]
-	mi := sort.Search(len(seg.index), func(i int) bool {
-		return field(&seg.index[i]) >= target
-	})
-	if mi >= len(seg.index) {
-		return -1, -1, nil
+	idx, err := pd.segIndex(si)
+	if err != nil {
+		return -1, -1, nil, err
 	}
-	return si, mi, &seg.index[mi]
+	mi := sort.Search(len(idx), func(i int) bool {
+		return field(&idx[i]) >= target
+	})
+	if mi >= len(idx) {
+		return -1, -1, nil, nil
+	}
+	return si, mi, &idx[mi], nil
 }
 
 // searchOffset finds the batch containing offset o in the batchMeta index.
@@ -499,20 +542,20 @@ func (pd *partData) findBatchMeta(target int64, field func(*batchMeta) int64) (s
 // segIdx, metaIdx: position of the found batch within pd.segments
 // found: if the offset was found
 // atEnd: if true, the requested offset is at or past the HWM - "requesting at the end, wait"
-func (pd *partData) searchOffset(o int64) (segIdx, metaIdx int, found, atEnd bool) {
+// err (SLUICE): the segment's evicted index could not be read back
+func (pd *partData) searchOffset(o int64) (segIdx, metaIdx int, found, atEnd bool, err error) {
 	if o < pd.logStartOffset || o > pd.highWatermark {
-		return 0, 0, false, false
+		return 0, 0, false, false, nil
 	}
 	if len(pd.segments) == 0 || !pd.hasBatches() {
-		return 0, 0, false, o == pd.logStartOffset
+		return 0, 0, false, o == pd.logStartOffset, nil
 	}
 
 	// Check if at the end (at or past last batch's end offset).
 	lastSeg := &pd.segments[len(pd.segments)-1]
-	if len(lastSeg.index) > 0 {
-		lastMeta := &lastSeg.index[len(lastSeg.index)-1]
-		if endOff := lastMeta.firstOffset + int64(lastMeta.lastOffsetDelta) + 1; o >= endOff {
-			return 0, 0, false, true
+	if lastSeg.n > 0 {
+		if endOff := lastSeg.last.finRec() + 1; o >= endOff {
+			return 0, 0, false, true, nil
 		}
 	}
 
@@ -523,10 +566,31 @@ func (pd *partData) searchOffset(o int64) (segIdx, metaIdx int, found, atEnd boo
 		return pd.segments[i].base > o
 	})-1, 0)
 
+	// SLUICE: an offset in the segment's first or last batch (or in a
+	// gap before its first) is found without its index.
+	if seg := &pd.segments[si]; seg.n > 0 {
+		switch {
+		case o <= seg.first.finRec():
+			return si, 0, true, false, nil
+		case o >= seg.last.firstOffset && o <= seg.last.finRec():
+			return si, seg.n - 1, true, false, nil
+		case o > seg.last.finRec():
+			for si++; si < len(pd.segments); si++ {
+				if pd.segments[si].n > 0 {
+					return si, 0, true, false, nil
+				}
+			}
+			return 0, 0, false, false, nil
+		}
+	}
+
 	// Level 2: binary search within the segment's index.
-	idx := &pd.segments[si].index
-	mi, ok := sort.Find(len(*idx), func(i int) int {
-		m := &(*idx)[i]
+	idx, err := pd.segIndex(si)
+	if err != nil {
+		return 0, 0, false, false, err
+	}
+	mi, ok := sort.Find(len(idx), func(i int) int {
+		m := &idx[i]
 		if o < m.firstOffset {
 			return -1
 		}
@@ -539,35 +603,41 @@ func (pd *partData) searchOffset(o int64) (segIdx, metaIdx int, found, atEnd boo
 	// After compaction, offsets may land in gaps between batches.
 	// Skip forward to the next available batch in this or later segments.
 	if !ok {
-		if mi < len(*idx) {
-			return si, mi, true, false
+		if mi < len(idx) {
+			return si, mi, true, false, nil
 		}
 		// Past end of this segment's index - try next segment.
 		for si++; si < len(pd.segments); si++ {
-			if len(pd.segments[si].index) > 0 {
-				return si, 0, true, false
+			if pd.segments[si].n > 0 {
+				return si, 0, true, false, nil
 			}
 		}
-		return 0, 0, false, false
+		return 0, 0, false, false, nil
 	}
-	return si, mi, true, false
+	return si, mi, true, false, nil
 }
 
 func (c *Cluster) trimLeft(pd *partData) {
 	// Trim batchMeta segments, deleting fully-trimmed segment + index files.
+	// SLUICE: a segment wholly below the log start offset goes by its
+	// summary; only the segment the log start offset falls in has its
+	// index read back, if it was evicted.
 	pdir := partDir(c.storageDir, pd.t, pd.p)
-outer:
 	for len(pd.segments) > 0 {
 		seg := &pd.segments[0]
-		for len(seg.index) > 0 {
-			m := &seg.index[0]
-			finRec := m.firstOffset + int64(m.lastOffsetDelta)
-			if finRec >= pd.logStartOffset {
-				break outer
+		if seg.n > 0 && seg.last.finRec() >= pd.logStartOffset {
+			if seg.first.finRec() < pd.logStartOffset {
+				before := seg.liveBytes
+				if _, err := pd.segIndex(0); err != nil {
+					c.cfg.logger.Logf(LogLevelError, "trim %s-%d: %v", pd.t, pd.p, err)
+					break
+				}
+				seg.dropBelow(pd.logStartOffset)
+				pd.nbytes -= before - seg.liveBytes
 			}
-			pd.nbytes -= int64(m.nbytes)
-			seg.index = seg.index[1:]
+			break
 		}
+		pd.nbytes -= seg.liveBytes
 		if seg.readFile != nil {
 			seg.readFile.Close()
 		}
@@ -575,6 +645,7 @@ outer:
 		c.fs.Remove(filepath.Join(pdir, indexFileName(seg.base)))
 		pd.segments = pd.segments[1:]
 	}
+	pd.forgetRemovedWarm()
 	// If all segments were trimmed, close active handles
 	// so the next produce creates fresh files.
 	if len(pd.segments) == 0 {
@@ -1359,7 +1430,7 @@ func (c *Cluster) compact(pd *partData, topic string) {
 	keyOffsets := make(map[string]int64)
 	n := 0
 	ok := true
-	pd.eachBatchMeta(func(si, _ int, m *batchMeta) bool {
+	err := pd.eachBatchMeta(func(si, _ int, m *batchMeta) bool {
 		if n >= cleanableEnd {
 			return false
 		}
@@ -1386,6 +1457,10 @@ func (c *Cluster) compact(pd *partData, topic string) {
 		})
 		return true
 	})
+	if err != nil {
+		c.cfg.logger.Logf(LogLevelWarn, "compact %s-%d: pass 1: %v", pd.t, pd.p, err)
+		return
+	}
 	if !ok {
 		return
 	}
@@ -1395,7 +1470,7 @@ func (c *Cluster) compact(pd *partData, topic string) {
 	survivingPIDs := make(map[int64]bool)
 	var kept []*partBatch
 	n = 0
-	pd.eachBatchMeta(func(si, _ int, m *batchMeta) bool {
+	err = pd.eachBatchMeta(func(si, _ int, m *batchMeta) bool {
 		if n >= cleanableEnd {
 			return false
 		}
@@ -1452,6 +1527,10 @@ func (c *Cluster) compact(pd *partData, topic string) {
 		}
 		return true
 	})
+	if err != nil {
+		c.cfg.logger.Logf(LogLevelWarn, "compact %s-%d: pass 2: %v", pd.t, pd.p, err)
+		return
+	}
 	if !ok {
 		return
 	}
@@ -1472,8 +1551,7 @@ func (c *Cluster) compact(pd *partData, topic string) {
 
 	// Read the last (active) batch - always kept unconditionally.
 	lastSeg := &pd.segments[len(pd.segments)-1]
-	lastIdx := len(lastSeg.index) - 1
-	lastBatch, err := c.readBatchFull(pd, len(pd.segments)-1, &lastSeg.index[lastIdx])
+	lastBatch, err := c.readBatchFull(pd, len(pd.segments)-1, &lastSeg.index[len(lastSeg.index)-1])
 	if err != nil {
 		c.cfg.logger.Logf(LogLevelWarn, "compact %s-%d: read last batch: %v", pd.t, pd.p, err)
 		return
@@ -1524,35 +1602,60 @@ func (c *Cluster) applyRetention(pd *partData, topic string) {
 	now := time.Now().UnixMilli()
 	newLogStart := pd.logStartOffset
 
+	// SLUICE: both rules go by the segments' summaries and read back
+	// the index of a sealed segment only where the answer falls inside
+	// it, instead of walking every batch of the partition.
+
 	// Time-based retention: drop batches whose max timestamp is older
 	// than retention.ms.
 	if retMs >= 0 {
-		pd.eachBatchMeta(func(_, _ int, m *batchMeta) bool {
-			if now-m.maxTimestamp >= retMs {
-				end := m.firstOffset + int64(m.lastOffsetDelta) + 1
-				if end > newLogStart {
-					newLogStart = end
+		expired := func(m *batchMeta) bool { return now-m.maxTimestamp >= retMs }
+		for si := range pd.segments {
+			seg := &pd.segments[si]
+			switch {
+			case seg.n == 0 || seg.liveMinTs > now-retMs:
+				continue // no batch old enough
+			case expired(&seg.last):
+				newLogStart = max(newLogStart, seg.last.finRec()+1)
+				continue
+			}
+			idx, err := pd.segIndex(si)
+			if err != nil {
+				c.cfg.logger.Logf(LogLevelError, "retention %s-%d: %v", pd.t, pd.p, err)
+				return
+			}
+			for mi := range idx {
+				if m := &idx[mi]; expired(m) {
+					newLogStart = max(newLogStart, m.finRec()+1)
 				}
 			}
-			return true
-		})
+		}
 	}
 
 	// Size-based retention: drop oldest batches until total size is
 	// within retention.bytes.
 	if retBytes >= 0 && pd.nbytes > retBytes {
 		excess := pd.nbytes - retBytes
-		pd.eachBatchMeta(func(_, _ int, m *batchMeta) bool {
-			if excess <= 0 {
-				return false
+		for si := 0; si < len(pd.segments) && excess > 0; si++ {
+			seg := &pd.segments[si]
+			if seg.n == 0 {
+				continue
 			}
-			end := m.firstOffset + int64(m.lastOffsetDelta) + 1
-			if end > newLogStart {
-				newLogStart = end
+			if excess > seg.liveBytes-int64(seg.last.nbytes) { // the whole segment goes
+				newLogStart = max(newLogStart, seg.last.finRec()+1)
+				excess -= seg.liveBytes
+				continue
 			}
-			excess -= int64(m.nbytes)
-			return true
-		})
+			idx, err := pd.segIndex(si)
+			if err != nil {
+				c.cfg.logger.Logf(LogLevelError, "retention %s-%d: %v", pd.t, pd.p, err)
+				return
+			}
+			for mi := 0; mi < len(idx) && excess > 0; mi++ {
+				newLogStart = max(newLogStart, idx[mi].finRec()+1)
+				excess -= int64(idx[mi].nbytes)
+			}
+		}
 	}
 
 	if newLogStart > pd.logStartOffset {

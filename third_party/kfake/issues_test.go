@@ -4198,7 +4198,8 @@ func TestListOffsetsTimestampSkipsDeletedBatches(t *testing.T) {
 	}
 
 	// Delete all but the last record, then restart from the snapshot.
-	// The reloaded index lists every batch again.
+	// SLUICE: the reloaded index lists the live batch only, as a live
+	// trim leaves it (upstream listed every batch of the file again).
 	if err := c.DeleteRecords(topic, 0, n-1); err != nil {
 		t.Fatal(err)
 	}
@@ -4206,8 +4207,8 @@ func TestListOffsetsTimestampSkipsDeletedBatches(t *testing.T) {
 	c.Close()
 	c = newCluster(t, opts...)
 	pd, _ := c.data.tps.getp(topic, 0)
-	if pd == nil || pd.totalBatches() != n || pd.logStartOffset != n-1 {
-		t.Fatalf("after reload: want %d index entries and log start offset %d, got %+v", n, n-1, pd)
+	if pd == nil || pd.totalBatches() != 1 || pd.logStartOffset != n-1 {
+		t.Fatalf("after reload: want 1 index entry and log start offset %d, got %+v", n-1, pd)
 	}
 
 	// Every batch's max timestamp is at or after 0, so the scan starts

@@ -825,6 +825,7 @@ func (c *Cluster) rebuildSegments(pd *partData, batches []*partBatch) {
 	pdir := partDir(c.storageDir, pd.t, pd.p)
 
 	pd.closeAllFiles(false)
+	pd.warm = pd.warm[:0]
 
 	// Delete old segment + index files
 	for _, seg := range pd.segments {
@@ -890,7 +891,7 @@ func (c *Cluster) rebuildSegments(pd *partData, batches []*partBatch) {
 				c.cfg.logger.Logf(LogLevelWarn, "rebuildSegments %s-%d: write index: %v", pd.t, pd.p, err)
 				break
 			}
-			si.index = append(si.index, meta)
+			si.appendMeta(meta)
 			si.updateEpochRange(b.epoch)
 			si.updateMaxBatch(meta, pos == 0)
 			pos += batchSize
@@ -903,6 +904,7 @@ func (c *Cluster) rebuildSegments(pd *partData, batches []*partBatch) {
 		pd.segments = append(pd.segments, si)
 	}
 	pd.rebuildMaxTimestampMeta()
+	pd.coolSealed() // SLUICE: only the active segment's index stays
 }
 
 // saveGroupsLog writes a compacted groups.log from live group state.
@@ -1258,8 +1260,17 @@ func (c *Cluster) loadPartitionFromSnapshot(pd *partData, snap persistPartSnapsh
 			minEpoch: ss.MinEpoch,
 			maxEpoch: ss.MaxEpoch,
 		})
-		if _, err := c.loadSegmentBatches(pd, fsys, pdir, base); err != nil {
+		if err := c.loadSegmentBatches(pd, fsys, pdir, base, nil); err != nil {
 			return err
+		}
+		// SLUICE: the index holds the batches at or above the log
+		// start offset only, as after a live trimLeft (and as an
+		// evicted index is read back); the segment files still hold
+		// the batches below it. A segment followed by another is
+		// evicted as soon as it is loaded.
+		pd.segments[len(pd.segments)-1].dropBelow(pd.logStartOffset)
+		if i < len(segFiles)-1 {
+			pd.evictLoaded(len(pd.segments) - 1)
 		}
 	}
 
@@ -1271,16 +1282,13 @@ func (c *Cluster) loadPartitionFromSnapshot(pd *partData, snap persistPartSnapsh
 		})
 	}
 	pd.pruneEmptySegments()
+	if err := pd.loadActiveIndex(); err != nil {
+		return err
+	}
 
-	// Accumulate nbytes from batchMeta, skipping entries before
-	// logStartOffset (partially-trimmed segments may have stale entries).
-	pd.eachBatchMeta(func(_, _ int, m *batchMeta) bool {
-		finRec := m.firstOffset + int64(m.lastOffsetDelta)
-		if finRec >= pd.logStartOffset {
-			pd.nbytes += int64(m.nbytes)
-		}
-		return true
-	})
+	for i := range pd.segments {
+		pd.nbytes += pd.segments[i].liveBytes
+	}
 
 	pd.rebuildMaxTimestampMeta()
 
@@ -1288,8 +1296,7 @@ func (c *Cluster) loadPartitionFromSnapshot(pd *partData, snap persistPartSnapsh
 	// batches. A truncated segment could leave fewer batches than the
 	// snapshot expected.
 	if pd.hasBatches() {
-		lastSeg := &pd.segments[len(pd.segments)-1]
-		last := &lastSeg.index[len(lastSeg.index)-1]
+		last := &pd.segments[len(pd.segments)-1].last
 		maxHWM := last.firstOffset + int64(last.lastOffsetDelta) + 1
 		if pd.highWatermark > maxHWM {
 			pd.highWatermark = maxHWM
@@ -1308,57 +1315,34 @@ func (c *Cluster) loadPartitionFromSnapshot(pd *partData, snap persistPartSnapsh
 	// Initialize active segment state so persistBatchToSegment
 	// appends to the last segment instead of segment 0.
 	c.initActiveSegment(pd, fsys, pdir)
+	pd.coolSealed() // SLUICE: only the active segment's index stays
 
 	return nil
 }
 
 func (c *Cluster) loadPartitionFullReplay(pd *partData, segFiles []int64, fsys fs, pdir string, crashAbortedMu *sync.Mutex, crashAbortedPIDs map[int64]struct{}) error {
-	// Load segments, getting full batches for crash recovery txn state.
-	var batches []*partBatch
-	for _, base := range segFiles {
-		pd.segments = append(pd.segments, segmentInfo{base: base})
-		loaded, err := c.loadSegmentBatches(pd, fsys, pdir, base)
-		if err != nil {
-			return err
-		}
-		batches = append(batches, loaded...)
-	}
-	pd.pruneEmptySegments()
-
-	// Reconstruct partition metadata from batchMeta
-	if pd.hasBatches() {
-		firstSeg := &pd.segments[0]
-		first := &firstSeg.index[0]
-		lastSeg := &pd.segments[len(pd.segments)-1]
-		last := &lastSeg.index[len(lastSeg.index)-1]
-		pd.highWatermark = last.firstOffset + int64(last.lastOffsetDelta) + 1
-
-		// logStartOffset: lossy reconstruction. The true value
-		// (set by DeleteRecords) is only in the snapshot. On full
-		// replay, the first batch's offset is a conservative lower
-		// bound - the true logStartOffset may point into the middle
-		// of this batch, so some "deleted" records may reappear.
-		// This matches Kafka unclean leader election behavior.
-		pd.logStartOffset = first.firstOffset
-
-		// epoch: use the last batch's epoch (highest seen).
-		pd.epoch = last.epoch
-	}
-
 	// Rebuild abortedTxns from control batches. On disk, data batches
 	// are written with inTx=true at produce time; endTx clears it in
 	// memory but not on disk. During full replay we identify completed
 	// transactions by their control batches.
+	//
+	// SLUICE: the batches are processed as each segment is read, not
+	// all kept until the end: a partition's batches, records included,
+	// are its whole log, which a long retention makes larger than memory.
 	activeTxns := make(map[int64]int64) // producerID -> firstOffset
-	for _, b := range batches {
+	txnEpochs := make(map[int64]int16)  // producerID -> epoch of its last transactional batch
+	windows := make(map[int64]pidwindow)
+	replay := func(b *partBatch) {
+		pushSeqWindow(windows, b)
 		isControl := b.Attributes&0x0020 != 0
 		if !isControl {
 			if b.inTx {
 				if _, ok := activeTxns[b.ProducerID]; !ok {
 					activeTxns[b.ProducerID] = b.FirstOffset
 				}
+				txnEpochs[b.ProducerID] = b.ProducerEpoch
 			}
-			continue
+			return
 		}
 		// Control batch: decode the key to determine commit vs abort.
 		// Key is 4 bytes: version(2) + type(2). Type 0=ABORT, 1=COMMIT.
@@ -1387,6 +1371,37 @@ func (c *Cluster) loadPartitionFullReplay(pd *partData, segFiles []int64, fsys f
 		}
 		delete(activeTxns, b.ProducerID)
 	}
+	for i, base := range segFiles {
+		pd.segments = append(pd.segments, segmentInfo{base: base})
+		if err := c.loadSegmentBatches(pd, fsys, pdir, base, replay); err != nil {
+			return err
+		}
+		if i < len(segFiles)-1 {
+			pd.evictLoaded(len(pd.segments) - 1)
+		}
+	}
+	pd.pruneEmptySegments()
+	if err := pd.loadActiveIndex(); err != nil {
+		return err
+	}
+
+	// Reconstruct partition metadata from batchMeta
+	if pd.hasBatches() {
+		first := &pd.segments[0].first
+		last := &pd.segments[len(pd.segments)-1].last
+		pd.highWatermark = last.firstOffset + int64(last.lastOffsetDelta) + 1
+
+		// logStartOffset: lossy reconstruction. The true value
+		// (set by DeleteRecords) is only in the snapshot. On full
+		// replay, the first batch's offset is a conservative lower
+		// bound - the true logStartOffset may point into the middle
+		// of this batch, so some "deleted" records may reappear.
+		// This matches Kafka unclean leader election behavior.
+		pd.logStartOffset = first.firstOffset
+
+		// epoch: use the last batch's epoch (highest seen).
+		pd.epoch = last.epoch
+	}
 
 	// SLUICE: any producer still in activeTxns had a transaction open
 	// when the crash happened. It is resolved once the PIDs are loaded
@@ -1397,19 +1412,13 @@ func (c *Cluster) loadPartitionFullReplay(pd *partData, segFiles []int64, fsys f
 	// producer, waiting for an abort marker that never comes.
 	crashAbortedMu.Lock()
 	for pid, firstOff := range activeTxns {
-		var epoch int16
-		for _, b := range batches {
-			if b.ProducerID == pid && b.inTx {
-				epoch = b.ProducerEpoch
-			}
-		}
-		c.recovery.open = append(c.recovery.open, openTxn{pd: pd, pid: pid, epoch: epoch, firstOffset: firstOff})
+		c.recovery.open = append(c.recovery.open, openTxn{pd: pd, pid: pid, epoch: txnEpochs[pid], firstOffset: firstOff})
 	}
 	// SLUICE: the idempotent producers' sequence windows are rebuilt
 	// from the log: seq_windows.json is written only on a clean close,
 	// and without the windows a producer's retry of a batch that was
 	// written just before a crash is appended a second time.
-	c.recovery.windows = append(c.recovery.windows, partWindows{pd: pd, windows: rebuildSeqWindows(batches)})
+	c.recovery.windows = append(c.recovery.windows, partWindows{pd: pd, windows: windows})
 	crashAbortedMu.Unlock()
 
 	// abortedTxns must be sorted by lastOffset for binary search in
@@ -1424,22 +1433,22 @@ func (c *Cluster) loadPartitionFullReplay(pd *partData, segFiles []int64, fsys f
 	pd.recalculateLSO()
 
 	// Rebuild nbytes and the timestamp metadata from batchMeta
-	pd.eachBatchMeta(func(_, _ int, m *batchMeta) bool {
-		pd.nbytes += int64(m.nbytes)
-		return true
-	})
+	for i := range pd.segments {
+		pd.nbytes += pd.segments[i].liveBytes
+	}
 	pd.rebuildMaxTimestampMeta()
 
 	// Restore createdAt from the first batch. newPartData sets createdAt
 	// to time.Now() but on full replay we want the original creation time.
 	if pd.hasBatches() {
-		pd.createdAt = time.UnixMilli(pd.segments[0].index[0].firstTimestamp)
+		pd.createdAt = time.UnixMilli(pd.segments[0].first.firstTimestamp)
 	}
 	pd.rolledAt = pd.createdAt
 
 	// Initialize active segment state so persistBatchToSegment
 	// appends to the last segment instead of segment 0.
 	c.initActiveSegment(pd, fsys, pdir)
+	pd.coolSealed() // SLUICE: only the active segment's index stays
 
 	return nil
 }
@@ -1466,11 +1475,14 @@ func (c *Cluster) initActiveSegment(pd *partData, fsys fs, pdir string) {
 // from the parallel index file (.idx). Segment files contain pure RecordBatch
 // wire bytes; entry boundaries are found via RecordBatch Length (big-endian
 // int32 at byte 8). Index entries are fixed-size (15 bytes each).
-func (c *Cluster) loadSegmentBatches(pd *partData, fsys fs, pdir string, base int64) ([]*partBatch, error) {
+//
+// SLUICE: each batch goes to replay (if not nil) as it is read, instead of
+// all of them being returned: the caller keeps what it needs of them.
+func (c *Cluster) loadSegmentBatches(pd *partData, fsys fs, pdir string, base int64, replay func(*partBatch)) error {
 	segPath := filepath.Join(pdir, segmentFileName(base))
 	raw, err := fsys.ReadFile(segPath)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	idxRaw, _ := fsys.ReadFile(filepath.Join(pdir, indexFileName(base)))
 	var lastModified int64
@@ -1492,7 +1504,6 @@ func (c *Cluster) loadSegmentBatches(pd *partData, fsys fs, pdir string, base in
 	}
 
 	// Parse RecordBatch entries from segment file.
-	var result []*partBatch
 	pos := 0
 	batchIdx := 0
 	for {
@@ -1536,10 +1547,12 @@ func (c *Cluster) loadSegmentBatches(pd *partData, fsys fs, pdir string, base in
 			epoch:       epoch,
 			inTx:        inTx,
 		}
-		result = append(result, batch)
+		if replay != nil {
+			replay(batch)
+		}
 		if seg != nil {
 			meta := batch.meta(int64(pos))
-			seg.index = append(seg.index, meta)
+			seg.appendMeta(meta)
 			seg.updateEpochRange(batch.epoch)
 			seg.updateMaxBatch(meta, pos == 0)
 		}
@@ -1572,7 +1585,7 @@ func (c *Cluster) loadSegmentBatches(pd *partData, fsys fs, pdir string, base in
 		}
 	}
 
-	return result, nil
+	return nil
 }
 
 func (c *Cluster) loadPIDsLog(fsys fs, dir string) error {
@@ -1904,7 +1917,11 @@ func (c *Cluster) persistBatchToSegment(pd *partData, b *partBatch) int64 {
 	if active.size >= c.segmentBytes(pd.t) {
 		active.endOff = b.FirstOffset
 		pd.closeActiveFiles(c.cfg.syncWrites)
+		sealed := active.base
 		pd.segments = append(pd.segments, segmentInfo{base: b.FirstOffset})
+		// SLUICE: the sealed segment's index leaves memory; a
+		// consumer still reading it reads it back once.
+		pd.cool(sealed)
 		if err := c.openSegmentFiles(pd, pdir); err != nil {
 			c.cfg.logger.Logf(LogLevelWarn, "persist batch open %s-%d: %v", pd.t, pd.p, err)
 			return -1

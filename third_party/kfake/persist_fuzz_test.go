@@ -1314,7 +1314,7 @@ func TestSearchOffsetEmptyPartition(t *testing.T) {
 	pd, _ := c.data.tps.getp("empty", 0)
 
 	// Empty partition, offset 0
-	_, _, found, atEnd := pd.searchOffset(0)
+	_, _, found, atEnd, _ := pd.searchOffset(0)
 	if found {
 		t.Fatal("expected not found on empty partition")
 	}
@@ -1323,7 +1323,7 @@ func TestSearchOffsetEmptyPartition(t *testing.T) {
 	}
 
 	// Out of range
-	_, _, found, atEnd = pd.searchOffset(1)
+	_, _, found, atEnd, _ = pd.searchOffset(1)
 	if found || atEnd {
 		t.Fatal("expected neither found nor atEnd for offset > HWM")
 	}
@@ -1350,13 +1350,13 @@ func TestSearchOffsetAfterTrimLeft(t *testing.T) {
 	c.trimLeft(pd)
 
 	// Offset 4 is before logStartOffset - should not be found.
-	_, _, found, _ := pd.searchOffset(4)
+	_, _, found, _, _ := pd.searchOffset(4)
 	if found {
 		t.Fatal("offset 4 should not be found (before logStartOffset)")
 	}
 
 	// Offset 5 should be found (first available).
-	segIdx, metaIdx, found, _ := pd.searchOffset(5)
+	segIdx, metaIdx, found, _, _ := pd.searchOffset(5)
 	if !found {
 		t.Fatal("offset 5 should be found")
 	}
@@ -1366,13 +1366,13 @@ func TestSearchOffsetAfterTrimLeft(t *testing.T) {
 	}
 
 	// Offset 9 should be found (last record).
-	_, _, found, _ = pd.searchOffset(9)
+	_, _, found, _, _ = pd.searchOffset(9)
 	if !found {
 		t.Fatal("offset 9 should be found")
 	}
 
 	// Offset 10 should be at end.
-	_, _, found, atEnd := pd.searchOffset(10)
+	_, _, found, atEnd, _ := pd.searchOffset(10)
 	if found {
 		t.Fatal("offset 10 should not be found")
 	}

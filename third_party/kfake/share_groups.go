@@ -1236,8 +1236,18 @@ func (sp *sharePartition) acquireRecords(
 	}
 
 	// Find starting batch position for gap detection.
-	curSeg, curMeta, hasBatch, atEnd := pd.searchOffset(sp.scanOffset)
+	curSeg, curMeta, hasBatch, atEnd, err := pd.searchOffset(sp.scanOffset)
 	if atEnd {
+		hasBatch = false
+	}
+	// SLUICE: the batch cursor reads through the segments' indexes,
+	// which may have to be read back from their files.
+	var curIdx []batchMeta
+	if err == nil && hasBatch {
+		curIdx, err = pd.segIndex(curSeg)
+	}
+	if err != nil {
+		pd.c.cfg.logger.Logf(LogLevelError, "share acquire: %v", err)
 		hasBatch = false
 	}
 
@@ -1258,20 +1268,25 @@ func (sp *sharePartition) acquireRecords(
 
 		// Gap detection: skip offsets between batches (compacted away).
 		if hasBatch {
-			curBatch := &pd.segments[curSeg].index[curMeta]
+			curBatch := &curIdx[curMeta]
 			if offset > curBatch.firstOffset+int64(curBatch.lastOffsetDelta) {
 				// Past current batch, advance to next.
 				curMeta++
-				for curMeta >= len(pd.segments[curSeg].index) {
+				for curMeta >= len(curIdx) {
 					curSeg++
 					curMeta = 0
 					if curSeg >= len(pd.segments) {
 						hasBatch = false
 						break
 					}
+					if curIdx, err = pd.segIndex(curSeg); err != nil {
+						pd.c.cfg.logger.Logf(LogLevelError, "share acquire: %v", err)
+						hasBatch = false
+						break
+					}
 				}
 				if hasBatch {
-					curBatch = &pd.segments[curSeg].index[curMeta]
+					curBatch = &curIdx[curMeta]
 				}
 			}
 			if hasBatch && offset < curBatch.firstOffset {
@@ -1287,7 +1302,7 @@ func (sp *sharePartition) acquireRecords(
 		// SharePartition.maybeFilterAbortedTransactionalAcquiredRecords).
 		// We piggyback on the batch cursor to get the producerID.
 		if readCommitted && hasBatch {
-			curBatch := &pd.segments[curSeg].index[curMeta]
+			curBatch := &curIdx[curMeta]
 			if offset >= curBatch.firstOffset && offset <= curBatch.firstOffset+int64(curBatch.lastOffsetDelta) {
 				if curBatch.inTx && pd.isOffsetAborted(curBatch.firstOffset, curBatch.producerID) {
 					sr := sp.records[offset]

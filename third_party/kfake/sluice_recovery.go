@@ -32,23 +32,20 @@ type (
 	}
 )
 
-// rebuildSeqWindows replays the idempotent batches of a partition, in offset
-// order, through the same window a live produce uses.
-func rebuildSeqWindows(batches []*partBatch) map[int64]pidwindow {
-	ws := make(map[int64]pidwindow)
-	for _, b := range batches {
-		if b.ProducerID < 0 || b.FirstSequence < 0 || b.Attributes&0x0020 != 0 {
-			continue
-		}
-		w := ws[b.ProducerID]
-		if ok, _, _ := w.pushAndValidate(b.ProducerEpoch, b.FirstSequence, b.NumRecords, b.FirstOffset); !ok {
-			// The log is the truth: restart the window at this batch.
-			w = pidwindow{}
-			w.pushAndValidate(b.ProducerEpoch, b.FirstSequence, b.NumRecords, b.FirstOffset)
-		}
-		ws[b.ProducerID] = w
+// pushSeqWindow replays an idempotent batch of a partition through the same
+// window a live produce uses; a partition's batches are pushed in offset
+// order.
+func pushSeqWindow(ws map[int64]pidwindow, b *partBatch) {
+	if b.ProducerID < 0 || b.FirstSequence < 0 || b.Attributes&0x0020 != 0 {
+		return
 	}
-	return ws
+	w := ws[b.ProducerID]
+	if ok, _, _ := w.pushAndValidate(b.ProducerEpoch, b.FirstSequence, b.NumRecords, b.FirstOffset); !ok {
+		// The log is the truth: restart the window at this batch.
+		w = pidwindow{}
+		w.pushAndValidate(b.ProducerEpoch, b.FirstSequence, b.NumRecords, b.FirstOffset)
+	}
+	ws[b.ProducerID] = w
 }
 
 // prepareEntry is the durable record of a commit decision: the partitions
