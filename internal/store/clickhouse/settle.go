@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -28,8 +30,8 @@ import (
 // writer died: a live writer says done within seconds of its mark, a long
 // deletion within hours). Every row of those writers was written before
 // the pass read the done records, so before OPTIMIZE began, and the merge
-// collapses them. A mark written meanwhile is newer than every mark the
-// pass read and is kept. OPTIMIZE is run with optimize_throw_if_noop, so
+// collapses them. A mark written meanwhile was not read, and is kept:
+// marks are removed by the versions read. OPTIMIZE is run with optimize_throw_if_noop, so
 // a merge the server declines is an error, not a silent no-op.
 
 // doneTable lists the marks (tbl, _v) whose writer has finished its
@@ -90,11 +92,10 @@ func (s *Store) settle(ctx context.Context, now time.Time, deadAfter time.Durati
 	}
 	var settled []string
 	for tbl, vs := range marks {
-		upTo, ok := settleable(vs, done[tbl], now, deadAfter)
-		if !ok {
+		if !settleable(vs, done[tbl], now, deadAfter) {
 			continue
 		}
-		if err := s.settleTable(ctx, tbl, upTo); err != nil {
+		if err := s.settleTable(ctx, tbl, vs); err != nil {
 			return settled, err
 		}
 		settled = append(settled, tbl)
@@ -103,8 +104,8 @@ func (s *Store) settle(ctx context.Context, now time.Time, deadAfter time.Durati
 }
 
 // settleable says whether a table with marks vs, of which those in done
-// are done, can be settled at now, and up to which version its marks go.
-func settleable(vs, done []uint64, now time.Time, deadAfter time.Duration) (upTo uint64, ok bool) {
+// are done, can be settled at now.
+func settleable(vs, done []uint64, now time.Time, deadAfter time.Duration) bool {
 	dead := uint64(now.Add(-deadAfter).UnixNano())
 	isDone := make(map[uint64]bool, len(done))
 	for _, v := range done {
@@ -112,11 +113,10 @@ func settleable(vs, done []uint64, now time.Time, deadAfter time.Duration) (upTo
 	}
 	for _, v := range vs {
 		if !isDone[v] && v > dead {
-			return 0, false
+			return false
 		}
-		upTo = max(upTo, v)
 	}
-	return upTo, len(vs) > 0
+	return len(vs) > 0
 }
 
 // versions reads table (dirtyTable or doneTable): per collection table,
@@ -139,8 +139,10 @@ func (s *Store) versions(ctx context.Context, table string) (map[string][]uint64
 }
 
 // settleTable merges tbl on every server, then removes its marks and
-// done records up to version upTo.
-func (s *Store) settleTable(ctx context.Context, tbl string, upTo uint64) error {
+// done records of the marks vs it read. By their versions, not "up to
+// the newest": versions come from each node's clock, so a mark another
+// node writes during the pass may carry an older one.
+func (s *Store) settleTable(ctx context.Context, tbl string, vs []uint64) error {
 	s.delMu.RLock() // not while this process drops the table or a column
 	defer s.delMu.RUnlock()
 	local := ""
@@ -157,10 +159,16 @@ func (s *Store) settleTable(ctx context.Context, tbl string, upTo uint64) error 
 	if err != nil {
 		return fmt.Errorf("clickhouse store: merging %s to settle it: %w", tbl, err)
 	}
-	cond := " DELETE WHERE tbl = " + str(tbl) + " AND _v <= " + strconv.FormatUint(upTo, 10)
-	for _, t := range []string{dirtyTable, doneTable} {
-		if err := s.onEach(func(c driver.Conn) error { return c.Exec(ctx, "ALTER TABLE "+s.db+"."+t+local+cond) }); err != nil {
-			return fmt.Errorf("clickhouse store: removing the settled marks of %s from %s: %w", tbl, t, err)
+	for chunk := range slices.Chunk(vs, 4096) {
+		list := make([]string, len(chunk))
+		for i, v := range chunk {
+			list[i] = strconv.FormatUint(v, 10)
+		}
+		cond := " DELETE WHERE tbl = " + str(tbl) + " AND _v IN (" + strings.Join(list, ", ") + ")"
+		for _, t := range []string{dirtyTable, doneTable} {
+			if err := s.onEach(func(c driver.Conn) error { return c.Exec(ctx, "ALTER TABLE "+s.db+"."+t+local+cond) }); err != nil {
+				return fmt.Errorf("clickhouse store: removing the settled marks of %s from %s: %w", tbl, t, err)
+			}
 		}
 	}
 	s.log.Info("clickhouse store: settled a table marked as holding copies: read without FINAL again", "table", tbl)
