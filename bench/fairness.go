@@ -32,6 +32,7 @@ import (
 //  3. quiet: once the backlog is drained, the same quiet run again, alone.
 type fairConfig struct {
 	bin, baseline, brokers, workDir string
+	logLevel                        string
 	floodEvents, recordSize, rate   int
 	duration, warmup, pollEvery     time.Duration
 	drainTimeout                    time.Duration
@@ -77,6 +78,7 @@ func fairnessBench(args []string) error {
 	fs.StringVar(&c.baseline, "baseline-bin", "", "a sluice binary to compare with (e.g. built from the commit before a change; empty: none)")
 	fs.StringVar(&c.brokers, "kafka-brokers", "", "the broker's PLAINTEXT listener (sluice's backend)")
 	fs.StringVar(&c.workDir, "work-dir", os.TempDir(), "where sluice's data dirs and logs go")
+	fs.StringVar(&c.logLevel, "sluice-log-level", "warn", "sluice's --log-level while the flood drains (debug: a line per batch, with where its time went)")
 	fs.IntVar(&c.floodEvents, "flood-events", 2_000_000, "the flood project's preloaded backlog")
 	fs.IntVar(&c.recordSize, "record-size", 1024, "bytes of JSON per event")
 	fs.IntVar(&c.rate, "rate", 20, "the quiet project's events per second")
@@ -149,7 +151,7 @@ func fairnessRun(ctx context.Context, c fairConfig, name, bin string, i int) (fa
 	}
 
 	// 2. The flood drains while the quiet project is measured.
-	sl, err = startSluice(ctx, bin, dataDir, c.brokers, true, nil, logPrefix)
+	sl, err = startSluice(ctx, bin, dataDir, c.brokers, true, nil, logPrefix, "--log-level", c.logLevel)
 	if err != nil {
 		return fb, err
 	}
@@ -398,7 +400,7 @@ func (r *fairReport) markdown(c fairConfig) string {
 			fb.FloodRate, note, fb.DrainSeconds, float64(r.FloodEvents)/fb.DrainSeconds)
 	}
 	fmt.Fprintf(&b, "\nEach build on a fresh data dir and fresh projects, the same broker; the earlier raw topics deleted before each drain. "+
-		"`this commit`: %s; `baseline`: %s.\n", r.Builds[0].Binary, baselineName(r.Builds))
+		"`this commit`: %s; `baseline`: %s. sluice's log level while draining: %s.\n", r.Builds[0].Binary, baselineName(r.Builds), c.logLevel)
 	if c.env != "" {
 		b.WriteString("\n")
 		for _, kv := range c.envPairs() {

@@ -534,6 +534,10 @@ func (p *Pipeline) handle(ctx context.Context, sess *kgo.GroupTransactSession, f
 		return false, nil
 	}
 	p.cfg.Metrics.transaction("committed")
+	// Where a batch's time went, for tracing an event's wait (each event
+	// waits for the batch in progress, then for its own).
+	p.log.Debug("a batch committed", "events", fetches.NumRecords(), "projects", len(b.projects),
+		"validating", st.prepare, "storing", st.store, "publishing", st.produce, "committing", st.commit)
 	p.health.committed(p.log, time.Now())
 	p.poison.forget(nextOffsets(fetches))
 	p.countPublished(w)
