@@ -16,7 +16,7 @@ import (
 // of milliseconds. Run by the COMMIT that took the WAL past DuckDB's
 // threshold (wal_autocheckpoint), it stalled that Insert, and the pipeline
 // behind it, for all of it. On its own connection it runs while the
-// pipeline does everything else; DuckDB (1.5) lets a COMMIT go on during
+// pipeline does everything else; DuckDB (1.5, 2.0) lets a COMMIT go on during
 // it, but an append waits until it ends (docs/store.md, Settings).
 // wal_autocheckpoint is kept as a backstop, far above the store's cadence
 // (checkpointBytes), should these checkpoints keep failing.
