@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -15,16 +16,23 @@ import (
 	"github.com/sluice-io/sluice/internal/tenancy"
 )
 
-// batch is one poll's work, per project: the events to store (in raw
-// partition order, so per-key order carries over to the outbound topic)
-// and the dead letters.
+// batch is one poll's work, per project, the smallest project first: an
+// event becomes countable when its project's Insert commits, so a quiet
+// project's few events are validated and stored before a large
+// neighbour's records are even validated (storeAll).
 type batch struct {
 	projects []*projectBatch
+	// validating is the time spent validating, all projects together.
+	validating time.Duration
 }
 
-// projectBatch is one project's share of a poll.
+// projectBatch is one project's share of a poll: its fetched partitions,
+// then, once validated, the events to store (in raw partition order, so
+// per-key order carries over to the outbound topic) and the dead letters.
 type projectBatch struct {
-	id string
+	id      string
+	parts   []kgo.FetchTopicPartition // in fetch order
+	records int
 	// outbound is the project's Kafka Outbound setting when the poll was
 	// processed: the whole batch publishes, or none of it.
 	outbound bool
@@ -53,53 +61,66 @@ type partResult struct {
 	err      error
 }
 
-// prepare validates and enriches every record of a poll. Partitions are
+// planBatch groups a poll's partitions of raw topics by project, the
+// projects with the fewest records first (in fetch order among equals, so
+// the batch does not depend on anything but the poll).
+func planBatch(fetches kgo.Fetches) *batch {
+	b := &batch{}
+	byProject := map[string]*projectBatch{}
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if len(fp.Records) == 0 {
+			return
+		}
+		raw, ok := tenancy.ParseRawTopic(fp.Topic)
+		if !ok {
+			return // matched the regex but is no raw topic
+		}
+		pb := byProject[raw.ProjectID]
+		if pb == nil {
+			pb = &projectBatch{id: raw.ProjectID, invalid: map[string]int{}}
+			byProject[pb.id] = pb
+			b.projects = append(b.projects, pb)
+		}
+		pb.parts = append(pb.parts, fp)
+		pb.records += len(fp.Records)
+	})
+	slices.SortStableFunc(b.projects, func(x, y *projectBatch) int { return x.records - y.records })
+	return b
+}
+
+// validate validates and enriches a project's records. Partitions are
 // processed in parallel (this is the CPU-heavy part); the results are
 // merged in fetch order, so the batch does not depend on scheduling.
-func (p *Pipeline) prepare(fetches kgo.Fetches) (*batch, error) {
-	var parts []kgo.FetchTopicPartition
-	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		if len(fp.Records) > 0 {
-			parts = append(parts, fp)
-		}
-	})
-	results := make([]partResult, len(parts))
+func (p *Pipeline) validate(pb *projectBatch) error {
+	results := make([]partResult, len(pb.parts))
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
-	for i := range parts {
+	for i := range pb.parts {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			results[i] = p.processPartition(parts[i].Topic, parts[i].Records)
+			results[i] = p.processPartition(pb.parts[i].Topic, pb.parts[i].Records)
 		}()
 	}
 	wg.Wait()
 
-	b := &batch{}
-	byProject := map[string]*projectBatch{}
-	// Each project's events are gathered into slices of their final size:
-	// growing them by appending copied a poll's events several times.
-	sizes := map[string]int{}
+	// The events are gathered into slices of their final size: growing
+	// them by appending copied a poll's events several times.
+	n := 0
 	for _, r := range results {
-		sizes[r.raw.ProjectID] += len(r.events)
+		n += len(r.events)
 	}
+	pb.events, pb.keys, pb.payloads = make([]store.Event, 0, n), make([][]byte, 0, n), make([][]byte, 0, n)
 	var errs []error
+	first := true
 	for i, r := range results {
 		if r.err != nil {
-			errs = append(errs, fmt.Errorf("%s/%d: %w", parts[i].Topic, parts[i].Partition, r.err))
+			errs = append(errs, fmt.Errorf("%s/%d: %w", pb.parts[i].Topic, pb.parts[i].Partition, r.err))
 			continue
 		}
-		if r.raw.ProjectID == "" {
-			continue // matched the regex but is no raw topic
-		}
-		pb := byProject[r.raw.ProjectID]
-		if pb == nil {
-			n := sizes[r.raw.ProjectID]
-			pb = &projectBatch{id: r.raw.ProjectID, outbound: r.outbound, invalid: map[string]int{},
-				events: make([]store.Event, 0, n), keys: make([][]byte, 0, n), payloads: make([][]byte, 0, n)}
-			byProject[pb.id] = pb
-			b.projects = append(b.projects, pb)
+		if first {
+			pb.outbound, first = r.outbound, false
 		}
 		pb.events = append(pb.events, r.events...)
 		pb.keys = append(pb.keys, r.keys...)
@@ -109,13 +130,7 @@ func (p *Pipeline) prepare(fetches kgo.Fetches) (*batch, error) {
 			pb.invalid[name] += n
 		}
 	}
-	// The smallest projects are stored first: an event becomes countable
-	// when its project's Insert commits, so a quiet project's few events
-	// do not wait for a large neighbour's Insert in the same batch.
-	slices.SortStableFunc(b.projects, func(x, y *projectBatch) int {
-		return (len(x.events) + len(x.dlq)) - (len(y.events) + len(y.dlq))
-	})
-	return b, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // processPartition processes one partition's records, in order.

@@ -17,9 +17,9 @@ import (
 // is capped (fairCut) and the partitions left out are given back to the
 // session, so the batches stay short and every active project's records
 // are in each of them; each poll is fetched after the batch before it
-// (freshen), and a batch stores its smallest projects first (prepare). A
-// project alone keeps the full polls, fetched ahead, that make a backlog
-// drain fast.
+// (freshen), and a batch validates and stores its smallest projects first
+// (planBatch, storeAll). A project alone keeps the full polls, fetched
+// ahead, that make a backlog drain fast.
 
 // fairFetchPartitionBytes is the fetch size per partition while projects
 // share the pipeline: a poll then holds about what fairCut keeps, instead

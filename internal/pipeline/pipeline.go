@@ -474,16 +474,10 @@ func (p *Pipeline) pause(d time.Duration) {
 // next attempt can give them their outcome and go through.
 func (p *Pipeline) handle(ctx context.Context, sess *kgo.GroupTransactSession, fetches kgo.Fetches) (isolated bool, err error) {
 	st := stages{last: time.Now()}
-	p.stage(StageValidating)
-	b, err := p.prepare(fetches)
-	st.mark(&st.prepare)
-	if err != nil {
-		p.rewind(sess, fetches)
-		return false, err
-	}
-	p.stage(StageStoring)
+	b := planBatch(fetches)
 	w, isolated, err := p.storeAndBuild(ctx, b)
 	st.mark(&st.store)
+	st.validate, st.store = b.validating, st.store-b.validating
 	if err != nil {
 		p.rewind(sess, fetches)
 		return isolated, err
@@ -519,7 +513,7 @@ func (p *Pipeline) handle(ctx context.Context, sess *kgo.GroupTransactSession, f
 	st.mark(&st.commit)
 	if n := fetches.NumRecords(); st.total() > slowBatch+time.Duration(n)*slowPerEvent {
 		p.log.Warn("a batch was slow", "events", n,
-			"took", st.total(), "validating", st.prepare, "storing", st.store, "publishing", st.produce, "committing", st.commit)
+			"took", st.total(), "validating", st.validate, "storing", st.store, "publishing", st.produce, "committing", st.commit)
 	}
 	if err != nil {
 		p.cfg.Metrics.transaction("failed")
@@ -537,7 +531,7 @@ func (p *Pipeline) handle(ctx context.Context, sess *kgo.GroupTransactSession, f
 	// Where a batch's time went, for tracing an event's wait (each event
 	// waits for the batch in progress, then for its own).
 	p.log.Debug("a batch committed", "events", fetches.NumRecords(), "projects", len(b.projects),
-		"validating", st.prepare, "storing", st.store, "publishing", st.produce, "committing", st.commit)
+		"validating", st.validate, "storing", st.store, "publishing", st.produce, "committing", st.commit)
 	p.health.committed(p.log, time.Now())
 	p.poison.forget(nextOffsets(fetches))
 	p.countPublished(w)
@@ -576,8 +570,8 @@ const (
 
 // stages times the steps of one batch.
 type stages struct {
-	last                            time.Time
-	prepare, store, produce, commit time.Duration
+	last                             time.Time
+	validate, store, produce, commit time.Duration
 }
 
 // mark sets *d to the time since the previous mark.
@@ -586,7 +580,7 @@ func (s *stages) mark(d *time.Duration) {
 	*d, s.last = now.Sub(s.last), now
 }
 
-func (s *stages) total() time.Duration { return s.prepare + s.store + s.produce + s.commit }
+func (s *stages) total() time.Duration { return s.validate + s.store + s.produce + s.commit }
 
 // outRec is a record to publish, with the raw record it comes from.
 type outRec struct {

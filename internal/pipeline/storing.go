@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/sluice-io/sluice/internal/event"
 	"github.com/sluice-io/sluice/internal/limits"
@@ -55,7 +56,9 @@ type failingEvent struct {
 // errBisectBudget ends a bisection that used up its Inserts.
 var errBisectBudget = errors.New("the store failed on too many parts of the batch to find which events it fails on")
 
-// storeAll stores every project's events, one Insert per project. An
+// storeAll validates and stores every project's records, one project
+// after the other in the batch's order (smallest first), one Insert per
+// project; a record that cannot be processed at all fails the batch. An
 // Insert that keeps failing (the batch's PipelineStoreAttempts-th attempt)
 // is bisected, in order, to find the events the store fails on: when the
 // store took other events meanwhile, those are poison (they become dead
@@ -67,6 +70,14 @@ func (p *Pipeline) storeAll(ctx context.Context, b *batch) (out map[*projectBatc
 	var a storeAttempt
 	var errs []error
 	for _, pb := range b.projects {
+		p.stage(StageValidating)
+		t0 := time.Now()
+		err := p.validate(pb)
+		b.validating += time.Since(t0)
+		if err != nil {
+			return nil, false, err
+		}
+		p.stage(StageStoring)
 		sp, err := p.storeProject(ctx, pb, &a)
 		out[pb] = sp
 		if err != nil {
