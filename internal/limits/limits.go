@@ -192,13 +192,15 @@ const (
 const (
 	// PipelineFairShare is the most records of one project a batch holds
 	// while other projects are active (at least one fetched partition's
-	// worth): about 0.3 s of storing, so another project's events wait a
-	// short batch, not a 40,000-record one. It is one row group of the
-	// store: an Insert of a row group or more goes straight into the
-	// database file, a smaller one through DuckDB's WAL, whose
-	// checkpoints (every 16 MB, 0.5–1 s each) stall every project's
-	// events; shares of 5,000 made them several times a second.
-	PipelineFairShare = 16_384
+	// worth), so another project's events wait a short batch, not a
+	// 40,000-record one: a quiet event waits for the batch in progress,
+	// then its own, and a batch's storing grows with the share (p50 387 ms
+	// at 16,384 records of 1 KB, 128 ms at 4,096, traced on a busy
+	// machine). Half a row group of the store: a smaller share adds a
+	// batch's fixed costs (fetch, Kafka commit, two syncs) more often and
+	// slows the flooding project (4,096 stored its flood at 71% of the
+	// rate of 16,384 in the same run).
+	PipelineFairShare = 8_192
 	// PipelineFairWindow is how long a project counts as active after a
 	// poll held its records: a project sending a few events a second
 	// keeps the batches short between its events, not just while one is

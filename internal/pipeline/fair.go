@@ -25,7 +25,7 @@ import (
 // share the pipeline: a poll then holds about what fairCut keeps, instead
 // of fetchMaxPartitionBytes from every partition of which most would be
 // given back and fetched again.
-const fairFetchPartitionBytes = 2 << 20
+const fairFetchPartitionBytes = 1 << 20
 
 // fetchMaxBytes bounds one fetch response (kgo's default, set explicitly
 // because the fetch sizes are changed while projects share the pipeline).
