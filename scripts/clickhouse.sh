@@ -25,7 +25,9 @@
 #       {shard} (s) and {replica} (r<s>_<r>), its interserver HTTP port
 #       (replicas fetch parts there) on its native port + 1, and each shard
 #       of "sluice" has internal_replication=true (a Distributed table
-#       writes to one replica; ReplicatedMergeTree copies to the others).
+#       writes to one replica; ReplicatedMergeTree copies to the others),
+#       and the default profile says load_balancing=in_order and
+#       prefer_localhost_replica=0 (sluice requires them with replicas).
 #       --owner-pid stops the servers once that process has exited, so a
 #       killed test run does not leave servers behind.
 #       Files: DIR/serverN/{config.xml,users.xml,server.log,stdout.log,pid,data/},
@@ -157,10 +159,10 @@ log_tails() {
 	done
 }
 
-# write_config DIR PORT SHARDS_XML [EXTRA_XML] writes a server's config.xml
-# and users.xml.
+# write_config DIR PORT SHARDS_XML [EXTRA_XML [PROFILE_XML]] writes a
+# server's config.xml and users.xml.
 write_config() {
-	local n=$1 port=$2 shards=$3 extra=${4:-}
+	local n=$1 port=$2 shards=$3 extra=${4:-} profile=${5:-}
 	cat >"$n/config.xml" <<-EOF
 		<?xml version="1.0"?>
 		<!-- Written by scripts/clickhouse.sh start; rewritten on every start. -->
@@ -197,13 +199,14 @@ write_config() {
 		$extra
 		</yandex>
 	EOF
-	cat >"$n/users.xml" <<-'EOF'
+	cat >"$n/users.xml" <<-EOF
 		<?xml version="1.0"?>
 		<yandex>
 		    <profiles>
 		        <default>
 		            <max_memory_usage>2000000000</max_memory_usage>
 		            <max_threads>2</max_threads>
+		$profile
 		        </default>
 		    </profiles>
 		    <users>
@@ -326,16 +329,19 @@ cmd_start() {
 	log "starting $servers ClickHouse server(s) in $dir"
 	for ((i = 1; i <= servers; i++)); do
 		[[ ${running[i]:-0} == 1 ]] && continue
-		local n="$dir/server$i" p=$((base + 10 * (i - 1))) extra=""
+		local n="$dir/server$i" p=$((base + 10 * (i - 1))) extra="" profile=""
 		if [[ -n $zkport ]]; then
 			s=$(((i - 1) / nreplicas + 1)) r=$(((i - 1) % nreplicas + 1))
-			extra="<zookeeper><node><host>127.0.0.1</host><port>$zkport</port></node><session_timeout_ms>10000</session_timeout_ms></zookeeper>
+			extra="<zookeeper><node><host>127.0.0.1</host><port>$zkport</port></node><session_timeout_ms>4000</session_timeout_ms></zookeeper>
 		    <macros><shard>$s</shard><replica>r${s}_$r</replica></macros>
 		    <interserver_http_host>127.0.0.1</interserver_http_host>
 		    <interserver_http_port>$((p + 1))</interserver_http_port>"
+			# What sluice requires of replicas (docs/clickhouse.md): a
+			# Distributed query asks each shard's first live replica.
+			profile="<load_balancing>in_order</load_balancing><prefer_localhost_replica>0</prefer_localhost_replica>"
 		fi
 		mkdir -p "$n/data" "$n/tmp" "$n/user_files" "$n/format_schemas"
-		write_config "$n" "$p" "$shards" "$extra"
+		write_config "$n" "$p" "$shards" "$extra" "$profile"
 		# Detached stdio: whoever runs this script (exec.Cmd with pipes)
 		# must see EOF when the script exits, not when the servers do.
 		"$SERVER" --config-file="$n/config.xml" </dev/null >"$n/stdout.log" 2>&1 &
