@@ -329,7 +329,7 @@ const (
 )
 
 func (s *Store) init(ctx context.Context) error {
-	if err := s.onEach(func(c driver.Conn) error { return c.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+s.db) }); err != nil {
+	if err := s.onEach(func(c driver.Conn) error { return c.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+s.db) }); err != nil && !s.existing(ctx, err, nil) {
 		return fmt.Errorf("clickhouse store: creating database %s: %w", s.db, err)
 	}
 	// A database of the layout before claims (keen.ids in sluice_ids,

@@ -54,9 +54,10 @@ func (s *Store) onShards(f func(c driver.Conn) error) error {
 }
 
 // createTable creates table name (its columns and MergeTree engine as
-// given) if missing, on every server.
+// given) if missing, on every server — or, with replicas, on every server
+// that answers when each of those has it already (existing).
 func (s *Store) createTable(ctx context.Context, name, columns, engine string) error {
-	return s.onEach(func(c driver.Conn) error {
+	err := s.onEach(func(c driver.Conn) error {
 		if s.cluster == "" {
 			return c.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+s.db+"."+name+" ("+columns+") ENGINE = "+engine)
 		}
@@ -66,6 +67,10 @@ func (s *Store) createTable(ctx context.Context, name, columns, engine string) e
 		return c.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+s.db+"."+name+" AS "+s.db+"."+name+localSuffix+
 			" ENGINE = Distributed("+s.cluster+", "+unquote(s.db)+", "+name+localSuffix+")")
 	})
+	if err != nil && s.existing(ctx, err, []string{name, name + localSuffix}) {
+		return nil
+	}
+	return err
 }
 
 // alterTable runs ALTER TABLE name <cmd> (a column change) on every

@@ -443,11 +443,9 @@ func (s *Store) writeEvents(ctx context.Context, evs []pending, tableCols map[st
 	for _, tbl := range order {
 		rows := byTable[tbl]
 		cols := tableCols[tbl]
-		// Created again on every server (it may miss on some, created by
-		// a node that stopped half-way) — except that, with replicas,
-		// one that does not answer is no failure when every live server
-		// has the table: the replica gets its rows when it is back.
-		if err := s.ensureTable(ctx, tbl); err != nil && !(s.replicas != nil && unreachable(err) && s.onEveryLive(ctx, tbl)) {
+		// Created again on every server: it may miss on some, created by
+		// a node that stopped half-way.
+		if err := s.ensureTable(ctx, tbl); err != nil {
 			return err
 		}
 		seen := map[string]bool{}

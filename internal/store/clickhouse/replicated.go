@@ -24,10 +24,10 @@ import (
 // that answers. The engine writes a shard's rows through a connection to
 // its replicas in that order, and its reads through the Distributed tables
 // say load_balancing=in_order and prefer_localhost_replica=0 (the user's
-// profile must: checkSettings), so that the
-// server that runs a query asks the same replica. While that replica
-// lives, every read and write of its shard is on one server, so what holds
-// on one server (Exactly once) holds. The others are hot standbys.
+// profile must: checkSettings), so that the server that runs a query asks
+// the same replica. While that replica lives, every read and write of its
+// shard is on one server, so what holds on one server (Exactly once)
+// holds. The others are hot standbys.
 //
 // Statements that change tables run on every server (onEach), as on a
 // cluster without replicas: CREATE and DROP are per replica, and an ALTER
@@ -173,18 +173,30 @@ func unreachable(err error) bool {
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF)
 }
 
-// onEveryLive says whether every server that answers has table tbl (its
-// local and its Distributed table).
-func (s *Store) onEveryLive(ctx context.Context, tbl string) bool {
+// existing says whether err, from a statement that creates tables (or
+// the database, tables nil) on every server, is a replica that does not
+// answer while every server that answers has them already: the replica
+// has them too (it had them before it stopped), so the statement had
+// nothing to do. A table created while a replica is down is not: that
+// replica would come back without it.
+func (s *Store) existing(ctx context.Context, err error, tables []string) bool {
+	if s.replicas == nil || !unreachable(err) {
+		return false
+	}
+	q := "SELECT count() FROM system.databases WHERE name = " + str(unquote(s.db))
+	want := uint64(1)
+	if tables != nil {
+		q = "SELECT count() FROM system.tables WHERE database = " + str(unquote(s.db)) + " AND name IN (" + strList(tables) + ")"
+		want = uint64(len(tables))
+	}
 	missing := false
-	_, err := s.onLive(func(c driver.Conn) error {
+	_, lerr := s.onLive(func(c driver.Conn) error {
 		var n uint64
-		err := c.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = "+str(unquote(s.db))+
-			" AND name IN ("+strList([]string{tbl, tbl + localSuffix})+")").Scan(&n)
-		if err == nil && n < 2 {
+		err := c.QueryRow(ctx, q).Scan(&n)
+		if err == nil && n < want {
 			missing = true
 		}
 		return err
 	})
-	return err == nil && !missing
+	return lerr == nil && !missing
 }

@@ -22,8 +22,9 @@ import (
 
 // One shard of two replicas: events written, the replica that serves the
 // shard SIGKILLed; the other serves it at once, with every event written
-// before (it had them: replication), and takes Inserts and queries, exact.
-// A new collection (a CREATE on every server) is refused meanwhile. The
+// before (it had them: replication), and takes Inserts and queries, exact;
+// a store opens meanwhile. A new collection (a CREATE on every server) is
+// refused. The
 // killed replica, restarted, catches up: both hold the same rows, and
 // the counts are exact again; settling merges a marked table on both.
 func TestReplicaDown(t *testing.T) {
@@ -124,6 +125,16 @@ func TestReplicaDown(t *testing.T) {
 		t.Fatalf("Insert with the first replica down: %v, want 100 Existing and 100 Stored", got)
 	}
 	exact(400)
+	// A node that starts meanwhile opens the store (its database and
+	// shared tables are on the live replica) and counts the same.
+	st2, err := clickhouse.Open(ctx, clickhouse.Config{Addrs: c.Addrs, Database: "replicas", Cluster: clickhousetest.ClusterName}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("opening the store with the first replica down: %v", err)
+	}
+	if n := count(t, st2); n != 400 {
+		t.Fatalf("a store opened with the first replica down counts %d, want 400", n)
+	}
+	st2.Close()
 	other := events("a", 400, 1)
 	other[0].Collection = "other"
 	if res, err := st.Insert(ctx, other); err == nil {
@@ -181,7 +192,8 @@ func TestReplicaDown(t *testing.T) {
 // a collection dropped) and replays those of the Replicated topology on
 // chDB (testdata/replay.py --replicated: a Replicated CREATE must fail
 // there only for want of ZooKeeper). The statements over the Distributed
-// tables are not replayed: chDB knows no cluster.
+// tables are not replayed: chDB knows no cluster. Then a profile without
+// load_balancing=in_order is refused.
 func TestReplicatedStatementsRunOnCurrentClickHouse(t *testing.T) {
 	python, err := chdbPython()
 	if err != nil {
@@ -244,6 +256,30 @@ func TestReplicatedStatementsRunOnCurrentClickHouse(t *testing.T) {
 	if err != nil {
 		t.Fatalf("replaying the replicated statements on chDB: %v", err)
 	}
+
+	// A profile that would read any replica is refused, naming the
+	// setting (the server reloads users.xml by itself).
+	users := filepath.Join(c.Dir, "server1", "users.xml")
+	b, err := os.ReadFile(users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(users, []byte(strings.Replace(string(b), "<load_balancing>in_order</load_balancing>", "", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		st, err := clickhouse.Open(ctx, clickhouse.Config{Addrs: c.Addrs[:1], Database: "rec", Cluster: clickhousetest.ClusterName}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			if !strings.Contains(err.Error(), `load_balancing is "random", want "in_order"`) {
+				t.Fatalf("opening with load_balancing random: %v, want it refused naming load_balancing", err)
+			}
+			break
+		}
+		st.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the store still opens a minute after load_balancing was removed from the profile")
+		}
+	}
 }
 
 // replicatedTopology says whether sql is one chDB can replay without the
@@ -263,4 +299,17 @@ func replicatedTopology(sql string) bool {
 		}
 	}
 	return strings.HasPrefix(sql, "SELECT") && strings.Contains(sql, " FROM system.")
+}
+
+func TestReplicatedEngine(t *testing.T) {
+	for _, c := range []struct{ engine, want string }{
+		{"MergeTree ORDER BY tbl", "ReplicatedMergeTree('/z/d/t', '{replica}') ORDER BY tbl"},
+		{"MergeTree ORDER BY (src, off, project, id)", "ReplicatedMergeTree('/z/d/t', '{replica}') ORDER BY (src, off, project, id)"},
+		{"ReplacingMergeTree(_v) ORDER BY _id", "ReplicatedReplacingMergeTree('/z/d/t', '{replica}', _v) ORDER BY _id"},
+		{"ReplacingMergeTree() ORDER BY _id", "ReplicatedReplacingMergeTree('/z/d/t', '{replica}') ORDER BY _id"},
+	} {
+		if got := clickhouse.ReplicatedEngine("/z/d/t", c.engine); got != c.want {
+			t.Errorf("%q: %q, want %q", c.engine, got, c.want)
+		}
+	}
 }
