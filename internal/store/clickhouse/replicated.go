@@ -105,10 +105,17 @@ func (s *Store) mutateReplicated(ctx context.Context, conn driver.Conn, replicas
 	if err := conn.Exec(ctx, "ALTER TABLE "+s.db+"."+target+" "+cmd); err != nil {
 		return fmt.Errorf("clickhouse store: ALTER TABLE %s %s: %w", target, firstWords(cmd), err)
 	}
+	// Its id is the newest node under the table's mutations in
+	// ZooKeeper: a replica's system.mutations shows a new mutation only
+	// once it has pulled it, which may be after the ALTER returned.
+	var zk string
+	if err := conn.QueryRow(ctx, "SELECT zookeeper_path FROM system.replicas WHERE database = "+str(unquote(s.db))+
+		" AND table = "+str(target)).Scan(&zk); err != nil {
+		return fmt.Errorf("clickhouse store: reading the ZooKeeper path of %s: %w", target, err)
+	}
 	var id string
-	if err := conn.QueryRow(ctx, "SELECT max(mutation_id) FROM system.mutations WHERE database = "+str(unquote(s.db))+
-		" AND table = "+str(target)).Scan(&id); err != nil {
-		return fmt.Errorf("clickhouse store: reading the mutation of %s: %w", target, err)
+	if err := conn.QueryRow(ctx, "SELECT max(name) FROM system.zookeeper WHERE path = "+str(zk+"/mutations")).Scan(&id); err != nil || id == "" {
+		return fmt.Errorf("clickhouse store: reading the mutation of %s (%q): %w", target, id, err)
 	}
 	for _, r := range replicas {
 		if err := s.waitMutations(ctx, r, target, id); err != nil {
