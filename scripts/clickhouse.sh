@@ -28,7 +28,7 @@
 #       writes to one replica; ReplicatedMergeTree copies to the others),
 #       and the default profile says load_balancing=in_order and
 #       prefer_localhost_replica=0 (sluice requires them with replicas).
-#       --owner-pid stops the servers once that process has exited, so a
+#       --owner-pid stops the servers (and ZooKeeper) once that process has exited, so a
 #       killed test run does not leave servers behind.
 #       Files: DIR/serverN/{config.xml,users.xml,server.log,stdout.log,pid,data/},
 #       DIR/zookeeper/{zoo.cfg,zookeeper.log,pid,data/}.
