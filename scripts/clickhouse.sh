@@ -3,31 +3,44 @@
 # started as plain foreground processes in a directory of their own, no
 # service, no container. Used by internal/clickhousetest and usable by hand.
 #
-#   scripts/clickhouse.sh install
-#       Install clickhouse-server and clickhouse-client from Debian's
-#       packages when missing (`apt-get update` only then). Idempotent.
+#   scripts/clickhouse.sh install [--zookeeper]
+#       Install clickhouse-server and clickhouse-client (and, with
+#       --zookeeper, zookeeper) from Debian's packages when missing
+#       (`apt-get update` only then). Idempotent.
 #   scripts/clickhouse.sh chdb
 #       Install chDB (a current ClickHouse engine, in process; PyPI's chdb,
 #       version CHDB_VERSION below) into a venv at
 #       ${SLUICE_CACHE:-$HOME/.cache/sluice}/chdb-venv when missing, and
 #       print that venv's python. The engine's tests replay its SQL there.
-#   scripts/clickhouse.sh start --dir DIR --port BASE [--shards N] [--owner-pid PID]
-#       Start N servers (N=1 or 2), each with a generated config. Server i
-#       (1-based) listens on 127.0.0.1 only, native protocol on
+#   scripts/clickhouse.sh start --dir DIR --port BASE [--shards N] [--replicas R] [--owner-pid PID]
+#       Start N*R servers (N=1 or 2 shards of R=1 or 2 replicas), each with
+#       a generated config. Server i (1-based; shard s, replica r:
+#       i=(s-1)*R+r) listens on 127.0.0.1 only, native protocol on
 #       BASE+10*(i-1) (no HTTP interface). Every server knows the cluster
-#       "sluice" (one shard per server, no replica), so a Distributed table
-#       over it works from any of them.
-#       --owner-pid stops the servers once that process has exited, so a
+#       "sluice" (N shards of R replicas), so a Distributed table over it
+#       works from any of them.
+#       With R=2, ZooKeeper (Debian's package, installed when missing) runs
+#       too, as a plain foreground java process in DIR/zookeeper, client
+#       port BASE+10*N*R on 127.0.0.1; every server uses it, has the macros
+#       {shard} (s) and {replica} (r<s>_<r>), its interserver HTTP port
+#       (replicas fetch parts there) on its native port + 1, and each shard
+#       of "sluice" has internal_replication=true (a Distributed table
+#       writes to one replica; ReplicatedMergeTree copies to the others),
+#       and the default profile says load_balancing=in_order and
+#       prefer_localhost_replica=0 (sluice requires them with replicas).
+#       --owner-pid stops the servers (and ZooKeeper) once that process has exited, so a
 #       killed test run does not leave servers behind.
-#       Files: DIR/serverN/{config.xml,users.xml,server.log,stdout.log,pid,data/}.
-#       Running start again on DIR (same --port and --shards) restarts its
-#       stopped or killed servers with their data, leaving running ones be.
+#       Files: DIR/serverN/{config.xml,users.xml,server.log,stdout.log,pid,data/},
+#       DIR/zookeeper/{zoo.cfg,zookeeper.log,pid,data/}.
+#       Running start again on DIR (same --port, --shards and --replicas)
+#       restarts its stopped or killed servers (and ZooKeeper) with their
+#       data, leaving running ones be.
 #   scripts/clickhouse.sh stop --dir DIR
-#       SIGTERM every server, SIGKILL what is left after
+#       SIGTERM every server (then ZooKeeper), SIGKILL what is left after
 #       ${CLICKHOUSE_STOP_TIMEOUT:-15} s.
 #
 # Output of start: progress goes to stderr; stdout is exactly one line, the
-# native addresses: 127.0.0.1:P1[,127.0.0.1:P2].
+# native addresses in server order: 127.0.0.1:P1[,127.0.0.1:P2…].
 #
 # Environment: CLICKHOUSE_START_TIMEOUT (seconds, default 60),
 # CLICKHOUSE_STOP_TIMEOUT, CLICKHOUSE_SERVER (the server binary).
@@ -36,6 +49,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
 SERVER="${CLICKHOUSE_SERVER:-/usr/sbin/clickhouse-server}"
+ZOOKEEPER_JAR=/usr/share/java/zookeeper.jar
 CHDB_VERSION=4.4.0
 CHDB_VENV="${SLUICE_CACHE:-${HOME:-/tmp}/.cache/sluice}/chdb-venv"
 
@@ -50,11 +64,20 @@ usage() {
 	exit 2
 }
 
+WANT_ZOOKEEPER=""
+
 installed() {
-	[[ -x $SERVER ]] && command -v clickhouse-client >/dev/null
+	[[ -x $SERVER ]] && command -v clickhouse-client >/dev/null || return 1
+	[[ -z $WANT_ZOOKEEPER ]] || { [[ -f $ZOOKEEPER_JAR ]] && command -v java >/dev/null; }
 }
 
 cmd_install() {
+	while (($#)); do
+		case $1 in
+		--zookeeper) WANT_ZOOKEEPER=1; shift ;;
+		*) die "install: unknown argument $1" ;;
+		esac
+	done
 	installed && return 0
 	command -v apt-get >/dev/null || die "clickhouse-server missing and there is no apt-get: install it by hand"
 	local sudo=()
@@ -67,21 +90,25 @@ cmd_install() {
 	exec 9>"$lock"
 	flock 9
 	if ! installed; then
-		log "installing clickhouse-server and clickhouse-client from Debian's packages"
-		local out
-		if ! apt-cache show clickhouse-server >/dev/null 2>&1; then
+		local pkgs=(clickhouse-server clickhouse-client) out
+		[[ -z $WANT_ZOOKEEPER ]] || pkgs+=(zookeeper)
+		log "installing ${pkgs[*]} from Debian's packages"
+		if ! apt-cache show "${pkgs[@]}" >/dev/null 2>&1; then
 			out=$("${sudo[@]}" apt-get update 2>&1) || { printf '%s\n' "$out" >&2; die "apt-get update failed"; }
 		fi
 		out=$(DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends \
-			clickhouse-server clickhouse-client 2>&1) || { printf '%s\n' "$out" >&2; die "apt-get install failed"; }
+			"${pkgs[@]}" 2>&1) || { printf '%s\n' "$out" >&2; die "apt-get install failed"; }
 		# The package enables a system service; the harness runs its own
 		# servers and must not find the default ports taken.
-		if command -v systemctl >/dev/null && systemctl is-active --quiet clickhouse-server 2>/dev/null; then
-			"${sudo[@]}" systemctl stop clickhouse-server || true
-		fi
+		local svc
+		for svc in clickhouse-server zookeeper; do
+			if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
+				"${sudo[@]}" systemctl stop "$svc" || true
+			fi
+		done
 	fi
 	exec 9>&-
-	installed || die "clickhouse-server still missing at $SERVER after apt-get install"
+	installed || die "clickhouse-server (or zookeeper, java) still missing after apt-get install"
 }
 
 cmd_chdb() {
@@ -105,10 +132,11 @@ cmd_chdb() {
 }
 
 pid_alive() {
-	local pid=$1
+	local pid=$1 what=${2:-clickhouse}
 	[[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
-	# Guard against a recycled pid: it must still be a ClickHouse server.
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'clickhouse'
+	# Guard against a recycled pid: it must still be a ClickHouse server
+	# (or ZooKeeper).
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$what"
 }
 
 server_pid() {
@@ -121,9 +149,9 @@ port_open() {
 
 log_tails() {
 	local dir=$1 n f
-	for n in "$dir"/server*; do
+	for n in "$dir"/server* "$dir"/zookeeper; do
 		[[ -d $n ]] || continue
-		for f in stdout.log server.err.log; do
+		for f in stdout.log server.err.log zookeeper.log; do
 			[[ -s "$n/$f" ]] || continue
 			echo "----- $n/$f (last 40 lines) -----" >&2
 			tail -n 40 "$n/$f" >&2
@@ -131,9 +159,10 @@ log_tails() {
 	done
 }
 
-# write_config DIR PORT SHARDS_XML writes a server's config.xml and users.xml.
+# write_config DIR PORT SHARDS_XML [EXTRA_XML [PROFILE_XML]] writes a
+# server's config.xml and users.xml.
 write_config() {
-	local n=$1 port=$2 shards=$3
+	local n=$1 port=$2 shards=$3 extra=${4:-} profile=${5:-}
 	cat >"$n/config.xml" <<-EOF
 		<?xml version="1.0"?>
 		<!-- Written by scripts/clickhouse.sh start; rewritten on every start. -->
@@ -167,15 +196,17 @@ write_config() {
 		$shards
 		        </sluice>
 		    </remote_servers>
+		$extra
 		</yandex>
 	EOF
-	cat >"$n/users.xml" <<-'EOF'
+	cat >"$n/users.xml" <<-EOF
 		<?xml version="1.0"?>
 		<yandex>
 		    <profiles>
 		        <default>
 		            <max_memory_usage>2000000000</max_memory_usage>
 		            <max_threads>2</max_threads>
+		$profile
 		        </default>
 		    </profiles>
 		    <users>
@@ -202,12 +233,57 @@ write_config() {
 	EOF
 }
 
+# start_zookeeper DIR PORT starts ZooKeeper (standalone) in DIR/zookeeper
+# unless it runs, and waits until it answers.
+start_zookeeper() {
+	local z="$1/zookeeper" port=$2
+	if pid_alive "$(server_pid "$z")" zookeeper; then return 0; fi
+	mkdir -p "$z/data"
+	cat >"$z/zoo.cfg" <<-EOF
+		# Written by scripts/clickhouse.sh start; rewritten on every start.
+		tickTime=500
+		initLimit=10
+		syncLimit=5
+		dataDir=$z/data
+		clientPort=$port
+		clientPortAddress=127.0.0.1
+		maxClientCnxns=0
+		admin.enableServer=false
+		4lw.commands.whitelist=ruok
+		autopurge.purgeInterval=1
+	EOF
+	cat >"$z/log4j.properties" <<-EOF
+		log4j.rootLogger=INFO, FILE
+		log4j.appender.FILE=org.apache.log4j.FileAppender
+		log4j.appender.FILE.File=$z/zookeeper.log
+		log4j.appender.FILE.layout=org.apache.log4j.PatternLayout
+		log4j.appender.FILE.layout.ConversionPattern=%d{ISO8601} %-5p [%t:%C{1}@%L] - %m%n
+	EOF
+	log "starting ZooKeeper in $z (port $port)"
+	java -Xms32m -Xmx256m -XX:+UseSerialGC \
+		-cp "$z:$ZOOKEEPER_JAR:/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar" \
+		-Dlog4j.configuration="file:$z/log4j.properties" -Dzookeeper.jmx.log4j.disable=true \
+		org.apache.zookeeper.server.ZooKeeperServerMain "$z/zoo.cfg" </dev/null >"$z/stdout.log" 2>&1 &
+	echo $! >"$z/pid"
+	local timeout=${CLICKHOUSE_START_TIMEOUT:-60} start=$SECONDS
+	until [[ $( (exec 3<>"/dev/tcp/127.0.0.1/$port" && echo ruok >&3 && head -c 4 <&3) 2>/dev/null) == imok ]]; do
+		if ! kill -0 "$(server_pid "$z")" 2>/dev/null; then
+			log_tails "$1"
+			die "ZooKeeper exited during start-up (logs above, in $z)"
+		fi
+		((SECONDS - start < timeout)) || die "ZooKeeper in $z not ready after ${timeout} s"
+		sleep 0.2
+	done
+	log "ZooKeeper ready after $((SECONDS - start)) s"
+}
+
 cmd_start() {
-	local dir="" servers=1 base="" owner=""
+	local dir="" nshards=1 nreplicas=1 base="" owner=""
 	while (($#)); do
 		case $1 in
 		--dir) dir=$2; shift 2 ;;
-		--shards) servers=$2; shift 2 ;;
+		--shards) nshards=$2; shift 2 ;;
+		--replicas) nreplicas=$2; shift 2 ;;
 		--port) base=$2; shift 2 ;;
 		--owner-pid) owner=$2; shift 2 ;;
 		*) die "start: unknown argument $1" ;;
@@ -215,8 +291,14 @@ cmd_start() {
 	done
 	[[ -n $dir ]] || die "start: --dir is required"
 	[[ $base =~ ^[0-9]+$ ]] || die "start: --port BASE is required"
-	[[ $servers =~ ^[12]$ ]] || die "start: --shards must be 1 or 2"
-	((base + 10 * (servers - 1) <= 65535)) || die "start: --port too high"
+	[[ $nshards =~ ^[12]$ ]] || die "start: --shards must be 1 or 2"
+	[[ $nreplicas =~ ^[12]$ ]] || die "start: --replicas must be 1 or 2"
+	local servers=$((nshards * nreplicas)) zkport=""
+	((base + 10 * servers + 1 <= 65535)) || die "start: --port too high"
+	if ((nreplicas > 1)); then
+		WANT_ZOOKEEPER=1
+		zkport=$((base + 10 * servers))
+	fi
 	cmd_install
 
 	mkdir -p "$dir"
@@ -225,24 +307,41 @@ cmd_start() {
 	for ((i = 1; i <= servers; i++)); do
 		if pid_alive "$(server_pid "$dir/server$i")"; then running[i]=1; else down=1; fi
 	done
+	if [[ -n $zkport ]] && ! pid_alive "$(server_pid "$dir/zookeeper")" zookeeper; then down=1; fi
 	((down)) || die "every server in $dir is already running (scripts/clickhouse.sh stop --dir $dir)"
 
-	local shards="" addrs=""
-	for ((i = 1; i <= servers; i++)); do
-		local p=$((base + 10 * (i - 1)))
-		shards+="            <shard><replica><host>127.0.0.1</host><port>$p</port></replica></shard>"$'\n'
-		addrs+="${addrs:+,}127.0.0.1:$p"
+	local shards="" addrs="" s r
+	for ((s = 1; s <= nshards; s++)); do
+		shards+="            <shard>"
+		((nreplicas == 1)) || shards+="<internal_replication>true</internal_replication>"
+		for ((r = 1; r <= nreplicas; r++)); do
+			local p=$((base + 10 * ((s - 1) * nreplicas + r - 1)))
+			shards+="<replica><host>127.0.0.1</host><port>$p</port></replica>"
+			addrs+="${addrs:+,}127.0.0.1:$p"
+		done
+		shards+="</shard>"$'\n'
 	done
 
-	log "starting $servers ClickHouse server(s) in $dir"
 	# A caller that gives up must not leave half-started servers behind.
 	# shellcheck disable=SC2064
 	trap "cmd_stop --dir $(printf %q "$dir") >/dev/null 2>&1 || true; exit 143" TERM INT HUP
+	[[ -z $zkport ]] || start_zookeeper "$dir" "$zkport"
+	log "starting $servers ClickHouse server(s) in $dir"
 	for ((i = 1; i <= servers; i++)); do
 		[[ ${running[i]:-0} == 1 ]] && continue
-		local n="$dir/server$i" p=$((base + 10 * (i - 1)))
+		local n="$dir/server$i" p=$((base + 10 * (i - 1))) extra="" profile=""
+		if [[ -n $zkport ]]; then
+			s=$(((i - 1) / nreplicas + 1)) r=$(((i - 1) % nreplicas + 1))
+			extra="<zookeeper><node><host>127.0.0.1</host><port>$zkport</port></node><session_timeout_ms>4000</session_timeout_ms></zookeeper>
+		    <macros><shard>$s</shard><replica>r${s}_$r</replica></macros>
+		    <interserver_http_host>127.0.0.1</interserver_http_host>
+		    <interserver_http_port>$((p + 1))</interserver_http_port>"
+			# What sluice requires of replicas (docs/clickhouse.md): a
+			# Distributed query asks each shard's first live replica.
+			profile="<load_balancing>in_order</load_balancing><prefer_localhost_replica>0</prefer_localhost_replica>"
+		fi
 		mkdir -p "$n/data" "$n/tmp" "$n/user_files" "$n/format_schemas"
-		write_config "$n" "$p" "$shards"
+		write_config "$n" "$p" "$shards" "$extra" "$profile"
 		# Detached stdio: whoever runs this script (exec.Cmd with pipes)
 		# must see EOF when the script exits, not when the servers do.
 		"$SERVER" --config-file="$n/config.xml" </dev/null >"$n/stdout.log" 2>&1 &
@@ -305,11 +404,22 @@ cmd_stop() {
 	fi
 	rm -f "$dir/watchdog.pid"
 
+	stop_pids "$dir"/server*
+	# ZooKeeper last: replicas still running would wait on it.
+	stop_pids "$dir/zookeeper"
+	for n in "$dir"/server* "$dir/zookeeper"; do
+		rm -f "$n/pid"
+	done
+}
+
+# stop_pids DIR... SIGTERMs the process of each DIR/pid (a ClickHouse server
+# or ZooKeeper) and SIGKILLs what is left after CLICKHOUSE_STOP_TIMEOUT.
+stop_pids() {
 	local pids=() n pid
-	for n in "$dir"/server*; do
+	for n in "$@"; do
 		[[ -d $n ]] || continue
 		pid=$(server_pid "$n")
-		if pid_alive "$pid"; then
+		if pid_alive "$pid" 'clickhouse\|zookeeper'; then
 			kill -TERM "$pid" 2>/dev/null || true
 			pids+=("$pid")
 		fi
@@ -318,7 +428,7 @@ cmd_stop() {
 	while ((${#pids[@]})); do
 		local left=()
 		for pid in "${pids[@]}"; do
-			if pid_alive "$pid"; then left+=("$pid"); fi
+			if pid_alive "$pid" 'clickhouse\|zookeeper'; then left+=("$pid"); fi
 		done
 		pids=(${left[@]+"${left[@]}"})
 		((${#pids[@]})) || break
@@ -329,9 +439,6 @@ cmd_stop() {
 			break
 		fi
 		sleep 0.2
-	done
-	for n in "$dir"/server*; do
-		rm -f "$n/pid"
 	done
 }
 

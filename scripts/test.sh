@@ -11,7 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 echo "== dependencies"
 go list -deps -test ./... >/dev/null  # fetches only the modules the build needs
 scripts/kafka.sh fetch >/dev/null
-scripts/clickhouse.sh install
+scripts/clickhouse.sh install --zookeeper
 scripts/clickhouse.sh chdb >/dev/null
 scripts/install-clients.sh
 

@@ -24,16 +24,19 @@ import (
 
 // Cluster is a set of running servers started by Start.
 type Cluster struct {
-	// Addrs are the servers' native-protocol addresses (host:port), one
-	// per shard. Every server knows the cluster "sluice" of all of them.
+	// Addrs are the servers' native-protocol addresses (host:port), in
+	// server order: shard by shard, each shard's replicas in turn. Every
+	// server knows the cluster "sluice" of all of them.
 	Addrs []string
-	// Dir holds DIR/serverN/{config.xml,server.log,server.err.log,data/}.
+	// Dir holds DIR/serverN/{config.xml,server.log,server.err.log,data/}
+	// (and DIR/zookeeper with replicas).
 	Dir string
 
-	script  string
-	ownsDir bool
-	shards  int
-	base    int // the first server's port
+	script   string
+	ownsDir  bool
+	shards   int
+	replicas int
+	base     int // the first server's port
 
 	stopOnce sync.Once
 	stopErr  error
@@ -46,14 +49,30 @@ const ClusterName = "sluice"
 // Start installs ClickHouse if needed and starts shards servers (1 or 2)
 // in dir (a new temporary directory, removed by Stop, when dir is "").
 func Start(ctx context.Context, shards int, dir string) (*Cluster, error) {
+	return StartReplicated(ctx, shards, 1, dir)
+}
+
+// StartReplicated is Start with replicas servers (1 or 2) per shard; with
+// 2, ZooKeeper too, and every local table sluice creates is Replicated.
+func StartReplicated(ctx context.Context, shards, replicas int, dir string) (*Cluster, error) {
 	if shards != 1 && shards != 2 {
 		return nil, fmt.Errorf("clickhousetest: shards must be 1 or 2, got %d", shards)
+	}
+	if replicas != 1 && replicas != 2 {
+		return nil, fmt.Errorf("clickhousetest: replicas must be 1 or 2, got %d", replicas)
 	}
 	root, err := scripttest.RepoRoot()
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{script: filepath.Join(root, "scripts", "clickhouse.sh"), Dir: dir, shards: shards}
+	c := &Cluster{script: filepath.Join(root, "scripts", "clickhouse.sh"), Dir: dir, shards: shards, replicas: replicas}
+	servers := shards * replicas
+	// Each server takes its native port and the next (interserver HTTP,
+	// with replicas); ZooKeeper takes the slot after the last server.
+	slots, perSlot := servers, 1
+	if replicas > 1 {
+		slots, perSlot = servers+1, 2
+	}
 	if c.Dir == "" {
 		if c.Dir, err = os.MkdirTemp("", "sluice-clickhouse-"); err != nil {
 			return nil, fmt.Errorf("clickhousetest: %w", err)
@@ -62,7 +81,7 @@ func Start(ctx context.Context, shards int, dir string) (*Cluster, error) {
 	}
 	var out string
 	for attempt := 1; ; attempt++ {
-		base, err := scripttest.FreeBasePort(shards, 1)
+		base, err := scripttest.FreeBasePort(slots, perSlot)
 		if err != nil {
 			c.cleanupDir()
 			return nil, err
@@ -82,9 +101,9 @@ func Start(ctx context.Context, shards int, dir string) (*Cluster, error) {
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	c.Addrs = strings.Split(lines[len(lines)-1], ",")
-	if len(c.Addrs) != shards {
+	if len(c.Addrs) != servers {
 		_ = c.Stop(context.Background())
-		return nil, fmt.Errorf("clickhousetest: scripts/clickhouse.sh start printed %q, want %d addresses", out, shards)
+		return nil, fmt.Errorf("clickhousetest: scripts/clickhouse.sh start printed %q, want %d addresses", out, servers)
 	}
 	return c, nil
 }
@@ -94,15 +113,22 @@ func Start(ctx context.Context, shards int, dir string) (*Cluster, error) {
 // logged first.
 func StartForTest(t testing.TB, shards int) *Cluster {
 	t.Helper()
+	return StartReplicatedForTest(t, shards, 1)
+}
+
+// StartReplicatedForTest is StartForTest with replicas servers per shard
+// (StartReplicated).
+func StartReplicatedForTest(t testing.TB, shards, replicas int) *Cluster {
+	t.Helper()
 	// Generous: the first run may install the packages.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
-	c, err := Start(ctx, shards, t.TempDir())
+	c, err := StartReplicated(ctx, shards, replicas, t.TempDir())
 	if err != nil {
 		t.Fatalf("clickhousetest: %v", err)
 	}
-	t.Logf("clickhousetest: %d server(s) up in %s: %s", shards, time.Since(start).Round(time.Millisecond), strings.Join(c.Addrs, ","))
+	t.Logf("clickhousetest: %d shard(s) of %d replica(s) up in %s: %s", shards, replicas, time.Since(start).Round(time.Millisecond), strings.Join(c.Addrs, ","))
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("clickhousetest: server logs of %s:\n%s", c.Dir, c.LogTail(30))
@@ -116,7 +142,7 @@ func StartForTest(t testing.TB, shards int) *Cluster {
 	return c
 }
 
-// Stop stops every server (SIGTERM, SIGKILL after 15 s) and, if Start
+// Stop stops every server and ZooKeeper (SIGTERM, SIGKILL after 15 s) and, if Start
 // created the directory, removes it. Calling it again returns the first
 // result.
 func (c *Cluster) Stop(ctx context.Context) error {
@@ -127,7 +153,7 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	return c.stopErr
 }
 
-// Kill SIGKILLs server i (0-based), as a crash would, and returns once it
+// Kill SIGKILLs server i (0-based, in Addrs' order), as a crash would, and returns once it
 // has exited. Stop still cleans up the others.
 func (c *Cluster) Kill(i int) error {
 	pidFile := filepath.Join(c.Dir, fmt.Sprintf("server%d", i+1), "pid")
@@ -159,7 +185,7 @@ func (c *Cluster) Restart(ctx context.Context) error {
 
 func (c *Cluster) start(ctx context.Context) (string, error) {
 	return c.run(ctx, "start", "--dir", c.Dir, "--shards", strconv.Itoa(c.shards),
-		"--port", strconv.Itoa(c.base),
+		"--replicas", strconv.Itoa(c.replicas), "--port", strconv.Itoa(c.base),
 		// If the test binary dies without Stop, the script's watchdog
 		// stops the servers.
 		"--owner-pid", strconv.Itoa(os.Getpid()))

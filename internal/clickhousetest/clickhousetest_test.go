@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,5 +106,88 @@ func TestKillRestart(t *testing.T) {
 	}
 	if pid(0) != first {
 		t.Fatalf("Restart restarted the running server too (pid %s, was %s)", pid(0), first)
+	}
+}
+
+// One shard of two replicas: each server has its own {replica} macro, the
+// cluster lists both replicas of the shard, a Replicated table written on
+// one is read on the other (through ZooKeeper), and Stop stops ZooKeeper
+// too.
+func TestReplicas(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := StartReplicated(ctx, 1, 2, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	if len(c.Addrs) != 2 {
+		t.Fatalf("addresses %v, want two", c.Addrs)
+	}
+	macros := map[string]bool{}
+	conns := make([]ch.Conn, 2)
+	for i, a := range c.Addrs {
+		conn, err := ch.Open(&ch.Options{Addr: []string{a}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conns[i] = conn
+		var shard, replica string
+		if err := conn.QueryRow(ctx, "SELECT anyIf(substitution, macro = 'shard'), anyIf(substitution, macro = 'replica') FROM system.macros").Scan(&shard, &replica); err != nil {
+			t.Fatalf("%s: %v", a, err)
+		}
+		if shard != "1" || replica == "" {
+			t.Fatalf("%s: macros shard %q replica %q, want shard 1 and a replica", a, shard, replica)
+		}
+		macros[replica] = true
+		var replicas uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.clusters WHERE cluster = '"+ClusterName+"' AND shard_num = 1").Scan(&replicas); err != nil || replicas != 2 {
+			t.Fatalf("%s knows %d replicas of shard 1 (%v), want 2", a, replicas, err)
+		}
+		if err := conn.Exec(ctx, "CREATE TABLE default.r (x UInt8) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/default/r', '{replica}') ORDER BY x"); err != nil {
+			t.Fatalf("%s: %v", a, err)
+		}
+	}
+	if len(macros) != 2 {
+		t.Fatalf("replica macros %v, want two different ones", macros)
+	}
+	b, err := conns[0].PrepareBatch(ctx, "INSERT INTO default.r (x)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := b.Append(uint8(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	if err := conns[1].Exec(ctx, "SYSTEM SYNC REPLICA default.r"); err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	if err := conns[1].QueryRow(ctx, "SELECT count() FROM default.r").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("the other replica has %d rows (%v), want 3", n, err)
+	}
+	zk, err := os.ReadFile(filepath.Join(c.Dir, "zookeeper", "zoo.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zkAddr string
+	for _, line := range strings.Split(string(zk), "\n") {
+		if p, ok := strings.CutPrefix(line, "clientPort="); ok {
+			zkAddr = "127.0.0.1:" + p
+		}
+	}
+	if err := c.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range append(c.Addrs, zkAddr) {
+		if conn, err := net.DialTimeout("tcp", a, time.Second); err == nil {
+			conn.Close()
+			t.Fatalf("%s still listens after Stop", a)
+		}
 	}
 }

@@ -155,11 +155,16 @@ func isIdent(s string) bool {
 // Store is the ClickHouse engine (store.Store).
 type Store struct {
 	conn driver.Conn // reads (any server)
-	// shards are one connection per shard (Config.Cluster); nil on one
-	// server.
-	shards  []driver.Conn
-	cluster string
-	db      string // quoted database name
+	// shards are one connection per shard (Config.Cluster): to its
+	// replicas in the cluster's order, so to the first that answers;
+	// nil on one server.
+	shards []driver.Conn
+	// replicas are, when a shard has several replicas (the tables are
+	// then Replicated, replicated.go), one connection per server: per
+	// shard, its replicas in the cluster's order.
+	replicas [][]driver.Conn
+	cluster  string
+	db       string // quoted database name
 	// maxProps is limits.Config.MaxPropertiesPerCollection: the leaf
 	// columns one collection's table may have.
 	maxProps int
@@ -206,6 +211,9 @@ func OpenLimits(ctx context.Context, c Config, log *slog.Logger, l limits.Config
 			DialTimeout: dt,
 			// 18.16 speaks only the native protocol to this client.
 			Protocol: ch.Native,
+			// Failover in the given order: a shard's writes go to the
+			// first of its replicas that answers (replicated.go).
+			ConnOpenStrategy: ch.ConnOpenInOrder,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("clickhouse store: connecting to %v: %w", addrs, err)
@@ -226,6 +234,13 @@ func OpenLimits(ctx context.Context, c Config, log *slog.Logger, l limits.Config
 			s.Close()
 			return nil, err
 		}
+		replicated := hasReplicas(shards)
+		if replicated {
+			if err := checkSettings(ctx, s.conn); err != nil {
+				s.Close()
+				return nil, err
+			}
+		}
 		for _, replicas := range shards {
 			sc, err := open(replicas)
 			if err != nil {
@@ -233,6 +248,19 @@ func OpenLimits(ctx context.Context, c Config, log *slog.Logger, l limits.Config
 				return nil, err
 			}
 			s.shards = append(s.shards, sc)
+			if !replicated {
+				continue
+			}
+			var rcs []driver.Conn
+			for _, r := range replicas {
+				rc, err := open([]string{r})
+				if err != nil {
+					s.Close()
+					return nil, err
+				}
+				rcs = append(rcs, rc)
+			}
+			s.replicas = append(s.replicas, rcs)
 		}
 	}
 	if err := s.init(ctx); err != nil {
@@ -249,7 +277,7 @@ func OpenLimits(ctx context.Context, c Config, log *slog.Logger, l limits.Config
 		go func() { defer close(s.settled); s.settleLoop(ctx, every) }()
 	}
 	if c.Cluster != "" {
-		log.Info("clickhouse store: tables sharded", "cluster", c.Cluster, "shards", len(s.shards), "database", c.Database)
+		log.Info("clickhouse store: tables sharded", "cluster", c.Cluster, "shards", len(s.shards), "replicated", s.replicas != nil, "database", c.Database)
 	}
 	return s, nil
 }
@@ -301,7 +329,7 @@ const (
 )
 
 func (s *Store) init(ctx context.Context) error {
-	if err := s.onEach(func(c driver.Conn) error { return c.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+s.db) }); err != nil {
+	if err := s.onEach(func(c driver.Conn) error { return c.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+s.db) }); err != nil && !s.existing(ctx, err, nil) {
 		return fmt.Errorf("clickhouse store: creating database %s: %w", s.db, err)
 	}
 	// A database of the layout before claims (keen.ids in sluice_ids,
@@ -350,6 +378,13 @@ func (s *Store) Close() error {
 	for _, c := range s.shards {
 		if cerr := c.Close(); err == nil {
 			err = cerr
+		}
+	}
+	for _, rs := range s.replicas {
+		for _, c := range rs {
+			if cerr := c.Close(); err == nil {
+				err = cerr
+			}
 		}
 	}
 	return err

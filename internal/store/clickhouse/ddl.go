@@ -22,8 +22,26 @@ import (
 
 const localSuffix = "_l"
 
-// onEach runs f on every server: the shards, or the one server.
+// onEach runs f on every server: every replica of every shard, or the
+// one server.
 func (s *Store) onEach(f func(c driver.Conn) error) error {
+	if s.replicas != nil {
+		for _, rs := range s.replicas {
+			for _, c := range rs {
+				if err := f(c); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return s.onShards(f)
+}
+
+// onShards runs f once per shard (on its first replica that answers), or
+// on the one server: for statements that Replicated tables replicate
+// (a mutation, OPTIMIZE).
+func (s *Store) onShards(f func(c driver.Conn) error) error {
 	if len(s.shards) == 0 {
 		return f(s.conn)
 	}
@@ -36,18 +54,23 @@ func (s *Store) onEach(f func(c driver.Conn) error) error {
 }
 
 // createTable creates table name (its columns and MergeTree engine as
-// given) if missing, on every server.
+// given) if missing, on every server — or, with replicas, on every server
+// that answers when each of those has it already (existing).
 func (s *Store) createTable(ctx context.Context, name, columns, engine string) error {
-	return s.onEach(func(c driver.Conn) error {
+	err := s.onEach(func(c driver.Conn) error {
 		if s.cluster == "" {
 			return c.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+s.db+"."+name+" ("+columns+") ENGINE = "+engine)
 		}
-		if err := c.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+s.db+"."+name+localSuffix+" ("+columns+") ENGINE = "+engine); err != nil {
+		if err := c.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+s.db+"."+name+localSuffix+" ("+columns+") ENGINE = "+s.localEngine(name+localSuffix, engine)); err != nil {
 			return err
 		}
 		return c.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+s.db+"."+name+" AS "+s.db+"."+name+localSuffix+
 			" ENGINE = Distributed("+s.cluster+", "+unquote(s.db)+", "+name+localSuffix+")")
 	})
+	if err != nil && s.existing(ctx, err, []string{name, name + localSuffix}) {
+		return nil
+	}
+	return err
 }
 
 // alterTable runs ALTER TABLE name <cmd> (a column change) on every
@@ -83,35 +106,54 @@ func (s *Store) dropTable(ctx context.Context, name string) error {
 
 // mutate runs ALTER TABLE <cmd> (a DELETE) on the rows of table name on
 // every shard and waits until each server has applied it to every part
-// (18.16 has no mutations_sync).
+// (18.16 has no mutations_sync). A Replicated table replicates the
+// mutation: it runs once per shard, and every replica is waited for.
 func (s *Store) mutate(ctx context.Context, name, cmd string) error {
 	target := name
 	if s.cluster != "" {
 		target += localSuffix
 	}
+	if s.replicas != nil {
+		for i, c := range s.shards {
+			if err := s.mutateReplicated(ctx, c, s.replicas[i], target, cmd); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	return s.onEach(func(c driver.Conn) error {
 		if err := c.Exec(ctx, "ALTER TABLE "+s.db+"."+target+" "+cmd); err != nil {
 			return fmt.Errorf("clickhouse store: ALTER TABLE %s %s: %w", target, firstWords(cmd), err)
 		}
-		wait := 5 * time.Millisecond
-		for {
-			var n uint64
-			err := c.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = "+str(unquote(s.db))+
-				" AND table = "+str(target)+" AND is_done = 0").Scan(&n)
-			if err != nil {
-				return fmt.Errorf("clickhouse store: waiting for a mutation of %s: %w", target, err)
-			}
-			if n == 0 {
-				return nil
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("clickhouse store: waiting for a mutation of %s: %w", target, ctx.Err())
-			case <-time.After(wait):
-			}
-			wait = min(2*wait, 200*time.Millisecond)
-		}
+		return s.waitMutations(ctx, c, target, "")
 	})
+}
+
+// waitMutations waits until server c has applied the mutations of table
+// target: every one when upTo is "", else up to mutation_id upTo, which
+// it must have.
+func (s *Store) waitMutations(ctx context.Context, c driver.Conn, target, upTo string) error {
+	q := "SELECT count(), countIf(is_done = 0) FROM system.mutations WHERE database = " + str(unquote(s.db)) + " AND table = " + str(target)
+	if upTo != "" {
+		q = "SELECT countIf(mutation_id = " + str(upTo) + "), countIf(is_done = 0 AND mutation_id <= " + str(upTo) + ") FROM system.mutations WHERE database = " +
+			str(unquote(s.db)) + " AND table = " + str(target)
+	}
+	wait := 5 * time.Millisecond
+	for {
+		var have, pending uint64
+		if err := c.QueryRow(ctx, q).Scan(&have, &pending); err != nil {
+			return fmt.Errorf("clickhouse store: waiting for a mutation of %s: %w", target, err)
+		}
+		if pending == 0 && (upTo == "" || have > 0) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("clickhouse store: waiting for a mutation of %s: %w", target, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
 }
 
 // insert writes rows (values of columns, in order) into table name: on a

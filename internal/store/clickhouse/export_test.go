@@ -51,3 +51,6 @@ func Settle(ctx context.Context, s *Store, now time.Time, deadAfter time.Duratio
 
 // Settleable is settleable, for its table test.
 var Settleable = settleable
+
+// ReplicatedEngine is replicatedEngine, for its table test.
+var ReplicatedEngine = replicatedEngine

@@ -36,9 +36,10 @@ func (s *Store) columns(ctx context.Context, tbl string) (map[string]string, err
 		names = append(names, tbl+localSuffix)
 	}
 	seen := map[string]int{}
-	found, servers := false, 0
-	err := s.onEach(func(c driver.Conn) error {
-		servers++
+	found := false
+	// A replica that is down is not asked: its shard is served by
+	// another, and it gets the columns from ZooKeeper when it is back.
+	servers, err := s.onLive(func(c driver.Conn) error {
 		rows, err := c.Query(ctx, "SELECT name FROM system.columns WHERE database = "+str(unquote(s.db))+" AND table IN ("+strList(names)+")")
 		if err != nil {
 			return err
@@ -441,10 +442,12 @@ func (s *Store) writeEvents(ctx context.Context, evs []pending, tableCols map[st
 	}
 	for _, tbl := range order {
 		rows := byTable[tbl]
+		cols := tableCols[tbl]
+		// Created again on every server: it may miss on some, created by
+		// a node that stopped half-way.
 		if err := s.ensureTable(ctx, tbl); err != nil {
 			return err
 		}
-		cols := tableCols[tbl]
 		seen := map[string]bool{}
 		var keys []string
 		for _, p := range rows {

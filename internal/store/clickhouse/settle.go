@@ -149,10 +149,15 @@ func (s *Store) settleTable(ctx context.Context, tbl string, vs []uint64) error 
 	if s.cluster != "" {
 		local = localSuffix
 	}
+	// A Replicated table replicates OPTIMIZE (its leader assigns the merge
+	// to every replica): once per shard, then every replica is waited for.
 	optimize := ch.Context(ctx, ch.WithSettings(ch.Settings{"optimize_throw_if_noop": 1}))
-	err := s.onEach(func(c driver.Conn) error {
+	err := s.onShards(func(c driver.Conn) error {
 		return c.Exec(optimize, "OPTIMIZE TABLE "+s.db+"."+tbl+local+" FINAL")
 	})
+	if err == nil && s.replicas != nil {
+		err = s.syncReplicas(ctx, tbl+local)
+	}
 	if isUnknownTable(err) {
 		err = nil // dropped (its collection deleted): its marks go too
 	}
@@ -166,7 +171,7 @@ func (s *Store) settleTable(ctx context.Context, tbl string, vs []uint64) error 
 		}
 		cond := " DELETE WHERE tbl = " + str(tbl) + " AND _v IN (" + strings.Join(list, ", ") + ")"
 		for _, t := range []string{dirtyTable, doneTable} {
-			if err := s.onEach(func(c driver.Conn) error { return c.Exec(ctx, "ALTER TABLE "+s.db+"."+t+local+cond) }); err != nil {
+			if err := s.onShards(func(c driver.Conn) error { return c.Exec(ctx, "ALTER TABLE "+s.db+"."+t+local+cond) }); err != nil {
 				return fmt.Errorf("clickhouse store: removing the settled marks of %s from %s: %w", tbl, t, err)
 			}
 		}
