@@ -24,9 +24,9 @@ import (
 // shard SIGKILLed; the other serves it at once, with every event written
 // before (it had them: replication), and takes Inserts and queries, exact;
 // a store opens meanwhile. A new collection (a CREATE on every server) is
-// refused. The
-// killed replica, restarted, catches up: both hold the same rows, and
-// the counts are exact again; settling merges a marked table on both.
+// refused. The killed replica, restarted, catches up: both hold the same
+// rows, and the counts are exact again; settling merges a marked table on
+// both.
 func TestReplicaDown(t *testing.T) {
 	c := clickhousetest.StartReplicatedForTest(t, 1, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
