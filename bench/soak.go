@@ -135,7 +135,8 @@ func (sp *soakProject) failureCounts() (map[string]int64, int64) {
 }
 
 func runSoak(ctx context.Context, c soakConfig) (*soakReport, error) {
-	rep := &soakReport{Started: time.Now(), Machine: describeMachine(), Projects: c.projects, Rate: c.rate,
+	dirty := git(c.repo, "status", "--porcelain", "--", ".", ":(exclude)bench")
+	rep := &soakReport{Commit: git(c.repo, "rev-parse", "HEAD"), Dirty: dirty != "" && dirty != "?", Started: time.Now(), Machine: describeMachine(), Projects: c.projects, Rate: c.rate,
 		Duration: c.duration.Seconds(), PoisonEvery: c.poisonEvery.Seconds(), Backend: "embedded log"}
 	if !c.embedded {
 		rep.Backend = "Apache Kafka at " + c.brokers

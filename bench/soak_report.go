@@ -15,6 +15,10 @@ import (
 
 // soakReport is everything the soak benchmark measured.
 type soakReport struct {
+	// Commit and Dirty are the repository's when the run started (sluice
+	// was built just before): it may have moved on by the report.
+	Commit         string    `json:"commit"`
+	Dirty          bool      `json:"dirty"`
 	Started        time.Time `json:"started"`
 	Finished       time.Time `json:"finished"`
 	Machine        machine   `json:"machine"`
@@ -75,6 +79,12 @@ type soakSample struct {
 	RSSkB      int64   `json:"rss_kb"`
 	FDs        int     `json:"fds"`
 	Goroutines int64   `json:"goroutines"`
+	// HeapBytes is Go's heap in use (go_memstats_heap_inuse_bytes);
+	// StoreBytes the embedded store's own memory (sluice_store_memory_bytes,
+	// DuckDB's buffer manager): what RSS holds besides them is C
+	// allocations and what neither has given back to the system.
+	HeapBytes  float64 `json:"heap_inuse_bytes"`
+	StoreBytes float64 `json:"store_memory_bytes"`
 	CPUSeconds float64 `json:"cpu_seconds"` // utime+stime of sluice since it started
 	Cores      float64 `json:"cores"`       // over the interval since the previous sample
 	Acked      []int64 `json:"acked"`
@@ -129,6 +139,8 @@ func (s *soakSampler) take(ctx context.Context, note string) {
 		m := parseMetrics(text)
 		s.metricsEnd = m
 		row.Goroutines = int64(m["go_goroutines"])
+		row.HeapBytes = m["go_memstats_heap_inuse_bytes"]
+		row.StoreBytes = m["sluice_store_memory_bytes"]
 		row.Invalid = m["sluice_pipeline_invalid_events_total"]
 		row.DLQ = m[`sluice_pipeline_dlq_records_total{result="written"}`]
 		row.TxAborted = m[`sluice_pipeline_transactions_total{result="aborted"}`]
@@ -143,8 +155,8 @@ func (s *soakSampler) take(ctx context.Context, note string) {
 		acked += row.Acked[i]
 		counted += row.Counted[i]
 	}
-	logf("soak: %4.0f s  RSS %4.0f MiB  fds %4d  goroutines %5d  %.2f cores  acked %d counted %d%s",
-		row.Seconds, float64(row.RSSkB)/1024, row.FDs, row.Goroutines, row.Cores, acked, counted, map[bool]string{true: "  (" + row.CountError + ")", false: ""}[row.CountError != ""])
+	logf("soak: %4.0f s  RSS %4.0f MiB (Go heap %4.0f, store %4.0f)  fds %4d  goroutines %5d  %.2f cores  acked %d counted %d%s",
+		row.Seconds, float64(row.RSSkB)/1024, row.HeapBytes/(1<<20), row.StoreBytes/(1<<20), row.FDs, row.Goroutines, row.Cores, acked, counted, map[bool]string{true: "  (" + row.CountError + ")", false: ""}[row.CountError != ""])
 }
 
 func openFDs(pid string) int {
@@ -359,11 +371,10 @@ func (r *soakReport) markdown(c soakConfig) string {
 	var s strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&s, format, args...) }
 	m := r.Machine
-	commit := git(c.repo, "rev-parse", "HEAD")
-	dirty := git(c.repo, "status", "--porcelain", "--", ".", ":(exclude)bench")
+	commit := r.Commit
 	commitNote := ""
-	if dirty != "" && dirty != "?" {
-		commitNote = " (plus uncommitted changes outside bench/ at the time of the run)"
+	if r.Dirty {
+		commitNote = " (plus uncommitted changes outside bench/ when the run started)"
 	}
 	w("# Soak: mixed valid and poison traffic from several projects\n\n")
 	w("Written by `bench/run.sh --benches soak` (`bench/soak.go`); do not edit by hand, run it again. The acceptance run of issue 15: ")
@@ -391,7 +402,7 @@ func (r *soakReport) markdown(c soakConfig) string {
 	w("| poison traffic | per project one input every %.0f s into collection `poison`, cycling through the %d kinds below: Kafka records through a second producer (not idempotent, 2 retries, %s timeout), events over HTTP, hand-made record batches through a raw kmsg Produce (acks=all, partitions in turn) |\n",
 		r.PoisonEvery, len(r.PoisonKinds), c.poisonTimeout)
 	w("| duration | %.0f s of traffic, then the producers flush; then up to %s for every acknowledged event to become countable (took %.0f s) |\n", r.TrafficSeconds, c.settle, r.SettleSeconds)
-	w("| samples | every %s: sluice's VmRSS and open fds (/proc), `go_goroutines` and the pipeline's counters (`/metrics`), utime+stime, and each project's `count` of `events` over HTTP (read key) |\n\n", c.sample)
+	w("| samples | every %s: sluice's VmRSS and open fds (/proc), `go_goroutines`, Go's heap in use, the store's memory (`sluice_store_memory_bytes`) and the pipeline's counters (`/metrics`), utime+stime, and each project's `count` of `events` over HTTP (read key) |\n\n", c.sample)
 
 	w("## Every valid event stored exactly once?\n\n")
 	w("| project | produced | acknowledged | failed | counted | counted − acknowledged |\n|---|---:|---:|---:|---:|---:|\n")
@@ -426,6 +437,8 @@ func (r *soakReport) markdown(c soakConfig) string {
 		b, e := r.Samples[bi], r.Samples[len(r.Samples)-1]
 		w("| | at %.0f s | at the end (%.0f s) | growth |\n|---|---:|---:|---:|\n", b.Seconds, e.Seconds)
 		w("| RSS | %.0f MiB | %.0f MiB | %+.0f MiB (%+.0f %%) |\n", float64(b.RSSkB)/1024, float64(e.RSSkB)/1024, float64(e.RSSkB-b.RSSkB)/1024, pct(float64(e.RSSkB), float64(b.RSSkB)))
+		w("| Go heap in use | %.0f MiB | %.0f MiB | %+.0f MiB |\n", b.HeapBytes/(1<<20), e.HeapBytes/(1<<20), (e.HeapBytes-b.HeapBytes)/(1<<20))
+		w("| store (DuckDB's buffer manager) | %.0f MiB | %.0f MiB | %+.0f MiB |\n", b.StoreBytes/(1<<20), e.StoreBytes/(1<<20), (e.StoreBytes-b.StoreBytes)/(1<<20))
 		w("| goroutines | %d | %d | %+d |\n", b.Goroutines, e.Goroutines, e.Goroutines-b.Goroutines)
 		w("| open fds | %d | %d | %+d |\n\n", b.FDs, e.FDs, e.FDs-b.FDs)
 		peak := int64(0)
@@ -434,8 +447,8 @@ func (r *soakReport) markdown(c soakConfig) string {
 		}
 		w("Peak sampled RSS %.0f MiB. Growth is taken from the sample at or after %s (or the middle one in a shorter run) to the last sample (after the load stopped and the counts settled).\n\n", float64(peak)/1024, c.baseline)
 	}
-	w("| t (s) | RSS (MiB) | fds | goroutines | sluice cores | acknowledged | counted | behind | log (KB) | invalid | DLQ written | tx aborted | tx failed | Kafka refusals | |\n")
-	w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	w("| t (s) | RSS (MiB) | Go heap (MiB) | store (MiB) | fds | goroutines | sluice cores | acknowledged | counted | behind | log (KB) | invalid | DLQ written | tx aborted | tx failed | Kafka refusals | |\n")
+	w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, row := range r.Samples {
 		var a, n int64
 		for i := range row.Acked {
@@ -446,8 +459,8 @@ func (r *soakReport) markdown(c soakConfig) string {
 		if row.CountError != "" {
 			note = strings.TrimSpace(note + " " + strings.ReplaceAll(row.CountError, "|", "/"))
 		}
-		w("| %.0f | %.0f | %d | %d | %.2f | %d | %d | %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %s |\n",
-			row.Seconds, float64(row.RSSkB)/1024, row.FDs, row.Goroutines, row.Cores, a, n, a-n, float64(row.LogBytes)/1024,
+		w("| %.0f | %.0f | %.0f | %.0f | %d | %d | %.2f | %d | %d | %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %s |\n",
+			row.Seconds, float64(row.RSSkB)/1024, row.HeapBytes/(1<<20), row.StoreBytes/(1<<20), row.FDs, row.Goroutines, row.Cores, a, n, a-n, float64(row.LogBytes)/1024,
 			row.Invalid, row.DLQ, row.TxAborted, row.TxFailed, row.Refusals, note)
 	}
 	w("\n\"behind\" is acknowledged − counted at the sample (events in the pipeline, or lost). ")

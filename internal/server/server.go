@@ -125,6 +125,9 @@ func Run(ctx context.Context, cfg config.Serve, out io.Writer, logger *slog.Logg
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gwMetrics := gateway.NewMetrics(metrics)
 	metrics.MustRegister(gateway.NewLagCollector(b.Admin(), logger))
+	if m, ok := st.(memoryReporter); ok {
+		metrics.MustRegister(storeMemoryGauge(m))
+	}
 	var gateways []*gateway.Gateway
 	defer func() {
 		// Listeners stop before the registry and backend they depend on.
@@ -387,4 +390,27 @@ func openStore(ctx context.Context, cfg config.Serve, logger *slog.Logger, lim l
 		return nil, fmt.Errorf("opening the event store: %w", err)
 	}
 	return st, nil
+}
+
+// memoryReporter is a store that knows the memory it holds outside Go's
+// heap (DuckDB's buffer manager).
+type memoryReporter interface {
+	MemoryBytes(context.Context) (int64, error)
+}
+
+// storeMemoryGauge reports m's memory as sluice_store_memory_bytes, read
+// at each scrape (a second at most; -1 when it cannot be read).
+func storeMemoryGauge(m memoryReporter) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "sluice_store_memory_bytes",
+		Help: "Memory the embedded store (DuckDB's buffer manager) holds, outside Go's heap; -1 when it could not be read.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, err := m.MemoryBytes(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
 }

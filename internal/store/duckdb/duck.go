@@ -478,6 +478,17 @@ func (s *DuckStore) Insert(ctx context.Context, events []store.Event) (store.Ins
 	return res, nil
 }
 
+// MemoryBytes is what DuckDB's buffer manager holds now (duckdb_memory()):
+// the process's memory outside Go's heap that the store accounts for,
+// capped by memory_limit.
+func (s *DuckStore) MemoryBytes(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: reading DuckDB's memory: %w", err)
+	}
+	return n, nil
+}
+
 // An Insert that takes longer than slowInsert plus slowPerEvent per event
 // says where its time went, and whether a checkpoint was running (an
 // append to a table waits while a checkpoint writes that table; a sync or

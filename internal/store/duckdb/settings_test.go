@@ -358,3 +358,21 @@ func TestTempDirectoryInTheStore(t *testing.T) {
 		t.Errorf("temp_directory %q, want %q", got, want)
 	}
 }
+
+// MemoryBytes reports DuckDB's buffer manager: something once events are
+// stored, and no more than the memory limit.
+func TestMemoryBytes(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.Insert(ctx, wordEvents(rand.New(rand.NewPCG(9, 9)), "p1", "c", "m", 5000)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.MemoryBytes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n <= 0 || n > MemoryLimit(s.limits) {
+		t.Errorf("MemoryBytes = %d, want more than 0 and at most the memory limit (%d)", n, MemoryLimit(s.limits))
+	}
+}
