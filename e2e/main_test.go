@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -252,9 +253,37 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// freeKafkaAddr is freeAddr for a Kafka listener: sluice binds a listener
+// per backend broker nodePortStep (100) ports above the bootstrap port,
+// so those ports (for up to 3 brokers) must be free too. A port some
+// client connection holds as its local port is not: a test once failed
+// binding one.
+func freeKafkaAddr(t *testing.T) string {
+	t.Helper()
+	for range 50 {
+		addr := freeAddr(t)
+		_, portStr, _ := net.SplitHostPort(addr)
+		port, _ := strconv.Atoi(portStr)
+		free := port+300 <= 65535
+		for i := 1; free && i <= 3; i++ {
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+100*i)))
+			if err != nil {
+				free = false
+				break
+			}
+			ln.Close()
+		}
+		if free {
+			return addr
+		}
+	}
+	t.Fatal("no loopback port found with its broker ports free")
+	return ""
+}
+
 // localArgs are flags that keep a test's sluice on free loopback ports.
 func localArgs(t *testing.T) []string {
-	return []string{"--http-addr", freeAddr(t), "--inbound-addr", freeAddr(t), "--outbound-addr", freeAddr(t), "--advertised-host", "127.0.0.1"}
+	return []string{"--http-addr", freeAddr(t), "--inbound-addr", freeKafkaAddr(t), "--outbound-addr", freeKafkaAddr(t), "--advertised-host", "127.0.0.1"}
 }
 
 func httpDo(t *testing.T, method, url, key, body string) (int, string) {
