@@ -51,7 +51,6 @@ type dlqItem struct {
 
 // partResult is what processing one fetched partition gives.
 type partResult struct {
-	raw      tenancy.Raw
 	outbound bool
 	events   []store.Event
 	keys     [][]byte
@@ -139,7 +138,7 @@ func (p *Pipeline) processPartition(topic string, recs []*kgo.Record) partResult
 	if !ok {
 		return partResult{}
 	}
-	res := partResult{raw: raw, invalid: map[string]int{},
+	res := partResult{invalid: map[string]int{},
 		events: make([]store.Event, 0, len(recs)), keys: make([][]byte, 0, len(recs)), payloads: make([][]byte, 0, len(recs))}
 	var autofill map[string]any
 	p.cfg.Registry.Read(func(v *registry.View) {
