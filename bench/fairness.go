@@ -10,11 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // The fairness benchmark (sluicebench fairness, bench/run.sh --benches
@@ -43,6 +40,12 @@ type fairConfig struct {
 type fairLatency struct {
 	Measured, NotSeen int
 	P50, P99, Max     float64
+	// PollP50, PollP99: the polls' own round trips (the figures'
+	// resolution), ms.
+	PollP50, PollP99 float64
+	// WarmupMax: the slowest of the events left out (acknowledged in the
+	// warm-up), ms: a project's first events during a flood.
+	WarmupMax float64
 }
 
 // fairBuild is what one build gave.
@@ -62,6 +65,9 @@ type fairBuild struct {
 }
 
 type fairReport struct {
+	// Commit is the repository's when the run started (sluice was built
+	// from it), with " (modified)" if its tree outside bench/ was.
+	Commit            string
 	Started, Finished time.Time
 	Machine           machine
 	LoadEnd           string
@@ -83,7 +89,7 @@ func fairnessBench(args []string) error {
 	fs.IntVar(&c.recordSize, "record-size", 1024, "bytes of JSON per event")
 	fs.IntVar(&c.rate, "rate", 20, "the quiet project's events per second")
 	fs.DurationVar(&c.duration, "duration", 40*time.Second, "length of each quiet run (warm-up included)")
-	fs.DurationVar(&c.warmup, "warmup", 5*time.Second, "first part of each quiet run left out of the figures")
+	fs.DurationVar(&c.warmup, "warmup", 5*time.Second, "events acknowledged this long after the first acknowledgement of a quiet run are left out of the figures (their slowest is reported apart)")
 	fs.DurationVar(&c.pollEvery, "poll", 20*time.Millisecond, "interval of the count polls")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 10*time.Minute, "give up the backlog's drain after this long")
 	c.register(fs, "fairness.md", "", "the figures as JSON (empty: none)")
@@ -98,7 +104,11 @@ func fairnessBench(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep := &fairReport{Started: time.Now(), Machine: describeMachine(), FloodEvents: c.floodEvents, RecordSize: c.recordSize, Rate: c.rate}
+	commit := git(c.repo, "rev-parse", "--short", "HEAD")
+	if d := git(c.repo, "status", "--porcelain", "--", ".", ":(exclude)bench"); d != "" && d != "?" {
+		commit += " (modified)"
+	}
+	rep := &fairReport{Commit: commit, Started: time.Now(), Machine: describeMachine(), FloodEvents: c.floodEvents, RecordSize: c.recordSize, Rate: c.rate}
 	builds := []struct{ name, bin string }{{"this commit", c.bin}}
 	if c.baseline != "" {
 		builds = append(builds, struct{ name, bin string }{"baseline", c.baseline})
@@ -273,102 +283,22 @@ func quietLatency(ctx context.Context, c fairConfig, sl *sluiceProc, ca string, 
 		return fig, err
 	}
 	defer cl.Close()
-	total := int(float64(c.rate) * c.duration.Seconds())
-	acked := make([]atomic.Int64, total)
-	visible := make([]int64, total)
-	var produceErr atomic.Value
-	pctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		start := time.Now()
-		for i := 0; i < total; i++ {
-			due := start.Add(time.Duration(float64(i) / float64(c.rate) * float64(time.Second)))
-			if d := time.Until(due); d > 0 {
-				select {
-				case <-pctx.Done():
-					return
-				case <-time.After(d):
-				}
-			}
-			base := pl[i%len(pl)]
-			v := append([]byte(fmt.Sprintf(`{"seq":%d,`, i)), base[1:]...)
-			cl.Produce(pctx, &kgo.Record{Value: v}, func(_ *kgo.Record, err error) {
-				if err != nil {
-					produceErr.CompareAndSwap(nil, err)
-					return
-				}
-				acked[i].Store(time.Now().UnixNano())
-			})
-		}
-	}()
-	q := func(k int) (int64, error) {
-		n, _, err := count(ctx, sl.http, p, map[string]any{"event_collection": collection,
-			"filters": []any{map[string]any{"property_name": "seq", "operator": "lt", "property_value": k}}})
-		return n, err
+	run, err := measureCountable(ctx, cl, sl.http, p, collection, pl, c.rate, c.duration, c.pollEvery)
+	if err != nil {
+		return fig, err
 	}
-	frontier := 0
-	deadline := time.Now().Add(c.duration + 60*time.Second)
-	for frontier < total && time.Now().Before(deadline) {
-		if err, _ := produceErr.Load().(error); err != nil {
-			return fig, err
-		}
-		x := frontier
-		for x < total && acked[x].Load() != 0 {
-			x++
-		}
-		if x > frontier {
-			n, err := q(x)
-			if err != nil {
-				return fig, err
-			}
-			k := x
-			if n != int64(x) { // the largest k with all of [0, k) countable
-				lo, hi := frontier, x
-				for hi-lo > 1 {
-					mid := (lo + hi) / 2
-					m, err := q(mid)
-					if err != nil {
-						return fig, err
-					}
-					if m == int64(mid) {
-						lo = mid
-					} else {
-						hi = mid
-					}
-				}
-				k = lo
-			}
-			now := time.Now().UnixNano()
-			for i := frontier; i < k; i++ {
-				visible[i] = now
-			}
-			frontier = k
-		}
-		select {
-		case <-ctx.Done():
-			return fig, ctx.Err()
-		case <-time.After(c.pollEvery):
-		}
+	if err := run.writeTSV(filepath.Join(c.workDir, fmt.Sprintf("fairness-%s-%s.tsv", p.ID, collection))); err != nil {
+		return fig, err
 	}
-	cancel()
-	wg.Wait()
-	skip := int(float64(c.rate) * c.warmup.Seconds())
-	var ms []float64
-	for i := skip; i < total; i++ {
-		if visible[i] == 0 || acked[i].Load() == 0 {
-			fig.NotSeen++
-			continue
-		}
-		ms = append(ms, float64(visible[i]-acked[i].Load())/1e6)
+	ms, warm, notSeen := run.latencies(c.warmup)
+	fig.Measured, fig.NotSeen = len(ms), notSeen
+	if len(warm) > 0 {
+		fig.WarmupMax = warm[len(warm)-1]
 	}
-	fig.Measured = len(ms)
+	fig.PollP50, fig.PollP99 = run.pollQuantiles()
 	if len(ms) == 0 {
 		return fig, errors.New("no event became countable")
 	}
-	sortFloats(ms)
 	fig.P50, fig.P99, fig.Max = quantile(ms, 0.5), quantile(ms, 0.99), ms[len(ms)-1]
 	if fig.NotSeen > 0 {
 		return fig, fmt.Errorf("%d events never became countable", fig.NotSeen)
@@ -381,22 +311,23 @@ func (r *fairReport) markdown(c fairConfig) string {
 	fmt.Fprintf(&b, "## Fairness: a quiet project next to a flood\n\n")
 	m := r.Machine
 	fmt.Fprintf(&b, "Written by `bench/run.sh --benches fairness` (`bench/fairness.go`). `%s` at commit %s, %s → %s; "+
-		"%d cores (%s), %.0f GiB, Linux %s; load average %s at the start, %s at the end.\n\n", c.command, git(c.repo, "rev-parse", "--short", "HEAD"),
+		"%d cores (%s), %.0f GiB, Linux %s; load average %s at the start, %s at the end.\n\n", c.command, r.Commit,
 		r.Started.UTC().Format("2006-01-02 15:04"), r.Finished.UTC().Format("15:04 UTC"), m.Cores, m.CPUModel, m.MemGiB, m.Kernel, m.LoadAvg, r.LoadEnd)
 	fmt.Fprintf(&b, "The flood project's backlog of %d events of %d bytes (preloaded through Kafka Inbound with the pipeline off) "+
 		"drains from sluice's start; meanwhile the quiet project produces %d events/s with a sequence number for %s "+
-		"(the first %s left out), and a poller (count with `seq < k`, every %s) finds when each becomes countable. "+
+		"(those acknowledged in the first %s after the first acknowledgement left out: a new collection's first events wait for its topic, then are acknowledged together, during the flood's whole polls; their slowest is in the table), and a poller (a select_unique of `seq` over the events not yet seen, every %s) finds when each becomes countable, "+
+		"each event on its own (the poll's round trip is in the figure; its p50 / p99 in the table). "+
 		"Then, the backlog drained, the same run again, alone. Goal: the quiet project's p99 ≤ 500 ms during the flood.\n\n",
 		r.FloodEvents, r.RecordSize, r.Rate, c.duration, c.warmup, c.pollEvery)
-	b.WriteString("| build | quiet project during the flood: p50 / p99 / max | alone: p50 / p99 / max | flood stored while measured | whole backlog drained in |\n")
-	b.WriteString("|---|---|---|---|---|\n")
+	b.WriteString("| build | quiet project during the flood: p50 / p99 / max | its first events (warm-up): max | its polls' round trip p50 / p99 | alone: p50 / p99 / max | flood stored while measured | whole backlog drained in |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
 	for _, fb := range r.Builds {
 		note := ""
 		if fb.FloodDrained {
 			note = " (the backlog ran out before the end)"
 		}
-		fmt.Fprintf(&b, "| %s | %.0f / %.0f / %.0f ms | %.0f / %.0f / %.0f ms | %.0f events/s%s | %.1f s (%.0f events/s) |\n",
-			fb.Build, fb.Flood.P50, fb.Flood.P99, fb.Flood.Max, fb.Quiet.P50, fb.Quiet.P99, fb.Quiet.Max,
+		fmt.Fprintf(&b, "| %s | %.0f / %.0f / %.0f ms | %.0f ms | %.0f / %.0f ms | %.0f / %.0f / %.0f ms | %.0f events/s%s | %.1f s (%.0f events/s) |\n",
+			fb.Build, fb.Flood.P50, fb.Flood.P99, fb.Flood.Max, fb.Flood.WarmupMax, fb.Flood.PollP50, fb.Flood.PollP99, fb.Quiet.P50, fb.Quiet.P99, fb.Quiet.Max,
 			fb.FloodRate, note, fb.DrainSeconds, float64(r.FloodEvents)/fb.DrainSeconds)
 	}
 	fmt.Fprintf(&b, "\nEach build on a fresh data dir and fresh projects, the same broker; the earlier raw topics deleted before each drain. "+

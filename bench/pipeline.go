@@ -33,8 +33,9 @@ import (
 //  3. queries: count, filtered counts and extractions over those N events
 //     through the HTTP API, each repeated;
 //  4. latency: records produced at a fixed rate into collection
-//     "latency", each with a sequence number; a poller asks count
-//     (seq < K) to find when each becomes countable;
+//     "latency", each with a sequence number; a poller asks
+//     select_unique of seq to find when each becomes countable
+//     (measureCountable);
 //  5. sluice's RSS sampled during each phase;
 //  6. more drains (--drains), each of a new project's preloaded events:
 //     the throughput goal is judged on the drains' median.
@@ -73,7 +74,7 @@ func pipelineBench(args []string) error {
 	fs.IntVar(&c.queryRuns, "query-runs", 20, "measured runs of each query (after 2 warm-ups)")
 	fs.IntVar(&c.rate, "rate", 1000, "events per second of the latency run")
 	fs.DurationVar(&c.latDuration, "latency-duration", 30*time.Second, "length of the latency run (warm-up included)")
-	fs.DurationVar(&c.latWarmup, "latency-warmup", 5*time.Second, "first part of the latency run left out of the figures")
+	fs.DurationVar(&c.latWarmup, "latency-warmup", 5*time.Second, "events acknowledged this long after the latency run's first acknowledgement are left out of the figures")
 	fs.DurationVar(&c.pollEvery, "poll", 20*time.Millisecond, "interval of the latency run's count polls")
 	fs.DurationVar(&c.profile, "profile", 10*time.Second, "CPU profile of sluice during the drain (0 = none)")
 	fs.DurationVar(&c.profileAt, "profile-at", 5*time.Second, "when the CPU profile starts, counted from the start of the drain (once the table has grown; a drain of 1M events takes 15–25 s on 2 cores)")
@@ -522,11 +523,8 @@ func describeResult(analysis string, raw json.RawMessage) string {
 	return fmt.Sprintf("%d events, %.1f MB", len(evs), float64(len(raw))/1e6)
 }
 
-// latency produces at a fixed rate into collection "latency", each event
-// with "seq": i, and polls count(seq < K) to find the largest K such that
-// every event below it is countable. An event's latency is from its
-// acknowledgement to the end of the first poll that found it countable:
-// an upper bound, within one poll interval (plus the poll's own time).
+// latency produces at a fixed rate into collection "latency" and finds
+// when each event becomes countable (measureCountable).
 func latency(ctx context.Context, c pipeConfig, sl *sluiceProc, p project, pl [][]byte) (latencyFigures2, error) {
 	fig := latencyFigures2{Rate: c.rate, Seconds: c.latDuration.Seconds(), WarmupSeconds: c.latWarmup.Seconds(), PollMs: float64(c.pollEvery.Milliseconds())}
 	cl, err := inboundClient(sl.inbound, filepath.Join(c.workDir, "pipeline-data", "tls", "ca.pem"), p, "latency")
@@ -534,108 +532,19 @@ func latency(ctx context.Context, c pipeConfig, sl *sluiceProc, p project, pl []
 		return fig, err
 	}
 	defer cl.Close()
-	total := int(float64(c.rate) * c.latDuration.Seconds())
-	acked := make([]atomic.Int64, total) // unix nanos of the acknowledgement
-	visible := make([]int64, total)
-	var produceErr atomic.Value
-
-	pctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // the producer, paced in 10 ms steps
-		defer wg.Done()
-		start := time.Now()
-		for i := 0; i < total; i++ {
-			due := start.Add(time.Duration(float64(i) / float64(c.rate) * float64(time.Second)))
-			if d := time.Until(due); d > 0 {
-				select {
-				case <-pctx.Done():
-					return
-				case <-time.After(d):
-				}
-			}
-			base := pl[i%len(pl)]
-			v := append([]byte(fmt.Sprintf(`{"seq":%d,`, i)), base[1:]...)
-			cl.Produce(pctx, &kgo.Record{Value: v}, func(_ *kgo.Record, err error) {
-				if err != nil {
-					produceErr.CompareAndSwap(nil, err)
-					return
-				}
-				acked[i].Store(time.Now().UnixNano())
-			})
-		}
-	}()
-
-	// The poller.
-	frontier := 0
-	q := func(k int) (int64, error) {
-		n, _, err := count(ctx, sl.http, p, map[string]any{"event_collection": "latency",
-			"filters": []any{map[string]any{"property_name": "seq", "operator": "lt", "property_value": k}}})
-		return n, err
+	run, err := measureCountable(ctx, cl, sl.http, p, "latency", pl, c.rate, c.latDuration, c.pollEvery)
+	if err != nil {
+		return fig, err
 	}
-	deadline := time.Now().Add(c.latDuration + 60*time.Second)
-	for frontier < total && time.Now().Before(deadline) {
-		if err, _ := produceErr.Load().(error); err != nil {
-			return fig, err
-		}
-		x := frontier
-		for x < total && acked[x].Load() != 0 {
-			x++
-		}
-		if x > frontier {
-			n, err := q(x)
-			if err != nil {
-				return fig, err
-			}
-			k := x
-			if n != int64(x) { // binary search the largest k with all of [0, k) countable
-				lo, hi := frontier, x // count(seq < lo) == lo holds; count(seq < hi) < hi
-				for hi-lo > 1 {
-					mid := (lo + hi) / 2
-					m, err := q(mid)
-					if err != nil {
-						return fig, err
-					}
-					if m == int64(mid) {
-						lo = mid
-					} else {
-						hi = mid
-					}
-				}
-				k = lo
-			}
-			now := time.Now().UnixNano()
-			for i := frontier; i < k; i++ {
-				visible[i] = now
-			}
-			frontier = k
-		}
-		select {
-		case <-ctx.Done():
-			return fig, ctx.Err()
-		case <-time.After(c.pollEvery):
-		}
-	}
-	cancel()
-	wg.Wait()
-	skip := int(float64(c.rate) * c.latWarmup.Seconds())
-	var ms []float64
-	for i := skip; i < total; i++ {
-		if visible[i] == 0 || acked[i].Load() == 0 {
-			fig.NotSeen++
-			continue
-		}
-		ms = append(ms, float64(visible[i]-acked[i].Load())/1e6)
-	}
-	fig.Measured = len(ms)
+	ms, _, notSeen := run.latencies(c.latWarmup)
+	fig.Measured, fig.NotSeen = len(ms), notSeen
+	fig.PollP50, fig.PollP99 = run.pollQuantiles()
 	if len(ms) == 0 {
 		return fig, errors.New("no event became countable")
 	}
-	sortFloats(ms)
 	fig.P50, fig.P99, fig.P999, fig.Max = quantile(ms, 0.5), quantile(ms, 0.99), quantile(ms, 0.999), ms[len(ms)-1]
-	logf("pipeline: produce→countable at %d/s: p50 %.0f ms, p99 %.0f ms, p99.9 %.0f ms, max %.0f ms (%d events, %d not seen)",
-		c.rate, fig.P50, fig.P99, fig.P999, fig.Max, fig.Measured, fig.NotSeen)
+	logf("pipeline: produce→countable at %d/s: p50 %.0f ms, p99 %.0f ms, p99.9 %.0f ms, max %.0f ms (%d events, %d not seen; polls p50 %.0f ms, p99 %.0f ms)",
+		c.rate, fig.P50, fig.P99, fig.P999, fig.Max, fig.Measured, fig.NotSeen, fig.PollP50, fig.PollP99)
 	if fig.NotSeen > 0 {
 		return fig, fmt.Errorf("%d events never became countable", fig.NotSeen)
 	}

@@ -108,7 +108,10 @@
 # BENCH_KAFKA_HEAP_OPTS, BENCH_KAFKA_JVM_OPTS (override the broker JVM),
 # BENCH_KEEP=1 (keep the work dir), BENCH_NICE=N (run the broker, sluice and
 # the load generator under `nice -n N`, e.g. -10 on a machine shared with
-# other work: it takes CPU from everyone else, so it is off by default), TMPDIR.
+# other work: it takes CPU from everyone else, so it is off by default),
+# BENCH_KAFKA_DIR (where the broker's files go, e.g. /dev/shm: on a machine of
+# one disk, the broker's log writes otherwise share sluice's store's disk,
+# which a deployment's backend cluster does not; the reports say so), TMPDIR.
 # Needs Go, Java 17+ and Maven (as scripts/test.sh does), git, curl-free.
 set -euo pipefail
 
@@ -176,6 +179,10 @@ if [[ -n ${BENCH_NICE:-} ]]; then
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-XXXXXX")
+KAFKA_DIR=$WORK/kafka
+if [[ -n ${BENCH_KAFKA_DIR:-} ]]; then
+	KAFKA_DIR=$(mktemp -d "$BENCH_KAFKA_DIR/sluice-bench-kafka-XXXXXX")
+fi
 SLUICE_PID=""
 KAFKA_STARTED=0
 CLICKHOUSE_STARTED=0
@@ -208,7 +215,10 @@ cleanup() {
 	fi
 	if ((KAFKA_STARTED)); then
 		log "stopping the Kafka broker"
-		"$ROOT/scripts/kafka.sh" stop --dir "$WORK/kafka" || true
+		"$ROOT/scripts/kafka.sh" stop --dir "$KAFKA_DIR" || true
+	fi
+	if [[ $KAFKA_DIR != "$WORK/kafka" ]]; then
+		rm -rf "$KAFKA_DIR"/node*/data
 	fi
 	if ((OK)) && [[ -z ${BENCH_KEEP:-} ]]; then
 		rm -rf "$WORK"
@@ -248,24 +258,24 @@ if ((NEED_KAFKA)); then
 		# Runs at 400+ MB/s write tens of GB: retention by size keeps the
 		# broker's disk use bounded (at most ~9 GB for the two 9-partition
 		# topics) without touching the measured path.
-		if KAFKA_OUT=$(${NICE[@]+"${NICE[@]}"} "$ROOT/scripts/kafka.sh" start --dir "$WORK/kafka" --brokers 1 --port "$base" --sasl \
+		if KAFKA_OUT=$(${NICE[@]+"${NICE[@]}"} "$ROOT/scripts/kafka.sh" start --dir "$KAFKA_DIR" --brokers 1 --port "$base" --sasl \
 			--set log.segment.bytes=134217728 --set log.retention.bytes=402653184 --set log.retention.check.interval.ms=3000 \
 			--owner-pid $$ 2>"$WORK/kafka-start.log"); then
 			break
 		fi
 		cat "$WORK/kafka-start.log" >&2
-		"$ROOT/scripts/kafka.sh" stop --dir "$WORK/kafka" || true
+		"$ROOT/scripts/kafka.sh" stop --dir "$KAFKA_DIR" || true
 		KAFKA_STARTED=0
 		if ((attempt == 3)) || ! grep -q "Address already in use" "$WORK/kafka-start.log"; then
 			log "could not start Kafka"
 			exit 1
 		fi
-		rm -rf "$WORK/kafka"
+		rm -rf "${KAFKA_DIR:?}"/*
 	done
 	CA=$(sed -n 's/^ca=//p' <<<"$KAFKA_OUT")
 	SASL=$(sed -n 's/^sasl=//p' <<<"$KAFKA_OUT")
 	PLAIN=$(tail -n 1 <<<"$KAFKA_OUT")
-	BROKER_PID=$(cat "$WORK/kafka/node1/pid")
+	BROKER_PID=$(cat "$KAFKA_DIR/node1/pid")
 	log "Kafka ready: PLAINTEXT $PLAIN, SASL_SSL $SASL, pid $BROKER_PID"
 
 	# Versions and settings quoted in the reports.
@@ -300,6 +310,7 @@ BROKER_LINES=""
 if ((NEED_KAFKA)); then
 	BROKER_LINES="broker=Apache Kafka $KAFKA_VERSION (scripts/kafka.sh, 1 broker, KRaft combined mode, RF 1, num.network.threads=2, num.io.threads=2), $JAVA_VERSION
 broker JVM=\`$KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS\`
+broker files=$(df --output=fstype "$KAFKA_DIR" | tail -n 1) (BENCH_KAFKA_DIR=${BENCH_KAFKA_DIR:-unset}); sluice's files=$(df --output=fstype "$WORK" | tail -n 1)
 "
 fi
 ENV_LINES="${BROKER_LINES}sluice=built from this commit with $(go version | cut -d' ' -f3-), GOMAXPROCS default, \`--log-level warn\`; backend connection PLAINTEXT

@@ -20,6 +20,9 @@ import (
 // and reports the CPU per event and, per step of Insert (insertSteps), the
 // median, the p99 and the slowest, and the Inserts during a checkpoint
 // apart: a stall of the pipeline is an Insert that waited for one.
+// SLUICE_BENCH_BATCH sets the events per Insert (a backlog draining while
+// projects share the pipeline: limits.PipelineFairShare),
+// SLUICE_BENCH_CHECKPOINT_MB the store's checkpoint cadence.
 //
 //	SLUICE_BENCH_1M=1 go test -run x -bench SteadyInserts -benchtime 1x ./internal/store/duckdb/
 func BenchmarkSteadyInserts(b *testing.B) {
@@ -30,7 +33,10 @@ func BenchmarkSteadyInserts(b *testing.B) {
 	if n, err := strconv.Atoi(os.Getenv("SLUICE_BENCH_STEADY")); err == nil && n > 0 {
 		total = n
 	}
-	const batch = 250
+	batch := 250
+	if n, err := strconv.Atoi(os.Getenv("SLUICE_BENCH_BATCH")); err == nil && n > 0 {
+		batch = n
+	}
 	for b.Loop() {
 		s := openTest(b, b.TempDir())
 		var steps []insertSteps
@@ -48,7 +54,7 @@ func BenchmarkSteadyInserts(b *testing.B) {
 		ctx := context.Background()
 		r := rand.New(rand.NewPCG(1, 1))
 		batches := make([][]store.Event, 0, 64)
-		for i := 0; i < 64; i++ {
+		for i := 0; i < min(64, (total+batch-1)/batch); i++ {
 			batches = append(batches, wordEvents(r, "p1", "steady", "", batch))
 		}
 		if every, err := strconv.Atoi(os.Getenv("SLUICE_BENCH_CHECKPOINT_MB")); err == nil && every > 0 {
