@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -37,6 +38,43 @@ type Backend struct {
 	TLS *tls.Config
 	// SASL is the mechanism toward the backend (nil without SASL).
 	SASL sasl.Mechanism
+
+	watchMu sync.Mutex
+	watchN  int
+	watch   map[int]func(topic string) // told of each raw topic this process creates
+}
+
+// WatchNewRawTopics has f called (on the creating goroutine; it must not
+// block) with each raw topic this process creates, until the returned
+// function is called. The pipeline refreshes its metadata then: its regex
+// subscription would find the topic only at its next periodic refresh,
+// seconds later, and a new collection's first events would wait that long.
+func (b *Backend) WatchNewRawTopics(f func(topic string)) (stop func()) {
+	b.watchMu.Lock()
+	defer b.watchMu.Unlock()
+	if b.watch == nil {
+		b.watch = map[int]func(string){}
+	}
+	b.watchN++
+	id := b.watchN
+	b.watch[id] = f
+	return func() {
+		b.watchMu.Lock()
+		defer b.watchMu.Unlock()
+		delete(b.watch, id)
+	}
+}
+
+func (b *Backend) rawTopicCreated(topic string) {
+	b.watchMu.Lock()
+	watch := make([]func(string), 0, len(b.watch))
+	for _, f := range b.watch {
+		watch = append(watch, f)
+	}
+	b.watchMu.Unlock()
+	for _, f := range watch {
+		f(topic)
+	}
 }
 
 // ErrUnreachable is wrapped by Connect when no broker answered in time.

@@ -187,5 +187,6 @@ func (r *RawTopics) Ensure(ctx context.Context, topic string) error {
 		return err
 	}
 	r.Mark(topic)
+	r.b.rawTopicCreated(topic)
 	return nil
 }

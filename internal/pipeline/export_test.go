@@ -20,3 +20,7 @@ func SetTopUpWait(cfg *Config, d time.Duration) { cfg.topUpWait = d }
 // BufferedRecords is how many records the pipeline's consumer has fetched
 // and not yet polled.
 func BufferedRecords(p *Pipeline) int64 { return p.sess.Load().Client().BufferedFetchRecords() }
+
+// SetMetadataMaxAge replaces how often the pipeline's client refreshes
+// its metadata (metadataMaxAge).
+func SetMetadataMaxAge(cfg *Config, d time.Duration) { cfg.metadataMaxAge = d }

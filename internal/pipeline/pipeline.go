@@ -62,6 +62,11 @@ const (
 // by the coordinator and its batch processed again.
 const DefaultTransactionTimeout = 8 * time.Second
 
+// metadataMaxAge is how often the pipeline's client refreshes its
+// metadata, and so how soon its regex subscription finds a raw topic
+// another process created.
+const metadataMaxAge = 2 * time.Second
+
 // closeGrace is how long Close lets the batch in progress finish.
 const closeGrace = 20 * time.Second
 
@@ -102,8 +107,9 @@ type Config struct {
 	// Stage constant); blocking in it blocks the stage.
 	stageHook func(stage string)
 	// stageLimit and pollWait, for tests, replace stageStuckAfter and
-	// pollWait (health.go); topUpWait, for tests, replaces topUpWait.
-	stageLimit, pollWait, topUpWait time.Duration
+	// pollWait (health.go); topUpWait and metadataMaxAge, for tests,
+	// replace topUpWait and metadataMaxAge.
+	stageLimit, pollWait, topUpWait, metadataMaxAge time.Duration
 }
 
 // NewTransactionalID returns a fresh transactional id for a process.
@@ -130,6 +136,7 @@ type Pipeline struct {
 	// after the next batch, or the next failed fetches).
 	skipFailures *ratelog.Limiter
 	fair         *fairness
+	unwatch      func() // ends WatchNewRawTopics
 
 	pollCtx    context.Context // cancelled by Close: stop polling
 	stopPoll   context.CancelFunc
@@ -159,6 +166,9 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 	if cfg.topUpWait == 0 {
 		cfg.topUpWait = topUpWait
 	}
+	if cfg.metadataMaxAge == 0 {
+		cfg.metadataMaxAge = metadataMaxAge
+	}
 	p := &Pipeline{
 		cfg: cfg, topics: cfg.Backend.NewTopicCache(), parts: newPartitioner(),
 		poison: newPoisonMemory(limits.PipelinePoisonMemory), fair: newFairness(),
@@ -182,6 +192,9 @@ func Start(ctx context.Context, cfg Config) (*Pipeline, error) {
 		rawTopics: func() []string { return p.sess.Load().Client().GetConsumeTopics() },
 	}
 	cfg.Registry.OnChange(prov.changed)
+	// A collection created by this process is consumed at once, not at
+	// the subscription's next periodic metadata refresh (MetadataMaxAge).
+	p.unwatch = cfg.Backend.WatchNewRawTopics(func(string) { p.sess.Load().Client().ForceMetadataRefresh() })
 	go func() {
 		defer close(p.provDone)
 		prov.run(p.pollCtx)
@@ -200,9 +213,10 @@ func (p *Pipeline) newSession() (*kgo.GroupTransactSession, error) {
 		// A batch is stored, produced and committed before a rebalance
 		// moves its partitions, so a rebalance rarely aborts work.
 		kgo.BlockRebalanceOnPoll(),
-		// New collections are picked up within seconds.
+		// New collections are picked up within seconds (those this
+		// process creates at once: WatchNewRawTopics in Start).
 		kgo.MetadataMinAge(500*time.Millisecond),
-		kgo.MetadataMaxAge(2*time.Second),
+		kgo.MetadataMaxAge(p.cfg.metadataMaxAge),
 		kgo.FetchMaxWait(100*time.Millisecond),
 		kgo.FetchMaxBytes(fetchMaxBytes),
 		kgo.FetchMaxPartitionBytes(fetchMaxPartitionBytes),
@@ -237,6 +251,7 @@ func (p *Pipeline) newSession() (*kgo.GroupTransactSession, error) {
 // Close stops after the batch in progress (given closeGrace) and leaves
 // the group.
 func (p *Pipeline) Close() {
+	p.unwatch()
 	p.stopPoll()
 	timer := time.AfterFunc(closeGrace, p.cancelWork)
 	<-p.done

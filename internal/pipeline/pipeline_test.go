@@ -345,3 +345,26 @@ func extract(st store.Store, ctx context.Context, q store.Query) ([]json.RawMess
 	res, err := st.Run(ctx, q)
 	return res.Events, err
 }
+
+// A collection this process creates is consumed at once: with periodic
+// metadata refreshes an hour apart, only the refresh its creation asks
+// for (Backend.WatchNewRawTopics) lets the pipeline find the new topic.
+func TestANewCollectionIsConsumedWithoutWaitingForAMetadataRefresh(t *testing.T) {
+	e := newEnv(t)
+	e.stop()
+	p := e.project()
+	// A collection that exists before the pipeline starts: once its
+	// events are stored, the pipeline has joined its group and polls.
+	e.produce(tenancy.RawTopic(p.ID, "", "visits"), `{"n":1}`)
+	e.start(func(c *pipeline.Config) { pipeline.SetMetadataMaxAge(c, time.Hour) })
+	e.waitCount(p.ID, "visits", 1)
+
+	raw := tenancy.RawTopic(p.ID, "", "signups")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := e.b.NewRawTopics(0).Ensure(ctx, raw); err != nil {
+		t.Fatal(err)
+	}
+	e.produce(raw, events(5, func(i int) string { return fmt.Sprintf(`{"n":%d}`, i) })...)
+	e.waitCount(p.ID, "signups", 5)
+}
