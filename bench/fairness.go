@@ -66,7 +66,7 @@ type fairBuild struct {
 
 type fairReport struct {
 	// Commit is the repository's when the run started (sluice was built
-	// from it), with " (modified)" if its tree outside bench/ was.
+	// from it), with a note if its tree outside bench/ was modified.
 	Commit            string
 	Started, Finished time.Time
 	Machine           machine
@@ -96,6 +96,7 @@ func fairnessBench(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	c.stamp()
 	if c.bin == "" || c.brokers == "" {
 		return errors.New("--sluice-bin and --kafka-brokers are required")
 	}
@@ -104,11 +105,7 @@ func fairnessBench(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	commit := git(c.repo, "rev-parse", "--short", "HEAD")
-	if d := git(c.repo, "status", "--porcelain", "--", ".", ":(exclude)bench"); d != "" && d != "?" {
-		commit += " (modified)"
-	}
-	rep := &fairReport{Commit: commit, Started: time.Now(), Machine: describeMachine(), FloodEvents: c.floodEvents, RecordSize: c.recordSize, Rate: c.rate}
+	rep := &fairReport{Commit: c.shortCommit() + c.modifiedNote(), Started: time.Now(), Machine: describeMachine(), FloodEvents: c.floodEvents, RecordSize: c.recordSize, Rate: c.rate}
 	builds := []struct{ name, bin string }{{"this commit", c.bin}}
 	if c.baseline != "" {
 		builds = append(builds, struct{ name, bin string }{"baseline", c.baseline})

@@ -95,6 +95,7 @@ func idleBench(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	c.stamp()
 	if c.bin == "" || c.brokers == "" {
 		return errors.New("--sluice-bin and --kafka-brokers are required")
 	}
@@ -425,7 +426,7 @@ func (r *idleReport) markdown(c idleConfig) string {
 	b.WriteString("## Idle connections\n\n")
 	m := r.Machine
 	fmt.Fprintf(&b, "Written by `bench/run.sh --benches idle` (`bench/idle.go`). `%s` at commit %s, %s → %s; "+
-		"%d cores (%s), %.0f GiB, Linux %s; load average %s at the start, %s at the end.\n\n", c.command, git(c.repo, "rev-parse", "--short", "HEAD"),
+		"%d cores (%s), %.0f GiB, Linux %s; load average %s at the start, %s at the end.\n\n", c.command, c.shortCommit()+c.modifiedNote(),
 		r.Started.UTC().Format("2006-01-02 15:04"), r.Finished.UTC().Format("15:04 UTC"), m.Cores, m.CPUModel, m.MemGiB, m.Kernel, m.LoadAvg, r.LoadEnd)
 	fmt.Fprintf(&b, "A sluice per run (`--pipeline=false`, `--max-kafka-connections` and `--max-kafka-connections-per-project` %d, "+
 		"`--max-http-connections 64`; one warm-up producer first). Each run opens %d TLS connections to the Kafka Inbound listener, %d at a time, and holds them silent: "+

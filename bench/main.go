@@ -220,6 +220,7 @@ func run(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	c.stamp()
 	for _, f := range []struct{ name, v string }{
 		{"direct-bootstrap", c.directSeeds}, {"direct-ca", c.directCA}, {"admin-bootstrap", c.adminSeeds},
 		{"sluice-bootstrap", c.sluiceSeeds}, {"sluice-ca", c.sluiceCA}, {"sluice-http", c.sluiceHTTP},

@@ -98,6 +98,7 @@ func outboundBench(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	c.stamp()
 	// A run with less than the default measurement is a check that the
 	// benchmark works; the report says so.
 	shorter := map[string]bool{"consume-mb": true, "pairs": true, "e2e-windows": true, "e2e-window": true, "e2e-warmup": true}

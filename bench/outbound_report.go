@@ -95,11 +95,7 @@ func (o *obench) markdown() string {
 	plain, txn := consumeFiguresOf(rep.Consume, "plain"), consumeFiguresOf(rep.Consume, "transactional")
 	e := rep.E2E
 
-	commit := git(c.repo, "rev-parse", "HEAD")
-	note := ""
-	if d := git(c.repo, "status", "--porcelain", "--", ".", ":(exclude)bench"); d != "" && d != "?" {
-		note = " (plus uncommitted changes outside bench/ at the time of the run)"
-	}
+	commit, note := c.commit, c.modifiedNote()
 	w("# Kafka Outbound listener benchmark\n\n")
 	w("Written by `sluicebench outbound` (`bench/outbound*.go`), run by `bench/run.sh`; do not edit by hand. ")
 	w("What is measured and how: `bench/README.md`.\n\n")

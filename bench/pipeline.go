@@ -87,6 +87,7 @@ func pipelineBench(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	c.stamp()
 	if c.bin == "" || c.brokers == "" {
 		return errors.New("--sluice-bin and --kafka-brokers are required")
 	}

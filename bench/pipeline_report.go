@@ -98,12 +98,7 @@ func (r *pipeReport) markdown(c pipeConfig) string {
 	var s strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&s, format, args...) }
 	m := r.Machine
-	commit := git(c.repo, "rev-parse", "HEAD")
-	dirty := git(c.repo, "status", "--porcelain", "--", ".", ":(exclude)bench")
-	commitNote := ""
-	if dirty != "" && dirty != "?" {
-		commitNote = " (plus uncommitted changes outside bench/ at the time of the run)"
-	}
+	commit, commitNote := c.commit, c.modifiedNote()
 	d := r.Drain
 	w("# Event pipeline and store benchmark (%s)\n\n", r.Store)
 	w("Written by `bench/run.sh` (`bench/pipeline.go`); do not edit by hand, run it again. There is no direct baseline here ")

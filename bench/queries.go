@@ -129,6 +129,7 @@ func queriesBench(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	c.stamp()
 	if c.bin == "" {
 		return fmt.Errorf("--sluice-bin is required")
 	}
@@ -387,7 +388,7 @@ func (r *queriesReport) markdown(c queriesConfig) string {
 	m := r.Machine
 	fmt.Fprintf(&b, "## Queries on %s: Keen's analyses over %d events\n\n", c.engineName(), r.Events)
 	fmt.Fprintf(&b, "Written by `bench/run.sh --benches queries` (`bench/queries.go`). `%s` at commit %s, %s → %s; "+
-		"%d cores (%s), %.0f GiB, Linux %s; load average %s at the start, %s at the end.\n\n", c.command, git(c.repo, "rev-parse", "--short", "HEAD"),
+		"%d cores (%s), %.0f GiB, Linux %s; load average %s at the start, %s at the end.\n\n", c.command, c.shortCommit()+c.modifiedNote(),
 		r.Started.UTC().Format("2006-01-02 15:04"), r.Finished.UTC().Format("15:04 UTC"), m.Cores, m.CPUModel, m.MemGiB, m.Kernel, m.LoadAvg, r.LoadEnd)
 	fmt.Fprintf(&b, "%d events of one collection (1,000 countries, 100,000 users, 1,000,000 sessions, 30 days; `bench/queries.go` says how each is derived), "+
 		"written into a sluice data dir's store with the store's own Insert (%.0f s; store %.1f GiB), then each query asked %d times (after %d untimed) "+

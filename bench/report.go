@@ -190,12 +190,7 @@ func (b *bench) markdown(rep *report) string {
 		z = throughputOf(rep.ThroughputLZ4)
 	}
 
-	commit := git(c.repo, "rev-parse", "HEAD")
-	dirty := git(c.repo, "status", "--porcelain", "--", ".", ":(exclude)bench")
-	commitNote := ""
-	if dirty != "" && dirty != "?" {
-		commitNote = " (plus uncommitted changes outside bench/ at the time of the run)"
-	}
+	commit, commitNote := c.commit, c.modifiedNote()
 
 	w("# Kafka Inbound listener benchmark\n\n")
 	w("Written by `bench/run.sh` (`bench/main.go` and friends); do not edit by hand, run it again. ")

@@ -12,6 +12,35 @@ import (
 // and what it quotes (command line, commit, software and settings).
 type reportFlags struct {
 	out, raw, command, repo, env string
+	// commit and modified are the repository's when the run started
+	// (stamp): sluice was built from it, and a run can outlast a commit.
+	commit   string
+	modified bool
+}
+
+// stamp records the repository's commit, and whether its tree outside
+// bench/ was modified; call it when the run starts.
+func (r *reportFlags) stamp() {
+	r.commit = git(r.repo, "rev-parse", "HEAD")
+	d := git(r.repo, "status", "--porcelain", "--", ".", ":(exclude)bench")
+	r.modified = d != "" && d != "?"
+}
+
+// shortCommit is the stamped commit's short form.
+func (r reportFlags) shortCommit() string {
+	if len(r.commit) > 7 {
+		return r.commit[:7]
+	}
+	return r.commit
+}
+
+// modifiedNote is what a report adds after the commit when the tree was
+// modified.
+func (r reportFlags) modifiedNote() string {
+	if r.modified {
+		return " (plus uncommitted changes outside bench/ at the time of the run)"
+	}
+	return ""
 }
 
 // register adds the flags to fs; out is the report's default file.

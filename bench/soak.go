@@ -88,6 +88,7 @@ func soakBench(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	c.stamp()
 	if c.bin == "" {
 		return errors.New("--sluice-bin is required")
 	}
@@ -135,8 +136,7 @@ func (sp *soakProject) failureCounts() (map[string]int64, int64) {
 }
 
 func runSoak(ctx context.Context, c soakConfig) (*soakReport, error) {
-	dirty := git(c.repo, "status", "--porcelain", "--", ".", ":(exclude)bench")
-	rep := &soakReport{Commit: git(c.repo, "rev-parse", "HEAD"), Dirty: dirty != "" && dirty != "?", Started: time.Now(), Machine: describeMachine(), Projects: c.projects, Rate: c.rate,
+	rep := &soakReport{Commit: c.commit, Dirty: c.modified, Started: time.Now(), Machine: describeMachine(), Projects: c.projects, Rate: c.rate,
 		Duration: c.duration.Seconds(), PoisonEvery: c.poisonEvery.Seconds(), Backend: "embedded log"}
 	if !c.embedded {
 		rep.Backend = "Apache Kafka at " + c.brokers
