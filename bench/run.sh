@@ -218,7 +218,11 @@ cleanup() {
 		"$ROOT/scripts/kafka.sh" stop --dir "$KAFKA_DIR" || true
 	fi
 	if [[ $KAFKA_DIR != "$WORK/kafka" ]]; then
-		rm -rf "$KAFKA_DIR"/node*/data
+		if ((OK)) && [[ -z ${BENCH_KEEP:-} ]]; then
+			rm -rf "$KAFKA_DIR"
+		else
+			rm -rf "$KAFKA_DIR"/node*/data
+		fi
 	fi
 	if ((OK)) && [[ -z ${BENCH_KEEP:-} ]]; then
 		rm -rf "$WORK"
@@ -226,7 +230,7 @@ cleanup() {
 		# Keep the logs, not gigabytes of log segments.
 		rm -rf "$WORK"/kafka/node*/data "$WORK"/clickhouse/server*/data "$WORK/sluice-data/kafka" "$WORK"/pipeline-*/pipeline-data*/kafka "$WORK/outbound-data/kafka" "$WORK"/soak-*/soak-data 2>/dev/null || true
 		if ((!OK)); then
-			log "FAILED (exit $rc); logs kept in $WORK (sluice.out, sluice.err, kafka/node1/server.log)"
+			log "FAILED (exit $rc); logs kept in $WORK (sluice.out, sluice.err) and $KAFKA_DIR/node1/server.log"
 		else
 			log "work dir kept: $WORK"
 		fi
