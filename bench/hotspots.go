@@ -31,12 +31,13 @@ var hotspotRules = []rule{
 	{what: "copying decrypted bytes out of crypto/tls into the request frame", all: []string{"kafkaproto.(*Conn).readFrame", "crypto/tls.(*Conn).Read"}},
 	{what: "allocating (and zeroing) a new buffer for every request frame", all: []string{"kafkaproto.(*Conn).readFrame"}, any: []string{"runtime.makeslice", "runtime.mallocgc"}},
 	{what: "decoding the request (kmsg ReadFrom)", all: []string{"kafkaproto.decodeBody"}},
-	{what: "re-encoding the request for the broker (kmsg AppendRequest copies every record batch)", all: []string{"gateway.(*upstream).send", "AppendRequest"}},
+	{what: "splicing the request for the broker (topic names patched; the record batches referenced, not copied)", any: []string{"kafkaproto.(*Splicer).Produce"}},
 	{what: "writing the request to the broker's socket (write syscalls)", all: []string{"gateway.(*upstream).send"}},
+	{what: "checking the record batches (CRC-32C, every record's lengths, bounded decompression)", any: []string{"gateway.(*batchValidator)"}},
 	{what: "reading and decoding the broker's answer", all: []string{"gateway.(*upstream).receive"}},
 	{what: "walking the record batch headers (inspectBatches)", all: []string{"gateway.inspectBatches"}},
 	{what: "encoding and writing the response to the client", any: []string{"kafkaproto.(*Conn).answer", "kafkaproto.(*Conn).writeRaw", "kafkaproto.appendResponse"}},
-	{what: "gateway bookkeeping (names, metrics, registry lookups)", any: []string{"gateway.(*Gateway).Handle", "gateway.(*Gateway).Begin"}},
+	{what: "gateway bookkeeping (names, quotas, metrics, registry lookups)", any: []string{"gateway.(*Gateway).Begin"}},
 	{what: "garbage collector", any: []string{"runtime.gcBgMarkWorker", "runtime.gcAssistAlloc", "runtime.bgsweep", "runtime.bgscavenge", "runtime.gcStart"}},
 	{what: "Go scheduler and network poller", any: []string{"runtime.mcall", "runtime.schedule", "runtime.findRunnable", "runtime.netpoll", "runtime.morestack"}},
 }
@@ -44,10 +45,13 @@ var hotspotRules = []rule{
 // pipelineRules classify the pipeline-on sluice's profile (the event
 // pipeline benchmark) by stage.
 var pipelineRules = []rule{
-	{what: "typed leaves of the events, for the store's columns (noted while streaming, or flattened from the JSON)", any: []string{"internal/leaf.", "store.flattenAll", "event.(*workspace).materialize", "event.(*streamer).noteLeaf"}},
-	{what: "store: DuckDB appender (rows written into its data chunks, then copied by DuckDB into the transaction)", any: []string{"store.(*DuckStore).appendRows", "duckdb-go/v2.(*Appender)"}},
-	{what: "store: DuckDB statements (commit and the checkpoints it triggers, lookups, DDL)", all: []string{"store.(*DuckStore)", "duckdb"}},
-	{what: "store: other (grouping, JSON logs, partition marks)", any: []string{"store.(*DuckStore)", "store.(*jsonLog)"}},
+	{what: "typed leaves of the events, for the store's columns (noted while streaming, or flattened from the JSON)", any: []string{"internal/leaf.", "duckdb.flattenAll", "event.(*streamer).noteLeaf"}},
+	{what: "store: DuckDB's checkpoints (background; the table's rows written into its file)", any: []string{"duckdb.(*checkpointer)"}},
+	{what: "store: partition marks (appended to _marks in each transaction)", any: []string{"duckdb.(*DuckStore).saveMarks"}},
+	{what: "store: DuckDB appender (rows written into its data chunks, then copied by DuckDB into the transaction)", any: []string{"duckdb.(*DuckStore).appendRows", "duckdb.(*chunkAppender)", "duckdb-go/v2.(*Appender)"}},
+	{what: "store: DuckDB statements (begin and commit, lookups, DDL)", all: []string{"internal/store/duckdb.", "duckdb-go"}},
+	{what: "store: other (grouping, JSON logs, planning)", any: []string{"internal/store/duckdb."}},
+	{what: "store: ClickHouse (blocks encoded and sent by clickhouse-go)", any: []string{"internal/store/clickhouse.", "clickhouse-go"}},
 	{what: "DuckDB's own threads (C++: parallel parts of commits and checkpoints)", any: []string{"runtime._ExternalCode"}},
 	{what: "events: validation, keen object, add-ons, autofill", any: []string{"internal/event."}},
 	{what: "HTTP API (the benchmark's count polls and queries)", any: []string{"internal/httpapi.", "net/http."}},

@@ -15,9 +15,9 @@ import (
 // e2eHotspotRules sum a CPU profile of sluice during the end-to-end run,
 // where the pipeline does most of the work, by component.
 var e2eHotspotRules = []rule{
-	{what: "pipeline: storing in DuckDB (store.Insert, cgo)", any: []string{"internal/store.", "duckdb"}},
-	{what: "pipeline: validating and enriching (internal/event)", any: []string{"internal/event.", "pipeline.(*Pipeline).prepare", "pipeline.(*Pipeline).processPartition"}},
-	{what: "pipeline: building and producing outbound records", any: []string{"pipeline.(*Pipeline).storeAndBuild", "pipeline.(*Pipeline).produce", "pipeline.outboundRecords"}},
+	{what: "pipeline: storing in DuckDB (store.Insert, cgo)", any: []string{"internal/store/duckdb.", "duckdb-go"}},
+	{what: "pipeline: validating and enriching (internal/event)", any: []string{"internal/event.", "pipeline.(*Pipeline).validate", "pipeline.(*Pipeline).processPartition"}},
+	{what: "pipeline: building and producing outbound records", any: []string{"pipeline.(*Pipeline).build", "pipeline.(*Pipeline).produce", "pipeline.outboundRecords"}},
 	{what: "pipeline: franz-go (fetching raw records, producing, transactions)", any: []string{"franz-go/pkg/kgo."}},
 	{what: "listeners: TLS", any: []string{"crypto/tls."}},
 	{what: "listeners: Kafka protocol and gateway (Inbound and Outbound)", any: []string{"internal/kafkaproto.", "internal/gateway."}},
@@ -27,16 +27,17 @@ var e2eHotspotRules = []rule{
 
 const stepPoll = "1. polling the raw topics (PollRecords)"
 
-// pipelineStep names the step of the pipeline's loop (pipeline.go: poll,
-// prepare, begin, store, produce, commit) from a stack of its goroutine.
+// pipelineStep names the step of the pipeline's loop (pipeline.go's run and
+// handle: poll, validate, store, begin, produce, commit) from a stack of
+// its goroutine.
 func pipelineStep(stack []string) string {
 	switch {
-	case has(stack, "pipeline.(*Pipeline).prepare"):
-		return "2. validating and enriching the poll (prepare)"
-	case has(stack, "GroupTransactSession).Begin"):
-		return "3. beginning the transaction"
+	case has(stack, "pipeline.(*Pipeline).validate"):
+		return "2. validating and enriching the poll (validate)"
 	case has(stack, "pipeline.(*Pipeline).storeAndBuild"):
-		return "4. storing the poll in DuckDB and building the outbound records"
+		return "3. storing the poll in DuckDB and building the outbound records"
+	case has(stack, "GroupTransactSession).Begin"):
+		return "4. beginning the transaction"
 	case has(stack, "pipeline.(*Pipeline).produce"):
 		return "5. producing the outbound records in the transaction"
 	case has(stack, "GroupTransactSession).End"):

@@ -299,8 +299,8 @@ func (o *obench) e2eMarkdown(s *strings.Builder, e *obE2E) {
 	if len(e.PipelineWall) > 0 {
 		w("### Where the pipeline's time goes at %d events/s\n\n", e.Rate)
 		w("An execution trace of sluice (`/debug/pprof/trace`, %.1f s, right after the windows, same stream) split by `bench/outbound_pipetrace.go`: ", e.TraceSeconds)
-		w("the wall time of the pipeline's loop goroutine (`Pipeline.run`: poll, prepare, begin, store, produce, commit, one transaction per poll) by step, and what the goroutine was doing in it. ")
-		w("Work the loop hands to other goroutines (prepare's parallel partitions, franz-go's connections) shows as the loop being blocked.\n\n")
+		w("the wall time of the pipeline's loop goroutine (`Pipeline.run`: poll, validate, store, begin, produce, commit, one transaction per poll) by step, and what the goroutine was doing in it. ")
+		w("Work the loop hands to other goroutines (validate's parallel partitions, franz-go's connections) shows as the loop being blocked.\n\n")
 		w("| step | share of the loop's wall time | of which |\n|---|---|---|\n")
 		steps := map[string]float64{}
 		var order []string
