@@ -23,6 +23,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluice-io/sluice/internal/gateway"
 	"github.com/sluice-io/sluice/internal/kafkatest"
 )
 
@@ -254,7 +255,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // freeKafkaAddr is freeAddr for a Kafka listener: sluice binds a listener
-// per backend broker nodePortStep (100) ports above the bootstrap port,
+// per backend broker gateway.DefaultNodePortStep ports above the bootstrap port,
 // so those ports (for up to 3 brokers) must be free too. A port some
 // client connection holds as its local port is not: a test once failed
 // binding one.
@@ -264,9 +265,9 @@ func freeKafkaAddr(t *testing.T) string {
 		addr := freeAddr(t)
 		_, portStr, _ := net.SplitHostPort(addr)
 		port, _ := strconv.Atoi(portStr)
-		free := port+300 <= 65535
+		free := port+3*gateway.DefaultNodePortStep <= 65535
 		for i := 1; free && i <= 3; i++ {
-			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+100*i)))
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+gateway.DefaultNodePortStep*i)))
 			if err != nil {
 				free = false
 				break

@@ -46,9 +46,10 @@ type Backend struct {
 
 // WatchNewRawTopics has f called (on the creating goroutine; it must not
 // block) with each raw topic this process creates (or, creating it, finds
-// another process created first), until the returned function is called. The pipeline refreshes its metadata then: its regex
-// subscription would find the topic only at its next periodic refresh,
-// seconds later, and a new collection's first events would wait that long.
+// another process created first), until the returned function is called.
+// The pipeline refreshes its metadata then: its regex subscription would
+// find the topic only at its next periodic refresh, seconds later, and a
+// new collection's first events would wait that long.
 func (b *Backend) WatchNewRawTopics(f func(topic string)) (stop func()) {
 	b.watchMu.Lock()
 	defer b.watchMu.Unlock()

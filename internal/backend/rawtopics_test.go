@@ -72,3 +72,40 @@ func TestRawTopicsCountCollections(t *testing.T) {
 		t.Fatalf("after the deletion: %v", err)
 	}
 }
+
+// TestWatchNewRawTopics: a watcher hears of each raw topic Ensure creates,
+// not of one that already existed, and nothing once it stopped watching.
+func TestWatchNewRawTopics(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := Connect(ctx, config.Backend{}, c.ListenAddrs(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const pid = "0123456789abcdef01234567"
+	var heard []string
+	stop := b.WatchNewRawTopics(func(topic string) { heard = append(heard, topic) })
+	r := b.NewRawTopics(10)
+	a := tenancy.RawTopic(pid, "", "a")
+	for range 2 {
+		if err := r.Ensure(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(heard) != 1 || heard[0] != a {
+		t.Fatalf("heard %q, want [%s] once", heard, a)
+	}
+	stop()
+	if err := r.Ensure(ctx, tenancy.RawTopic(pid, "", "b")); err != nil {
+		t.Fatal(err)
+	}
+	if len(heard) != 1 {
+		t.Fatalf("heard %q after stopping", heard)
+	}
+}

@@ -33,6 +33,10 @@ import (
 	"github.com/sluice-io/sluice/internal/registry"
 )
 
+// DefaultNodePortStep is how far apart sluice places a listener's
+// per-broker ports when its bootstrap port is fixed (9092 → 9192, 9292, …).
+const DefaultNodePortStep = 100
+
 // Config configures one listener role.
 type Config struct {
 	Role           Role

@@ -32,6 +32,7 @@ type batch struct {
 type projectBatch struct {
 	id      string
 	parts   []kgo.FetchTopicPartition // in fetch order
+	raws    []tenancy.Raw             // parts' topics, parsed
 	records int
 	// outbound is the project's Kafka Outbound setting when the poll was
 	// processed: the whole batch publishes, or none of it.
@@ -81,6 +82,7 @@ func planBatch(fetches kgo.Fetches) *batch {
 			b.projects = append(b.projects, pb)
 		}
 		pb.parts = append(pb.parts, fp)
+		pb.raws = append(pb.raws, raw)
 		pb.records += len(fp.Records)
 	})
 	slices.SortStableFunc(b.projects, func(x, y *projectBatch) int { return x.records - y.records })
@@ -99,7 +101,7 @@ func (p *Pipeline) validate(pb *projectBatch) error {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			results[i] = p.processPartition(pb.parts[i].Topic, pb.parts[i].Records)
+			results[i] = p.processPartition(pb.raws[i], pb.parts[i].Topic, pb.parts[i].Records)
 		}()
 	}
 	wg.Wait()
@@ -132,12 +134,9 @@ func (p *Pipeline) validate(pb *projectBatch) error {
 	return errors.Join(errs...)
 }
 
-// processPartition processes one partition's records, in order.
-func (p *Pipeline) processPartition(topic string, recs []*kgo.Record) partResult {
-	raw, ok := tenancy.ParseRawTopic(topic)
-	if !ok {
-		return partResult{}
-	}
+// processPartition processes one partition's records, in order; raw is
+// its topic's name parsed.
+func (p *Pipeline) processPartition(raw tenancy.Raw, topic string, recs []*kgo.Record) partResult {
 	res := partResult{invalid: map[string]int{},
 		events: make([]store.Event, 0, len(recs)), keys: make([][]byte, 0, len(recs)), payloads: make([][]byte, 0, len(recs))}
 	var autofill map[string]any

@@ -337,14 +337,14 @@ func serveDebug(ctx context.Context, addr string, logger *slog.Logger) error {
 	return nil
 }
 
-// nodePortStep spaces the per-broker listeners 100 ports above the
-// bootstrap port (9092 → 9192, 9292, …); a kernel-chosen bootstrap port
-// gets kernel-chosen node ports.
+// nodePortStep spaces the per-broker listeners gateway.DefaultNodePortStep
+// ports above the bootstrap port; a kernel-chosen bootstrap port gets
+// kernel-chosen node ports.
 func nodePortStep(addr string) int {
 	if _, port, _ := net.SplitHostPort(addr); port == "0" {
 		return 0
 	}
-	return 100
+	return gateway.DefaultNodePortStep
 }
 
 // advertised is host:port of ln as clients should dial it.
