@@ -19,7 +19,7 @@
 #             `sluicebench pipeline`, see bench/README.md): pipeline
 #             throughput per core, produce→countable latency, count and
 #             extraction over the stored events via HTTP, sluice's memory;
-#   outbound  the Kafka Outbound listener (about 5-6 minutes; flags after the
+#   outbound  the Kafka Outbound listener (about 15 minutes; flags after the
 #             second `--` go to `sluicebench outbound`): consume throughput
 #             vs the broker's SASL_SSL listener, and end to end, produce ack
 #             on Inbound → enriched event consumed on Outbound at 5,000/s;
