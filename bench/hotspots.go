@@ -47,7 +47,7 @@ var hotspotRules = []rule{
 var pipelineRules = []rule{
 	{what: "typed leaves of the events, for the store's columns (noted while streaming, or flattened from the JSON)", any: []string{"internal/leaf.", "duckdb.flattenAll", "event.(*streamer).noteLeaf"}},
 	{what: "store: DuckDB's checkpoints (background; the table's rows written into its file)", any: []string{"duckdb.(*checkpointer)"}},
-	{what: "store: partition marks (appended to _marks in each transaction)", any: []string{"duckdb.(*DuckStore).saveMarks"}},
+	{what: "store: partition marks (appended to DuckDB's _marks table in each transaction)", any: []string{"duckdb.(*DuckStore).saveMarks"}},
 	{what: "store: DuckDB appender (rows written into its data chunks, then copied by DuckDB into the transaction)", any: []string{"duckdb.(*DuckStore).appendRows", "duckdb.(*chunkAppender)", "duckdb-go/v2.(*Appender)"}},
 	{what: "store: DuckDB statements (begin and commit, lookups, DDL)", all: []string{"internal/store/duckdb.", "duckdb-go"}},
 	{what: "store: other (grouping, JSON logs, planning)", any: []string{"internal/store/duckdb."}},

@@ -82,7 +82,7 @@ func TestPipelineHotspotRules(t *testing.T) {
 		{[]string{"runtime.cgocall", "github.com/duckdb/duckdb-go-bindings.AppenderClose", duck + "(*chunkAppender).close", duck + "(*DuckStore).appendRows.func1", duck + "(*DuckStore).appendRows", duck + "(*DuckStore).Insert"},
 			"store: DuckDB appender (rows written into its data chunks, then copied by DuckDB into the transaction)"},
 		{[]string{"runtime.cgocall", "github.com/duckdb/duckdb-go/v2.(*Appender).Close", duck + "(*DuckStore).saveMarks.func1", duck + "(*DuckStore).saveMarks", duck + "(*DuckStore).Insert"},
-			"store: partition marks (appended to _marks in each transaction)"},
+			"store: partition marks (appended to DuckDB's _marks table in each transaction)"},
 		{[]string{"runtime.cgocall", "github.com/duckdb/duckdb-go/v2.(*Stmt).ExecContext", "database/sql.(*Conn).ExecContext", duck + "(*DuckStore).Insert", "github.com/sluice-io/sluice/internal/pipeline.(*Pipeline).storeProject"},
 			"store: DuckDB statements (begin and commit, lookups, DDL)"},
 		{[]string{"runtime.cgocall", duck + "(*checkpointer).now", duck + "(*checkpointer).run"},
@@ -115,6 +115,29 @@ func TestInboundHotspotRules(t *testing.T) {
 	} {
 		if got := classify(tc.stack, hotspotRules); got != tc.want {
 			t.Errorf("%v: got %q, want %q", tc.stack[0], got, tc.want)
+		}
+	}
+}
+
+// TestDuckDBShare: the rules of DuckDB's work count, sluice's own do not.
+func TestDuckDBShare(t *testing.T) {
+	duck := map[string]bool{
+		"store: DuckDB's checkpoints (background; the table's rows written into its file)":                       true,
+		"store: partition marks (appended to DuckDB's _marks table in each transaction)":                         true,
+		"store: DuckDB appender (rows written into its data chunks, then copied by DuckDB into the transaction)": true,
+		"store: DuckDB statements (begin and commit, lookups, DDL)":                                              true,
+		"DuckDB's own threads (C++: parallel parts of commits and checkpoints)":                                  true,
+	}
+	var hs []hotspot
+	for _, r := range pipelineRules {
+		hs = append(hs, hotspot{What: r.what, Share: 0.01})
+	}
+	if got, want := duckDBShare(hs), 0.01*float64(len(duck)); got < want-1e-9 || got > want+1e-9 {
+		t.Errorf("duckDBShare = %.2f, want %.2f", got, want)
+	}
+	for what := range duck {
+		if duckDBShare([]hotspot{{What: what, Share: 1}}) != 1 {
+			t.Errorf("%q does not count as DuckDB's", what)
 		}
 	}
 }

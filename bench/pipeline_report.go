@@ -208,8 +208,26 @@ func (r *pipeReport) markdown(c pipeConfig) string {
 	if r.Events < 1_000_000 {
 		w("\nThis run stored %d events, not the 1,000,000 of the goal (`--events`): a smoke run.\n", r.Events)
 	}
+	if pr := r.Profile; pr != nil && median < 100000 {
+		duck := duckDBShare(pr.Hotspots)
+		w("\nThe throughput gap, from the drain's profile: DuckDB's work (its appender, statements, checkpoints and own threads) is %.0f%% of sluice's CPU; ", 100*duck)
+		w("the rest, sluice's own (validation and enrichment, typed leaves, JSON logs, Kafka client, GC), would do about %.0f events per CPU-second by itself (this drain's %.0f ÷ %.2f).\n",
+			r.Drain.EventsPerCPUSecond/(1-duck), r.Drain.EventsPerCPUSecond, 1-duck)
+	}
 	w("\n")
 	return s.String()
+}
+
+// duckDBShare is the share of a pipeline profile's samples in DuckDB's
+// code (the pipelineRules that name it).
+func duckDBShare(hs []hotspot) float64 {
+	var share float64
+	for _, h := range hs {
+		if strings.Contains(h.What, "DuckDB") {
+			share += h.Share
+		}
+	}
+	return share
 }
 
 // drains are every single-node drain in order.
