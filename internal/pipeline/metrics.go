@@ -19,6 +19,7 @@ type Metrics struct {
 	transactionsC *prometheus.CounterVec
 	unreadableC   *prometheus.CounterVec
 	unreadableRC  *prometheus.CounterVec
+	batchH        *prometheus.HistogramVec
 }
 
 // NewMetrics registers the pipeline's series with reg (nil: unregistered).
@@ -57,9 +58,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		unreadableRC: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_pipeline_unreadable_offsets_total", Help: "Raw offsets skipped with the batches counted by sluice_pipeline_unreadable_batches_total, per project.",
 		}, []string{"project"}),
+		// An event waits for the batch in progress, then for its own: these
+		// steps are what it is countable and streamed after.
+		batchH: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "sluice_pipeline_batch_seconds", Help: "Time committed batches spent per step: validating (and enriching), storing, publishing (producing into the transaction), committing (the Kafka transaction).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15),
+		}, []string{"step"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.storedC, m.duplicatesC, m.invalidC, m.dlqC, m.outRecordsC, m.outBytesC, m.outSkippedC, m.dlqDroppedC, m.transactionsC, m.unreadableC, m.unreadableRC)
+		reg.MustRegister(m.storedC, m.duplicatesC, m.invalidC, m.dlqC, m.outRecordsC, m.outBytesC, m.outSkippedC, m.dlqDroppedC, m.transactionsC, m.unreadableC, m.unreadableRC, m.batchH)
 	}
 	return m
 }
@@ -105,6 +112,16 @@ func (m *Metrics) outboundSkipped(project, reason string, n int) {
 func (m *Metrics) dlqDropped(project, reason string, n int) {
 	if m != nil && n > 0 {
 		m.dlqDroppedC.WithLabelValues(project, reason).Add(float64(n))
+	}
+}
+
+// batch records the steps of a committed batch.
+func (m *Metrics) batch(st stages) {
+	if m != nil {
+		m.batchH.WithLabelValues("validating").Observe(st.validate.Seconds())
+		m.batchH.WithLabelValues("storing").Observe(st.store.Seconds())
+		m.batchH.WithLabelValues("publishing").Observe(st.produce.Seconds())
+		m.batchH.WithLabelValues("committing").Observe(st.commit.Seconds())
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -92,6 +93,18 @@ func TestPublishesStoredEventsToTheOutboundTopic(t *testing.T) {
 	}
 	if n := metricValue(t, e.metrics, "sluice_pipeline_outbound_bytes_total", p.ID); n != float64(bytes) {
 		t.Errorf("outbound bytes metric %v, want %d", n, bytes)
+	}
+	// Every committed batch's steps are timed: as many observations per
+	// step as committed transactions, and storing and committing took time.
+	committed := series(t, e.metrics, "sluice_pipeline_transactions_total", "result", "committed").GetCounter().GetValue()
+	for _, step := range []string{"validating", "storing", "publishing", "committing"} {
+		h := series(t, e.metrics, "sluice_pipeline_batch_seconds", "step", step).GetHistogram()
+		if committed < 1 || float64(h.GetSampleCount()) != committed {
+			t.Errorf("step %s: %d batches timed, %v committed", step, h.GetSampleCount(), committed)
+		}
+		if (step == "storing" || step == "committing") && h.GetSampleSum() <= 0 {
+			t.Errorf("step %s: no time recorded", step)
+		}
 	}
 }
 
@@ -440,26 +453,28 @@ func (e *env) checkTopicSettings(topics ...string) {
 	}
 }
 
-// metricValue reads a counter of reg for one project.
+// metricValue reads a counter of reg for one project (0 if it has none).
 func metricValue(t *testing.T, reg *prometheus.Registry, name, project string) float64 {
+	return series(t, reg, name, "project", project).GetCounter().GetValue()
+}
+
+// series is the series of metric name whose label is value; nil if none.
+func series(t *testing.T, reg *prometheus.Registry, name, label, value string) *dto.Metric {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
 		for _, m := range mf.GetMetric() {
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "project" && l.GetValue() == project {
-					return m.GetCounter().GetValue()
+				if mf.GetName() == name && l.GetName() == label && l.GetValue() == value {
+					return m
 				}
 			}
 		}
 	}
-	return 0
+	return nil
 }
 
 // Collections "a b" (HTTP only) and "a_b" share the outbound topic a_b, as

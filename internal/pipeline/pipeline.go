@@ -543,6 +543,7 @@ func (p *Pipeline) handle(ctx context.Context, sess *kgo.GroupTransactSession, f
 		return false, nil
 	}
 	p.cfg.Metrics.transaction("committed")
+	p.cfg.Metrics.batch(st)
 	// Where a batch's time went, for tracing an event's wait (each event
 	// waits for the batch in progress, then for its own).
 	p.log.Debug("a batch committed", "events", fetches.NumRecords(), "projects", len(b.projects),
