@@ -104,6 +104,8 @@ type obE2E struct {
 	Consumers     map[string]string `json:"consumers"`
 	// Each consumer's fetch requests during the windows.
 	Fetches map[string]obFetches `json:"fetches"`
+	// The pipeline's batches committed during the windows.
+	Steps []batchStep `json:"batch_steps,omitempty"`
 	// A CPU profile and an execution trace of sluice after the windows.
 	Hotspots     []hotspot       `json:"profile_hotspots,omitempty"`
 	ProfileTop   string          `json:"-"`
@@ -346,6 +348,14 @@ func (o *obench) e2eBench(ctx context.Context) error {
 		at  int
 	}
 	txns := func() float64 { return o.metric(`sluice_pipeline_transactions_total{result="committed"}`) }
+	metricsAt := func() string {
+		text, err := scrapeMetrics(ctx, o.sl.http)
+		if err != nil {
+			logf("outbound: warning: reading sluice's metrics: %v", err)
+		}
+		return text
+	}
+	stepsFrom := metricsAt()
 	marks := []mark{{o.sampleNow(target{}), txns(), first}}
 	fetches0 := snapshotFetches(hooks)
 	lateAt := []int64{late}
@@ -358,6 +368,7 @@ func (o *obench) e2eBench(ctx context.Context) error {
 		lateAt = append(lateAt, late)
 	}
 	last := seq
+	res.Steps = batchSteps(stepsFrom, metricsAt())
 	res.Fetches = fetchStats(fetches0, snapshotFetches(hooks), marks[len(marks)-1].s.at.Sub(marks[0].s.at))
 	if c.profile > 0 {
 		// One more stretch of the same stream, not measured: a CPU

@@ -278,6 +278,7 @@ func (o *obench) e2eMarkdown(s *strings.Builder, e *obE2E) {
 		w("The pipeline committed %.0f transactions in the windows, %.0f events each on average.", p.Transactions, float64(p.Events)/p.Transactions)
 	}
 	w("\n\n")
+	s.WriteString(batchStepsMarkdown(e.Steps, "the windows", "An event is streamed once its own batch is committed, after waiting for the batch in progress: about one batch and a half, and the tail of the end-to-end latency is the tail of these steps"))
 	if len(e.Fetches) > 0 {
 		w("The consumers' fetch requests during the windows (a kgo hook; a round trip includes the broker's long poll, up to 500 ms, until a transaction commits):\n\n")
 		w("| consumer | fetches/s | mean round trip, ms | mean response, KB |\n|---|---|---|---|\n")

@@ -533,10 +533,19 @@ func latency(ctx context.Context, c pipeConfig, sl *sluiceProc, p project, pl []
 		return fig, err
 	}
 	defer cl.Close()
+	before, err := scrapeMetrics(ctx, sl.http)
+	if err != nil {
+		return fig, fmt.Errorf("reading sluice's metrics: %w", err)
+	}
 	run, err := measureCountable(ctx, cl, sl.http, p, "latency", pl, c.rate, c.latDuration, c.pollEvery)
 	if err != nil {
 		return fig, err
 	}
+	after, err := scrapeMetrics(ctx, sl.http)
+	if err != nil {
+		return fig, fmt.Errorf("reading sluice's metrics: %w", err)
+	}
+	fig.Steps = batchSteps(before, after)
 	ms, _, notSeen := run.latencies(c.latWarmup)
 	fig.Measured, fig.NotSeen = len(ms), notSeen
 	fig.PollP50, fig.PollP99 = run.pollQuantiles()

@@ -90,6 +90,8 @@ type latencyFigures2 struct {
 	// PollP50, PollP99: the polls' own round trips (ms), part of each
 	// figure.
 	PollP50, PollP99 float64
+	// Steps: the pipeline's batches committed during the run.
+	Steps []batchStep
 }
 
 func mib(kb int64) string { return fmt.Sprintf("%.0f MiB", float64(kb)/1024) }
@@ -182,6 +184,7 @@ func (r *pipeReport) markdown(c pipeConfig) string {
 	w("## Produce acknowledged → countable\n\n")
 	w("| events measured | p50 ms | p99 ms | p99.9 ms | max ms |\n|---|---|---|---|---|\n")
 	w("| %d | %.0f | %.0f | %.0f | %.0f |\n\n", l.Measured, l.P50, l.P99, l.P999, l.Max)
+	s.WriteString(batchStepsMarkdown(l.Steps, "the latency run", "An event is countable once its own batch is validated and stored, after waiting for the batch in progress"))
 	w("sluice peak RSS during the latency run: %s; over the whole pipeline-on process (VmHWM): %s.\n\n", mib(r.LatencyPeakRSSkB), mib(r.PeakRSSkB))
 
 	var filtered float64
