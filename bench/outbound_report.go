@@ -149,7 +149,7 @@ func (o *obench) markdown() string {
 		minutes := float64(len(e.Windows)) * e.WindowSeconds / 60
 		p99Verdict := verdict(all.P99 <= 250)
 		if minutes < e2eGoalMinutes {
-			p99Verdict = fmt.Sprintf("not measured: the goal holds it over %d minutes, this run measured %.1f", e2eGoalMinutes, minutes)
+			p99Verdict = fmt.Sprintf("not measured: the goal holds it over %d minutes, this run measured %.1f minutes", e2eGoalMinutes, minutes)
 		}
 		w("| end to end p50, produce ack → consumed on Outbound, %d events/s | ≤ 50 ms | %.1f ms, %.1f minutes pooled (windows %.1f … %.1f) | %s |\n", e.Rate, all.P50, minutes, p50.Min, p50.Max, verdict(all.P50 <= 50))
 		w("| end to end p99, same, held over %d minutes | ≤ 250 ms | %.1f ms, pooled (%d windows of %.0f s: %.1f … %.1f) | %s |\n", e2eGoalMinutes, all.P99, len(e.Windows), e.WindowSeconds, p99.Min, p99.Max, p99Verdict)
