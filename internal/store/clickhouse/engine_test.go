@@ -34,7 +34,13 @@ func testEvent(id string, i int, props string) store.Event {
 
 func openDB(t *testing.T, addrs []string, db string, l limits.Config) *clickhouse.Store {
 	t.Helper()
-	st, err := clickhouse.OpenLimits(context.Background(), clickhouse.Config{Addrs: addrs, Database: db}, slog.New(slog.DiscardHandler), l)
+	return openConfig(t, clickhouse.Config{Addrs: addrs, Database: db}, l)
+}
+
+// openConfig opens a store of configuration cfg, closed when t ends.
+func openConfig(t testing.TB, cfg clickhouse.Config, l limits.Config) *clickhouse.Store {
+	t.Helper()
+	st, err := clickhouse.OpenLimits(context.Background(), cfg, slog.New(slog.DiscardHandler), l)
 	if err != nil {
 		t.Fatalf("opening the ClickHouse store: %v", err)
 	}
@@ -136,6 +142,43 @@ func TestIdempotentAcrossNodes(t *testing.T) {
 	// Nothing was written twice: the table is read without FINAL.
 	if n := marks(t, c.Addrs, "nodes"); n != 0 {
 		t.Fatalf("%d marks of tables that may hold copies, want none", n)
+	}
+}
+
+// A collection another node deleted: this node, which created its table
+// and remembers it, stores the collection's next events at once (a new
+// table), on one server and on two shards.
+func TestCollectionDeletedByAnotherNode(t *testing.T) {
+	for _, shards := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d shards", shards), func(t *testing.T) {
+			c := clickhousetest.StartForTest(t, shards)
+			cfg := clickhouse.Config{Addrs: c.Addrs, Database: "gone"}
+			if shards > 1 {
+				cfg.Cluster = clickhousetest.ClusterName
+			}
+			a, b := openConfig(t, cfg, limits.Default()), openConfig(t, cfg, limits.Default())
+			ctx := context.Background()
+			var evs []store.Event
+			for i := range 20 {
+				evs = append(evs, testEvent(fmt.Sprintf("id%03d", i), i, fmt.Sprintf(`,"n":%d`, i)))
+			}
+			if _, err := a.Insert(ctx, evs[:10]); err != nil {
+				t.Fatal(err)
+			}
+			if d, err := b.Delete(ctx, store.Deletion{ProjectID: "p", Collection: "c"}); err != nil || d.Events != 10 {
+				t.Fatalf("node b deleted %+v (%v), want 10 events", d, err)
+			}
+			res, err := a.Insert(ctx, evs[10:])
+			if err != nil {
+				t.Fatalf("node a, after node b deleted the collection: %v", err)
+			}
+			if got := statuses(res); got[store.Stored] != 10 {
+				t.Fatalf("outcomes %v, want 10 stored", got)
+			}
+			if na, nb := count(t, a), count(t, b); na != 10 || nb != 10 {
+				t.Fatalf("counts %d (a) and %d (b), want 10", na, nb)
+			}
+		})
 	}
 }
 
