@@ -19,18 +19,7 @@ import (
 // limit is refused without a topic; a listing older than relistAfter sees
 // topics an operator deleted.
 func TestRawTopicsCountCollections(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	b, err := Connect(ctx, config.Backend{}, c.ListenAddrs(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	ctx, b := embeddedBackend(t)
 	const pid, other, key = "0123456789abcdef01234567", "76543210fedcba9876543210", "0123456789abcdef"
 	r := b.NewRawTopics(2)
 	for _, topic := range []string{
@@ -76,18 +65,7 @@ func TestRawTopicsCountCollections(t *testing.T) {
 // TestWatchNewRawTopics: a watcher hears of each raw topic Ensure creates,
 // not of one that already existed, and nothing once it stopped watching.
 func TestWatchNewRawTopics(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	b, err := Connect(ctx, config.Backend{}, c.ListenAddrs(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	ctx, b := embeddedBackend(t)
 	const pid = "0123456789abcdef01234567"
 	var heard []string
 	stop := b.WatchNewRawTopics(func(topic string) { heard = append(heard, topic) })
@@ -108,4 +86,23 @@ func TestWatchNewRawTopics(t *testing.T) {
 	if len(heard) != 1 {
 		t.Fatalf("heard %q after stopping", heard)
 	}
+}
+
+// embeddedBackend is a backend on a kfake cluster of one broker, closed
+// when t ends, and a context for its calls.
+func embeddedBackend(t *testing.T) (context.Context, *Backend) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	b, err := Connect(ctx, config.Backend{}, c.ListenAddrs(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return ctx, b
 }
