@@ -85,8 +85,21 @@ func soakBench(args []string) error {
 	fs.DurationVar(&c.settle, "settle", 5*time.Minute, "after the traffic, wait at most this long for every acknowledged event to be countable")
 	fs.Float64Var(&c.clkTck, "clk-tck", 100, "clock ticks per second of /proc/PID/stat (getconf CLK_TCK)")
 	c.register(fs, "soak.md", "", "every figure as JSON (empty: none)")
+	from := fs.String("report-from", "", "write the report of an earlier run from its JSON (that run's --raw) instead of running; give that run's flags, --command and --env")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *from != "" {
+		b, err := os.ReadFile(*from)
+		if err != nil {
+			return err
+		}
+		var rep soakReport
+		if err := json.Unmarshal(b, &rep); err != nil {
+			return fmt.Errorf("reading %s: %w", *from, err)
+		}
+		c.raw = "" // the run's own JSON stays as it is
+		return c.reportFlags.write(&rep, rep.markdown(c))
 	}
 	c.stamp()
 	if c.bin == "" {

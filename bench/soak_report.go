@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"sort"
@@ -446,6 +447,14 @@ func (r *soakReport) markdown(c soakConfig) string {
 			peak = max(peak, row.RSSkB)
 		}
 		w("Peak sampled RSS %.0f MiB. Growth is taken from the sample at or after %s (or the middle one in a shorter run) to the last sample (after the load stopped and the counts settled).\n\n", float64(peak)/1024, c.baseline)
+		if ws := memoryWindows(r.Samples, soakWindow, r.TrafficSeconds); len(ws) > 1 {
+			w("Memory by %s window of traffic (means of the samples in each). DuckDB's buffer manager keeps what it has read and written up to its memory limit (docs/operations.md), so the store's column grows until it reaches that cap; the rest of RSS, outside Go's heap and DuckDB's buffers, is what would show a leak:\n\n", soakWindow)
+			w("| window | samples | RSS (MiB) | Go heap (MiB) | store (MiB) | rest (MiB): median / min / max | goroutines | fds |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+			for _, mw := range ws {
+				w("| %s | %d | %.0f | %.0f | %.0f | %.0f / %.0f / %.0f | %.0f | %.0f |\n", mw.Label, mw.Samples, mw.RSS, mw.Heap, mw.Store, mw.Rest.Median, mw.Rest.Min, mw.Rest.Max, mw.Goroutines, mw.FDs)
+			}
+			w("\n(rest: the median of the window's samples of RSS − Go's heap in use − the store's memory.)\n\n")
+		}
 	}
 	w("| t (s) | RSS (MiB) | Go heap (MiB) | store (MiB) | fds | goroutines | sluice cores | acknowledged | counted | behind | log (KB) | invalid | DLQ written | tx aborted | tx failed | Kafka refusals | |\n")
 	w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
@@ -540,4 +549,54 @@ func pct(a, b float64) float64 {
 		return 0
 	}
 	return 100 * (a - b) / b
+}
+
+// soakWindow is the length of the soak report's memory windows.
+const soakWindow = 15 * time.Minute
+
+// memoryWindow sums the samples of one window of the soak's traffic.
+type memoryWindow struct {
+	Label                             string
+	Samples                           int
+	RSS, Heap, Store, Goroutines, FDs float64 // means, MiB for memory
+	Rest                              spread  // RSS − heap − store, MiB
+}
+
+// memoryWindows groups the samples taken during traffic of trafficSeconds
+// by window of length d (the last may be shorter; a sample just past the
+// end of the traffic counts in it).
+func memoryWindows(samples []soakSample, d time.Duration, trafficSeconds float64) []memoryWindow {
+	var out []memoryWindow
+	var rest []float64
+	const mib = 1 << 20
+	last := max(int(math.Ceil(trafficSeconds/d.Seconds()-0.01))-1, 0) // the traffic ends a little after its duration
+	for _, sm := range samples {
+		if sm.Seconds <= 0 || sm.Note != "" {
+			continue // the start, and samples after the traffic
+		}
+		i := min(int(math.Ceil(sm.Seconds/d.Seconds()))-1, last)
+		for len(out) <= i {
+			k := len(out)
+			if len(out) > 0 {
+				out[k-1].Rest = spreadOf(rest)
+			}
+			rest = nil
+			out = append(out, memoryWindow{Label: fmt.Sprintf("%.0f–%.0f min", (time.Duration(k) * d).Minutes(), (time.Duration(k+1) * d).Minutes())})
+		}
+		mw := &out[i]
+		n := float64(mw.Samples)
+		mean := func(m *float64, v float64) { *m = (*m*n + v) / (n + 1) }
+		r, h, st := float64(sm.RSSkB)*1024/mib, sm.HeapBytes/mib, max(sm.StoreBytes, 0)/mib
+		mean(&mw.RSS, r)
+		mean(&mw.Heap, h)
+		mean(&mw.Store, st)
+		mean(&mw.Goroutines, float64(sm.Goroutines))
+		mean(&mw.FDs, float64(sm.FDs))
+		mw.Samples++
+		rest = append(rest, r-h-st)
+	}
+	if len(out) > 0 {
+		out[len(out)-1].Rest = spreadOf(rest)
+	}
+	return out
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -212,5 +213,31 @@ sluice_pipeline_dlq_records_total{project="b",result="skipped"} 1
 		if m[k] != want {
 			t.Errorf("%s = %v, want %v", k, m[k], want)
 		}
+	}
+}
+
+func TestMemoryWindows(t *testing.T) {
+	const mib = 1 << 20
+	s := func(sec float64, rss, heap, store int, note string) soakSample {
+		return soakSample{Seconds: sec, RSSkB: int64(rss) * 1024, HeapBytes: float64(heap * mib), StoreBytes: float64(store * mib), Goroutines: 100, FDs: 50, Note: note}
+	}
+	samples := []soakSample{
+		s(0, 50, 10, 0, ""), // the start: left out
+		s(300, 300, 100, 50, ""),
+		s(600, 320, 100, 60, ""),
+		s(900, 340, 100, 70, ""), // 900 s closes the first window
+		s(1200, 400, 100, 120, ""),
+		s(1800.5, 400, 100, 120, ""),           // just past the traffic's end: the last window's
+		s(1900, 999, 100, 120, "load stopped"), // after the traffic: left out
+	}
+	ws := memoryWindows(samples, 15*time.Minute, 1200)
+	if len(ws) != 2 {
+		t.Fatalf("%d windows, want 2: %+v", len(ws), ws)
+	}
+	if w := ws[0]; w.Samples != 3 || w.RSS != 320 || w.Store != 60 || w.Rest.Median != 160 || w.Rest.Min != 150 || w.Rest.Max != 170 || w.Label != "0–15 min" {
+		t.Errorf("first window %+v", w)
+	}
+	if w := ws[1]; w.Samples != 2 || w.RSS != 400 || w.Rest.Median != 180 {
+		t.Errorf("second window %+v", w)
 	}
 }
