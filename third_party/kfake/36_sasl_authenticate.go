@@ -50,6 +50,7 @@ func (c *Cluster) handleSASLAuthenticate(creq *clientReq) (kmsg.Response, error)
 			return nil, errors.New("sasl reauthentication changed the authenticated user")
 		}
 		creq.cc.saslStage = saslStageComplete
+		creq.cc.authed.Store(true) // SLUICE: see clientConn.authed
 		creq.cc.user = u
 		c.maybeFillSessionLifetime(creq.cc, resp)
 
@@ -102,6 +103,7 @@ func (c *Cluster) handleSASLAuthenticate(creq *clientReq) (kmsg.Response, error)
 		}
 		resp.SASLAuthBytes = serverFinal
 		creq.cc.saslStage = saslStageComplete
+		creq.cc.authed.Store(true) // SLUICE: see clientConn.authed
 		creq.cc.s0 = nil
 		c.maybeFillSessionLifetime(creq.cc, resp)
 	}

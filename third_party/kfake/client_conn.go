@@ -2,8 +2,10 @@ package kfake
 
 import (
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
@@ -22,6 +24,12 @@ type (
 		saslStage saslStage
 		s0        *scramServer0
 		user      string // authenticated user, set after SASL completes
+
+		// SLUICE: authed is set once SASL authentication has completed
+		// (by the request handler, while read runs on its own goroutine):
+		// read lifts the smaller frame cap of an unauthenticated
+		// connection then.
+		authed atomic.Bool
 
 		// hasSessionExpiry is set at authenticate time when
 		// connections.max.reauth.ms is positive. Re-authentication is
@@ -100,8 +108,20 @@ func (cc *clientConn) read() {
 				readCh <- read{err: err}
 				return
 			}
-			body := make([]byte, binary.BigEndian.Uint32(size))
-			_, err := io.ReadFull(cc.conn, body)
+			// SLUICE: the claimed size is checked before anything is
+			// allocated for it, and the buffer grows with the bytes that
+			// arrive: four bytes claiming 4 GiB made kfake allocate 4 GiB
+			// before the connection had authenticated.
+			n := binary.BigEndian.Uint32(size)
+			limit := uint32(maxRequestBytes)
+			if cc.c.cfg.enableSASL && !cc.authed.Load() {
+				limit = maxPreAuthRequestBytes
+			}
+			if n > limit {
+				readCh <- read{err: fmt.Errorf("a request of %d bytes is over the limit of %d", n, limit)}
+				return
+			}
+			body, err := readFrame(cc.conn, int(n))
 			readCh <- read{body: body, err: err}
 		}()
 
@@ -113,6 +133,9 @@ func (cc *clientConn) read() {
 		}
 
 		if err := read.err; err != nil {
+			if err != io.EOF {
+				cc.c.cfg.logger.Logf(LogLevelDebug, "client %s: closing the connection: %v", who, err)
+			}
 			return
 		}
 
@@ -216,4 +239,34 @@ func (cc *clientConn) write() {
 			return
 		}
 	}
+}
+
+// SLUICE: the frame caps of read, Apache Kafka's defaults: a request may be
+// up to socket.request.max.bytes, and one read before the connection has
+// authenticated (SASL enabled) up to sasl.server.max.receive.size.
+const (
+	maxRequestBytes        = 104857600
+	maxPreAuthRequestBytes = 524288
+)
+
+// SLUICE: readFrameChunk is the first read of a frame; a larger frame's
+// buffer doubles as its bytes arrive, so what a frame costs follows what
+// the client sent rather than what it claimed.
+const readFrameChunk = 1 << 20
+
+// readFrame reads a frame body of n bytes from r.
+func readFrame(r io.Reader, n int) ([]byte, error) {
+	buf := make([]byte, min(n, readFrameChunk))
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return nil, err
+	}
+	for len(buf) < n {
+		next := make([]byte, min(n, 2*len(buf)))
+		copy(next, buf)
+		if _, err := io.ReadFull(r, next[len(buf):]); err != nil {
+			return nil, err
+		}
+		buf = next
+	}
+	return buf, nil
 }
