@@ -27,6 +27,7 @@ type Conn struct {
 	// Owned by the serving goroutine.
 	stage        saslStage
 	authDeadline time.Time // TLS handshake and SASL must be done by then
+	largestFrame int       // the largest frame the client has sent (readBody)
 
 	// Guarded by Server.mu: the user c is counted for in Server.users, and
 	// the host it is counted for in Server.pending until it authenticates.
@@ -328,14 +329,44 @@ func (c *Conn) readFrame() (*Buffer, bool) {
 		c.refuse(RefusalFrameTooLarge, "frame too large", "err", err)
 		return nil, false
 	}
-	fb := c.srv.frames.Get(int(size))
-	if _, err := io.ReadFull(c.rw, fb.B); err != nil {
-		c.srv.frames.Put(fb)
+	fb, err := c.readBody(int(size))
+	if err != nil {
 		c.readFailed(err, true)
 		return nil, false
 	}
 	c.srv.obs.BytesIn(4 + int(size))
 	return fb, true
+}
+
+// firstFrameRead is the most a frame's buffer starts with beyond the
+// largest frame the client has sent before.
+const firstFrameRead = 1 << 20
+
+// readBody reads a frame body of size bytes into a pooled buffer that
+// grows as the bytes arrive: it starts at the larger of firstFrameRead and
+// the client's largest frame so far, and doubles. What a client makes the
+// server hold follows what it has sent, not what it claims: a tenant's
+// connections each claiming MaxRequestBytes and trickling bytes would
+// otherwise hold that much each for FrameTimeout. A producer that keeps
+// sending large frames reads each straight into a buffer of its size.
+func (c *Conn) readBody(size int) (*Buffer, error) {
+	fb := c.srv.frames.Get(min(size, max(firstFrameRead, c.largestFrame)))
+	if _, err := io.ReadFull(c.rw, fb.B); err != nil {
+		c.srv.frames.Put(fb)
+		return nil, err
+	}
+	for len(fb.B) < size {
+		next := c.srv.frames.Get(min(size, 2*len(fb.B)))
+		n := copy(next.B, fb.B)
+		c.srv.frames.Put(fb)
+		fb = next
+		if _, err := io.ReadFull(c.rw, fb.B[n:]); err != nil {
+			c.srv.frames.Put(fb)
+			return nil, err
+		}
+	}
+	c.largestFrame = max(c.largestFrame, size)
+	return fb, nil
 }
 
 // readFailed sorts out why a read ended. A timeout is the client's fault

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"testing"
 	"time"
 
@@ -337,5 +339,46 @@ func TestTCPProbe(t *testing.T) {
 	})
 	if n := ts.obs.refusals(RefusalTLSHandshake); n != 0 {
 		t.Errorf("%d refusals counted", n)
+	}
+}
+
+// What a frame makes the server hold follows what the client sent, not
+// the size it claims; frames larger than the first read still arrive
+// whole, the first time and once the connection has sent a large frame.
+func TestClaimedFramesCostWhatArrives(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.MaxRequestBytes = 100 << 20 })
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	const conns = 20
+	var claimed []*rawClient
+	for range conns {
+		rc := ts.dialAuth(t)
+		rc.write(append(binary.BigEndian.AppendUint32(nil, 100<<20), make([]byte, 10)...))
+		claimed = append(claimed, rc)
+	}
+	time.Sleep(300 * time.Millisecond) // the server reads the prefixes and starts the bodies
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > conns*2<<20+32<<20 {
+		t.Errorf("%d connections claiming 100 MiB frames made %d MiB allocated", conns, grew>>20)
+	}
+
+	rc := ts.dialAuth(t)
+	for round := range 2 {
+		big := bytes.Repeat([]byte{7}, 5<<20+3)
+		req := kmsg.NewPtrProduceRequest()
+		req.Version, req.Acks, req.TimeoutMillis = 9, -1, 1000
+		topic := kmsg.NewProduceRequestTopic()
+		topic.Topic = "t"
+		for p, records := range [][]byte{big, []byte("small")} {
+			part := kmsg.NewProduceRequestTopicPartition()
+			part.Partition, part.Records = int32(p), records
+			topic.Partitions = append(topic.Partitions, part)
+		}
+		req.Topics = append(req.Topics, topic)
+		resp := rc.roundTrip(req).(*kmsg.ProduceResponse)
+		if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 2 || resp.Topics[0].Partitions[1].Partition != 1 {
+			t.Fatalf("round %d: a 5 MiB produce answered %+v", round, resp.Topics)
+		}
 	}
 }
