@@ -173,7 +173,8 @@ export KAFKA_JVM_OPTS="${BENCH_KAFKA_JVM_OPTS:--server -XX:+UseG1GC -XX:MaxGCPau
 log() { echo "$(date +%H:%M:%S) run.sh: $*" >&2; }
 
 # The idle benchmark holds 10,000 connections: sluice and the load generator
-# need a hard RLIMIT_NOFILE well above that; root may raise it for this run.
+# need a hard RLIMIT_NOFILE well above that; raised here where permitted (a
+# container may refuse even root: run.sh says so, and sluice lowers its caps).
 if want idle && (( $(ulimit -Hn) < 65536 )) && [[ $(id -u) == 0 ]]; then
 	ulimit -Hn 65536 && ulimit -Sn 65536 || log "could not raise RLIMIT_NOFILE above $(ulimit -Hn)"
 fi
