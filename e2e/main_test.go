@@ -258,16 +258,27 @@ func freeAddr(t *testing.T) string {
 // per backend broker gateway.DefaultNodePortStep ports above the bootstrap port,
 // so those ports (for up to 3 brokers) must be free too. A port some
 // client connection holds as its local port is not: a test once failed
-// binding one.
-func freeKafkaAddr(t *testing.T) string {
+// binding one. The ports are added to taken, and a port already in it is
+// never returned: each probe closes its listener, so the kernel may well
+// hand the same port out twice in a row (a test once got one port for both
+// listeners).
+func freeKafkaAddr(t *testing.T, taken map[int]bool) string {
 	t.Helper()
 	for range 50 {
 		addr := freeAddr(t)
 		_, portStr, _ := net.SplitHostPort(addr)
 		port, _ := strconv.Atoi(portStr)
 		free := port+3*gateway.DefaultNodePortStep <= 65535
-		for i := 1; free && i <= 3; i++ {
-			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+gateway.DefaultNodePortStep*i)))
+		for i := 0; free && i <= 3; i++ {
+			p := port + gateway.DefaultNodePortStep*i
+			if taken[p] {
+				free = false
+				break
+			}
+			if i == 0 {
+				continue
+			}
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 			if err != nil {
 				free = false
 				break
@@ -275,6 +286,9 @@ func freeKafkaAddr(t *testing.T) string {
 			ln.Close()
 		}
 		if free {
+			for i := 0; i <= 3; i++ {
+				taken[port+gateway.DefaultNodePortStep*i] = true
+			}
 			return addr
 		}
 	}
@@ -282,9 +296,14 @@ func freeKafkaAddr(t *testing.T) string {
 	return ""
 }
 
-// localArgs are flags that keep a test's sluice on free loopback ports.
+// localArgs are flags that keep a test's sluice on free loopback ports, all
+// of them different.
 func localArgs(t *testing.T) []string {
-	return []string{"--http-addr", freeAddr(t), "--inbound-addr", freeKafkaAddr(t), "--outbound-addr", freeKafkaAddr(t), "--advertised-host", "127.0.0.1"}
+	httpAddr := freeAddr(t)
+	_, httpPort, _ := net.SplitHostPort(httpAddr)
+	port, _ := strconv.Atoi(httpPort)
+	taken := map[int]bool{port: true}
+	return []string{"--http-addr", httpAddr, "--inbound-addr", freeKafkaAddr(t, taken), "--outbound-addr", freeKafkaAddr(t, taken), "--advertised-host", "127.0.0.1"}
 }
 
 func httpDo(t *testing.T, method, url, key, body string) (int, string) {
