@@ -86,17 +86,35 @@ type soakSample struct {
 	// allocations and what neither has given back to the system.
 	HeapBytes  float64 `json:"heap_inuse_bytes"`
 	StoreBytes float64 `json:"store_memory_bytes"`
-	CPUSeconds float64 `json:"cpu_seconds"` // utime+stime of sluice since it started
-	Cores      float64 `json:"cores"`       // over the interval since the previous sample
-	Acked      []int64 `json:"acked"`
-	Counted    []int64 `json:"counted"`
-	CountError string  `json:"count_error,omitempty"`
-	LogBytes   int64   `json:"log_bytes"` // sluice's stderr (WARN and above)
-	Invalid    float64 `json:"invalid_events"`
-	DLQ        float64 `json:"dlq_written"`
-	TxAborted  float64 `json:"transactions_aborted"`
-	TxFailed   float64 `json:"transactions_failed"`
-	Refusals   float64 `json:"kafka_refusals"`
+	// AnonkB is sluice's anonymous resident memory (RssAnon: RSS without
+	// the binary's pages), GoMappedBytes what Go's runtime holds from the
+	// system (go_memstats_sys_bytes − go_memstats_heap_released_bytes,
+	// its heap's free spans included). AnonkB − GoMappedBytes − StoreBytes
+	// is C memory outside DuckDB's buffers: the allocators' own and
+	// DuckDB's other structures, where a leak in C would show. Zero in the
+	// files of runs that did not sample them.
+	AnonkB        int64   `json:"rss_anon_kb,omitempty"`
+	GoMappedBytes float64 `json:"go_mapped_bytes,omitempty"`
+	CPUSeconds    float64 `json:"cpu_seconds"` // utime+stime of sluice since it started
+	Cores         float64 `json:"cores"`       // over the interval since the previous sample
+	Acked         []int64 `json:"acked"`
+	Counted       []int64 `json:"counted"`
+	CountError    string  `json:"count_error,omitempty"`
+	LogBytes      int64   `json:"log_bytes"` // sluice's stderr (WARN and above)
+	Invalid       float64 `json:"invalid_events"`
+	DLQ           float64 `json:"dlq_written"`
+	TxAborted     float64 `json:"transactions_aborted"`
+	TxFailed      float64 `json:"transactions_failed"`
+	Refusals      float64 `json:"kafka_refusals"`
+}
+
+// cOutside is the sample's C memory outside DuckDB's buffers, in bytes (see
+// AnonkB); -1 when the sample lacks a figure.
+func (sm soakSample) cOutside() float64 {
+	if sm.AnonkB == 0 || sm.GoMappedBytes == 0 {
+		return -1
+	}
+	return float64(sm.AnonkB)*1024 - sm.GoMappedBytes - max(sm.StoreBytes, 0)
 }
 
 type soakSampler struct {
@@ -112,7 +130,7 @@ type soakSampler struct {
 // take appends one sample; note marks the phase.
 func (s *soakSampler) take(ctx context.Context, note string) {
 	row := soakSample{Seconds: time.Since(s.start).Seconds(), Note: note,
-		RSSkB: procStatus(s.sl.pid, "VmRSS"), FDs: openFDs(s.sl.pid),
+		RSSkB: procStatus(s.sl.pid, "VmRSS"), AnonkB: procStatus(s.sl.pid, "RssAnon"), FDs: openFDs(s.sl.pid),
 		CPUSeconds: procCPU(s.sl.pid).seconds(s.c.clkTck)}
 	if row.RSSkB == 0 {
 		row.Note = strings.TrimSpace(row.Note + " sluice is not running")
@@ -142,6 +160,7 @@ func (s *soakSampler) take(ctx context.Context, note string) {
 		row.Goroutines = int64(m["go_goroutines"])
 		row.HeapBytes = m["go_memstats_heap_inuse_bytes"]
 		row.StoreBytes = m["sluice_store_memory_bytes"]
+		row.GoMappedBytes = m["go_memstats_sys_bytes"] - m["go_memstats_heap_released_bytes"]
 		row.Invalid = m["sluice_pipeline_invalid_events_total"]
 		row.DLQ = m[`sluice_pipeline_dlq_records_total{result="written"}`]
 		row.TxAborted = m[`sluice_pipeline_transactions_total{result="aborted"}`]
@@ -156,8 +175,8 @@ func (s *soakSampler) take(ctx context.Context, note string) {
 		acked += row.Acked[i]
 		counted += row.Counted[i]
 	}
-	logf("soak: %4.0f s  RSS %4.0f MiB (Go heap %4.0f, store %4.0f)  fds %4d  goroutines %5d  %.2f cores  acked %d counted %d%s",
-		row.Seconds, float64(row.RSSkB)/1024, row.HeapBytes/(1<<20), row.StoreBytes/(1<<20), row.FDs, row.Goroutines, row.Cores, acked, counted, map[bool]string{true: "  (" + row.CountError + ")", false: ""}[row.CountError != ""])
+	logf("soak: %4.0f s  RSS %4.0f MiB (Go heap %4.0f, store %4.0f, C outside it %4.0f)  fds %4d  goroutines %5d  %.2f cores  acked %d counted %d%s",
+		row.Seconds, float64(row.RSSkB)/1024, row.HeapBytes/(1<<20), row.StoreBytes/(1<<20), row.cOutside()/(1<<20), row.FDs, row.Goroutines, row.Cores, acked, counted, map[bool]string{true: "  (" + row.CountError + ")", false: ""}[row.CountError != ""])
 }
 
 func openFDs(pid string) int {
@@ -448,12 +467,16 @@ func (r *soakReport) markdown(c soakConfig) string {
 		}
 		w("Peak sampled RSS %.0f MiB. Growth is taken from the sample at or after %s (or the middle one in a shorter run) to the last sample (after the load stopped and the counts settled).\n\n", float64(peak)/1024, c.baseline)
 		if ws := memoryWindows(r.Samples, soakWindow, r.TrafficSeconds); len(ws) > 1 {
-			w("Memory by %s window of traffic (means of the samples in each). DuckDB's buffer manager keeps what it has read and written up to its memory limit (docs/operations.md), so the store's column grows until it reaches that cap; the rest of RSS, outside Go's heap and DuckDB's buffers, is what would show a leak:\n\n", soakWindow)
-			w("| window | samples | RSS (MiB) | Go heap (MiB) | store (MiB) | rest (MiB): median / min / max | goroutines | fds |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+			w("Memory by %s window of traffic (means of the samples in each). DuckDB's buffer manager keeps what it has read and written up to its memory limit (docs/operations.md), so the store's column grows until it reaches that cap. *rest* is RSS outside Go's heap in use and DuckDB's buffers: the binary's pages, Go's free heap not yet given back (it swings with each GC cycle) and C memory. *C outside the buffers* takes out what Go holds from the system as well, leaving the C allocators' memory outside DuckDB's buffers: what would show a leak in C:\n\n", soakWindow)
+			w("| window | samples | RSS (MiB) | Go heap (MiB) | store (MiB) | rest (MiB): median / min / max | C outside the buffers (MiB): median / min / max | goroutines | fds |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 			for _, mw := range ws {
-				w("| %s | %d | %.0f | %.0f | %.0f | %.0f / %.0f / %.0f | %.0f | %.0f |\n", mw.Label, mw.Samples, mw.RSS, mw.Heap, mw.Store, mw.Rest.Median, mw.Rest.Min, mw.Rest.Max, mw.Goroutines, mw.FDs)
+				cOut := "—"
+				if !math.IsNaN(mw.COutside.Median) {
+					cOut = fmt.Sprintf("%.0f / %.0f / %.0f", mw.COutside.Median, mw.COutside.Min, mw.COutside.Max)
+				}
+				w("| %s | %d | %.0f | %.0f | %.0f | %.0f / %.0f / %.0f | %s | %.0f | %.0f |\n", mw.Label, mw.Samples, mw.RSS, mw.Heap, mw.Store, mw.Rest.Median, mw.Rest.Min, mw.Rest.Max, cOut, mw.Goroutines, mw.FDs)
 			}
-			w("\n(rest: the median of the window's samples of RSS − Go's heap in use − the store's memory.)\n\n")
+			w("\n(rest: the median of the window's samples of RSS − Go's heap in use − the store's memory; C outside the buffers: of RssAnon − (`go_memstats_sys_bytes` − `go_memstats_heap_released_bytes`) − the store's memory.)\n\n")
 		}
 	}
 	w("| t (s) | RSS (MiB) | Go heap (MiB) | store (MiB) | fds | goroutines | sluice cores | acknowledged | counted | behind | log (KB) | invalid | DLQ written | tx aborted | tx failed | Kafka refusals | |\n")
@@ -560,6 +583,7 @@ type memoryWindow struct {
 	Samples                           int
 	RSS, Heap, Store, Goroutines, FDs float64 // means, MiB for memory
 	Rest                              spread  // RSS − heap − store, MiB
+	COutside                          spread  // soakSample.cOutside, MiB; empty if never sampled
 }
 
 // memoryWindows groups the samples taken during traffic of trafficSeconds
@@ -567,7 +591,7 @@ type memoryWindow struct {
 // end of the traffic counts in it).
 func memoryWindows(samples []soakSample, d time.Duration, trafficSeconds float64) []memoryWindow {
 	var out []memoryWindow
-	var rest []float64
+	var rest, cOut []float64
 	const mib = 1 << 20
 	last := max(int(math.Ceil(trafficSeconds/d.Seconds()-0.01))-1, 0) // the traffic ends a little after its duration
 	for _, sm := range samples {
@@ -578,9 +602,9 @@ func memoryWindows(samples []soakSample, d time.Duration, trafficSeconds float64
 		for len(out) <= i {
 			k := len(out)
 			if len(out) > 0 {
-				out[k-1].Rest = spreadOf(rest)
+				out[k-1].Rest, out[k-1].COutside = spreadOf(rest), spreadOf(cOut)
 			}
-			rest = nil
+			rest, cOut = nil, nil
 			out = append(out, memoryWindow{Label: fmt.Sprintf("%.0f–%.0f min", (time.Duration(k) * d).Minutes(), (time.Duration(k+1) * d).Minutes())})
 		}
 		mw := &out[i]
@@ -594,9 +618,12 @@ func memoryWindows(samples []soakSample, d time.Duration, trafficSeconds float64
 		mean(&mw.FDs, float64(sm.FDs))
 		mw.Samples++
 		rest = append(rest, r-h-st)
+		if c := sm.cOutside(); c >= 0 {
+			cOut = append(cOut, c/mib)
+		}
 	}
 	if len(out) > 0 {
-		out[len(out)-1].Rest = spreadOf(rest)
+		out[len(out)-1].Rest, out[len(out)-1].COutside = spreadOf(rest), spreadOf(cOut)
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"hash/crc32"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -239,5 +240,23 @@ func TestMemoryWindows(t *testing.T) {
 	}
 	if w := ws[1]; w.Samples != 2 || w.RSS != 400 || w.Rest.Median != 180 {
 		t.Errorf("second window %+v", w)
+	}
+	if w := ws[0]; !math.IsNaN(w.COutside.Median) {
+		t.Errorf("samples without RssAnon and Go's mapped memory give C outside the buffers %+v, want none", w.COutside)
+	}
+
+	// RssAnon − Go's mapped memory − the store; a sample that lacks one
+	// of them is left out.
+	withC := func(sec float64, anon, goMapped, store int) soakSample {
+		sm := s(sec, anon+70, 0, store, "")
+		sm.AnonkB, sm.GoMappedBytes = int64(anon)*1024, float64(goMapped*mib)
+		return sm
+	}
+	ws = memoryWindows([]soakSample{withC(300, 300, 150, 100), withC(600, 320, 160, 100), s(700, 400, 100, 100, ""), withC(900, 330, 150, 120)}, 15*time.Minute, 900)
+	if len(ws) != 1 {
+		t.Fatalf("%d windows, want 1: %+v", len(ws), ws)
+	}
+	if c := ws[0].COutside; c.Min != 50 || c.Median != 60 || c.Max != 60 {
+		t.Errorf("C outside the buffers %+v, want 50 / 60 / 60", c)
 	}
 }
