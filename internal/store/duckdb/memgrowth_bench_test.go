@@ -1,0 +1,99 @@
+package duckdb
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime/debug"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sluice-io/sluice/internal/store"
+)
+
+// BenchmarkMemoryGrowth inserts SLUICE_BENCH_STEADY events (3,000,000 by
+// default) in batches of 250 into one collection and, every 100,000,
+// prints the process's anonymous memory apart: Go's (after a GC that
+// returns what it can), DuckDB's buffer manager (MemoryBytes) and the
+// rest (C allocations outside the buffer manager, docs/store.md, Settings).
+// SLUICE_BENCH_BATCH sets the events per Insert. To split the rest by
+// allocator, build the test binary (go test -c) and, while it runs, have
+// glibc and DuckDB's jemalloc print their figures to its stderr:
+//
+//	gdb -p PID -batch -ex 'set language c' -ex 'call (void)malloc_stats()' \
+//	    -ex 'call (void)duckdb_je_malloc_stats_print(0, 0, "dablxeh")'
+//
+//	SLUICE_BENCH_1M=1 go test -run x -bench MemoryGrowth -benchtime 1x ./internal/store/duckdb/
+func BenchmarkMemoryGrowth(b *testing.B) {
+	if os.Getenv("SLUICE_BENCH_1M") == "" {
+		b.Skip("set SLUICE_BENCH_1M=1 to run")
+	}
+	total := 3_000_000
+	if n, err := strconv.Atoi(os.Getenv("SLUICE_BENCH_STEADY")); err == nil && n > 0 {
+		total = n
+	}
+	batch := 250
+	if n, err := strconv.Atoi(os.Getenv("SLUICE_BENCH_BATCH")); err == nil && n > 0 {
+		batch = n
+	}
+	for b.Loop() {
+		s := openTest(b, b.TempDir())
+		ctx := context.Background()
+		r := rand.New(rand.NewPCG(1, 1))
+		batches := make([][]store.Event, 64)
+		for i := range batches {
+			batches[i] = wordEvents(r, "p1", "steady", "", batch)
+		}
+		var next [9]int64
+		for i := 0; i < total; i += batch {
+			evs := batches[(i/batch)%len(batches)]
+			for j := range evs {
+				p := (i + j) % len(next)
+				evs[j].ID = fmt.Sprintf("s%d", i+j)
+				evs[j].Source = store.Source{Topic: "raw.steady", Partition: int32(p), Offset: next[p]}
+				next[p]++
+			}
+			if _, err := s.Insert(ctx, evs); err != nil {
+				b.Fatal(err)
+			}
+			if (i+batch)/100_000 > i/100_000 {
+				debug.FreeOSMemory()
+				anon := anonBytes()
+				goMem := goMappedBytes()
+				duck, err := s.MemoryBytes(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				fmt.Fprintf(os.Stderr, "%8d events: anon %4d MiB = Go %4d + buffers %4d + rest %4d\n",
+					i+batch, anon>>20, goMem>>20, duck>>20, (anon-goMem-duck)>>20)
+			}
+		}
+		s.Close()
+	}
+}
+
+func anonBytes() int64 {
+	f, err := os.Open("/proc/self/smaps_rollup")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "Anonymous:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n << 10
+		}
+	}
+	return 0
+}
+
+func goMappedBytes() int64 {
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	return int64(s[0].Value.Uint64() - s[1].Value.Uint64())
+}
