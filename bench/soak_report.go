@@ -109,10 +109,12 @@ type soakSample struct {
 }
 
 // cOutside is the sample's C memory outside DuckDB's buffers, in bytes (see
-// AnonkB); -1 when the sample lacks a figure.
+// AnonkB); NaN when the sample lacks a figure. Go's mapped memory counts
+// some pages that are not resident, so it is low by a roughly constant
+// amount (below zero at the start).
 func (sm soakSample) cOutside() float64 {
 	if sm.AnonkB == 0 || sm.GoMappedBytes == 0 {
-		return -1
+		return math.NaN()
 	}
 	return float64(sm.AnonkB)*1024 - sm.GoMappedBytes - max(sm.StoreBytes, 0)
 }
@@ -467,7 +469,7 @@ func (r *soakReport) markdown(c soakConfig) string {
 		}
 		w("Peak sampled RSS %.0f MiB. Growth is taken from the sample at or after %s (or the middle one in a shorter run) to the last sample (after the load stopped and the counts settled).\n\n", float64(peak)/1024, c.baseline)
 		if ws := memoryWindows(r.Samples, soakWindow, r.TrafficSeconds); len(ws) > 1 {
-			w("Memory by %s window of traffic (means of the samples in each). DuckDB's buffer manager keeps what it has read and written up to its memory limit (docs/operations.md), so the store's column grows until it reaches that cap. *rest* is RSS outside Go's heap in use and DuckDB's buffers: the binary's pages, Go's free heap not yet given back (it swings with each GC cycle) and C memory. *C outside the buffers* takes out what Go holds from the system as well, leaving the C allocators' memory outside DuckDB's buffers: what would show a leak in C:\n\n", soakWindow)
+			w("Memory by %s window of traffic (means of the samples in each). DuckDB's buffer manager keeps what it has read and written up to its memory limit (docs/operations.md), so the store's column grows until it reaches that cap. *rest* is RSS outside Go's heap in use and DuckDB's buffers: the binary's pages, Go's free heap not yet given back (it swings with each GC cycle) and C memory. *C outside the buffers* takes out what Go holds from the system as well (some of which is not resident: the figure is low by a roughly constant amount), leaving the C allocators' memory outside DuckDB's buffers, where a leak in C would show; it also holds DuckDB's metadata of the segments written, which grows with the data stored (about 4 MB per million events of this shape, docs/store.md):\n\n", soakWindow)
 			w("| window | samples | RSS (MiB) | Go heap (MiB) | store (MiB) | rest (MiB): median / min / max | C outside the buffers (MiB): median / min / max | goroutines | fds |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 			for _, mw := range ws {
 				cOut := "—"
@@ -618,7 +620,7 @@ func memoryWindows(samples []soakSample, d time.Duration, trafficSeconds float64
 		mean(&mw.FDs, float64(sm.FDs))
 		mw.Samples++
 		rest = append(rest, r-h-st)
-		if c := sm.cOutside(); c >= 0 {
+		if c := sm.cOutside(); !math.IsNaN(c) {
 			cOut = append(cOut, c/mib)
 		}
 	}
