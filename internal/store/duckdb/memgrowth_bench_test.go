@@ -4,15 +4,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/sluice-io/sluice/internal/store"
 )
 
 // BenchmarkMemoryGrowth inserts SLUICE_BENCH_STEADY events (3,000,000 by
@@ -32,31 +29,14 @@ func BenchmarkMemoryGrowth(b *testing.B) {
 	if os.Getenv("SLUICE_BENCH_1M") == "" {
 		b.Skip("set SLUICE_BENCH_1M=1 to run")
 	}
-	total := 3_000_000
-	if n, err := strconv.Atoi(os.Getenv("SLUICE_BENCH_STEADY")); err == nil && n > 0 {
-		total = n
-	}
-	batch := 250
-	if n, err := strconv.Atoi(os.Getenv("SLUICE_BENCH_BATCH")); err == nil && n > 0 {
-		batch = n
-	}
+	total, batch := steadyParams(3_000_000)
 	for b.Loop() {
 		s := openTest(b, b.TempDir())
 		ctx := context.Background()
-		r := rand.New(rand.NewPCG(1, 1))
-		batches := make([][]store.Event, 64)
-		for i := range batches {
-			batches[i] = wordEvents(r, "p1", "steady", "", batch)
-		}
-		var next [9]int64
+		batches := steadyBatches(total, batch)
+		var src steadySource
 		for i := 0; i < total; i += batch {
-			evs := batches[(i/batch)%len(batches)]
-			for j := range evs {
-				p := (i + j) % len(next)
-				evs[j].ID = fmt.Sprintf("s%d", i+j)
-				evs[j].Source = store.Source{Topic: "raw.steady", Partition: int32(p), Offset: next[p]}
-				next[p]++
-			}
+			evs := src.next(batches, i, batch)
 			if _, err := s.Insert(ctx, evs); err != nil {
 				b.Fatal(err)
 			}

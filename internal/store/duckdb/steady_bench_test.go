@@ -29,14 +29,7 @@ func BenchmarkSteadyInserts(b *testing.B) {
 	if os.Getenv("SLUICE_BENCH_1M") == "" {
 		b.Skip("set SLUICE_BENCH_1M=1 to run")
 	}
-	total := 300_000
-	if n, err := strconv.Atoi(os.Getenv("SLUICE_BENCH_STEADY")); err == nil && n > 0 {
-		total = n
-	}
-	batch := 250
-	if n, err := strconv.Atoi(os.Getenv("SLUICE_BENCH_BATCH")); err == nil && n > 0 {
-		batch = n
-	}
+	total, batch := steadyParams(300_000)
 	for b.Loop() {
 		s := openTest(b, b.TempDir())
 		var steps []insertSteps
@@ -52,24 +45,14 @@ func BenchmarkSteadyInserts(b *testing.B) {
 			}
 		}
 		ctx := context.Background()
-		r := rand.New(rand.NewPCG(1, 1))
-		batches := make([][]store.Event, 0, 64)
-		for i := 0; i < min(64, (total+batch-1)/batch); i++ {
-			batches = append(batches, wordEvents(r, "p1", "steady", "", batch))
-		}
+		batches := steadyBatches(total, batch)
 		if every, err := strconv.Atoi(os.Getenv("SLUICE_BENCH_CHECKPOINT_MB")); err == nil && every > 0 {
 			s.checkpointEvery = every << 20
 		}
 		var cpu, wall, worst time.Duration
-		var next [9]int64 // each partition's next offset
+		var src steadySource
 		for i := 0; i < total; i += batch {
-			evs := batches[(i/batch)%len(batches)]
-			for j := range evs {
-				p := (i + j) % len(next)
-				evs[j].ID = fmt.Sprintf("s%d", i+j)
-				evs[j].Source = store.Source{Topic: "raw.steady", Partition: int32(p), Offset: next[p]}
-				next[p]++
-			}
+			evs := src.next(batches, i, batch)
 			t0, c0 := time.Now(), processCPU()
 			res, err := s.Insert(ctx, evs)
 			if err != nil {
@@ -131,3 +114,46 @@ func BenchmarkSteadyInserts(b *testing.B) {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// steadyParams is the events in all (SLUICE_BENCH_STEADY, or def) and per
+// Insert (SLUICE_BENCH_BATCH, or 250) of the steady benchmarks.
+func steadyParams(def int) (total, batch int) {
+	total, batch = def, 250
+	if n, err := strconv.Atoi(os.Getenv("SLUICE_BENCH_STEADY")); err == nil && n > 0 {
+		total = n
+	}
+	if n, err := strconv.Atoi(os.Getenv("SLUICE_BENCH_BATCH")); err == nil && n > 0 {
+		batch = n
+	}
+	return total, batch
+}
+
+// steadyBatches is up to 64 batches of batch events of one collection,
+// reused in turn.
+func steadyBatches(total, batch int) [][]store.Event {
+	r := rand.New(rand.NewPCG(1, 1))
+	batches := make([][]store.Event, 0, 64)
+	for i := 0; i < min(64, (total+batch-1)/batch); i++ {
+		batches = append(batches, wordEvents(r, "p1", "steady", "", batch))
+	}
+	return batches
+}
+
+// steadySource numbers the events of the steady benchmarks as the
+// pipeline's would be: a new id each, spread over 9 raw partitions.
+type steadySource struct {
+	offsets [9]int64 // each partition's next offset
+}
+
+// next is the batch of the Insert that starts at event i, with its ids and
+// sources set.
+func (s *steadySource) next(batches [][]store.Event, i, batch int) []store.Event {
+	evs := batches[(i/batch)%len(batches)]
+	for j := range evs {
+		p := (i + j) % len(s.offsets)
+		evs[j].ID = fmt.Sprintf("s%d", i+j)
+		evs[j].Source = store.Source{Topic: "raw.steady", Partition: int32(p), Offset: s.offsets[p]}
+		s.offsets[p]++
+	}
+	return evs
+}
