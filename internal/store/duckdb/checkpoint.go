@@ -21,7 +21,7 @@ import (
 // wal_autocheckpoint is kept as a backstop, far above the store's cadence
 // (checkpointBytes), should these checkpoints keep failing.
 type checkpointer struct {
-	conn    *sql.Conn
+	conn    *sql.Conn // replaced by a reopen, holding mu
 	logger  *slog.Logger
 	wakeC   chan struct{}
 	done    chan struct{} // closed by stop
@@ -96,6 +96,9 @@ func (c *checkpointer) run() {
 func (c *checkpointer) now(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.conn == nil {
+		return errNoDatabase
+	}
 	c.runningNow.Store(1)
 	c.starts.Add(1)
 	defer c.runningNow.Store(0)
@@ -128,5 +131,8 @@ func (c *checkpointer) overlapped(m ckMark) bool {
 func (c *checkpointer) stop() error {
 	close(c.done)
 	<-c.stopped
+	if c.conn == nil { // a failed reopen closed it
+		return nil
+	}
 	return c.conn.Close()
 }

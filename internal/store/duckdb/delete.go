@@ -78,6 +78,9 @@ func (s *DuckStore) Delete(ctx context.Context, d store.Deletion) (store.Deleted
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	if err := s.ensureOpen(ctx); err != nil {
+		return store.Deleted{}, err
+	}
 	k := collKey{d.ProjectID, d.Collection}
 	t, cols := s.snapshotTable(d.ProjectID, d.Collection)
 	if t == nil {

@@ -70,7 +70,12 @@ type DuckStore struct {
 	// checkpoint this store ran, which it runs at checkpointEvery
 	// (checkpointBytes; tests set less); guarded by wmu.
 	sinceCheckpoint, checkpointEvery int
-	jsonBuf                          []byte // writeJSON's buffer, reused; guarded by wmu
+	// eventsSinceOpen counts the events written since the database was
+	// opened, reopenEvery how many make the store reopen it (reopenEvents;
+	// tests set less), reopens the reopens done; guarded by wmu.
+	eventsSinceOpen, reopenEvery int64
+	reopens                      int
+	jsonBuf                      []byte // writeJSON's buffer, reused; guarded by wmu
 	// safeAppend says rows go through duckdb-go's public Appender rather
 	// than the chunk appender (rowWriter); guarded by wmu.
 	safeAppend    bool
@@ -195,34 +200,12 @@ func OpenLimits(dir string, logger *slog.Logger, l limits.Config) (*DuckStore, e
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	path := filepath.Join(dir, DBFile)
-	// The database is attached rather than opened: the row group size is
-	// an ATTACH option. Every connection of the pool runs these.
-	connector, err := duckdb.NewConnector("", func(execer driver.ExecerContext) error {
-		for _, q := range []string{
-			"ATTACH IF NOT EXISTS '" + strings.ReplaceAll(path, "'", "''") + "' AS " + dbAlias + " (ROW_GROUP_SIZE " + rowGroupSize + ")",
-			"USE " + dbAlias,
-			"SET wal_autocheckpoint = '" + walAutocheckpoint + "'",
-			fmt.Sprintf("SET memory_limit = '%dMiB'", MemoryLimit(l)>>20),
-			// Where DuckDB spills blocks over the memory limit (a wide
-			// table's, see MemoryLimit); its default for a database opened
-			// in memory and attached is ".tmp" in the process's working
-			// directory.
-			"SET temp_directory = '" + strings.ReplaceAll(filepath.Join(dir, tempDir), "'", "''") + "'",
-			"SET disabled_compression_methods = '" + disabledCompression + "'",
-			"SET max_vacuum_tasks = " + maxVacuumTasks,
-		} {
-			if _, err := execer.ExecContext(context.Background(), q, nil); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	db, err := openDB(dir, l)
 	if err != nil {
-		return nil, fmt.Errorf("store: opening %s: %w", path, err)
+		return nil, err
 	}
-	db := sql.OpenDB(connector)
-	s := &DuckStore{db: db, logger: logger, tables: map[collKey]*table{}, dir: dir, limits: l, marks: map[srcKey]int64{}, marksSlack: compactMarks, checkpointEvery: checkpointBytes, propertyChunk: propertyChunk}
+	path := filepath.Join(dir, DBFile)
+	s := &DuckStore{db: db, logger: logger, tables: map[collKey]*table{}, dir: dir, limits: l, marks: map[srcKey]int64{}, marksSlack: compactMarks, checkpointEvery: checkpointBytes, reopenEvery: reopenEvents, propertyChunk: propertyChunk}
 	ctx := context.Background()
 	if s.conn, err = db.Conn(ctx); err != nil {
 		db.Close()
@@ -256,6 +239,39 @@ func OpenLimits(dir string, logger *slog.Logger, l limits.Config) (*DuckStore, e
 	s.ck = startCheckpointer(ckConn, logger)
 	logger.Info("event store open", "path", path, "collections", len(s.tables))
 	return s, nil
+}
+
+// openDB opens the store's database in dir: a DuckDB instance with the
+// database file attached and the store's settings, which every connection
+// of the pool runs.
+func openDB(dir string, l limits.Config) (*sql.DB, error) {
+	path := filepath.Join(dir, DBFile)
+	// The database is attached rather than opened: the row group size is
+	// an ATTACH option. Every connection of the pool runs these.
+	connector, err := duckdb.NewConnector("", func(execer driver.ExecerContext) error {
+		for _, q := range []string{
+			"ATTACH IF NOT EXISTS '" + strings.ReplaceAll(path, "'", "''") + "' AS " + dbAlias + " (ROW_GROUP_SIZE " + rowGroupSize + ")",
+			"USE " + dbAlias,
+			"SET wal_autocheckpoint = '" + walAutocheckpoint + "'",
+			fmt.Sprintf("SET memory_limit = '%dMiB'", MemoryLimit(l)>>20),
+			// Where DuckDB spills blocks over the memory limit (a wide
+			// table's, see MemoryLimit); its default for a database opened
+			// in memory and attached is ".tmp" in the process's working
+			// directory.
+			"SET temp_directory = '" + strings.ReplaceAll(filepath.Join(dir, tempDir), "'", "''") + "'",
+			"SET disabled_compression_methods = '" + disabledCompression + "'",
+			"SET max_vacuum_tasks = " + maxVacuumTasks,
+		} {
+			if _, err := execer.ExecContext(context.Background(), q, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: opening %s: %w", path, err)
+	}
+	return sql.OpenDB(connector), nil
 }
 
 // loadCatalog reads the catalog tables into memory.
@@ -318,6 +334,8 @@ func (s *DuckStore) loadCatalog(ctx context.Context) error {
 
 // Close checkpoints the database and closes it.
 func (s *DuckStore) Close() error {
+	s.wmu.Lock() // after an Insert, and its reopen, that runs
+	defer s.wmu.Unlock()
 	var errs []error
 	if s.ck != nil {
 		errs = append(errs, s.ck.stop())
@@ -328,7 +346,9 @@ func (s *DuckStore) Close() error {
 		}
 		errs = append(errs, s.conn.Close())
 	}
-	errs = append(errs, s.db.Close())
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for _, t := range s.tables {
@@ -391,6 +411,9 @@ func (s *DuckStore) Insert(ctx context.Context, events []store.Event) (store.Ins
 	t1 := time.Now()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	if err := s.ensureOpen(ctx); err != nil {
+		return store.InsertResult{}, err
+	}
 	t2 := time.Now()
 	// What becomes of each event, and the tables and columns the accepted
 	// ones need, committed before their rows are written.
@@ -462,6 +485,8 @@ func (s *DuckStore) Insert(ctx context.Context, events []store.Event) (store.Ins
 		s.ck.wake()
 		s.sinceCheckpoint = 0
 	}
+	s.eventsSinceOpen += int64(len(events))
+	s.maybeReopen(ctx)
 	t7, ckDuring := time.Now(), s.ck.overlapped(ck0)
 	if s.traced != nil {
 		s.traced(insertSteps{len(events), t1.Sub(t0), t2.Sub(t1), t3.Sub(t2), t3a.Sub(t3), t4.Sub(t3a), t5.Sub(t4), t6.Sub(t5), ckDuring})
@@ -482,8 +507,14 @@ func (s *DuckStore) Insert(ctx context.Context, events []store.Event) (store.Ins
 // the process's memory outside Go's heap that the store accounts for,
 // capped by memory_limit.
 func (s *DuckStore) MemoryBytes(ctx context.Context) (int64, error) {
+	s.delMu.RLock()
+	defer s.delMu.RUnlock()
+	db, err := s.readDB()
+	if err != nil {
+		return 0, err
+	}
 	var n int64
-	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()`).Scan(&n); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: reading DuckDB's memory: %w", err)
 	}
 	return n, nil
@@ -1086,8 +1117,14 @@ func (s *DuckStore) Count(ctx context.Context, q store.Query) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	s.delMu.RLock()
+	defer s.delMu.RUnlock()
+	db, err := s.readDB()
+	if err != nil {
+		return 0, err
+	}
 	var n int64
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM `+tbl+` WHERE `+where, args...).Scan(&n); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM `+tbl+` WHERE `+where, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: count: %w", err)
 	}
 	return n, nil
@@ -1121,7 +1158,11 @@ func (s *DuckStore) Extract(ctx context.Context, q store.Query) ([]json.RawMessa
 	if capped {
 		sqlq += fmt.Sprintf(` LIMIT %d`, q.MaxEvents+1)
 	}
-	rows, err := s.db.QueryContext(ctx, sqlq, args...)
+	db, err := s.readDB()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, sqlq, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: extraction: %w", err)
 	}

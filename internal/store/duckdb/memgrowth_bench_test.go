@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // BenchmarkMemoryGrowth inserts SLUICE_BENCH_STEADY events (3,000,000 by
@@ -17,7 +18,8 @@ import (
 // prints the process's anonymous memory apart: Go's (after a GC that
 // returns what it can), DuckDB's buffer manager (MemoryBytes) and the
 // rest (C allocations outside the buffer manager, docs/store.md, Settings).
-// SLUICE_BENCH_BATCH sets the events per Insert. To split the rest by
+// SLUICE_BENCH_BATCH sets the events per Insert, SLUICE_BENCH_REOPEN the
+// events between reopens of the database (reopenEvents; 0: never). To split the rest by
 // allocator, build the test binary (go test -c) and, while it runs, have
 // glibc and DuckDB's jemalloc print their figures to its stderr:
 //
@@ -32,13 +34,20 @@ func BenchmarkMemoryGrowth(b *testing.B) {
 	total, batch := steadyParams(3_000_000)
 	for b.Loop() {
 		s := openTest(b, b.TempDir())
+		if n, err := strconv.ParseInt(os.Getenv("SLUICE_BENCH_REOPEN"), 10, 64); err == nil {
+			s.reopenEvery = n
+		}
 		ctx := context.Background()
 		batches := steadyBatches(total, batch)
 		var src steadySource
 		for i := 0; i < total; i += batch {
 			evs := src.next(batches, i, batch)
+			reopens, t0 := s.reopens, time.Now()
 			if _, err := s.Insert(ctx, evs); err != nil {
 				b.Fatal(err)
+			}
+			if s.reopens != reopens {
+				fmt.Fprintf(os.Stderr, "%8d events: reopened the database; that Insert took %v\n", i+batch, time.Since(t0).Round(time.Millisecond))
 			}
 			if (i+batch)/100_000 > i/100_000 {
 				debug.FreeOSMemory()

@@ -348,7 +348,11 @@ func (s *DuckStore) Run(ctx context.Context, q store.Query) (store.Result, error
 	if err != nil {
 		return store.Result{}, err
 	}
-	rows, err := s.db.QueryContext(ctx, p.sql, p.args...)
+	db, err := s.readDB()
+	if err != nil {
+		return store.Result{}, err
+	}
+	rows, err := db.QueryContext(ctx, p.sql, p.args...)
 	if err != nil {
 		return store.Result{}, fmt.Errorf("store: %s: %w", q.Analysis, err)
 	}
