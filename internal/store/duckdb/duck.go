@@ -485,8 +485,6 @@ func (s *DuckStore) Insert(ctx context.Context, events []store.Event) (store.Ins
 		s.ck.wake()
 		s.sinceCheckpoint = 0
 	}
-	s.eventsSinceOpen += int64(len(events))
-	s.maybeReopen(ctx)
 	t7, ckDuring := time.Now(), s.ck.overlapped(ck0)
 	if s.traced != nil {
 		s.traced(insertSteps{len(events), t1.Sub(t0), t2.Sub(t1), t3.Sub(t2), t3a.Sub(t3), t4.Sub(t3a), t5.Sub(t4), t6.Sub(t5), ckDuring})
@@ -500,6 +498,10 @@ func (s *DuckStore) Insert(ctx context.Context, events []store.Event) (store.Ins
 			"syncing", t5.Sub(t4), "committing", t6.Sub(t5), "during_a_checkpoint", ckDuring,
 			"db_blocks_used", used, "db_blocks_free", free, "wal_size", wal)
 	}
+	// After the slow insert's report, which reads the database: a reopen
+	// logs its own time.
+	s.eventsSinceOpen += int64(len(events))
+	s.maybeReopen(ctx)
 	return res, nil
 }
 
@@ -507,7 +509,11 @@ func (s *DuckStore) Insert(ctx context.Context, events []store.Event) (store.Ins
 // the process's memory outside Go's heap that the store accounts for,
 // capped by memory_limit.
 func (s *DuckStore) MemoryBytes(ctx context.Context) (int64, error) {
-	s.delMu.RLock()
+	// Not read while a Delete or a reopen holds the database: a metrics
+	// scrape does not wait for them.
+	if !s.delMu.TryRLock() {
+		return 0, errors.New("store: the database is busy (a delete or a reopen)")
+	}
 	defer s.delMu.RUnlock()
 	db, err := s.readDB()
 	if err != nil {
