@@ -134,3 +134,25 @@ func TestReopenFailedThenRecovered(t *testing.T) {
 		t.Errorf("a checkpoint after the store opened its database again: %v", err)
 	}
 }
+
+// The memory gauge does not wait for a Delete or a reopen holding the
+// database: it answers an error (the gauge's -1) at once.
+func TestMemoryBytesDoesNotWaitForTheDatabase(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	s.delMu.Lock()
+	done := make(chan error, 1)
+	go func() { _, err := s.MemoryBytes(context.Background()); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("MemoryBytes read the database while a reopen held it")
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("MemoryBytes waited for the database's holder")
+	}
+	s.delMu.Unlock()
+	if n, err := s.MemoryBytes(context.Background()); err != nil || n < 0 {
+		t.Errorf("MemoryBytes once free: %d, %v", n, err)
+	}
+}
