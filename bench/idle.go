@@ -496,6 +496,9 @@ func (r *idleReport) markdown(c idleConfig) string {
 			run.Name, run.Opened, run.Failed, run.Held, run.MeasuredAfterOpen, run.RSSBeforeKiB>>10, run.RSSHeldKiB>>10, per, run.PeakKiB>>10,
 			quantile(before, 0.5), quantile(before, 1), whileHeld, run.HeldAfter)
 	}
+	if r.SluiceCaps != "" {
+		b.WriteString(idleEstimate(r.Runs, r.Asked))
+	}
 	for _, run := range r.Runs {
 		if len(run.FirstErrors) > 0 {
 			fmt.Fprintf(&b, "\n%s: connections that failed: %s.\n", run.Name, strings.Join(run.FirstErrors, "; "))
@@ -511,6 +514,26 @@ func (r *idleReport) markdown(c idleConfig) string {
 		}
 	}
 	return b.String()
+}
+
+// idleEstimate extrapolates, for runs held under lowered caps, sluice's
+// RSS with asked connections held from each run's cost per connection:
+// an estimate, said to be one, never a measurement.
+func idleEstimate(runs []idleRun, asked int) string {
+	var parts []string
+	for _, run := range runs {
+		if run.Held == 0 {
+			continue
+		}
+		per := float64(run.RSSHeldKiB-run.RSSBeforeKiB) / float64(run.Held)
+		est := (float64(run.RSSBeforeKiB) + per*float64(asked)) / 1024
+		parts = append(parts, fmt.Sprintf("about %.0f MiB (%s)", est, run.Name))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\n**Estimated, not measured:** at each run's cost per held connection, %d held would bring sluice's RSS to %s (its RSS before the connections plus %d times the cost per connection; the goal: under 1 GiB). What stops this host short of %d is its hard RLIMIT_NOFILE, which sluice's connection caps are fitted to, not sluice's memory.\n",
+		asked, strings.Join(parts, " and "), asked, asked)
 }
 
 func sorted(v []float64) []float64 {

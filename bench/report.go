@@ -244,6 +244,10 @@ func (b *bench) markdown(rep *report) string {
 		w("| throughput ratio sluice / direct, lz4 | ≥ 0.95 | %.3f (%.3f … %.3f) | %s |\n", z.ratio.Median, z.ratio.Min, z.ratio.Max, verdict(z.ratio.Median >= 0.95))
 	}
 	w("| added p99 produce latency at %d records/s | ≤ 0.5 ms | %+.3f ms (%+.3f … %+.3f) | %s |\n\n", c.rate, l.added[1].Median, l.added[1].Min, l.added[1].Max, verdict(l.added[1].Median <= 0.5))
+	s.WriteString(inboundGap("no compression", t, rep.Hotspots, m.Cores))
+	if c.lz4 {
+		s.WriteString(inboundGap("lz4", z, nil, m.Cores))
+	}
 
 	throughputSection := func(title string, f throughputFigures) {
 		w("## %s\n\n", title)
