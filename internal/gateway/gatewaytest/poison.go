@@ -88,6 +88,26 @@ func CorruptGzipBatch() []byte {
 // ShortBatch claims 3 records and holds 1.
 func ShortBatch() []byte { return SealBatch(0, 3, records([]byte(`{"short":true}`))) }
 
+// BrokenCRCBatch is a valid batch of n records of size bytes each with one
+// byte of the middle record's value changed after the CRC was taken: only
+// the CRC tells. With 100 records of 1 KB it spans several of the chunks
+// the Inbound listener sums as it reads a request (internal/crc32c).
+func BrokenCRCBatch(n, size int) []byte {
+	b := SealBatch(0, int32(n), records(LargeValues(n, size)...))
+	b[len(b)/2] ^= 0x20
+	return b
+}
+
+// LargeValues are n JSON values of size bytes each (at least 16).
+func LargeValues(n, size int) [][]byte {
+	values := make([][]byte, n)
+	for i := range values {
+		v := fmt.Sprintf(`{"i":%d,"pad":"`, i)
+		values[i] = []byte(v + strings.Repeat("x", max(0, size-len(v)-2)) + `"}`)
+	}
+	return values
+}
+
 // GzipBomb is a small gzip batch holding one record of 5,000,029 bytes.
 func GzipBomb() []byte {
 	return CompressedBatch(CodecGzip, []byte(`{"blob":"`+strings.Repeat("a", 5_000_017)+`"}`))
@@ -111,6 +131,8 @@ func PoisonBatches() []PoisonCase {
 		{"claims 3 records, holds 1", ShortBatch(), kerr.CorruptMessage.Code, "claims 3 records but holds 1"},
 		{"gzip bomb", GzipBomb(), kerr.MessageTooLarge.Code, "more than message.max.bytes"},
 		{"zstd bomb", ZstdBomb(), kerr.MessageTooLarge.Code, "decompresses to more than"},
+		{"CRC broken, small batch", BrokenCRCBatch(1, 100), kerr.CorruptMessage.Code, "the CRC-32C of the batch is"},
+		{"CRC broken in the middle of a 100 KB batch", BrokenCRCBatch(100, 1000), kerr.CorruptMessage.Code, "the CRC-32C of the batch is"},
 	}
 }
 
@@ -169,6 +191,18 @@ func CorruptBatchesRefused(t *testing.T, e *Env) {
 			if r.Partition != other {
 				t.Fatalf("a record landed in partition %d", r.Partition)
 			}
+		}
+	})
+
+	// The same batch as the broken one above, intact: its CRC is taken
+	// from the sums of the chunks it spans.
+	t.Run("a valid 100 KB batch is written", func(t *testing.T) {
+		before := len(e.BackendRecords(raw))
+		if code, msg := produceCode(t, c, produceReq(9, "orders", SealBatch(0, 100, records(LargeValues(100, 1000)...)))); code != 0 {
+			t.Fatalf("got %v %q", kerr.ErrorForCode(code), msg)
+		}
+		if n := len(e.BackendRecords(raw)) - before; n != 100 {
+			t.Fatalf("%d records written, want 100", n)
 		}
 	})
 }
