@@ -84,7 +84,7 @@ type bench struct {
 
 // usage says what sluicebench runs, and exits.
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | soak [flags] | queries [flags] | idle [flags] | engines pipeline|queries OUT RAW=MD... | sections RESULTS.md NAME=FILE...")
+	fmt.Fprintln(os.Stderr, "usage: sluicebench freeport | run [flags] | load [flags] | pipeline [flags] | outbound [flags] | soak [flags] | queries [flags] | idle [flags] | inbound-ab [flags] | engines pipeline|queries OUT RAW=MD... | sections RESULTS.md NAME=FILE...")
 	os.Exit(2)
 }
 
@@ -150,6 +150,10 @@ func main() {
 		}
 	case "queries":
 		if err := queriesBench(os.Args[2:]); err != nil {
+			fatal(err)
+		}
+	case "inbound-ab":
+		if err := inboundAB(os.Args[2:]); err != nil {
 			fatal(err)
 		}
 	case "idle":

@@ -7,6 +7,7 @@
 #   FAIRNESS_ARGS="..." bench/run.sh --benches fairness
 #   QUERIES_ARGS="..." bench/run.sh --benches queries
 #   IDLE_ARGS="--conns 500" bench/run.sh --benches idle
+#   INBOUND_AB_BASELINE=<commit> bench/run.sh --benches inbound-ab
 #
 # Four benchmarks, all by default, against one Apache Kafka broker; each
 # writes its own section of bench/RESULTS.md (the sections of benchmarks
@@ -30,7 +31,13 @@
 #             Both sluice and the load generator need a hard RLIMIT_NOFILE
 #             well above 10,000 (sluice lowers its connection caps to fit
 #             its own, and the report says so);
-# and three more, only when named:
+# and four more, only when named:
+#   inbound-ab (about 8 minutes) this commit's Inbound listener against a
+#             baseline build's, side by side on one broker, alternately:
+#             sluice's CPU per GB and MB/s (bench/inbound_ab.go);
+#             INBOUND_AB_BASELINE is the baseline, a git revision (built
+#             here from `git archive`) or a sluice binary; INBOUND_AB_ARGS
+#             go to `sluicebench inbound-ab` (e.g. "--rounds 10");
 #   fairness  a quiet project's produce → countable while another project's
 #             backlog drains, and alone; the flood's drain rate
 #             (bench/fairness.go; FAIRNESS_ARGS go to `sluicebench fairness`,
@@ -150,7 +157,7 @@ while (($#)); do
 done
 want() { [[ ",$BENCHES," == *",$1,"* ]]; }
 for b in ${BENCHES//,/ }; do
-	[[ $b == inbound || $b == pipeline || $b == outbound || $b == idle || $b == fairness || $b == queries || $b == soak ]] || { echo "run.sh: unknown benchmark $b (inbound, pipeline, outbound, idle, fairness, queries, soak)" >&2; exit 2; }
+	[[ $b == inbound || $b == inbound-ab || $b == pipeline || $b == outbound || $b == idle || $b == fairness || $b == queries || $b == soak ]] || { echo "run.sh: unknown benchmark $b (inbound, inbound-ab, pipeline, outbound, idle, fairness, queries, soak)" >&2; exit 2; }
 done
 [[ $SOAK_BACKEND == embedded || $SOAK_BACKEND == kafka || $SOAK_BACKEND == both ]] || { echo "run.sh: --soak-backend is embedded, kafka or both" >&2; exit 2; }
 for s in ${STORES//,/ }; do
@@ -164,7 +171,8 @@ NEED_CLICKHOUSE=0
 if want_store clickhouse && { want pipeline || want queries; }; then NEED_CLICKHOUSE=1; fi
 # A broker is needed by every benchmark but the soak on the embedded log.
 NEED_KAFKA=0
-if want inbound || want pipeline || want outbound || want idle || want fairness || { want soak && [[ $SOAK_BACKEND != embedded ]]; }; then NEED_KAFKA=1; fi
+if want inbound || want inbound-ab || want pipeline || want outbound || want idle || want fairness || { want soak && [[ $SOAK_BACKEND != embedded ]]; }; then NEED_KAFKA=1; fi
+if want inbound-ab && [[ -z ${INBOUND_AB_BASELINE:-} ]]; then echo "run.sh: inbound-ab needs INBOUND_AB_BASELINE (a git revision or a sluice binary)" >&2; exit 2; fi
 
 # Kafka's own production defaults (kafka-run-class.sh), a fixed 1 GiB heap.
 export KAFKA_HEAP_OPTS="${BENCH_KAFKA_HEAP_OPTS:--Xms1g -Xmx1g}"
@@ -435,6 +443,26 @@ if want outbound; then
 		tail -n 20 "$WORK/outbound-sluice.err" >&2
 	fi
 	SECTIONS+=("outbound=$WORK/outbound.md")
+fi
+
+# The Inbound A/B (not in the default set): this build against a baseline.
+if want inbound-ab; then
+	BASELINE_BIN=$INBOUND_AB_BASELINE
+	if [[ ! -f $BASELINE_BIN ]]; then
+		log "building the baseline sluice from $INBOUND_AB_BASELINE"
+		mkdir -p "$WORK/baseline-src"
+		git -C "$ROOT" archive "$INBOUND_AB_BASELINE" | tar -x -C "$WORK/baseline-src"
+		(cd "$WORK/baseline-src" && go build -o "$WORK/sluice-baseline" ./cmd/sluice)
+		BASELINE_BIN=$WORK/sluice-baseline
+	fi
+	log "inbound A/B against $INBOUND_AB_BASELINE"
+	# shellcheck disable=SC2086
+	${NICE[@]+"${NICE[@]}"} "$WORK/sluicebench" inbound-ab \
+		--sluice-bin "$WORK/sluice" --baseline-bin "$BASELINE_BIN" --kafka-brokers "$PLAIN" --broker-pid "$BROKER_PID" \
+		--work-dir "$WORK" --out "$WORK/inbound-ab.md" --raw "$HERE/inbound-ab.json" \
+		--command "$COMMAND" --repo "$ROOT" --env "$ENV_LINES
+baseline=$INBOUND_AB_BASELINE" ${INBOUND_AB_ARGS:-}
+	SECTIONS+=("inbound-ab=$WORK/inbound-ab.md")
 fi
 
 # The idle connections benchmark: its own sluice, gateway only.

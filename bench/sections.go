@@ -11,7 +11,7 @@ import (
 // "<!-- bench:NAME -->" and "<!-- /bench:NAME -->", in sectionOrder.
 // run.sh runs a selection of the benchmarks: the sections of the others
 // are kept as they were.
-var sectionOrder = []string{"inbound", "pipeline", "outbound", "idle", "fairness", "queries", "soak"}
+var sectionOrder = []string{"inbound", "inbound-ab", "pipeline", "outbound", "idle", "fairness", "queries", "soak"}
 
 func sectionMarks(name string) (string, string) {
 	return "<!-- bench:" + name + " -->", "<!-- /bench:" + name + " -->"
