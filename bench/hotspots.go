@@ -29,7 +29,6 @@ var hotspotRules = []rule{
 	{what: "TLS: encrypting the responses", all: []string{"crypto/tls.(*halfConn).encrypt"}},
 	{what: "reading the client's socket (read syscalls)", all: []string{"kafkaproto.(*Conn).readFrame", "internal/poll.(*FD).Read"}},
 	{what: "copying decrypted bytes out of crypto/tls into the request frame", all: []string{"kafkaproto.(*Conn).readFrame", "crypto/tls.(*Conn).Read"}},
-	{what: "summing the request's 16 KiB chunks as they are read (CRC-32C, for the batch checks)", all: []string{"kafkaproto.readSummed", "crc32c.(*Sums).Advance"}},
 	{what: "allocating (and zeroing) a new buffer for every request frame", all: []string{"kafkaproto.(*Conn).readFrame"}, any: []string{"runtime.makeslice", "runtime.mallocgc"}},
 	{what: "decoding the request (kmsg ReadFrom)", all: []string{"kafkaproto.decodeBody"}},
 	{what: "splicing the request for the broker (topic names patched; the record batches referenced, not copied)", any: []string{"kafkaproto.(*Splicer).Produce"}},

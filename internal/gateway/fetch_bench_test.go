@@ -3,13 +3,13 @@ package gateway
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/sluice-io/sluice/internal/crc32c"
 	"github.com/sluice-io/sluice/internal/kafkaproto"
 )
 
@@ -131,6 +131,6 @@ func benchTxnBatch(base int64, n int, pid int64, value []byte) []byte {
 		FirstTimestamp: 1700000000000, MaxTimestamp: 1700000000000, ProducerID: pid, NumRecords: int32(n), Records: recs}
 	raw := batch.AppendTo(nil)
 	binary.BigEndian.PutUint32(raw[batchLengthOffset:], uint32(len(raw)-batchLogOverhead))
-	binary.BigEndian.PutUint32(raw[batchCRCOffset:], crc32c.Checksum(raw[batchAttributesOffset:]))
+	binary.BigEndian.PutUint32(raw[batchCRCOffset:], crc32.Checksum(raw[batchAttributesOffset:], castagnoli))
 	return raw
 }

@@ -14,7 +14,6 @@ import (
 
 // connState is the gateway's state for one client connection.
 type connState struct {
-	conn *kafkaproto.Conn
 	p    *principal
 	home int32 // the node this listener stands for (any node on bootstrap)
 	// anyNode: a bootstrap connection, whose home may be any node that
@@ -103,7 +102,7 @@ func (g *Gateway) state(c *kafkaproto.Conn) (*connState, error) {
 	if !ok {
 		return nil, fmt.Errorf("no backend broker known")
 	}
-	st := &connState{conn: c, p: p, home: n.id, anyNode: anyNode, ups: map[int32]*upstream{}}
+	st := &connState{p: p, home: n.id, anyNode: anyNode, ups: map[int32]*upstream{}}
 	c.SetValue(st)
 	// Upstream connections close with the client's; AfterFunc costs no
 	// goroutine per connection while it is open.

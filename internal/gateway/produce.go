@@ -95,7 +95,7 @@ func (g *Gateway) produce(ctx context.Context, st *connState, req *kmsg.ProduceR
 				code, reason = kerr.MessageTooLarge.Code, "message_too_large"
 				msg = fmt.Sprintf("a record batch of %d bytes is larger than message.max.bytes = %d", info.largest, limits.MaxMessageBytes)
 			default:
-				err = g.valid.validateSummed(p.Records, st.conn.FrameChecksum)
+				err = g.valid.validateBatches(p.Records)
 				switch {
 				case errors.Is(err, errTooLarge):
 					code, reason, msg = kerr.MessageTooLarge.Code, "decompressed_too_large", err.Error()

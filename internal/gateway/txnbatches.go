@@ -22,11 +22,11 @@ package gateway
 import (
 	"cmp"
 	"encoding/binary"
+	"hash/crc32"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/sluice-io/sluice/internal/crc32c"
 	"github.com/sluice-io/sluice/internal/kafkaproto"
 )
 
@@ -36,6 +36,8 @@ const (
 	batchLastDeltaOffset  = 23
 	batchProducerIDOffset = 43
 )
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // committedView rewrites a partition's records, in place, into what a
 // read_committed client should see (committedEdits) and counts the data
@@ -137,5 +139,5 @@ func emptyBatchHeader(h, batch []byte) {
 	binary.BigEndian.PutUint16(h[batchProducerIDOffset+8:], 0xffff)   // producer epoch -1
 	binary.BigEndian.PutUint32(h[batchProducerIDOffset+10:], ^uint32(0))
 	binary.BigEndian.PutUint32(h[batchNumRecordsOffset:], 0)
-	binary.BigEndian.PutUint32(h[batchCRCOffset:], crc32c.Checksum(h[batchAttributesOffset:]))
+	binary.BigEndian.PutUint32(h[batchCRCOffset:], crc32.Checksum(h[batchAttributesOffset:], castagnoli))
 }

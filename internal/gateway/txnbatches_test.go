@@ -3,11 +3,10 @@ package gateway
 import (
 	"bytes"
 	"encoding/binary"
+	"hash/crc32"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/sluice-io/sluice/internal/crc32c"
 )
 
 // testBatch builds a record batch at base offset with n records of
@@ -23,7 +22,7 @@ func testBatch(base int64, n int, pid int64, attrs int16) []byte {
 		FirstTimestamp: 1700000000000, MaxTimestamp: 1700000000000, ProducerID: pid, NumRecords: int32(n), Records: recs}
 	raw := b.AppendTo(nil)
 	binary.BigEndian.PutUint32(raw[batchLengthOffset:], uint32(len(raw)-batchLogOverhead))
-	binary.BigEndian.PutUint32(raw[batchCRCOffset:], crc32c.Checksum(raw[batchAttributesOffset:]))
+	binary.BigEndian.PutUint32(raw[batchCRCOffset:], crc32.Checksum(raw[batchAttributesOffset:], castagnoli))
 	return raw
 }
 
@@ -39,7 +38,7 @@ func marker(base int64, pid int64, commit bool) []byte {
 		FirstTimestamp: 1700000000000, MaxTimestamp: 1700000000000, ProducerID: pid, NumRecords: 1, Records: r.AppendTo(nil)}
 	raw := b.AppendTo(nil)
 	binary.BigEndian.PutUint32(raw[batchLengthOffset:], uint32(len(raw)-batchLogOverhead))
-	binary.BigEndian.PutUint32(raw[batchCRCOffset:], crc32c.Checksum(raw[batchAttributesOffset:]))
+	binary.BigEndian.PutUint32(raw[batchCRCOffset:], crc32.Checksum(raw[batchAttributesOffset:], castagnoli))
 	return raw
 }
 
@@ -64,7 +63,7 @@ func summarize(t *testing.T, b []byte) []batchSummary {
 		if err := rb.ReadFrom(b[:size]); err != nil {
 			t.Fatal(err)
 		}
-		if got := crc32c.Checksum(b[batchAttributesOffset:size]); got != uint32(rb.CRC) {
+		if got := crc32.Checksum(b[batchAttributesOffset:size], castagnoli); got != uint32(rb.CRC) {
 			t.Fatalf("batch at %d: CRC %x, computed %x", rb.FirstOffset, rb.CRC, got)
 		}
 		out = append(out, batchSummary{rb.FirstOffset, rb.FirstOffset + int64(rb.LastOffsetDelta), rb.NumRecords, rb.Attributes, rb.ProducerID})

@@ -27,6 +27,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math"
 	"sync"
@@ -35,8 +36,6 @@ import (
 	"github.com/klauspost/compress/snappy"
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
-
-	"github.com/sluice-io/sluice/internal/crc32c"
 )
 
 const (
@@ -95,16 +94,9 @@ type decodeState struct {
 // validateBatches checks every batch of one partition's records, which
 // inspectBatches has already walked.
 func (v *batchValidator) validateBatches(b []byte) error {
-	return v.validateSummed(b, crc32c.Checksum)
-}
-
-// validateSummed is validateBatches with the batches' CRC-32C taken by
-// sum: the Inbound listener's kafkaproto.Conn.FrameChecksum, which uses
-// sums taken as the request was read.
-func (v *batchValidator) validateSummed(b []byte, sum func([]byte) uint32) error {
 	for i := 1; len(b) > 0; i++ {
 		size := batchLogOverhead + int(int32(binary.BigEndian.Uint32(b[batchLengthOffset:])))
-		if err := v.validate(b[:size], sum); err != nil {
+		if err := v.validate(b[:size]); err != nil {
 			if i > 1 || size < len(b) {
 				return fmt.Errorf("batch %d: %w", i, err)
 			}
@@ -116,10 +108,9 @@ func (v *batchValidator) validateSummed(b []byte, sum func([]byte) uint32) error
 }
 
 // validate checks one batch: b is exactly the batch, log overhead
-// included, its length and magic already checked by inspectBatches; sum
-// takes a CRC-32C.
-func (v *batchValidator) validate(b []byte, sum func([]byte) uint32) error {
-	if want, got := binary.BigEndian.Uint32(b[batchCRCOffset:]), sum(b[batchAttributesOffset:]); want != got {
+// included, its length and magic already checked by inspectBatches.
+func (v *batchValidator) validate(b []byte) error {
+	if want, got := binary.BigEndian.Uint32(b[batchCRCOffset:]), crc32.Checksum(b[batchAttributesOffset:], castagnoli); want != got {
 		return fmt.Errorf("%w: the CRC-32C of the batch is %08x, its header says %08x", errCorruptBatch, got, want)
 	}
 	attrs := binary.BigEndian.Uint16(b[batchAttributesOffset:])

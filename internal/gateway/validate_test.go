@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"runtime"
 	"strings"
@@ -16,7 +17,6 @@ import (
 	"github.com/pierrec/lz4/v4"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/sluice-io/sluice/internal/crc32c"
 	"github.com/sluice-io/sluice/internal/limits"
 )
 
@@ -95,7 +95,7 @@ func makeBatch(codec int, payload []byte, count, lastDelta int32) []byte {
 		NumRecords: count, Records: payload}
 	out := b.AppendTo(nil)
 	binary.BigEndian.PutUint32(out[batchLengthOffset:], uint32(len(out)-batchLogOverhead))
-	binary.BigEndian.PutUint32(out[batchCRCOffset:], crc32c.Checksum(out[batchAttributesOffset:]))
+	binary.BigEndian.PutUint32(out[batchCRCOffset:], crc32.Checksum(out[batchAttributesOffset:], castagnoli))
 	return out
 }
 

@@ -11,12 +11,9 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/sluice-io/sluice/internal/crc32c"
 )
 
 // Conn is one client connection. Its getters are safe from any goroutine.
@@ -354,75 +351,22 @@ const firstFrameRead = 1 << 20
 // sending large frames reads each straight into a buffer of its size.
 func (c *Conn) readBody(size int) (*Buffer, error) {
 	fb := c.srv.frames.Get(min(size, max(firstFrameRead, c.largestFrame)))
-	if err := readSummed(c.rw, fb, 0); err != nil {
+	if _, err := io.ReadFull(c.rw, fb.B); err != nil {
 		c.srv.frames.Put(fb)
 		return nil, err
 	}
 	for len(fb.B) < size {
 		next := c.srv.frames.Get(min(size, 2*len(fb.B)))
 		n := copy(next.B, fb.B)
-		next.sums = append(next.sums, fb.sums...)
 		c.srv.frames.Put(fb)
 		fb = next
-		if err := readSummed(c.rw, fb, n); err != nil {
+		if _, err := io.ReadFull(c.rw, fb.B[n:]); err != nil {
 			c.srv.frames.Put(fb)
 			return nil, err
 		}
 	}
 	c.largestFrame = max(c.largestFrame, size)
 	return fb, nil
-}
-
-// maxSummedRead bounds one read of readSummed, so that a chunk is summed
-// soon after it arrives even on a connection without TLS (a TLS
-// connection gives at most a record, 16 KiB, per read).
-const maxSummedRead = 64 << 10
-
-// readSummed fills fb.B[n:] from r, as io.ReadFull would, summing each
-// whole chunk of fb.B as soon as it has been read (crc32c.Sums.Advance),
-// while its bytes are still in the CPU's cache.
-func readSummed(r io.Reader, fb *Buffer, n int) error {
-	start := n
-	for n < len(fb.B) {
-		m, err := r.Read(fb.B[n:min(len(fb.B), n+maxSummedRead)])
-		n += m
-		fb.sums.Advance(fb.B, n)
-		if err != nil {
-			if n == len(fb.B) {
-				return nil
-			}
-			if err == io.EOF && n > start {
-				return io.ErrUnexpectedEOF
-			}
-			return err
-		}
-	}
-	return nil
-}
-
-// FrameChecksum returns the CRC-32C of p. A Handler calls it from Begin:
-// when p lies in the request frame being handled (a record batch decoded
-// from it), the sums taken as the frame was read do most of the work, so
-// the frame's bytes, no longer in the CPU's cache, are not all read again.
-func (c *Conn) FrameChecksum(p []byte) uint32 {
-	if fb := c.frame; fb != nil {
-		if lo, ok := offsetIn(fb.B, p); ok {
-			return fb.sums.Range(fb.B, lo, lo+len(p))
-		}
-	}
-	return crc32c.Checksum(p)
-}
-
-// offsetIn is where p starts in b, if p lies wholly in b.
-func offsetIn(b, p []byte) (int, bool) {
-	if len(p) == 0 || len(b) == 0 {
-		return 0, false
-	}
-	base, at := uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(unsafe.Pointer(unsafe.SliceData(p)))
-	if at < base || at-base > uintptr(len(b)) || int(at-base)+len(p) > len(b) {
-		return 0, false
-	}
-	return int(at - base), true
 }
 
 // readFailed sorts out why a read ended. A timeout is the client's fault

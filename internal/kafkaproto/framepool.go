@@ -3,8 +3,6 @@ package kafkaproto
 import (
 	"math/bits"
 	"sync"
-
-	"github.com/sluice-io/sluice/internal/crc32c"
 )
 
 // BufferPool recycles frame buffers (the server's request frames, a
@@ -25,10 +23,7 @@ const (
 
 // Buffer is a frame's bytes and where they go back to.
 type Buffer struct {
-	B []byte
-	// sums are the CRC-32C of B's whole chunks, taken as a request frame
-	// was read (readBody), for Conn.FrameChecksum; empty for other uses.
-	sums  crc32c.Sums
+	B     []byte
 	class int // -1: not pooled
 }
 
@@ -40,7 +35,7 @@ func (p *BufferPool) Get(size int) *Buffer {
 		return &Buffer{B: make([]byte, size), class: -1}
 	}
 	if fb, ok := p.classes[class].Get().(*Buffer); ok {
-		fb.B, fb.sums = fb.B[:size], fb.sums[:0]
+		fb.B = fb.B[:size]
 		return fb
 	}
 	return &Buffer{B: make([]byte, size, 1<<(class+minFrameClass)), class: class}

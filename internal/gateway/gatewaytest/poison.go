@@ -90,8 +90,8 @@ func ShortBatch() []byte { return SealBatch(0, 3, records([]byte(`{"short":true}
 
 // BrokenCRCBatch is a valid batch of n records of size bytes each with one
 // byte of the middle record's value changed after the CRC was taken: only
-// the CRC tells. With 100 records of 1 KB it spans several of the chunks
-// the Inbound listener sums as it reads a request (internal/crc32c).
+// the CRC tells, and it must be checked over the whole batch, not its
+// first bytes (100 records of 1 KB span several TLS records).
 func BrokenCRCBatch(n, size int) []byte {
 	b := SealBatch(0, int32(n), records(LargeValues(n, size)...))
 	b[len(b)/2] ^= 0x20
@@ -194,8 +194,7 @@ func CorruptBatchesRefused(t *testing.T, e *Env) {
 		}
 	})
 
-	// The same batch as the broken one above, intact: its CRC is taken
-	// from the sums of the chunks it spans.
+	// The same batch as the broken one above, intact.
 	t.Run("a valid 100 KB batch is written", func(t *testing.T) {
 		before := len(e.BackendRecords(raw))
 		if code, msg := produceCode(t, c, produceReq(9, "orders", SealBatch(0, 100, records(LargeValues(100, 1000)...)))); code != 0 {
