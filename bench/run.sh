@@ -32,7 +32,7 @@
 #             well above 10,000 (sluice lowers its connection caps to fit
 #             its own, and the report says so);
 # and four more, only when named:
-#   inbound-ab (about 8 minutes) this commit's Inbound listener against a
+#   inbound-ab (about 4 minutes) this commit's Inbound listener against a
 #             baseline build's, side by side on one broker, alternately:
 #             sluice's CPU per GB and MB/s (bench/inbound_ab.go);
 #             INBOUND_AB_BASELINE is the baseline, a git revision (built
