@@ -98,7 +98,8 @@ func BrokenCRCBatch(n, size int) []byte {
 	return b
 }
 
-// LargeValues are n JSON values of size bytes each (at least 16).
+// LargeValues are n JSON values of size bytes each (a size under about
+// 20 gives values a little longer).
 func LargeValues(n, size int) [][]byte {
 	values := make([][]byte, n)
 	for i := range values {
